@@ -1,0 +1,106 @@
+// Command senim is Senim's server and its operator tools.
+//
+//	senim serve                       run the server on config.toml (embedded defaults without one)
+//	senim dev issue …                 issue NUC-profile test keys from the development CA
+//	senim dev revoke …                revoke them and publish the CRL
+//	senim dev list                    list what the development CA has issued
+//	senim dev ncalayer …              run the NCALayer-protocol signer that stands in for NCALayer
+//	senim cms verify FILE             verify a CMS signature and print the signer
+//	senim cms sign …                  sign a file with a PKCS#12 key
+//
+// Every command reads config.toml (or --config, or SENIM_CONFIG) and SENIM_*
+// environment overrides.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+// exitError carries an exit status and a message for the user.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: senim <command> [flags]
+
+  serve              run the server (HTTP, websocket gateway) on config.toml
+  dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
+  dev revoke         revoke development certificates and publish the CRL
+  dev list           list the development CA's certificates
+  dev ncalayer       run the NCALayer-protocol signer on 127.0.0.1:13579
+  cms verify FILE    verify a CMS signature (DER, PEM or base64) and print the signer
+  cms sign           sign a file with a PKCS#12 key
+
+Run "senim <command> -h" for a command's flags.
+`)
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(os.Stderr, "senim:", ee.msg)
+			}
+			os.Exit(ee.code)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "senim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		usage()
+		return &exitError{code: 2}
+	}
+	cmd, rest := args[0], args[1:]
+	sub := ""
+	if len(rest) > 0 {
+		sub = rest[0]
+	}
+	switch {
+	case cmd == "serve":
+		return cmdServe(rest)
+	case cmd == "dev" && sub == "issue":
+		return cmdDevIssue(rest[1:])
+	case cmd == "dev" && sub == "revoke":
+		return cmdDevRevoke(rest[1:])
+	case cmd == "dev" && sub == "list":
+		return cmdDevList(rest[1:])
+	case cmd == "dev" && sub == "ncalayer":
+		return cmdDevNCALayer(rest[1:])
+	case cmd == "cms" && sub == "verify":
+		return cmdCMSVerify(rest[1:])
+	case cmd == "cms" && sub == "sign":
+		return cmdCMSSign(rest[1:])
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		usage()
+		return nil
+	}
+	usage()
+	return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q", joinNonEmpty(cmd, sub))}
+}
+
+func joinNonEmpty(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + " " + b
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,264 @@
+// Package config is Senim's configuration: the defaults, config.toml, and
+// SENIM_* environment overrides, applied in that order.
+//
+// Default() holds every default in code; config.toml at the repository root
+// repeats them with comments, and a test keeps the two identical. Unknown keys
+// in the file and unknown SENIM_* variables are errors, so that a typo never
+// silently leaves a default in force.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of a Senim server.
+type Config struct {
+	// DataDir holds the event log, the development CA and other state.
+	DataDir string `toml:"data_dir"`
+	Log     Log    `toml:"log"`
+	HTTP    HTTP   `toml:"http"`
+	PKI     PKI    `toml:"pki"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	// Level is one of trace, debug, info, warn, error.
+	Level string `toml:"level"`
+	// Format is console, json, or auto (console on a terminal, JSON otherwise).
+	Format string `toml:"format"`
+}
+
+// HTTP configures the listener for the browser apps, the websocket gateway,
+// health, metrics, the public check and the bank callback.
+type HTTP struct {
+	Addr string `toml:"addr"`
+}
+
+// PKI configures the trust store that every EDS signature is judged against.
+type PKI struct {
+	// DevCA creates a development CA under DataDir/devca on first start and
+	// trusts it. Turn it off in production.
+	DevCA bool `toml:"dev_ca"`
+	// Roots are PEM or DER files of trusted root certificates, e.g. NUC RK's.
+	Roots []string `toml:"roots"`
+	// Intermediates are files of intermediate CA certificates.
+	Intermediates []string `toml:"intermediates"`
+	// CRLs are CRL files (DER or PEM), re-read when they change.
+	CRLs []string `toml:"crls"`
+	// MaxClockSkew bounds the signing time of a live signature (sign-in,
+	// approval) against the server's clock.
+	MaxClockSkew Duration `toml:"max_clock_skew"`
+}
+
+// Duration is a time.Duration written as "5m" or "90s".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as Go prints it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Std returns the duration as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Default returns every default. config.toml at the repository root must say
+// the same (TestRootConfigIsDefault).
+func Default() Config {
+	return Config{
+		DataDir: "./data",
+		Log:     Log{Level: "info", Format: "auto"},
+		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
+		PKI: PKI{
+			DevCA:         true,
+			Roots:         []string{},
+			Intermediates: []string{},
+			CRLs:          []string{},
+			MaxClockSkew:  Duration(5 * time.Minute),
+		},
+	}
+}
+
+// EnvPrefix starts every environment override; SENIM_CONFIG names the file.
+const EnvPrefix = "SENIM_"
+
+// Load starts from Default, decodes the TOML file at path if path is not
+// empty, then applies SENIM_* variables from environ (os.Environ() form), and
+// validates the result.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return Config{}, fmt.Errorf("config: %s: unknown keys: %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks values that decoding alone cannot.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must not be empty"))
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want trace, debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "auto", "console", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want auto, console or json", c.Log.Format))
+	}
+	if c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("http.addr must not be empty"))
+	}
+	if !c.PKI.DevCA && len(c.PKI.Roots) == 0 {
+		errs = append(errs, errors.New("pki: with dev_ca = false, list at least one root in pki.roots"))
+	}
+	if c.PKI.MaxClockSkew <= 0 {
+		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// EnvNames lists every SENIM_* variable that Load understands.
+func EnvNames() []string {
+	var names []string
+	walk(reflect.ValueOf(&Config{}).Elem(), EnvPrefix, func(name string, _ reflect.Value) { names = append(names, name) })
+	sort.Strings(names)
+	return names
+}
+
+func walk(v reflect.Value, prefix string, fn func(string, reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			walk(fv, name+"_", fn)
+			continue
+		}
+		fn(name, fv)
+	}
+}
+
+func applyEnv(c *Config, environ []string) error {
+	known := map[string]reflect.Value{}
+	walk(reflect.ValueOf(c).Elem(), EnvPrefix, func(name string, v reflect.Value) { known[name] = v })
+	var errs []error
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvPrefix+"CONFIG" {
+			continue
+		}
+		field, ok := known[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown environment variable %s", name))
+			continue
+		}
+		if err := setFromString(field, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	if u, ok := v.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		v.SetFloat(f)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported list type %s", v.Type())
+		}
+		parts := []string{}
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+// FileFromEnv returns the config file to read: SENIM_CONFIG if set, else
+// config.toml in the working directory if it exists, else "" (defaults only).
+func FileFromEnv(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := os.Getenv(EnvPrefix + "CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("config.toml"); err == nil {
+		return "config.toml"
+	}
+	return ""
+}

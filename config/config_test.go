@@ -1,0 +1,75 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRootConfigIsDefault(t *testing.T) {
+	c, err := Load(filepath.Join("..", "config.toml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); !reflect.DeepEqual(c, want) {
+		t.Fatalf("config.toml differs from Default():\n file: %+v\n code: %+v", c, want)
+	}
+}
+
+func TestUnknownKeyIsAnError(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte("data_dir = \"x\"\n[http]\nadress = \"1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p, nil)
+	if err == nil || !strings.Contains(err.Error(), "http.adress") {
+		t.Fatalf("want unknown key http.adress named, got %v", err)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c, err := Load("", []string{
+		"SENIM_HTTP_ADDR=127.0.0.1:9999",
+		"SENIM_PKI_DEV_CA=false",
+		"SENIM_PKI_ROOTS=/a.crt, /b.crt",
+		"SENIM_PKI_MAX_CLOCK_SKEW=90s",
+		"SENIM_CONFIG=ignored.toml",
+		"PATH=/bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:9999" || c.PKI.DevCA || !reflect.DeepEqual(c.PKI.Roots, []string{"/a.crt", "/b.crt"}) || c.PKI.MaxClockSkew.Std() != 90*time.Second {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+}
+
+func TestEnvErrors(t *testing.T) {
+	for _, env := range [][]string{
+		{"SENIM_HTTP_ADRESS=x"},        // unknown variable
+		{"SENIM_PKI_DEV_CA=maybe"},     // not a bool
+		{"SENIM_PKI_MAX_CLOCK_SKEW=5"}, // not a duration
+		{"SENIM_PKI_DEV_CA=false"},     // no roots then
+		{"SENIM_LOG_LEVEL=loud"},       // not a level
+	} {
+		if _, err := Load("", env); err == nil {
+			t.Errorf("%v: want an error", env)
+		}
+	}
+}
+
+func TestEnvNamesCoverEveryKey(t *testing.T) {
+	names := EnvNames()
+	for _, want := range []string{"SENIM_DATA_DIR", "SENIM_LOG_LEVEL", "SENIM_HTTP_ADDR", "SENIM_PKI_CRLS"} {
+		found := false
+		for _, n := range names {
+			found = found || n == want
+		}
+		if !found {
+			t.Errorf("%s missing from %v", want, names)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+// Package testtool holds helpers shared by Senim's tests: waiting with a
+// deadline instead of sleeping, and finding the peer tools (openssl, qpdf,
+// zbarimg…) that interop tests drive.
+package testtool
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// RequireTool returns the path of an external program the test needs. On CI
+// (CI=true) a missing tool fails the test, because .ci/run installs it; on a
+// developer's machine the test is skipped with a note on how to install it.
+func RequireTool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found on CI; .ci/run must install the Debian package %s", name, debianPackage)
+	}
+	t.Skipf("%s not found: apt-get install -y %s", name, debianPackage)
+	return ""
+}
+
+// Eventually polls cond every tick until it returns nil or the deadline
+// passes, then fails the test with cond's last error.
+func Eventually(t testing.TB, within, tick time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", within, err)
+		}
+		time.Sleep(tick)
+	}
+}
