@@ -29,7 +29,7 @@ func writePEM(t *testing.T, dir, name, typ string, der ...[]byte) string {
 }
 
 // opensslSign signs data with k using `openssl cms -sign` and returns DER.
-func opensslSign(t *testing.T, openssl string, k *pki.Key, data []byte, detached bool) []byte {
+func opensslSign(t *testing.T, openssl string, k *pki.Key, data []byte, detached bool, extra ...string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	keyDER, err := x509.MarshalPKCS8PrivateKey(k.PrivateKey)
@@ -50,6 +50,7 @@ func opensslSign(t *testing.T, openssl string, k *pki.Key, data []byte, detached
 	if !detached {
 		args = append(args, "-nodetach")
 	}
+	args = append(args, extra...)
 	if b, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
 		t.Fatalf("openssl cms -sign: %v\n%s", err, b)
 	}
@@ -92,6 +93,9 @@ func TestOpenSSLSignedRefusals(t *testing.T) {
 		{"tampered content", good, []byte("approved revision 3"), pki.CodeBadSignature},
 		{"foreign chain", opensslSign(t, openssl, fx.foreign, doc, true), doc, pki.CodeUntrustedChain},
 		{"expired certificate", opensslSign(t, openssl, fx.expired, doc, true), doc, pki.CodeExpired},
+		// Without signed attributes there is no signing time: the chain's
+		// validity at the verifier's clock decides.
+		{"expired certificate, no signed attributes", opensslSign(t, openssl, fx.expired, doc, true, "-noattr"), doc, pki.CodeExpired},
 		{"revoked certificate", opensslSign(t, openssl, fx.revoked, doc, true), doc, pki.CodeRevoked},
 		{"truncated CMS", good[:len(good)-40], doc, pki.CodeMalformed},
 	}

@@ -2,8 +2,11 @@ package pki_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -235,6 +238,46 @@ func TestRevokedBeforeRevocationIsStillValidInAudit(t *testing.T) {
 	_, err = fx.ts.Verify(der, pki.VerifyOptions{Live: true, Now: now.Add(2 * time.Hour), MaxSkew: 3 * time.Hour})
 	if pki.CodeOf(err) != pki.CodeRevoked {
 		t.Fatalf("live after revocation: %v", err)
+	}
+}
+
+// A CRL that names our intermediate as its issuer but is signed by another
+// key must not revoke anybody.
+func TestForgedCRLIsIgnored(t *testing.T) {
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: fx.ca.Intermediate().Subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCRLSign | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+	}
+	fakeDER, err := x509.CreateCertificate(rand.Reader, fake, fake, &forger.PublicKey, forger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeCert, _ := x509.ParseCertificate(fakeDER)
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(99), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: fx.person.Sign.Certificate.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)}},
+	}, fakeCert, forger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "forged.crl")
+	if err := os.WriteFile(path, crl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := fx.ca.TrustStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.AddCRLFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Verify(mustSign(t, fx.person.Sign, []byte("x"), false), pki.VerifyOptions{Live: true}); err != nil {
+		t.Fatalf("a forged CRL revoked a valid certificate: %v", err)
 	}
 }
 

@@ -173,6 +173,10 @@ func TestBrowserStyleSignOverWSS(t *testing.T) {
 			}
 			opts := pki.VerifyOptions{Purpose: c.purpose, Live: true}
 			if !c.attached {
+				// encapsulate:false must leave the content out.
+				if _, err := e.ts.Verify(der, opts); pki.CodeOf(err) != pki.CodeMalformed {
+					t.Fatalf("%s: detached CMS carries content (%v)", c.name, err)
+				}
 				opts.Content = doc
 			}
 			v, err := e.ts.Verify(der, opts)
