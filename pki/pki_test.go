@@ -355,22 +355,3 @@ func TestPKCS12RoundTrip(t *testing.T) {
 		t.Errorf("junk key store: %v", err)
 	}
 }
-
-func FuzzVerify(f *testing.F) {
-	f.Add(mustSign(f, fx.person.Sign, []byte("seed"), false))
-	f.Add(mustSign(f, fx.person.Sign, []byte("seed"), true))
-	f.Add([]byte{0x30, 0x80, 0x06, 0x09})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		der, err := pki.DecodeCMS(in)
-		if err != nil {
-			return
-		}
-		v, err := fx.ts.Verify(der, pki.VerifyOptions{Content: []byte("seed")})
-		if err == nil && v.IIN == "" {
-			t.Fatal("accepted a signature without a signer IIN")
-		}
-		if err != nil && pki.CodeOf(err) == "" {
-			t.Fatalf("refusal without a code: %v", err)
-		}
-	})
-}
