@@ -196,15 +196,15 @@ func TestRefusals(t *testing.T) {
 	defer cancel()
 	b64 := base64.StdEncoding.EncodeToString([]byte("x"))
 	cases := map[string]struct{ msg, code string }{
-		"no key for that IIN": {sprintf(appRequest, b64, true, `"1.3.6.1.5.5.7.3.4"`, "061211600012", ""), ncalayer.CodeNoSuitableKey},
+		"no key for that IIN":   {sprintf(appRequest, b64, true, `"1.3.6.1.5.5.7.3.4"`, "061211600012", ""), ncalayer.CodeNoSuitableKey},
 		"no key with that role": {sprintf(appRequest, b64, true, `"1.2.398.3.3.4.1.2.4"`, "", ""), ncalayer.CodeNoSuitableKey},
-		"not base64":          {sprintf(appRequest, "@@@", true, "", "", ""), ncalayer.CodeBadData},
-		"xml":                 {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"format":"xml","data":"<a/>","signingParams":{},"signerParams":{}}}`, ncalayer.CodeUnsupported},
-		"no PKCS12 allowed":   {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"allowedStorages":["AKKaztokenStore"],"format":"cms","data":"eA==","signingParams":{"decode":true},"signerParams":{}}}`, ncalayer.CodeUnsupported},
-		"empty data":          {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"format":"cms","data":[],"signingParams":{},"signerParams":{}}}`, ncalayer.CodeBadData},
-		"old module":          {`{"module":"kz.gov.pki.knca.commonUtils","method":"signXml","args":["PKCS12","SIGNATURE","<a/>","",""]}`, ncalayer.CodeUnknownModule},
-		"unknown method":      {`{"module":"kz.gov.pki.knca.basics","method":"erase","args":{}}`, ncalayer.CodeUnknownMethod},
-		"not JSON":            {`{module`, ncalayer.CodeBadRequest},
+		"not base64":            {sprintf(appRequest, "@@@", true, "", "", ""), ncalayer.CodeBadData},
+		"xml":                   {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"format":"xml","data":"<a/>","signingParams":{},"signerParams":{}}}`, ncalayer.CodeUnsupported},
+		"no PKCS12 allowed":     {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"allowedStorages":["AKKaztokenStore"],"format":"cms","data":"eA==","signingParams":{"decode":true},"signerParams":{}}}`, ncalayer.CodeUnsupported},
+		"empty data":            {`{"module":"kz.gov.pki.knca.basics","method":"sign","args":{"format":"cms","data":[],"signingParams":{},"signerParams":{}}}`, ncalayer.CodeBadData},
+		"old module":            {`{"module":"kz.gov.pki.knca.commonUtils","method":"signXml","args":["PKCS12","SIGNATURE","<a/>","",""]}`, ncalayer.CodeUnknownModule},
+		"unknown method":        {`{"module":"kz.gov.pki.knca.basics","method":"erase","args":{}}`, ncalayer.CodeUnknownMethod},
+		"not JSON":              {`{module`, ncalayer.CodeBadRequest},
 	}
 	for name, c := range cases {
 		out := exchange(t, ctx, e, c.msg)
