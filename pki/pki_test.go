@@ -169,6 +169,9 @@ func TestNUCSubjectProfile(t *testing.T) {
 	if s.Surname != "СЕЙТҚАЛИ" || s.GivenName != "НҰРЛАНҚЫЗЫ" || s.Country != "KZ" {
 		t.Errorf("subject %+v", s)
 	}
+	if got, want := s.String(), "CN=СЕЙТҚАЛИ ӘЙГЕРІМ, SURNAME=СЕЙТҚАЛИ, SERIALNUMBER=IIN871008401427, C=KZ, G=НҰРЛАНҚЫЗЫ"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
 }
 
 func truncate(b []byte) []byte { return b[:len(b)/2] }

@@ -122,3 +122,26 @@ func RolesOf(cert *x509.Certificate) []Role {
 	}
 	return roles
 }
+
+// String renders the subject as NUC tools print it, with the attributes that
+// crypto/x509 would show as hex named: "CN=…, SURNAME=…, SERIALNUMBER=IIN…,
+// C=KZ, G=…, O=…, OU=BIN…, E=…". Empty attributes are left out.
+func (s Subject) String() string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("CN", s.CommonName)
+	add("SURNAME", s.Surname)
+	add("SERIALNUMBER", "IIN"+s.IIN.String())
+	add("C", s.Country)
+	add("G", s.GivenName)
+	add("O", s.Organization)
+	if s.BIN != "" {
+		add("OU", "BIN"+s.BIN.String())
+	}
+	add("E", s.Email)
+	return strings.Join(parts, ", ")
+}

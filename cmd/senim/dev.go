@@ -80,7 +80,11 @@ func cmdDevIssue(args []string) error {
 		return err
 	}
 	authName, signName := pair.FileNames()
-	fmt.Printf("issued by %s for %s\n", ca.Intermediate().Subject.CommonName, pair.Sign.Certificate.Subject)
+	holderSubject, err := pki.SubjectOf(pair.Sign.Certificate)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("issued by %s for %s\n", ca.Intermediate().Subject.CommonName, holderSubject)
 	for _, f := range []struct {
 		kind, file string
 		key        *pki.Key
@@ -218,7 +222,11 @@ func cmdDevNCALayer(args []string) error {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		keys = append(keys, k)
-		log.Info().Str("file", p).Str("subject", k.Certificate.Subject.String()).Str("kind", keyKind(k)).Stringer("roles", roleList(pki.RolesOf(k.Certificate))).Msg("key loaded")
+		subj, err := pki.SubjectOf(k.Certificate)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", p, err)}
+		}
+		log.Info().Str("file", p).Stringer("subject", subj).Str("kind", keyKind(k)).Stringer("roles", roleList(pki.RolesOf(k.Certificate))).Msg("key loaded")
 	}
 	var cert *tls.Certificate
 	scheme := "ws"

@@ -85,7 +85,7 @@ func TestIssueSignVerifyRevoke(t *testing.T) {
 		t.Fatalf("bad IIN: exit %d\n%s", code, out)
 	}
 	out = mustCLI(t, data, "dev", "issue", "--iin", "871008401427", "--name", "Сейтқали Әйгерім Нұрланқызы", "--password", "senim2026", "--out", keys)
-	if !strings.Contains(out, "SERIALNUMBER=IIN871008401427") {
+	if !strings.Contains(out, "SERIALNUMBER=IIN871008401427") || !strings.Contains(out, "G=НҰРЛАНҚЫЗЫ") {
 		t.Fatalf("issue output:\n%s", out)
 	}
 	doc := filepath.Join(t.TempDir(), "doc.txt")
