@@ -41,8 +41,14 @@ func TestMain(m *testing.M) {
 // exit status.
 func cli(t *testing.T, data string, args ...string) (string, int) {
 	t.Helper()
+	return cliEnv(t, data, nil, args...)
+}
+
+// cliEnv is cli with extra SENIM_* variables.
+func cliEnv(t *testing.T, data string, env []string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command(senim, args...)
-	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_CONFIG=")
+	cmd.Env = append(append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_CONFIG="), env...)
 	cmd.Dir = t.TempDir() // no config.toml there: built-in defaults
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -223,5 +229,42 @@ func TestDevNCALayerOverWSS(t *testing.T) {
 	}
 	if out := mustCLI(t, data, "cms", "verify", "--purpose", "auth", "--live", sig); !strings.Contains(out, "760212350620") {
 		t.Fatalf("verify:\n%s", out)
+	}
+}
+
+// A deployment trusts NUC, not the dev CA: roots, intermediates and CRLs
+// come from configuration. Here another data directory's dev CA plays NUC.
+func TestConfiguredTrustStore(t *testing.T) {
+	nuc, keys := t.TempDir(), t.TempDir()
+	mustCLI(t, nuc, "dev", "issue", "--iin", "061211600012", "--name", "Нұрлан Ата", "--password", "senim2026", "--out", keys)
+	doc := filepath.Join(t.TempDir(), "doc")
+	if err := os.WriteFile(doc, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig := filepath.Join(t.TempDir(), "doc.cms")
+	mustCLI(t, nuc, "cms", "sign", "--p12", p12Of(t, keys, "RSA256_"), "--password", "senim2026", "--in", doc, "--out", sig)
+	mustCLI(t, nuc, "dev", "revoke", "--iin", "061211600012")
+
+	server := t.TempDir() // a server whose own dev CA is off
+	trust := []string{
+		"SENIM_PKI_DEV_CA=false",
+		"SENIM_PKI_ROOTS=" + filepath.Join(nuc, "devca", "root.crt"),
+		"SENIM_PKI_INTERMEDIATES=" + filepath.Join(nuc, "devca", "ca.crt"),
+	}
+	if out, code := cliEnv(t, server, trust, "cms", "verify", "--live", sig); code != 0 || !strings.Contains(out, "061211600012") {
+		t.Fatalf("configured roots, no CRL: exit %d\n%s", code, out)
+	}
+	withCRL := append(trust, "SENIM_PKI_CRLS="+filepath.Join(nuc, "devca", "ca.crl"))
+	if out, code := cliEnv(t, server, withCRL, "cms", "verify", "--live", sig); code != 1 || !strings.Contains(out, "FAIL revoked") {
+		t.Fatalf("configured CRL: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(server, "devca")); !os.IsNotExist(err) {
+		t.Fatalf("dev_ca=false still made a dev CA: %v", err)
+	}
+	other := t.TempDir()
+	mustCLI(t, other, "dev", "list") // makes another CA: a root that did not issue the signer
+	foreign := []string{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=" + filepath.Join(other, "devca", "root.crt")}
+	if out, code := cliEnv(t, server, foreign, "cms", "verify", sig); code != 1 || !strings.Contains(out, "FAIL untrusted_chain") {
+		t.Fatalf("foreign root: exit %d\n%s", code, out)
 	}
 }
