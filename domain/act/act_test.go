@@ -290,15 +290,14 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("a failed check blocks signing", func(t *testing.T) {
-		s := mustApply(t, at(t, "coded"), notary, EndCall{})
-		s = mustApply(t, s, client, RequestCall{})
-		s = mustApply(t, s, notary, AcceptCall{})
-		s = mustApply(t, s, notary, RecordCheck{Check: CheckLegalCapacity, Passed: false, Note: "сомнения"})
-		if _, err := Decide(s, notary, SignAct{Signature: sig(notary.IIN, DocumentBytes(&s))}, t0, rules); code(err) != CodeChecksIncomplete {
-			t.Fatal(err)
-		}
-	})
+	for _, check := range []Check{CheckLegalCapacity, CheckRegistryLookup} {
+		t.Run("a failed "+string(check)+" blocks signing", func(t *testing.T) {
+			s := mustApply(t, at(t, "coded"), notary, RecordCheck{Check: check, Passed: false, Note: "сомнения"})
+			if _, err := Decide(s, notary, SignAct{Signature: sig(notary.IIN, DocumentBytes(&s))}, t0, rules); code(err) != CodeChecksIncomplete {
+				t.Fatal(err)
+			}
+		})
+	}
 	t.Run("anything after a refusal of consent", func(t *testing.T) {
 		s := mustApply(t, at(t, "submitted"), attorney, RefuseConsent{Reason: "нет"})
 		if s.Phase != PhaseConsentRefused || !s.Phase.Final() {
