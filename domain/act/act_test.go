@@ -115,16 +115,28 @@ func TestTransitions(t *testing.T) {
 		{"attorney refuses consent", "submitted", attorney, func(*State) Command { return RefuseConsent{Reason: "не знаю его"} }, []string{"consent_refused"}},
 		{"client ends the call", "in_call", client, func(*State) Command { return EndCall{} }, []string{"call_ended"}},
 		{"notary ends the call", "in_call", notary, func(*State) Command { return EndCall{} }, []string{"call_ended"}},
-		{"a failed check is recorded", "in_call", notary, func(*State) Command { return RecordCheck{Check: CheckRegistryLookup, Passed: false, Note: "нет в ГБД ФЛ"} }, []string{"check_recorded"}},
-		{"changes requested", "drafted", client, func(*State) Command { return RequestChanges{Revision: 1, Comments: "добавить право продажи"} }, []string{"changes_requested"}},
-		{"a second revision", "drafted", notary, func(*State) Command { return PresentDraft{RegistryNumber: "1-2026-0001", Powers: "Продать автомобиль"} }, []string{"draft_presented"}},
+		{"a failed check is recorded", "in_call", notary, func(*State) Command {
+			return RecordCheck{Check: CheckRegistryLookup, Passed: false, Note: "нет в ГБД ФЛ"}
+		}, []string{"check_recorded"}},
+		{"changes requested", "drafted", client, func(*State) Command {
+			return RequestChanges{Revision: 1, Comments: "добавить право продажи"}
+		}, []string{"changes_requested"}},
+		{"a second revision", "drafted", notary, func(*State) Command {
+			return PresentDraft{RegistryNumber: "1-2026-0001", Powers: "Продать автомобиль"}
+		}, []string{"draft_presented"}},
 		{"a revision with another amount voids an unpaid invoice", "invoiced", notary, func(*State) Command {
 			return PresentDraft{RegistryNumber: "1", Powers: "x", ServicesFee: money(100)}
 		}, []string{"invoice_voided", "draft_presented"}},
-		{"a revision with the same amount after payment", "paid", notary, func(*State) Command { return PresentDraft{RegistryNumber: "1", Powers: "исправлена опечатка"} }, []string{"draft_presented"}},
+		{"a revision with the same amount after payment", "paid", notary, func(*State) Command {
+			return PresentDraft{RegistryNumber: "1", Powers: "исправлена опечатка"}
+		}, []string{"draft_presented"}},
 		{"invoice re-issued before payment", "invoiced", notary, func(*State) Command { return IssueInvoice{InvoiceID: "inv-2"} }, []string{"invoice_issued"}},
-		{"duplicate bank callback changes nothing", "paid", bank, func(s *State) Command { return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-1", Amount: s.Invoice.Amount} }, nil},
-		{"duplicate callback after signing changes nothing", "signed", bank, func(s *State) Command { return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-1", Amount: s.Invoice.Amount} }, nil},
+		{"duplicate bank callback changes nothing", "paid", bank, func(s *State) Command {
+			return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-1", Amount: s.Invoice.Amount}
+		}, nil},
+		{"duplicate callback after signing changes nothing", "signed", bank, func(s *State) Command {
+			return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-1", Amount: s.Invoice.Amount}
+		}, nil},
 		{"document code is issued once", "coded", notary, func(*State) Command { return IssueDocumentCode{Code: "OTHER"} }, nil},
 		{"notary refuses", "approved", notary, func(*State) Command { return RefuseAct{Reason: "недееспособен"} }, []string{"act_refused"}},
 		{"client cancels", "paid", client, func(*State) Command { return CancelAct{Reason: "передумал"} }, []string{"act_cancelled"}},
@@ -237,7 +249,9 @@ func TestRefusals(t *testing.T) {
 		{"approve a stale revision", "drafted", client, func(s *State) Command { return ApproveDraft{Revision: 2, Signature: sig(client.IIN, DraftBytes(s, 2))} }, CodeStaleRevision},
 		{"approve with no draft", "in_call", client, func(s *State) Command { return ApproveDraft{Revision: 1} }, CodeNotAllowedInState},
 		{"approval over other bytes", "drafted", client, func(s *State) Command { return ApproveDraft{Revision: 1, Signature: sig(client.IIN, []byte("x"))} }, CodeContentMismatch},
-		{"approval signed by the attorney", "drafted", client, func(s *State) Command { return ApproveDraft{Revision: 1, Signature: sig(attorney.IIN, DraftBytes(s, 1))} }, CodeSignerMismatch},
+		{"approval signed by the attorney", "drafted", client, func(s *State) Command {
+			return ApproveDraft{Revision: 1, Signature: sig(attorney.IIN, DraftBytes(s, 1))}
+		}, CodeSignerMismatch},
 		{"approve twice", "approved", client, func(s *State) Command { return ApproveDraft{Revision: 1, Signature: sig(client.IIN, DraftBytes(s, 1))} }, CodeAlreadyApproved},
 		{"changes on an approved revision", "approved", client, func(*State) Command { return RequestChanges{Revision: 1, Comments: "x"} }, CodeAlreadyApproved},
 		{"changes without comments", "drafted", client, func(*State) Command { return RequestChanges{Revision: 1} }, CodeReasonRequired},
@@ -245,9 +259,15 @@ func TestRefusals(t *testing.T) {
 		// Invoice and payment.
 		{"invoice before approval", "drafted", notary, func(*State) Command { return IssueInvoice{InvoiceID: "i"} }, CodeDraftNotApproved},
 		{"invoice after payment", "paid", notary, func(*State) Command { return IssueInvoice{InvoiceID: "i2"} }, CodeAlreadyPaid},
-		{"payment for another invoice", "invoiced", bank, func(s *State) Command { return RecordPayment{InvoiceID: "nope", PaymentID: "p", Amount: s.Invoice.Amount} }, CodeUnknownInvoice},
-		{"payment of the wrong amount", "invoiced", bank, func(s *State) Command { return RecordPayment{InvoiceID: "inv-1", PaymentID: "p", Amount: s.Invoice.Amount - 1} }, CodeAmountMismatch},
-		{"a second payment", "paid", bank, func(s *State) Command { return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-2", Amount: s.Invoice.Amount} }, CodeAlreadyPaid},
+		{"payment for another invoice", "invoiced", bank, func(s *State) Command {
+			return RecordPayment{InvoiceID: "nope", PaymentID: "p", Amount: s.Invoice.Amount}
+		}, CodeUnknownInvoice},
+		{"payment of the wrong amount", "invoiced", bank, func(s *State) Command {
+			return RecordPayment{InvoiceID: "inv-1", PaymentID: "p", Amount: s.Invoice.Amount - 1}
+		}, CodeAmountMismatch},
+		{"a second payment", "paid", bank, func(s *State) Command {
+			return RecordPayment{InvoiceID: "inv-1", PaymentID: "pay-2", Amount: s.Invoice.Amount}
+		}, CodeAlreadyPaid},
 		{"payment with no invoice", "approved", bank, func(*State) Command { return RecordPayment{InvoiceID: "inv-1", PaymentID: "p", Amount: 1} }, CodeUnknownInvoice},
 		// Signing.
 		{"sign before approval", "drafted", notary, func(s *State) Command { return SignAct{Signature: sig(notary.IIN, DocumentBytes(s))} }, CodeDraftNotApproved},

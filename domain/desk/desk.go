@@ -1,0 +1,235 @@
+// Package desk is the pure core of the desk: the queue of clients waiting
+// for a notary, and the rules that route each call to exactly one notary.
+//
+// Oldest caller first: the call that has waited longest is offered first.
+// An offer goes to one free notary in operator mode at a time, the one who
+// has been free the longest. A call that belongs to a notary already (the
+// act is theirs from an earlier call) is offered to that notary only. If the
+// notary declines, goes away or disconnects before accepting, the call goes
+// back to its place in the queue and is offered to the next free notary; a
+// notary who declined a call is not offered it again while it waits.
+//
+// Desk does no I/O and reads no clock; every method returns the effects
+// (offers to make, offers to withdraw) for the shell to carry out.
+package desk
+
+import (
+	"sort"
+	"time"
+)
+
+// Call is a client waiting for a notary.
+type Call struct {
+	ActID       string
+	RequestedAt time.Time
+	// Notary, if set, is the only notary this call may go to.
+	Notary string
+}
+
+// Effect is something the shell must tell a notary.
+type Effect struct {
+	Kind   EffectKind
+	Notary string
+	ActID  string
+	// Position is the call's place in the queue (1 = oldest) for an offer.
+	Position int
+}
+
+// EffectKind says what to tell the notary.
+type EffectKind int
+
+const (
+	// Offer: show the call to the notary ("the window lights green").
+	Offer EffectKind = iota + 1
+	// Withdraw: the offer is gone (taken, cancelled, or the notary left).
+	Withdraw
+)
+
+type notary struct {
+	login     string
+	available bool
+	freeSince time.Time
+	offer     string // act id offered, "" none
+	busy      string // act id in a call, "" none
+}
+
+// Desk is the queue and the notaries' availability.
+type Desk struct {
+	waiting  []Call            // by RequestedAt, then ActID
+	offered  map[string]string // act id -> notary login
+	declined map[string]map[string]bool
+	notaries map[string]*notary
+}
+
+// New returns an empty desk.
+func New() *Desk {
+	return &Desk{offered: map[string]string{}, declined: map[string]map[string]bool{}, notaries: map[string]*notary{}}
+}
+
+// Waiting lists the waiting calls, oldest first.
+func (d *Desk) Waiting() []Call { return append([]Call(nil), d.waiting...) }
+
+// OfferOf returns the act offered to a notary, or "".
+func (d *Desk) OfferOf(login string) string {
+	if n := d.notaries[login]; n != nil {
+		return n.offer
+	}
+	return ""
+}
+
+// Enqueue puts a call in the queue (or updates it if already there) and
+// returns the offers that follow.
+func (d *Desk) Enqueue(c Call) []Effect {
+	for i, w := range d.waiting {
+		if w.ActID == c.ActID {
+			d.waiting = append(d.waiting[:i], d.waiting[i+1:]...)
+			break
+		}
+	}
+	d.waiting = append(d.waiting, c)
+	sort.SliceStable(d.waiting, func(i, j int) bool {
+		a, b := d.waiting[i], d.waiting[j]
+		if !a.RequestedAt.Equal(b.RequestedAt) {
+			return a.RequestedAt.Before(b.RequestedAt)
+		}
+		return a.ActID < b.ActID
+	})
+	return d.match()
+}
+
+// Remove takes a call out of the queue: it was accepted, cancelled or the
+// act ended. A pending offer of it is withdrawn.
+func (d *Desk) Remove(actID string) []Effect {
+	var out []Effect
+	for i, w := range d.waiting {
+		if w.ActID == actID {
+			d.waiting = append(d.waiting[:i], d.waiting[i+1:]...)
+			break
+		}
+	}
+	if login, ok := d.offered[actID]; ok {
+		delete(d.offered, actID)
+		if n := d.notaries[login]; n != nil && n.offer == actID {
+			n.offer = ""
+		}
+		out = append(out, Effect{Kind: Withdraw, Notary: login, ActID: actID})
+	}
+	delete(d.declined, actID)
+	return append(out, d.match()...)
+}
+
+// Accepted records that login took the call of actID: the call leaves the
+// queue and the notary is busy until CallEnded. Another notary holding an
+// offer of the same call (none, by the rules; defensive) loses it.
+func (d *Desk) Accepted(actID, login string, now time.Time) []Effect {
+	n := d.notary(login, now)
+	n.busy = actID
+	if n.offer == actID {
+		n.offer = ""
+		delete(d.offered, actID)
+	}
+	return d.Remove(actID)
+}
+
+// CallEnded frees the notary who was in the call of actID.
+func (d *Desk) CallEnded(actID string, now time.Time) []Effect {
+	for _, n := range d.notaries {
+		if n.busy == actID {
+			n.busy = ""
+			n.freeSince = now
+		}
+	}
+	return d.match()
+}
+
+// SetAvailable puts a notary in operator mode (true) or takes them out. A
+// notary who goes away loses their pending offer back to the queue.
+func (d *Desk) SetAvailable(login string, available bool, now time.Time) []Effect {
+	n := d.notary(login, now)
+	if n.available == available {
+		return nil
+	}
+	n.available = available
+	var out []Effect
+	if available {
+		n.freeSince = now
+	} else if n.offer != "" {
+		out = append(out, Effect{Kind: Withdraw, Notary: login, ActID: n.offer})
+		delete(d.offered, n.offer)
+		n.offer = ""
+	}
+	return append(out, d.match()...)
+}
+
+// Disconnected is a notary's last session closing: like going away, and a
+// call they were in no longer keeps them busy.
+func (d *Desk) Disconnected(login string, now time.Time) []Effect {
+	n := d.notaries[login]
+	if n == nil {
+		return nil
+	}
+	n.busy = ""
+	out := d.SetAvailable(login, false, now)
+	// The notary cannot receive a withdrawal any more.
+	kept := out[:0]
+	for _, e := range out {
+		if e.Notary != login {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// Decline is a notary passing on the call offered to them.
+func (d *Desk) Decline(login, actID string) []Effect {
+	n := d.notaries[login]
+	if n == nil || n.offer != actID {
+		return nil
+	}
+	n.offer = ""
+	delete(d.offered, actID)
+	if d.declined[actID] == nil {
+		d.declined[actID] = map[string]bool{}
+	}
+	d.declined[actID][login] = true
+	return d.match()
+}
+
+func (d *Desk) notary(login string, now time.Time) *notary {
+	n := d.notaries[login]
+	if n == nil {
+		n = &notary{login: login, freeSince: now}
+		d.notaries[login] = n
+	}
+	return n
+}
+
+// match offers waiting calls, oldest first, to free notaries, longest free
+// first, until no pair fits.
+func (d *Desk) match() []Effect {
+	var out []Effect
+	for pos, c := range d.waiting {
+		if _, ok := d.offered[c.ActID]; ok {
+			continue
+		}
+		var best *notary
+		for _, n := range d.notaries {
+			if !n.available || n.offer != "" || n.busy != "" || d.declined[c.ActID][n.login] {
+				continue
+			}
+			if c.Notary != "" && c.Notary != n.login {
+				continue
+			}
+			if best == nil || n.freeSince.Before(best.freeSince) || (n.freeSince.Equal(best.freeSince) && n.login < best.login) {
+				best = n
+			}
+		}
+		if best == nil {
+			continue
+		}
+		best.offer = c.ActID
+		d.offered[c.ActID] = best.login
+		out = append(out, Effect{Kind: Offer, Notary: best.login, ActID: c.ActID, Position: pos + 1})
+	}
+	return out
+}

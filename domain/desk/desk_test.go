@@ -1,0 +1,110 @@
+package desk
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+func offer(n, act string, pos int) Effect {
+	return Effect{Kind: Offer, Notary: n, ActID: act, Position: pos}
+}
+func withdraw(n, act string) Effect { return Effect{Kind: Withdraw, Notary: n, ActID: act} }
+
+func expect(t *testing.T, step string, got []Effect, want ...Effect) {
+	t.Helper()
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: effects %+v, want %+v", step, got, want)
+	}
+}
+
+func TestOldestCallerFirst(t *testing.T) {
+	d := New()
+	expect(t, "c enqueued", d.Enqueue(Call{ActID: "c", RequestedAt: at(3)}))
+	expect(t, "a enqueued", d.Enqueue(Call{ActID: "a", RequestedAt: at(1)}))
+	expect(t, "b enqueued", d.Enqueue(Call{ActID: "b", RequestedAt: at(2)}))
+	expect(t, "aliya available", d.SetAvailable("aliya", true, at(4)), offer("aliya", "a", 1))
+	expect(t, "bolat available", d.SetAvailable("bolat", true, at(5)), offer("bolat", "b", 2))
+	expect(t, "aliya takes a", d.Accepted("a", "aliya", at(6)))
+	if w := d.Waiting(); len(w) != 2 || w[0].ActID != "b" || w[1].ActID != "c" {
+		t.Fatalf("queue %v", w)
+	}
+	// aliya is busy: c waits even though aliya is "available".
+	expect(t, "aliya's call ends", d.CallEnded("a", at(7)), offer("aliya", "c", 2))
+}
+
+func TestOneOfferPerCallAndPerNotary(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	expect(t, "a", d.Enqueue(Call{ActID: "a", RequestedAt: at(1)}), offer("aliya", "a", 1))
+	expect(t, "b waits: aliya holds an offer", d.Enqueue(Call{ActID: "b", RequestedAt: at(2)}))
+	expect(t, "bolat gets b, not a", d.SetAvailable("bolat", true, at(3)), offer("bolat", "b", 2))
+	expect(t, "a re-enqueued keeps its offer", d.Enqueue(Call{ActID: "a", RequestedAt: at(1)}))
+}
+
+func TestNotaryDropsBeforeAccepting(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
+	d.SetAvailable("bolat", true, at(2))
+	d.Enqueue(Call{ActID: "b", RequestedAt: at(3)}) // to bolat
+	d.SetAvailable("daulet", true, at(4))
+	// aliya disconnects holding a: a goes to the only free notary, daulet.
+	expect(t, "aliya drops", d.Disconnected("aliya", at(5)), offer("daulet", "a", 1))
+	// bolat goes away: b returns to the queue; nobody is free.
+	expect(t, "bolat away", d.SetAvailable("bolat", false, at(6)), withdraw("bolat", "b"))
+	expect(t, "aliya back", d.SetAvailable("aliya", true, at(7)), offer("aliya", "b", 2))
+}
+
+func TestDecline(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	d.SetAvailable("bolat", true, at(1))
+	expect(t, "a to the longest free", d.Enqueue(Call{ActID: "a", RequestedAt: at(2)}), offer("aliya", "a", 1))
+	expect(t, "aliya declines", d.Decline("aliya", "a"), offer("bolat", "a", 1))
+	expect(t, "bolat declines: nobody else", d.Decline("bolat", "a"))
+	expect(t, "a decline of nothing", d.Decline("bolat", "a"))
+	// A new call is offered to aliya, who declined only a.
+	expect(t, "b", d.Enqueue(Call{ActID: "b", RequestedAt: at(3)}), offer("aliya", "b", 2))
+	expect(t, "daulet arrives and gets a", d.SetAvailable("daulet", true, at(4)), offer("daulet", "a", 1))
+}
+
+func TestAssignedNotaryOnly(t *testing.T) {
+	d := New()
+	d.SetAvailable("bolat", true, at(0))
+	expect(t, "a belongs to aliya", d.Enqueue(Call{ActID: "a", RequestedAt: at(1), Notary: "aliya"}))
+	expect(t, "b is anyone's", d.Enqueue(Call{ActID: "b", RequestedAt: at(2)}), offer("bolat", "b", 2))
+	expect(t, "aliya comes", d.SetAvailable("aliya", true, at(3)), offer("aliya", "a", 1))
+}
+
+func TestRemoveWithdrawsTheOffer(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
+	d.Enqueue(Call{ActID: "b", RequestedAt: at(2)})
+	expect(t, "client cancels a", d.Remove("a"), withdraw("aliya", "a"), offer("aliya", "b", 1))
+	if d.OfferOf("aliya") != "b" {
+		t.Fatalf("aliya holds %q", d.OfferOf("aliya"))
+	}
+	expect(t, "remove unknown", d.Remove("zzz"))
+}
+
+func TestAcceptByTheOfferHolderNeedsNoWithdrawal(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
+	d.Enqueue(Call{ActID: "b", RequestedAt: at(2)})
+	d.SetAvailable("bolat", true, at(3)) // b to bolat
+	expect(t, "aliya accepts a", d.Accepted("a", "aliya", at(4)))
+	expect(t, "bolat accepts b", d.Accepted("b", "bolat", at(5)))
+	if len(d.Waiting()) != 0 {
+		t.Fatalf("queue %v", d.Waiting())
+	}
+}

@@ -1,0 +1,164 @@
+// Package protocol is the contract between Senim and every app: the JSON
+// messages on the session websocket. PROTOCOL.md describes each message and
+// schema.json is its machine-readable form; the gateway, the Go client, the
+// browser apps and the load tool all follow them, and the tests hold every
+// message the server sends to the schema.
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the protocol version, also the websocket subprotocol name.
+const Version = "senim.v1"
+
+// Message types.
+const (
+	// Server to app.
+	TypeChallenge  = "challenge"  // first message: the nonce to sign in with
+	TypeWelcome    = "welcome"    // sign-in accepted
+	TypeAck        = "ack"        // a command was applied and is durable
+	TypeError      = "error"      // a message was refused
+	TypeResult     = "result"     // the answer to a query
+	TypeSubscribed = "subscribed" // a subscription is live; missed events follow
+	TypeEvent      = "event"      // an event of a subscribed act
+	TypeOffer      = "offer"      // the desk offers a waiting call to a notary
+	TypeOfferGone  = "offer_gone" // that call was taken or withdrawn
+
+	// App to server.
+	TypeSignIn    = "signin"
+	TypeCommand   = "command"
+	TypeQuery     = "query"
+	TypeSubscribe = "subscribe"
+	TypeOperator  = "operator" // a notary's operator mode: available, away, decline
+)
+
+// Envelope is every message in both directions. Which fields are set
+// depends on Type; schema.json says exactly which.
+type Envelope struct {
+	Type string `json:"type"`
+	// ID is chosen by the app for signin, command, query, subscribe and
+	// operator messages, and echoed in the answer. For a command it is the
+	// idempotency key: a repeat returns the first outcome and writes nothing.
+	ID string `json:"id,omitempty"`
+	// Act is the act a command, subscription, event or offer is about.
+	Act string `json:"act,omitempty"`
+	// Name is the command, query, event or operator action.
+	Name string `json:"name,omitempty"`
+	// Seq is an event's sequence number in its act, the act's last sequence
+	// after an ack, or the last sequence the app saw when it subscribes.
+	Seq uint64 `json:"seq,omitempty"`
+	// Duplicate marks the ack of a repeated command id.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Actor and At describe an event: who did it and when.
+	Actor string     `json:"actor,omitempty"`
+	At    *time.Time `json:"at,omitempty"`
+	// Code and Message describe an error; Code is stable, Message is for people.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Body is the type's payload.
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// Challenge is the body of the first server message.
+type Challenge struct {
+	Protocol string `json:"protocol"`
+	// ToSign is base64 of the bytes an EDS sign-in signs (with the AUTH key,
+	// attached CMS, as NCALayer's basics.sign with decode: true does).
+	ToSign     string    `json:"to_sign"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// SignIn is the body of a signin message.
+type SignIn struct {
+	// Method is "eds" (clients and attorneys) or "password" (notaries).
+	Method string `json:"method"`
+	// Role is "client" or "attorney" for EDS sign-in.
+	Role string `json:"role,omitempty"`
+	// CMS is base64 of the CMS over the challenge's to_sign bytes.
+	CMS string `json:"cms,omitempty"`
+	// Login and Password are a notary's.
+	Login    string `json:"login,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// Welcome is the body of a welcome message.
+type Welcome struct {
+	Role  string `json:"role"`
+	IIN   string `json:"iin,omitempty"`
+	Login string `json:"login,omitempty"`
+	Name  string `json:"name"`
+}
+
+// Signed is the part of a command body that carries an EDS signature: the
+// base64 CMS, attached, over the bytes the to_sign query returned.
+type Signed struct {
+	CMS string `json:"cms"`
+}
+
+// ToSignQuery asks for the bytes a signing step needs.
+type ToSignQuery struct {
+	// What is "consent", "draft" (with Revision) or "document".
+	What     string `json:"what"`
+	Revision int    `json:"revision,omitempty"`
+}
+
+// ToSign is the answer: base64 bytes to sign (format cms, decode true,
+// encapsulate true in NCALayer's terms).
+type ToSign struct {
+	Data string `json:"data"`
+}
+
+// PrepareApplication asks for a new act id and the bytes of an application.
+type PrepareApplication struct {
+	ActionType  string `json:"action_type"`
+	Phone       string `json:"phone"`
+	AttorneyIIN string `json:"attorney_iin"`
+	Consent     bool   `json:"consent"`
+}
+
+// PreparedApplication is the answer: the act id to submit under, and the
+// bytes the client signs.
+type PreparedApplication struct {
+	Act  string `json:"act"`
+	Data string `json:"data"`
+}
+
+// ActSummary is one line of a cabinet or register.
+type ActSummary struct {
+	Act          string     `json:"act"`
+	Phase        string     `json:"phase"`
+	PrincipalIIN string     `json:"principal_iin"`
+	Principal    string     `json:"principal,omitempty"`
+	Phone        string     `json:"phone,omitempty"` // the notary's register shows it for feedback
+	AttorneyIIN  string     `json:"attorney_iin"`
+	Notary       string     `json:"notary,omitempty"`
+	DocumentCode string     `json:"document_code,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	SignedAt     *time.Time `json:"signed_at,omitempty"`
+}
+
+// Offer is the body of an offer: what the notary sees when the window
+// "lights green".
+type Offer struct {
+	Principal     string    `json:"principal"`
+	PrincipalIIN  string    `json:"principal_iin"`
+	AttorneyIIN   string    `json:"attorney_iin"`
+	ActionType    string    `json:"action_type"`
+	WaitingSince  time.Time `json:"waiting_since"`
+	QueuePosition int       `json:"queue_position"`
+}
+
+// Protocol-level error codes (commands add the act core's and pki's codes).
+const (
+	CodeBadMessage  = "bad_message"   // not JSON, unknown type, missing field
+	CodeNotSignedIn = "not_signed_in" // anything but signin before welcome
+	CodeSignInFail  = "signin_failed" // wrong login or password
+	CodeOverloaded  = "overloaded"    // too many commands in flight on this connection
+	CodeRateLimited = "rate_limited"  // too many messages per second
+	CodeTooLarge    = "too_large"     // a frame over the limit; the connection closes
+	CodeUnknownName = "unknown_name"  // an unknown query or operator action
+	CodeNotFound    = "not_found"     // no such act (or not yours)
+	CodeInternal    = "internal"      // Senim failed; retry with the same id
+)
