@@ -1,0 +1,69 @@
+package accounts
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAddAuthenticateReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notaries.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate("aliya", "x"); !errors.Is(err, ErrBadLogin) {
+		t.Fatalf("empty store: %v", err)
+	}
+	// Added after the store opened: a running server must see it.
+	if err := Add(path, Notary{Login: "aliya", Name: "Алия Нотариус", IIN: "791028302728"}, "correct horse", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Authenticate("aliya", "correct horse")
+	if err != nil || n.IIN != "791028302728" || !strings.HasPrefix(n.Hash, "argon2id$v=19$m=65536,t=3,p=4$") {
+		t.Fatalf("%+v %v", n, err)
+	}
+	if _, err := s.Authenticate("aliya", "correct horsE"); !errors.Is(err, ErrBadLogin) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := s.Authenticate("bolat", "correct horse"); !errors.Is(err, ErrBadLogin) {
+		t.Fatalf("unknown login: %v", err)
+	}
+	// Replacing the password replaces the account.
+	if err := Add(path, Notary{Login: "aliya", Name: "Алия", IIN: "791028302728"}, "battery staple", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate("aliya", "correct horse"); !errors.Is(err, ErrBadLogin) {
+		t.Fatal("the old password still works")
+	}
+	if _, err := s.Authenticate("aliya", "battery staple"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAddRefusals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notaries.json")
+	for name, n := range map[string]struct {
+		acc Notary
+		pw  string
+	}{
+		"bad login":     {Notary{Login: "Aliya!", Name: "A", IIN: "791028302728"}, "long enough"},
+		"bad IIN":       {Notary{Login: "aliya", Name: "A", IIN: "791028302729"}, "long enough"},
+		"no name":       {Notary{Login: "aliya", IIN: "791028302728"}, "long enough"},
+		"weak password": {Notary{Login: "aliya", Name: "A", IIN: "791028302728"}, "short"},
+	} {
+		if err := Add(path, n.acc, n.pw, time.Now()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestCheckPasswordRejectsGarbage(t *testing.T) {
+	for _, h := range []string{"", "bcrypt$x", "argon2id$v=19$m=1,t=1,p=1$!!$!!", "argon2id$v=18$m=65536,t=3,p=4$AAAA$AAAA"} {
+		if CheckPassword(h, "x") {
+			t.Errorf("%q accepted", h)
+		}
+	}
+}
