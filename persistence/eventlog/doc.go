@@ -1,0 +1,46 @@
+// Package eventlog is Senim's durable event log on pebble: one stream of
+// events per act, each event hash-chained to the one before, every append
+// fsync'd before it is acknowledged.
+//
+// # The commit path
+//
+// Append takes a stream, the sequence number the caller last saw (the
+// expected sequence), an optional command id and the events. Under the
+// stream's lock it
+//
+//  1. returns the stored records unchanged if the command id was already
+//     applied to the stream (a retry after a reconnect writes nothing);
+//  2. refuses with ErrConflict unless the stream's head is at the expected
+//     sequence (optimistic concurrency: a writer that missed an event must
+//     re-read and decide again);
+//  3. numbers the events from head+1, chains each to the previous hash, and
+//     writes events, head, command record and index changes in ONE batch,
+//     committed with pebble.Sync.
+//
+// Only after the sync returns does Append return, so an acknowledged event
+// survives a crash of the process or the machine. Streams are locked
+// separately (striped locks), so appends to different acts commit
+// concurrently and pebble groups their syncs into one fsync: that is where
+// throughput under many writers comes from.
+//
+// # The hash chain
+//
+// Each record's Hash is hex(SHA-256(prev || CanonicalBytes(record))), where
+// prev is the 32 raw bytes of the previous record's hash (32 zero bytes for
+// seq 1). CanonicalBytes is documented on Record. Altering, removing,
+// inserting or reordering any record breaks the chain from that record on;
+// VerifyChain and VerifyRecords name the first bad sequence number.
+//
+// # Key layout
+//
+// Keys start with one byte naming their kind; 0x00 separates the parts, so
+// streams, index names, values and command ids may not contain it.
+//
+//	'e' stream 0x00 be64(seq)        → record (JSON)
+//	'h' stream                       → head: be64(seq) + hash (hex)
+//	'c' stream 0x00 command-id       → be64(first seq) be64(last seq)
+//	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
+//
+// Big-endian sequence numbers make a stream's events sort in order, so Read
+// is one forward scan.
+package eventlog

@@ -1,0 +1,49 @@
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrConflict: the stream's head is not at the expected sequence.
+	ErrConflict = errors.New("eventlog: expected sequence does not match the stream's head")
+	// ErrInvalid: a request the log cannot store (empty stream or type,
+	// invalid JSON payload, a 0x00 byte in a name, no events).
+	ErrInvalid = errors.New("eventlog: invalid request")
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("eventlog: closed")
+	// ErrBrokenChain: a stream's records do not form an intact hash chain.
+	ErrBrokenChain = errors.New("eventlog: broken hash chain")
+)
+
+// ConflictError says where the stream's head actually is.
+type ConflictError struct {
+	Stream           string
+	Expected, Actual uint64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("eventlog: stream %s is at seq %d, not %d", e.Stream, e.Actual, e.Expected)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ChainError names the first record that breaks a chain.
+type ChainError struct {
+	Stream string
+	Seq    uint64
+	Reason string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("eventlog: stream %s: chain broken at seq %d: %s", e.Stream, e.Seq, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrBrokenChain) true.
+func (e *ChainError) Is(target error) bool { return target == ErrBrokenChain }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}

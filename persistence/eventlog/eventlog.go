@@ -1,0 +1,429 @@
+package eventlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/rs/zerolog"
+)
+
+// Options configure a Log.
+type Options struct {
+	// FS is the filesystem; nil is the OS's. Tests pass vfs.NewCrashableMem().
+	FS vfs.FS
+	// Logger receives pebble's messages.
+	Logger zerolog.Logger
+}
+
+// Log is an open event log. It is safe for concurrent use.
+type Log struct {
+	db     *pebble.DB
+	locks  [256]sync.Mutex
+	closed atomic.Bool
+	// inflight lets Close wait for appends under way.
+	inflight sync.WaitGroup
+}
+
+// Open opens (creating if needed) the log in dir.
+func Open(dir string, opts Options) (*Log, error) {
+	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}}
+	if opts.FS != nil {
+		po.FS = opts.FS
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
+	}
+	return &Log{db: db}, nil
+}
+
+// Close waits for appends under way, then closes the store.
+func (l *Log) Close() error {
+	if l.closed.Swap(true) {
+		return ErrClosed
+	}
+	l.inflight.Wait()
+	return l.db.Close()
+}
+
+// IndexOp adds or removes the secondary-index entry (Index, Value) → the
+// appended stream, in the same batch as the events.
+type IndexOp struct {
+	Index, Value string
+	Delete       bool
+}
+
+// AppendRequest is one atomic append.
+type AppendRequest struct {
+	Stream string
+	// ExpectedSeq is the last seq the caller has seen; 0 for a new stream.
+	ExpectedSeq uint64
+	// CommandID is the client-chosen id of the command that produced the
+	// events; "" means no idempotency (system events).
+	CommandID string
+	Events    []Draft
+	Index     []IndexOp
+}
+
+// AppendResult is what was stored.
+type AppendResult struct {
+	// Records are the stored records; for a duplicate, the ones the command
+	// id first produced.
+	Records []Record
+	// Duplicate: the command id had been applied to this stream already and
+	// nothing was written.
+	Duplicate bool
+}
+
+const sep = 0x00
+
+func eventKey(stream string, seq uint64) []byte {
+	k := make([]byte, 0, len(stream)+10)
+	k = append(k, 'e')
+	k = append(k, stream...)
+	k = append(k, sep)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func streamPrefix(stream string) []byte { return append(append([]byte{'e'}, stream...), sep) }
+func headKey(stream string) []byte      { return append([]byte{'h'}, stream...) }
+func commandKey(stream, id string) []byte {
+	return append(append(append([]byte{'c'}, stream...), sep), id...)
+}
+func indexKey(index, value, stream string) []byte {
+	k := append([]byte{'i'}, index...)
+	k = append(k, sep)
+	k = append(k, value...)
+	k = append(k, sep)
+	return append(k, stream...)
+}
+
+// upper is the smallest key after every key that starts with prefix.
+func upper(prefix []byte) []byte {
+	u := bytes.Clone(prefix)
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] < 0xff {
+			u[i]++
+			return u[:i+1]
+		}
+	}
+	return nil
+}
+
+func (l *Log) lock(stream string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(stream))
+	return &l.locks[h.Sum32()%uint32(len(l.locks))]
+}
+
+func checkName(what, s string, empty bool) error {
+	if s == "" && !empty {
+		return invalid("%s is empty", what)
+	}
+	if strings.IndexByte(s, sep) >= 0 {
+		return invalid("%s contains a 0x00 byte", what)
+	}
+	return nil
+}
+
+func (req *AppendRequest) validate() error {
+	if err := checkName("stream", req.Stream, false); err != nil {
+		return err
+	}
+	if err := checkName("command id", req.CommandID, true); err != nil {
+		return err
+	}
+	if len(req.Events) == 0 {
+		return invalid("no events")
+	}
+	for i, e := range req.Events {
+		if e.Type == "" {
+			return invalid("event %d has no type", i)
+		}
+		if !json.Valid(e.Payload) {
+			return invalid("event %d payload is not JSON", i)
+		}
+	}
+	for _, op := range req.Index {
+		if err := checkName("index", op.Index, false); err != nil {
+			return err
+		}
+		if err := checkName("index value", op.Value, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Append stores req's events atomically and durably; see the package doc.
+func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
+	if err := req.validate(); err != nil {
+		return AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return AppendResult{}, err
+	}
+	l.inflight.Add(1)
+	defer l.inflight.Done()
+	if l.closed.Load() {
+		return AppendResult{}, ErrClosed
+	}
+	mu := l.lock(req.Stream)
+	mu.Lock()
+	defer mu.Unlock()
+
+	if req.CommandID != "" {
+		v, closer, err := l.db.Get(commandKey(req.Stream, req.CommandID))
+		if err == nil {
+			first, last := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:16])
+			closer.Close()
+			recs, err := l.readRange(req.Stream, first, last)
+			if err != nil {
+				return AppendResult{}, err
+			}
+			return AppendResult{Records: recs, Duplicate: true}, nil
+		}
+		if !errors.Is(err, pebble.ErrNotFound) {
+			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+		}
+	}
+	seq, hash, err := l.Head(req.Stream)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if seq != req.ExpectedSeq {
+		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
+	}
+	if hash == "" {
+		hash = ZeroHash
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	recs := make([]Record, len(req.Events))
+	for i, e := range req.Events {
+		var payload bytes.Buffer
+		if err := json.Compact(&payload, e.Payload); err != nil {
+			return AppendResult{}, invalid("event %d payload: %v", i, err)
+		}
+		seq++
+		r := Record{Stream: req.Stream, Seq: seq, Type: e.Type, Actor: e.Actor, At: e.At.UTC(),
+			CommandID: req.CommandID, Payload: payload.Bytes(), PrevHash: hash}
+		if r.Hash, err = r.ComputeHash(); err != nil {
+			return AppendResult{}, err
+		}
+		hash = r.Hash
+		val, err := json.Marshal(r)
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+		}
+		if err := b.Set(eventKey(req.Stream, seq), val, nil); err != nil {
+			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+		}
+		recs[i] = r
+	}
+	head := binary.BigEndian.AppendUint64(nil, seq)
+	if err := b.Set(headKey(req.Stream), append(head, hash...), nil); err != nil {
+		return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+	}
+	if req.CommandID != "" {
+		v := binary.BigEndian.AppendUint64(nil, recs[0].Seq)
+		v = binary.BigEndian.AppendUint64(v, seq)
+		if err := b.Set(commandKey(req.Stream, req.CommandID), v, nil); err != nil {
+			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+		}
+	}
+	for _, op := range req.Index {
+		k := indexKey(op.Index, op.Value, req.Stream)
+		if op.Delete {
+			err = b.Delete(k, nil)
+		} else {
+			err = b.Set(k, nil, nil)
+		}
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
+		}
+	}
+	start := time.Now()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
+	}
+	if AppendObserver != nil {
+		AppendObserver(time.Since(start))
+	}
+	return AppendResult{Records: recs}, nil
+}
+
+// AppendObserver, if set, is told how long each synced commit took (the
+// server feeds its metrics from it).
+var AppendObserver func(time.Duration)
+
+// Head returns a stream's last seq and hash; 0 and "" for an unknown stream.
+func (l *Log) Head(stream string) (uint64, string, error) {
+	if l.closed.Load() {
+		return 0, "", ErrClosed
+	}
+	v, closer, err := l.db.Get(headKey(stream))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("eventlog: %w", err)
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return 0, "", fmt.Errorf("eventlog: stream %s: corrupt head", stream)
+	}
+	return binary.BigEndian.Uint64(v[:8]), string(v[8:]), nil
+}
+
+// Read calls fn with each record of stream whose seq >= fromSeq, in order.
+func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if fromSeq == 0 {
+		fromSeq = 1
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(stream, fromSeq), UpperBound: upper(streamPrefix(stream))})
+	if err != nil {
+		return fmt.Errorf("eventlog: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		var r Record
+		if err := json.Unmarshal(it.Value(), &r); err != nil {
+			return fmt.Errorf("eventlog: stream %s: corrupt record: %w", stream, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// ReadAll returns every record of a stream.
+func (l *Log) ReadAll(stream string) ([]Record, error) {
+	var out []Record
+	err := l.Read(stream, 1, func(r Record) error { out = append(out, r); return nil })
+	return out, err
+}
+
+func (l *Log) readRange(stream string, first, last uint64) ([]Record, error) {
+	var out []Record
+	err := l.Read(stream, first, func(r Record) error {
+		if r.Seq > last {
+			return errStop
+		}
+		out = append(out, r)
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return out, err
+}
+
+var errStop = errors.New("stop")
+
+// Streams calls fn with every stream whose name starts with prefix, sorted.
+func (l *Log) Streams(prefix string, fn func(stream string) error) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	p := headKey(prefix)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
+	if err != nil {
+		return fmt.Errorf("eventlog: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(string(it.Key()[1:])); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Lookup returns the streams with the index entry (index, value), sorted.
+func (l *Log) Lookup(index, value string) ([]string, error) {
+	var out []string
+	err := l.scan(append(append(append([]byte{'i'}, index...), sep), append([]byte(value), sep)...), func(_, stream string) error {
+		out = append(out, stream)
+		return nil
+	})
+	return out, err
+}
+
+// Scan calls fn with every entry of index whose value starts with
+// valuePrefix, ordered by value then stream.
+func (l *Log) Scan(index, valuePrefix string, fn func(value, stream string) error) error {
+	return l.scan(append(append(append([]byte{'i'}, index...), sep), valuePrefix...), fn)
+}
+
+func (l *Log) scan(prefix []byte, fn func(value, stream string) error) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper(prefix)})
+	if err != nil {
+		return fmt.Errorf("eventlog: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		parts := bytes.SplitN(it.Key()[1:], []byte{sep}, 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if err := fn(string(parts[1]), string(parts[2])); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// VerifyChain re-reads a stream and checks its hash chain, and that its head
+// names the last record.
+func (l *Log) VerifyChain(stream string) error {
+	recs, err := l.ReadAll(stream)
+	if err != nil {
+		return err
+	}
+	if err := VerifyRecords(recs); err != nil {
+		return err
+	}
+	if len(recs) > 0 && recs[0].Seq != 1 {
+		return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
+	}
+	seq, hash, err := l.Head(stream)
+	if err != nil {
+		return err
+	}
+	if n := uint64(len(recs)); seq != n || (n > 0 && hash != recs[n-1].Hash) {
+		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+	}
+	return nil
+}
+
+// pebbleLogger sends pebble's messages to zerolog.
+type pebbleLogger struct{ log zerolog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.log.Debug().Str("component", "pebble").Msgf(format, args...)
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.log.Error().Str("component", "pebble").Msgf(format, args...)
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.log.Fatal().Str("component", "pebble").Msgf(format, args...)
+}
