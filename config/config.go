@@ -27,6 +27,33 @@ type Config struct {
 	Log     Log    `toml:"log"`
 	HTTP    HTTP   `toml:"http"`
 	PKI     PKI    `toml:"pki"`
+	Fees    Fees   `toml:"fees"`
+	Limits  Limits `toml:"limits"`
+}
+
+// Fees is the rate table of a power of attorney, in MRP (monthly
+// calculation index) units, and the Civil Code's terms.
+type Fees struct {
+	// MRPTenge is the MRP of the year in tenge (2026: 4325).
+	MRPTenge float64 `toml:"mrp_tenge"`
+	// StateDutyMRP is the default state duty (госпошлина).
+	StateDutyMRP float64 `toml:"state_duty_mrp"`
+	// ServicesMRP is the default fee for legal and technical services (УПТХ).
+	ServicesMRP float64 `toml:"services_mrp"`
+	// MaxTermMonths is the longest term (Civil Code: 3 years).
+	MaxTermMonths int `toml:"max_term_months"`
+	// DefaultTermMonths applies when none is stated (Civil Code: 1 year).
+	DefaultTermMonths int `toml:"default_term_months"`
+}
+
+// Limits bound what clients may ask of the server.
+type Limits struct {
+	MaxConns      int     `toml:"max_conns"`
+	MaxFrameBytes int64   `toml:"max_frame_bytes"`
+	OutboundQueue int     `toml:"outbound_queue"`
+	MaxInFlight   int     `toml:"max_in_flight"`
+	RatePerSecond float64 `toml:"rate_per_second"`
+	Burst         int     `toml:"burst"`
 }
 
 // Log configures zerolog.
@@ -41,6 +68,9 @@ type Log struct {
 // health, metrics, the public check and the bank callback.
 type HTTP struct {
 	Addr string `toml:"addr"`
+	// AllowedOrigins are browser origins allowed on the websocket besides
+	// the server's own (host patterns such as "app.senim.kz").
+	AllowedOrigins []string `toml:"allowed_origins"`
 }
 
 // PKI configures the trust store that every EDS signature is judged against.
@@ -84,7 +114,7 @@ func Default() Config {
 	return Config{
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "auto"},
-		HTTP:    HTTP{Addr: "127.0.0.1:8080"},
+		HTTP:    HTTP{Addr: "127.0.0.1:8080", AllowedOrigins: []string{}},
 		PKI: PKI{
 			DevCA:         true,
 			Roots:         []string{},
@@ -92,6 +122,8 @@ func Default() Config {
 			CRLs:          []string{},
 			MaxClockSkew:  Duration(5 * time.Minute),
 		},
+		Fees:   Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
+		Limits: Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100},
 	}
 }
 
@@ -146,6 +178,15 @@ func (c Config) Validate() error {
 	}
 	if !c.PKI.DevCA && len(c.PKI.Roots) == 0 {
 		errs = append(errs, errors.New("pki: with dev_ca = false, list at least one root in pki.roots"))
+	}
+	if c.Fees.MRPTenge <= 0 || c.Fees.StateDutyMRP < 0 || c.Fees.ServicesMRP < 0 {
+		errs = append(errs, errors.New("fees: mrp_tenge must be positive and the rates not negative"))
+	}
+	if c.Fees.MaxTermMonths <= 0 || c.Fees.DefaultTermMonths <= 0 || c.Fees.DefaultTermMonths > c.Fees.MaxTermMonths {
+		errs = append(errs, errors.New("fees: terms must be positive, the default no longer than the maximum"))
+	}
+	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 {
+		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))

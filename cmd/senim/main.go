@@ -1,6 +1,7 @@
 // Command senim is Senim's server and its operator tools.
 //
 //	senim serve                       run the server on config.toml (embedded defaults without one)
+//	senim notary add …                add a notary's account
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -31,6 +32,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: senim <command> [flags]
 
   serve              run the server (HTTP, websocket gateway) on config.toml
+  notary add         add or replace a notary's account (login, password, IIN)
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
@@ -72,6 +74,8 @@ func run(args []string) error {
 	switch {
 	case cmd == "serve":
 		return cmdServe(rest)
+	case cmd == "notary" && sub == "add":
+		return cmdNotaryAdd(rest[1:])
 	case cmd == "dev" && sub == "issue":
 		return cmdDevIssue(rest[1:])
 	case cmd == "dev" && sub == "revoke":

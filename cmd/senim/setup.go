@@ -14,6 +14,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/transport/server"
 )
 
 // loadConfig reads the configuration named by --config, SENIM_CONFIG or
@@ -42,27 +43,9 @@ func newLogger(c config.Log, w *os.File) zerolog.Logger {
 
 func devCADir(c config.Config) string { return filepath.Join(c.DataDir, "devca") }
 
-// openTrust builds the trust store of c: the configured roots,
-// intermediates and CRLs, plus the development CA's when it is on (created
-// on first use). The dev CA is returned too, nil when off.
+// openTrust builds the trust store the way the server does.
 func openTrust(c config.Config, now time.Time) (*pki.TrustStore, *devca.CA, error) {
-	files := pki.TrustFiles{Roots: c.PKI.Roots, Intermediates: c.PKI.Intermediates, CRLs: c.PKI.CRLs}
-	var ca *devca.CA
-	if c.PKI.DevCA {
-		var err error
-		if ca, err = devca.Open(devCADir(c), now); err != nil {
-			return nil, nil, err
-		}
-		d := ca.TrustFiles()
-		files.Roots = append(append([]string{}, files.Roots...), d.Roots...)
-		files.Intermediates = append(append([]string{}, files.Intermediates...), d.Intermediates...)
-		files.CRLs = append(append([]string{}, files.CRLs...), d.CRLs...)
-	}
-	ts, err := pki.LoadTrustStore(files)
-	if err != nil {
-		return nil, nil, fmt.Errorf("trust store: %w", err)
-	}
-	return ts, ca, nil
+	return server.OpenTrust(c, now)
 }
 
 // openDevCA opens the development CA, refusing when config turned it off.

@@ -20,7 +20,7 @@ func Apply(s State, e Event) State {
 		s.ConsentRefusal = e.Reason
 		s.Phase = PhaseConsentRefused
 	case CallRequested:
-		s.Call = CallWaiting
+		s.Call, s.CallRequestedAt = CallWaiting, e.At
 	case CallAccepted:
 		s.Call = CallActive
 		if s.Notary.ID == "" {

@@ -19,8 +19,9 @@ type State struct {
 	Consent          *Signature `json:"consent,omitempty"`
 	ConsentRefusal   string     `json:"consent_refusal,omitempty"`
 
-	Call   CallStatus `json:"call"`
-	Notary Actor      `json:"notary"` // assigned when a notary accepts the first call
+	Call            CallStatus `json:"call"`
+	CallRequestedAt time.Time  `json:"call_requested_at,omitempty"`
+	Notary          Actor      `json:"notary"` // assigned when a notary accepts the first call
 
 	Checks map[Check]CheckResult `json:"checks,omitempty"`
 

@@ -1,0 +1,422 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/bank"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/pki"
+)
+
+// Deps are what the actors need from the rest of the server.
+type Deps struct {
+	Log   *eventlog.Log
+	Trust *pki.TrustStore
+	Rules act.Rules
+	// MaxSkew bounds the signing time of live signatures.
+	MaxSkew time.Duration
+	// Now is the clock; tests inject one.
+	Now    func() time.Time
+	Logger zerolog.Logger
+	// Desk hears about calls; set by Start.
+	Desk *actor.PID
+	// Bank takes the invoices acts issue.
+	Bank bank.Bank
+}
+
+// StreamOf is the event-log stream of an act.
+func StreamOf(actID string) string { return "act/" + actID }
+
+// Codes the act shell adds to the core's.
+const (
+	CodeBadRequest = "bad_request" // a body that does not decode, or lacks its CMS
+	CodeUnknownCmd = "unknown_command"
+	// CodeBankUnavailable: the bank did not take an invoice.
+	CodeBankUnavailable = "bank_unavailable"
+)
+
+// actActor is the shell around one act's core.
+type actActor struct {
+	id    string
+	deps  Deps
+	log   zerolog.Logger
+	state act.State
+	// applied maps a command id to the act's seq after it, for retries.
+	applied map[string]uint64
+	// refused remembers recent refusals by command id, so that a retry gets
+	// the same answer even if the act moved on meanwhile.
+	refused     map[string]CommandResult
+	refusedFIFO []string
+	subscribers map[string]*actor.PID
+	loaded      bool
+}
+
+const refusedMemory = 256
+
+func newActActor(id string, deps Deps) actor.Producer {
+	return func() actor.Receiver {
+		return &actActor{id: id, deps: deps, log: deps.Logger.With().Str("act", id).Logger()}
+	}
+}
+
+func (a *actActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		a.load()
+	case ActCommand:
+		a.ensureLoaded()
+		c.Engine().Send(m.ReplyTo, a.handle(c, m))
+	case Subscribe:
+		a.ensureLoaded()
+		a.subscribe(c, m)
+	case Unsubscribe:
+		delete(a.subscribers, m.Subscriber.ID)
+	case GetState:
+		a.ensureLoaded()
+		r := StateResult{ActID: a.id, Tag: m.Tag}
+		if !a.mayRead(m.Actor) {
+			r.Code, r.Message = string(act.CodeForbidden), "not a party to this act"
+		} else {
+			r.State = a.state
+		}
+		c.Engine().Send(m.ReplyTo, r)
+	}
+}
+
+// afterPanic drops the in-memory state: the next message rebuilds it from
+// the log, which is the truth.
+func (a *actActor) afterPanic() { a.loaded = false }
+
+func (a *actActor) ensureLoaded() {
+	if !a.loaded {
+		a.load()
+	}
+}
+
+// load replays the act's stream. A failure leaves the actor unloaded; the
+// next message tries again.
+func (a *actActor) load() {
+	a.state = act.State{}
+	a.applied = map[string]uint64{}
+	if a.refused == nil {
+		a.refused = map[string]CommandResult{}
+	}
+	if a.subscribers == nil {
+		a.subscribers = map[string]*actor.PID{}
+	}
+	err := a.deps.Log.Read(StreamOf(a.id), 1, func(r eventlog.Record) error {
+		e, err := act.DecodeEvent(r.Type, r.Payload)
+		if err != nil {
+			return err
+		}
+		a.state = act.Apply(a.state, e)
+		if r.CommandID != "" {
+			a.applied[r.CommandID] = r.Seq
+		}
+		return nil
+	})
+	if err != nil {
+		a.log.Error().Err(err).Msg("replay failed")
+		return
+	}
+	a.loaded = true
+	if a.state.Version > 0 {
+		a.log.Debug().Uint64("seq", a.state.Version).Str("phase", string(a.state.Phase)).Msg("act rebuilt from the log")
+	}
+}
+
+func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
+	res := CommandResult{ActID: a.id, CommandID: m.CommandID}
+	if !a.loaded {
+		res.Code, res.Message = CodeInternal, "the act could not be loaded; retry"
+		return res
+	}
+	if m.CommandID != "" {
+		if seq, ok := a.applied[m.CommandID]; ok {
+			res.Seq, res.Duplicate = seq, true
+			return res
+		}
+		if r, ok := a.refused[m.CommandID]; ok {
+			r.Duplicate = true
+			return r
+		}
+	}
+	now := a.deps.Now()
+	cmd, err := a.decode(m, now)
+	if err == nil {
+		var events []act.Event
+		events, err = act.Decide(a.state, m.Actor, cmd, now, a.deps.Rules)
+		if err == nil {
+			return a.commit(c, m, events, now)
+		}
+	}
+	res.Code, res.Message = codeOf(err), err.Error()
+	a.remember(m.CommandID, res)
+	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Str("code", res.Code).Msg("command refused")
+	return res
+}
+
+// commit appends the events durably, then applies and publishes them.
+func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, now time.Time) CommandResult {
+	res := CommandResult{ActID: a.id, CommandID: m.CommandID, Seq: a.state.Version}
+	if len(events) == 0 {
+		return res // an idempotent repeat: nothing to write
+	}
+	next := a.state
+	drafts := make([]eventlog.Draft, len(events))
+	for i, e := range events {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			panic(fmt.Sprintf("event %T does not encode: %v", e, err))
+		}
+		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: m.Actor.String(), At: now, Payload: payload}
+		next = act.Apply(next, e)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.tellBank(ctx, events); err != nil {
+		a.log.Warn().Err(err).Msg("bank refused the invoice")
+		res.Code, res.Message = CodeBankUnavailable, "the bank did not take the invoice; try again"
+		return res
+	}
+	out, err := a.deps.Log.Append(ctx, eventlog.AppendRequest{
+		Stream:      StreamOf(a.id),
+		ExpectedSeq: a.state.Version,
+		CommandID:   m.CommandID,
+		Events:      drafts,
+		Index:       indexOps(&a.state, &next),
+	})
+	if err != nil {
+		// The log is the truth: whatever happened, rebuild from it before the
+		// next command, and let the client retry with the same id.
+		a.loaded = false
+		a.log.Error().Err(err).Str("command", m.Name).Msg("append failed")
+		res.Code, res.Message = CodeInternal, "the act could not be saved; retry with the same command id"
+		return res
+	}
+	if out.Duplicate {
+		a.loaded = false // someone else wrote this command: reload to see it
+		res.Seq, res.Duplicate = out.Records[len(out.Records)-1].Seq, true
+		return res
+	}
+	a.state = next
+	res.Seq = a.state.Version
+	if m.CommandID != "" {
+		a.applied[m.CommandID] = res.Seq
+	}
+	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
+	a.publish(c, out.Records)
+	if a.deps.Desk != nil {
+		for _, news := range deskNews(&a.state, events) {
+			c.Send(a.deps.Desk, news)
+		}
+	}
+	return res
+}
+
+// tellBank registers an invoice with the bank before the act records it, so
+// that an invoice the client sees can always be paid. If the append then
+// fails, the bank holds an invoice nobody will pay; that is harmless.
+func (a *actActor) tellBank(ctx context.Context, events []act.Event) error {
+	for _, e := range events {
+		if inv, ok := e.(act.InvoiceIssued); ok && a.deps.Bank != nil {
+			err := a.deps.Bank.CreateInvoice(ctx, bank.Invoice{
+				ID: inv.Invoice.ID, ActID: a.id, PayerIIN: a.state.Principal.IIN, Amount: int64(inv.Invoice.Amount),
+				Description: fmt.Sprintf("Нотариальное действие %s, ред. %d", a.id, inv.Invoice.Revision), Created: a.deps.Now(),
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
+	msg := ActEvents{ActID: a.id, Records: recs}
+	for _, pid := range a.subscribers {
+		c.Engine().Send(pid, msg)
+	}
+}
+
+func (a *actActor) remember(id string, r CommandResult) {
+	if id == "" {
+		return
+	}
+	if len(a.refusedFIFO) >= refusedMemory {
+		delete(a.refused, a.refusedFIFO[0])
+		a.refusedFIFO = a.refusedFIFO[1:]
+	}
+	a.refused[id] = r
+	a.refusedFIFO = append(a.refusedFIFO, id)
+}
+
+func (a *actActor) mayRead(by act.Actor) bool {
+	return a.state.Phase != act.PhaseNone && a.state.Participant(by)
+}
+
+func (a *actActor) subscribe(c *actor.Context, m Subscribe) {
+	if !a.mayRead(m.Actor) {
+		c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id, Code: string(act.CodeForbidden), Message: "not a party to this act"})
+		return
+	}
+	var missed []eventlog.Record
+	if err := a.deps.Log.Read(StreamOf(a.id), m.FromSeq+1, func(r eventlog.Record) error {
+		missed = append(missed, r)
+		return nil
+	}); err != nil {
+		c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id, Code: CodeInternal, Message: err.Error()})
+		return
+	}
+	c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id})
+	if len(missed) > 0 {
+		c.Engine().Send(m.Subscriber, ActEvents{ActID: a.id, Records: missed})
+	}
+	a.subscribers[m.Subscriber.ID] = m.Subscriber
+}
+
+// decode turns a protocol command into a core command: it verifies the CMS
+// a signed command carries and overwrites every field the server owns, so
+// that a client can never supply a "verified" signature, an act id, an
+// invoice id or a document code of its own.
+func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
+	proto, ok := act.Commands()[m.Name]
+	if !ok {
+		return nil, &act.Error{Code: CodeUnknownCmd, Message: fmt.Sprintf("unknown command %q", m.Name)}
+	}
+	ptr := reflect.New(reflect.TypeOf(proto))
+	body := m.Body
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, ptr.Interface()); err != nil {
+		return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
+	}
+	var wire struct {
+		CMS string `json:"cms"`
+	}
+	_ = json.Unmarshal(body, &wire)
+	cmd := ptr.Elem().Interface().(act.Command)
+	verify := func() (act.Signature, *pki.Verified, error) {
+		if wire.CMS == "" {
+			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: m.Name + " needs the signed CMS in \"cms\""}
+		}
+		der, err := base64.StdEncoding.DecodeString(wire.CMS)
+		if err != nil {
+			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: "cms is not base64"}
+		}
+		v, err := a.deps.Trust.Verify(der, pki.VerifyOptions{Purpose: pki.PurposeSign, Live: true, Now: now, MaxSkew: a.deps.MaxSkew})
+		if err != nil {
+			return act.Signature{}, nil, &act.Error{Code: act.Code(pki.CodeOf(err)), Message: err.Error()}
+		}
+		return act.Signature{
+			CMS: der, SignerIIN: v.IIN.String(), SignerName: v.FullName(), Fingerprint: v.Fingerprint,
+			ContentSHA256: act.SHA256Hex(v.Content), SignedAt: v.SigningTime,
+		}, v, nil
+	}
+	switch c := cmd.(type) {
+	case act.SubmitApplication:
+		sig, v, err := verify()
+		if err != nil {
+			return nil, err
+		}
+		c.ActID, c.Signature, c.PrincipalName, c.AttorneyName = a.id, sig, v.FullName(), ""
+		return c, nil
+	case act.GiveConsent:
+		sig, _, err := verify()
+		c.Signature = sig
+		return c, err
+	case act.ApproveDraft:
+		sig, _, err := verify()
+		c.Signature = sig
+		return c, err
+	case act.SignAct:
+		sig, _, err := verify()
+		c.Signature = sig
+		return c, err
+	case act.IssueInvoice:
+		c.InvoiceID = "INV-" + randomCode(8)
+		return c, nil
+	case act.IssueDocumentCode:
+		code, err := a.uniqueDocumentCode()
+		c.Code = code
+		return c, err
+	}
+	return cmd, nil
+}
+
+// uniqueDocumentCode draws codes until one is not in the "code" index.
+// With 80 random bits a second draw is already a curiosity.
+func (a *actActor) uniqueDocumentCode() (string, error) {
+	for i := 0; i < 5; i++ {
+		code := randomCode(16)
+		code = code[:4] + "-" + code[4:8] + "-" + code[8:12] + "-" + code[12:]
+		found, err := a.deps.Log.Lookup("code", code)
+		if err != nil {
+			return "", err
+		}
+		if len(found) == 0 {
+			return code, nil
+		}
+	}
+	return "", errors.New("could not draw a unique document code")
+}
+
+var codeAlphabet = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// randomCode returns n characters of Crockford base32 (no I, L, O, U).
+func randomCode(n int) string {
+	b := make([]byte, (n*5+7)/8)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return codeAlphabet.EncodeToString(b)[:n]
+}
+
+// indexOps turns the change of the act's index entries into log index ops.
+func indexOps(before, after *act.State) []eventlog.IndexOp {
+	b, n := act.Index(before), act.Index(after)
+	var ops []eventlog.IndexOp
+	keys := make([]string, 0, len(b)+len(n))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	for k := range n {
+		if _, ok := b[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old, had := b[k]
+		cur, has := n[k]
+		if had && (!has || old != cur) {
+			ops = append(ops, eventlog.IndexOp{Index: k, Value: old, Delete: true})
+		}
+		if has && (!had || old != cur) {
+			ops = append(ops, eventlog.IndexOp{Index: k, Value: cur})
+		}
+	}
+	return ops
+}
+
+func codeOf(err error) string {
+	var e *act.Error
+	if errors.As(err, &e) {
+		return string(e.Code)
+	}
+	return CodeInternal
+}

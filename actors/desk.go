@@ -1,0 +1,163 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/domain/desk"
+	"github.com/senim-kz/senim/persistence/eventlog"
+)
+
+// Messages to the desk. Acts report their calls; operators report their
+// notaries' availability.
+type (
+	// CallQueued: a client is waiting for a notary.
+	CallQueued struct {
+		ActID, PrincipalIIN, PrincipalName, AttorneyIIN, ActionType string
+		RequestedAt                                                 time.Time
+		Notary                                                      string // the act's notary, if it has one
+	}
+	// CallTaken: a notary accepted the call.
+	CallTaken struct{ ActID, Notary string }
+	// CallFinished: the call ended, or the act left the call for good.
+	CallFinished struct{ ActID string }
+	// NotaryAvailable is a notary entering (true) or leaving operator mode.
+	NotaryAvailable struct {
+		Login     string
+		Available bool
+	}
+	// NotaryDeclined: the notary passes on the offered call.
+	NotaryDeclined struct{ Login, ActID string }
+	// NotaryGone: the notary's last session closed.
+	NotaryGone struct{ Login string }
+)
+
+// Messages from the desk to an operator.
+type (
+	// OfferCall shows a waiting call to the notary.
+	OfferCall struct {
+		ActID    string
+		Call     CallQueued
+		Position int
+	}
+	// WithdrawOffer takes an offer back.
+	WithdrawOffer struct{ ActID string }
+)
+
+// deskActor is the shell around domain/desk: it keeps the queue, feeds it
+// the acts' and operators' news, and carries out its effects by messaging
+// the operators.
+type deskActor struct {
+	deps      Deps
+	d         *desk.Desk
+	calls     map[string]CallQueued
+	operators map[string]*actor.PID
+}
+
+func newDesk(deps Deps) actor.Producer {
+	return func() actor.Receiver {
+		return &deskActor{deps: deps}
+	}
+}
+
+func (k *deskActor) Receive(c *actor.Context) {
+	now := k.deps.Now()
+	switch m := c.Message().(type) {
+	case actor.Started:
+		k.rebuild(c)
+	case CallQueued:
+		k.calls[m.ActID] = m
+		k.carry(c, k.d.Enqueue(desk.Call{ActID: m.ActID, RequestedAt: m.RequestedAt, Notary: m.Notary}))
+	case CallTaken:
+		k.carry(c, k.d.Accepted(m.ActID, m.Notary, now))
+		delete(k.calls, m.ActID)
+	case CallFinished:
+		k.carry(c, k.d.Remove(m.ActID))
+		k.carry(c, k.d.CallEnded(m.ActID, now))
+		delete(k.calls, m.ActID)
+	case NotaryAvailable:
+		k.operators[m.Login] = c.Sender()
+		k.carry(c, k.d.SetAvailable(m.Login, m.Available, now))
+	case NotaryDeclined:
+		k.carry(c, k.d.Decline(m.Login, m.ActID))
+	case NotaryGone:
+		k.carry(c, k.d.Disconnected(m.Login, now))
+	}
+}
+
+// rebuild refills the queue after a restart from the acts whose call is
+// waiting, as the log's "queue" index lists them.
+func (k *deskActor) rebuild(c *actor.Context) {
+	k.d, k.calls, k.operators = desk.New(), map[string]CallQueued{}, map[string]*actor.PID{}
+	streams, err := k.deps.Log.Lookup("queue", "waiting")
+	if err != nil {
+		k.deps.Logger.Error().Err(err).Msg("desk: cannot read the queue index")
+		return
+	}
+	for _, stream := range streams {
+		s, err := ReplayStream(k.deps.Log, stream)
+		if err != nil || s.Call != act.CallWaiting {
+			continue
+		}
+		q := queuedOf(&s)
+		k.calls[s.ID] = q
+		k.d.Enqueue(desk.Call{ActID: s.ID, RequestedAt: q.RequestedAt, Notary: q.Notary})
+	}
+	if n := len(k.calls); n > 0 {
+		k.deps.Logger.Info().Int("waiting", n).Msg("desk: queue rebuilt from the log")
+	}
+}
+
+func (k *deskActor) carry(c *actor.Context, effects []desk.Effect) {
+	for _, e := range effects {
+		op := k.operators[e.Notary]
+		if op == nil {
+			continue
+		}
+		switch e.Kind {
+		case desk.Offer:
+			c.Send(op, OfferCall{ActID: e.ActID, Call: k.calls[e.ActID], Position: e.Position})
+		case desk.Withdraw:
+			c.Send(op, WithdrawOffer{ActID: e.ActID})
+		}
+	}
+}
+
+func queuedOf(s *act.State) CallQueued {
+	return CallQueued{
+		ActID: s.ID, PrincipalIIN: s.Principal.IIN, PrincipalName: s.Principal.Name, AttorneyIIN: s.Attorney.IIN,
+		ActionType: s.ActionType, RequestedAt: s.CallRequestedAt, Notary: s.Notary.ID,
+	}
+}
+
+// deskNews is what the desk must hear about events just committed to an act.
+func deskNews(s *act.State, events []act.Event) []any {
+	var out []any
+	for _, e := range events {
+		switch ev := e.(type) {
+		case act.CallRequested:
+			out = append(out, queuedOf(s))
+		case act.CallAccepted:
+			out = append(out, CallTaken{ActID: s.ID, Notary: ev.Notary.ID})
+		case act.CallEnded, act.ActSigned, act.ActRefused, act.ActCancelled, act.ConsentRefused:
+			out = append(out, CallFinished{ActID: s.ID})
+		}
+	}
+	return out
+}
+
+// ReplayStream rebuilds an act's state from its stream.
+func ReplayStream(log *eventlog.Log, stream string) (act.State, error) {
+	var s act.State
+	err := log.Read(stream, 1, func(r eventlog.Record) error {
+		e, err := act.DecodeEvent(r.Type, r.Payload)
+		if err != nil {
+			return err
+		}
+		s = act.Apply(s, e)
+		return nil
+	})
+	return s, err
+}

@@ -1,0 +1,97 @@
+package actors
+
+import (
+	"encoding/json"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/persistence/eventlog"
+)
+
+// ActCommand asks an act to run a command. Body is the command's JSON as the
+// protocol carries it; signatures in it are base64 CMS, verified by the act.
+type ActCommand struct {
+	ActID     string
+	CommandID string // client-chosen; a repeat returns the first outcome
+	Actor     act.Actor
+	Name      string
+	Body      json.RawMessage
+	ReplyTo   *actor.PID
+}
+
+func (m ActCommand) replyTo() *actor.PID { return m.ReplyTo }
+func (m ActCommand) failed(reason string) any {
+	return CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: CodeInternal, Message: "internal error: " + reason}
+}
+
+// CodeInternal is the code of a command that failed inside Senim (a panic,
+// a storage error). The client may retry with the same command id.
+const CodeInternal = "internal"
+
+// CommandResult answers an ActCommand: Code is empty on success, and Seq is
+// then the act's last sequence number after the command.
+type CommandResult struct {
+	ActID     string
+	CommandID string
+	Seq       uint64
+	Duplicate bool
+	Code      string
+	Message   string
+}
+
+// Subscribe asks an act for its events after FromSeq, then every new one,
+// as ActEvents to Subscriber. Only the act's parties may subscribe, plus a
+// notary the desk has offered the act's call to.
+type Subscribe struct {
+	ActID      string
+	FromSeq    uint64
+	Actor      act.Actor
+	Subscriber *actor.PID
+}
+
+func (m Subscribe) replyTo() *actor.PID { return m.Subscriber }
+func (m Subscribe) failed(reason string) any {
+	return SubscribeResult{ActID: m.ActID, Code: CodeInternal, Message: reason}
+}
+
+// SubscribeResult answers a Subscribe before any ActEvents follow.
+type SubscribeResult struct {
+	ActID   string
+	Code    string
+	Message string
+}
+
+// Unsubscribe stops the events of an act to Subscriber.
+type Unsubscribe struct {
+	ActID      string
+	Subscriber *actor.PID
+}
+
+// ActEvents carries stored events of one act, in sequence order.
+type ActEvents struct {
+	ActID   string
+	Records []eventlog.Record
+}
+
+// GetState asks for the act's state as a participant sees it.
+type GetState struct {
+	ActID   string
+	Actor   act.Actor
+	ReplyTo *actor.PID
+	Tag     string // echoed, so that the asker can match the answer
+}
+
+func (m GetState) replyTo() *actor.PID { return m.ReplyTo }
+func (m GetState) failed(reason string) any {
+	return StateResult{ActID: m.ActID, Tag: m.Tag, Code: CodeInternal, Message: reason}
+}
+
+// StateResult answers GetState.
+type StateResult struct {
+	ActID   string
+	Tag     string
+	State   act.State
+	Code    string
+	Message string
+}

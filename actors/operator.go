@@ -1,0 +1,102 @@
+package actors
+
+import (
+	"github.com/anthdm/hollywood/actor"
+)
+
+// Messages between a notary's sessions and their operator actor.
+type (
+	// OperatorJoin registers a session of the notary.
+	OperatorJoin struct {
+		Login   string
+		Session *actor.PID
+	}
+	// OperatorLeave unregisters a session (it closed).
+	OperatorLeave struct {
+		Login   string
+		Session *actor.PID
+	}
+	// OperatorMode is the notary's "available" or "away" from any session.
+	OperatorMode struct {
+		Login     string
+		Available bool
+	}
+	// OperatorDecline passes on an offered call.
+	OperatorDecline struct{ Login, ActID string }
+)
+
+// operatorActor is one notary in operator mode, whatever number of browser
+// tabs they have open: it relays the desk's offers to every session of the
+// notary and tells the desk when the last one closes.
+type operatorActor struct {
+	login    string
+	desk     *actor.PID
+	sessions map[string]*actor.PID
+	offers   map[string]OfferCall
+}
+
+func newOperator(login string, desk *actor.PID) actor.Producer {
+	return func() actor.Receiver {
+		return &operatorActor{login: login, desk: desk, sessions: map[string]*actor.PID{}, offers: map[string]OfferCall{}}
+	}
+}
+
+func (o *operatorActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case OperatorJoin:
+		o.sessions[m.Session.ID] = m.Session
+		for _, off := range o.offers { // a new tab sees the pending offer too
+			c.Send(m.Session, off)
+		}
+	case OperatorLeave:
+		delete(o.sessions, m.Session.ID)
+		if len(o.sessions) == 0 {
+			o.offers = map[string]OfferCall{}
+			c.Send(o.desk, NotaryGone{Login: o.login})
+		}
+	case OperatorMode:
+		c.Send(o.desk, NotaryAvailable{Login: o.login, Available: m.Available})
+	case OperatorDecline:
+		delete(o.offers, m.ActID)
+		c.Send(o.desk, NotaryDeclined{Login: o.login, ActID: m.ActID})
+	case OfferCall:
+		o.offers[m.ActID] = m
+		o.broadcast(c, m)
+	case WithdrawOffer:
+		delete(o.offers, m.ActID)
+		o.broadcast(c, m)
+	}
+}
+
+func (o *operatorActor) broadcast(c *actor.Context, msg any) {
+	for _, s := range o.sessions {
+		c.Send(s, msg)
+	}
+}
+
+// operatorRouter spawns one operator actor per notary login.
+type operatorRouter struct {
+	deps Deps
+	desk *actor.PID
+}
+
+func (r *operatorRouter) Receive(c *actor.Context) {
+	var login string
+	switch m := c.Message().(type) {
+	case OperatorJoin:
+		login = m.Login
+	case OperatorLeave:
+		login = m.Login
+	case OperatorMode:
+		login = m.Login
+	case OperatorDecline:
+		login = m.Login
+	default:
+		return
+	}
+	pid := c.Child(c.PID().ID + "/op/" + login)
+	if pid == nil {
+		pid = c.SpawnChild(newOperator(login, r.desk), "op", spawnOpts(r.deps.Logger, login)...)
+	}
+	c.Engine().SendWithSender(pid, c.Message(), c.Sender())
+}

@@ -1,0 +1,91 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+)
+
+// System is the running actor engine with its long-lived actors.
+type System struct {
+	Engine    *actor.Engine
+	deps      Deps
+	router    *actor.PID
+	desk      *actor.PID
+	operators *actor.PID
+}
+
+// Start builds the engine and spawns the router.
+func Start(deps Deps) (*System, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	e, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		return nil, err
+	}
+	s := &System{Engine: e}
+	s.desk = e.Spawn(newDesk(deps), "desk", spawnOpts(deps.Logger, "desk")...)
+	deps.Desk = s.desk
+	s.deps = deps
+	desk := s.desk
+	s.operators = e.Spawn(func() actor.Receiver { return &operatorRouter{deps: deps, desk: desk} }, "operators", spawnOpts(deps.Logger, "router")...)
+	s.router = e.Spawn(newRouter(deps), "acts", spawnOpts(deps.Logger, "router")...)
+	return s, nil
+}
+
+// Operators is where a notary's sessions send OperatorJoin, OperatorLeave,
+// OperatorMode and OperatorDecline.
+func (s *System) Operators() *actor.PID { return s.operators }
+
+// Deps returns the dependencies the actors run with.
+func (s *System) Deps() Deps { return s.deps }
+
+// Acts is the PID every act message goes to: the router delivers it to the
+// act's actor, spawning it (and so replaying its log) on first use.
+func (s *System) Acts() *actor.PID { return s.router }
+
+// Stop stops every actor and waits for them.
+func (s *System) Stop() {
+	<-s.Engine.Poison(s.router).Done()
+	<-s.Engine.Poison(s.operators).Done()
+	<-s.Engine.Poison(s.desk).Done()
+}
+
+// actMessage is any message addressed to one act.
+type actMessage interface{ actID() string }
+
+func (m ActCommand) actID() string  { return m.ActID }
+func (m Subscribe) actID() string   { return m.ActID }
+func (m Unsubscribe) actID() string { return m.ActID }
+func (m GetState) actID() string    { return m.ActID }
+
+// router owns the act actors: being the only one that spawns them, it
+// guarantees one actor per act. It forwards with engine.Send so that the
+// act sees the ReplyTo in the message, not the router, as the sender.
+type router struct {
+	deps Deps
+}
+
+func newRouter(deps Deps) actor.Producer {
+	return func() actor.Receiver { return &router{deps: deps} }
+}
+
+func (r *router) Receive(c *actor.Context) {
+	m, ok := c.Message().(actMessage)
+	if !ok {
+		return
+	}
+	id := m.actID()
+	if id == "" || len(id) > 64 {
+		if rep, ok := c.Message().(Replier); ok && rep.replyTo() != nil {
+			c.Engine().Send(rep.replyTo(), rep.failed("bad act id"))
+		}
+		return
+	}
+	pid := c.Child("acts/router/act/" + id)
+	if pid == nil {
+		pid = c.SpawnChild(newActActor(id, r.deps), "act", spawnOpts(r.deps.Logger, id)...)
+	}
+	c.Engine().Send(pid, c.Message())
+}

@@ -1,0 +1,49 @@
+// Package metrics holds Senim's Prometheus collectors, registered on one
+// registry that /metrics serves. Operators watch these; the load tool reads
+// them too.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Registry is where every Senim collector lives.
+var Registry = prometheus.NewRegistry()
+
+var (
+	// Commands counts act commands by name and outcome code ("ok" on success).
+	Commands = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "commands_total", Help: "Act commands by name and outcome code (ok on success).",
+	}, []string{"command", "code"})
+	// AppendSeconds is the latency of a durable append to the event log.
+	AppendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "eventlog_append_seconds", Help: "Durable (fsync'd) event-log appends.",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+	})
+	// Connections is the number of open websocket sessions.
+	Connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "ws_connections", Help: "Open websocket sessions.",
+	})
+	// Refused counts connections and messages turned away by a limit.
+	Refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "refused_total", Help: "Connections and messages refused by a limit, by reason.",
+	}, []string{"reason"})
+	// Panics counts panics caught in actors.
+	Panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "senim", Name: "actor_panics_total", Help: "Panics caught in actors (each refused one message).",
+	})
+	// Queue is the number of calls waiting for a notary.
+	Queue = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "desk_waiting_calls", Help: "Calls waiting in the desk's queue.",
+	})
+	// BankCallbacks counts bank callbacks by outcome.
+	BankCallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "bank_callbacks_total", Help: "Bank payment callbacks by outcome.",
+	}, []string{"outcome"})
+)
+
+func init() {
+	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}

@@ -1,0 +1,351 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/transport/protocol"
+	"github.com/senim-kz/senim/transport/server"
+)
+
+const (
+	clientIIN   = "871008401427"
+	attorneyIIN = "760212350620"
+	notaryIIN   = "791028302728"
+	otherIIN    = "061211600012"
+)
+
+// world is a running server with the people of an act and their keys.
+type world struct {
+	t        *testing.T
+	srv      *server.Server
+	url      string
+	http     string
+	client   client.KeySigner
+	attorney client.KeySigner
+	notary   client.KeySigner
+	stranger client.KeySigner
+}
+
+func startServer(t *testing.T, dataDir string) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	return srv
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	dir := t.TempDir()
+	srv := startServer(t, dir)
+	w := &world{t: t, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
+	pair := func(id, surname, name string) client.KeySigner {
+		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client.KeySigner{p.Auth, p.Sign}
+	}
+	w.client = pair(clientIIN, "Сейтқали", "Әйгерім")
+	w.attorney = pair(attorneyIIN, "Омаров", "Ерлан")
+	w.notary = pair(notaryIIN, "Нотариус", "Алия")
+	w.stranger = pair(otherIIN, "Чужой", "Человек")
+	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "aliya", Name: "Алия Нотариус", IIN: notaryIIN}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "bolat", Name: "Болат Нотариус", IIN: otherIIN}, "bolat-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+
+func (w *world) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	w.t.Cleanup(cancel)
+	return ctx
+}
+
+func (w *world) dial() *client.Client {
+	w.t.Helper()
+	c, err := client.Dial(w.ctx(), w.url, client.Options{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func (w *world) eds(role string, s client.KeySigner) *client.Client {
+	w.t.Helper()
+	c := w.dial()
+	wel, err := c.SignInEDS(w.ctx(), role, s)
+	if err != nil {
+		w.t.Fatalf("%s sign-in: %v", role, err)
+	}
+	if wel.Role != role {
+		w.t.Fatalf("welcome %+v", wel)
+	}
+	return c
+}
+
+func (w *world) notaryIn(login, pw string) *client.Client {
+	w.t.Helper()
+	c := w.dial()
+	if _, err := c.SignInPassword(w.ctx(), login, pw); err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func must[T any](t *testing.T, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// mustOf unwraps (value, error) results: mustOf[T](t)(f()).
+func mustOf[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func refused(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := client.CodeOf(err); got != code {
+		t.Fatalf("want refusal %q, got %v", code, err)
+	}
+}
+
+// next waits for the next message on ch that passes keep.
+func next(t *testing.T, ch <-chan protocol.Envelope, keep func(protocol.Envelope) bool) protocol.Envelope {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case env, ok := <-ch:
+			if !ok {
+				t.Fatal("connection closed")
+			}
+			raw, _ := json.Marshal(env)
+			if err := protocol.Validate(raw); err != nil {
+				t.Fatalf("server sent a message outside the schema: %v", err)
+			}
+			if keep(env) {
+				return env
+			}
+		case <-deadline:
+			t.Fatal("no message within 30s")
+		}
+	}
+}
+
+func eventNamed(name string) func(protocol.Envelope) bool {
+	return func(e protocol.Envelope) bool { return e.Name == name }
+}
+
+// drive takes an act from the application to just before the invoice and
+// returns the act id with the sessions it used.
+func (w *world) toApproval(t *testing.T) (string, *client.Client, *client.Client) {
+	ctx := w.ctx()
+	cl := w.eds("client", w.client)
+	actID := mustOf[string](t)(cl.Apply(ctx, w.client, "+7 701 234 56 78", attorneyIIN))
+	at := w.eds("attorney", w.attorney)
+	cms := mustOf[string](t)(at.SignStep(ctx, w.attorney, actID, "consent", 0))
+	mustOf[client.Ack](t)(at.Command(ctx, actID, "give_consent", map[string]any{"cms": cms}))
+
+	nt := w.notaryIn("aliya", "aliya-password")
+	must(t, 0, nt.Operator(ctx, "available", ""))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "request_call", nil))
+	offer := next(t, nt.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer && e.Act == actID })
+	var o protocol.Offer
+	_ = json.Unmarshal(offer.Body, &o)
+	if o.PrincipalIIN != clientIIN || o.QueuePosition != 1 {
+		t.Fatalf("offer %+v", o)
+	}
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "accept_call", nil))
+	for _, c := range []string{"document_shown", "legal_capacity", "rights_explained"} {
+		mustOf[client.Ack](t)(nt.Command(ctx, actID, "record_check", map[string]any{"check": c, "passed": true}))
+	}
+	// Two draft rounds: the client sends the first back.
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять автомобилем", "term_months": 12}))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "request_changes", map[string]any{"revision": 1, "comments": "Добавить право продажи"}))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять и продать автомобиль", "term_months": 24}))
+	// The approval of revision 1 is impossible now; revision 2 it is.
+	stale := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 1))
+	_, err := cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 1, "cms": stale})
+	refused(t, err, "stale_revision")
+	cms = mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 2))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 2, "cms": cms}))
+	return actID, cl, nt
+}
+
+func (w *world) postPay(t *testing.T, invoice string, amount int64) (int, string) {
+	t.Helper()
+	form := url.Values{}
+	if amount > 0 {
+		form.Set("amount", fmt.Sprint(amount))
+	}
+	resp, err := http.PostForm(w.http+"/bank/pay/"+invoice, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *world) state(t *testing.T, c *client.Client, actID string) act.State {
+	t.Helper()
+	var s act.State
+	if err := c.Query(w.ctx(), "act", actID, nil, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestFullActOverTheProtocol(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toApproval(t)
+	if err := cl.Subscribe(ctx, actID, 0); err != nil {
+		t.Fatal(err)
+	}
+	first := next(t, cl.Events(), func(protocol.Envelope) bool { return true })
+	if first.Seq != 1 || first.Name != "application_submitted" {
+		t.Fatalf("first event %+v", first)
+	}
+
+	// Signing before payment is refused; so is the code.
+	_, err := nt.Command(ctx, actID, "issue_document_code", nil)
+	refused(t, err, "not_paid")
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	s := w.state(t, cl, actID)
+	if s.Invoice == nil || s.Invoice.Amount != 1513750 {
+		t.Fatalf("invoice %+v", s.Invoice)
+	}
+	// A wrong amount reaches Senim and is refused; the act stays unpaid.
+	if code, body := w.postPay(t, s.Invoice.ID, 100); code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	// The right amount: the bank calls back, the act is paid.
+	code, body := w.postPay(t, s.Invoice.ID, 0)
+	if code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	next(t, cl.Events(), eventNamed("payment_received"))
+	var cb struct {
+		PaymentID string `json:"payment_id"`
+	}
+	_ = json.Unmarshal([]byte(body), &cb)
+	// The bank repeats its callback: nothing changes.
+	seqBefore := w.state(t, cl, actID).Version
+	if err := w.srv.Bank.Redeliver(cb.PaymentID); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "duplicate callback answered", func() bool {
+		mfs, _ := http.Get(w.http + "/metrics")
+		b, _ := io.ReadAll(mfs.Body)
+		mfs.Body.Close()
+		return strings.Contains(string(b), `senim_bank_callbacks_total{outcome="duplicate"} 1`)
+	})
+	if got := w.state(t, cl, actID); got.Version != seqBefore || len(got.Payments) != 1 {
+		t.Fatalf("a duplicate callback changed the act: seq %d→%d, %d payments", seqBefore, got.Version, len(got.Payments))
+	}
+
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
+	// The notary signs with the signing key: the client's key will not do.
+	bad := mustOf[string](t)(nt.SignStep(ctx, w.client, actID, "document", 0))
+	_, err = nt.Command(ctx, actID, "sign_act", map[string]any{"cms": bad})
+	refused(t, err, "signer_mismatch")
+	// An auth key is not a signing key.
+	doc := w.state(t, nt, actID)
+	authSig := mustOf[[]byte](t)(client.KeySigner{w.notary[0]}.SignCMS(ctx, act.DocumentBytes(&doc), mustParams(pki.EKUClientAuth), true))
+	_, err = nt.Command(ctx, actID, "sign_act", map[string]any{"cms": b64(authSig)})
+	refused(t, err, "wrong_key_usage")
+	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
+	ack := mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	signed := next(t, cl.Events(), eventNamed("act_signed"))
+	if signed.Seq != ack.Seq {
+		t.Fatalf("ack seq %d, event seq %d", ack.Seq, signed.Seq)
+	}
+	final := w.state(t, cl, actID)
+	if final.Phase != act.PhaseSigned || final.DocumentCode == "" || len(final.Revisions) != 2 || final.Approved != 2 {
+		t.Fatalf("final %+v", final)
+	}
+	// The chain of the act's log is intact.
+	if err := w.srv.Log.VerifyChain("act/" + actID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Cabinets and registers.
+	var mine struct{ Acts []protocol.ActSummary }
+	must(t, 0, cl.Query(ctx, "my_acts", "", nil, &mine))
+	if len(mine.Acts) != 1 || mine.Acts[0].Phase != "signed" || mine.Acts[0].Phone != "" {
+		t.Fatalf("client cabinet %+v", mine)
+	}
+	var reg struct{ Acts []protocol.ActSummary }
+	must(t, 0, nt.Query(ctx, "register", "", nil, &reg))
+	if len(reg.Acts) != 1 || reg.Acts[0].Phone != "+77012345678" {
+		t.Fatalf("notary register %+v", reg)
+	}
+	must(t, 0, nt.Query(ctx, "completed", "", nil, &reg))
+	if len(reg.Acts) != 1 || reg.Acts[0].DocumentCode != final.DocumentCode {
+		t.Fatalf("electronic register %+v", reg)
+	}
+	at := w.eds("attorney", w.attorney)
+	var poas struct{ Acts []protocol.ActSummary }
+	must(t, 0, at.Query(ctx, "attorney_acts", "", nil, &poas))
+	if len(poas.Acts) != 1 {
+		t.Fatalf("attorney's powers of attorney %+v", poas)
+	}
+}
+
+func mustParams(oid string) ncalayerParams { return ncalayerParams{ExtKeyUsageOIDs: []string{oid}} }
