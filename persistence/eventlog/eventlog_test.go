@@ -414,4 +414,3 @@ func FuzzVerifyRecords(f *testing.F) {
 		_ = VerifyRecords([]Record{r, r})
 	})
 }
-

@@ -88,7 +88,6 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-
 func (w *world) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	w.t.Cleanup(cancel)
