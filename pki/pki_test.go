@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -301,6 +302,21 @@ func TestDecodeCMSForms(t *testing.T) {
 		if err != nil || !bytes.Equal(got, der) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// A DER signature whose last byte is a whitespace byte stays whole.
+	for i := 0; ; i++ {
+		d := mustSign(t, fx.person.Sign, []byte(fmt.Sprint("doc ", i)), false)
+		if last := d[len(d)-1]; last != '\n' && last != ' ' && last != '\t' && last != '\r' && last != '\v' && last != '\f' {
+			continue
+		}
+		got, err := pki.DecodeCMS(d)
+		if err != nil || !bytes.Equal(got, d) {
+			t.Fatalf("DER ending in %#x was altered: %v", d[len(d)-1], err)
+		}
+		if _, err := fx.ts.Verify(got, pki.VerifyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		break
 	}
 	if _, err := pki.DecodeCMS([]byte("not base64 !!")); pki.CodeOf(err) != pki.CodeMalformed {
 		t.Errorf("garbage: %v", err)

@@ -78,12 +78,14 @@ type Verified struct {
 // DecodeCMS accepts a CMS SignedData as DER, as PEM ("CMS" or "PKCS7"), or as
 // base64 text (what NCALayer returns), and returns DER.
 func DecodeCMS(in []byte) ([]byte, error) {
+	// DER is binary: it must not be trimmed, its last byte may well be 0x0a.
+	if len(in) > 0 && in[0] == 0x30 {
+		return in, nil
+	}
 	trimmed := bytes.TrimSpace(in)
 	switch {
 	case len(trimmed) == 0:
 		return nil, refuse(CodeMalformed, nil, "empty CMS")
-	case trimmed[0] == 0x30:
-		return trimmed, nil
 	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
 		b, _ := pem.Decode(trimmed)
 		if b == nil {
