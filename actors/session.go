@@ -70,6 +70,7 @@ type sessionActor struct {
 	inFlight map[string]string // command/query id -> kind
 	pending  map[string]protocol.Envelope
 	subs     map[string]uint64 // act -> last seq sent
+	offers   map[string]bool   // acts the desk currently offers this notary
 	tokens   float64
 	last     time.Time
 }
@@ -79,7 +80,7 @@ func NewSession(sd SessionDeps, conn Conn) actor.Producer {
 	return func() actor.Receiver {
 		d := sd.Sys.Deps()
 		return &sessionActor{deps: d, sd: sd, conn: conn, log: d.Logger,
-			inFlight: map[string]string{}, pending: map[string]protocol.Envelope{}, subs: map[string]uint64{}}
+			inFlight: map[string]string{}, pending: map[string]protocol.Envelope{}, subs: map[string]uint64{}, offers: map[string]bool{}}
 	}
 }
 
@@ -117,12 +118,14 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case StateResult:
 		s.stateAnswer(m)
 	case OfferCall:
+		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
 			Principal: m.Call.PrincipalName, PrincipalIIN: m.Call.PrincipalIIN, AttorneyIIN: m.Call.AttorneyIIN,
 			ActionType: m.Call.ActionType, WaitingSince: m.Call.RequestedAt.UTC(), QueuePosition: m.Position,
 		})
 		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.ActID, Body: body})
 	case WithdrawOffer:
+		delete(s.offers, m.ActID)
 		s.send(protocol.Envelope{Type: protocol.TypeOfferGone, Act: m.ActID})
 	}
 }
@@ -219,6 +222,12 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 			s.fail(env, string(act.CodeForbidden), "payments come from the bank's callback")
 			return
 		}
+		if env.Name == (act.AcceptCall{}).CommandName() && s.me.Role == act.RoleNotary && !s.offers[env.Act] && !s.ownAct(env.Act) {
+			// The desk routes calls, oldest first: a notary takes the call
+			// offered to them, or a call back to an act already theirs.
+			s.fail(env, string(act.CodeForbidden), "this call is not offered to you")
+			return
+		}
 		s.inFlight[env.ID] = "command"
 		c.Send(s.sd.Sys.Acts(), ActCommand{ActID: env.Act, CommandID: env.ID, Actor: s.me, Name: env.Name, Body: env.Body, ReplyTo: c.PID()})
 	case protocol.TypeSubscribe:
@@ -313,6 +322,21 @@ func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	s.send(protocol.Envelope{Type: protocol.TypeAck, ID: env.ID, Act: env.Act})
+}
+
+// ownAct reports whether the act is already this notary's (from the log's
+// notary index).
+func (s *sessionActor) ownAct(actID string) bool {
+	streams, err := s.deps.Log.Lookup("notary", s.me.ID)
+	if err != nil {
+		return false
+	}
+	for _, st := range streams {
+		if st == StreamOf(actID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *sessionActor) closed(c *actor.Context) {

@@ -79,13 +79,18 @@ func newWorld(t *testing.T) *world {
 	w.attorney = pair(attorneyIIN, "Омаров", "Ерлан")
 	w.notary = pair(notaryIIN, "Нотариус", "Алия")
 	w.stranger = pair(otherIIN, "Чужой", "Человек")
-	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "aliya", Name: "Алия Нотариус", IIN: notaryIIN}, "aliya-password", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "bolat", Name: "Болат Нотариус", IIN: otherIIN}, "bolat-password", time.Now()); err != nil {
+	if err := addNotary(dir); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// addNotary gives a data directory the notaries aliya and bolat.
+func addNotary(dir string) error {
+	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "aliya", Name: "Алия Нотариус", IIN: notaryIIN}, "aliya-password", time.Now()); err != nil {
+		return err
+	}
+	return accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "bolat", Name: "Болат Нотариус", IIN: otherIIN}, "bolat-password", time.Now())
 }
 
 func (w *world) ctx() context.Context {
