@@ -133,6 +133,13 @@ func TestIssueSignVerifyRevoke(t *testing.T) {
 // with msg. The process is killed when the test ends.
 func startLogged(t *testing.T, data, msg, field string, args ...string) string {
 	t.Helper()
+	v, _ := startProcess(t, data, msg, field, args...)
+	return v
+}
+
+// startProcess is startLogged that also returns the process, to kill it.
+func startProcess(t *testing.T, data, msg, field string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(senim, args...)
 	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_HTTP_ADDR=127.0.0.1:0", "SENIM_LOG_FORMAT=json", "SENIM_CONFIG=")
 	cmd.Dir = t.TempDir()
@@ -162,11 +169,11 @@ func startLogged(t *testing.T, data, msg, field string, args ...string) string {
 	}()
 	select {
 	case v := <-found:
-		return v
+		return v, cmd
 	case <-time.After(60 * time.Second):
 		t.Fatalf("senim %s did not log %q", strings.Join(args, " "), msg)
 	}
-	return ""
+	return "", nil
 }
 
 func TestServeHealthAndCRL(t *testing.T) {

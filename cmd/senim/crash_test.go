@@ -1,0 +1,224 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+func issueParty(t *testing.T, data, iin, name string) client.KeySigner {
+	t.Helper()
+	dir := t.TempDir()
+	mustCLI(t, data, "dev", "issue", "--iin", iin, "--name", name, "--password", "senim2026", "--out", dir)
+	var ks client.KeySigner
+	for _, prefix := range []string{"AUTH_RSA256_", "RSA256_"} {
+		k, err := pki.LoadPKCS12(p12Of(t, dir, prefix), "senim2026")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// serve starts `senim serve` on data and returns its address and process.
+func serve(t *testing.T, data string) (string, *os.Process) {
+	t.Helper()
+	addr, cmd := startProcess(t, data, "senim listening", "addr", "serve")
+	return strings.TrimPrefix(addr, "http://"), cmd.Process
+}
+
+func kill9(t *testing.T, p *os.Process) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.Wait()
+}
+
+type session struct {
+	t   *testing.T
+	c   *client.Client
+	ctx context.Context
+}
+
+func connect(t *testing.T, addr string, signIn func(context.Context, *client.Client) error) *session {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	c, err := client.Dial(ctx, "ws://"+addr+"/ws", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	if err := signIn(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return &session{t: t, c: c, ctx: ctx}
+}
+
+func (s *session) cmd(act, name string, body any) client.Ack {
+	s.t.Helper()
+	a, err := s.c.Command(s.ctx, act, name, body)
+	if err != nil {
+		s.t.Fatalf("%s: %v", name, err)
+	}
+	return a
+}
+
+func (s *session) sign(k client.KeySigner, act, what string, rev int) string {
+	s.t.Helper()
+	cms, err := s.c.SignStep(s.ctx, k, act, what, rev)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return cms
+}
+
+// SIGKILL at two points of an act; the restarted server finishes it, and
+// the log has every event once, in order, chained.
+func TestCrashRecoveryEndToEnd(t *testing.T) {
+	data := t.TempDir()
+	cl := issueParty(t, data, "871008401427", "Сейтқали Әйгерім")
+	at := issueParty(t, data, "760212350620", "Омаров Ерлан")
+	nt := issueParty(t, data, "791028302728", "Нотариус Алия")
+	mustCLI(t, data, "notary", "add", "--login", "aliya", "--name", "Алия Нотариус", "--iin", "791028302728", "--password", "aliya-password")
+	asClient := func(ctx context.Context, c *client.Client) error { _, err := c.SignInEDS(ctx, "client", cl); return err }
+	asAttorney := func(ctx context.Context, c *client.Client) error { _, err := c.SignInEDS(ctx, "attorney", at); return err }
+	asNotary := func(ctx context.Context, c *client.Client) error { _, err := c.SignInPassword(ctx, "aliya", "aliya-password"); return err }
+
+	// Run 1: application, consent, and a call left waiting in the queue.
+	addr, proc := serve(t, data)
+	c := connect(t, addr, asClient)
+	actID, err := c.c.Apply(c.ctx, cl, "+77012345678", "760212350620")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := connect(t, addr, asAttorney)
+	a.cmd(actID, "give_consent", map[string]any{"cms": a.sign(at, actID, "consent", 0)})
+	waiting := c.cmd(actID, "request_call", nil)
+	kill9(t, proc)
+
+	// Run 2: the desk rebuilt its queue; the notary gets the offer.
+	addr, proc = serve(t, data)
+	n := connect(t, addr, asNotary)
+	if err := n.c.Operator(n.ctx, "available", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-n.c.Offers():
+		if o.Act != actID {
+			t.Fatalf("offer for %s", o.Act)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no offer after the restart: the queue was lost")
+	}
+	n.cmd(actID, "accept_call", nil)
+	for _, check := range []string{"document_shown", "legal_capacity", "rights_explained"} {
+		n.cmd(actID, "record_check", map[string]any{"check": check, "passed": true})
+	}
+	n.cmd(actID, "present_draft", map[string]any{"registry_number": "7-2026-0042", "powers": "Представлять интересы в банках", "term_months": 36})
+	c = connect(t, addr, asClient)
+	approved := c.cmd(actID, "approve_draft", map[string]any{"revision": 1, "cms": c.sign(cl, actID, "draft", 1)})
+	kill9(t, proc)
+
+	// Run 3: reconnect both parties and finish.
+	addr, proc = serve(t, data)
+	c = connect(t, addr, asClient)
+	n = connect(t, addr, asNotary)
+	// Retrying the approval after the crash is a duplicate, not a second approval.
+	again, err := c.c.CommandWithID(c.ctx, "approve-after-crash", actID, "approve_draft", map[string]any{"revision": 1, "cms": c.sign(cl, actID, "draft", 1)})
+	if client.CodeOf(err) != "already_approved" {
+		t.Fatalf("re-approval after the crash: %+v %v", again, err)
+	}
+	n.cmd(actID, "issue_invoice", nil)
+	var s act.State
+	if err := c.c.Query(c.ctx, "act", actID, nil, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Version <= approved.Seq || s.Approved != 1 || s.Call != act.CallActive && s.Call != act.CallOver {
+		t.Fatalf("state after restart: seq %d phase %s approved %d call %s", s.Version, s.Phase, s.Approved, s.Call)
+	}
+	resp, err := http.PostForm("http://"+addr+"/bank/pay/"+s.Invoice.ID, url.Values{})
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("pay: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := c.c.Subscribe(c.ctx, actID, 0); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	var names []string
+	deadline := time.After(30 * time.Second)
+	for paid := false; !paid; {
+		select {
+		case e := <-c.c.Events():
+			raw, _ := json.Marshal(e)
+			if err := protocol.Validate(raw); err != nil {
+				t.Fatal(err)
+			}
+			seqs, names = append(seqs, e.Seq), append(names, e.Name)
+			paid = e.Name == "payment_received"
+		case <-deadline:
+			t.Fatalf("payment not seen; events %v", names)
+		}
+	}
+	n.cmd(actID, "issue_document_code", nil)
+	final := n.cmd(actID, "sign_act", map[string]any{"cms": n.sign(nt, actID, "document", 0)})
+	for len(seqs) < int(final.Seq) {
+		select {
+		case e := <-c.c.Events():
+			seqs, names = append(seqs, e.Seq), append(names, e.Name)
+		case <-deadline:
+			t.Fatalf("events stopped at %v", names)
+		}
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("events %v: gap or duplicate at %d", seqs, i)
+		}
+	}
+	if waiting.Seq == 0 || names[waiting.Seq-1] != "call_requested" {
+		t.Fatalf("the call request acknowledged before the crash is not at seq %d: %v", waiting.Seq, names)
+	}
+	// Stop the server and read the log itself.
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = proc.Wait()
+	l, err := eventlog.Open(filepath.Join(data, "eventlog"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.VerifyChain("act/" + actID); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := l.ReadAll("act/" + actID)
+	seen := map[string]uint64{}
+	for _, r := range recs {
+		if r.CommandID == "" {
+			continue
+		}
+		if prev, ok := seen[r.CommandID]; ok && prev != r.Seq-1 {
+			t.Fatalf("command %s wrote twice (seq %d and %d)", r.CommandID, prev, r.Seq)
+		}
+		seen[r.CommandID] = r.Seq
+	}
+	if last := recs[len(recs)-1]; last.Type != "act_signed" || uint64(len(recs)) != final.Seq {
+		t.Fatalf("log ends with %s at %d, ack said %d", last.Type, len(recs), final.Seq)
+	}
+}
