@@ -29,10 +29,18 @@ type Options struct {
 // Log is an open event log. It is safe for concurrent use.
 type Log struct {
 	db     *pebble.DB
-	locks  [256]sync.Mutex
+	locks  [4096]sync.Mutex
 	closed atomic.Bool
 	// inflight lets Close wait for appends under way.
 	inflight sync.WaitGroup
+	// heads caches each written stream's head. An entry changes only under
+	// its stream's lock, after the commit that made it true.
+	heads sync.Map // stream -> head
+}
+
+type streamHead struct {
+	seq  uint64
+	hash string
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -198,7 +206,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 		}
 	}
-	seq, hash, err := l.Head(req.Stream)
+	seq, hash, err := l.cachedHead(req.Stream)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -258,10 +266,24 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err := b.Commit(pebble.Sync); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
+	l.heads.Store(req.Stream, streamHead{seq: seq, hash: hash})
 	if AppendObserver != nil {
 		AppendObserver(time.Since(start))
 	}
 	return AppendResult{Records: recs}, nil
+}
+
+// cachedHead is Head from memory once a stream has been seen; call it under
+// the stream's lock.
+func (l *Log) cachedHead(stream string) (uint64, string, error) {
+	if h, ok := l.heads.Load(stream); ok {
+		return h.(streamHead).seq, h.(streamHead).hash, nil
+	}
+	seq, hash, err := l.Head(stream)
+	if err == nil {
+		l.heads.Store(stream, streamHead{seq: seq, hash: hash})
+	}
+	return seq, hash, err
 }
 
 // AppendObserver, if set, is told how long each synced commit took (the
