@@ -2,6 +2,7 @@
 //
 //	senim serve                       run the server on config.toml (embedded defaults without one)
 //	senim notary add …                add a notary's account
+//	senim client …                    an interactive protocol client (walk through an act by hand)
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -33,6 +34,7 @@ func usage() {
 
   serve              run the server (HTTP, websocket gateway) on config.toml
   notary add         add or replace a notary's account (login, password, IIN)
+  client             an interactive protocol client: a client, attorney or notary at a terminal
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
@@ -74,6 +76,8 @@ func run(args []string) error {
 	switch {
 	case cmd == "serve":
 		return cmdServe(rest)
+	case cmd == "client":
+		return cmdClient(rest)
 	case cmd == "notary" && sub == "add":
 		return cmdNotaryAdd(rest[1:])
 	case cmd == "dev" && sub == "issue":
