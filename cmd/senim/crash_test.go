@@ -96,9 +96,18 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	at := issueParty(t, data, "760212350620", "Омаров Ерлан")
 	nt := issueParty(t, data, "791028302728", "Нотариус Алия")
 	mustCLI(t, data, "notary", "add", "--login", "aliya", "--name", "Алия Нотариус", "--iin", "791028302728", "--password", "aliya-password")
-	asClient := func(ctx context.Context, c *client.Client) error { _, err := c.SignInEDS(ctx, "client", cl); return err }
-	asAttorney := func(ctx context.Context, c *client.Client) error { _, err := c.SignInEDS(ctx, "attorney", at); return err }
-	asNotary := func(ctx context.Context, c *client.Client) error { _, err := c.SignInPassword(ctx, "aliya", "aliya-password"); return err }
+	asClient := func(ctx context.Context, c *client.Client) error {
+		_, err := c.SignInEDS(ctx, "client", cl)
+		return err
+	}
+	asAttorney := func(ctx context.Context, c *client.Client) error {
+		_, err := c.SignInEDS(ctx, "attorney", at)
+		return err
+	}
+	asNotary := func(ctx context.Context, c *client.Client) error {
+		_, err := c.SignInPassword(ctx, "aliya", "aliya-password")
+		return err
+	}
 
 	// Run 1: application, consent, and a call left waiting in the queue.
 	addr, proc := serve(t, data)
