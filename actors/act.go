@@ -17,6 +17,7 @@ import (
 
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 )
@@ -78,7 +79,9 @@ func (a *actActor) Receive(c *actor.Context) {
 		a.load()
 	case ActCommand:
 		a.ensureLoaded()
-		c.Engine().Send(m.ReplyTo, a.handle(c, m))
+		res := a.handle(c, m)
+		countCommand(m.Name, res.Code)
+		c.Engine().Send(m.ReplyTo, res)
 	case Subscribe:
 		a.ensureLoaded()
 		a.subscribe(c, m)
@@ -411,6 +414,18 @@ func indexOps(before, after *act.State) []eventlog.IndexOp {
 		}
 	}
 	return ops
+}
+
+// countCommand feeds senim_commands_total. Names come from clients, so only
+// known commands get their own label.
+func countCommand(name, code string) {
+	if _, ok := act.Commands()[name]; !ok {
+		name = "unknown"
+	}
+	if code == "" {
+		code = "ok"
+	}
+	metrics.Commands.WithLabelValues(name, code).Inc()
 }
 
 func codeOf(err error) string {

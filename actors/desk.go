@@ -7,6 +7,7 @@ import (
 
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/desk"
+	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
 
@@ -84,6 +85,9 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
 	case NotaryGone:
 		k.carry(c, k.d.Disconnected(m.Login, now))
+	}
+	if k.d != nil {
+		metrics.Queue.Set(float64(len(k.d.Waiting())))
 	}
 }
 

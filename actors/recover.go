@@ -7,6 +7,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/metrics"
 )
 
 // maxRestarts is set on every actor as a second line of defence: Recover
@@ -43,6 +45,7 @@ func Recover(log zerolog.Logger) actor.MiddlewareFunc {
 					return
 				}
 				PanicCount.Add(1)
+				metrics.Panics.Inc()
 				reason := fmt.Sprint(v)
 				log.Error().Str("actor", c.PID().ID).Str("message", fmt.Sprintf("%T", c.Message())).
 					Str("panic", reason).Bytes("stack", debug.Stack()).Msg("actor panicked; message refused")

@@ -16,6 +16,7 @@ import (
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -182,6 +183,7 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		return
 	}
 	if !s.allow() {
+		metrics.Refused.WithLabelValues("rate_limited").Inc()
 		s.fail(env, protocol.CodeRateLimited, "more than %.0f messages per second", s.sd.Limits.RatePerSecond)
 		return
 	}
@@ -208,6 +210,7 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 			return
 		}
 		if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
+			metrics.Refused.WithLabelValues("overloaded").Inc()
 			s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
 			return
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/actors"
+	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -50,6 +51,7 @@ func (g *Gateway) Conns() int64 { return g.conns.Load() }
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := g.conns.Add(1); n > int64(g.Limits.MaxConns) {
 		g.conns.Add(-1)
+		metrics.Refused.WithLabelValues("max_conns").Inc()
 		http.Error(w, "too many connections; try again shortly", http.StatusServiceUnavailable)
 		return
 	}
@@ -64,6 +66,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
+	metrics.Connections.Inc()
+	defer metrics.Connections.Dec()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel}

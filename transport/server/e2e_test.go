@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -327,6 +328,22 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	// The chain of the act's log is intact.
 	if err := w.srv.Log.VerifyChain("act/" + actID); err != nil {
 		t.Fatal(err)
+	}
+
+	// Operators see it in the metrics.
+	resp, err := http.Get(w.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Counters are process-wide (other tests add to them): ask for at least one.
+	for _, want := range []string{`senim_commands_total\{code="ok",command="sign_act"\} [1-9]`,
+		`senim_commands_total\{code="stale_revision",command="approve_draft"\} [1-9]`,
+		`senim_eventlog_append_seconds_count [1-9]`, `senim_ws_connections [0-9]`, `senim_bank_callbacks_total\{outcome="applied"\} [1-9]`} {
+		if !regexp.MustCompile(want).Match(metricsText) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	// Cabinets and registers.

@@ -79,6 +79,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Bank, err = bank.OpenSim(filepath.Join(cfg.DataDir, "bank"), log.With().Str("component", "bank").Logger()); err != nil {
 		return nil, err
 	}
+	eventlog.AppendObserver = func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) }
 	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log}); err != nil {
 		s.Bank.Close()
 		return nil, err
