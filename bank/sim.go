@@ -120,7 +120,7 @@ func (s *Sim) save() error {
 	if err != nil {
 		return fmt.Errorf("bank: %w", err)
 	}
-	if _, err := f.Write(data); err == nil {
+	if _, err = f.Write(data); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
