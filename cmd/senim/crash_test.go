@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -212,7 +213,6 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	if err := l.VerifyChain("act/" + actID); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +226,22 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 			t.Fatalf("command %s wrote twice (seq %d and %d)", r.CommandID, prev, r.Seq)
 		}
 		seen[r.CommandID] = r.Seq
+	}
+	l.Close()
+	// `senim replay` tells the same story, and shows any state on the way.
+	out := mustCLI(t, data, "replay", actID)
+	for _, want := range []string{"#1 ", "application_submitted", "call_requested", "draft_approved", "act_signed",
+		fmt.Sprintf("%d events, phase signed, hash chain intact", len(recs))} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("replay lacks %q:\n%s", want, out)
+		}
+	}
+	at3 := mustCLI(t, data, "replay", "--at", "3", actID)
+	if !strings.Contains(at3, `"phase": "ready"`) || !strings.Contains(at3, `"version": 3`) {
+		t.Fatalf("replay --at 3:\n%s", at3)
+	}
+	if out, code := cli(t, data, "replay", "no-such-act"); code != 1 || !strings.Contains(out, "no act") {
+		t.Fatalf("unknown act: %d %s", code, out)
 	}
 	if last := recs[len(recs)-1]; last.Type != "act_signed" || uint64(len(recs)) != final.Seq {
 		t.Fatalf("log ends with %s at %d, ack said %d", last.Type, len(recs), final.Seq)

@@ -3,6 +3,7 @@
 //	senim serve                       run the server on config.toml (embedded defaults without one)
 //	senim notary add …                add a notary's account
 //	senim client …                    an interactive protocol client (walk through an act by hand)
+//	senim replay ACT [--at N]         an act's timeline, or its state after event N
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -35,6 +36,7 @@ func usage() {
   serve              run the server (HTTP, websocket gateway) on config.toml
   notary add         add or replace a notary's account (login, password, IIN)
   client             an interactive protocol client: a client, attorney or notary at a terminal
+  replay ACT         an act's timeline from the event log (--at N: its state after event N)
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
@@ -76,6 +78,8 @@ func run(args []string) error {
 	switch {
 	case cmd == "serve":
 		return cmdServe(rest)
+	case cmd == "replay":
+		return cmdReplay(rest)
 	case cmd == "client":
 		return cmdClient(rest)
 	case cmd == "notary" && sub == "add":
