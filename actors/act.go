@@ -63,6 +63,9 @@ type actActor struct {
 	refusedFIFO []string
 	subscribers map[string]*actor.PID
 	loaded      bool
+	// approvalHash is the log hash of the latest draft_approved event: the
+	// history head the document names.
+	approvalHash string
 }
 
 const refusedMemory = 256
@@ -126,9 +129,7 @@ func (a *actActor) load() {
 			return err
 		}
 		a.state = act.Apply(a.state, e)
-		if r.CommandID != "" {
-			a.applied[r.CommandID] = r.Seq
-		}
+		a.noteRecord(r)
 		return nil
 	})
 	if err != nil {
@@ -217,8 +218,8 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 	}
 	a.state = next
 	res.Seq = a.state.Version
-	if m.CommandID != "" {
-		a.applied[m.CommandID] = res.Seq
+	for _, r := range out.Records {
+		a.noteRecord(r)
 	}
 	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
 	a.publish(c, out.Records)
@@ -246,6 +247,17 @@ func (a *actActor) tellBank(ctx context.Context, events []act.Event) error {
 		}
 	}
 	return nil
+}
+
+// noteRecord keeps what the shell needs from stored records: command ids
+// for retries, and the approval's hash for the document.
+func (a *actActor) noteRecord(r eventlog.Record) {
+	if r.CommandID != "" {
+		a.applied[r.CommandID] = r.Seq
+	}
+	if r.Type == (act.DraftApproved{}).EventType() {
+		a.approvalHash = r.Hash
+	}
 }
 
 func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
@@ -355,7 +367,7 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		return c, nil
 	case act.IssueDocumentCode:
 		code, err := a.uniqueDocumentCode()
-		c.Code = code
+		c.Code, c.HistoryHead = code, a.approvalHash
 		return c, err
 	}
 	return cmd, nil

@@ -442,7 +442,7 @@ func (s *sessionActor) stateAnswer(m StateResult) {
 		case "draft":
 			data = act.DraftBytes(&m.State, q.Revision)
 		case "document":
-			data = act.DocumentBytes(&m.State)
+			data = s.deps.Rules.Document(&m.State)
 		default:
 			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft or document")
 			return

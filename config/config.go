@@ -23,12 +23,22 @@ import (
 // Config is the whole configuration of a Senim server.
 type Config struct {
 	// DataDir holds the event log, the development CA and other state.
-	DataDir string `toml:"data_dir"`
-	Log     Log    `toml:"log"`
-	HTTP    HTTP   `toml:"http"`
-	PKI     PKI    `toml:"pki"`
-	Fees    Fees   `toml:"fees"`
-	Limits  Limits `toml:"limits"`
+	DataDir  string   `toml:"data_dir"`
+	Log      Log      `toml:"log"`
+	HTTP     HTTP     `toml:"http"`
+	PKI      PKI      `toml:"pki"`
+	Fees     Fees     `toml:"fees"`
+	Limits   Limits   `toml:"limits"`
+	Document Document `toml:"document"`
+}
+
+// Document configures the notarial document.
+type Document struct {
+	// Place is where the notary's office is, as documents state it.
+	Place string `toml:"place"`
+	// PublicURL is where the public check is reached from outside; the QR
+	// code holds PublicURL + "/verify/" + the code.
+	PublicURL string `toml:"public_url"`
 }
 
 // Fees is the rate table of a power of attorney, in MRP (monthly
@@ -122,8 +132,9 @@ func Default() Config {
 			CRLs:          []string{},
 			MaxClockSkew:  Duration(5 * time.Minute),
 		},
-		Fees:   Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
-		Limits: Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100},
+		Fees:     Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
+		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100},
+		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 	}
 }
 
@@ -187,6 +198,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))
+	}
+	if c.Document.Place == "" || !strings.HasPrefix(c.Document.PublicURL, "http") {
+		errs = append(errs, errors.New("document: place must be set and public_url be an http(s) URL"))
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))

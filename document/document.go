@@ -148,3 +148,26 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// FactsOf reads a document's facts from an act. The principal's name is the
+// one on their sign-in certificate, the attorney's the one on the
+// certificate that signed the consent; place and publicURL come from the
+// configuration.
+func FactsOf(s *act.State, place, publicURL string) Facts {
+	f := Facts{
+		Code: s.DocumentCode, ActID: s.ID, Date: s.DocumentDate.UTC(), Place: place,
+		Principal:   Person{IIN: s.Principal.IIN, Name: s.Principal.Name},
+		Attorney:    Person{IIN: s.Attorney.IIN, Name: s.Attorney.Name},
+		Notary:      Notary{Name: s.Notary.Name, IIN: s.Notary.IIN},
+		HistoryHead: s.HistoryHead,
+		VerifyURL:   strings.TrimRight(publicURL, "/") + "/verify/" + s.DocumentCode,
+	}
+	if f.Attorney.Name == "" && s.Consent != nil {
+		f.Attorney.Name = s.Consent.SignerName
+	}
+	if c := s.Current(); c != nil {
+		d := c.Draft
+		f.RegistryNumber, f.Powers, f.TermMonths, f.StateDuty, f.ServicesFee = d.RegistryNumber, d.Powers, d.TermMonths, d.StateDuty, d.ServicesFee
+	}
+	return f
+}

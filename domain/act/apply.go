@@ -62,7 +62,7 @@ func Apply(s State, e Event) State {
 	case PaymentReceived:
 		s.Payments = append(s.Payments[:len(s.Payments):len(s.Payments)], e.Payment)
 	case DocumentCodeIssued:
-		s.DocumentCode = e.Code
+		s.DocumentCode, s.HistoryHead, s.DocumentDate = e.Code, e.HistoryHead, e.At
 	case ActSigned:
 		sig := e.Signature
 		s.NotarySig, s.SignedAt = &sig, e.At

@@ -71,6 +71,7 @@ func DocumentBytes(s *State) []byte {
 	return mustJSON(struct {
 		Kind         string `json:"kind"`
 		ActID        string `json:"act_id"`
+		HistoryHead  string `json:"history_head"`
 		DocumentCode string `json:"document_code"`
 		ActionType   string `json:"action_type"`
 		Principal    Party  `json:"principal"`
@@ -79,7 +80,7 @@ func DocumentBytes(s *State) []byte {
 		Revision     int    `json:"revision"`
 		Draft        Draft  `json:"draft"`
 		ApprovedSHA  string `json:"approved_draft_sha256"`
-	}{"senim.poa.v1", s.ID, s.DocumentCode, s.ActionType,
+	}{"senim.poa.v1", s.ID, s.HistoryHead, s.DocumentCode, s.ActionType,
 		Party{IIN: s.Principal.IIN, Name: s.Principal.Name}, Party{IIN: s.Attorney.IIN, Name: s.Attorney.Name},
 		Actor{Role: RoleNotary, ID: s.Notary.ID, IIN: s.Notary.IIN, Name: s.Notary.Name}, s.Approved, d, approval})
 }

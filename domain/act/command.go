@@ -84,9 +84,12 @@ type RecordPayment struct {
 }
 
 // IssueDocumentCode assigns the document's unique identification code, the
-// last step before signing. Code is chosen by the server and unique.
+// last step before signing. Code is chosen by the server and unique;
+// HistoryHead is the hash of the act's approval event in the log, which the
+// document names, so that signing it seals the history up to the approval.
 type IssueDocumentCode struct {
-	Code string `json:"code"`
+	Code        string `json:"code"`
+	HistoryHead string `json:"history_head"`
 }
 
 // SignAct is the notary's EDS signature over DocumentBytes.

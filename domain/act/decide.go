@@ -153,7 +153,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if c.Code == "" {
 			return nil, refuse(CodeBadRequest, "document code missing")
 		}
-		return []Event{DocumentCodeIssued{Code: c.Code}}, nil
+		return []Event{DocumentCodeIssued{Code: c.Code, HistoryHead: c.HistoryHead, At: now}}, nil
 
 	case SignAct:
 		if err := readyToSign(&s); err != nil {
@@ -165,7 +165,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if s.DocumentCode == "" {
 			return nil, refuse(CodeNoDocumentCode, "issue the document code first")
 		}
-		doc := DocumentBytes(&s)
+		doc := r.Document(&s)
 		if err := checkSignature(c.Signature, by.IIN, doc); err != nil {
 			return nil, err
 		}

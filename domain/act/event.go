@@ -94,9 +94,12 @@ type PaymentReceived struct {
 	Payment Payment `json:"payment"`
 }
 
-// DocumentCodeIssued assigns the unique identification code.
+// DocumentCodeIssued assigns the unique identification code and fixes the
+// document's date and the history it seals.
 type DocumentCodeIssued struct {
-	Code string `json:"code"`
+	Code        string    `json:"code"`
+	HistoryHead string    `json:"history_head"`
+	At          time.Time `json:"at"`
 }
 
 // ActSigned: the notary signed the document. Final.

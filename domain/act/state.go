@@ -36,6 +36,8 @@ type State struct {
 	Payments []Payment `json:"payments,omitempty"`
 
 	DocumentCode string     `json:"document_code,omitempty"`
+	DocumentDate time.Time  `json:"document_date,omitempty"`
+	HistoryHead  string     `json:"history_head,omitempty"`
 	NotarySig    *Signature `json:"notary_sig,omitempty"`
 	SignedAt     time.Time  `json:"signed_at,omitempty"`
 

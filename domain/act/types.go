@@ -61,6 +61,18 @@ type Rules struct {
 	MaxTermMonths int
 	// DefaultTermMonths applies when the draft states no term (Civil Code: 12).
 	DefaultTermMonths int
+	// DocumentText renders the document the notary signs (package document
+	// does, from a template); nil means DocumentBytes. It must be a pure
+	// function of the state.
+	DocumentText func(*State) []byte
+}
+
+// Document is the bytes the notary signs for the act in s.
+func (r Rules) Document(s *State) []byte {
+	if r.DocumentText != nil {
+		return r.DocumentText(s)
+	}
+	return DocumentBytes(s)
 }
 
 // DefaultRules are the rules as of 2026-01-01.

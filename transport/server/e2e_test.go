@@ -17,6 +17,7 @@ import (
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/pki"
@@ -326,6 +327,25 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	// The chain of the act's log is intact.
 	if err := w.srv.Log.VerifyChain("act/" + actID); err != nil {
 		t.Fatal(err)
+	}
+	// The notary signed the rendered document, and it seals the history up
+	// to the approval: it names the approval event's hash in the log.
+	cfg := config.Default()
+	text := document.Canonical(document.FactsOf(&final, cfg.Document.Place, cfg.Document.PublicURL))
+	if act.SHA256Hex(text) != final.NotarySig.ContentSHA256 {
+		t.Fatal("the notary's signature is not over the rendered document")
+	}
+	recs, _ := w.srv.Log.ReadAll("act/" + actID)
+	var approvalHash string
+	for _, r := range recs {
+		if r.Type == "draft_approved" {
+			approvalHash = r.Hash
+		}
+	}
+	for _, want := range []string{approvalHash, final.DocumentCode, "СЕЙТҚАЛИ ӘЙГЕРІМ", "ОМАРОВ ЕРЛАН", "Управлять и продать автомобиль", "/verify/" + final.DocumentCode} {
+		if want == "" || !strings.Contains(string(text), want) {
+			t.Fatalf("the signed document lacks %q:\n%s", want, text)
+		}
 	}
 
 	// Operators see it in the metrics.

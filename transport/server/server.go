@@ -24,6 +24,7 @@ import (
 	"github.com/senim-kz/senim/actors"
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
@@ -88,7 +89,10 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	s.Actors, err = actors.Start(actors.Deps{
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
-			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths},
+			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
+			DocumentText: func(st *act.State) []byte {
+				return document.Canonical(document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL))
+			}},
 	})
 	if err != nil {
 		s.Log.Close()
