@@ -64,6 +64,8 @@ type Limits struct {
 	MaxInFlight   int     `toml:"max_in_flight"`
 	RatePerSecond float64 `toml:"rate_per_second"`
 	Burst         int     `toml:"burst"`
+	// ChecksPerMinute limits the public check by code, per client IP.
+	ChecksPerMinute int `toml:"checks_per_minute"`
 }
 
 // Log configures zerolog.
@@ -133,7 +135,7 @@ func Default() Config {
 			MaxClockSkew:  Duration(5 * time.Minute),
 		},
 		Fees:     Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
-		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100},
+		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 	}
 }
@@ -196,7 +198,7 @@ func (c Config) Validate() error {
 	if c.Fees.MaxTermMonths <= 0 || c.Fees.DefaultTermMonths <= 0 || c.Fees.DefaultTermMonths > c.Fees.MaxTermMonths {
 		errs = append(errs, errors.New("fees: terms must be positive, the default no longer than the maximum"))
 	}
-	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 {
+	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))
 	}
 	if c.Document.Place == "" || !strings.HasPrefix(c.Document.PublicURL, "http") {

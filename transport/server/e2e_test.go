@@ -36,6 +36,7 @@ const (
 // world is a running server with the people of an act and their keys.
 type world struct {
 	t        *testing.T
+	dir      string
 	srv      *server.Server
 	url      string
 	http     string
@@ -69,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	dir := t.TempDir()
 	srv := startServer(t, dir)
-	w := &world{t: t, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
+	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
 	pair := func(id, surname, name string) client.KeySigner {
 		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())
 		if err != nil {
@@ -364,6 +365,22 @@ func TestFullActOverTheProtocol(t *testing.T) {
 		}
 	}
 
+	// The public check by code.
+	var check server.Check
+	getJSON(t, w.http+"/verify/"+final.DocumentCode+"?format=json", http.StatusOK, &check)
+	if check.Status != "valid" || check.Signature != "verified" || check.Principal != "8710******27" ||
+		check.Attorney != "7602******20" || check.RegistryNumber != "1-2026-0001" || check.DocumentSHA256 != act.SHA256Hex(text) {
+		t.Fatalf("check %+v", check)
+	}
+	if html := getText(t, w.http+"/verify/"+final.DocumentCode, http.StatusOK); !strings.Contains(html, final.DocumentCode) ||
+		!strings.Contains(html, "8710******27") || strings.Contains(html, clientIIN) {
+		t.Fatalf("check page:\n%s", html)
+	}
+	getJSON(t, w.http+"/verify/NO-SUCH-CODE?format=json", http.StatusNotFound, nil)
+	if html := getText(t, w.http+"/verify/NO-SUCH-CODE", http.StatusNotFound); !strings.Contains(html, "не найден") {
+		t.Fatalf("404 page:\n%s", html)
+	}
+
 	// Cabinets and registers.
 	var mine struct{ Acts []protocol.ActSummary }
 	must(t, 0, cl.Query(ctx, "my_acts", "", nil, &mine))
@@ -404,6 +421,30 @@ func (w *world) metric(t *testing.T, series string) float64 {
 		}
 	}
 	return 0
+}
+
+func getText(t *testing.T, url string, status int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d, want %d\n%s", url, resp.StatusCode, status, b)
+	}
+	return string(b)
+}
+
+func getJSON(t *testing.T, url string, status int, out any) {
+	t.Helper()
+	body := getText(t, url, status)
+	if out != nil {
+		if err := json.Unmarshal([]byte(body), out); err != nil {
+			t.Fatalf("GET %s: %v\n%s", url, err, body)
+		}
+	}
 }
 
 func mustParams(oid string) ncalayerParams { return ncalayerParams{ExtKeyUsageOIDs: []string{oid}} }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -345,5 +346,60 @@ func TestCallReturnsToTheQueue(t *testing.T) {
 	mustOf[client.Ack](t)(bolat.Command(ctx, first, "accept_call", nil))
 	if s := w.state(t, c1, first); s.Notary.ID != "bolat" || s.Call != act.CallActive {
 		t.Fatalf("act %s: notary %q call %q", first, s.Notary.ID, s.Call)
+	}
+}
+
+func TestPublicCheckIsRateLimited(t *testing.T) {
+	addr := startWithLimits(t, func(l *config.Limits) { l.ChecksPerMinute = 3 })
+	codes := []int{}
+	for i := 0; i < 5; i++ {
+		resp, err := http.Get("http://" + addr + "/verify/NO-SUCH-CODE?format=json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[404 404 404 429 429]" {
+		t.Fatalf("statuses %v", codes)
+	}
+}
+
+// The check re-renders the document from the log and verifies the notary's
+// signature over it: if what the log renders differs from what was signed,
+// the check says so.
+func TestPublicCheckNamesAMismatch(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toApproval(t)
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
+	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	code := w.state(t, cl, actID).DocumentCode
+	cl.CloseNow()
+	nt.CloseNow()
+	if err := w.srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir, cfg.HTTP.Addr = w.dir, "127.0.0.1:0"
+	cfg.Document.Place = "г. Астана / Астана қ." // the document would now render differently
+	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	var check server.Check
+	getJSON(t, "http://"+srv.Addr()+"/verify/"+code+"?format=json", http.StatusOK, &check)
+	if check.Status != "signature_invalid" || check.Signature != "bad_signature" {
+		t.Fatalf("check after the rendering changed: %+v", check)
 	}
 }

@@ -46,9 +46,10 @@ type Server struct {
 	Actors   *actors.System
 	Gateway  *gateway.Gateway
 
-	ln   net.Listener
-	http *http.Server
-	errc chan error
+	ln           net.Listener
+	http         *http.Server
+	errc         chan error
+	checkLimiter *ipLimiter
 }
 
 // Options are what tests change besides the configuration.
@@ -69,7 +70,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute)}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
 		return nil, err
@@ -184,6 +185,7 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/schema+json")
 		_, _ = w.Write(protocol.SchemaJSON)
 	})
+	mux.HandleFunc("GET /verify/{code}", s.verify)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	mux.HandleFunc("GET /bank/pay/{invoice}", s.payPage)
 	mux.HandleFunc("POST /bank/pay/{invoice}", s.pay)
