@@ -107,6 +107,7 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	p := fpdf.New("P", "mm", "A4", "")
 	p.SetTitle("Доверенность "+f.Code, true)
 	p.SetCreator("Senim", true)
+	p.SetCatalogSort(true) // reproducible output: verify re-renders and compares
 	p.SetCreationDate(f.Date)
 	p.SetModificationDate(f.Date)
 	p.AddUTF8FontFromBytes("DejaVu", "", fontRegular)

@@ -111,3 +111,16 @@ func TestPDFWithPeerTools(t *testing.T) {
 		t.Fatal("an unsigned document does not say it is a draft")
 	}
 }
+
+// The PDF is reproducible, so that an evidence check can re-render it and
+// compare bytes.
+func TestPDFIsReproducible(t *testing.T) {
+	a, err := PDF(facts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := PDF(facts, nil)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two renderings of the same facts differ")
+	}
+}

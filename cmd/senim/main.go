@@ -4,6 +4,7 @@
 //	senim notary add …                add a notary's account
 //	senim client …                    an interactive protocol client (walk through an act by hand)
 //	senim replay ACT [--at N]         an act's timeline, or its state after event N
+//	senim export ACT / verify ZIP     an act's evidence package, and its offline check
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -37,6 +38,8 @@ func usage() {
   notary add         add or replace a notary's account (login, password, IIN)
   client             an interactive protocol client: a client, attorney or notary at a terminal
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
+  export ACT         write an act's evidence package (ZIP)
+  verify ZIP|CODE    check an evidence package, or a document by code, part by part
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
@@ -78,6 +81,10 @@ func run(args []string) error {
 	switch {
 	case cmd == "serve":
 		return cmdServe(rest)
+	case cmd == "export":
+		return cmdExport(rest)
+	case cmd == "verify":
+		return cmdVerify(rest)
 	case cmd == "replay":
 		return cmdReplay(rest)
 	case cmd == "client":

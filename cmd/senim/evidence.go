@@ -1,0 +1,129 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/evidence"
+	"github.com/senim-kz/senim/persistence/eventlog"
+)
+
+// openLog opens the event log of cfg for the offline tools; the server must
+// be stopped (pebble locks its directory).
+func openLog(cfg config.Config) (*eventlog.Log, error) {
+	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{})
+	if err != nil && strings.Contains(err.Error(), "lock") {
+		return nil, &exitError{code: 1, msg: "the event log is in use: stop `senim serve` on " + cfg.DataDir + " first"}
+	}
+	return l, err
+}
+
+func buildEvidence(cfg config.Config, actID string) ([]byte, error) {
+	l, err := openLog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	recs, err := l.ReadAll("act/" + actID)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, &exitError{code: 1, msg: "no act " + actID}
+	}
+	return evidence.Build(recs, cfg.Document.Place, cfg.Document.PublicURL)
+}
+
+// cmdExport writes an act's evidence package.
+func cmdExport(args []string) error {
+	fs := flag.NewFlagSet("senim export", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	out := fs.String("out", "", "the ZIP to write (default: <act-id>.zip)")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &exitError{code: 2, msg: "usage: senim export [--out FILE] ACT-ID"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	zip, err := buildEvidence(cfg, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = fs.Arg(0) + ".zip"
+	}
+	if err := os.WriteFile(*out, zip, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("evidence package written: %s (%d bytes)\n", *out, len(zip))
+	return nil
+}
+
+// cmdVerify checks an evidence package, or the act behind a document code
+// in the local log, and prints pass or fail per item.
+func cmdVerify(args []string) error {
+	fs := flag.NewFlagSet("senim verify", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &exitError{code: 2, msg: "usage: senim verify EVIDENCE.zip | DOCUMENT-CODE"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ts, _, err := openTrust(cfg, time.Now())
+	if err != nil {
+		return err
+	}
+	arg := fs.Arg(0)
+	var zip []byte
+	if strings.HasSuffix(strings.ToLower(arg), ".zip") {
+		if zip, err = os.ReadFile(arg); err != nil {
+			return err
+		}
+	} else {
+		l, err := openLog(cfg)
+		if err != nil {
+			return err
+		}
+		streams, err := l.Lookup("code", arg)
+		l.Close()
+		if err != nil {
+			return err
+		}
+		if len(streams) == 0 {
+			return &exitError{code: 1, msg: "no document has the code " + arg}
+		}
+		if zip, err = buildEvidence(cfg, strings.TrimPrefix(streams[0], "act/")); err != nil {
+			return err
+		}
+	}
+	items, err := evidence.Verify(zip, ts)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	for _, it := range items {
+		mark := "pass"
+		if !it.OK {
+			mark = "FAIL"
+		}
+		fmt.Printf("%s  %-46s %s\n", mark, it.Name, it.Note)
+	}
+	if !evidence.Passed(items) {
+		return &exitError{code: 1, msg: "the evidence does not verify"}
+	}
+	fmt.Println("all checks passed")
+	return nil
+}

@@ -1,0 +1,287 @@
+// Package evidence is an act's evidence package: a ZIP that lets anyone
+// check the act offline. It holds the printable PDF, the canonical document
+// the notary signed, every CMS signature of the act (application, consent,
+// approval, notary), the act's hash-chained event log as JSON lines, a
+// manifest with the SHA-256 of each file, and a README on checking each
+// piece with openssl and with `senim verify`.
+//
+// Verify checks every part against the others and against a trust store,
+// and reports pass or fail per item, so that any tampering is named.
+package evidence
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/senim-kz/senim/document"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/pki"
+)
+
+// Manifest describes the package.
+type Manifest struct {
+	Format    string            `json:"format"`
+	ActID     string            `json:"act_id"`
+	Code      string            `json:"document_code"`
+	Place     string            `json:"place"`
+	PublicURL string            `json:"public_url"`
+	Files     map[string]string `json:"files"` // name -> sha256
+}
+
+// Files in the package.
+const (
+	FileManifest    = "manifest.json"
+	FileReadme      = "README.txt"
+	FileDocument    = "document.txt"
+	FilePDF         = "document.pdf"
+	FileEvents      = "events.jsonl"
+	FileApplication = "signatures/application.cms"
+	FileConsent     = "signatures/consent.cms"
+	FileApproval    = "signatures/approval.cms"
+	FileNotary      = "signatures/notary.cms"
+)
+
+// Build makes the package of a signed act from its stored records.
+func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
+	st, err := replay(recs)
+	if err != nil {
+		return nil, err
+	}
+	if st.Phase != act.PhaseSigned {
+		return nil, fmt.Errorf("evidence: act %s is %s, not signed", st.ID, st.Phase)
+	}
+	f := document.FactsOf(&st, place, publicURL)
+	text := document.Canonical(f)
+	pdf, err := document.PDF(f, pdfSignature(&st))
+	if err != nil {
+		return nil, err
+	}
+	var events bytes.Buffer
+	for _, r := range recs {
+		b, _ := json.Marshal(r)
+		events.Write(append(b, '\n'))
+	}
+	files := map[string][]byte{
+		FileDocument: text, FilePDF: pdf, FileEvents: events.Bytes(),
+		FileApplication: st.Application.CMS, FileConsent: st.Consent.CMS, FileApproval: st.ApprovalSig.CMS, FileNotary: st.NotarySig.CMS,
+		FileReadme: []byte(strings.ReplaceAll(readme, "{CODE}", st.DocumentCode)),
+	}
+	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: place, PublicURL: publicURL, Files: map[string]string{}}
+	for name, b := range files {
+		m.Files[name] = act.SHA256Hex(b)
+	}
+	mb, _ := json.MarshalIndent(m, "", "  ")
+	files[FileManifest] = mb
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, n := range names {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: st.SignedAt})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(files[n]); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func pdfSignature(st *act.State) *document.Signature {
+	return &document.Signature{SignerName: st.NotarySig.SignerName, SignerIIN: st.NotarySig.SignerIIN,
+		Fingerprint: st.NotarySig.Fingerprint, SignedAt: st.SignedAt}
+}
+
+func replay(recs []eventlog.Record) (act.State, error) {
+	var st act.State
+	for _, r := range recs {
+		e, err := act.DecodeEvent(r.Type, r.Payload)
+		if err != nil {
+			return act.State{}, fmt.Errorf("evidence: seq %d: %w", r.Seq, err)
+		}
+		st = act.Apply(st, e)
+	}
+	return st, nil
+}
+
+// Item is one check and its outcome.
+type Item struct {
+	Name string
+	OK   bool
+	Note string
+}
+
+// Verify checks a package against the trust store: every part, and that the
+// parts agree. It never stops at the first failure: each item says its own.
+func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
+	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: not a ZIP: %w", err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
+		}
+		files[f.Name] = b
+	}
+	var items []Item
+	add := func(name string, err error, okNote string) {
+		if err != nil {
+			items = append(items, Item{Name: name, Note: err.Error()})
+			return
+		}
+		items = append(items, Item{Name: name, OK: true, Note: okNote})
+	}
+	var m Manifest
+	err = json.Unmarshal(files[FileManifest], &m)
+	if err == nil && m.Format != "senim.evidence.v1" {
+		err = fmt.Errorf("unknown format %q", m.Format)
+	}
+	add("manifest", err, m.Format)
+	for _, name := range []string{FileDocument, FilePDF, FileEvents, FileApplication, FileConsent, FileApproval, FileNotary} {
+		var err error
+		switch b, ok := files[name]; {
+		case !ok:
+			err = fmt.Errorf("missing")
+		case m.Files[name] != act.SHA256Hex(b):
+			err = fmt.Errorf("SHA-256 differs from the manifest")
+		}
+		add("file "+name, err, "matches the manifest")
+	}
+
+	// The log: a hash chain, and the act it replays to.
+	var recs []eventlog.Record
+	for _, line := range bytes.Split(bytes.TrimSpace(files[FileEvents]), []byte("\n")) {
+		var r eventlog.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			recs = nil
+			break
+		}
+		recs = append(recs, r)
+	}
+	chainErr := eventlog.VerifyRecords(recs)
+	if chainErr == nil && (len(recs) == 0 || recs[0].Seq != 1) {
+		chainErr = fmt.Errorf("the log does not start at seq 1")
+	}
+	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
+	st, err := replay(recs)
+	if err == nil && st.Phase != act.PhaseSigned {
+		err = fmt.Errorf("the log ends with the act %s, not signed", st.Phase)
+	}
+	add("event log replays to a signed act", err, st.ID)
+	if err != nil {
+		return items, nil
+	}
+
+	// The document: the approved revision, rendered; names the approval.
+	facts := document.FactsOf(&st, m.Place, m.PublicURL)
+	text := document.Canonical(facts)
+	err = nil
+	if !bytes.Equal(text, files[FileDocument]) {
+		err = fmt.Errorf("document.txt is not the document the log renders")
+	}
+	add("document is the act's approved revision", err, fmt.Sprintf("revision %d, code %s", st.Approved, st.DocumentCode))
+	err = nil
+	approval := ""
+	for _, r := range recs {
+		if r.Type == (act.DraftApproved{}).EventType() {
+			approval = r.Hash
+		}
+	}
+	if approval == "" || !bytes.Contains(files[FileDocument], []byte(approval)) {
+		err = fmt.Errorf("the document does not name the approval event's hash")
+	}
+	add("document seals the history up to the approval", err, approval)
+	err = nil
+	if pdf, perr := document.PDF(facts, pdfSignature(&st)); perr != nil || !bytes.Equal(pdf, files[FilePDF]) {
+		err = fmt.Errorf("document.pdf is not the document the log renders")
+	}
+	add("printable PDF is the signed document", err, "re-rendered byte for byte")
+
+	// Each signature: valid, by the right person, over the right bytes.
+	sig := func(name, file string, want act.Signature, purpose pki.Purpose, content []byte) {
+		v, err := ts.Verify(files[file], pki.VerifyOptions{Purpose: purpose, Content: content})
+		switch {
+		case err != nil:
+		case v.IIN.String() != want.SignerIIN:
+			err = fmt.Errorf("signed by %s, the log says %s", v.IIN, want.SignerIIN)
+		case act.SHA256Hex(v.Content) != want.ContentSHA256:
+			err = fmt.Errorf("signed content differs from what the log recorded")
+		}
+		add(name, err, "signed by "+want.SignerIIN+" "+want.SignerName)
+	}
+	sig("notary's signature over the document", FileNotary, *st.NotarySig, pki.PurposeSign, files[FileDocument])
+	sig("client's approval of the revision", FileApproval, *st.ApprovalSig, pki.PurposeSign, act.DraftBytes(&st, st.Approved))
+	sig("client's application", FileApplication, st.Application, pki.PurposeSign, nil)
+	sig("attorney's consent", FileConsent, *st.Consent, pki.PurposeSign, act.ConsentBytes(&st))
+	return items, nil
+}
+
+func headOf(recs []eventlog.Record) string {
+	if len(recs) == 0 {
+		return "-"
+	}
+	return recs[len(recs)-1].Hash
+}
+
+// Passed reports whether every item passed.
+func Passed(items []Item) bool {
+	for _, i := range items {
+		if !i.OK {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
+const readme = `Evidence package of notarial document {CODE}, made by Senim.
+
+Files
+  document.txt                the power of attorney as the notary signed it (UTF-8)
+  document.pdf                the printable document, with its QR code and code
+  signatures/notary.cms       the notary's EDS over document.txt (CMS, DER, content attached)
+  signatures/approval.cms     the client's approval of the revision
+  signatures/application.cms  the client's application
+  signatures/consent.cms      the attorney's consent to personal-data processing
+  events.jsonl                the act's event log, one JSON record per line, hash-chained
+  manifest.json               the SHA-256 of every file
+
+Check everything at once (the trust store comes from config.toml: NUC's
+certificates in production, the development CA otherwise):
+
+  senim verify this.zip
+
+Check a signature with OpenSSL (trust.pem is the server's /pki/trust.pem):
+
+  openssl cms -verify -binary -inform DER -in signatures/notary.cms \
+      -content document.txt -CAfile trust.pem -purpose any -out /dev/null
+
+Check the hash chain by hand: each record's "hash" is
+  hex(SHA-256(raw bytes of prev_hash || canonical bytes))
+where the canonical bytes are the netstrings (len ":" bytes ",") of
+"senim.event.v1", stream, seq, type, actor, at (UTC, RFC 3339 with
+nanoseconds), command_id and payload, in that order; the first record's
+prev_hash is 64 zeros. The document names the hash of the draft_approved
+record, so the history up to the approval cannot change without breaking
+the notary's signature.
+`
