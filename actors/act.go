@@ -17,9 +17,11 @@ import (
 
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/registry"
 )
 
 // Deps are what the actors need from the rest of the server.
@@ -36,6 +38,9 @@ type Deps struct {
 	Desk *actor.PID
 	// Bank takes the invoices acts issue.
 	Bank bank.Bank
+	// Registry is the individuals registry the parties' names come from;
+	// nil takes the names from the certificates.
+	Registry registry.Registry
 }
 
 // StreamOf is the event-log stream of an act.
@@ -349,6 +354,15 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 			return nil, err
 		}
 		c.ActID, c.Signature, c.PrincipalName, c.AttorneyName = a.id, sig, v.FullName(), ""
+		if a.deps.Registry != nil {
+			var err error
+			if c.PrincipalName, err = a.personName(m.Actor.IIN); err != nil {
+				return nil, err
+			}
+			if c.AttorneyName, err = a.personName(c.AttorneyIIN); err != nil {
+				return nil, err
+			}
+		}
 		return c, nil
 	case act.GiveConsent:
 		sig, _, err := verify()
@@ -371,6 +385,29 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		return c, err
 	}
 	return cmd, nil
+}
+
+// Codes of the individuals registry.
+const (
+	CodeUnknownPerson       = "unknown_person"       // the registry has no such IIN
+	CodeRegistryUnavailable = "registry_unavailable" // the registry did not answer; retry
+)
+
+// personName asks the individuals registry for a party's name.
+func (a *actActor) personName(id string) (string, error) {
+	if _, err := iin.ParseIIN(id); err != nil {
+		return "", &act.Error{Code: act.CodeBadIIN, Message: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := a.deps.Registry.Lookup(ctx, id)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return "", &act.Error{Code: CodeUnknownPerson, Message: "the individuals registry has no person with IIN " + id}
+	case err != nil:
+		return "", &act.Error{Code: CodeRegistryUnavailable, Message: "the individuals registry did not answer; try again"}
+	}
+	return p.FullName(), nil
 }
 
 // uniqueDocumentCode draws codes until one is not in the "code" index.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -400,6 +402,28 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		s.inFlight[env.ID] = "query"
 		s.pending["q:"+env.ID] = env
 		c.Send(s.sd.Sys.Acts(), GetState{ActID: env.Act, Actor: s.me, ReplyTo: c.PID(), Tag: env.ID})
+	case "registry_lookup":
+		// The notary's look-up in the individuals registry (identity checks).
+		if s.me.Role != act.RoleNotary || s.deps.Registry == nil {
+			s.fail(env, string(act.CodeForbidden), "registry look-ups are for notaries")
+			return
+		}
+		var q struct {
+			IIN string `json:"iin"`
+		}
+		_ = json.Unmarshal(env.Body, &q)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, err := s.deps.Registry.Lookup(ctx, q.IIN)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			s.fail(env, CodeUnknownPerson, "the individuals registry has no person with IIN %s", q.IIN)
+		case err != nil:
+			s.fail(env, CodeRegistryUnavailable, "the individuals registry did not answer; try again")
+		default:
+			s.log.Info().Str("looked_up", q.IIN).Msg("registry look-up")
+			result(p)
+		}
 	case "my_acts", "attorney_acts", "register", "completed":
 		list, err := s.cabinet(env.Name)
 		if err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/pki/ncalayer"
+	"github.com/senim-kz/senim/registry"
+	"github.com/senim-kz/senim/transport/server"
 )
 
 func cmdDevIssue(args []string) error {
@@ -77,6 +79,13 @@ func cmdDevIssue(args []string) error {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	// The development world's people are in the registry stand-in too.
+	if err := registry.Add(server.RegistryPath(cfg.DataDir), registry.Person{IIN: holder.String(), Surname: surname, Name: given,
+		Patronymic: patronymic, Document: registry.Document{Kind: "id_card", Number: holder.String()[6:] + "000",
+			IssuedBy: "МВД РК (development)", IssuedAt: time.Now().AddDate(-1, 0, 0).Format(time.DateOnly),
+			ValidUntil: time.Now().AddDate(9, 0, 0).Format(time.DateOnly)}}); err != nil {
 		return err
 	}
 	authName, signName := pair.FileNames()

@@ -22,6 +22,7 @@ import (
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -74,6 +75,9 @@ func newWorld(t *testing.T) *world {
 	pair := func(id, surname, name string) client.KeySigner {
 		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := registry.Add(server.RegistryPath(dir), registry.Person{IIN: id, Surname: surname, Name: name}); err != nil {
 			t.Fatal(err)
 		}
 		return client.KeySigner{p.Auth, p.Sign}

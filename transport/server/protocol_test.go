@@ -20,6 +20,7 @@ import (
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -402,4 +403,31 @@ func TestPublicCheckNamesAMismatch(t *testing.T) {
 	if check.Status != "signature_invalid" || check.Signature != "bad_signature" {
 		t.Fatalf("check after the rendering changed: %+v", check)
 	}
+}
+
+func TestIndividualsRegistry(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	cl := w.eds("client", w.client)
+	// An attorney the registry does not know (a valid IIN nobody registered).
+	_, err := cl.Apply(ctx, w.client, "+77012345678", "950512400017")
+	refused(t, err, "unknown_person")
+	// The registry is down: refused, and fine again once it is back.
+	w.srv.Registry.SetDown(true)
+	_, err = cl.Apply(ctx, w.client, "+77012345678", attorneyIIN)
+	refused(t, err, "registry_unavailable")
+	w.srv.Registry.SetDown(false)
+	actID := mustOf[string](t)(cl.Apply(ctx, w.client, "+77012345678", attorneyIIN))
+	s := w.state(t, cl, actID)
+	if s.Principal.Name != "СЕЙТҚАЛИ ӘЙГЕРІМ" || s.Attorney.Name != "ОМАРОВ ЕРЛАН" {
+		t.Fatalf("names from the registry: %q, %q", s.Principal.Name, s.Attorney.Name)
+	}
+	// A notary looks a person up; a client may not.
+	nt := w.notaryIn("aliya", "aliya-password")
+	var p registry.Person
+	if err := nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, &p); err != nil || p.FullName() != "ОМАРОВ ЕРЛАН" || p.BirthDate != "1976-02-12" {
+		t.Fatalf("look-up: %+v %v", p, err)
+	}
+	refused(t, nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": "950512400017"}, nil), "unknown_person")
+	refused(t, cl.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, nil), "forbidden")
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/gateway"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -43,6 +44,7 @@ type Server struct {
 	DevCA    *devca.CA // nil when pki.dev_ca is off
 	Accounts *accounts.Store
 	Bank     *bank.Sim
+	Registry *registry.Sim
 	Actors   *actors.System
 	Gateway  *gateway.Gateway
 
@@ -57,6 +59,9 @@ type Options struct {
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
+
+// RegistryPath is where the individuals-registry stand-in keeps its people.
+func RegistryPath(dataDir string) string { return filepath.Join(dataDir, "registry.json") }
 
 // AccountsPath is where the notaries' accounts live under a data directory.
 func AccountsPath(dataDir string) string { return filepath.Join(dataDir, "notaries.json") }
@@ -78,6 +83,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Accounts, err = accounts.Open(AccountsPath(cfg.DataDir)); err != nil {
 		return nil, err
 	}
+	if s.Registry, err = registry.OpenSim(RegistryPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
 	if s.Bank, err = bank.OpenSim(filepath.Join(cfg.DataDir, "bank"), log.With().Str("component", "bank").Logger()); err != nil {
 		return nil, err
 	}
@@ -88,7 +96,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	}
 	f := cfg.Fees
 	s.Actors, err = actors.Start(actors.Deps{
-		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank,
+		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
 			DocumentText: func(st *act.State) []byte {
