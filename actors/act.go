@@ -376,6 +376,10 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		sig, _, err := verify()
 		c.Signature = sig
 		return c, err
+	case act.RevokePOA:
+		sig, _, err := verify()
+		c.Signature = sig
+		return c, err
 	case act.IssueInvoice:
 		c.InvoiceID = "INV-" + randomCode(8)
 		return c, nil

@@ -467,8 +467,10 @@ func (s *sessionActor) stateAnswer(m StateResult) {
 			data = act.DraftBytes(&m.State, q.Revision)
 		case "document":
 			data = s.deps.Rules.Document(&m.State)
+		case "revocation":
+			data = act.RevocationBytes(&m.State)
 		default:
-			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft or document")
+			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft, document or revocation")
 			return
 		}
 		out = protocol.ToSign{Data: base64.StdEncoding.EncodeToString(data)}

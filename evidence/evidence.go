@@ -53,7 +53,7 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Phase != act.PhaseSigned {
+	if st.Phase != act.PhaseSigned && st.Phase != act.PhaseRevoked {
 		return nil, fmt.Errorf("evidence: act %s is %s, not signed", st.ID, st.Phase)
 	}
 	f := document.FactsOf(&st, place, publicURL)
@@ -185,10 +185,10 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 	}
 	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
 	st, err := replay(recs)
-	if err == nil && st.Phase != act.PhaseSigned {
+	if err == nil && st.Phase != act.PhaseSigned && st.Phase != act.PhaseRevoked {
 		err = fmt.Errorf("the log ends with the act %s, not signed", st.Phase)
 	}
-	add("event log replays to a signed act", err, st.ID)
+	add("event log replays to a signed act", err, fmt.Sprintf("%s (%s)", st.ID, st.Phase))
 	if err != nil {
 		return items, nil
 	}
@@ -234,6 +234,14 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 	sig("client's approval of the revision", FileApproval, *st.ApprovalSig, pki.PurposeSign, act.DraftBytes(&st, st.Approved))
 	sig("client's application", FileApplication, st.Application, pki.PurposeSign, nil)
 	sig("attorney's consent", FileConsent, *st.Consent, pki.PurposeSign, act.ConsentBytes(&st))
+	if st.Revocation != nil {
+		// The revocation's CMS is in the log itself (events.jsonl).
+		v, err := ts.Verify(st.Revocation.CMS, pki.VerifyOptions{Purpose: pki.PurposeSign, Content: act.RevocationBytes(&st)})
+		if err == nil && v.IIN.String() != st.Principal.IIN {
+			err = fmt.Errorf("revoked by %s, not the principal", v.IIN)
+		}
+		add("principal's revocation", err, "revoked "+st.RevokedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	return items, nil
 }
 

@@ -126,7 +126,7 @@ type repl struct {
 const replHelp = `commands (ACT is an act id):
   all:      show ACT | watch ACT [SEQ] | raw {json envelope} | quit
   client:   apply PHONE ATTORNEY_IIN | call ACT | approve ACT REV | changes ACT REV COMMENTS...
-            pay ACT [AMOUNT_TIYN] | cancel ACT [REASON...] | end ACT | acts
+            pay ACT [AMOUNT_TIYN] | cancel ACT [REASON...] | revoke ACT [REASON...] | end ACT | acts
   attorney: consent ACT | refuse ACT [REASON...] | acts
   notary:   available | away | accept ACT | decline ACT | end ACT
             check ACT document_shown|registry_lookup|legal_capacity|rights_explained pass|fail [NOTE...]
@@ -188,6 +188,10 @@ func (r *repl) line(text string) bool {
 		cmd("request_changes", map[string]any{"revision": num(2), "comments": rest(3)})
 	case "cancel":
 		cmd("cancel_act", map[string]any{"reason": rest(2)})
+	case "revoke":
+		if cms, ok := signed("revocation", 0); ok {
+			cmd("revoke_poa", map[string]any{"reason": rest(2), "cms": cms})
+		}
 	case "end":
 		cmd("end_call", nil)
 	case "consent":

@@ -141,6 +141,9 @@ func TestTransitions(t *testing.T) {
 		{"notary refuses", "approved", notary, func(*State) Command { return RefuseAct{Reason: "недееспособен"} }, []string{"act_refused"}},
 		{"client cancels", "paid", client, func(*State) Command { return CancelAct{Reason: "передумал"} }, []string{"act_cancelled"}},
 		{"client cancels before consent", "submitted", client, func(*State) Command { return CancelAct{} }, []string{"act_cancelled"}},
+		{"principal revokes the signed power of attorney", "signed", client, func(s *State) Command {
+			return RevokePOA{Reason: "утратил доверие", Signature: sig(client.IIN, RevocationBytes(s))}
+		}, []string{"poa_revoked"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -281,6 +284,10 @@ func TestRefusals(t *testing.T) {
 		{"refuse without a reason", "in_call", notary, func(*State) Command { return RefuseAct{} }, CodeReasonRequired},
 		{"refuse after signing", "signed", notary, func(*State) Command { return RefuseAct{Reason: "x"} }, CodeNotAllowedInState},
 		{"cancel after signing", "signed", client, func(*State) Command { return CancelAct{} }, CodeNotAllowedInState},
+		{"revoke before signing", "coded", client, func(s *State) Command { return RevokePOA{Signature: sig(client.IIN, RevocationBytes(s))} }, CodeNotAllowedInState},
+		{"revocation over other bytes", "signed", client, func(*State) Command { return RevokePOA{Signature: sig(client.IIN, []byte("x"))} }, CodeContentMismatch},
+		{"revocation signed by the attorney", "signed", client, func(s *State) Command { return RevokePOA{Signature: sig(attorney.IIN, RevocationBytes(s))} }, CodeSignerMismatch},
+		{"the attorney revokes", "signed", attorney, func(s *State) Command { return RevokePOA{Signature: sig(attorney.IIN, RevocationBytes(s))} }, CodeForbidden},
 		{"overlong comment", "drafted", client, func(*State) Command { return RequestChanges{Revision: 1, Comments: string(make([]rune, MaxTextLen+1))} }, CodeBadRequest},
 	}
 	for _, c := range cases {
@@ -388,6 +395,8 @@ func sampleCommand(s *State, proto Command) Command {
 		return RefuseAct{Reason: "x"}
 	case CancelAct:
 		return CancelAct{Reason: "x"}
+	case RevokePOA:
+		return RevokePOA{Reason: "x", Signature: sig(stranger.IIN, RevocationBytes(s))}
 	}
 	return proto
 }
@@ -421,7 +430,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 18 {
+	if len(EventTypes()) != 19 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

@@ -71,6 +71,9 @@ func Apply(s State, e Event) State {
 	case ActRefused:
 		s.EndReason, s.Phase = e.Reason, PhaseRefused
 		s.Call = endCall(s.Call)
+	case POARevoked:
+		sig := e.Signature
+		s.Revocation, s.RevokedAt, s.EndReason, s.Phase = &sig, e.At, e.Reason, PhaseRevoked
 	case ActCancelled:
 		s.EndReason, s.Phase = e.Reason, PhaseCancelled
 		s.Call = endCall(s.Call)

@@ -85,6 +85,19 @@ func DocumentBytes(s *State) []byte {
 		Actor{Role: RoleNotary, ID: s.Notary.ID, IIN: s.Notary.IIN, Name: s.Notary.Name}, s.Approved, d, approval})
 }
 
+// RevocationBytes is what the principal signs to revoke a signed power of
+// attorney.
+func RevocationBytes(s *State) []byte {
+	return mustJSON(struct {
+		Kind         string `json:"kind"`
+		ActID        string `json:"act_id"`
+		DocumentCode string `json:"document_code"`
+		Principal    string `json:"principal_iin"`
+		Text         string `json:"text"`
+	}{"senim.revocation.v1", s.ID, s.DocumentCode, s.Principal.IIN,
+		"Отменяю доверенность. Сенімхатты күшін жоямын."})
+}
+
 // SHA256Hex is the hex SHA-256 of b, the form Signature.ContentSHA256 takes.
 func SHA256Hex(b []byte) string {
 	sum := sha256.Sum256(b)

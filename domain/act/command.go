@@ -102,6 +102,13 @@ type RefuseAct struct {
 	Reason string `json:"reason"`
 }
 
+// RevokePOA is the principal revoking a signed power of attorney (Civil
+// Code: at any time), with an EDS signature over RevocationBytes.
+type RevokePOA struct {
+	Reason    string    `json:"reason"`
+	Signature Signature `json:"signature"`
+}
+
 // CancelAct is the client's cancellation before signing.
 type CancelAct struct {
 	Reason string `json:"reason"`
@@ -123,6 +130,7 @@ func (IssueDocumentCode) CommandName() string { return "issue_document_code" }
 func (SignAct) CommandName() string           { return "sign_act" }
 func (RefuseAct) CommandName() string         { return "refuse_act" }
 func (CancelAct) CommandName() string         { return "cancel_act" }
+func (RevokePOA) CommandName() string         { return "revoke_poa" }
 
 // Commands returns a zero value of every command type, keyed by name. The
 // protocol decodes a command body into a copy of the matching value.
@@ -131,7 +139,7 @@ func Commands() map[string]Command {
 	for _, c := range []Command{
 		SubmitApplication{}, GiveConsent{}, RefuseConsent{}, RequestCall{}, AcceptCall{}, EndCall{},
 		RecordCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
-		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{},
+		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{}, RevokePOA{},
 	} {
 		out[c.CommandName()] = c
 	}

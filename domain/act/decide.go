@@ -31,6 +31,19 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	if p, ok := cmd.(RecordPayment); ok && s.hasPayment(p.PaymentID) {
 		return nil, nil // a bank's repeated callback changes nothing, whatever the phase
 	}
+	if r, ok := cmd.(RevokePOA); ok {
+		// The one command a signed act takes.
+		if s.Phase != PhaseSigned {
+			return nil, refuse(CodeNotAllowedInState, "only a signed power of attorney can be revoked (act is %s)", s.Phase)
+		}
+		if err := checkText("reason", r.Reason, false); err != nil {
+			return nil, err
+		}
+		if err := checkSignature(r.Signature, s.Principal.IIN, RevocationBytes(&s)); err != nil {
+			return nil, err
+		}
+		return []Event{POARevoked{Reason: r.Reason, Signature: r.Signature, At: now}}, nil
+	}
 	if s.Phase.Final() {
 		return nil, refuse(CodeNotAllowedInState, "the act is %s", s.Phase)
 	}
@@ -196,7 +209,7 @@ func authorize(s *State, by Actor, cmd Command) error {
 	switch cmd.(type) {
 	case GiveConsent, RefuseConsent:
 		ok = attorney
-	case RequestCall, ApproveDraft, RequestChanges, CancelAct:
+	case RequestCall, ApproveDraft, RequestChanges, CancelAct, RevokePOA:
 		ok = principal
 	case EndCall:
 		ok = principal || assigned

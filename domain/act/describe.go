@@ -50,6 +50,8 @@ func Describe(e Event) string {
 		return fmt.Sprintf("notary signed the document (sha256 %s); signed by %s", short(e.DocumentSHA), sigLine(e.Signature))
 	case ActRefused:
 		return "notary refused: " + e.Reason
+	case POARevoked:
+		return "principal revoked the power of attorney: " + orNone(e.Reason) + "; signed by " + sigLine(e.Signature)
 	case ActCancelled:
 		return "client cancelled: " + orNone(e.Reason)
 	}

@@ -19,7 +19,7 @@ func TestDescribeEveryEvent(t *testing.T) {
 		}
 	}
 	events = append(events, ConsentRefused{}, CallEnded{By: "client:1"}, ChangesRequested{Revision: 1, Comments: "x"},
-		InvoiceVoided{InvoiceID: "i"}, ActRefused{Reason: "r"}, ActCancelled{})
+		InvoiceVoided{InvoiceID: "i"}, ActRefused{Reason: "r"}, ActCancelled{}, POARevoked{Reason: "r"})
 	seen := map[string]bool{}
 	for _, e := range events {
 		d := Describe(e)

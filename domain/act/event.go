@@ -114,6 +114,13 @@ type ActRefused struct {
 	Reason string `json:"reason"`
 }
 
+// POARevoked: the principal revoked the signed power of attorney. Final.
+type POARevoked struct {
+	Reason    string    `json:"reason"`
+	Signature Signature `json:"signature"`
+	At        time.Time `json:"at"`
+}
+
 // ActCancelled: the client cancelled. Final.
 type ActCancelled struct {
 	Reason string `json:"reason"`
@@ -137,6 +144,7 @@ func (DocumentCodeIssued) EventType() string   { return "document_code_issued" }
 func (ActSigned) EventType() string            { return "act_signed" }
 func (ActRefused) EventType() string           { return "act_refused" }
 func (ActCancelled) EventType() string         { return "act_cancelled" }
+func (POARevoked) EventType() string           { return "poa_revoked" }
 
 // decoders turns a stored payload back into its event, by type name.
 var decoders = map[string]func([]byte) (Event, error){}
@@ -169,6 +177,7 @@ func init() {
 	register[ActSigned]()
 	register[ActRefused]()
 	register[ActCancelled]()
+	register[POARevoked]()
 }
 
 // EventTypes lists every event type name, sorted.

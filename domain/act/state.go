@@ -41,7 +41,10 @@ type State struct {
 	NotarySig    *Signature `json:"notary_sig,omitempty"`
 	SignedAt     time.Time  `json:"signed_at,omitempty"`
 
-	EndReason string `json:"end_reason,omitempty"` // refusal or cancellation reason
+	EndReason string `json:"end_reason,omitempty"` // refusal, cancellation or revocation reason
+	// Revocation is the principal's signed revocation, if any.
+	Revocation *Signature `json:"revocation,omitempty"`
+	RevokedAt  time.Time  `json:"revoked_at,omitempty"`
 }
 
 // Current is the latest revision, or nil before the first draft.

@@ -102,12 +102,13 @@ const (
 	PhaseSigned          Phase = "signed"           // the notary signed: final
 	PhaseRefused         Phase = "refused"          // the notary refused: final
 	PhaseCancelled       Phase = "cancelled"        // the client cancelled: final
+	PhaseRevoked         Phase = "revoked"          // the principal revoked the signed power of attorney: final
 )
 
 // Final reports whether no command can change the act any more.
 func (p Phase) Final() bool {
 	switch p {
-	case PhaseConsentRefused, PhaseSigned, PhaseRefused, PhaseCancelled:
+	case PhaseConsentRefused, PhaseSigned, PhaseRefused, PhaseCancelled, PhaseRevoked:
 		return true
 	}
 	return false

@@ -63,6 +63,10 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		"end_call":            nil,
 		"issue_invoice":       nil,
 		"issue_document_code": nil,
+		"revoke_poa":          map[string]any{"reason": "x", "cms": strangerSign(act.RevocationBytes(&s))},
+	}
+	if len(bodies) != len(act.Commands()) {
+		t.Fatalf("the sweep covers %d commands, the core has %d", len(bodies), len(act.Commands()))
 	}
 	outsiders := map[string]*client.Client{
 		"client":   w.eds("client", w.stranger),
@@ -403,6 +407,40 @@ func TestPublicCheckNamesAMismatch(t *testing.T) {
 	if check.Status != "signature_invalid" || check.Signature != "bad_signature" {
 		t.Fatalf("check after the rendering changed: %+v", check)
 	}
+}
+
+// The principal revokes a signed power of attorney; the public check says so.
+func TestRevocation(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toApproval(t)
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
+	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	code := w.state(t, cl, actID).DocumentCode
+	var check server.Check
+	getJSON(t, w.http+"/verify/"+code+"?format=json", http.StatusOK, &check)
+	if check.Status != "valid" {
+		t.Fatalf("before revocation: %+v", check)
+	}
+	// The attorney cannot revoke; the principal can, with their EDS.
+	at := w.eds("attorney", w.attorney)
+	atSig := mustOf[string](t)(at.SignStep(ctx, w.attorney, actID, "revocation", 0))
+	_, err := at.Command(ctx, actID, "revoke_poa", map[string]any{"cms": atSig})
+	refused(t, err, "forbidden")
+	rev := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "revocation", 0))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "revoke_poa", map[string]any{"reason": "Утратил доверие", "cms": rev}))
+	getJSON(t, w.http+"/verify/"+code+"?format=json", http.StatusOK, &check)
+	if check.Status != "revoked" || check.RevokedAt == nil || check.Signature != "verified" {
+		t.Fatalf("after revocation: %+v", check)
+	}
+	_, err = cl.Command(ctx, actID, "revoke_poa", map[string]any{"cms": rev})
+	refused(t, err, "not_allowed_in_state")
 }
 
 func TestIndividualsRegistry(t *testing.T) {

@@ -21,7 +21,8 @@ import (
 type Check struct {
 	Code           string     `json:"code"`
 	Type           string     `json:"type"`
-	Status         string     `json:"status"` // valid, not_signed, refused, cancelled, signature_invalid
+	Status         string     `json:"status"` // valid, revoked, not_signed, refused, cancelled, signature_invalid
+	RevokedAt      *time.Time `json:"revoked_at,omitempty"`
 	Date           *time.Time `json:"date,omitempty"`
 	SignedAt       *time.Time `json:"signed_at,omitempty"`
 	RegistryNumber string     `json:"registry_number,omitempty"`
@@ -54,7 +55,7 @@ func (s *Server) check(code string) (Check, bool, error) {
 		c.Date = &d
 	}
 	switch st.Phase {
-	case act.PhaseSigned:
+	case act.PhaseSigned, act.PhaseRevoked:
 		f := document.FactsOf(&st, s.cfg.Document.Place, s.cfg.Document.PublicURL)
 		text := document.Canonical(f)
 		c.ValidUntil = f.ValidUntil().Format(time.DateOnly)
@@ -67,6 +68,10 @@ func (s *Server) check(code string) (Check, bool, error) {
 			c.Signature, c.Status = string(pki.CodeOf(err)), "signature_invalid"
 		} else {
 			c.Signature, c.Status = "verified", "valid"
+		}
+		if st.Phase == act.PhaseRevoked && c.Status == "valid" {
+			r := st.RevokedAt.UTC()
+			c.Status, c.RevokedAt = "revoked", &r
 		}
 	case act.PhaseRefused, act.PhaseCancelled:
 	default:
@@ -90,6 +95,7 @@ var checkTmpl = template.Must(template.New("check").Parse(`<!doctype html>
 <tr><td>Доверитель (ИИН) / Сенім білдіруші (ЖСН)</td><td>{{.Principal}}</td></tr>
 <tr><td>Поверенный (ИИН) / Сенім білдірілген адам (ЖСН)</td><td>{{.Attorney}}</td></tr>
 <tr><td>Действительна до / Жарамды</td><td>{{.ValidUntil}}</td></tr>
+{{if .RevokedAt}}<tr><td>Отменена / Күші жойылды</td><td>{{.RevokedAt.Format "02.01.2006 15:04"}} UTC</td></tr>{{end}}
 <tr><td>ЭЦП нотариуса / Нотариустың ЭЦҚ</td><td>{{.Signature}}</td></tr>
 <tr><td>SHA-256</td><td><small>{{.DocumentSHA256}}</small></td></tr>
 </table><p><small><a href="?format=json">JSON</a></small></p></body></html>`))
