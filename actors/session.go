@@ -57,6 +57,8 @@ type SessionDeps struct {
 	Sys      *System
 	Accounts *accounts.Store
 	Limits   SessionLimits
+	// PDF renders a signed act's printable document.
+	PDF func(*act.State) ([]byte, error)
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -394,7 +396,7 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		id := newActID()
 		data := act.ApplicationBytes(id, p.ActionType, s.me.IIN, p.Phone, p.AttorneyIIN, p.Consent)
 		result(protocol.PreparedApplication{Act: id, Data: base64.StdEncoding.EncodeToString(data)})
-	case "to_sign", "act":
+	case "to_sign", "act", "document":
 		if env.Act == "" {
 			s.fail(env, protocol.CodeBadMessage, "%s needs act", env.Name)
 			return
@@ -456,6 +458,17 @@ func (s *sessionActor) stateAnswer(m StateResult) {
 	switch env.Name {
 	case "act":
 		out = m.State
+	case "document":
+		if m.State.Phase != act.PhaseSigned && m.State.Phase != act.PhaseRevoked {
+			s.fail(env, string(act.CodeNotAllowedInState), "the document is not signed (act is %s)", m.State.Phase)
+			return
+		}
+		pdf, err := s.sd.PDF(&m.State)
+		if err != nil {
+			s.fail(env, protocol.CodeInternal, "%v", err)
+			return
+		}
+		out = map[string]string{"code": m.State.DocumentCode, "pdf": base64.StdEncoding.EncodeToString(pdf)}
 	case "to_sign":
 		var q protocol.ToSignQuery
 		_ = json.Unmarshal(env.Body, &q)

@@ -2,11 +2,15 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +24,7 @@ import (
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/registry"
@@ -385,6 +390,35 @@ func TestFullActOverTheProtocol(t *testing.T) {
 		t.Fatalf("404 page:\n%s", html)
 	}
 
+	// The client downloads the document; its QR code leads to the check.
+	if zbarimg, pdftoppm, ok := peerTools(t); ok {
+		var doc struct{ Code, PDF string }
+		if err := cl.Query(ctx, "document", actID, nil, &doc); err != nil {
+			t.Fatal(err)
+		}
+		pdf, _ := base64.StdEncoding.DecodeString(doc.PDF)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "poa.pdf"), pdf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(pdftoppm, "-r", "150", "-png", "-singlefile", filepath.Join(dir, "poa.pdf"), filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm: %v %s", err, out)
+		}
+		out, err := exec.Command(zbarimg, "-q", "--raw", filepath.Join(dir, "page.png")).Output()
+		if err != nil {
+			t.Fatalf("zbarimg: %v", err)
+		}
+		qr, err := url.Parse(strings.TrimSpace(string(out)))
+		if err != nil || qr.Path != "/verify/"+final.DocumentCode || qr.Scheme+"://"+qr.Host != cfg.Document.PublicURL {
+			t.Fatalf("the QR code holds %q", out)
+		}
+		var viaQR server.Check
+		getJSON(t, w.http+qr.Path+"?format=json", http.StatusOK, &viaQR) // the test server's address, the QR's path
+		if viaQR.Status != "valid" || viaQR.Code != final.DocumentCode {
+			t.Fatalf("the check the QR leads to: %+v", viaQR)
+		}
+	}
+
 	// Cabinets and registers.
 	var mine struct{ Acts []protocol.ActSummary }
 	must(t, 0, cl.Query(ctx, "my_acts", "", nil, &mine))
@@ -425,6 +459,22 @@ func (w *world) metric(t *testing.T, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// peerTools finds zbarimg and pdftoppm. CI must have them (.ci/run installs
+// them); elsewhere their absence skips only the QR part of a test.
+func peerTools(t *testing.T) (string, string, bool) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		return testtool.RequireTool(t, "zbarimg", "zbar-tools"), testtool.RequireTool(t, "pdftoppm", "poppler-utils"), true
+	}
+	z, err1 := exec.LookPath("zbarimg")
+	p, err2 := exec.LookPath("pdftoppm")
+	if err1 != nil || err2 != nil {
+		t.Log("zbarimg or pdftoppm missing: the QR code is not followed (apt-get install zbar-tools poppler-utils)")
+		return "", "", false
+	}
+	return z, p, true
 }
 
 func getText(t *testing.T, url string, status int) string {
