@@ -150,6 +150,16 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// SignatureOf is what the printed document says of a signed act's notary
+// signature; nil before signing.
+func SignatureOf(s *act.State) *Signature {
+	if s.NotarySig == nil {
+		return nil
+	}
+	return &Signature{SignerName: s.NotarySig.SignerName, SignerIIN: s.NotarySig.SignerIIN,
+		Fingerprint: s.NotarySig.Fingerprint, SignedAt: s.SignedAt}
+}
+
 // FactsOf reads a document's facts from an act. The principal's name is the
 // one on their sign-in certificate, the attorney's the one on the
 // certificate that signed the consent; place and publicURL come from the

@@ -58,7 +58,7 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 	}
 	f := document.FactsOf(&st, place, publicURL)
 	text := document.Canonical(f)
-	pdf, err := document.PDF(f, pdfSignature(&st))
+	pdf, err := document.PDF(f, document.SignatureOf(&st))
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +98,6 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
-}
-
-func pdfSignature(st *act.State) *document.Signature {
-	return &document.Signature{SignerName: st.NotarySig.SignerName, SignerIIN: st.NotarySig.SignerIIN,
-		Fingerprint: st.NotarySig.Fingerprint, SignedAt: st.SignedAt}
 }
 
 func replay(recs []eventlog.Record) (act.State, error) {
@@ -213,7 +208,7 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 	}
 	add("document seals the history up to the approval", err, approval)
 	err = nil
-	if pdf, perr := document.PDF(facts, pdfSignature(&st)); perr != nil || !bytes.Equal(pdf, files[FilePDF]) {
+	if pdf, perr := document.PDF(facts, document.SignatureOf(&st)); perr != nil || !bytes.Equal(pdf, files[FilePDF]) {
 		err = fmt.Errorf("document.pdf is not the document the log renders")
 	}
 	add("printable PDF is the signed document", err, "re-rendered byte for byte")

@@ -375,16 +375,7 @@ func TestPublicCheckIsRateLimited(t *testing.T) {
 // the check says so.
 func TestPublicCheckNamesAMismatch(t *testing.T) {
 	w := newWorld(t)
-	ctx := w.ctx()
-	actID, cl, nt := w.toApproval(t)
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
-	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
-	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
-	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	actID, cl, nt := w.toSigned(t)
 	code := w.state(t, cl, actID).DocumentCode
 	cl.CloseNow()
 	nt.CloseNow()
@@ -413,15 +404,7 @@ func TestPublicCheckNamesAMismatch(t *testing.T) {
 func TestRevocation(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
-	actID, cl, nt := w.toApproval(t)
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
-	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
-	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
-	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	actID, cl, _ := w.toSigned(t)
 	code := w.state(t, cl, actID).DocumentCode
 	var check server.Check
 	getJSON(t, w.http+"/verify/"+code+"?format=json", http.StatusOK, &check)
@@ -468,4 +451,21 @@ func TestIndividualsRegistry(t *testing.T) {
 	}
 	refused(t, nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": "950512400017"}, nil), "unknown_person")
 	refused(t, cl.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, nil), "forbidden")
+}
+
+// toSigned takes an act through invoice, payment, code and the notary's
+// signature.
+func (w *world) toSigned(t *testing.T) (string, *client.Client, *client.Client) {
+	t.Helper()
+	ctx := w.ctx()
+	actID, cl, nt := w.toApproval(t)
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
+	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": cms}))
+	return actID, cl, nt
 }

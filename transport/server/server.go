@@ -113,9 +113,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
 			PDF: func(st *act.State) ([]byte, error) {
-				f := document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL)
-				return document.PDF(f, &document.Signature{SignerName: st.NotarySig.SignerName, SignerIIN: st.NotarySig.SignerIIN,
-					Fingerprint: st.NotarySig.Fingerprint, SignedAt: st.SignedAt})
+				return document.PDF(document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL), document.SignatureOf(st))
 			}},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
