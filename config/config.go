@@ -30,6 +30,23 @@ type Config struct {
 	Fees     Fees     `toml:"fees"`
 	Limits   Limits   `toml:"limits"`
 	Document Document `toml:"document"`
+	TURN     TURN     `toml:"turn"`
+}
+
+// TURN configures the embedded TURN server.
+type TURN struct {
+	Enabled bool `toml:"enabled"`
+	// Addr is the UDP and TCP listen address.
+	Addr string `toml:"addr"`
+	// RelayIP is the address relays are announced at: the server's public IP.
+	RelayIP string `toml:"relay_ip"`
+	Realm   string `toml:"realm"`
+	// AllowLoopback and AllowPrivate permit relaying to such peers
+	// (development on one machine); off in production.
+	AllowLoopback bool `toml:"allow_loopback"`
+	AllowPrivate  bool `toml:"allow_private"`
+	// CredentialTTL is how long handed-out TURN credentials stay valid.
+	CredentialTTL Duration `toml:"credential_ttl"`
 }
 
 // Document configures the notarial document.
@@ -137,6 +154,8 @@ func Default() Config {
 		Fees:     Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
 		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
+		TURN: TURN{Enabled: true, Addr: "127.0.0.1:3478", RelayIP: "127.0.0.1", Realm: "senim", AllowLoopback: true,
+			CredentialTTL: Duration(time.Hour)},
 	}
 }
 
@@ -203,6 +222,9 @@ func (c Config) Validate() error {
 	}
 	if c.Document.Place == "" || !strings.HasPrefix(c.Document.PublicURL, "http") {
 		errs = append(errs, errors.New("document: place must be set and public_url be an http(s) URL"))
+	}
+	if c.TURN.Enabled && (c.TURN.Addr == "" || c.TURN.Realm == "" || c.TURN.CredentialTTL <= 0) {
+		errs = append(errs, errors.New("turn: addr, realm and a positive credential_ttl are required"))
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))

@@ -141,7 +141,7 @@ func startLogged(t *testing.T, data, msg, field string, args ...string) string {
 func startProcess(t *testing.T, data, msg, field string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(senim, args...)
-	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_HTTP_ADDR=127.0.0.1:0", "SENIM_LOG_FORMAT=json", "SENIM_CONFIG=")
+	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_HTTP_ADDR=127.0.0.1:0", "SENIM_TURN_ADDR=127.0.0.1:0", "SENIM_LOG_FORMAT=json", "SENIM_CONFIG=")
 	cmd.Dir = t.TempDir()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

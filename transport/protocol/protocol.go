@@ -139,6 +139,14 @@ type ActSummary struct {
 	SignedAt     *time.Time `json:"signed_at,omitempty"`
 }
 
+// ICEServer is one entry of RTCPeerConnection's iceServers: TURN URLs with
+// time-limited credentials (TURN REST: username "<expiry>:<user>").
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
 // Offer is the body of an offer: what the notary sees when the window
 // "lights green".
 type Offer struct {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func startServer(t *testing.T, dataDir string) *server.Server {
 	cfg := config.Default()
 	cfg.DataDir = dataDir
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.TURN.Addr = "127.0.0.1:0"
 	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +418,30 @@ func TestFullActOverTheProtocol(t *testing.T) {
 		getJSON(t, w.http+qr.Path+"?format=json", http.StatusOK, &viaQR) // the test server's address, the QR's path
 		if viaQR.Status != "valid" || viaQR.Code != final.DocumentCode {
 			t.Fatalf("the check the QR leads to: %+v", viaQR)
+		}
+	}
+
+	// The ICE servers a session gets carry TURN credentials that work: coturn's
+	// test client relays through our TURN with them.
+	var ice struct {
+		ICEServers []protocol.ICEServer `json:"ice_servers"`
+	}
+	if err := cl.Query(ctx, "ice_servers", "", nil, &ice); err != nil || len(ice.ICEServers) != 1 {
+		t.Fatalf("ice servers: %+v %v", ice, err)
+	}
+	srvICE := ice.ICEServers[0]
+	expiry, _, _ := strings.Cut(srvICE.Username, ":")
+	if exp, err := strconv.ParseInt(expiry, 10, 64); err != nil || exp <= time.Now().Unix() ||
+		!strings.HasSuffix(srvICE.Username, ":client:"+clientIIN) || len(srvICE.URLs) != 2 {
+		t.Fatalf("ice server %+v", srvICE)
+	}
+	if uclient, err := exec.LookPath("turnutils_uclient"); err == nil || os.Getenv("CI") == "true" {
+		uclient = testtool.RequireTool(t, "turnutils_uclient", "coturn")
+		out, err := exec.Command(uclient, "-y", "-n", "5", "-m", "1", "-u", srvICE.Username, "-w", srvICE.Credential,
+			"-p", fmt.Sprint(w.srv.TURN.Port()), "127.0.0.1").CombinedOutput()
+		counts := regexp.MustCompile(`tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*\n`).FindAllStringSubmatch(string(out), -1)
+		if err != nil || len(counts) == 0 || counts[len(counts)-1][1] == "0" || counts[len(counts)-1][1] != counts[len(counts)-1][2] {
+			t.Fatalf("relaying with the handed-out credentials: %v\n%s", err, out)
 		}
 	}
 

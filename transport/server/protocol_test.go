@@ -205,6 +205,7 @@ func startWithLimits(t *testing.T, edit func(*config.Limits)) string {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.TURN.Addr = "127.0.0.1:0"
 	edit(&cfg.Limits)
 	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
 	if err != nil {
@@ -383,7 +384,7 @@ func TestPublicCheckNamesAMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.DataDir, cfg.HTTP.Addr = w.dir, "127.0.0.1:0"
+	cfg.DataDir, cfg.HTTP.Addr, cfg.TURN.Addr = w.dir, "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Document.Place = "г. Астана / Астана қ." // the document would now render differently
 	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
 	if err != nil {

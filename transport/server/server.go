@@ -6,6 +6,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -26,6 +28,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
@@ -45,6 +48,7 @@ type Server struct {
 	Accounts *accounts.Store
 	Bank     *bank.Sim
 	Registry *registry.Sim
+	TURN     *turn.Server // nil when turn.enabled is false
 	Actors   *actors.System
 	Gateway  *gateway.Gateway
 
@@ -108,13 +112,31 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		s.Bank.Close()
 		return nil, err
 	}
+	var iceServers func(string) []protocol.ICEServer
+	if cfg.TURN.Enabled {
+		secret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "turn.secret"))
+		if err != nil {
+			return nil, err
+		}
+		s.TURN, err = turn.Start(turn.Config{Addr: cfg.TURN.Addr, RelayIP: cfg.TURN.RelayIP, Realm: cfg.TURN.Realm, Secret: secret,
+			AllowLoopback: cfg.TURN.AllowLoopback, AllowPrivate: cfg.TURN.AllowPrivate, Now: now}, log.With().Str("component", "turn").Logger())
+		if err != nil {
+			return nil, err
+		}
+		iceServers = func(user string) []protocol.ICEServer {
+			u, p := turn.Credentials(secret, user, now(), cfg.TURN.CredentialTTL.Std())
+			hostPort := net.JoinHostPort(cfg.TURN.RelayIP, fmt.Sprint(s.TURN.Port()))
+			return []protocol.ICEServer{{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}, Username: u, Credential: p}}
+		}
+	}
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL), document.SignatureOf(st))
-			}},
+			},
+			ICEServers: iceServers},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		Log:            log,
@@ -178,11 +200,30 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	}
 	s.Actors.Stop()
+	if s.TURN != nil {
+		_ = s.TURN.Close()
+	}
 	s.Bank.Close()
 	if err := s.Log.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// loadOrMakeSecret reads a secret file, making a random one on first use.
+func loadOrMakeSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return string(b), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	secret := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(secret), 0o600); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
 func (s *Server) routes() http.Handler {

@@ -1,0 +1,152 @@
+// Package turn is Senim's embedded TURN server (pion/turn v5): UDP and TCP
+// on one port, time-limited credentials in the TURN REST scheme, and a peer
+// policy that refuses to relay to loopback and private addresses unless the
+// configuration allows it (a TURN server that relays anywhere is an open
+// proxy into its own network).
+//
+// Credentials: username "<unix expiry>:<user>", password
+// base64(HMAC-SHA1(secret, username)), as coturn's use-auth-secret and the
+// TURN REST API draft define them. The server computes the password from the
+// username alone, so it keeps no session state for credentials.
+package turn
+
+import (
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // the TURN REST scheme is HMAC-SHA1
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/logging"
+	pionturn "github.com/pion/turn/v5"
+	"github.com/rs/zerolog"
+)
+
+// Config configures the server.
+type Config struct {
+	// Addr is the UDP and TCP listen address, e.g. "127.0.0.1:3478".
+	Addr string
+	// RelayIP is the address relays are announced at (the server's public IP).
+	RelayIP string
+	// Realm of the long-term credentials.
+	Realm string
+	// Secret is shared with the code that hands out credentials.
+	Secret string
+	// AllowLoopback and AllowPrivate permit relaying to such peers
+	// (development and tests on one machine).
+	AllowLoopback, AllowPrivate bool
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Server is a running TURN server.
+type Server struct {
+	cfg Config
+	srv *pionturn.Server
+	udp net.PacketConn
+	tcp net.Listener
+}
+
+// Start listens and serves.
+func Start(cfg Config, log zerolog.Logger) (*Server, error) {
+	if cfg.Secret == "" || cfg.Realm == "" {
+		return nil, errors.New("turn: a realm and a secret are required")
+	}
+	relay := net.ParseIP(cfg.RelayIP)
+	if relay == nil {
+		return nil, fmt.Errorf("turn: relay IP %q is not an IP", cfg.RelayIP)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	udp, err := net.ListenPacket("udp4", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("turn: %w", err)
+	}
+	// TCP on the port UDP got, so that ":0" gives one port for both.
+	tcp, err := net.Listen("tcp4", udp.LocalAddr().String())
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("turn: %w", err)
+	}
+	s := &Server{cfg: cfg, udp: udp, tcp: tcp}
+	relayGen := func() pionturn.RelayAddressGenerator {
+		return &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelWarn
+	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
+		Realm:             cfg.Realm,
+		AuthHandler:       s.auth,
+		LoggerFactory:     lf,
+		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
+		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
+	})
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("turn: %w", err)
+	}
+	log.Info().Str("udp", udp.LocalAddr().String()).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
+		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).Msg("TURN listening")
+	return s, nil
+}
+
+func bindAddr(relay net.IP) string {
+	if relay.IsLoopback() {
+		return relay.String()
+	}
+	return "0.0.0.0"
+}
+
+// Port is the UDP and TCP port.
+func (s *Server) Port() int { return s.udp.LocalAddr().(*net.UDPAddr).Port }
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// auth checks a TURN REST username: not expired, and its key derived from
+// the shared secret.
+func (s *Server) auth(ra *pionturn.RequestAttributes) (string, []byte, bool) {
+	expiry, user, ok := strings.Cut(ra.Username, ":")
+	if !ok || user == "" {
+		return "", nil, false
+	}
+	t, err := strconv.ParseInt(expiry, 10, 64)
+	if err != nil || s.cfg.Now().Unix() > t {
+		return "", nil, false
+	}
+	return ra.Username, pionturn.GenerateAuthKey(ra.Username, s.cfg.Realm, Password(s.cfg.Secret, ra.Username)), true
+}
+
+// permit refuses relaying to addresses inside the operator's networks.
+func (s *Server) permit(_ net.Addr, peer net.IP) bool {
+	switch {
+	case peer.IsUnspecified() || peer.IsMulticast() || peer.IsInterfaceLocalMulticast():
+		return false
+	case peer.IsLoopback():
+		return s.cfg.AllowLoopback
+	case peer.IsPrivate() || peer.IsLinkLocalUnicast() || cgnat.Contains(peer):
+		return s.cfg.AllowPrivate
+	}
+	return true
+}
+
+var _, cgnat, _ = net.ParseCIDR("100.64.0.0/10")
+
+// Password is the TURN REST password of a username.
+func Password(secret, username string) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(username))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Credentials issues a username and password for user, valid for ttl.
+func Credentials(secret, user string, now time.Time, ttl time.Duration) (username, password string) {
+	username = strconv.FormatInt(now.Add(ttl).Unix(), 10) + ":" + user
+	return username, Password(secret, username)
+}

@@ -1,0 +1,121 @@
+package turn
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/internal/testtool"
+)
+
+func start(t *testing.T, allowLoopback bool) *Server {
+	t.Helper()
+	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: allowLoopback}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var received = regexp.MustCompile(`tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$`)
+
+// uclient runs coturn's turnutils_uclient in client-to-client mode: two
+// clients allocate relays on our server and send each other messages
+// through them.
+func uclient(t *testing.T, s *Server, user, pass string, extra ...string) (sent, recv int, out string, err error) {
+	t.Helper()
+	bin := testtool.RequireTool(t, "turnutils_uclient", "coturn")
+	args := append([]string{"-y", "-n", "10", "-m", "1", "-l", "120", "-u", user, "-w", pass, "-p", strconv.Itoa(s.Port())}, extra...)
+	b, err := exec.Command(bin, append(args, "127.0.0.1")...).CombinedOutput()
+	out = string(b)
+	for _, line := range regexp.MustCompile(`\n`).Split(out, -1) {
+		if m := received.FindStringSubmatch(line); m != nil {
+			sent, _ = strconv.Atoi(m[1])
+			recv, _ = strconv.Atoi(m[2])
+		}
+	}
+	return sent, recv, out, err
+}
+
+// A peer nobody here wrote, coturn's test client, allocates and relays
+// through our TURN with our credentials, over UDP and over TCP.
+func TestCoturnClientRelaysThroughUs(t *testing.T) {
+	s := start(t, true)
+	user, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
+	for _, transport := range [][]string{nil, {"-t"}} {
+		sent, recv, out, err := uclient(t, s, user, pass, transport...)
+		if err != nil || sent == 0 || recv != sent {
+			t.Fatalf("transport %v: sent %d received %d (%v)\n%s", transport, sent, recv, err, out)
+		}
+	}
+}
+
+func TestBadCredentialsAreRefused(t *testing.T) {
+	s := start(t, true)
+	_, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
+	expiredUser, expiredPass := Credentials("s3cret", "client-1", time.Now(), -time.Minute)
+	for name, c := range map[string][2]string{
+		"wrong password":  {"9999999999:client-1", pass},
+		"expired":         {expiredUser, expiredPass},
+		"no expiry":       {"client-1", Password("s3cret", "client-1")},
+		"another secret":  {"9999999999:client-1", Password("other", "9999999999:client-1")},
+		"not a timestamp": {"soon:client-1", Password("s3cret", "soon:client-1")},
+	} {
+		_, recv, out, err := uclient(t, s, c[0], c[1])
+		if err == nil || recv != 0 {
+			t.Errorf("%s: accepted (received %d)\n%s", name, recv, out)
+		}
+	}
+}
+
+// Without the allowance, relaying to loopback peers is refused.
+func TestLoopbackPeersAreRefused(t *testing.T) {
+	s := start(t, false)
+	user, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
+	_, recv, out, _ := uclient(t, s, user, pass)
+	if recv != 0 {
+		t.Fatalf("relayed %d messages to loopback peers\n%s", recv, out)
+	}
+}
+
+func TestPeerPolicy(t *testing.T) {
+	strict := &Server{cfg: Config{}}
+	lax := &Server{cfg: Config{AllowLoopback: true, AllowPrivate: true}}
+	for ip, want := range map[string][2]bool{ // strict, lax
+		"8.8.8.8":      {true, true},
+		"2a00:1450::1": {true, true},
+		"127.0.0.1":    {false, true},
+		"::1":          {false, true},
+		"10.1.2.3":     {false, true},
+		"172.16.0.9":   {false, true},
+		"192.168.1.1":  {false, true},
+		"169.254.0.1":  {false, true},
+		"100.64.0.1":   {false, true},
+		"fd00::1":      {false, true},
+		"0.0.0.0":      {false, false},
+		"224.0.0.1":    {false, false},
+	} {
+		p := net.ParseIP(ip)
+		if got := [2]bool{strict.permit(nil, p), lax.permit(nil, p)}; got != want {
+			t.Errorf("%s: %v, want %v", ip, got, want)
+		}
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	// Reference value computed with Python's hmac module.
+	if got := Password("s3cret", "1700000000:alice"); got != "TtElzSjT0GdnTQ9xdcRNxx96yQs=" {
+		t.Fatalf("password %q", got)
+	}
+	u, p := Credentials("s3cret", "alice", time.Unix(1700000000, 0), time.Hour)
+	if u != fmt.Sprint(1700000000+3600)+":alice" || p != Password("s3cret", u) {
+		t.Fatalf("%s %s", u, p)
+	}
+}
