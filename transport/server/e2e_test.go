@@ -435,8 +435,8 @@ func TestFullActOverTheProtocol(t *testing.T) {
 		!strings.HasSuffix(srvICE.Username, ":client:"+clientIIN) || len(srvICE.URLs) != 2 {
 		t.Fatalf("ice server %+v", srvICE)
 	}
-	if uclient, err := exec.LookPath("turnutils_uclient"); err == nil || os.Getenv("CI") == "true" {
-		uclient = testtool.RequireTool(t, "turnutils_uclient", "coturn")
+	if _, err := exec.LookPath("turnutils_uclient"); err == nil || os.Getenv("CI") == "true" {
+		uclient := testtool.RequireTool(t, "turnutils_uclient", "coturn")
 		out, err := exec.Command(uclient, "-y", "-n", "5", "-m", "1", "-u", srvICE.Username, "-w", srvICE.Credential,
 			"-p", fmt.Sprint(w.srv.TURN.Port()), "127.0.0.1").CombinedOutput()
 		counts := regexp.MustCompile(`tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*\n`).FindAllStringSubmatch(string(out), -1)
