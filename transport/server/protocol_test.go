@@ -245,27 +245,7 @@ func raw(t *testing.T, addr string) (*websocket.Conn, func() protocol.Envelope) 
 }
 
 func TestLimits(t *testing.T) {
-	t.Run("in flight", func(t *testing.T) {
-		addr := startWithLimits(t, func(l *config.Limits) { l.MaxInFlight = 1 })
-		c, read := raw(t, addr)
-		ctx := context.Background()
-		_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`))
-		if e := read(); e.Type != "welcome" {
-			t.Fatalf("sign-in: %+v", e)
-		}
-		// Two requests at once that both wait on an act: the second is over the limit.
-		for _, id := range []string{"a", "b"} {
-			_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"query","id":"`+id+`","act":"no-such-act","name":"act"}`))
-		}
-		codes := map[string]string{}
-		for len(codes) < 2 {
-			e := read()
-			codes[e.ID] = e.Code
-		}
-		if codes["b"] != "overloaded" {
-			t.Fatalf("codes %v", codes)
-		}
-	})
+	// The in-flight limit is tested deterministically in actors (TestSessionInFlightLimit).
 	t.Run("rate", func(t *testing.T) {
 		addr := startWithLimits(t, func(l *config.Limits) { l.RatePerSecond, l.Burst = 0.001, 3 })
 		c, read := raw(t, addr)

@@ -1,0 +1,140 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+// frames is a Conn that keeps what the session sends.
+type frames struct {
+	mu  sync.Mutex
+	got []protocol.Envelope
+}
+
+func (f *frames) Send(b []byte) bool {
+	var e protocol.Envelope
+	_ = json.Unmarshal(b, &e)
+	f.mu.Lock()
+	f.got = append(f.got, e)
+	f.mu.Unlock()
+	return true
+}
+
+func (f *frames) Close(string) {}
+
+func (f *frames) byID() map[string]protocol.Envelope {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]protocol.Envelope{}
+	for _, e := range f.got {
+		if e.ID != "" {
+			out[e.ID] = e
+		}
+	}
+	return out
+}
+
+// hold is an acts router that keeps every message and answers none until
+// released, so a request stays in flight for as long as a test needs.
+type hold struct{ got chan any }
+
+func (h *hold) Receive(c *actor.Context) {
+	switch c.Message().(type) {
+	case actor.Started, actor.Stopped, actor.Initialized:
+	default:
+		h.got <- c.Message()
+	}
+}
+
+// A connection may have at most MaxInFlight requests awaiting an answer;
+// one more is refused with overloaded, and once an answer comes back the
+// connection may ask again.
+func TestSessionInFlightLimit(t *testing.T) {
+	dir := t.TempDir()
+	l, err := eventlog.Open(filepath.Join(dir, "log"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Stop()
+	path := filepath.Join(dir, "notaries.json")
+	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := accounts.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hold{got: make(chan any, 16)}
+	router := sys.Engine.Spawn(func() actor.Receiver { return h }, "hold")
+	sys.router = router
+
+	conn := &frames{}
+	pid := SpawnSession(SessionDeps{Sys: sys, Accounts: store, Limits: SessionLimits{MaxInFlight: 2, RatePerSecond: 1000, Burst: 1000}}, conn)
+	send := func(frame string) { sys.Engine.Send(pid, Inbound{Frame: []byte(frame)}) }
+	answer := func(id string) protocol.Envelope {
+		t.Helper()
+		var e protocol.Envelope
+		testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+			var ok bool
+			if e, ok = conn.byID()[id]; !ok {
+				return fmt.Errorf("no answer to %s yet", id)
+			}
+			return nil
+		})
+		return e
+	}
+	send(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)
+	if e := answer("s"); e.Type != protocol.TypeWelcome {
+		t.Fatalf("sign-in: %+v", e)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		send(`{"type":"query","id":"` + id + `","act":"x","name":"act"}`)
+	}
+	if e := answer("c"); e.Code != protocol.CodeOverloaded {
+		t.Fatalf("third request: %+v", e)
+	}
+	if _, early := conn.byID()["a"]; early {
+		t.Fatal("a held request was answered")
+	}
+	held := func() GetState {
+		t.Helper()
+		select {
+		case m := <-h.got:
+			return m.(GetState)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the router got nothing")
+			return GetState{}
+		}
+	}
+	// The router answers a; a new request fits again.
+	first := held()
+	sys.Engine.Send(first.ReplyTo, StateResult{Tag: first.Tag, Code: string(act.CodeNoSuchAct), Message: "no such act"})
+	if e := answer(first.Tag); e.Code != string(act.CodeNoSuchAct) {
+		t.Fatalf("answer to %s: %+v", first.Tag, e)
+	}
+	send(`{"type":"query","id":"d","act":"x","name":"act"}`)
+	if g := held(); g.Tag != "b" {
+		t.Fatalf("second held request is %q", g.Tag)
+	}
+	if g := held(); g.Tag != "d" {
+		t.Fatalf("request after the answer is %q, want d", g.Tag)
+	}
+}
