@@ -41,9 +41,37 @@ var (
 	BankCallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "bank_callbacks_total", Help: "Bank payment callbacks by outcome.",
 	}, []string{"outcome"})
+
+	// MediaRooms is the number of open call rooms.
+	MediaRooms = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "media_rooms", Help: "Open call rooms in the SFU.",
+	})
+	// MediaParticipants is the number of participants connected to rooms.
+	MediaParticipants = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "media_participants", Help: "Participants in the SFU's rooms.",
+	})
+	// MediaPackets and MediaBytes count RTP received from publishers and
+	// forwarded (once per publisher packet, whatever the fan-out).
+	MediaPackets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "media_forwarded_packets_total", Help: "RTP packets received from publishers and forwarded, by kind.",
+	}, []string{"kind"})
+	MediaBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "media_forwarded_bytes_total", Help: "RTP payload bytes received from publishers and forwarded, by kind.",
+	}, []string{"kind"})
+	// MediaRTCP counts RTCP from participants: nack (lost packets asked
+	// for), pli, fir, rr (receiver reports), sr (sender reports).
+	MediaRTCP = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "media_rtcp_total", Help: "RTCP received from participants, by type (nack counts packets).",
+	}, []string{"type"})
+	// MediaKeyframeRequests counts keyframe requests to publishers: sent,
+	// or coalesced into one sent shortly before.
+	MediaKeyframeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "media_keyframe_requests_total", Help: "Keyframe requests (PLI) to publishers: sent or coalesced by the throttle.",
+	}, []string{"outcome"})
 )
 
 func init() {
 	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
+		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }

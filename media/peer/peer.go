@@ -1,0 +1,242 @@
+// Package peer is a WebRTC participant of Senim's calls in Go: it answers
+// the SFU's offers, publishes synthetic VP8 video and Opus audio, and counts
+// what it receives. The tests, the load tool and the benchmark use it as
+// the notary's and the client's browser; it speaks the same signaling as
+// the browser apps (see transport/protocol/PROTOCOL.md, "Media").
+package peer
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// Signal is what the peer sends the SFU: an answer or a candidate.
+type Signal struct {
+	Kind      string                   `json:"kind"`
+	SDP       string                   `json:"sdp,omitempty"`
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+}
+
+// Peer is one participant's connection.
+type Peer struct {
+	PC   *webrtc.PeerConnection
+	send func(Signal)
+
+	video, audio *webrtc.TrackLocalStaticSample
+	keyframe     atomic.Bool // a keyframe is wanted next
+
+	// KeyframeRequests counts PLI and FIR that reached this publisher.
+	KeyframeRequests atomic.Int64
+
+	mu       sync.Mutex
+	received map[string]*Received // by track id
+	pending  []webrtc.ICECandidateInit
+}
+
+// Received counts one incoming track.
+type Received struct {
+	Stream, Track, Codec string
+	Packets, Bytes       atomic.Int64
+}
+
+// New makes a peer on api (sfu.NewAPI's, so codecs match) with the given
+// ICE configuration (TURN servers, relay-only policy). send carries its
+// signals to the SFU.
+func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, error) {
+	pc, err := api.NewPeerConnection(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Peer{PC: pc, send: send, received: map[string]*Received{}}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			init := c.ToJSON()
+			p.send(Signal{Kind: "candidate", Candidate: &init})
+		}
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType}
+		p.mu.Lock()
+		p.received[t.ID()] = r
+		p.mu.Unlock()
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := t.Read(buf)
+			if err != nil {
+				return
+			}
+			r.Packets.Add(1)
+			r.Bytes.Add(int64(n))
+		}
+	})
+	return p, nil
+}
+
+// Publish adds a synthetic camera (VP8) and microphone (Opus) and sends
+// frames until ctx ends: 30 frames/s of about bitrate/240 bytes each, a
+// keyframe every 3 s and whenever the SFU asks; 20 ms Opus frames. Call it
+// before the first offer is answered, as a browser adds its tracks before
+// answering.
+func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
+	var err error
+	if p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", stream); err != nil {
+		return err
+	}
+	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "microphone", stream); err != nil {
+		return err
+	}
+	for _, t := range []*webrtc.TrackLocalStaticSample{p.video, p.audio} {
+		sender, err := p.PC.AddTrack(t)
+		if err != nil {
+			return err
+		}
+		go p.readRTCP(sender)
+	}
+	p.keyframe.Store(true)
+	go p.sendVideo(ctx, bitrate/240)
+	go p.sendAudio(ctx)
+	return nil
+}
+
+func (p *Peer) readRTCP(sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.KeyframeRequests.Add(1)
+				p.keyframe.Store(true)
+			}
+		}
+	}
+}
+
+// VP8Frame is a synthetic VP8 frame of n bytes: a keyframe carries the
+// keyframe start code and a 640×480 size, so recorders and players take it.
+func VP8Frame(n int, key bool) []byte {
+	if n < 10 {
+		n = 10
+	}
+	f := make([]byte, n)
+	_, _ = rand.Read(f)
+	if key {
+		f[0] = f[0] &^ 0x01 // P bit clear: keyframe
+		f[3], f[4], f[5] = 0x9d, 0x01, 0x2a
+		f[6], f[7], f[8], f[9] = 0x80, 0x02, 0xe0, 0x01 // 640, 480
+	} else {
+		f[0] |= 0x01
+	}
+	return f
+}
+
+func (p *Peer) sendVideo(ctx context.Context, size int) {
+	tick := time.NewTicker(time.Second / 30)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		key := p.keyframe.Swap(false) || i%90 == 0
+		if err := p.video.WriteSample(media.Sample{Data: VP8Frame(size, key), Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {
+			return
+		}
+	}
+}
+
+func (p *Peer) sendAudio(ctx context.Context) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	frame := make([]byte, 80)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_, _ = rand.Read(frame[1:])
+		frame[0] = 0xfc // TOC: CELT fullband 20 ms, one frame
+		if err := p.audio.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}); err != nil {
+			return
+		}
+	}
+}
+
+// Offer answers an offer from the SFU; the answer goes out through send.
+func (p *Peer) Offer(sdp string) error {
+	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, c := range pending {
+		if err := p.PC.AddICECandidate(c); err != nil {
+			return err
+		}
+	}
+	answer, err := p.PC.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := p.PC.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	p.send(Signal{Kind: "answer", SDP: answer.SDP})
+	return nil
+}
+
+// Candidate adds the SFU's candidate.
+func (p *Peer) Candidate(c webrtc.ICECandidateInit) error {
+	p.mu.Lock()
+	if p.PC.RemoteDescription() == nil {
+		p.pending = append(p.pending, c)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	return p.PC.AddICECandidate(c)
+}
+
+// Received lists the tracks received so far.
+func (p *Peer) Received() []*Received {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Received, 0, len(p.received))
+	for _, r := range p.received {
+		out = append(out, r)
+	}
+	return out
+}
+
+// ReceivedFrom sums the packets received on the tracks of one stream.
+func (p *Peer) ReceivedFrom(stream string) (video, audio int64) {
+	for _, r := range p.Received() {
+		if r.Stream != stream {
+			continue
+		}
+		if strings.EqualFold(r.Codec, webrtc.MimeTypeOpus) {
+			audio += r.Packets.Load()
+		} else {
+			video += r.Packets.Load()
+		}
+	}
+	return video, audio
+}
+
+// Close hangs up.
+func (p *Peer) Close() error { return p.PC.Close() }

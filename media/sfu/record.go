@@ -1,0 +1,135 @@
+package sfu
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
+	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
+)
+
+// Recording is one finished track file of a room.
+type Recording struct {
+	Participant string    `json:"participant"`
+	Kind        string    `json:"kind"`  // audio or video
+	Codec       string    `json:"codec"` // audio/opus, video/VP8
+	File        string    `json:"file"`  // the name in the room's recording directory
+	SHA256      string    `json:"sha256"`
+	Bytes       int64     `json:"bytes"`
+	Duration    int64     `json:"duration_ms"` // from the RTP timestamps
+	Packets     int64     `json:"packets"`
+	Started     time.Time `json:"started"`
+	Ended       time.Time `json:"ended"`
+}
+
+type mediaWriter interface {
+	WriteRTP(*rtp.Packet) error
+	Close() error
+}
+
+// recorder writes one track. Only the track's forwarding loop uses it.
+type recorder struct {
+	w       mediaWriter
+	path    string
+	rec     Recording
+	clock   uint32
+	have    bool
+	lastTS  uint32
+	ticks   uint64
+	failed  error
+}
+
+// syncedFile reaches the disk before it closes: a finished recording is
+// named in the act's log, so it must outlive a crash that follows.
+type syncedFile struct{ *os.File }
+
+func (f syncedFile) Close() error {
+	if err := f.Sync(); err != nil {
+		_ = f.File.Close()
+		return err
+	}
+	return f.File.Close()
+}
+
+func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) (*recorder, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	kind, ext := "video", ".ivf"
+	mime := strings.ToLower(codec.MimeType)
+	switch mime {
+	case strings.ToLower(webrtc.MimeTypeOpus):
+		kind, ext = "audio", ".ogg"
+	case strings.ToLower(webrtc.MimeTypeVP8):
+	default:
+		return nil, fmt.Errorf("sfu: no recorder for %s", codec.MimeType)
+	}
+	name := key + ext
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	var w mediaWriter
+	if kind == "audio" {
+		w, err = oggwriter.NewWith(syncedFile{f}, codec.ClockRate, codec.Channels)
+	} else {
+		w, err = ivfwriter.NewWith(syncedFile{f}, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &recorder{w: w, path: f.Name(), clock: codec.ClockRate,
+		rec: Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name}}, nil
+}
+
+func (r *recorder) write(p *rtp.Packet) {
+	if r.failed != nil {
+		return
+	}
+	now := time.Now()
+	if !r.have {
+		r.have, r.lastTS, r.rec.Started = true, p.Timestamp, now
+	} else if d := int32(p.Timestamp - r.lastTS); d > 0 { // wraps; late packets do not count
+		r.ticks += uint64(d)
+		r.lastTS = p.Timestamp
+	}
+	r.rec.Ended = now
+	r.rec.Packets++
+	if err := r.w.WriteRTP(p); err != nil {
+		r.failed = err
+	}
+}
+
+// finish closes the file (synced) and hashes it.
+func (r *recorder) finish() (Recording, error) {
+	if err := r.w.Close(); err != nil {
+		return Recording{}, fmt.Errorf("sfu: close %s: %w", r.path, err)
+	}
+	if r.failed != nil {
+		return Recording{}, fmt.Errorf("sfu: write %s: %w", r.path, r.failed)
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return Recording{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Recording{}, err
+	}
+	r.rec.SHA256, r.rec.Bytes = hex.EncodeToString(h.Sum(nil)), n
+	if r.clock > 0 {
+		r.rec.Duration = int64(r.ticks * 1000 / uint64(r.clock))
+	}
+	return r.rec, nil
+}

@@ -1,0 +1,124 @@
+// Package sfu is Senim's selective forwarding unit: one Room per act's call,
+// on pion/webrtc v4. Every participant has one PeerConnection with the
+// server. What a participant publishes (Opus audio, VP8 video) is forwarded
+// to every other participant of the room and, if the room records, written
+// to disk (Opus in Ogg, VP8 in IVF).
+//
+// Signaling is server-led: the server always makes the offers (on join,
+// when tracks come and go, and for an ICE restart) and participants answer.
+// One side offering removes glare from renegotiation. Candidates trickle
+// both ways.
+//
+// A Room is safe for concurrent use: pion calls back on its own goroutines,
+// and the media actor that owns the room calls in from its own.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+)
+
+// Config is how rooms reach the network.
+type Config struct {
+	// UDPPortMin and UDPPortMax bound the ports of ICE host candidates; zero
+	// leaves the choice to the OS.
+	UDPPortMin, UDPPortMax uint16
+	// PublicIPs are announced as host candidates instead of local addresses
+	// (a server behind 1:1 NAT).
+	PublicIPs []string
+	// LoopbackOnly gathers candidates on loopback alone (tests, and a
+	// development server used from the same machine).
+	LoopbackOnly bool
+	// PLIInterval is the least time between two keyframe requests sent to
+	// one publisher; subscribers asking more often are coalesced.
+	PLIInterval time.Duration
+	// ICEServers are the server's own STUN/TURN servers; usually none, the
+	// server has a reachable address.
+	ICEServers []webrtc.ICEServer
+	Logger     zerolog.Logger
+}
+
+// SFU builds rooms that share one pion API (codecs, interceptors, network
+// settings).
+type SFU struct {
+	api *webrtc.API
+	cfg Config
+}
+
+// Codecs Senim forwards: what every browser sends.
+var (
+	VP8 = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}},
+		PayloadType: 96,
+	}
+	Opus = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType: 111,
+	}
+)
+
+// NewAPI is the pion API Senim's peers use, server and test peers alike:
+// VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
+// network settings of cfg.
+func NewAPI(cfg Config) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(Opus, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("sfu: udp ports: %w", err)
+		}
+	}
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, fmt.Errorf("sfu: public ips: %w", err)
+		}
+	}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if cfg.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// New makes an SFU.
+func New(cfg Config) (*SFU, error) {
+	if cfg.PLIInterval <= 0 {
+		cfg.PLIInterval = 500 * time.Millisecond
+	}
+	api, err := NewAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &SFU{api: api, cfg: cfg}, nil
+}
+
+// Errors a room returns; the media actor maps them to protocol codes.
+var (
+	ErrClosed         = errors.New("sfu: the room is closed")
+	ErrNoParticipant  = errors.New("sfu: no such participant")
+	ErrBadDescription = errors.New("sfu: bad session description")
+	ErrBadCandidate   = errors.New("sfu: bad ICE candidate")
+)

@@ -1,0 +1,259 @@
+package sfu_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/peer"
+	"github.com/senim-kz/senim/media/sfu"
+	"github.com/senim-kz/senim/media/turn"
+	"github.com/senim-kz/senim/metrics"
+)
+
+const wait = 30 * time.Second
+
+// call wires peers to a room the way the media actor and the websocket do:
+// each direction in order, never calling back into the room from its sink.
+type call struct {
+	t     *testing.T
+	room  *sfu.Room
+	mu    sync.Mutex
+	peers map[string]*peer.Peer
+	queue map[string]chan sfu.Signal
+	ctx   context.Context
+}
+
+func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := &call{t: t, peers: map[string]*peer.Peer{}, queue: map[string]chan sfu.Signal{}, ctx: ctx}
+	c.room = s.NewRoom(sfu.RoomOptions{ID: "test", RecordDir: dir, Sink: func(id string, sig sfu.Signal) {
+		c.mu.Lock()
+		q := c.queue[id]
+		c.mu.Unlock()
+		if q != nil {
+			q <- sig
+		}
+	}})
+	return c
+}
+
+// join adds a publishing peer with the given ICE configuration.
+func (c *call) join(id string, cfg webrtc.Configuration) *peer.Peer {
+	c.t.Helper()
+	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p, err := peer.New(api, cfg, func(s peer.Signal) {
+		var err error
+		switch s.Kind {
+		case "answer":
+			err = c.room.Answer(id, s.SDP)
+		case "candidate":
+			err = c.room.Candidate(id, *s.Candidate)
+		}
+		if err != nil {
+			c.t.Errorf("%s: %s: %v", id, s.Kind, err)
+		}
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = p.Close() })
+	if err := p.Publish(c.ctx, sfu.StreamID(id), 300_000); err != nil {
+		c.t.Fatal(err)
+	}
+	q := make(chan sfu.Signal, 256)
+	c.mu.Lock()
+	c.peers[id], c.queue[id] = p, q
+	c.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case <-c.ctx.Done():
+				return
+			case s := <-q:
+				var err error
+				if s.Kind == "offer" {
+					err = p.Offer(s.SDP)
+				} else {
+					err = p.Candidate(*s.Candidate)
+				}
+				if err != nil && c.ctx.Err() == nil {
+					c.t.Errorf("%s: %s from the room: %v", id, s.Kind, err)
+				}
+			}
+		}
+	}()
+	if err := c.room.Join(id); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// hears waits until p receives video and audio of the participant from.
+func hears(t *testing.T, p *peer.Peer, from string) {
+	t.Helper()
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		v, a := p.ReceivedFrom(sfu.StreamID(from))
+		if v < 30 || a < 30 {
+			return fmt.Errorf("from %s: %d video, %d audio packets", from, v, a)
+		}
+		return nil
+	})
+}
+
+func newSFU(t *testing.T, pli time.Duration) *sfu.SFU {
+	t.Helper()
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: pli, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Two peers publish synthetic VP8 and Opus; each receives the other's RTP
+// through the SFU. The one who joins second makes the first renegotiate.
+// A subscriber's PLI reaches the publisher. On close, every track is a
+// finished file whose hash and duration the room reports.
+func TestTwoPeersThroughTheSFU(t *testing.T) {
+	dir := t.TempDir()
+	c := newCall(t, newSFU(t, 10*time.Millisecond), dir)
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	if got := c.room.Participants(); len(got) != 2 {
+		t.Fatalf("participants %v", got)
+	}
+
+	// A keyframe request from the client about the notary's camera reaches
+	// the notary, as a PLI on the notary's own track.
+	var ssrc webrtc.SSRC
+	for _, tr := range client.PC.GetTransceivers() {
+		if r := tr.Receiver(); r != nil && r.Track() != nil && r.Track().Kind() == webrtc.RTPCodecTypeVideo {
+			ssrc = r.Track().SSRC()
+		}
+	}
+	if ssrc == 0 {
+		t.Fatal("the client has no video track")
+	}
+	before := notary.KeyframeRequests.Load()
+	testtool.Eventually(t, wait, 50*time.Millisecond, func() error {
+		if err := client.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+			return err
+		}
+		if notary.KeyframeRequests.Load() == before {
+			return fmt.Errorf("no keyframe request reached the notary")
+		}
+		return nil
+	})
+
+	recs := c.room.Close()
+	if len(recs) != 4 {
+		t.Fatalf("%d recordings, want 4: %+v", len(recs), recs)
+	}
+	kinds := map[string]int{}
+	for _, r := range recs {
+		kinds[r.Participant+" "+r.Kind]++
+		data, err := os.ReadFile(filepath.Join(dir, r.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != r.SHA256 || int64(len(data)) != r.Bytes {
+			t.Errorf("%s: hash or size differ from the file", r.File)
+		}
+		magic := map[string][]byte{"audio": []byte("OggS"), "video": []byte("DKIF")}[r.Kind]
+		if !bytes.HasPrefix(data, magic) {
+			t.Errorf("%s: starts %q, want %q", r.File, data[:4], magic)
+		}
+		if r.Duration <= 0 || r.Packets < 30 {
+			t.Errorf("%s: %d ms, %d packets", r.File, r.Duration, r.Packets)
+		}
+	}
+	for _, k := range []string{"notary:aliya audio", "notary:aliya video", "client:871008401427 audio", "client:871008401427 video"} {
+		if kinds[k] != 1 {
+			t.Errorf("recordings by participant and kind: %v", kinds)
+		}
+	}
+	if err := c.room.Join("late"); err != sfu.ErrClosed {
+		t.Fatalf("join a closed room: %v", err)
+	}
+}
+
+// However often subscribers ask, the publisher gets at most one keyframe
+// request per interval; the rest are counted as coalesced.
+func TestKeyframeRequestsAreThrottled(t *testing.T) {
+	c := newCall(t, newSFU(t, time.Hour), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	var ssrc webrtc.SSRC
+	for _, tr := range client.PC.GetTransceivers() {
+		if r := tr.Receiver(); r != nil && r.Track() != nil && r.Track().Kind() == webrtc.RTPCodecTypeVideo {
+			ssrc = r.Track().SSRC()
+		}
+	}
+	sent := testutil.ToFloat64(metrics.MediaKeyframeRequests.WithLabelValues("sent"))
+	coalesced := testutil.ToFloat64(metrics.MediaKeyframeRequests.WithLabelValues("coalesced"))
+	for i := 0; i < 20; i++ {
+		if err := client.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		if n := testutil.ToFloat64(metrics.MediaKeyframeRequests.WithLabelValues("coalesced")) - coalesced; n < 20 {
+			return fmt.Errorf("%v coalesced", n)
+		}
+		return nil
+	})
+	if n := testutil.ToFloat64(metrics.MediaKeyframeRequests.WithLabelValues("sent")) - sent; n != 0 {
+		t.Fatalf("%v keyframe requests sent within the interval", n)
+	}
+	_ = notary
+	c.room.Close()
+}
+
+// A peer that may only use relays (ICE policy relay) holds the call through
+// Senim's TURN server.
+func TestRelayOnlyThroughTURN(t *testing.T) {
+	srv, err := turn.Start(turn.Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: true}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
+	relay := webrtc.Configuration{
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
+		ICEServers:         []webrtc.ICEServer{{URLs: []string{fmt.Sprintf("turn:127.0.0.1:%d?transport=udp", srv.Port())}, Username: user, Credential: pass}},
+	}
+	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", relay)
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	pair, err := client.PC.GetTransceivers()[0].Sender().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v %v", pair, err)
+	}
+	if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("the client's candidate is %s, want relay", pair.Local.Typ)
+	}
+	c.room.Close()
+}
