@@ -37,14 +37,14 @@ type mediaWriter interface {
 
 // recorder writes one track. Only the track's forwarding loop uses it.
 type recorder struct {
-	w       mediaWriter
-	path    string
-	rec     Recording
-	clock   uint32
-	have    bool
-	lastTS  uint32
-	ticks   uint64
-	failed  error
+	w      mediaWriter
+	path   string
+	rec    Recording
+	clock  uint32
+	have   bool
+	lastTS uint32
+	ticks  uint64
+	failed error
 }
 
 // syncedFile reaches the disk before it closes: a finished recording is
