@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,6 +44,7 @@ var happy = []struct {
 	{"consented", attorney, func(s *State) Command { return GiveConsent{Signature: sig(attorney.IIN, ConsentBytes(s))} }},
 	{"waiting", client, func(*State) Command { return RequestCall{} }},
 	{"in_call", notary, func(*State) Command { return AcceptCall{} }},
+	{"recorded", system, func(*State) Command { return StartRecording{Recording: "rec-1"} }},
 	{"doc_shown", notary, func(*State) Command { return RecordCheck{Check: CheckDocumentShown, Passed: true} }},
 	{"capacity", notary, func(*State) Command { return RecordCheck{Check: CheckLegalCapacity, Passed: true} }},
 	{"explained", notary, func(*State) Command { return RecordCheck{Check: CheckRightsExplained, Passed: true} }},
@@ -58,7 +60,11 @@ var happy = []struct {
 	}},
 	{"coded", notary, func(*State) Command { return IssueDocumentCode{Code: "SNM-ABCD-EFGH"} }},
 	{"signed", notary, func(s *State) Command { return SignAct{Signature: sig(notary.IIN, DocumentBytes(s))} }},
+	{"recording_done", system, func(*State) Command { return FinishRecording{Recording: "rec-1", Files: []RecordingFile{recFile}} }},
 }
+
+var recFile = RecordingFile{Participant: "client:871008401427", Kind: "video", Codec: "video/VP8", File: "client-871008401427-video-1.ivf",
+	SHA256: strings.Repeat("ab", 32), Bytes: 1234, DurationMS: 60000}
 
 // at returns the state after the named happy-path step.
 func at(t *testing.T, step string) State {
@@ -430,7 +436,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 19 {
+	if len(EventTypes()) != 21 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

@@ -31,6 +31,16 @@ func Apply(s State, e Event) State {
 		}
 	case CallEnded:
 		s.Call = CallOver
+	case RecordingStarted:
+		s.Recordings = append(append([]Recording(nil), s.Recordings...), Recording{ID: e.Recording, StartedAt: e.At})
+	case RecordingFinished:
+		recs := append([]Recording(nil), s.Recordings...)
+		for i := range recs {
+			if recs[i].ID == e.Recording {
+				recs[i].FinishedAt, recs[i].Files = e.At, append([]RecordingFile(nil), e.Files...)
+			}
+		}
+		s.Recordings = recs
 	case CheckRecorded:
 		checks := make(map[Check]CheckResult, len(s.Checks)+1)
 		for k, v := range s.Checks {

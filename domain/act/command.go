@@ -138,6 +138,7 @@ func Commands() map[string]Command {
 	out := map[string]Command{}
 	for _, c := range []Command{
 		SubmitApplication{}, GiveConsent{}, RefuseConsent{}, RequestCall{}, AcceptCall{}, EndCall{},
+		StartRecording{}, FinishRecording{},
 		RecordCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
 		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{}, RevokePOA{},
 	} {

@@ -31,6 +31,10 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	if p, ok := cmd.(RecordPayment); ok && s.hasPayment(p.PaymentID) {
 		return nil, nil // a bank's repeated callback changes nothing, whatever the phase
 	}
+	switch cmd.(type) {
+	case StartRecording, FinishRecording:
+		return decideRecording(&s, cmd, now)
+	}
 	if r, ok := cmd.(RevokePOA); ok {
 		// The one command a signed act takes.
 		if s.Phase != PhaseSigned {
@@ -222,6 +226,8 @@ func authorize(s *State, by Actor, cmd Command) error {
 		ok = assigned
 	case RecordPayment:
 		ok = by.Role == RoleBank
+	case StartRecording, FinishRecording:
+		ok = by.Role == RoleSystem
 	}
 	if !ok {
 		return refuse(CodeForbidden, "%s may not %s in this act", by, cmd.CommandName())

@@ -24,6 +24,14 @@ func Describe(e Event) string {
 		return fmt.Sprintf("notary %s (%s) took the call", e.Notary.ID, e.Notary.Name)
 	case CallEnded:
 		return "call ended by " + e.By
+	case RecordingStarted:
+		return "the call is recorded (" + e.Recording + "); the participants were told: " + e.Notice
+	case RecordingFinished:
+		parts := make([]string, 0, len(e.Files))
+		for _, f := range e.Files {
+			parts = append(parts, fmt.Sprintf("%s %s %s %d ms sha256 %s", f.File, f.Participant, f.Kind, f.DurationMS, short(f.SHA256)))
+		}
+		return fmt.Sprintf("recording %s finished, %d files: %s", e.Recording, len(e.Files), strings.Join(parts, "; "))
 	case CheckRecorded:
 		outcome := "passed"
 		if !e.Passed {

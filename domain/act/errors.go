@@ -59,6 +59,8 @@ const (
 	// CodeReasonRequired: a refusal or cancellation without a reason.
 	CodeReasonRequired Code = "reason_required"
 	// CodeUnknownCommand: a command type the core does not know.
+	// CodeBadRecording: the media server named a recording the act does not know, or a malformed file.
+	CodeBadRecording   Code = "bad_recording"
 	CodeUnknownCommand Code = "unknown_command"
 )
 

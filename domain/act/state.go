@@ -24,6 +24,8 @@ type State struct {
 	Notary          Actor      `json:"notary"` // assigned when a notary accepts the first call
 
 	Checks map[Check]CheckResult `json:"checks,omitempty"`
+	// Recordings of the calls, oldest first.
+	Recordings []Recording `json:"recordings,omitempty"`
 
 	Revisions []Revision `json:"revisions,omitempty"`
 	// Approved is the number of the approved revision (0: none). The

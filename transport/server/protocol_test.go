@@ -64,6 +64,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		"issue_invoice":       nil,
 		"issue_document_code": nil,
 		"revoke_poa":          map[string]any{"reason": "x", "cms": strangerSign(act.RevocationBytes(&s))},
+		"start_recording":     map[string]any{"recording": "r"},
+		"finish_recording":    map[string]any{"recording": "r", "files": []any{}},
 	}
 	if len(bodies) != len(act.Commands()) {
 		t.Fatalf("the sweep covers %d commands, the core has %d", len(bodies), len(act.Commands()))
