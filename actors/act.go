@@ -41,6 +41,10 @@ type Deps struct {
 	// Registry is the individuals registry the parties' names come from;
 	// nil takes the names from the certificates.
 	Registry registry.Registry
+	// Media runs the video calls; a nil SFU means this server has none.
+	Media Media
+	// MediaActors is where calls are joined; set by Start.
+	MediaActors *actor.PID
 }
 
 // StreamOf is the event-log stream of an act.
@@ -95,6 +99,9 @@ func (a *actActor) Receive(c *actor.Context) {
 		a.subscribe(c, m)
 	case Unsubscribe:
 		delete(a.subscribers, m.Subscriber.ID)
+	case JoinCall:
+		a.ensureLoaded()
+		a.joinCall(c, m)
 	case GetState:
 		a.ensureLoaded()
 		r := StateResult{ActID: a.id, Tag: m.Tag}
@@ -221,8 +228,12 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		res.Seq, res.Duplicate = out.Records[len(out.Records)-1].Seq, true
 		return res
 	}
+	wasInCall := a.state.Call == act.CallActive
 	a.state = next
 	res.Seq = a.state.Version
+	if wasInCall && a.state.Call != act.CallActive && a.deps.MediaActors != nil {
+		c.Send(a.deps.MediaActors, callOver{ActID: a.id})
+	}
 	for _, r := range out.Records {
 		a.noteRecord(r)
 	}
@@ -282,6 +293,31 @@ func (a *actActor) remember(id string, r CommandResult) {
 	}
 	a.refused[id] = r
 	a.refusedFIFO = append(a.refusedFIFO, id)
+}
+
+// joinCall lets the act's principal and its assigned notary into the call's
+// room, while the call is on.
+func (a *actActor) joinCall(c *actor.Context, m JoinCall) {
+	fail := func(code, msg string) {
+		c.Send(m.Session, MediaOut{ActID: a.id, Tag: m.Tag, Code: code, Message: msg})
+	}
+	s := &a.state
+	principal := m.Actor.Role == act.RoleClient && m.Actor.IIN != "" && m.Actor.IIN == s.Principal.IIN
+	notary := m.Actor.Role == act.RoleNotary && m.Actor.ID != "" && m.Actor.ID == s.Notary.ID
+	switch {
+	case !a.loaded:
+		fail(CodeInternal, "the act could not be loaded; retry")
+	case s.Phase == act.PhaseNone:
+		fail(string(act.CodeNoSuchAct), "no such act")
+	case !principal && !notary:
+		fail(string(act.CodeForbidden), "only the principal and the act's notary take part in its call")
+	case s.Call != act.CallActive:
+		fail(CodeNotInCall, fmt.Sprintf("the act has no call in progress (call %q)", s.Call))
+	case a.deps.MediaActors == nil:
+		fail(CodeMediaUnavailable, "this server runs no video calls")
+	default:
+		c.Send(a.deps.MediaActors, m)
+	}
 }
 
 func (a *actActor) mayRead(by act.Actor) bool {

@@ -13,6 +13,7 @@ type System struct {
 	router    *actor.PID
 	desk      *actor.PID
 	operators *actor.PID
+	media     *actor.PID
 }
 
 // Start builds the engine and spawns the router.
@@ -30,6 +31,17 @@ func Start(deps Deps) (*System, error) {
 	s.deps = deps
 	desk := s.desk
 	s.operators = e.Spawn(func() actor.Receiver { return &operatorRouter{deps: deps, desk: desk} }, "operators", spawnOpts(deps.Logger, "router")...)
+	if deps.Media.SFU != nil {
+		// The media actors send the acts commands; the acts tell them about
+		// calls. Both PIDs are fixed names, known before either is spawned.
+		deps.MediaActors = actor.NewPID(e.Address(), "media/router")
+		routerPID := actor.NewPID(e.Address(), "acts/router")
+		e.Spawn(func() actor.Receiver {
+			return &mediaRouter{deps: deps, acts: routerPID, rooms: map[string]*actor.PID{}}
+		}, "media", spawnOpts(deps.Logger, "router")...)
+		s.media = deps.MediaActors
+	}
+	s.deps = deps
 	s.router = e.Spawn(newRouter(deps), "acts", spawnOpts(deps.Logger, "router")...)
 	return s, nil
 }
@@ -37,6 +49,9 @@ func Start(deps Deps) (*System, error) {
 // Operators is where a notary's sessions send OperatorJoin, OperatorLeave,
 // OperatorMode and OperatorDecline.
 func (s *System) Operators() *actor.PID { return s.operators }
+
+// Media is where signals for calls in progress go; nil without an SFU.
+func (s *System) Media() *actor.PID { return s.media }
 
 // Deps returns the dependencies the actors run with.
 func (s *System) Deps() Deps { return s.deps }
@@ -47,6 +62,11 @@ func (s *System) Acts() *actor.PID { return s.router }
 
 // Stop stops every actor and waits for them.
 func (s *System) Stop() {
+	if s.media != nil {
+		// First, so that rooms still in a call finish their recordings and
+		// tell the acts before the acts stop.
+		<-s.Engine.Poison(s.media).Done()
+	}
 	<-s.Engine.Poison(s.router).Done()
 	<-s.Engine.Poison(s.operators).Done()
 	<-s.Engine.Poison(s.desk).Done()

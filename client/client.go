@@ -61,6 +61,7 @@ type Client struct {
 
 	events chan protocol.Envelope
 	offers chan protocol.Envelope
+	media  chan protocol.Envelope
 	done   chan struct{}
 }
 
@@ -99,7 +100,8 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 		n = 1024
 	}
 	c := &Client{conn: conn, pending: map[string]chan protocol.Envelope{},
-		events: make(chan protocol.Envelope, n), offers: make(chan protocol.Envelope, n), done: make(chan struct{})}
+		events: make(chan protocol.Envelope, n), offers: make(chan protocol.Envelope, n), media: make(chan protocol.Envelope, n),
+		done: make(chan struct{})}
 	if err := json.Unmarshal(env.Body, &c.challenge); err != nil {
 		conn.CloseNow()
 		return nil, fmt.Errorf("client: challenge body: %w", err)
@@ -113,6 +115,11 @@ func (c *Client) Events() <-chan protocol.Envelope { return c.events }
 
 // Offers delivers offer and offer_gone messages (notaries).
 func (c *Client) Offers() <-chan protocol.Envelope { return c.offers }
+
+// Media delivers the server's media messages (offer, candidate, closed)
+// and the errors that answer no request of Do (a refused answer or
+// candidate sent with Signal).
+func (c *Client) Media() <-chan protocol.Envelope { return c.media }
 
 // Done is closed when the connection ends.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -138,6 +145,7 @@ func (c *Client) readLoop() {
 			c.mu.Unlock()
 			close(c.events)
 			close(c.offers)
+			close(c.media)
 			return
 		}
 		var env protocol.Envelope
@@ -154,8 +162,14 @@ func (c *Client) readLoop() {
 			ch := c.pending[env.ID]
 			delete(c.pending, env.ID)
 			c.mu.Unlock()
-			if ch != nil {
+			switch {
+			case ch != nil:
 				ch <- env
+			case env.Type == protocol.TypeMedia || env.Type == protocol.TypeError:
+				select {
+				case c.media <- env:
+				default: // nobody is in a call on this client
+				}
 			}
 		}
 	}
@@ -205,6 +219,18 @@ func (c *Client) Do(ctx context.Context, env protocol.Envelope) (protocol.Envelo
 		c.forget(env.ID)
 		return protocol.Envelope{}, ctx.Err()
 	}
+}
+
+// Send writes an envelope and waits for nothing.
+func (c *Client) Send(ctx context.Context, env protocol.Envelope) error {
+	b, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		return fmt.Errorf("client: write: %w", err)
+	}
+	return nil
 }
 
 func (c *Client) forget(id string) {

@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"sort"
@@ -31,6 +32,27 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Document Document `toml:"document"`
 	TURN     TURN     `toml:"turn"`
+	Media    Media    `toml:"media"`
+}
+
+// Media configures the SFU that carries the video calls.
+type Media struct {
+	Enabled bool `toml:"enabled"`
+	// UDPPortMin and UDPPortMax bound the SFU's ICE ports (0, 0: any).
+	UDPPortMin uint16 `toml:"udp_port_min"`
+	UDPPortMax uint16 `toml:"udp_port_max"`
+	// PublicIPs are announced instead of local addresses (1:1 NAT).
+	PublicIPs []string `toml:"public_ips"`
+	// LoopbackOnly gathers ICE candidates on loopback alone: development
+	// with the browser on the same machine.
+	LoopbackOnly bool `toml:"loopback_only"`
+	// Record writes every call to RecordDir (relative paths are under
+	// data_dir) and names the files' SHA-256 in the act's log.
+	Record    bool   `toml:"record"`
+	RecordDir string `toml:"record_dir"`
+	// PLIInterval is the least time between keyframe requests to one
+	// publisher.
+	PLIInterval Duration `toml:"pli_interval"`
 }
 
 // TURN configures the embedded TURN server.
@@ -156,6 +178,8 @@ func Default() Config {
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 		TURN: TURN{Enabled: true, Addr: "127.0.0.1:3478", RelayIP: "127.0.0.1", Realm: "senim", AllowLoopback: true,
 			CredentialTTL: Duration(time.Hour)},
+		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
+			PLIInterval: Duration(500 * time.Millisecond)},
 	}
 }
 
@@ -225,6 +249,22 @@ func (c Config) Validate() error {
 	}
 	if c.TURN.Enabled && (c.TURN.Addr == "" || c.TURN.Realm == "" || c.TURN.CredentialTTL <= 0) {
 		errs = append(errs, errors.New("turn: addr, realm and a positive credential_ttl are required"))
+	}
+	if m := c.Media; m.Enabled {
+		if m.UDPPortMin > m.UDPPortMax || (m.UDPPortMin == 0) != (m.UDPPortMax == 0) {
+			errs = append(errs, errors.New("media: udp_port_min and udp_port_max are both 0 or a range, min ≤ max"))
+		}
+		if m.Record && m.RecordDir == "" {
+			errs = append(errs, errors.New("media: record needs record_dir"))
+		}
+		if m.PLIInterval <= 0 {
+			errs = append(errs, errors.New("media: pli_interval must be positive"))
+		}
+		for _, ip := range m.PublicIPs {
+			if net.ParseIP(ip) == nil {
+				errs = append(errs, fmt.Errorf("media: public_ips: %q is not an IP address", ip))
+			}
+		}
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
@@ -304,6 +344,12 @@ func setFromString(v reflect.Value, s string) error {
 			return err
 		}
 		v.SetInt(n)
+	case reflect.Uint16:
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			return err
+		}
+		v.SetUint(n)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {

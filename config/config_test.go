@@ -49,11 +49,16 @@ func TestEnvOverrides(t *testing.T) {
 
 func TestEnvErrors(t *testing.T) {
 	for _, env := range [][]string{
-		{"SENIM_HTTP_ADRESS=x"},        // unknown variable
-		{"SENIM_PKI_DEV_CA=maybe"},     // not a bool
-		{"SENIM_PKI_MAX_CLOCK_SKEW=5"}, // not a duration
-		{"SENIM_PKI_DEV_CA=false"},     // no roots then
-		{"SENIM_LOG_LEVEL=loud"},       // not a level
+		{"SENIM_HTTP_ADRESS=x"},            // unknown variable
+		{"SENIM_PKI_DEV_CA=maybe"},         // not a bool
+		{"SENIM_PKI_MAX_CLOCK_SKEW=5"},     // not a duration
+		{"SENIM_PKI_DEV_CA=false"},         // no roots then
+		{"SENIM_LOG_LEVEL=loud"},           // not a level
+		{"SENIM_MEDIA_UDP_PORT_MIN=40000"}, // no max
+		{"SENIM_MEDIA_UDP_PORT_MIN=40010", "SENIM_MEDIA_UDP_PORT_MAX=40000"}, // min > max
+		{"SENIM_MEDIA_UDP_PORT_MAX=70000"},                                   // not a port
+		{"SENIM_MEDIA_PUBLIC_IPS=1.2.3.4,nope"},                              // not an IP
+		{"SENIM_MEDIA_RECORD_DIR="},                                          // recording nowhere
 	} {
 		if _, err := Load("", env); err == nil {
 			t.Errorf("%v: want an error", env)

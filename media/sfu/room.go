@@ -91,6 +91,14 @@ func (r *Room) Participants() []string {
 	return out
 }
 
+// Has reports whether a participant is in the room.
+func (r *Room) Has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.peers[id]
+	return ok
+}
+
 // Join adds a participant with a new PeerConnection and sends them the
 // first offer: what the others publish, and room to publish their own
 // audio and video. Joining again replaces the participant's previous

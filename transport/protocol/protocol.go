@@ -32,7 +32,38 @@ const (
 	TypeQuery     = "query"
 	TypeSubscribe = "subscribe"
 	TypeOperator  = "operator" // a notary's operator mode: available, away, decline
+
+	// Both ways.
+	TypeMedia = "media" // the video call's signaling
 )
+
+// Media is the body of a media message. The server leads: it offers (on
+// joining, when tracks come and go, and for an ICE restart) and the app
+// answers; candidates trickle both ways.
+type Media struct {
+	// Kind is, app → server: join, answer, candidate, restart, leave;
+	// server → app: joined, offer, candidate, closed.
+	Kind      string        `json:"kind"`
+	SDP       string        `json:"sdp,omitempty"`
+	Candidate *ICECandidate `json:"candidate,omitempty"`
+	// Resume, on join, keeps the participant's existing connection to the
+	// SFU (the websocket came back, the page did not reload): the server
+	// answers with an ICE-restart offer instead of a new connection.
+	Resume bool `json:"resume,omitempty"`
+	// Notice, on joined, is what the participants must be told: the call
+	// is recorded.
+	Notice string `json:"notice,omitempty"`
+	// Message, on closed, says why.
+	Message string `json:"message,omitempty"`
+}
+
+// ICECandidate is RTCIceCandidateInit as browsers write it.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
 
 // Envelope is every message in both directions. Which fields are set
 // depends on Type; schema.json says exactly which.

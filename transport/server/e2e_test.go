@@ -198,9 +198,29 @@ func eventNamed(name string) func(protocol.Envelope) bool {
 	return func(e protocol.Envelope) bool { return e.Name == name }
 }
 
-// drive takes an act from the application to just before the invoice and
-// returns the act id with the sessions it used.
+// toApproval takes an act from the application to just before the invoice
+// and returns the act id with the sessions it used.
 func (w *world) toApproval(t *testing.T) (string, *client.Client, *client.Client) {
+	ctx := w.ctx()
+	actID, cl, nt := w.toCall(t)
+	for _, c := range []string{"document_shown", "legal_capacity", "rights_explained"} {
+		mustOf[client.Ack](t)(nt.Command(ctx, actID, "record_check", map[string]any{"check": c, "passed": true}))
+	}
+	// Two draft rounds: the client sends the first back.
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять автомобилем", "term_months": 12}))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "request_changes", map[string]any{"revision": 1, "comments": "Добавить право продажи"}))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять и продать автомобиль", "term_months": 24}))
+	// The approval of revision 1 is impossible now; revision 2 it is.
+	stale := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 1))
+	_, err := cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 1, "cms": stale})
+	refused(t, err, "stale_revision")
+	cms := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 2))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 2, "cms": cms}))
+	return actID, cl, nt
+}
+
+// toCall brings an act to the point where the notary took the client's call.
+func (w *world) toCall(t *testing.T) (string, *client.Client, *client.Client) {
 	ctx := w.ctx()
 	cl := w.eds("client", w.client)
 	actID := mustOf[string](t)(cl.Apply(ctx, w.client, "+7 701 234 56 78", attorneyIIN))
@@ -218,19 +238,6 @@ func (w *world) toApproval(t *testing.T) (string, *client.Client, *client.Client
 		t.Fatalf("offer %+v", o)
 	}
 	mustOf[client.Ack](t)(nt.Command(ctx, actID, "accept_call", nil))
-	for _, c := range []string{"document_shown", "legal_capacity", "rights_explained"} {
-		mustOf[client.Ack](t)(nt.Command(ctx, actID, "record_check", map[string]any{"check": c, "passed": true}))
-	}
-	// Two draft rounds: the client sends the first back.
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять автомобилем", "term_months": 12}))
-	mustOf[client.Ack](t)(cl.Command(ctx, actID, "request_changes", map[string]any{"revision": 1, "comments": "Добавить право продажи"}))
-	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001", "powers": "Управлять и продать автомобиль", "term_months": 24}))
-	// The approval of revision 1 is impossible now; revision 2 it is.
-	stale := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 1))
-	_, err := cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 1, "cms": stale})
-	refused(t, err, "stale_revision")
-	cms = mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 2))
-	mustOf[client.Ack](t)(cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 2, "cms": cms}))
 	return actID, cl, nt
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
@@ -98,8 +99,25 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		s.Bank.Close()
 		return nil, err
 	}
+	var media actors.Media
+	if cfg.Media.Enabled {
+		m := cfg.Media
+		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
+			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), Logger: log.With().Str("component", "sfu").Logger()})
+		if err != nil {
+			s.Log.Close()
+			s.Bank.Close()
+			return nil, err
+		}
+		if m.Record {
+			media.RecordDir = m.RecordDir
+			if !filepath.IsAbs(media.RecordDir) {
+				media.RecordDir = filepath.Join(cfg.DataDir, media.RecordDir)
+			}
+		}
+	}
 	f := cfg.Fees
-	s.Actors, err = actors.Start(actors.Deps{
+	s.Actors, err = actors.Start(actors.Deps{Media: media,
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,

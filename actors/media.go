@@ -1,0 +1,332 @@
+package actors
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/media/sfu"
+)
+
+// Media is what the media actors need: the SFU and where recordings go.
+type Media struct {
+	SFU *sfu.SFU
+	// RecordDir holds the recordings, one directory per act and call
+	// (RecordDir/<act>/<recording>/); empty records nothing.
+	RecordDir string
+}
+
+// Codes of the media signaling.
+const (
+	CodeNotInCall         = "not_in_call"       // the act has no call in progress
+	CodeNotJoined         = "not_joined"        // a signal before joining the call
+	CodeBadSDP            = "bad_sdp"           // an answer that does not apply
+	CodeBadCandidate      = "bad_candidate"     // an ICE candidate that does not apply
+	CodeMediaUnavailable  = "media_unavailable" // this server runs no SFU
+	CodeUnknownMediaKind  = "unknown_media_kind"
+	retryRecordingCommand = 2 * time.Second
+)
+
+// JoinCall is a session asking to join the video call of an act. The act
+// checks who asks and whether the call is on, then hands it to the media
+// actors.
+type JoinCall struct {
+	ActID   string
+	Actor   act.Actor
+	Session *actor.PID
+	Tag     string
+	// Resume keeps the participant's connection if the room has it, with
+	// an ICE restart (the app's websocket came back; its page did not reload).
+	Resume bool
+}
+
+func (m JoinCall) actID() string       { return m.ActID }
+func (m JoinCall) replyTo() *actor.PID { return m.Session }
+func (m JoinCall) failed(reason string) any {
+	return MediaOut{ActID: m.ActID, Tag: m.Tag, Code: CodeInternal, Message: reason}
+}
+
+// MediaIn is a participant's signal after joining: an answer, an ICE
+// candidate, an ICE restart request, or leaving.
+type MediaIn struct {
+	ActID       string
+	Participant string // act.Actor.String() of the session's user
+	Session     *actor.PID
+	Tag         string
+	Kind        string // answer, candidate, restart, leave
+	SDP         string
+	Candidate   *webrtc.ICECandidateInit
+}
+
+// MediaOut goes to a participant's session: the answer to a join (Kind
+// "joined", with the recording notice), an offer or candidate from the
+// SFU, "closed" when the call's room closes, or an error (Code).
+type MediaOut struct {
+	ActID     string
+	Tag       string
+	Kind      string
+	SDP       string
+	Candidate *webrtc.ICECandidateInit
+	Notice    string
+	Code      string
+	Message   string
+}
+
+// callOver tells the media actors that an act's call is no longer active.
+type callOver struct{ ActID string }
+
+// mediaRouter owns one room actor per act with a call: "media/room/<act>".
+type mediaRouter struct {
+	deps  Deps
+	acts  *actor.PID
+	rooms map[string]*actor.PID
+}
+
+func (r *mediaRouter) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case JoinCall:
+		pid := r.rooms[m.ActID]
+		if pid == nil {
+			id := newRecordingID() // a call's room is new each time: a closing one may linger
+			pid = c.SpawnChild(newRoomActor(m.ActID, id, r.deps, r.acts, c.PID()), "room", spawnOpts(r.deps.Logger, m.ActID+"."+id)...)
+			r.rooms[m.ActID] = pid
+		}
+		c.Send(pid, m)
+	case MediaIn:
+		if pid := r.rooms[m.ActID]; pid != nil {
+			c.Send(pid, m)
+		} else if m.Session != nil {
+			c.Send(m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: CodeNotJoined, Message: "join the call first"})
+		}
+	case callOver:
+		if pid := r.rooms[m.ActID]; pid != nil {
+			delete(r.rooms, m.ActID)
+			c.Send(pid, m)
+		}
+	case roomDone:
+		if r.rooms[m.ActID] == m.PID {
+			delete(r.rooms, m.ActID)
+		}
+	}
+}
+
+// roomDone: a room actor finished (its call is over and reported).
+type roomDone struct {
+	ActID string
+	PID   *actor.PID
+}
+
+// roomActor drives one act's call: an SFU room, who is in it through which
+// session, and the recording's events in the act.
+type roomActor struct {
+	act    string
+	id     string // the recording id
+	deps   Deps
+	acts   *actor.PID
+	parent *actor.PID
+	self   *actor.PID
+	eng    *actor.Engine
+	room   *sfu.Room
+	// sessions maps a participant to the session that joined last.
+	sessions map[string]*actor.PID
+	closing  bool
+	finish   *act.FinishRecording
+}
+
+// signalOut is the room's sink, turned into a message to the room actor so
+// that the sessions map is touched by the actor alone.
+type signalOut struct {
+	Participant string
+	Signal      sfu.Signal
+}
+
+// retryFinish re-sends a finish_recording the act did not take.
+type retryFinish struct{}
+
+func newRoomActor(actID, id string, deps Deps, acts, parent *actor.PID) actor.Producer {
+	return func() actor.Receiver {
+		return &roomActor{act: actID, id: id, deps: deps, acts: acts, parent: parent, sessions: map[string]*actor.PID{}}
+	}
+}
+
+func newRecordingID() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return "call-" + hex.EncodeToString(b)
+}
+
+func (r *roomActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		r.self, r.eng = c.PID(), c.Engine()
+		if r.room == nil { // not after a restart: the room lives on
+			r.open()
+		}
+	case JoinCall:
+		r.join(c, m)
+	case MediaIn:
+		r.signal(c, m)
+	case signalOut:
+		if pid := r.sessions[m.Participant]; pid != nil {
+			c.Send(pid, MediaOut{ActID: r.act, Kind: m.Signal.Kind, SDP: m.Signal.SDP, Candidate: m.Signal.Candidate})
+		}
+	case callOver:
+		r.close(c)
+	case actor.Stopped:
+		// The server is stopping mid-call: finish the files and name them
+		// to the act, without waiting for its answer.
+		if !r.closing && r.room != nil {
+			r.close(c)
+		}
+	case retryFinish:
+		r.sendFinish(c)
+	case CommandResult:
+		r.commandResult(c, m)
+	}
+}
+
+func (r *roomActor) open() {
+	dir := ""
+	if r.deps.Media.RecordDir != "" {
+		dir = filepath.Join(r.deps.Media.RecordDir, r.act, r.id)
+	}
+	eng, self := r.eng, r.self
+	r.room = r.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: r.act, RecordDir: dir,
+		Sink: func(p string, s sfu.Signal) { eng.Send(self, signalOut{Participant: p, Signal: s}) }})
+	if dir != "" {
+		// The act records that the call is recorded; its subscribers (the
+		// participants) see the notice as an event.
+		body, _ := json.Marshal(act.StartRecording{Recording: r.id})
+		eng.Send(r.acts, ActCommand{ActID: r.act, CommandID: "start-" + r.id, Actor: act.Actor{Role: act.RoleSystem},
+			Name: (act.StartRecording{}).CommandName(), Body: body, ReplyTo: self})
+	}
+	r.deps.Logger.Info().Str("act", r.act).Str("recording", r.id).Bool("records", dir != "").Msg("call room opened")
+}
+
+func (r *roomActor) join(c *actor.Context, m JoinCall) {
+	if r.closing {
+		c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Code: CodeNotInCall, Message: "the call is over"})
+		return
+	}
+	p := m.Actor.String()
+	// The session is told first, so that it knows the call before the offer.
+	notice := ""
+	if r.deps.Media.RecordDir != "" {
+		notice = act.RecordingNotice
+	}
+	old := r.sessions[p]
+	r.sessions[p] = m.Session
+	c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Kind: "joined", Notice: notice})
+	if m.Resume && r.room.Has(p) {
+		if err := r.room.Restart(p); err == nil {
+			return
+		}
+	}
+	if err := r.room.Join(p); err != nil {
+		r.sessions[p] = old
+		c.Send(m.Session, MediaOut{ActID: r.act, Code: CodeInternal, Message: err.Error()})
+		return
+	}
+	if old != nil && !old.Equals(m.Session) {
+		c.Send(old, MediaOut{ActID: r.act, Kind: "closed", Message: "joined from another connection"})
+	}
+}
+
+func (r *roomActor) signal(c *actor.Context, m MediaIn) {
+	if pid := r.sessions[m.Participant]; pid == nil || !pid.Equals(m.Session) {
+		c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Code: CodeNotJoined, Message: "join the call first"})
+		return
+	}
+	var err error
+	switch m.Kind {
+	case "answer":
+		err = r.room.Answer(m.Participant, m.SDP)
+	case "candidate":
+		if m.Candidate == nil {
+			err = sfu.ErrBadCandidate
+		} else {
+			err = r.room.Candidate(m.Participant, *m.Candidate)
+		}
+	case "restart":
+		err = r.room.Restart(m.Participant)
+	case "leave":
+		delete(r.sessions, m.Participant)
+		err = r.room.Leave(m.Participant)
+	}
+	if err == nil {
+		return
+	}
+	code := CodeInternal
+	switch {
+	case errors.Is(err, sfu.ErrBadDescription):
+		code = CodeBadSDP
+	case errors.Is(err, sfu.ErrBadCandidate):
+		code = CodeBadCandidate
+	case errors.Is(err, sfu.ErrNoParticipant):
+		code = CodeNotJoined
+	}
+	c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Code: code, Message: err.Error()})
+}
+
+// close ends the call: the room closes, its files are finished, and the act
+// gets their hashes. The actor lives until the act took them.
+func (r *roomActor) close(c *actor.Context) {
+	if r.closing {
+		return
+	}
+	r.closing = true
+	for _, pid := range r.sessions {
+		c.Send(pid, MediaOut{ActID: r.act, Kind: "closed", Message: "the call is over"})
+	}
+	r.sessions = map[string]*actor.PID{}
+	recs := r.room.Close()
+	r.deps.Logger.Info().Str("act", r.act).Str("recording", r.id).Int("files", len(recs)).Msg("call room closed")
+	if r.deps.Media.RecordDir == "" {
+		r.done(c)
+		return
+	}
+	f := &act.FinishRecording{Recording: r.id}
+	for _, x := range recs {
+		f.Files = append(f.Files, act.RecordingFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
+			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
+	}
+	r.finish = f
+	r.sendFinish(c)
+}
+
+func (r *roomActor) sendFinish(c *actor.Context) {
+	body, _ := json.Marshal(r.finish)
+	c.Send(r.acts, ActCommand{ActID: r.act, CommandID: "finish-" + r.id, Actor: act.Actor{Role: act.RoleSystem},
+		Name: (act.FinishRecording{}).CommandName(), Body: body, ReplyTo: c.PID()})
+}
+
+func (r *roomActor) commandResult(c *actor.Context, m CommandResult) {
+	finishing := m.CommandID == "finish-"+r.id
+	if m.Code != "" {
+		r.deps.Logger.Error().Str("act", r.act).Str("command", m.CommandID).Str("code", m.Code).Str("message", m.Message).Msg("recording event refused")
+		if finishing && m.Code == CodeInternal {
+			// The act could not save it (storage trouble): the files are on
+			// disk, so keep trying until their hashes are in the log.
+			eng, self := c.Engine(), c.PID()
+			time.AfterFunc(retryRecordingCommand, func() { eng.Send(self, retryFinish{}) })
+			return
+		}
+	}
+	if finishing {
+		r.done(c)
+	}
+}
+
+func (r *roomActor) done(c *actor.Context) {
+	c.Send(r.parent, roomDone{ActID: r.act, PID: c.PID()})
+	c.Engine().Poison(c.PID())
+}

@@ -1,0 +1,133 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/media/peer"
+	"github.com/senim-kz/senim/media/sfu"
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+// JoinCall joins the video call of an act; the answer is the joined
+// message (with the recording notice). The SFU's offer follows on Media.
+func (c *Client) JoinCall(ctx context.Context, act string, resume bool) (protocol.Media, error) {
+	body, _ := json.Marshal(protocol.Media{Kind: "join", Resume: resume})
+	ans, err := c.Do(ctx, protocol.Envelope{Type: protocol.TypeMedia, Act: act, Body: body})
+	if err != nil {
+		return protocol.Media{}, err
+	}
+	var m protocol.Media
+	if err := json.Unmarshal(ans.Body, &m); err != nil {
+		return protocol.Media{}, err
+	}
+	return m, nil
+}
+
+// Signal sends a media message of an act (answer, candidate, restart,
+// leave); refusals arrive on Media.
+func (c *Client) Signal(ctx context.Context, act string, m protocol.Media) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return c.Send(ctx, protocol.Envelope{Type: protocol.TypeMedia, Act: act, Body: body})
+}
+
+// Call is a Go participant in an act's video call: a WebRTC peer that
+// publishes synthetic video and audio through Senim's SFU, signaling over
+// this client's websocket exactly as the browser apps do.
+type Call struct {
+	*peer.Peer
+	Joined protocol.Media
+	// Errors gets the refusals and failures of the call's signaling.
+	Errors chan error
+	// Closed is closed when the server says the call's room closed.
+	Closed chan struct{}
+}
+
+// StartCall joins the act's call with a new peer configured by ice (TURN
+// servers, relay-only policy) that publishes at bitrate bits/s under
+// stream. It pumps the client's Media messages until ctx ends or the
+// connection closes; one call per client.
+func (c *Client) StartCall(ctx context.Context, act string, ice webrtc.Configuration, stream string, bitrate int) (*Call, error) {
+	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	call := &Call{Errors: make(chan error, 64), Closed: make(chan struct{})}
+	report := func(err error) {
+		select {
+		case call.Errors <- err:
+		default:
+		}
+	}
+	p, err := peer.New(api, ice, func(s peer.Signal) {
+		m := protocol.Media{Kind: s.Kind, SDP: s.SDP}
+		if s.Candidate != nil {
+			m.Candidate = &protocol.ICECandidate{Candidate: s.Candidate.Candidate, SDPMid: s.Candidate.SDPMid,
+				SDPMLineIndex: s.Candidate.SDPMLineIndex, UsernameFragment: s.Candidate.UsernameFragment}
+		}
+		if err := c.Signal(ctx, act, m); err != nil {
+			report(err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	call.Peer = p
+	if err := p.Publish(ctx, stream, bitrate); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	go c.pumpCall(ctx, act, call, report)
+	if call.Joined, err = c.JoinCall(ctx, act, false); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return call, nil
+}
+
+func (c *Client) pumpCall(ctx context.Context, act string, call *Call, report func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case env, ok := <-c.media:
+			if !ok {
+				return
+			}
+			if env.Act != act {
+				continue
+			}
+			if env.Type == protocol.TypeError {
+				report(&Error{Code: env.Code, Message: env.Message})
+				continue
+			}
+			var m protocol.Media
+			if err := json.Unmarshal(env.Body, &m); err != nil {
+				report(err)
+				continue
+			}
+			var err error
+			switch m.Kind {
+			case "offer":
+				err = call.Offer(m.SDP)
+			case "candidate":
+				if m.Candidate != nil {
+					err = call.Candidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
+						SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment})
+				}
+			case "closed":
+				close(call.Closed)
+				return
+			}
+			if err != nil {
+				report(fmt.Errorf("%s: %w", m.Kind, err))
+			}
+		}
+	}
+}
