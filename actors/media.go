@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -91,6 +93,15 @@ type mediaRouter struct {
 
 func (r *mediaRouter) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
+	case actor.Started:
+		r.salvage(c)
+	case CommandResult:
+		// The answer to a salvaged recording's finish.
+		if m.Code != "" {
+			r.deps.Logger.Error().Str("act", m.ActID).Str("command", m.CommandID).Str("code", m.Code).Str("message", m.Message).Msg("salvaged recording refused")
+			return
+		}
+		markFinished(filepath.Join(r.deps.Media.RecordDir, m.ActID, strings.TrimPrefix(m.CommandID, "finish-")))
 	case JoinCall:
 		pid := r.rooms[m.ActID]
 		if pid == nil {
@@ -115,6 +126,56 @@ func (r *mediaRouter) Receive(c *actor.Context) {
 			delete(r.rooms, m.ActID)
 		}
 	}
+}
+
+// finishedMarker is written into a recording's directory once the act has
+// its files' hashes.
+const finishedMarker = "FINISHED"
+
+func markFinished(dir string) {
+	_ = os.WriteFile(filepath.Join(dir, finishedMarker), []byte("the act's log names these files\n"), 0o600)
+}
+
+// salvage finishes the recordings of rooms that never closed (the server
+// died mid-call): their files are hashed as they are and named to their
+// acts, so that nothing recorded goes unaccounted for. A recording the act
+// has already finished is a duplicate command and changes nothing.
+func (r *mediaRouter) salvage(c *actor.Context) {
+	root := r.deps.Media.RecordDir
+	if root == "" {
+		return
+	}
+	acts, err := os.ReadDir(root)
+	if err != nil {
+		return // nothing recorded yet
+	}
+	for _, a := range acts {
+		recs, _ := os.ReadDir(filepath.Join(root, a.Name()))
+		for _, rec := range recs {
+			dir := filepath.Join(root, a.Name(), rec.Name())
+			if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil || !rec.IsDir() {
+				continue
+			}
+			files, err := sfu.Salvage(dir)
+			if err != nil {
+				r.deps.Logger.Error().Err(err).Str("dir", dir).Msg("salvage recording")
+				continue
+			}
+			r.deps.Logger.Warn().Str("act", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).Msg("finishing a recording left by a stopped server")
+			body, _ := json.Marshal(finishOf(rec.Name(), files))
+			c.Send(r.acts, ActCommand{ActID: a.Name(), CommandID: "finish-" + rec.Name(), Actor: act.Actor{Role: act.RoleSystem},
+				Name: (act.FinishRecording{}).CommandName(), Body: body, ReplyTo: c.PID()})
+		}
+	}
+}
+
+func finishOf(id string, recs []sfu.Recording) *act.FinishRecording {
+	f := &act.FinishRecording{Recording: id, Files: []act.RecordingFile{}}
+	for _, x := range recs {
+		f.Files = append(f.Files, act.RecordingFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
+			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
+	}
+	return f
 }
 
 // roomDone: a room actor finished (its call is over and reported).
@@ -294,12 +355,7 @@ func (r *roomActor) close(c *actor.Context) {
 		r.done(c)
 		return
 	}
-	f := &act.FinishRecording{Recording: r.id}
-	for _, x := range recs {
-		f.Files = append(f.Files, act.RecordingFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
-			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
-	}
-	r.finish = f
+	r.finish = finishOf(r.id, recs)
 	r.sendFinish(c)
 }
 
@@ -322,6 +378,9 @@ func (r *roomActor) commandResult(c *actor.Context, m CommandResult) {
 		}
 	}
 	if finishing {
+		if m.Code == "" {
+			markFinished(filepath.Join(r.deps.Media.RecordDir, r.act, r.id))
+		}
 		r.done(c)
 	}
 }

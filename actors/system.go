@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -35,14 +36,18 @@ func Start(deps Deps) (*System, error) {
 		// The media actors send the acts commands; the acts tell them about
 		// calls. Both PIDs are fixed names, known before either is spawned.
 		deps.MediaActors = actor.NewPID(e.Address(), "media/router")
-		routerPID := actor.NewPID(e.Address(), "acts/router")
-		e.Spawn(func() actor.Receiver {
-			return &mediaRouter{deps: deps, acts: routerPID, rooms: map[string]*actor.PID{}}
-		}, "media", spawnOpts(deps.Logger, "router")...)
-		s.media = deps.MediaActors
 	}
 	s.deps = deps
 	s.router = e.Spawn(newRouter(deps), "acts", spawnOpts(deps.Logger, "router")...)
+	if deps.Media.SFU != nil {
+		// After the acts' router: the media router's first messages (the
+		// recordings it salvages) go to it.
+		acts := s.router
+		s.media = e.Spawn(func() actor.Receiver { return &mediaRouter{deps: deps, acts: acts, rooms: map[string]*actor.PID{}} }, "media", spawnOpts(deps.Logger, "router")...)
+		if !s.media.Equals(deps.MediaActors) {
+			return nil, fmt.Errorf("actors: the media router is %s, the acts expect %s", s.media, deps.MediaActors)
+		}
+	}
 	return s, nil
 }
 

@@ -13,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -137,11 +141,31 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 		t.Fatal("no offer after the restart: the queue was lost")
 	}
 	n.cmd(actID, "accept_call", nil)
+	// The call is on, and recorded, when the server dies.
+	c = connect(t, addr, asClient)
+	callCtx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	calls := map[string]*client.Call{}
+	for who, s := range map[string]*session{"notary-aliya": n, "client-871008401427": c} {
+		call, err := s.c.StartCall(callCtx, actID, webrtc.Configuration{}, who, 300_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer call.Close()
+		calls[who] = call
+	}
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		for who, from := range map[string]string{"notary-aliya": "client-871008401427", "client-871008401427": "notary-aliya"} {
+			if v, a := calls[who].ReceivedFrom(from); v < 30 || a < 30 {
+				return fmt.Errorf("%s hears %s: %d video, %d audio packets", who, from, v, a)
+			}
+		}
+		return nil
+	})
 	for _, check := range []string{"document_shown", "legal_capacity", "rights_explained"} {
 		n.cmd(actID, "record_check", map[string]any{"check": check, "passed": true})
 	}
 	n.cmd(actID, "present_draft", map[string]any{"registry_number": "7-2026-0042", "powers": "Представлять интересы в банках", "term_months": 36})
-	c = connect(t, addr, asClient)
 	approved := c.cmd(actID, "approve_draft", map[string]any{"revision": 1, "cms": c.sign(cl, actID, "draft", 1)})
 	kill9(t, proc)
 
@@ -199,6 +223,28 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	for i, s := range seqs {
 		if s != uint64(i+1) {
 			t.Fatalf("events %v: gap or duplicate at %d", seqs, i)
+		}
+	}
+	// The recording the crash cut off was finished by the restarted server:
+	// its files, as far as they got, are named with their hashes.
+	var recorded act.State
+	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if err := c.c.Query(c.ctx, "act", actID, nil, &recorded); err != nil {
+			return err
+		}
+		if len(recorded.Recordings) != 1 || recorded.Recordings[0].FinishedAt.IsZero() {
+			return fmt.Errorf("recordings %+v", recorded.Recordings)
+		}
+		return nil
+	})
+	rec := recorded.Recordings[0]
+	if len(rec.Files) != 4 {
+		t.Fatalf("salvaged files %+v", rec.Files)
+	}
+	for _, f := range rec.Files {
+		sum, size, err := sfu.HashFile(filepath.Join(data, "recordings", actID, rec.ID, f.File))
+		if err != nil || sum != f.SHA256 || size != f.Bytes || size == 0 {
+			t.Fatalf("%s: %v, hash %s size %d, named %s %d", f.File, err, sum, size, f.SHA256, f.Bytes)
 		}
 	}
 	if waiting.Seq == 0 || names[waiting.Seq-1] != "call_requested" {

@@ -117,19 +117,63 @@ func (r *recorder) finish() (Recording, error) {
 	if r.failed != nil {
 		return Recording{}, fmt.Errorf("sfu: write %s: %w", r.path, r.failed)
 	}
-	f, err := os.Open(r.path)
+	sum, n, err := HashFile(r.path)
 	if err != nil {
 		return Recording{}, err
+	}
+	r.rec.SHA256, r.rec.Bytes = sum, n
+	if r.clock > 0 {
+		r.rec.Duration = int64(r.ticks * 1000 / uint64(r.clock))
+	}
+	return r.rec, nil
+}
+
+// HashFile returns the hex SHA-256 and size of a file.
+func HashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return Recording{}, err
+		return "", 0, err
 	}
-	r.rec.SHA256, r.rec.Bytes = hex.EncodeToString(h.Sum(nil)), n
-	if r.clock > 0 {
-		r.rec.Duration = int64(r.ticks * 1000 / uint64(r.clock))
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Salvage describes the files a recording directory holds, for a room that
+// never finished them (the server died mid-call): each file as far as it
+// got, hashed as it is. Durations are unknown (0); participant and kind
+// come from the file names the room gave them.
+func Salvage(dir string) ([]Recording, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
 	}
-	return r.rec, nil
+	var out []Recording
+	for _, e := range entries {
+		name := e.Name()
+		kind, codec := "", ""
+		switch filepath.Ext(name) {
+		case ".ogg":
+			kind, codec = "audio", webrtc.MimeTypeOpus
+		case ".ivf":
+			kind, codec = "video", webrtc.MimeTypeVP8
+		default:
+			continue
+		}
+		stream, _, ok := strings.Cut(name, "-"+kind+"-")
+		if !ok || e.IsDir() {
+			continue
+		}
+		sum, n, err := HashFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		participant := strings.Replace(stream, "-", ":", 1) // client-871008401427 → client:871008401427
+		out = append(out, Recording{Participant: participant, Kind: kind, Codec: codec, File: name, SHA256: sum, Bytes: n})
+	}
+	return out, nil
 }

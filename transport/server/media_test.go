@@ -152,3 +152,42 @@ func TestVideoCallThroughSenim(t *testing.T) {
 		t.Fatalf("forwarded video packets metric %v", n)
 	}
 }
+
+// A server stopped mid-call finishes the recording before it goes: after
+// the restart the act names every file, with its real duration.
+func TestStoppingMidCallFinishesTheRecording(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toCall(t)
+	notaryStream, clientStream := sfu.StreamID("notary:aliya"), sfu.StreamID("client:"+clientIIN)
+	nCall, err := nt.StartCall(ctx, actID, webrtc.Configuration{}, notaryStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nCall.Close()
+	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, clientStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cCall.Close()
+	hears(t, cCall, notaryStream)
+	hears(t, nCall, clientStream)
+	if err := w.srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := startServer(t, w.dir)
+	w.url = "ws://" + srv.Addr() + "/ws"
+	s := w.state(t, w.eds("client", w.client), actID)
+	if len(s.Recordings) != 1 || s.Recordings[0].FinishedAt.IsZero() || len(s.Recordings[0].Files) != 4 {
+		t.Fatalf("recordings after the stop: %+v", s.Recordings)
+	}
+	for _, f := range s.Recordings[0].Files {
+		if f.DurationMS <= 0 || f.Bytes <= 0 {
+			t.Errorf("%s: %d ms, %d bytes", f.File, f.DurationMS, f.Bytes)
+		}
+	}
+	if s.Call != act.CallActive {
+		t.Fatalf("call %q: stopping the server does not end the act's call", s.Call)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,17 +42,19 @@ import (
 
 // Server is a running Senim.
 type Server struct {
-	cfg      config.Config
-	log      zerolog.Logger
-	Log      *eventlog.Log
-	Trust    *pki.TrustStore
-	DevCA    *devca.CA // nil when pki.dev_ca is off
-	Accounts *accounts.Store
-	Bank     *bank.Sim
-	Registry *registry.Sim
-	TURN     *turn.Server // nil when turn.enabled is false
-	Actors   *actors.System
-	Gateway  *gateway.Gateway
+	closeOnce sync.Once
+	closeErr  error
+	cfg       config.Config
+	log       zerolog.Logger
+	Log       *eventlog.Log
+	Trust     *pki.TrustStore
+	DevCA     *devca.CA // nil when pki.dev_ca is off
+	Accounts  *accounts.Store
+	Bank      *bank.Sim
+	Registry  *registry.Sim
+	TURN      *turn.Server // nil when turn.enabled is false
+	Actors    *actors.System
+	Gateway   *gateway.Gateway
 
 	ln           net.Listener
 	http         *http.Server
@@ -211,6 +214,11 @@ func (s *Server) Err() <-chan error { return s.errc }
 
 // Close stops the listener, the actors, the bank and the log, in that order.
 func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
+	return s.closeErr
+}
+
+func (s *Server) close(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
