@@ -37,6 +37,7 @@ type Peer struct {
 	// KeyframeRequests counts PLI and FIR that reached this publisher.
 	KeyframeRequests atomic.Int64
 
+	sig      sync.Mutex // orders an answer before its candidates
 	mu       sync.Mutex
 	received map[string]*Received // by track id
 	pending  []webrtc.ICECandidateInit
@@ -60,7 +61,11 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
 			init := c.ToJSON()
+			// After the answer that announces their generation: Offer holds
+			// sig while it answers.
+			p.sig.Lock()
 			p.send(Signal{Kind: "candidate", Candidate: &init})
+			p.sig.Unlock()
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -193,6 +198,8 @@ func (p *Peer) Offer(sdp string) error {
 	if err != nil {
 		return err
 	}
+	p.sig.Lock()
+	defer p.sig.Unlock()
 	if err := p.PC.SetLocalDescription(answer); err != nil {
 		return err
 	}

@@ -120,7 +120,11 @@ func (r *Room) Join(id string) error {
 			return
 		}
 		init := c.ToJSON()
+		// Under the room's lock: a candidate of a new offer must not overtake
+		// the offer, which is sent with the lock held.
+		r.mu.Lock()
 		r.opts.Sink(id, Signal{Kind: "candidate", Candidate: &init})
+		r.mu.Unlock()
 	})
 	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { r.publish(p, remote, recv) })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -185,7 +189,9 @@ func (r *Room) Candidate(id string, c webrtc.ICECandidateInit) error {
 	if !ok {
 		return ErrNoParticipant
 	}
-	if p.pc.RemoteDescription() == nil {
+	if p.pc.RemoteDescription() == nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		// Before the answer to our offer (an ICE restart's included), the
+		// candidates may be of the generation the answer brings.
 		if len(p.pending) >= 64 {
 			return fmt.Errorf("%w: too many candidates before the answer", ErrBadCandidate)
 		}
