@@ -247,3 +247,43 @@ func (p *Peer) ReceivedFrom(stream string) (video, audio int64) {
 
 // Close hangs up.
 func (p *Peer) Close() error { return p.PC.Close() }
+
+// Dial connects two peers directly, without an SFU (a baseline for
+// benchmarks): a offers, b answers, candidates are exchanged through the
+// peers' send functions, which the caller routes with Route.
+func Dial(a, b *Peer) error {
+	offer, err := a.PC.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	a.sig.Lock()
+	err = a.PC.SetLocalDescription(offer)
+	a.sig.Unlock()
+	if err != nil {
+		return err
+	}
+	return b.Offer(offer.SDP)
+}
+
+// Route applies a signal b sent to its direct partner a (see Dial).
+func Route(a *Peer, s Signal) error {
+	switch s.Kind {
+	case "answer":
+		if err := a.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
+			return err
+		}
+		a.mu.Lock()
+		pending := a.pending
+		a.pending = nil
+		a.mu.Unlock()
+		for _, c := range pending {
+			if err := a.PC.AddICECandidate(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "candidate":
+		return a.Candidate(*s.Candidate)
+	}
+	return nil
+}
