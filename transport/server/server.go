@@ -38,6 +38,7 @@ import (
 	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/gateway"
 	"github.com/senim-kz/senim/transport/protocol"
+	"github.com/senim-kz/senim/web"
 )
 
 // Server is a running Senim.
@@ -255,6 +256,8 @@ func loadOrMakeSecret(path string) (string, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.Gateway)
+	// The browser apps: the notary's, the client's and the attorney's page.
+	mux.Handle("GET /", http.FileServerFS(web.Static()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "connections": s.Gateway.Conns()})
 	})

@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/sfu"
+)
+
+// browser starts headless Chromium with a fake camera and microphone.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := testtool.RequireTool(t, "chromium", "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// js runs an expression in the page (awaiting a promise) and returns its value.
+func js[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// The notary holds the call in a real browser (headless Chromium, its fake
+// camera and microphone, relay-only through Senim's TURN), with the app
+// Senim serves; the client is a Go peer on the same protocol. Each side
+// receives the other's media, the browser's VP8 is recorded as real VP8
+// keyframes, and the recording notice is on the notary's screen.
+func TestNotaryCallsFromABrowser(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	bctx := browser(t)
+	actID, cl, _ := w.toCall(t)
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
+		t.Fatal(err)
+	}
+	js[any](t, bctx, `document.getElementById('role').value = 'notary';
+		document.getElementById('login').value = 'aliya';
+		document.getElementById('password').value = 'aliya-password';
+		document.getElementById('signinBtn').click()`)
+	poll := func(what, expr string) {
+		t.Helper()
+		testtool.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+			if ok := js[bool](t, bctx, expr); !ok {
+				return fmt.Errorf("%s; page says %q", what, js[string](t, bctx, `document.getElementById('log').textContent`))
+			}
+			return nil
+		})
+	}
+	poll("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
+	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'; document.getElementById('openBtn').click()`)
+	poll("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+	js[any](t, bctx, `document.getElementById('relayOnly').checked = true; run(joinCall)`)
+	poll("not in the call", `!!window.senim.call`)
+	if got := js[string](t, bctx, `document.getElementById('notice').textContent`); got != act.RecordingNotice {
+		t.Fatalf("notice on screen %q", got)
+	}
+
+	clientStream := sfu.StreamID("client:" + clientIIN)
+	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, clientStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cCall.Close()
+	hears(t, cCall, sfu.StreamID("notary:aliya")) // the browser's camera and microphone
+	testtool.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		n := js[float64](t, bctx, `(async () => {
+			let n = 0;
+			(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
+			return n; })()`)
+		if n < 30 {
+			return fmt.Errorf("the browser received %v video packets", n)
+		}
+		return nil
+	})
+	relay := js[bool](t, bctx, `(async () => {
+		let relay = false;
+		const st = await window.senim.call.pc.getStats();
+		st.forEach(r => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+			const local = st.get(r.localCandidateId); relay = relay || (local && local.candidateType === 'relay'); } });
+		return relay; })()`)
+	if !relay {
+		t.Fatal("the browser's call does not go through the relay")
+	}
+
+	if _, err := cl.Command(ctx, actID, "end_call", nil); err != nil {
+		t.Fatal(err)
+	}
+	poll("the page did not see the call end", `window.senim.call === null`)
+	var s act.State
+	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		s = w.state(t, cl, actID)
+		if len(s.Recordings) != 1 || s.Recordings[0].FinishedAt.IsZero() {
+			return fmt.Errorf("recordings %+v", s.Recordings)
+		}
+		return nil
+	})
+	found := false
+	for _, f := range s.Recordings[0].Files {
+		if f.Participant != "notary:aliya" || f.Kind != "video" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(w.dir, "recordings", actID, s.Recordings[0].ID, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// IVF: a 32-byte file header, a 12-byte frame header, then the first
+		// VP8 frame, which must be a keyframe with its start code.
+		if len(data) < 44+10 || !bytes.Equal(data[44+3:44+6], []byte{0x9d, 0x01, 0x2a}) || data[44]&1 != 0 {
+			t.Fatalf("%s does not start with a VP8 keyframe", f.File)
+		}
+		found = true
+	}
+	if !found {
+		t.Fatalf("no recording of the browser's video: %+v", s.Recordings[0].Files)
+	}
+}
