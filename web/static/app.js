@@ -82,8 +82,10 @@ function ncaOpen(url) {
 }
 
 async function ncaSign(b64, oid) {
-  // The real NCALayer and `senim dev ncalayer` listen on wss; `--plain` on ws.
-  const ws = await ncaOpen('wss://127.0.0.1:13579/').catch(() => ncaOpen('ws://127.0.0.1:13579/'));
+  // The real NCALayer and `senim dev ncalayer` listen on wss; `--plain` on
+  // ws. ?ncalayer=ws://127.0.0.1:PORT points the page at another signer.
+  const url = new URLSearchParams(location.search).get('ncalayer');
+  const ws = url ? await ncaOpen(url) : await ncaOpen('wss://127.0.0.1:13579/').catch(() => ncaOpen('ws://127.0.0.1:13579/'));
   return new Promise((resolve, reject) => {
     ws.onmessage = (e) => {
       ws.close();
