@@ -63,6 +63,8 @@ type Client struct {
 	offers chan protocol.Envelope
 	media  chan protocol.Envelope
 	done   chan struct{}
+
+	inspect func([]byte)
 }
 
 // Options tune a client.
@@ -73,6 +75,9 @@ type Options struct {
 	// A client that does not drain them stops reading, and the server
 	// eventually disconnects it, as it would a slow app.
 	Buffer int
+	// Inspect, if set, sees every frame the server sends after the
+	// challenge, before it is decoded (tests hold them to the schema).
+	Inspect func(frame []byte)
 }
 
 // Dial connects to a Senim websocket URL (ws://host/ws) and reads the
@@ -101,7 +106,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	}
 	c := &Client{conn: conn, pending: map[string]chan protocol.Envelope{},
 		events: make(chan protocol.Envelope, n), offers: make(chan protocol.Envelope, n), media: make(chan protocol.Envelope, n),
-		done: make(chan struct{})}
+		done: make(chan struct{}), inspect: opts.Inspect}
 	if err := json.Unmarshal(env.Body, &c.challenge); err != nil {
 		conn.CloseNow()
 		return nil, fmt.Errorf("client: challenge body: %w", err)
@@ -147,6 +152,9 @@ func (c *Client) readLoop() {
 			close(c.offers)
 			close(c.media)
 			return
+		}
+		if c.inspect != nil {
+			c.inspect(data)
 		}
 		var env protocol.Envelope
 		if json.Unmarshal(data, &env) != nil {

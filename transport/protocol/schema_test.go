@@ -28,6 +28,11 @@ func TestSchemaAcceptsEveryMessageType(t *testing.T) {
 		`{"type":"operator","id":"o1","name":"available"}`,
 		`{"type":"offer","act":"a1","body":{"principal_iin":"871008401427","waiting_since":"2026-11-22T10:00:00Z","queue_position":1}}`,
 		`{"type":"offer_gone","act":"a1"}`,
+		`{"type":"media","id":"m1","act":"a1","body":{"kind":"join","resume":true}}`,
+		`{"type":"media","id":"m1","act":"a1","body":{"kind":"joined","notice":"recorded"}}`,
+		`{"type":"media","act":"a1","body":{"kind":"offer","sdp":"v=0"}}`,
+		`{"type":"media","act":"a1","body":{"kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}}`,
+		`{"type":"media","act":"a1","body":{"kind":"closed","message":"the call is over"}}`,
 	}
 	for _, m := range good {
 		if err := protocol.Validate([]byte(m)); err != nil {
@@ -44,6 +49,9 @@ func TestSchemaAcceptsEveryMessageType(t *testing.T) {
 		`{"type":"event","act":"a1","seq":0,"name":"draft_presented","actor":"x","at":"2026-11-22T10:00:00Z","body":{}}`,
 		`{"type":"ack","id":"c1","act":"a1","extra":1}`,
 		`not json`,
+		`{"type":"media","act":"a1","body":{"kind":"teleport"}}`,
+		`{"type":"media","body":{"kind":"join"}}`,
+		`{"type":"media","act":"a1","body":{"kind":"candidate","candidate":{"sdpMid":"0"}}}`,
 	}
 	for _, m := range bad {
 		if err := protocol.Validate([]byte(m)); err == nil {

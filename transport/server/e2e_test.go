@@ -115,7 +115,11 @@ func (w *world) ctx() context.Context {
 
 func (w *world) dial() *client.Client {
 	w.t.Helper()
-	c, err := client.Dial(w.ctx(), w.url, client.Options{})
+	c, err := client.Dial(w.ctx(), w.url, client.Options{Inspect: func(frame []byte) {
+		if err := protocol.Validate(frame); err != nil {
+			w.t.Errorf("the server sent a message outside the schema: %v\n%s", err, frame)
+		}
+	}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
