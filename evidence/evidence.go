@@ -32,6 +32,10 @@ type Manifest struct {
 	Place     string            `json:"place"`
 	PublicURL string            `json:"public_url"`
 	Files     map[string]string `json:"files"` // name -> sha256
+	// Recordings are the act's call recordings as its log names them: each
+	// file with its SHA-256, size and duration (the files stay with the
+	// server; check one with sha256sum).
+	Recordings []act.Recording `json:"recordings,omitempty"`
 }
 
 // Files in the package.
@@ -72,7 +76,8 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 		FileApplication: st.Application.CMS, FileConsent: st.Consent.CMS, FileApproval: st.ApprovalSig.CMS, FileNotary: st.NotarySig.CMS,
 		FileReadme: []byte(strings.ReplaceAll(readme, "{CODE}", st.DocumentCode)),
 	}
-	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: place, PublicURL: publicURL, Files: map[string]string{}}
+	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: place, PublicURL: publicURL, Files: map[string]string{},
+		Recordings: st.Recordings}
 	for name, b := range files {
 		m.Files[name] = act.SHA256Hex(b)
 	}
@@ -188,6 +193,19 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 		return items, nil
 	}
 
+	// The recordings the manifest names are those of the log.
+	want, _ := json.Marshal(st.Recordings)
+	got, _ := json.Marshal(m.Recordings)
+	err = nil
+	if !bytes.Equal(want, got) {
+		err = fmt.Errorf("the manifest's recordings differ from the log's")
+	}
+	nfiles := 0
+	for _, r := range st.Recordings {
+		nfiles += len(r.Files)
+	}
+	add("recordings named in the log", err, fmt.Sprintf("%d calls recorded, %d files", len(st.Recordings), nfiles))
+
 	// The document: the approved revision, rendered; names the approval.
 	facts := document.FactsOf(&st, m.Place, m.PublicURL)
 	text := document.Canonical(facts)
@@ -267,7 +285,8 @@ Files
   signatures/application.cms  the client's application
   signatures/consent.cms      the attorney's consent to personal-data processing
   events.jsonl                the act's event log, one JSON record per line, hash-chained
-  manifest.json               the SHA-256 of every file
+  manifest.json               the SHA-256 of every file, and of every file of
+                              the call's recordings (kept by the server)
 
 Check everything at once (the trust store comes from config.toml: NUC's
 certificates in production, the development CA otherwise):

@@ -289,7 +289,9 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if out, code := cli(t, data, "replay", "no-such-act"); code != 1 || !strings.Contains(out, "no act") {
 		t.Fatalf("unknown act: %d %s", code, out)
 	}
-	checkEvidence(t, data, actID)
+	if m := checkEvidence(t, data, actID); len(m.Recordings) != 1 || len(m.Recordings[0].Files) != 4 {
+		t.Fatalf("the evidence names recordings %+v", m.Recordings)
+	}
 	if last := recs[len(recs)-1]; last.Type != "act_signed" || uint64(len(recs)) != final.Seq {
 		t.Fatalf("log ends with %s at %d, ack said %d", last.Type, len(recs), final.Seq)
 	}

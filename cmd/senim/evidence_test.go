@@ -17,7 +17,7 @@ import (
 // checkEvidence exports a signed act, verifies it whole, then flips one
 // byte in each part (and, as a careful forger would, fixes the manifest) and
 // expects that part's own check to fail.
-func checkEvidence(t *testing.T, data, actID string) {
+func checkEvidence(t *testing.T, data, actID string) evidence.Manifest {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "evidence.zip")
 	mustCLI(t, data, "export", "--out", out, actID)
@@ -65,6 +65,22 @@ func checkEvidence(t *testing.T, data, actID string) {
 	if res, code := cli(t, data, "verify", tampered); code != 1 || !strings.Contains(res, "FAIL  file document.pdf") {
 		t.Errorf("manifest mismatch not named:\n%s", res)
 	}
+	var clean evidence.Manifest
+	_ = json.Unmarshal(readZip(t, orig)[evidence.FileManifest], &clean)
+	if len(clean.Recordings) > 0 && len(clean.Recordings[0].Files) > 0 {
+		// A recording's hash changed in the manifest is caught against the log.
+		var forged evidence.Manifest
+		_ = json.Unmarshal(readZip(t, orig)[evidence.FileManifest], &forged)
+		forged.Recordings[0].Files[0].SHA256 = strings.Repeat("0", 64)
+		files := readZip(t, orig)
+		files[evidence.FileManifest], _ = json.Marshal(forged)
+		tampered := filepath.Join(t.TempDir(), "tampered.zip")
+		writeZip(t, tampered, files)
+		if res, code := cli(t, data, "verify", tampered); code != 1 || !strings.Contains(res, "FAIL  recordings named in the log") {
+			t.Errorf("a forged recording hash not caught:\n%s", res)
+		}
+	}
+	return clean
 }
 
 func readZip(t *testing.T, b []byte) map[string][]byte {
