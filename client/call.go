@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/pion/webrtc/v4"
 
@@ -42,6 +43,9 @@ func (c *Client) Signal(ctx context.Context, act string, m protocol.Media) error
 // this client's websocket exactly as the browser apps do.
 type Call struct {
 	*peer.Peer
+	act    string
+	mu     sync.Mutex
+	via    *Client // the connection its signals go through
 	Joined protocol.Media
 	// Errors gets the refusals and failures of the call's signaling.
 	Errors chan error
@@ -58,20 +62,18 @@ func (c *Client) StartCall(ctx context.Context, act string, ice webrtc.Configura
 	if err != nil {
 		return nil, err
 	}
-	call := &Call{Errors: make(chan error, 64), Closed: make(chan struct{})}
-	report := func(err error) {
-		select {
-		case call.Errors <- err:
-		default:
-		}
-	}
+	call := &Call{Errors: make(chan error, 64), Closed: make(chan struct{}), act: act, via: c}
 	p, err := peer.New(api, ice, func(s peer.Signal) {
+		report := call.report
 		m := protocol.Media{Kind: s.Kind, SDP: s.SDP}
 		if s.Candidate != nil {
 			m.Candidate = &protocol.ICECandidate{Candidate: s.Candidate.Candidate, SDPMid: s.Candidate.SDPMid,
 				SDPMLineIndex: s.Candidate.SDPMLineIndex, UsernameFragment: s.Candidate.UsernameFragment}
 		}
-		if err := c.Signal(ctx, act, m); err != nil {
+		call.mu.Lock()
+		via := call.via
+		call.mu.Unlock()
+		if err := via.Signal(ctx, act, m); err != nil {
 			report(err)
 		}
 	})
@@ -83,12 +85,35 @@ func (c *Client) StartCall(ctx context.Context, act string, ice webrtc.Configura
 		_ = p.Close()
 		return nil, err
 	}
-	go c.pumpCall(ctx, act, call, report)
+	go c.pumpCall(ctx, act, call, call.report)
 	if call.Joined, err = c.JoinCall(ctx, act, false); err != nil {
 		_ = p.Close()
 		return nil, err
 	}
 	return call, nil
+}
+
+func (call *Call) report(err error) {
+	select {
+	case call.Errors <- err:
+	default:
+	}
+}
+
+// ResumeCall carries a call over to this client, a new connection of the
+// same person after the old one dropped: the peer connection stays, the
+// server answers the join with an ICE-restart offer.
+func (c *Client) ResumeCall(ctx context.Context, call *Call) error {
+	call.mu.Lock()
+	call.via = c
+	call.mu.Unlock()
+	go c.pumpCall(ctx, call.act, call, call.report)
+	m, err := c.JoinCall(ctx, call.act, true)
+	if err != nil {
+		return err
+	}
+	call.Joined = m
+	return nil
 }
 
 func (c *Client) pumpCall(ctx context.Context, act string, call *Call, report func(error)) {

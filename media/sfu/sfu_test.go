@@ -257,3 +257,53 @@ func TestRelayOnlyThroughTURN(t *testing.T) {
 	}
 	c.room.Close()
 }
+
+// When a participant leaves, the others are renegotiated without their
+// tracks; when someone joins again, with the new ones.
+func TestLeaveAndRejoinRenegotiate(t *testing.T) {
+	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	first := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, notary, "client:871008401427")
+	if err := c.room.Leave("client:871008401427"); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Close()
+	// The notary's connection drops the client's tracks: its senders for
+	// them are gone, so the notary's receivers for them stop.
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		live := 0
+		for _, tr := range notary.PC.GetTransceivers() {
+			if tr.Direction() == webrtc.RTPTransceiverDirectionRecvonly || tr.Direction() == webrtc.RTPTransceiverDirectionSendrecv {
+				if tr.Receiver() != nil && tr.Receiver().Track() != nil && tr.Receiver().Track().StreamID() == sfu.StreamID("client:871008401427") {
+					live++
+				}
+			}
+		}
+		if live != 0 {
+			return fmt.Errorf("the notary still receives %d of the client's tracks", live)
+		}
+		return nil
+	})
+	if got := c.room.Participants(); len(got) != 1 || got[0] != "notary:aliya" {
+		t.Fatalf("participants %v", got)
+	}
+	if err := c.room.Answer("client:871008401427", "v=0"); err != sfu.ErrNoParticipant {
+		t.Fatalf("a signal from who left: %v", err)
+	}
+	// Joining again is a new connection; the notary gets its tracks.
+	c.mu.Lock()
+	delete(c.peers, "client:871008401427")
+	delete(c.queue, "client:871008401427")
+	c.mu.Unlock()
+	second := c.join("client:871008401427", webrtc.Configuration{})
+	before, _ := notary.ReceivedFrom(sfu.StreamID("client:871008401427"))
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		if v, _ := notary.ReceivedFrom(sfu.StreamID("client:871008401427")); v < before+30 {
+			return fmt.Errorf("after the rejoin the notary got %d video packets, had %d", v, before)
+		}
+		return nil
+	})
+	hears(t, second, "notary:aliya")
+	c.room.Close()
+}

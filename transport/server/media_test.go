@@ -117,6 +117,24 @@ func TestVideoCallThroughSenim(t *testing.T) {
 		return nil
 	})
 
+	// The client's websocket drops; a new connection resumes the call on
+	// the same peer connection (an ICE restart, no new tracks).
+	cl.CloseNow()
+	cl = w.eds("client", w.client)
+	if err := cl.ResumeCall(ctx, cCall); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Subscribe(ctx, actID, started.Seq); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = cCall.ReceivedFrom(notaryStream)
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if v, _ := cCall.ReceivedFrom(notaryStream); v < before+60 {
+			return fmt.Errorf("after resuming: %d video packets, had %d", v, before)
+		}
+		return nil
+	})
+
 	// The client hangs up: the room closes and the recording is named.
 	mustOf[client.Ack](t)(cl.Command(ctx, actID, "end_call", nil))
 	for _, c := range []*client.Call{nCall, cCall} {
@@ -128,6 +146,7 @@ func TestVideoCallThroughSenim(t *testing.T) {
 	}
 	finished := next(t, cl.Events(), func(e protocol.Envelope) bool { return e.Name == "recording_finished" })
 	var rf act.RecordingFinished
+	// Four files: resuming kept the client's tracks (a new connection would add two).
 	if err := json.Unmarshal(finished.Body, &rf); err != nil || rf.Recording != rs.Recording || len(rf.Files) != 4 {
 		t.Fatalf("recording_finished: %+v %v", rf, err)
 	}
