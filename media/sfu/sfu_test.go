@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
@@ -133,6 +134,10 @@ func newSFU(t *testing.T, pli time.Duration) *sfu.SFU {
 // finished file whose hash and duration the room reports.
 func TestTwoPeersThroughTheSFU(t *testing.T) {
 	dir := t.TempDir()
+	metric := func(c interface{ Desc() *prometheus.Desc }) float64 { return testutil.ToFloat64(c.(prometheus.Collector)) }
+	rooms0, people0 := metric(metrics.MediaRooms), metric(metrics.MediaParticipants)
+	nack0, pli0 := metric(metrics.MediaRTCP.WithLabelValues("nack")), metric(metrics.MediaRTCP.WithLabelValues("pli"))
+	bytes0 := metric(metrics.MediaBytes.WithLabelValues("video"))
 	c := newCall(t, newSFU(t, 10*time.Millisecond), dir)
 	notary := c.join("notary:aliya", webrtc.Configuration{})
 	client := c.join("client:871008401427", webrtc.Configuration{})
@@ -164,7 +169,29 @@ func TestTwoPeersThroughTheSFU(t *testing.T) {
 		return nil
 	})
 
+	// A NACK from the subscriber is counted per lost packet (the NACK
+	// interceptor answers it from its buffer).
+	if err := client.PC.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: uint32(ssrc),
+		Nacks: []rtcp.NackPair{{PacketID: 1, LostPackets: 0b11}}}}); err != nil {
+		t.Fatal(err)
+	}
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		if n := metric(metrics.MediaRTCP.WithLabelValues("nack")) - nack0; n != 3 {
+			return fmt.Errorf("%v NACKed packets counted, want 3", n)
+		}
+		return nil
+	})
+	if metric(metrics.MediaRooms)-rooms0 != 1 || metric(metrics.MediaParticipants)-people0 != 2 {
+		t.Fatalf("rooms %v participants %v", metric(metrics.MediaRooms)-rooms0, metric(metrics.MediaParticipants)-people0)
+	}
+	if metric(metrics.MediaRTCP.WithLabelValues("pli"))-pli0 < 1 || metric(metrics.MediaBytes.WithLabelValues("video"))-bytes0 <= 0 {
+		t.Fatal("PLI or forwarded bytes not counted")
+	}
+
 	recs := c.room.Close()
+	if metric(metrics.MediaRooms) != rooms0 || metric(metrics.MediaParticipants) != people0 {
+		t.Fatalf("after close: rooms %v participants %v", metric(metrics.MediaRooms), metric(metrics.MediaParticipants))
+	}
 	if len(recs) != 4 {
 		t.Fatalf("%d recordings, want 4: %+v", len(recs), recs)
 	}
