@@ -134,7 +134,9 @@ func newSFU(t *testing.T, pli time.Duration) *sfu.SFU {
 // finished file whose hash and duration the room reports.
 func TestTwoPeersThroughTheSFU(t *testing.T) {
 	dir := t.TempDir()
-	metric := func(c interface{ Desc() *prometheus.Desc }) float64 { return testutil.ToFloat64(c.(prometheus.Collector)) }
+	metric := func(c interface{ Desc() *prometheus.Desc }) float64 {
+		return testutil.ToFloat64(c.(prometheus.Collector))
+	}
 	rooms0, people0 := metric(metrics.MediaRooms), metric(metrics.MediaParticipants)
 	nack0, pli0 := metric(metrics.MediaRTCP.WithLabelValues("nack")), metric(metrics.MediaRTCP.WithLabelValues("pli"))
 	bytes0 := metric(metrics.MediaBytes.WithLabelValues("video"))
