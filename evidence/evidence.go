@@ -15,11 +15,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/hashfile"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 )
@@ -127,22 +129,9 @@ type Item struct {
 // Verify checks a package against the trust store: every part, and that the
 // parts agree. It never stops at the first failure: each item says its own.
 func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
-	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	files, err := unzip(zipBytes)
 	if err != nil {
-		return nil, fmt.Errorf("evidence: not a ZIP: %w", err)
-	}
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
-		}
-		files[f.Name] = b
+		return nil, err
 	}
 	var items []Item
 	add := func(name string, err error, okNote string) {
@@ -293,6 +282,10 @@ certificates in production, the development CA otherwise):
 
   senim verify this.zip
 
+Check the call recordings (the server keeps them in data/recordings/ACT):
+
+  senim verify --recordings data/recordings/ACT this.zip
+
 Check a signature with OpenSSL (trust.pem is the server's /pki/trust.pem):
 
   openssl cms -verify -binary -inform DER -in signatures/notary.cms \
@@ -307,3 +300,55 @@ prev_hash is 64 zeros. The document names the hash of the draft_approved
 record, so the history up to the approval cannot change without breaking
 the notary's signature.
 `
+
+func unzip(zipBytes []byte) (map[string][]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: not a ZIP: %w", err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %s: %w", f.Name, err)
+		}
+		files[f.Name] = b
+	}
+	return files, nil
+}
+
+// VerifyRecordings checks the call recordings a package's manifest names
+// against the files under dir (the server's recordings directory of the
+// act: dir/<recording>/<file>), by SHA-256 and size. Verify checks that the
+// manifest names what the log names.
+func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
+	files, err := unzip(zipBytes)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(files[FileManifest], &m); err != nil {
+		return nil, fmt.Errorf("evidence: manifest: %w", err)
+	}
+	var items []Item
+	for _, r := range m.Recordings {
+		for _, f := range r.Files {
+			name := "recording " + r.ID + "/" + f.File
+			sum, size, err := hashfile.SHA256(filepath.Join(dir, r.ID, filepath.Base(f.File)))
+			switch {
+			case err != nil:
+				items = append(items, Item{Name: name, Note: err.Error()})
+			case sum != f.SHA256 || size != f.Bytes:
+				items = append(items, Item{Name: name, Note: "SHA-256 or size differs from the log"})
+			default:
+				items = append(items, Item{Name: name, OK: true, Note: fmt.Sprintf("%s %s, %d ms, sha256 %s…", f.Participant, f.Kind, f.DurationMS, sum[:16])})
+			}
+		}
+	}
+	return items, nil
+}

@@ -292,6 +292,25 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if m := checkEvidence(t, data, actID); len(m.Recordings) != 1 || len(m.Recordings[0].Files) != 4 {
 		t.Fatalf("the evidence names recordings %+v", m.Recordings)
 	}
+	// The recordings' files check against the evidence; a changed byte fails.
+	zipPath := filepath.Join(t.TempDir(), "act.zip")
+	mustCLI(t, data, "export", "--out", zipPath, actID)
+	recDir := filepath.Join(data, "recordings", actID)
+	if out := mustCLI(t, data, "verify", "--recordings", recDir, zipPath); strings.Count(out, "pass  recording ") != 4 {
+		t.Fatalf("recordings not checked:\n%s", out)
+	}
+	victim := filepath.Join(recDir, rec.ID, rec.Files[0].File)
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(victim, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cli(t, data, "verify", "--recordings", recDir, zipPath); code != 1 || !strings.Contains(out, "FAIL  recording "+rec.ID+"/"+rec.Files[0].File) {
+		t.Fatalf("a changed recording passed (exit %d):\n%s", code, out)
+	}
 	if last := recs[len(recs)-1]; last.Type != "act_signed" || uint64(len(recs)) != final.Seq {
 		t.Fatalf("log ends with %s at %d, ack said %d", last.Type, len(recs), final.Seq)
 	}

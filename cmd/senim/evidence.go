@@ -73,11 +73,12 @@ func cmdExport(args []string) error {
 func cmdVerify(args []string) error {
 	fs := flag.NewFlagSet("senim verify", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
+	recordings := fs.String("recordings", "", "also check the call recordings' files, in this directory (the server's data/recordings/ACT)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, msg: "usage: senim verify EVIDENCE.zip | DOCUMENT-CODE"}
+		return &exitError{code: 2, msg: "usage: senim verify [--recordings DIR] EVIDENCE.zip | DOCUMENT-CODE"}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -113,6 +114,13 @@ func cmdVerify(args []string) error {
 	items, err := evidence.Verify(zip, ts)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
+	}
+	if *recordings != "" {
+		more, err := evidence.VerifyRecordings(zip, *recordings)
+		if err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		items = append(items, more...)
 	}
 	for _, it := range items {
 		mark := "pass"

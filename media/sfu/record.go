@@ -1,10 +1,7 @@
 package sfu
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
+	"github.com/senim-kz/senim/internal/hashfile"
 )
 
 // Recording is one finished track file of a room.
@@ -129,19 +127,7 @@ func (r *recorder) finish() (Recording, error) {
 }
 
 // HashFile returns the hex SHA-256 and size of a file.
-func HashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
+func HashFile(path string) (string, int64, error) { return hashfile.SHA256(path) }
 
 // Salvage describes the files a recording directory holds, for a room that
 // never finished them (the server died mid-call): each file as far as it
