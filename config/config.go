@@ -69,6 +69,10 @@ type TURN struct {
 	AllowPrivate  bool `toml:"allow_private"`
 	// CredentialTTL is how long handed-out TURN credentials stay valid.
 	CredentialTTL Duration `toml:"credential_ttl"`
+	// UDPSockets share the UDP port (SO_REUSEPORT; 0: one per CPU), each
+	// with a ReadBuffer-byte receive buffer (0: the OS default).
+	UDPSockets int `toml:"udp_sockets"`
+	ReadBuffer int `toml:"read_buffer"`
 }
 
 // Document configures the notarial document.
@@ -177,7 +181,7 @@ func Default() Config {
 		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 		TURN: TURN{Enabled: true, Addr: "127.0.0.1:3478", RelayIP: "127.0.0.1", Realm: "senim", AllowLoopback: true,
-			CredentialTTL: Duration(time.Hour)},
+			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
 	}
@@ -249,6 +253,9 @@ func (c Config) Validate() error {
 	}
 	if c.TURN.Enabled && (c.TURN.Addr == "" || c.TURN.Realm == "" || c.TURN.CredentialTTL <= 0) {
 		errs = append(errs, errors.New("turn: addr, realm and a positive credential_ttl are required"))
+	}
+	if c.TURN.UDPSockets < 0 || c.TURN.UDPSockets > 256 || c.TURN.ReadBuffer < 0 {
+		errs = append(errs, errors.New("turn: udp_sockets is 0 (one per CPU) to 256, read_buffer ≥ 0"))
 	}
 	if m := c.Media; m.Enabled {
 		if m.UDPPortMin > m.UDPPortMax || (m.UDPPortMin == 0) != (m.UDPPortMax == 0) {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -41,14 +42,20 @@ type Config struct {
 	AllowLoopback, AllowPrivate bool
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// UDPSockets is how many UDP sockets share the port (SO_REUSEPORT on
+	// Linux); 0 is one per CPU. ReadBuffer is each one's receive buffer in
+	// bytes (0: the OS default, 208 KiB on Linux).
+	UDPSockets int
+	ReadBuffer int
 }
 
 // Server is a running TURN server.
 type Server struct {
-	cfg Config
-	srv *pionturn.Server
-	udp net.PacketConn
-	tcp net.Listener
+	cfg  Config
+	srv  *pionturn.Server
+	udp  net.PacketConn
+	udps []net.PacketConn // udp among them
+	tcp  net.Listener
 }
 
 // Start listens and serves.
@@ -63,17 +70,26 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	udp, err := net.ListenPacket("udp4", cfg.Addr)
+	if cfg.UDPSockets <= 0 {
+		cfg.UDPSockets = runtime.NumCPU()
+	}
+	udps, err := listenUDP(cfg.Addr, cfg.UDPSockets, cfg.ReadBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
+	closeUDP := func() {
+		for _, c := range udps {
+			c.Close()
+		}
+	}
+	udp := udps[0]
 	// TCP on the port UDP got, so that ":0" gives one port for both.
 	tcp, err := net.Listen("tcp4", udp.LocalAddr().String())
 	if err != nil {
-		udp.Close()
+		closeUDP()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
-	s := &Server{cfg: cfg, udp: udp, tcp: tcp}
+	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp}
 	relayGen := func() pionturn.RelayAddressGenerator {
 		return &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}
 	}
@@ -83,17 +99,25 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
 		LoggerFactory:     lf,
-		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
+		PacketConnConfigs: packetConfigs(udps, relayGen, s.permit),
 		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
 	})
 	if err != nil {
-		udp.Close()
+		closeUDP()
 		tcp.Close()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
-	log.Info().Str("udp", udp.LocalAddr().String()).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
+	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
 		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).Msg("TURN listening")
 	return s, nil
+}
+
+func packetConfigs(conns []net.PacketConn, gen func() pionturn.RelayAddressGenerator, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
+	out := make([]pionturn.PacketConnConfig, len(conns))
+	for i, c := range conns {
+		out[i] = pionturn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: gen(), PermissionHandler: permit}
+	}
+	return out
 }
 
 func bindAddr(relay net.IP) string {

@@ -16,7 +16,7 @@ import (
 
 func start(t *testing.T, allowLoopback bool) *Server {
 	t.Helper()
-	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: allowLoopback}, zerolog.Nop())
+	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: allowLoopback, UDPSockets: 1}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +117,28 @@ func TestCredentials(t *testing.T) {
 	u, p := Credentials("s3cret", "alice", time.Unix(1700000000, 0), time.Hour)
 	if u != fmt.Sprint(1700000000+3600)+":alice" || p != Password("s3cret", u) {
 		t.Fatalf("%s %s", u, p)
+	}
+}
+
+// Several UDP sockets share the port; coturn's client, with many
+// allocations spread over them, relays through all of it.
+func TestUDPSocketsShareThePort(t *testing.T) {
+	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: true, UDPSockets: 4, ReadBuffer: 1 << 20}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.udps) != 4 {
+		t.Fatalf("%d UDP sockets, want 4", len(s.udps))
+	}
+	for _, c := range s.udps {
+		if c.LocalAddr().(*net.UDPAddr).Port != s.Port() {
+			t.Fatalf("socket on %s, not port %d", c.LocalAddr(), s.Port())
+		}
+	}
+	user, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
+	sent, recv, out, err := uclient(t, s, user, pass, "-m", "16", "-c")
+	if err != nil || sent == 0 || recv != sent {
+		t.Fatalf("sent %d received %d (%v)\n%s", sent, recv, err, out)
 	}
 }

@@ -141,7 +141,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.TURN, err = turn.Start(turn.Config{Addr: cfg.TURN.Addr, RelayIP: cfg.TURN.RelayIP, Realm: cfg.TURN.Realm, Secret: secret,
-			AllowLoopback: cfg.TURN.AllowLoopback, AllowPrivate: cfg.TURN.AllowPrivate, Now: now}, log.With().Str("component", "turn").Logger())
+			AllowLoopback: cfg.TURN.AllowLoopback, AllowPrivate: cfg.TURN.AllowPrivate, Now: now,
+			UDPSockets: cfg.TURN.UDPSockets, ReadBuffer: cfg.TURN.ReadBuffer}, log.With().Str("component", "turn").Logger())
 		if err != nil {
 			return nil, err
 		}
