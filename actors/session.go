@@ -128,6 +128,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.stateAnswer(m)
 	case MediaOut:
 		s.mediaOut(m)
+	case registryAnswer:
+		s.registryAnswer(m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
@@ -428,18 +430,16 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 			IIN string `json:"iin"`
 		}
 		_ = json.Unmarshal(env.Body, &q)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		p, err := s.deps.Registry.Lookup(ctx, q.IIN)
-		switch {
-		case errors.Is(err, registry.ErrNotFound):
-			s.fail(env, CodeUnknownPerson, "the individuals registry has no person with IIN %s", q.IIN)
-		case err != nil:
-			s.fail(env, CodeRegistryUnavailable, "the individuals registry did not answer; try again")
-		default:
-			s.log.Info().Str("looked_up", q.IIN).Msg("registry look-up")
-			result(p)
-		}
+		// The registry is a remote system: ask it off the actor's goroutine
+		// and take the answer as a message, so the session stays responsive.
+		s.inFlight[env.ID] = "query"
+		reg, eng, self := s.deps.Registry, c.Engine(), c.PID()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p, err := reg.Lookup(ctx, q.IIN)
+			eng.Send(self, registryAnswer{env: env, iin: q.IIN, person: p, err: err})
+		}()
 	case "my_acts", "attorney_acts", "register", "completed":
 		list, err := s.cabinet(env.Name)
 		if err != nil {
@@ -454,6 +454,28 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		result(map[string]any{"acts": list})
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
+	}
+}
+
+// registryAnswer is the individuals registry's answer to a look-up.
+type registryAnswer struct {
+	env    protocol.Envelope
+	iin    string
+	person registry.Person
+	err    error
+}
+
+func (s *sessionActor) registryAnswer(m registryAnswer) {
+	delete(s.inFlight, m.env.ID)
+	switch {
+	case errors.Is(m.err, registry.ErrNotFound):
+		s.fail(m.env, CodeUnknownPerson, "the individuals registry has no person with IIN %s", m.iin)
+	case m.err != nil:
+		s.fail(m.env, CodeRegistryUnavailable, "the individuals registry did not answer; try again")
+	default:
+		s.log.Info().Str("looked_up", m.iin).Msg("registry look-up")
+		body, _ := json.Marshal(m.person)
+		s.send(protocol.Envelope{Type: protocol.TypeResult, ID: m.env.ID, Act: m.env.Act, Name: m.env.Name, Body: body})
 	}
 }
 

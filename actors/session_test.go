@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -136,5 +139,73 @@ func TestSessionInFlightLimit(t *testing.T) {
 	}
 	if g := held(); g.Tag != "d" {
 		t.Fatalf("request after the answer is %q, want d", g.Tag)
+	}
+}
+
+// heldRegistry answers a look-up only when released.
+type heldRegistry struct{ release chan struct{} }
+
+func (h heldRegistry) Lookup(ctx context.Context, id string) (registry.Person, error) {
+	select {
+	case <-h.release:
+		return registry.Person{IIN: id, Surname: "Омаров", Name: "Ерлан"}, nil
+	case <-ctx.Done():
+		return registry.Person{}, registry.ErrUnavailable
+	}
+}
+
+// A slow individuals registry does not stall the notary's session: other
+// requests are answered while a look-up waits.
+func TestRegistryLookupDoesNotBlockTheSession(t *testing.T) {
+	dir := t.TempDir()
+	l, err := eventlog.Open(filepath.Join(dir, "log"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	reg := heldRegistry{release: make(chan struct{})}
+	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop(), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Stop()
+	path := filepath.Join(dir, "notaries.json")
+	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := accounts.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &frames{}
+	pid := SpawnSession(SessionDeps{Sys: sys, Accounts: store, Limits: DefaultSessionLimits()}, conn)
+	send := func(frame string) { sys.Engine.Send(pid, Inbound{Frame: []byte(frame)}) }
+	answer := func(id string) protocol.Envelope {
+		t.Helper()
+		var e protocol.Envelope
+		testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+			var ok bool
+			if e, ok = conn.byID()[id]; !ok {
+				return fmt.Errorf("no answer to %s yet", id)
+			}
+			return nil
+		})
+		return e
+	}
+	send(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)
+	if e := answer("s"); e.Type != protocol.TypeWelcome {
+		t.Fatalf("sign-in: %+v", e)
+	}
+	send(`{"type":"query","id":"lookup","name":"registry_lookup","body":{"iin":"760212350620"}}`)
+	send(`{"type":"query","id":"other","name":"register"}`)
+	if e := answer("other"); e.Type != protocol.TypeResult {
+		t.Fatalf("the other query: %+v", e)
+	}
+	if _, early := conn.byID()["lookup"]; early {
+		t.Fatal("the held look-up was answered")
+	}
+	close(reg.release)
+	if e := answer("lookup"); e.Type != protocol.TypeResult || !strings.Contains(string(e.Body), "Омаров") {
+		t.Fatalf("look-up: %+v", e)
 	}
 }
