@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
-	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/domain/act"
-	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 )
@@ -21,16 +19,7 @@ import (
 // poison is a submit_application reaching a shell that has no trust store,
 // so verifying its CMS dereferences nil inside the act actor.
 func TestPoisonedCommandToAnAct(t *testing.T) {
-	l, err := eventlog.Open(t.TempDir(), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Stop()
+	sys := startSystem(t, Deps{})
 	client := act.Actor{Role: act.RoleClient, ID: "871008401427", IIN: "871008401427"}
 	ask := func(name string, body any) CommandResult {
 		t.Helper()

@@ -27,14 +27,17 @@ type Media struct {
 
 // Codes of the media signaling.
 const (
-	CodeNotInCall         = "not_in_call"       // the act has no call in progress
-	CodeNotJoined         = "not_joined"        // a signal before joining the call
-	CodeBadSDP            = "bad_sdp"           // an answer that does not apply
-	CodeBadCandidate      = "bad_candidate"     // an ICE candidate that does not apply
-	CodeMediaUnavailable  = "media_unavailable" // this server runs no SFU
-	CodeUnknownMediaKind  = "unknown_media_kind"
-	retryRecordingCommand = 2 * time.Second
+	CodeNotInCall        = "not_in_call"       // the act has no call in progress
+	CodeNotJoined        = "not_joined"        // a signal before joining the call
+	CodeBadSDP           = "bad_sdp"           // an answer that does not apply
+	CodeBadCandidate     = "bad_candidate"     // an ICE candidate that does not apply
+	CodeMediaUnavailable = "media_unavailable" // this server runs no SFU
+	CodeUnknownMediaKind = "unknown_media_kind"
 )
+
+// retryRecordingCommand is the pause before a room asks the act again to
+// take its finished files.
+const retryRecordingCommand = 2 * time.Second
 
 // JoinCall is a session asking to join the video call of an act. The act
 // checks who asks and whether the call is on, then hands it to the media

@@ -213,17 +213,7 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 	}
 	switch env.Type {
 	case protocol.TypeCommand, protocol.TypeQuery, protocol.TypeSubscribe:
-		if env.ID == "" {
-			s.fail(env, protocol.CodeBadMessage, "%s needs an id", env.Type)
-			return
-		}
-		if _, dup := s.inFlight[env.ID]; dup {
-			s.fail(env, protocol.CodeBadMessage, "id %q is already in flight", env.ID)
-			return
-		}
-		if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
-			metrics.Refused.WithLabelValues("overloaded").Inc()
-			s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
+		if !s.admit(env) {
 			return
 		}
 	}
@@ -588,6 +578,25 @@ func SpawnSession(sd SessionDeps, conn Conn) *actor.PID {
 	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", spawnOpts(sd.Sys.Deps().Logger, newActID())...)
 }
 
+// admit applies the rules of a request that waits for an answer: it has a
+// fresh id, and the connection is under its in-flight limit.
+func (s *sessionActor) admit(env protocol.Envelope) bool {
+	if env.ID == "" {
+		s.fail(env, protocol.CodeBadMessage, "%s needs an id", env.Type)
+		return false
+	}
+	if _, dup := s.inFlight[env.ID]; dup {
+		s.fail(env, protocol.CodeBadMessage, "id %q is already in flight", env.ID)
+		return false
+	}
+	if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
+		metrics.Refused.WithLabelValues("overloaded").Inc()
+		s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
+		return false
+	}
+	return true
+}
+
 // mediaIn takes the app's side of the call's signaling. A join goes to the
 // act, which checks who asks; the rest goes to the call's room, which
 // checks that this connection joined.
@@ -598,17 +607,7 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	if m.Kind == "join" {
-		if env.ID == "" {
-			s.fail(env, protocol.CodeBadMessage, "join needs an id")
-			return
-		}
-		if _, dup := s.inFlight[env.ID]; dup {
-			s.fail(env, protocol.CodeBadMessage, "id %q is already in flight", env.ID)
-			return
-		}
-		if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
-			metrics.Refused.WithLabelValues("overloaded").Inc()
-			s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
+		if !s.admit(env) {
 			return
 		}
 		s.inFlight[env.ID] = "join"

@@ -50,6 +50,73 @@ func (f *frames) byID() map[string]protocol.Envelope {
 	return out
 }
 
+// startSystem runs the actors on a fresh event log; deps.Log, Rules and
+// Logger are filled in.
+func startSystem(t *testing.T, deps Deps) *System {
+	t.Helper()
+	l, err := eventlog.Open(filepath.Join(t.TempDir(), "log"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	deps.Log, deps.Rules, deps.Logger = l, act.DefaultRules(), zerolog.Nop()
+	sys, err := Start(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	return sys
+}
+
+// testSession is a session actor fed frames directly, signed in as notary aliya.
+type testSession struct {
+	t    *testing.T
+	sys  *System
+	pid  *actor.PID
+	conn *frames
+}
+
+func notarySession(t *testing.T, sys *System, limits SessionLimits) *testSession {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notaries.json")
+	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := accounts.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &frames{}
+	s := &testSession{t: t, sys: sys, conn: conn, pid: SpawnSession(SessionDeps{Sys: sys, Accounts: store, Limits: limits}, conn)}
+	s.send(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)
+	if e := s.answer("s"); e.Type != protocol.TypeWelcome {
+		t.Fatalf("sign-in: %+v", e)
+	}
+	return s
+}
+
+func (s *testSession) send(frame string) { s.sys.Engine.Send(s.pid, Inbound{Frame: []byte(frame)}) }
+
+// answer waits for the answer to a request id.
+func (s *testSession) answer(id string) protocol.Envelope {
+	s.t.Helper()
+	var e protocol.Envelope
+	testtool.Eventually(s.t, 20*time.Second, 10*time.Millisecond, func() error {
+		var ok bool
+		if e, ok = s.conn.byID()[id]; !ok {
+			return fmt.Errorf("no answer to %s yet", id)
+		}
+		return nil
+	})
+	return e
+}
+
+// answered reports whether id has an answer now.
+func (s *testSession) answered(id string) bool {
+	_, ok := s.conn.byID()[id]
+	return ok
+}
+
 // hold is an acts router that keeps every message and answers none until
 // released, so a request stays in flight for as long as a test needs.
 type hold struct{ got chan any }
@@ -66,55 +133,18 @@ func (h *hold) Receive(c *actor.Context) {
 // one more is refused with overloaded, and once an answer comes back the
 // connection may ask again.
 func TestSessionInFlightLimit(t *testing.T) {
-	dir := t.TempDir()
-	l, err := eventlog.Open(filepath.Join(dir, "log"), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Stop()
-	path := filepath.Join(dir, "notaries.json")
-	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	store, err := accounts.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := startSystem(t, Deps{})
 	h := &hold{got: make(chan any, 16)}
-	router := sys.Engine.Spawn(func() actor.Receiver { return h }, "hold")
-	sys.router = router
-
-	conn := &frames{}
-	pid := SpawnSession(SessionDeps{Sys: sys, Accounts: store, Limits: SessionLimits{MaxInFlight: 2, RatePerSecond: 1000, Burst: 1000}}, conn)
-	send := func(frame string) { sys.Engine.Send(pid, Inbound{Frame: []byte(frame)}) }
-	answer := func(id string) protocol.Envelope {
-		t.Helper()
-		var e protocol.Envelope
-		testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
-			var ok bool
-			if e, ok = conn.byID()[id]; !ok {
-				return fmt.Errorf("no answer to %s yet", id)
-			}
-			return nil
-		})
-		return e
-	}
-	send(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)
-	if e := answer("s"); e.Type != protocol.TypeWelcome {
-		t.Fatalf("sign-in: %+v", e)
-	}
+	sys.router = sys.Engine.Spawn(func() actor.Receiver { return h }, "hold")
+	s := notarySession(t, sys, SessionLimits{MaxInFlight: 2, RatePerSecond: 1000, Burst: 1000})
+	send, answer := s.send, s.answer
 	for _, id := range []string{"a", "b", "c"} {
 		send(`{"type":"query","id":"` + id + `","act":"x","name":"act"}`)
 	}
 	if e := answer("c"); e.Code != protocol.CodeOverloaded {
 		t.Fatalf("third request: %+v", e)
 	}
-	if _, early := conn.byID()["a"]; early {
+	if s.answered("a") {
 		t.Fatal("a held request was answered")
 	}
 	held := func() GetState {
@@ -157,51 +187,15 @@ func (h heldRegistry) Lookup(ctx context.Context, id string) (registry.Person, e
 // A slow individuals registry does not stall the notary's session: other
 // requests are answered while a look-up waits.
 func TestRegistryLookupDoesNotBlockTheSession(t *testing.T) {
-	dir := t.TempDir()
-	l, err := eventlog.Open(filepath.Join(dir, "log"), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	reg := heldRegistry{release: make(chan struct{})}
-	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop(), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Stop()
-	path := filepath.Join(dir, "notaries.json")
-	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	store, err := accounts.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &frames{}
-	pid := SpawnSession(SessionDeps{Sys: sys, Accounts: store, Limits: DefaultSessionLimits()}, conn)
-	send := func(frame string) { sys.Engine.Send(pid, Inbound{Frame: []byte(frame)}) }
-	answer := func(id string) protocol.Envelope {
-		t.Helper()
-		var e protocol.Envelope
-		testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
-			var ok bool
-			if e, ok = conn.byID()[id]; !ok {
-				return fmt.Errorf("no answer to %s yet", id)
-			}
-			return nil
-		})
-		return e
-	}
-	send(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)
-	if e := answer("s"); e.Type != protocol.TypeWelcome {
-		t.Fatalf("sign-in: %+v", e)
-	}
+	s := notarySession(t, startSystem(t, Deps{Registry: reg}), DefaultSessionLimits())
+	send, answer := s.send, s.answer
 	send(`{"type":"query","id":"lookup","name":"registry_lookup","body":{"iin":"760212350620"}}`)
 	send(`{"type":"query","id":"other","name":"register"}`)
 	if e := answer("other"); e.Type != protocol.TypeResult {
 		t.Fatalf("the other query: %+v", e)
 	}
-	if _, early := conn.byID()["lookup"]; early {
+	if s.answered("lookup") {
 		t.Fatal("the held look-up was answered")
 	}
 	close(reg.release)

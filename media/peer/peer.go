@@ -180,9 +180,10 @@ func (p *Peer) sendAudio(ctx context.Context) {
 	}
 }
 
-// Offer answers an offer from the SFU; the answer goes out through send.
-func (p *Peer) Offer(sdp string) error {
-	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+// setRemote applies the other side's description, then the candidates that
+// came before it.
+func (p *Peer) setRemote(typ webrtc.SDPType, sdp string) error {
+	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: typ, SDP: sdp}); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -193,6 +194,14 @@ func (p *Peer) Offer(sdp string) error {
 		if err := p.PC.AddICECandidate(c); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Offer answers an offer from the SFU; the answer goes out through send.
+func (p *Peer) Offer(sdp string) error {
+	if err := p.setRemote(webrtc.SDPTypeOffer, sdp); err != nil {
+		return err
 	}
 	answer, err := p.PC.CreateAnswer(nil)
 	if err != nil {
@@ -269,19 +278,7 @@ func Dial(a, b *Peer) error {
 func Route(a *Peer, s Signal) error {
 	switch s.Kind {
 	case "answer":
-		if err := a.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
-			return err
-		}
-		a.mu.Lock()
-		pending := a.pending
-		a.pending = nil
-		a.mu.Unlock()
-		for _, c := range pending {
-			if err := a.PC.AddICECandidate(c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return a.setRemote(webrtc.SDPTypeAnswer, s.SDP)
 	case "candidate":
 		return a.Candidate(*s.Candidate)
 	}
