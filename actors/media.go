@@ -125,7 +125,7 @@ func (r *mediaRouter) Receive(c *actor.Context) {
 			c.Send(pid, m)
 		}
 	case roomDone:
-		if r.rooms[m.ActID] == m.PID {
+		if pid := r.rooms[m.ActID]; pid != nil && pid.Equals(m.PID) {
 			delete(r.rooms, m.ActID)
 		}
 	}
