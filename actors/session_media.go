@@ -1,0 +1,72 @@
+package actors
+
+import (
+	"encoding/json"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+// The call's signaling between the app and the act's room.
+
+// mediaIn takes the app's side of the call's signaling. A join goes to the
+// act, which checks who asks; the rest goes to the call's room, which
+// checks that this connection joined.
+func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
+	var m protocol.Media
+	if err := json.Unmarshal(env.Body, &m); err != nil || env.Act == "" {
+		s.fail(env, protocol.CodeBadMessage, "media needs act and a body with kind")
+		return
+	}
+	if m.Kind == "join" {
+		if !s.admit(env) {
+			return
+		}
+		s.inFlight[env.ID] = "join"
+		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume})
+		return
+	}
+	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
+	switch m.Kind {
+	case "answer":
+		if m.SDP == "" {
+			s.fail(env, CodeBadSDP, "an answer needs sdp")
+			return
+		}
+	case "candidate":
+		if m.Candidate == nil {
+			s.fail(env, CodeBadCandidate, "a candidate message needs candidate")
+			return
+		}
+		in.Candidate = &webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
+			SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment}
+	case "restart", "leave":
+	default:
+		s.fail(env, CodeUnknownMediaKind, "unknown media kind %q", m.Kind)
+		return
+	}
+	media := s.sd.Sys.Media()
+	if media == nil {
+		s.fail(env, CodeMediaUnavailable, "this server runs no video calls")
+		return
+	}
+	c.Send(media, in)
+}
+
+func (s *sessionActor) mediaOut(m MediaOut) {
+	if m.Tag != "" {
+		delete(s.inFlight, m.Tag)
+	}
+	if m.Code != "" {
+		s.send(protocol.Envelope{Type: protocol.TypeError, ID: m.Tag, Act: m.ActID, Code: m.Code, Message: m.Message})
+		return
+	}
+	out := protocol.Media{Kind: m.Kind, SDP: m.SDP, Notice: m.Notice, Message: m.Message}
+	if c := m.Candidate; c != nil {
+		out.Candidate = &protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	}
+	body, _ := json.Marshal(out)
+	s.send(protocol.Envelope{Type: protocol.TypeMedia, ID: m.Tag, Act: m.ActID, Body: body})
+}

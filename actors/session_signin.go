@@ -1,0 +1,133 @@
+package actors
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/metrics"
+	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+// Sign-in (EDS or password), the rate limit and admission of requests that
+// wait, and operator mode.
+
+// allow is a token bucket over the app's messages.
+func (s *sessionActor) allow() bool {
+	now := s.deps.Now()
+	lim := s.sd.Limits
+	if s.last.IsZero() {
+		s.tokens = float64(lim.Burst)
+	} else {
+		s.tokens += now.Sub(s.last).Seconds() * lim.RatePerSecond
+		if s.tokens > float64(lim.Burst) {
+			s.tokens = float64(lim.Burst)
+		}
+	}
+	s.last = now
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
+}
+
+func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
+	if s.signedIn {
+		s.fail(env, protocol.CodeBadMessage, "already signed in")
+		return
+	}
+	var in protocol.SignIn
+	if err := json.Unmarshal(env.Body, &in); err != nil {
+		s.fail(env, protocol.CodeBadMessage, "signin body: %v", err)
+		return
+	}
+	switch in.Method {
+	case "eds":
+		if in.Role != string(act.RoleClient) && in.Role != string(act.RoleAttorney) {
+			s.fail(env, protocol.CodeBadMessage, "role must be client or attorney")
+			return
+		}
+		der, err := base64.StdEncoding.DecodeString(in.CMS)
+		if err != nil {
+			s.fail(env, string(pki.CodeMalformed), "cms is not base64")
+			return
+		}
+		v, err := s.deps.Trust.Verify(der, pki.VerifyOptions{
+			Purpose: pki.PurposeAuth, Content: s.toSign, Live: true, Now: s.deps.Now(), MaxSkew: s.deps.MaxSkew,
+		})
+		if err != nil {
+			s.log.Info().Str("code", string(pki.CodeOf(err))).Msg("EDS sign-in refused")
+			s.fail(env, string(pki.CodeOf(err)), "%v", err)
+			return
+		}
+		s.me = act.Actor{Role: act.Role(in.Role), ID: v.IIN.String(), IIN: v.IIN.String(), Name: v.FullName()}
+	case "password":
+		n, err := s.sd.Accounts.Authenticate(in.Login, in.Password)
+		if errors.Is(err, accounts.ErrBadLogin) {
+			s.fail(env, protocol.CodeSignInFail, "wrong login or password")
+			return
+		}
+		if err != nil {
+			s.fail(env, protocol.CodeInternal, "accounts: %v", err)
+			return
+		}
+		s.me = act.Actor{Role: act.RoleNotary, ID: n.Login, IIN: n.IIN, Name: n.Name}
+		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	default:
+		s.fail(env, protocol.CodeBadMessage, "method must be eds or password")
+		return
+	}
+	s.signedIn = true
+	s.log = s.log.With().Str("who", s.me.String()).Logger()
+	s.log.Info().Msg("signed in")
+	w := protocol.Welcome{Role: string(s.me.Role), Name: s.me.Name}
+	if s.me.Role == act.RoleNotary {
+		w.Login, w.IIN = s.me.ID, s.me.IIN
+	} else {
+		w.IIN = s.me.IIN
+	}
+	body, _ := json.Marshal(w)
+	s.send(protocol.Envelope{Type: protocol.TypeWelcome, ID: env.ID, Body: body})
+}
+
+func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {
+	if s.me.Role != act.RoleNotary {
+		s.fail(env, string(act.CodeForbidden), "operator mode is for notaries")
+		return
+	}
+	switch env.Name {
+	case "available", "away":
+		c.Send(s.sd.Sys.Operators(), OperatorMode{Login: s.me.ID, Available: env.Name == "available"})
+	case "decline":
+		c.Send(s.sd.Sys.Operators(), OperatorDecline{Login: s.me.ID, ActID: env.Act})
+	default:
+		s.fail(env, protocol.CodeUnknownName, "operator actions are available, away and decline")
+		return
+	}
+	s.send(protocol.Envelope{Type: protocol.TypeAck, ID: env.ID, Act: env.Act})
+}
+
+// admit applies the rules of a request that waits for an answer: it has a
+// fresh id, and the connection is under its in-flight limit.
+func (s *sessionActor) admit(env protocol.Envelope) bool {
+	if env.ID == "" {
+		s.fail(env, protocol.CodeBadMessage, "%s needs an id", env.Type)
+		return false
+	}
+	if _, dup := s.inFlight[env.ID]; dup {
+		s.fail(env, protocol.CodeBadMessage, "id %q is already in flight", env.ID)
+		return false
+	}
+	if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
+		metrics.Refused.WithLabelValues("overloaded").Inc()
+		s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
+		return false
+	}
+	return true
+}
