@@ -33,6 +33,14 @@ type Config struct {
 	Document Document `toml:"document"`
 	TURN     TURN     `toml:"turn"`
 	Media    Media    `toml:"media"`
+	Bank     Bank     `toml:"bank"`
+}
+
+// Bank configures the payment provider the invoices go to.
+type Bank struct {
+	// Mode is "dev" (the embedded stand-in and its pay page) or "http" (a
+	// real provider's HTTP API; see BANK.md).
+	Mode string `toml:"mode"`
 }
 
 // Media configures the SFU that carries the video calls.
@@ -184,6 +192,7 @@ func Default() Config {
 			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
+		Bank: Bank{Mode: "dev"},
 	}
 }
 
@@ -272,6 +281,11 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("media: public_ips: %q is not an IP address", ip))
 			}
 		}
+	}
+	switch c.Bank.Mode {
+	case "dev", "http":
+	default:
+		errs = append(errs, fmt.Errorf("bank.mode %q: want dev or http", c.Bank.Mode))
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
