@@ -134,6 +134,20 @@ type HTTP struct {
 	// AllowedOrigins are browser origins allowed on the websocket besides
 	// the server's own (host patterns such as "app.senim.kz").
 	AllowedOrigins []string `toml:"allowed_origins"`
+
+	// Production settings (see DevSettings).
+
+	// TLSCert and TLSKey are PEM files; when both are set the server speaks
+	// HTTPS (and wss) and re-reads them when they change on disk.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// is believed; from anyone else the header is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// AllowedHosts are Host header values served besides the loopback names
+	// (any port) and document.public_url's host: "senim.kz" (any port) or
+	// "10.0.0.5:8080" (that port only). Others get 421, against DNS rebinding.
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // PKI configures the trust store that every EDS signature is judged against.
@@ -177,7 +191,7 @@ func Default() Config {
 	return Config{
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "auto"},
-		HTTP:    HTTP{Addr: "127.0.0.1:8080", AllowedOrigins: []string{}},
+		HTTP:    HTTP{Addr: "127.0.0.1:8080", AllowedOrigins: []string{}, TrustedProxies: []string{}, AllowedHosts: []string{}},
 		PKI: PKI{
 			DevCA:         true,
 			Roots:         []string{},
@@ -245,6 +259,7 @@ func (c Config) Validate() error {
 	if c.HTTP.Addr == "" {
 		errs = append(errs, errors.New("http.addr must not be empty"))
 	}
+	errs = append(errs, c.HTTP.validateProduction()...)
 	if !c.PKI.DevCA && len(c.PKI.Roots) == 0 {
 		errs = append(errs, errors.New("pki: with dev_ca = false, list at least one root in pki.roots"))
 	}
