@@ -13,7 +13,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Static is the apps' files: index.html, app.js, style.css.
+// Static is the apps' files: index.html, app.js, style.css, and pages.css
+// for the server-rendered pages (the public check, the bank stand-in).
 func Static() fs.FS {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {

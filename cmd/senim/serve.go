@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/transport/server"
 )
 
 func cmdServe(args []string) error {
 	fs := flag.NewFlagSet("senim serve", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
+	dev := fs.Bool("dev", false, "allow development settings (dev CA, bank stand-in, …) on a non-loopback http.addr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -21,7 +25,13 @@ func cmdServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := productionSafe(cfg, *dev); err != nil {
+		return err
+	}
 	log := newLogger(cfg.Log, os.Stderr)
+	if on := cfg.DevSettings(); len(on) > 0 && !config.IsLoopbackAddr(cfg.HTTP.Addr) {
+		log.Warn().Strs("dev_settings", on).Msg("--dev: development settings on a public address")
+	}
 	srv, err := server.New(cfg, log, server.Options{})
 	if err != nil {
 		return err
@@ -40,4 +50,18 @@ func cmdServe(args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Close(sctx)
+}
+
+// productionSafe refuses a start that would put a development setting (the
+// development CA, the bank stand-in, loopback-only media …) in front of
+// other machines: on a non-loopback http.addr, every one must be off unless
+// the operator says --dev. On loopback nothing else can reach them.
+func productionSafe(cfg config.Config, dev bool) error {
+	on := cfg.DevSettings()
+	if dev || len(on) == 0 || config.IsLoopbackAddr(cfg.HTTP.Addr) {
+		return nil
+	}
+	return &exitError{code: 2, msg: fmt.Sprintf("refusing to serve on %s (not loopback) with development settings on:\n  - %s\n"+
+		"turn each off, listen on 127.0.0.1, or start with --dev to run a development server on purpose",
+		cfg.HTTP.Addr, strings.Join(on, "\n  - "))}
 }

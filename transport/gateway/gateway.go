@@ -39,9 +39,19 @@ type Gateway struct {
 	// OriginPatterns are the browser origins allowed besides the server's
 	// own host (coder/websocket patterns, e.g. "app.senim.kz").
 	OriginPatterns []string
-	Log            zerolog.Logger
+	// ClientIP names the client in logs (the server's, which believes
+	// X-Forwarded-For from trusted proxies only); nil: the peer's address.
+	ClientIP func(*http.Request) string
+	Log      zerolog.Logger
 
 	conns atomic.Int64
+}
+
+func (g *Gateway) clientIP(r *http.Request) string {
+	if g.ClientIP != nil {
+		return g.ClientIP(r)
+	}
+	return r.RemoteAddr
 }
 
 // Conns is the number of open connections.
@@ -62,7 +72,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		g.Log.Info().Err(err).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
+		g.Log.Info().Err(err).Str("ip", g.clientIP(r)).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
 		return
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)

@@ -17,8 +17,8 @@ type actorPID = actor.PID
 
 var payTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><title>Банк (стенд) — оплата {{.Inv.ID}}</title>
-<style>body{font-family:sans-serif;max-width:36em;margin:3em auto}button{font-size:1.2em;padding:.4em 1.2em}</style></head>
-<body><h1>Оплата счёта</h1>
+<link rel="stylesheet" href="/pages.css"></head>
+<body class="pay"><h1>Оплата счёта</h1>
 <p><small>Development bank stand-in of Senim. A real deployment uses the client's bank app.</small></p>
 <table><tr><td>Счёт</td><td>{{.Inv.ID}}</td></tr><tr><td>Назначение</td><td>{{.Inv.Description}}</td></tr>
 <tr><td>Плательщик (ИИН)</td><td>{{.Inv.PayerIIN}}</td></tr><tr><td>Сумма</td><td>{{.Amount}} ₸</td></tr></table>

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -162,6 +163,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			ICEServers: iceServers},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
+		ClientIP:       clientIP,
 		Log:            log,
 	}
 	return s, nil
@@ -190,22 +192,49 @@ func OpenTrust(cfg config.Config, now time.Time) (*pki.TrustStore, *devca.CA, er
 	return ts, ca, nil
 }
 
-// Start listens on the configured address and serves until Close.
+// Start listens on the configured address and serves until Close: HTTPS
+// when http.tls_cert and tls_key are set, plain HTTP otherwise.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	scheme, h := "http", s.cfg.HTTP
+	var tlsConfig *tls.Config
+	if h.TLS() {
+		certs, err := newCertReloader(h.TLSCert, h.TLSKey, s.log.With().Str("component", "tls").Logger())
+		if err != nil {
+			return err
+		}
+		scheme, tlsConfig = "https", &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
+	ln, err := net.Listen("tcp", h.Addr)
 	if err != nil {
 		return err
 	}
 	s.ln = ln
-	s.Bank.SetCallbackURL("http://" + ln.Addr().String() + "/bank/callback")
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { s.errc <- s.http.Serve(ln) }()
+	s.Bank.SetCallbackURL(scheme + "://" + selfAddr(ln.Addr()) + "/bank/callback")
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	go func() {
+		if tlsConfig != nil {
+			s.errc <- s.http.ServeTLS(ln, "", "")
+			return
+		}
+		s.errc <- s.http.Serve(ln)
+	}()
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
 	}
-	s.log.Info().Str("addr", "http://"+ln.Addr().String()).Str("data_dir", s.cfg.DataDir).Msg("senim listening")
+	s.log.Info().Str("addr", scheme+"://"+ln.Addr().String()).Str("data_dir", s.cfg.DataDir).Msg("senim listening")
 	return nil
+}
+
+// selfAddr is where this process reaches its own listener: a loopback
+// address when it listens on all interfaces, whose Host the allow-list
+// always admits.
+func selfAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port))
 }
 
 // Addr is the address the server listens on.
@@ -286,7 +315,7 @@ func (s *Server) routes() http.Handler {
 			})
 		}
 	}
-	return mux
+	return newHTTPSec(s.cfg, s.log).wrap(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -306,7 +335,7 @@ func (s *Server) bankCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := bank.Verify(s.Bank.Secret(), body, r.Header.Get(bank.SignatureHeader)); err != nil {
 		metrics.BankCallbacks.WithLabelValues("bad_signature").Inc()
-		s.log.Warn().Str("remote", r.RemoteAddr).Msg("bank callback with a bad signature")
+		s.log.Warn().Str("ip", clientIP(r)).Msg("bank callback with a bad signature")
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"code": "bad_signature", "message": err.Error()})
 		return
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"html/template"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -82,8 +81,7 @@ func (s *Server) check(code string) (Check, bool, error) {
 
 var checkTmpl = template.Must(template.New("check").Parse(`<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><title>Проверка документа {{.Code}}</title>
-<style>body{font-family:sans-serif;max-width:40em;margin:3em auto}td{padding:.2em 1em .2em 0}
-.valid{color:#186a3b}.bad{color:#a93226}</style></head><body>
+<link rel="stylesheet" href="/pages.css"></head><body class="check">
 <h1>Проверка нотариального документа / Нотариаттық құжатты тексеру</h1>
 <p class="{{if eq .Status "valid"}}valid{{else}}bad{{end}}"><b>{{.Status}}</b></p>
 <table>
@@ -129,14 +127,6 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = checkTmpl.Execute(w, c)
 	}
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // ipLimiter is a token bucket per client IP for the public check, so that
