@@ -140,8 +140,15 @@ func startLogged(t *testing.T, data, msg, field string, args ...string) string {
 // startProcess is startLogged that also returns the process, to kill it.
 func startProcess(t *testing.T, data, msg, field string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
+	return startProcessEnv(t, data, nil, msg, field, args...)
+}
+
+// startProcessEnv is startProcess with extra SENIM_* variables, which win
+// over its own.
+func startProcessEnv(t *testing.T, data string, env []string, msg, field string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(senim, args...)
-	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_HTTP_ADDR=127.0.0.1:0", "SENIM_TURN_ADDR=127.0.0.1:0", "SENIM_LOG_FORMAT=json", "SENIM_CONFIG=")
+	cmd.Env = append(append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_HTTP_ADDR=127.0.0.1:0", "SENIM_TURN_ADDR=127.0.0.1:0", "SENIM_LOG_FORMAT=json", "SENIM_CONFIG="), env...)
 	cmd.Dir = t.TempDir()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
