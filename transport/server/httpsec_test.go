@@ -21,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
 
@@ -254,11 +256,13 @@ func TestTLSServesAndReloadsTheCertificate(t *testing.T) {
 	first := selfSigned(t, certPath, keyPath, "first")
 	srv := startConfigured(t, func(c *config.Config) { c.HTTP.TLSCert, c.HTTP.TLSKey = certPath, keyPath })
 
+	// The pool trusts every certificate the test makes; which one is
+	// served is read from the handshake.
 	pool := x509.NewCertPool()
 	pool.AddCert(first)
 	served := func() *x509.Certificate {
 		t.Helper()
-		conn, err := tls.Dial("tcp", srv.Addr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test compares the served leaf itself
+		conn, err := tls.Dial("tcp", srv.Addr(), &tls.Config{RootCAs: pool})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,10 +279,24 @@ func TestTLSServesAndReloadsTheCertificate(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Fatalf("https /healthz: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 	}
+	// The session websocket as wss: the first frame is the challenge.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "wss://"+srv.Addr()+"/ws", &websocket.DialOptions{HTTPClient: c, Subprotocols: []string{protocol.Version}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, frame, err := ws.Read(ctx)
+	ws.CloseNow()
+	var env protocol.Envelope
+	if err != nil || json.Unmarshal(frame, &env) != nil || env.Type != protocol.TypeChallenge {
+		t.Fatalf("wss: first frame %s, %v", frame, err)
+	}
 	c.CloseIdleConnections()
 
 	// A renewed pair on disk is served from the next handshake on.
 	second := selfSigned(t, certPath, keyPath, "second")
+	pool.AddCert(second)
 	touch(t, certPath, time.Minute)
 	touch(t, keyPath, time.Minute)
 	if got := served(); !got.Equal(second) {
