@@ -258,7 +258,8 @@ func TestConfiguredTrustStore(t *testing.T) {
 		"SENIM_PKI_ROOTS=" + filepath.Join(nuc, "devca", "root.crt"),
 		"SENIM_PKI_INTERMEDIATES=" + filepath.Join(nuc, "devca", "ca.crt"),
 	}
-	if out, code := cliEnv(t, server, trust, "cms", "verify", "--live", sig); code != 0 || !strings.Contains(out, "061211600012") {
+	noCRL := append(trust, "SENIM_PKI_REQUIRE_CRL=false") // an audit without CRLs must say so
+	if out, code := cliEnv(t, server, noCRL, "cms", "verify", "--live", sig); code != 0 || !strings.Contains(out, "061211600012") {
 		t.Fatalf("configured roots, no CRL: exit %d\n%s", code, out)
 	}
 	withCRL := append(trust, "SENIM_PKI_CRLS="+filepath.Join(nuc, "devca", "ca.crl"))
@@ -270,7 +271,7 @@ func TestConfiguredTrustStore(t *testing.T) {
 	}
 	other := t.TempDir()
 	mustCLI(t, other, "dev", "list") // makes another CA: a root that did not issue the signer
-	foreign := []string{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=" + filepath.Join(other, "devca", "root.crt")}
+	foreign := []string{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=" + filepath.Join(other, "devca", "root.crt"), "SENIM_PKI_REQUIRE_CRL=false"}
 	if out, code := cliEnv(t, server, foreign, "cms", "verify", sig); code != 1 || !strings.Contains(out, "FAIL untrusted_chain") {
 		t.Fatalf("foreign root: exit %d\n%s", code, out)
 	}

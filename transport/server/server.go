@@ -187,6 +187,7 @@ func OpenTrust(cfg config.Config, now time.Time) (*pki.TrustStore, *devca.CA, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("trust store: %w", err)
 	}
+	ts.RequireCRL(cfg.PKI.RequireCRL)
 	return ts, ca, nil
 }
 
