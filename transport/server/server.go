@@ -61,6 +61,8 @@ type Server struct {
 	http         *http.Server
 	errc         chan error
 	checkLimiter *ipLimiter
+	now          func() time.Time
+	stopReload   chan struct{}
 }
 
 // Options are what tests change besides the configuration.
@@ -84,7 +86,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute)}
+	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute),
+		now: now, stopReload: make(chan struct{})}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
 		return nil, err
@@ -164,6 +167,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		Log:            log,
 	}
+	// A revoked certificate or a removed notary ends the sessions it opened.
+	s.Trust.OnChange(s.Gateway.Recheck)
+	s.Accounts.OnChange(s.Gateway.Recheck)
 	return s, nil
 }
 
@@ -201,6 +207,7 @@ func (s *Server) Start() error {
 	s.Bank.SetCallbackURL("http://" + ln.Addr().String() + "/bank/callback")
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.errc <- s.http.Serve(ln) }()
+	go s.reloadLoop()
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
@@ -223,6 +230,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) error {
 	var errs []error
+	close(s.stopReload)
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
