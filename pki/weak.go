@@ -12,7 +12,7 @@ import (
 // refused wherever they appear: the CMS signer's digest and signature
 // algorithm, and the signature of every certificate in the chain.
 
-var weakDigestOIDs = []asn1.ObjectIdentifier{
+var weakOIDs = []asn1.ObjectIdentifier{
 	{1, 3, 14, 3, 2, 26},         // sha1
 	{1, 2, 840, 113549, 2, 5},    // md5
 	{1, 2, 840, 113549, 2, 2},    // md2
@@ -28,7 +28,7 @@ var weakDigestOIDs = []asn1.ObjectIdentifier{
 // isWeakOID reports whether oid names MD2, MD5 or SHA-1, alone or combined
 // with a signature scheme.
 func isWeakOID(oid asn1.ObjectIdentifier) bool {
-	for _, w := range weakDigestOIDs {
+	for _, w := range weakOIDs {
 		if oid.Equal(w) {
 			return true
 		}
