@@ -188,6 +188,19 @@ func TestCRLFreshness(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("judged at the time judged", func(t *testing.T) {
+		// The CRL holds until a minute from now. An hour later a live
+		// check (at the clock) is refused; an audit, judged at the signing
+		// time, which that CRL covered, is not.
+		ts := storeOf(t, roots, nil, writeCRL(t, root, time.Now().Add(time.Minute)))
+		ts.RequireCRL(true)
+		later := time.Now().Add(time.Hour)
+		_, err := ts.Verify(der, pki.VerifyOptions{Live: true, Now: later, MaxSkew: 2 * time.Hour})
+		wantCode(t, err, pki.CodeRevocationUnknown)
+		if _, err := ts.Verify(der, pki.VerifyOptions{Now: later}); err != nil {
+			t.Fatalf("audit at the signing time: %v", err)
+		}
+	})
 	t.Run("a stale CRL still proves a revocation", func(t *testing.T) {
 		ts := storeOf(t, roots, nil, writeCRL(t, root, time.Now().Add(-time.Minute), k.Certificate.SerialNumber))
 		_, err := ts.Verify(der, live)

@@ -228,6 +228,8 @@ func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.T
 	switch {
 	case current:
 		return nil
+	case found && stale.IsZero():
+		return refuse(CodeRevocationUnknown, nil, "the CRL of %s has no next update", issuer.Subject.CommonName)
 	case found:
 		return refuse(CodeRevocationUnknown, nil, "the CRL of %s is past its next update (%s) at %s",
 			issuer.Subject.CommonName, stale.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))

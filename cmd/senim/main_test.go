@@ -276,3 +276,18 @@ func TestConfiguredTrustStore(t *testing.T) {
 		t.Fatalf("foreign root: exit %d\n%s", code, out)
 	}
 }
+
+func TestNotaryRemove(t *testing.T) {
+	data := t.TempDir()
+	mustCLI(t, data, "notary", "add", "--login", "aliya", "--name", "Алия Нотариус", "--iin", "791028302728", "--password", "aliya-password")
+	if out := mustCLI(t, data, "notary", "remove", "--login", "aliya"); !strings.Contains(out, "removed") {
+		t.Fatalf("remove: %s", out)
+	}
+	if out, code := cli(t, data, "notary", "remove", "--login", "aliya"); code != 2 || !strings.Contains(out, "no such notary") {
+		t.Fatalf("removing an unknown notary: exit %d\n%s", code, out)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "notaries.json"))
+	if err != nil || strings.Contains(string(b), "aliya") {
+		t.Fatalf("the account is still in the file (%v):\n%s", err, b)
+	}
+}
