@@ -88,6 +88,8 @@ type Store struct {
 	mod  time.Time
 	size int64
 	byID map[string]Notary
+	// onChange are called after the file's content changed (see OnChange).
+	onChange []func()
 	// dummy is checked against unknown logins so that timing does not tell
 	// which logins exist.
 	dummy string
@@ -96,49 +98,88 @@ type Store struct {
 // Open reads the accounts file at path; a missing file is an empty store.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, dummy: HashPassword("no such notary, still hashed")}
-	if err := s.reload(); err != nil {
+	if _, err := s.reload(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) reload() error {
+// reload re-reads the file if it changed and reports whether it did; s.mu
+// is held (or s is not shared yet). A file that fails to parse keeps the
+// last good accounts.
+func (s *Store) reload() (bool, error) {
 	st, err := os.Stat(s.path)
 	if errors.Is(err, os.ErrNotExist) {
-		s.byID = map[string]Notary{}
-		return nil
+		changed := len(s.byID) > 0
+		s.byID, s.mod, s.size = map[string]Notary{}, time.Time{}, 0
+		return changed, nil
 	}
 	if err != nil {
-		return fmt.Errorf("accounts: %w", err)
+		return false, fmt.Errorf("accounts: %w", err)
 	}
 	if s.byID != nil && st.ModTime().Equal(s.mod) && st.Size() == s.size {
-		return nil
+		return false, nil
 	}
 	data, err := os.ReadFile(s.path)
 	if err != nil {
-		return fmt.Errorf("accounts: %w", err)
+		return false, fmt.Errorf("accounts: %w", err)
 	}
 	var list []Notary
 	if err := json.Unmarshal(data, &list); err != nil {
-		return fmt.Errorf("accounts: %s: %w", s.path, err)
+		return false, fmt.Errorf("accounts: %s: %w", s.path, err)
 	}
 	byID := make(map[string]Notary, len(list))
 	for _, n := range list {
 		byID[n.Login] = n
 	}
 	s.byID, s.mod, s.size = byID, st.ModTime(), st.Size()
-	return nil
+	return true, nil
+}
+
+// OnChange registers fn to be called after the accounts file changed
+// (found by Refresh or on use), so that the server can close the sessions
+// of notaries no longer in it. fn runs after the store's lock is released
+// and must not block.
+func (s *Store) OnChange(fn func()) {
+	s.mu.Lock()
+	s.onChange = append(s.onChange, fn)
+	s.mu.Unlock()
+}
+
+// Refresh re-reads the file if it changed and reports whether it did; a
+// server calls it on a timer.
+func (s *Store) Refresh() bool {
+	s.mu.Lock()
+	changed, _ := s.reload()
+	s.mu.Unlock()
+	s.changed(changed)
+	return changed
+}
+
+// changed calls the OnChange functions when changed; s.mu is not held.
+func (s *Store) changed(changed bool) {
+	if !changed {
+		return
+	}
+	s.mu.Lock()
+	fns := s.onChange
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Authenticate returns the notary whose login and password match.
 func (s *Store) Authenticate(login, password string) (Notary, error) {
 	s.mu.Lock()
-	if err := s.reload(); err != nil {
+	changed, err := s.reload()
+	if err != nil {
 		s.mu.Unlock()
 		return Notary{}, err
 	}
 	n, ok := s.byID[login]
 	s.mu.Unlock()
+	s.changed(changed)
 	if !ok {
 		CheckPassword(s.dummy, password)
 		return Notary{}, ErrBadLogin
@@ -152,9 +193,10 @@ func (s *Store) Authenticate(login, password string) (Notary, error) {
 // Get returns a notary by login.
 func (s *Store) Get(login string) (Notary, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	_ = s.reload()
+	changed, _ := s.reload()
 	n, ok := s.byID[login]
+	s.mu.Unlock()
+	s.changed(changed)
 	return n, ok
 }
 
@@ -174,6 +216,40 @@ func Add(path string, n Notary, password string, now time.Time) error {
 		return fmt.Errorf("accounts: the password needs at least %d characters", minPassword)
 	}
 	n.Hash, n.Created = HashPassword(password), now.UTC()
+	return update(path, func(list []Notary) ([]Notary, error) {
+		kept := list[:0]
+		for _, o := range list {
+			if o.Login != n.Login {
+				kept = append(kept, o)
+			}
+		}
+		return append(kept, n), nil
+	})
+}
+
+// ErrNoSuchNotary is returned by Remove for a login not in the file.
+var ErrNoSuchNotary = errors.New("accounts: no such notary")
+
+// Remove deletes a notary's account from the file at path. A running server
+// notices the change and closes that notary's sessions.
+func Remove(path, login string) error {
+	return update(path, func(list []Notary) ([]Notary, error) {
+		kept := list[:0]
+		for _, o := range list {
+			if o.Login != login {
+				kept = append(kept, o)
+			}
+		}
+		if len(kept) == len(list) {
+			return nil, fmt.Errorf("%w: %q", ErrNoSuchNotary, login)
+		}
+		return kept, nil
+	})
+}
+
+// update rewrites the file at path through fn, under an flock so that
+// concurrent changes do not lose each other, and atomically (rename).
+func update(path string, fn func([]Notary) ([]Notary, error)) error {
 	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("accounts: %w", err)
@@ -190,13 +266,10 @@ func Add(path string, n Notary, password string, now time.Time) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("accounts: %w", err)
 	}
-	kept := list[:0]
-	for _, o := range list {
-		if o.Login != n.Login {
-			kept = append(kept, o)
-		}
+	list, err = fn(list)
+	if err != nil {
+		return err
 	}
-	list = append(kept, n)
 	sort.Slice(list, func(i, j int) bool { return list[i].Login < list[j].Login })
 	data, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {

@@ -67,3 +67,36 @@ func TestCheckPasswordRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveIsNoticed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notaries.json")
+	for _, login := range []string{"aliya", "bolat"} {
+		if err := Add(path, Notary{Login: login, Name: "Нотариус", IIN: "791028302728"}, "correct horse", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	s.OnChange(func() { calls++ })
+	if s.Refresh() || calls != 0 {
+		t.Fatal("an unchanged file was reported as changed")
+	}
+	if err := Remove(path, "aliya"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(path, "aliya"); !errors.Is(err, ErrNoSuchNotary) {
+		t.Fatalf("removing twice: %v", err)
+	}
+	if !s.Refresh() || calls != 1 {
+		t.Fatalf("the removal was not noticed (calls %d)", calls)
+	}
+	if _, ok := s.Get("aliya"); ok {
+		t.Fatal("a removed notary is still there")
+	}
+	if _, ok := s.Get("bolat"); !ok {
+		t.Fatal("removing one notary lost another")
+	}
+}

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -75,6 +76,10 @@ type sessionActor struct {
 	offers   map[string]bool   // acts the desk currently offers this notary
 	tokens   float64
 	last     time.Time
+	// cert and certChain are the sign-in certificate of an EDS session and
+	// the chain it was accepted through, kept to re-judge them on Recheck.
+	cert      *x509.Certificate
+	certChain []*x509.Certificate
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -95,6 +100,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case ConnClosed:
 		s.closed(c)
 		c.Engine().Poison(c.PID())
+	case Recheck:
+		s.recheck()
 	case CommandResult:
 		delete(s.inFlight, m.CommandID)
 		if m.Code != "" {

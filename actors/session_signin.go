@@ -67,6 +67,7 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.me = act.Actor{Role: act.Role(in.Role), ID: v.IIN.String(), IIN: v.IIN.String(), Name: v.FullName()}
+		s.cert, s.certChain = v.Certificate, v.Chain
 	case "password":
 		n, err := s.sd.Accounts.Authenticate(in.Login, in.Password)
 		if errors.Is(err, accounts.ErrBadLogin) {

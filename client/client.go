@@ -129,6 +129,15 @@ func (c *Client) Media() <-chan protocol.Envelope { return c.media }
 // Done is closed when the connection ends.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// Err is why the connection ended, once Done is closed (nil before): a
+// websocket.CloseError carries the server's close code and reason, e.g.
+// 1008 "revoked: …" when the sign-in certificate was revoked.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
 // Close ends the session.
 func (c *Client) Close() error { return c.conn.Close(websocket.StatusNormalClosure, "") }
 

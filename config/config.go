@@ -164,6 +164,15 @@ type PKI struct {
 	// MaxClockSkew bounds the signing time of a live signature (sign-in,
 	// approval) against the server's clock.
 	MaxClockSkew Duration `toml:"max_clock_skew"`
+
+	// RequireCRL makes every issuing CA of a chain need a current CRL, or a
+	// signature is refused with revocation_unknown (fail closed). The dev CA
+	// always publishes its CRLs, so development works with it on.
+	RequireCRL bool `toml:"require_crl"`
+	// ReloadInterval is how often the CRL files and the accounts file are
+	// checked for changes; on a change, sessions signed in with a revoked
+	// certificate or as a removed notary are closed.
+	ReloadInterval Duration `toml:"reload_interval"`
 }
 
 // Duration is a time.Duration written as "5m" or "90s".
@@ -198,6 +207,9 @@ func Default() Config {
 			Intermediates: []string{},
 			CRLs:          []string{},
 			MaxClockSkew:  Duration(5 * time.Minute),
+			// Fail closed on revocation; see PKI.RequireCRL.
+			RequireCRL:     true,
+			ReloadInterval: Duration(30 * time.Second),
 		},
 		Fees:     Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
 		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
@@ -304,6 +316,12 @@ func (c Config) Validate() error {
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
+	}
+	if c.PKI.RequireCRL && !c.PKI.DevCA && len(c.PKI.CRLs) == 0 {
+		errs = append(errs, errors.New("pki: require_crl = true needs the CA's CRLs in pki.crls (or every signature is refused with revocation_unknown)"))
+	}
+	if c.PKI.ReloadInterval <= 0 {
+		errs = append(errs, errors.New("pki.reload_interval must be positive"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

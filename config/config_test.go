@@ -35,6 +35,7 @@ func TestEnvOverrides(t *testing.T) {
 		"SENIM_HTTP_ADDR=127.0.0.1:9999",
 		"SENIM_PKI_DEV_CA=false",
 		"SENIM_PKI_ROOTS=/a.crt, /b.crt",
+		"SENIM_PKI_CRLS=/a.crl",
 		"SENIM_PKI_MAX_CLOCK_SKEW=90s",
 		"SENIM_CONFIG=ignored.toml",
 		"PATH=/bin",
@@ -59,6 +60,8 @@ func TestEnvErrors(t *testing.T) {
 		{"SENIM_MEDIA_UDP_PORT_MAX=70000"},                                   // not a port
 		{"SENIM_MEDIA_PUBLIC_IPS=1.2.3.4,nope"},                              // not an IP
 		{"SENIM_MEDIA_RECORD_DIR="},                                          // recording nowhere
+		{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=/a.crt"},                 // require_crl without CRLs
+		{"SENIM_PKI_RELOAD_INTERVAL=0s"},                                     // never reloading
 	} {
 		if _, err := Load("", env); err == nil {
 			t.Errorf("%v: want an error", env)

@@ -32,6 +32,13 @@ const (
 	CodeWrongRole Code = "wrong_role"
 	// CodeRevoked: a certificate in the chain is listed in a CRL of its issuer.
 	CodeRevoked Code = "revoked"
+	// CodeRevocationUnknown: whether a certificate in the chain is revoked
+	// cannot be told: its issuer's CRL is past its next update, or there is
+	// none while CRLs are required. Senim fails closed rather than guess.
+	CodeRevocationUnknown Code = "revocation_unknown"
+	// CodeWeakAlgorithm: the CMS or a certificate of the chain uses MD5 or
+	// SHA-1 (digest or signature algorithm), which can be forged.
+	CodeWeakAlgorithm Code = "weak_algorithm"
 	// CodeBadSigningTime: a live signature (sign-in, approval) carries a
 	// signing time too far from the verifier's clock.
 	CodeBadSigningTime Code = "bad_signing_time"

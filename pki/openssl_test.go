@@ -98,6 +98,10 @@ func TestOpenSSLSignedRefusals(t *testing.T) {
 		{"expired certificate, no signed attributes", opensslSign(t, openssl, fx.expired, doc, true, "-noattr"), doc, pki.CodeExpired},
 		{"revoked certificate", opensslSign(t, openssl, fx.revoked, doc, true), doc, pki.CodeRevoked},
 		{"truncated CMS", good[:len(good)-40], doc, pki.CodeMalformed},
+		// A later -md overrides opensslSign's sha256.
+		{"SHA-1 digest", opensslSign(t, openssl, fx.person.Sign, doc, true, "-md", "sha1"), doc, pki.CodeWeakAlgorithm},
+		{"MD5 digest", opensslSign(t, openssl, fx.person.Sign, doc, true, "-md", "md5"), doc, pki.CodeWeakAlgorithm},
+		{"SHA-1 digest, no signed attributes", opensslSign(t, openssl, fx.person.Sign, doc, true, "-md", "sha1", "-noattr"), doc, pki.CodeWeakAlgorithm},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,8 +25,10 @@ type TrustStore struct {
 	rootCerts     []*x509.Certificate
 	intermediates []*x509.Certificate
 
-	mu   sync.Mutex
-	crls []*crlFile
+	mu         sync.Mutex
+	crls       []*crlFile
+	requireCRL bool
+	onChange   []func()
 }
 
 type crlFile struct {
@@ -58,11 +60,58 @@ func (ts *TrustStore) Roots() []*x509.Certificate { return ts.rootCerts }
 // Intermediates returns the configured intermediate CA certificates.
 func (ts *TrustStore) Intermediates() []*x509.Certificate { return ts.intermediates }
 
+// RequireCRL makes every issuing CA of a chain need a current CRL: without
+// one, a signature is refused with revocation_unknown. Off, a CA with no CRL
+// at all is taken as revoking nobody (offline audits without CRLs); a CRL
+// that is present but past its next update refuses either way.
+func (ts *TrustStore) RequireCRL(on bool) {
+	ts.mu.Lock()
+	ts.requireCRL = on
+	ts.mu.Unlock()
+}
+
+// OnChange registers fn to be called after a CRL file's content changed
+// (found by Refresh or on use). It lets the server re-judge the
+// certificates of open sessions. fn runs on the goroutine that noticed the
+// change, after the store's lock is released: it must not block.
+func (ts *TrustStore) OnChange(fn func()) {
+	ts.mu.Lock()
+	ts.onChange = append(ts.onChange, fn)
+	ts.mu.Unlock()
+}
+
+// Refresh re-reads every CRL file that changed and reports whether any did.
+// A server calls it on a timer so that a revocation is noticed even while
+// nobody signs anything.
+func (ts *TrustStore) Refresh() bool {
+	ts.mu.Lock()
+	changed := ts.reloadLocked()
+	fns := ts.onChange
+	ts.mu.Unlock()
+	if changed {
+		for _, fn := range fns {
+			fn()
+		}
+	}
+	return changed
+}
+
+// reloadLocked re-reads changed CRL files; ts.mu is held.
+func (ts *TrustStore) reloadLocked() bool {
+	changed := false
+	for _, f := range ts.crls {
+		if c, _ := f.load(); c {
+			changed = true
+		}
+	}
+	return changed
+}
+
 // AddCRLFile registers a CRL file (DER or PEM, one or more lists). The file
 // must exist and parse now; later changes are picked up on use.
 func (ts *TrustStore) AddCRLFile(path string) error {
 	f := &crlFile{path: path}
-	if err := f.load(); err != nil {
+	if _, err := f.load(); err != nil {
 		return err
 	}
 	ts.mu.Lock()
@@ -71,25 +120,27 @@ func (ts *TrustStore) AddCRLFile(path string) error {
 	return nil
 }
 
-func (f *crlFile) load() error {
+// load re-reads the file if its size or modification time changed, and
+// reports whether its content was replaced.
+func (f *crlFile) load() (bool, error) {
 	st, err := os.Stat(f.path)
 	if err != nil {
-		return fmt.Errorf("pki: crl: %w", err)
+		return false, fmt.Errorf("pki: crl: %w", err)
 	}
 	if st.ModTime().Equal(f.modTime) && st.Size() == f.size && f.lists != nil {
-		return nil
+		return false, nil
 	}
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return fmt.Errorf("pki: crl: %w", err)
+		return false, fmt.Errorf("pki: crl: %w", err)
 	}
 	lists, err := ParseCRLs(data)
 	if err != nil {
-		return fmt.Errorf("pki: crl %s: %w", f.path, err)
+		return false, fmt.Errorf("pki: crl %s: %w", f.path, err)
 	}
 	f.lists, f.modTime, f.size = lists, st.ModTime(), st.Size()
 	f.checked = make(map[*x509.RevocationList]*x509.Certificate)
-	return nil
+	return true, nil
 }
 
 // ParseCRLs reads one DER CRL or any number of PEM "X509 CRL" blocks.
@@ -123,14 +174,31 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 	return out, nil
 }
 
-// revocation reports whether cert, issued by issuer, is listed in a CRL that
-// issuer signed, with the revocation time. CRL files that fail to reload keep
-// their last good content: a broken download must not un-revoke anyone.
-func (ts *TrustStore) revocation(cert, issuer *x509.Certificate) (bool, time.Time) {
+// revocation judges cert, issued by issuer, at time at against the CRLs
+// that issuer signed. It returns nil when cert is not revoked at at and
+// that is known; CodeRevoked when a CRL lists it as revoked at or before at
+// (even a stale CRL proves that); CodeRevocationUnknown when the issuer's
+// CRLs are all past their next update at at, or there is none and CRLs are
+// required. CRL files that fail to reload keep their last good content: a
+// broken download must not un-revoke anyone.
+func (ts *TrustStore) revocation(cert, issuer *x509.Certificate, at time.Time) *Error {
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	changed := ts.reloadLocked()
+	fns := ts.onChange
+	err := ts.revocationLocked(cert, issuer, at)
+	ts.mu.Unlock()
+	if changed {
+		for _, fn := range fns {
+			fn()
+		}
+	}
+	return err
+}
+
+func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.Time) *Error {
+	found, current := false, false
+	var stale time.Time
 	for _, f := range ts.crls {
-		_ = f.load()
 		for _, l := range f.lists {
 			if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
 				continue
@@ -141,14 +209,34 @@ func (ts *TrustStore) revocation(cert, issuer *x509.Certificate) (bool, time.Tim
 				}
 				f.checked[l] = issuer
 			}
+			found = true
 			for _, e := range l.RevokedCertificateEntries {
-				if e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-					return true, e.RevocationTime
+				if e.SerialNumber.Cmp(cert.SerialNumber) == 0 && !e.RevocationTime.After(at) {
+					return refuse(CodeRevoked, nil, "certificate %s (%s) was revoked at %s",
+						SerialHex(cert.SerialNumber), cert.Subject.CommonName, e.RevocationTime.UTC().Format(time.RFC3339))
 				}
+			}
+			// A CRL without nextUpdate never says how long it holds
+			// (RFC 5280 requires the field): it is never current.
+			if !l.NextUpdate.IsZero() && !at.After(l.NextUpdate) {
+				current = true
+			} else if l.NextUpdate.After(stale) {
+				stale = l.NextUpdate
 			}
 		}
 	}
-	return false, time.Time{}
+	switch {
+	case current:
+		return nil
+	case found && stale.IsZero():
+		return refuse(CodeRevocationUnknown, nil, "the CRL of %s has no next update", issuer.Subject.CommonName)
+	case found:
+		return refuse(CodeRevocationUnknown, nil, "the CRL of %s is past its next update (%s) at %s",
+			issuer.Subject.CommonName, stale.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+	case ts.requireCRL:
+		return refuse(CodeRevocationUnknown, nil, "no CRL of %s, and CRLs are required (pki.require_crl)", issuer.Subject.CommonName)
+	}
+	return nil
 }
 
 // LoadCertificates reads every certificate in a PEM or DER file.

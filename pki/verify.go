@@ -107,9 +107,11 @@ func DecodeCMS(in []byte) ([]byte, error) {
 }
 
 // Verify judges a DER CMS SignedData against the store. It checks, in order:
-// the structure (one signer, its certificate included), the signature over
-// the content, the signing time of a live signature, the chain to a root and
-// its validity, revocation through the configured CRLs, the key usage for the
+// the structure (one signer, its certificate included), the strength of the
+// signer's algorithms, the signature over the content, the signing time of a
+// live signature, the chain to a root and its validity, the strength of
+// every certificate's signature, revocation through the configured CRLs
+// (every candidate chain is judged; one good chain suffices), the key usage for the
 // purpose, the required role, and the NUC subject. The first failure is
 // returned as an *Error with its code.
 func (ts *TrustStore) Verify(der []byte, opts VerifyOptions) (*Verified, error) {
@@ -141,6 +143,13 @@ func (ts *TrustStore) Verify(der []byte, opts VerifyOptions) (*Verified, error) 
 	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeSigningTime, &signingTime); err != nil {
 		signingTime = time.Time{}
 	}
+	// A weak digest makes the signature check below meaningless: refuse
+	// before it, so that the reason is the algorithm.
+	si := p7.Signers[0]
+	if isWeakOID(si.DigestAlgorithm.Algorithm) || isWeakOID(si.DigestEncryptionAlgorithm.Algorithm) {
+		return nil, refuse(CodeWeakAlgorithm, nil, "the CMS is signed with a weak algorithm (digest %s, signature %s): SHA-256 or stronger is required",
+			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm.Algorithm)
+	}
 	if err := p7.Verify(); err != nil {
 		var st *pkcs7.SigningTimeNotValidError
 		if errors.As(err, &st) {
@@ -164,32 +173,9 @@ func (ts *TrustStore) Verify(der []byte, opts VerifyOptions) (*Verified, error) 
 		at = signingTime
 	}
 
-	inter := x509.NewCertPool()
-	for _, c := range ts.intermediates {
-		inter.AddCert(c)
-	}
-	for _, c := range p7.Certificates {
-		inter.AddCert(c)
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         ts.roots,
-		Intermediates: inter,
-		CurrentTime:   at,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
+	chain, err := ts.judgeCertificate(leaf, p7.Certificates, at)
 	if err != nil {
-		var inv x509.CertificateInvalidError
-		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return nil, refuse(CodeExpired, err, "a certificate in the chain is not valid at %s", at.UTC().Format(time.RFC3339))
-		}
-		return nil, refuse(CodeUntrustedChain, err, "the signer's certificate does not chain to a trusted root")
-	}
-	chain := chains[0]
-	for i := 0; i+1 < len(chain); i++ {
-		if revoked, when := ts.revocation(chain[i], chain[i+1]); revoked && !when.After(at) {
-			return nil, refuse(CodeRevoked, nil, "certificate %s (%s) was revoked at %s",
-				SerialHex(chain[i].SerialNumber), chain[i].Subject.CommonName, when.UTC().Format(time.RFC3339))
-		}
+		return nil, err
 	}
 	if err := checkPurpose(leaf, opts.Purpose); err != nil {
 		return nil, err
@@ -212,6 +198,92 @@ func (ts *TrustStore) Verify(der []byte, opts VerifyOptions) (*Verified, error) 
 		SigningTime: signingTime,
 		Content:     p7.Content,
 	}, nil
+}
+
+// CheckCertificate re-judges a certificate accepted earlier (a session's
+// sign-in certificate) at time at: chain, validity, weak algorithms and
+// revocation, exactly as Verify does. extra are CA certificates that came
+// with the original signature.
+func (ts *TrustStore) CheckCertificate(leaf *x509.Certificate, extra []*x509.Certificate, at time.Time) error {
+	_, err := ts.judgeCertificate(leaf, extra, at)
+	return err
+}
+
+// judgeCertificate builds every chain from leaf to a root (x509 may find
+// several: a cross-signed CA gives two paths) and accepts the first chain
+// whose certificates are all strong and unrevoked at at. A certificate
+// revoked, or of unknown status, under one chain may be fine under another,
+// so each chain is judged on its own; when none passes, the most telling
+// refusal is returned: revoked, then weak_algorithm, then revocation_unknown.
+func (ts *TrustStore) judgeCertificate(leaf *x509.Certificate, extra []*x509.Certificate, at time.Time) ([]*x509.Certificate, error) {
+	inter := x509.NewCertPool()
+	for _, c := range ts.intermediates {
+		inter.AddCert(c)
+	}
+	for _, c := range extra {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         ts.roots,
+		Intermediates: inter,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		var inv x509.CertificateInvalidError
+		if errors.As(err, &inv) && inv.Reason == x509.Expired {
+			return nil, refuse(CodeExpired, err, "a certificate in the chain is not valid at %s", at.UTC().Format(time.RFC3339))
+		}
+		pool := append(append(append([]*x509.Certificate{}, ts.intermediates...), extra...), ts.rootCerts...)
+		if w := weakOnPath(leaf, pool); w != nil {
+			return nil, refuse(CodeWeakAlgorithm, err, "certificate %s (%s) is signed with %s: SHA-256 or stronger is required",
+				SerialHex(w.SerialNumber), w.Subject.CommonName, w.SignatureAlgorithm)
+		}
+		return nil, refuse(CodeUntrustedChain, err, "the signer's certificate does not chain to a trusted root")
+	}
+	var best *Error
+	for _, chain := range chains {
+		e := ts.judgeChain(chain, at)
+		if e == nil {
+			return chain, nil
+		}
+		if best == nil || severity(e.Code) > severity(best.Code) {
+			best = e
+		}
+	}
+	return nil, best
+}
+
+// judgeChain checks one chain (leaf first, root last): every certificate's
+// signature algorithm, and the revocation of every certificate by its issuer.
+func (ts *TrustStore) judgeChain(chain []*x509.Certificate, at time.Time) *Error {
+	for _, c := range chain {
+		if isWeakCertAlgorithm(c.SignatureAlgorithm) {
+			return refuse(CodeWeakAlgorithm, nil, "certificate %s (%s) is signed with %s: SHA-256 or stronger is required",
+				SerialHex(c.SerialNumber), c.Subject.CommonName, c.SignatureAlgorithm)
+		}
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		if e := ts.revocation(chain[i], chain[i+1], at); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// severity ranks the refusals of a chain: a revocation is a fact about the
+// key and says most; a weak algorithm is a fact about the chain; an unknown
+// revocation status only says that facts are missing.
+func severity(c Code) int {
+	switch c {
+	case CodeRevoked:
+		return 3
+	case CodeWeakAlgorithm:
+		return 2
+	case CodeRevocationUnknown:
+		return 1
+	}
+	return 0
 }
 
 // parseCMS wraps pkcs7.Parse: a parser fed hostile input must not take the

@@ -2,6 +2,7 @@
 //
 //	senim serve                       run the server on config.toml (embedded defaults without one)
 //	senim notary add …                add a notary's account
+//	senim notary remove --login L     remove it (a running server closes their sessions)
 //	senim client …                    an interactive protocol client (walk through an act by hand)
 //	senim replay ACT [--at N]         an act's timeline, or its state after event N
 //	senim export ACT / verify ZIP     an act's evidence package, and its offline check
@@ -36,6 +37,7 @@ func usage() {
 
   serve              run the server (HTTP, websocket gateway) on config.toml
   notary add         add or replace a notary's account (login, password, IIN)
+  notary remove      remove a notary's account; a running server closes their sessions
   client             an interactive protocol client: a client, attorney or notary at a terminal
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
   export ACT         write an act's evidence package (ZIP)
@@ -91,6 +93,8 @@ func run(args []string) error {
 		return cmdClient(rest)
 	case cmd == "notary" && sub == "add":
 		return cmdNotaryAdd(rest[1:])
+	case cmd == "notary" && sub == "remove":
+		return cmdNotaryRemove(rest[1:])
 	case cmd == "dev" && sub == "issue":
 		return cmdDevIssue(rest[1:])
 	case cmd == "dev" && sub == "revoke":

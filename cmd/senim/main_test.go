@@ -265,7 +265,8 @@ func TestConfiguredTrustStore(t *testing.T) {
 		"SENIM_PKI_ROOTS=" + filepath.Join(nuc, "devca", "root.crt"),
 		"SENIM_PKI_INTERMEDIATES=" + filepath.Join(nuc, "devca", "ca.crt"),
 	}
-	if out, code := cliEnv(t, server, trust, "cms", "verify", "--live", sig); code != 0 || !strings.Contains(out, "061211600012") {
+	noCRL := append(trust, "SENIM_PKI_REQUIRE_CRL=false") // an audit without CRLs must say so
+	if out, code := cliEnv(t, server, noCRL, "cms", "verify", "--live", sig); code != 0 || !strings.Contains(out, "061211600012") {
 		t.Fatalf("configured roots, no CRL: exit %d\n%s", code, out)
 	}
 	withCRL := append(trust, "SENIM_PKI_CRLS="+filepath.Join(nuc, "devca", "ca.crl"))
@@ -277,8 +278,23 @@ func TestConfiguredTrustStore(t *testing.T) {
 	}
 	other := t.TempDir()
 	mustCLI(t, other, "dev", "list") // makes another CA: a root that did not issue the signer
-	foreign := []string{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=" + filepath.Join(other, "devca", "root.crt")}
+	foreign := []string{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=" + filepath.Join(other, "devca", "root.crt"), "SENIM_PKI_REQUIRE_CRL=false"}
 	if out, code := cliEnv(t, server, foreign, "cms", "verify", sig); code != 1 || !strings.Contains(out, "FAIL untrusted_chain") {
 		t.Fatalf("foreign root: exit %d\n%s", code, out)
+	}
+}
+
+func TestNotaryRemove(t *testing.T) {
+	data := t.TempDir()
+	mustCLI(t, data, "notary", "add", "--login", "aliya", "--name", "Алия Нотариус", "--iin", "791028302728", "--password", "aliya-password")
+	if out := mustCLI(t, data, "notary", "remove", "--login", "aliya"); !strings.Contains(out, "removed") {
+		t.Fatalf("remove: %s", out)
+	}
+	if out, code := cli(t, data, "notary", "remove", "--login", "aliya"); code != 2 || !strings.Contains(out, "no such notary") {
+		t.Fatalf("removing an unknown notary: exit %d\n%s", code, out)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "notaries.json"))
+	if err != nil || strings.Contains(string(b), "aliya") {
+		t.Fatalf("the account is still in the file (%v):\n%s", err, b)
 	}
 }

@@ -50,3 +50,26 @@ func cmdNotaryAdd(args []string) error {
 	fmt.Printf("notary %s added to %s (a running server picks it up)\n", *login, path)
 	return nil
 }
+
+func cmdNotaryRemove(args []string) error {
+	fs := flag.NewFlagSet("senim notary remove", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	login := fs.String("login", "", "the login to remove")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *login == "" {
+		fs.Usage()
+		return &exitError{code: 2, msg: "--login is required"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	path := server.AccountsPath(cfg.DataDir)
+	if err := accounts.Remove(path, *login); err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	fmt.Printf("notary %s removed from %s (a running server closes their sessions)\n", *login, path)
+	return nil
+}

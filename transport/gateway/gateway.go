@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
@@ -45,6 +46,37 @@ type Gateway struct {
 	Log      zerolog.Logger
 
 	conns atomic.Int64
+
+	mu       sync.Mutex
+	sessions map[*actor.PID]struct{} // every open connection's session
+}
+
+// Recheck asks every open session to re-judge its sign-in (certificate
+// revoked? notary account removed?); the trust store and the accounts call
+// it when their files change. It only sends messages, so it never blocks.
+func (g *Gateway) Recheck() {
+	g.mu.Lock()
+	pids := make([]*actor.PID, 0, len(g.sessions))
+	for pid := range g.sessions {
+		pids = append(pids, pid)
+	}
+	g.mu.Unlock()
+	for _, pid := range pids {
+		g.Session.Sys.Engine.Send(pid, actors.Recheck{})
+	}
+}
+
+func (g *Gateway) track(pid *actor.PID, open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sessions == nil {
+		g.sessions = map[*actor.PID]struct{}{}
+	}
+	if open {
+		g.sessions[pid] = struct{}{}
+	} else {
+		delete(g.sessions, pid)
+	}
 }
 
 func (g *Gateway) clientIP(r *http.Request) string {
@@ -85,6 +117,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	engine := g.Session.Sys.Engine
 	pid := actors.SpawnSession(g.Session, conn)
 	defer engine.Send(pid, actors.ConnClosed{})
+	g.track(pid, true)
+	defer g.track(pid, false)
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {

@@ -200,4 +200,7 @@ const (
 	CodeUnknownName = "unknown_name"  // an unknown query or operator action
 	CodeNotFound    = "not_found"     // no such act (or not yours)
 	CodeInternal    = "internal"      // Senim failed; retry with the same id
+	// CodeAccountRemoved closes a notary's session when their account is
+	// removed from the accounts file (close 1008, reason "account_removed: …").
+	CodeAccountRemoved = "account_removed"
 )

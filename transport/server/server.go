@@ -62,6 +62,8 @@ type Server struct {
 	http         *http.Server
 	errc         chan error
 	checkLimiter *ipLimiter
+	now          func() time.Time
+	stopReload   chan struct{}
 }
 
 // Options are what tests change besides the configuration.
@@ -85,7 +87,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute)}
+	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute),
+		now: now, stopReload: make(chan struct{})}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
 		return nil, err
@@ -166,6 +169,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		ClientIP:       clientIP,
 		Log:            log,
 	}
+	// A revoked certificate or a removed notary ends the sessions it opened.
+	s.Trust.OnChange(s.Gateway.Recheck)
+	s.Accounts.OnChange(s.Gateway.Recheck)
 	return s, nil
 }
 
@@ -189,6 +195,7 @@ func OpenTrust(cfg config.Config, now time.Time) (*pki.TrustStore, *devca.CA, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("trust store: %w", err)
 	}
+	ts.RequireCRL(cfg.PKI.RequireCRL)
 	return ts, ca, nil
 }
 
@@ -218,6 +225,7 @@ func (s *Server) Start() error {
 		}
 		s.errc <- s.http.Serve(ln)
 	}()
+	go s.reloadLoop()
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
@@ -251,6 +259,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) error {
 	var errs []error
+	close(s.stopReload)
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)

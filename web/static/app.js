@@ -31,7 +31,8 @@ function connect() {
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws', 'senim.v1');
     S.onChallenge = resolve;
     ws.onerror = () => reject(new Error('cannot reach the server'));
-    ws.onclose = () => { S.ws = null; show('The connection closed. Reload the page to sign in again.'); };
+    // A close reason (1008 "revoked: …", "account_removed: …") says why the server ended the session.
+    ws.onclose = (e) => { S.ws = null; show('The connection closed' + (e.reason ? ' (' + e.reason + ')' : '') + '. Reload the page to sign in again.'); };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     S.ws = ws;
   });
