@@ -31,13 +31,13 @@ type Manifest struct {
 	Format    string            `json:"format"`
 	ActID     string            `json:"act_id"`
 	Code      string            `json:"document_code"`
-	// Place and PublicURL are what the document was rendered with: those the
-	// act recorded with its code, or, for acts coded before that, read back
-	// from the text the notary signed. DocumentFormat is its template version.
-	Place          string            `json:"place"`
-	PublicURL      string            `json:"public_url"`
-	DocumentFormat int               `json:"document_format,omitempty"`
-	Files          map[string]string `json:"files"` // name -> sha256
+	Place     string            `json:"place"`
+	PublicURL string            `json:"public_url"`
+	Files     map[string]string `json:"files"` // name -> sha256
+	// DocumentFormat is the template version of the document. It, Place and
+	// PublicURL are what the act recorded with its code to render it (for
+	// an act coded before that, read back from the text the notary signed).
+	DocumentFormat int `json:"document_format,omitempty"`
 	// Recordings are the act's call recordings as its log names them: each
 	// file with its SHA-256, size and duration (the files stay with the
 	// server; check one with sha256sum).
