@@ -5,8 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/pki/devca"
 )
 
 func mustCanonical(t *testing.T, f Facts) []byte {
@@ -100,5 +104,38 @@ func TestRecoverVersionOneInputsFromTheSignedText(t *testing.T) {
 	// Without a signature to read them from, the caller's inputs stand in.
 	if got := InputsOf(&st, then); got.Place != then.Place || got.Format != FormatV1 {
 		t.Fatalf("legacy inputs %+v", got)
+	}
+}
+
+// An act coded before inputs were recorded, and signed then: its place and
+// address come back from the text its notary's CMS carries, whatever the
+// configuration says today; a detached CMS leaves the caller's inputs.
+func TestLegacyActReadsItsInputsFromTheSignedText(t *testing.T) {
+	ca, err := devca.Open(t.TempDir(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.IssuePair(devca.Request{IIN: iin.IIN(facts.Notary.IIN), Surname: "Нотариус", Name: "Алия"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := signedState(act.DocumentInputs{})
+	then := act.DocumentInputs{Place: "г. Астана / Астана қ.", PublicURL: "http://10.0.0.5:8080"}
+	signed := mustCanonical(t, FactsOf(&st, then))
+	today := act.DocumentInputs{Place: "г. Алматы / Алматы қ.", PublicURL: "https://notary.example.kz"}
+	for _, detached := range []bool{false, true} {
+		cms, err := pair.Sign.Sign(signed, pki.SignOptions{Detached: detached})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.NotarySig = &act.Signature{CMS: cms}
+		want := then
+		if detached {
+			want = today
+		}
+		want.Format = FormatV1
+		if got := InputsOf(&st, today); got != want {
+			t.Fatalf("detached %v: inputs %+v, want %+v", detached, got, want)
+		}
 	}
 }
