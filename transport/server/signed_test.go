@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
@@ -171,4 +172,24 @@ func unzipAll(t *testing.T, b []byte) map[string][]byte {
 		}
 	}
 	return files
+}
+
+// The rendering inputs are the server's: what a notary's app sends with
+// issue_document_code is overwritten with the configuration's.
+func TestRenderingInputsComeFromTheServer(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toApproval(t)
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
+		t.Fatalf("pay: %d %s", code, body)
+	}
+	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code",
+		map[string]any{"place": "Лондон", "public_url": "https://evil.example", "format": 99, "code": "MINE"}))
+	cfg := config.Default()
+	st := w.state(t, cl, actID)
+	if want := (act.DocumentInputs{Place: cfg.Document.Place, PublicURL: cfg.Document.PublicURL, Format: document.CurrentFormat()}); st.DocumentInputs != want || st.DocumentCode == "MINE" {
+		t.Fatalf("the act recorded %+v and code %q from the client", st.DocumentInputs, st.DocumentCode)
+	}
 }
