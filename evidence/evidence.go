@@ -294,7 +294,8 @@ func Passed(items []Item) bool {
 const readme = `Evidence package of notarial document {CODE}, made by Senim.
 
 Files
-  document.txt                the power of attorney as the notary signed it (UTF-8)
+  document.txt                the power of attorney as the notary signed it (UTF-8),
+                              byte for byte the content of signatures/notary.cms
   document.pdf                the printable document, with its QR code and code
   signatures/notary.cms       the notary's EDS over document.txt (CMS, DER, content attached)
   signatures/approval.cms     the client's approval of the revision

@@ -30,7 +30,7 @@ type Check struct {
 	Principal      string     `json:"principal_iin"`
 	Attorney       string     `json:"attorney_iin"`
 	ValidUntil     string     `json:"valid_until,omitempty"`
-	Signature      string     `json:"signature"` // verified, or the refusal code
+	Signature      string     `json:"signature"` // verified, or the refusal code (pki's, or unknown_document_format)
 	DocumentSHA256 string     `json:"document_sha256,omitempty"`
 }
 
