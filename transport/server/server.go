@@ -121,15 +121,18 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		}
 	}
 	f := cfg.Fees
-	// Acts record these with their code; legacy renders only acts coded before that.
+	// Acts record the document's inputs with its code and render with them;
+	// legacy renders only acts coded before inputs were recorded.
 	legacy := act.DocumentInputs{Place: cfg.Document.Place, PublicURL: cfg.Document.PublicURL}
-	s.Actors, err = actors.Start(actors.Deps{Media: media, Document: act.DocumentInputs{Place: cfg.Document.Place,
-		PublicURL: cfg.Document.PublicURL, Format: document.CurrentFormat()},
+	record := legacy
+	record.Format = document.CurrentFormat()
+	s.Actors, err = actors.Start(actors.Deps{Media: media,
+		Document: record,
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
 			DocumentText: func(st *act.State) []byte {
-				text, _ := document.Canonical(document.FactsOf(st, legacy)) // unknown template version: nil, which no signature is over
+				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
 	})
