@@ -127,7 +127,6 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	record := legacy
 	record.Format = document.CurrentFormat()
 	s.Actors, err = actors.Start(actors.Deps{Media: media,
-		Document: record,
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
@@ -135,6 +134,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
+		Document: record,
 	})
 	if err != nil {
 		s.Log.Close()
