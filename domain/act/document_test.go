@@ -10,6 +10,9 @@ func TestDocumentCodeRecordsTheRenderingInputs(t *testing.T) {
 	if s.DocumentInputs != in || s.DocumentCode != "C-1" {
 		t.Fatalf("recorded %+v, code %q", s.DocumentInputs, s.DocumentCode)
 	}
+	if d := Describe(DocumentCodeIssued{Code: "C-1", DocumentInputs: in}); d != "document code C-1 (template v1, г. Алматы / Алматы қ., https://notary.example.kz)" {
+		t.Fatalf("described as %q", d)
+	}
 	again, err := Decide(s, notary, IssueDocumentCode{Code: "C-2", DocumentInputs: DocumentInputs{Place: "elsewhere", Format: 2}}, t0, rules)
 	if err != nil || len(again) != 0 {
 		t.Fatalf("a second code: %v %v", again, err)
