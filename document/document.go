@@ -197,6 +197,9 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 		return nil, err
 	}
 	lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
+	if len(lines) < 5 { // the layout below sets the first lines apart
+		return nil, fmt.Errorf("document: template version %d has %d lines, the PDF needs 5", f.Format, len(lines))
+	}
 	p.SetFont("DejaVu", "B", 15)
 	p.MultiCell(125, 8, lines[0], "", "L", false)
 	p.SetFont("DejaVu", "", 9.5)

@@ -55,6 +55,17 @@ func TestNewVersionLeavesOldOnes(t *testing.T) {
 	if v2 := mustCanonical(t, f); !strings.HasPrefix(string(v2), "ДОВЕРЕННОСТЬ v2 "+facts.Code) {
 		t.Fatalf("version 2 renders %q", v2)
 	}
+	short, err := Register(3, "{{.Code}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short()
+	f.Format = 3
+	if _, err := PDF(f, nil); err == nil {
+		t.Fatal("a one-line template printed")
+	}
+	short()
+	f.Format = 2
 	if _, err := Register(FormatV1, "changed"); err == nil {
 		t.Fatal("version 1 was replaced")
 	}
