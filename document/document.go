@@ -87,7 +87,9 @@ func Register(v int, text string) (func(), error) {
 	return func() {
 		formatsMu.Lock()
 		defer formatsMu.Unlock()
-		delete(formats, v)
+		if formats[v] == t { // not a later registration of the same number
+			delete(formats, v)
+		}
 	}, nil
 }
 
