@@ -45,6 +45,10 @@ type Deps struct {
 	Media Media
 	// MediaActors is where calls are joined; set by Start.
 	MediaActors *actor.PID
+	// Document is what an act records with its document code to render its
+	// text (place, public address, template version), from the
+	// configuration: the document keeps rendering the same after they change.
+	Document act.DocumentInputs
 }
 
 // StreamOf is the event-log stream of an act.
@@ -421,7 +425,7 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		return c, nil
 	case act.IssueDocumentCode:
 		code, err := a.uniqueDocumentCode()
-		c.Code, c.HistoryHead = code, a.approvalHash
+		c.Code, c.HistoryHead, c.DocumentInputs = code, a.approvalHash, a.deps.Document
 		return c, err
 	}
 	return cmd, nil

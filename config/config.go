@@ -83,7 +83,9 @@ type TURN struct {
 	ReadBuffer int `toml:"read_buffer"`
 }
 
-// Document configures the notarial document.
+// Document configures the notarial document. An act records both values
+// when its document code is issued and renders with those ever after:
+// changing them changes only documents coded from then on.
 type Document struct {
 	// Place is where the notary's office is, as documents state it.
 	Place string `toml:"place"`

@@ -3,8 +3,12 @@
 // printable PDF with the document's unique code and a QR code that leads to
 // the public check.
 //
-// The text comes from templates/poa.txt.tmpl, kept in the repository; the
-// PDF embeds DejaVu Sans (fonts/, Bitstream Vera licence), which covers the
+// The text comes from a versioned template, templates/poa.v1.txt.tmpl for
+// version 1, kept in the repository. An act records the version (with the
+// place and the public address) when its document code is issued, and its
+// document always renders with what it recorded: a version's template never
+// changes once documents are signed with it; a new wording is a new version.
+// The PDF embeds DejaVu Sans (fonts/, Bitstream Vera licence), which covers the
 // Cyrillic and the Kazakh letters ә ғ қ ң ө ұ ү һ і. Rendering does no I/O:
 // the same facts always give the same canonical bytes.
 package document
@@ -12,8 +16,11 @@ package document
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -21,9 +28,10 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/pki"
 )
 
-//go:embed templates/poa.txt.tmpl
+//go:embed templates/poa.v1.txt.tmpl
 var templates embed.FS
 
 //go:embed fonts/DejaVuSans.ttf
@@ -32,7 +40,71 @@ var fontRegular []byte
 //go:embed fonts/DejaVuSans-Bold.ttf
 var fontBold []byte
 
-var poaTmpl = template.Must(template.ParseFS(templates, "templates/poa.txt.tmpl"))
+// FormatV1 is the first template version: the one every act signed before
+// versions were recorded used. Its bytes must never change.
+const FormatV1 = 1
+
+// formats are the template versions this build renders, by number.
+var (
+	formatsMu sync.RWMutex
+	formats   = map[int]*template.Template{
+		FormatV1: template.Must(template.ParseFS(templates, "templates/poa.v1.txt.tmpl")),
+	}
+)
+
+// ErrUnknownFormat is a document whose recorded template version this build
+// does not have (a log written by a newer Senim).
+var ErrUnknownFormat = errors.New("document: unknown template version")
+
+// CurrentFormat is the template version new documents get: the highest
+// this build has.
+func CurrentFormat() int {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	versions := make([]int, 0, len(formats))
+	for v := range formats {
+		versions = append(versions, v)
+	}
+	sort.Ints(versions)
+	return versions[len(versions)-1]
+}
+
+// Register adds template version v, over the same fields as version 1, and
+// returns the function that takes it away again. Versions already known
+// are refused: documents signed with one must keep rendering to the same
+// bytes. Tests use it to simulate a change of template.
+func Register(v int, text string) (func(), error) {
+	t, err := template.New(fmt.Sprintf("poa.v%d", v)).Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("document: template version %d: %w", v, err)
+	}
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	if _, ok := formats[v]; ok || v <= 0 {
+		return nil, fmt.Errorf("document: template version %d exists or is not positive", v)
+	}
+	formats[v] = t
+	return func() {
+		formatsMu.Lock()
+		defer formatsMu.Unlock()
+		if formats[v] == t { // not a later registration of the same number
+			delete(formats, v)
+		}
+	}, nil
+}
+
+func formatOf(v int) (*template.Template, error) {
+	if v == 0 {
+		v = FormatV1 // facts that name no version: the only one there was
+	}
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	t, ok := formats[v]
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrUnknownFormat, v)
+	}
+	return t, nil
+}
 
 // Person is a party as the document names them.
 type Person struct {
@@ -64,6 +136,8 @@ type Facts struct {
 	HistoryHead string
 	// VerifyURL is the public check of this document, what the QR code holds.
 	VerifyURL string
+	// Format is the template version (0 is version 1).
+	Format int
 }
 
 // ValidUntil is the last day of the term.
@@ -71,11 +145,15 @@ func (f Facts) ValidUntil() time.Time {
 	return f.Date.AddDate(0, f.TermMonths, -1)
 }
 
-// Canonical is the document's text, UTF-8 with \n line ends: the bytes the
-// notary signs.
-func Canonical(f Facts) []byte {
+// Canonical is the document's text in its template version, UTF-8 with \n
+// line ends: the bytes the notary signs. The only error is ErrUnknownFormat.
+func Canonical(f Facts) ([]byte, error) {
+	tmpl, err := formatOf(f.Format)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
-	err := poaTmpl.Execute(&b, map[string]any{
+	err = tmpl.Execute(&b, map[string]any{
 		"Code": f.Code, "ActID": f.ActID, "RegistryNumber": f.RegistryNumber,
 		"Date": f.Date.Format("02.01.2006"), "Place": f.Place,
 		"Principal": f.Principal, "Attorney": f.Attorney, "Notary": f.Notary,
@@ -84,9 +162,9 @@ func Canonical(f Facts) []byte {
 		"HistoryHead": f.HistoryHead, "VerifyURL": f.VerifyURL,
 	})
 	if err != nil {
-		panic(err) // the template and the map are ours
+		return nil, fmt.Errorf("document: template version %d: %w", f.Format, err)
 	}
-	return bytes.ReplaceAll(b.Bytes(), []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(b.Bytes(), []byte("\r\n"), []byte("\n")), nil
 }
 
 // Signature is what the printed document says of the notary's EDS.
@@ -116,7 +194,14 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	p.AddPage()
 	p.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(qr))
 	p.ImageOptions("qr", 150, 14, 40, 40, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-	lines := strings.Split(strings.TrimRight(string(Canonical(f)), "\n"), "\n")
+	text, err := Canonical(f)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
+	if len(lines) < 5 { // the layout below sets the first lines apart
+		return nil, fmt.Errorf("document: template version %d has %d lines, the PDF needs 5", f.Format, len(lines))
+	}
 	p.SetFont("DejaVu", "B", 15)
 	p.MultiCell(125, 8, lines[0], "", "L", false)
 	p.SetFont("DejaVu", "", 9.5)
@@ -162,16 +247,17 @@ func SignatureOf(s *act.State) *Signature {
 
 // FactsOf reads a document's facts from an act. The principal's name is the
 // one on their sign-in certificate, the attorney's the one on the
-// certificate that signed the consent; place and publicURL come from the
-// configuration.
-func FactsOf(s *act.State, place, publicURL string) Facts {
+// certificate that signed the consent; place, public address and template
+// version are those InputsOf gives.
+func FactsOf(s *act.State, legacy act.DocumentInputs) Facts {
+	in := InputsOf(s, legacy)
 	f := Facts{
-		Code: s.DocumentCode, ActID: s.ID, Date: s.DocumentDate.UTC(), Place: place,
+		Code: s.DocumentCode, ActID: s.ID, Date: s.DocumentDate.UTC(), Place: in.Place, Format: in.Format,
 		Principal:   Person{IIN: s.Principal.IIN, Name: s.Principal.Name},
 		Attorney:    Person{IIN: s.Attorney.IIN, Name: s.Attorney.Name},
 		Notary:      Notary{Name: s.Notary.Name, IIN: s.Notary.IIN},
 		HistoryHead: s.HistoryHead,
-		VerifyURL:   strings.TrimRight(publicURL, "/") + "/verify/" + s.DocumentCode,
+		VerifyURL:   verifyURL(in.PublicURL, s.DocumentCode),
 	}
 	if f.Attorney.Name == "" && s.Consent != nil {
 		f.Attorney.Name = s.Consent.SignerName
@@ -181,4 +267,62 @@ func FactsOf(s *act.State, place, publicURL string) Facts {
 		f.RegistryNumber, f.Powers, f.TermMonths, f.StateDuty, f.ServicesFee = d.RegistryNumber, d.Powers, d.TermMonths, d.StateDuty, d.ServicesFee
 	}
 	return f
+}
+
+func verifyURL(publicURL, code string) string {
+	return strings.TrimRight(publicURL, "/") + "/verify/" + code
+}
+
+// InputsOf is what renders the act's document: the inputs it recorded with
+// its document code. An act coded before inputs were recorded used version
+// 1; if it is signed and the notary's CMS encapsulates the text, its place
+// and public address are read back from that text (RecoverV1). Otherwise
+// legacy stands in: the configuration the caller has, with version 1,
+// which can only be right for an act not signed yet, or signed while the
+// configuration was what it still is.
+func InputsOf(s *act.State, legacy act.DocumentInputs) act.DocumentInputs {
+	if s.DocumentInputs.Format != 0 {
+		return s.DocumentInputs
+	}
+	if s.NotarySig != nil {
+		if signed, err := pki.EncapsulatedContent(s.NotarySig.CMS); err == nil {
+			if in, ok := RecoverV1(s, signed); ok {
+				return in
+			}
+		}
+	}
+	legacy.Format = FormatV1
+	return legacy
+}
+
+// The lines of version 1 that hold the place and the public address.
+const (
+	v1PlaceLine  = "Место / Орны: "
+	v1VerifyLine = "Проверить документ / Құжатты тексеру: "
+)
+
+// RecoverV1 reads the place and the public address back from signed, a
+// version-1 text of the act's document, and accepts them only if the act's
+// facts with them render to signed byte for byte.
+func RecoverV1(s *act.State, signed []byte) (act.DocumentInputs, bool) {
+	in := act.DocumentInputs{Format: FormatV1}
+	var placeOK, urlOK bool
+	for _, l := range strings.Split(string(signed), "\n") {
+		if v, ok := strings.CutPrefix(l, v1PlaceLine); ok && !placeOK {
+			in.Place, placeOK = v, true
+		}
+		if v, ok := strings.CutPrefix(l, v1VerifyLine); ok && !urlOK {
+			in.PublicURL, urlOK = strings.CutSuffix(v, "/verify/"+s.DocumentCode)
+		}
+	}
+	if !placeOK || !urlOK {
+		return act.DocumentInputs{}, false
+	}
+	recorded := *s
+	recorded.DocumentInputs = in
+	text, err := Canonical(FactsOf(&recorded, act.DocumentInputs{}))
+	if err != nil || !bytes.Equal(text, signed) {
+		return act.DocumentInputs{}, false
+	}
+	return in, true
 }

@@ -34,6 +34,10 @@ type Manifest struct {
 	Place     string            `json:"place"`
 	PublicURL string            `json:"public_url"`
 	Files     map[string]string `json:"files"` // name -> sha256
+	// DocumentFormat is the template version of the document. It, Place and
+	// PublicURL are what the act recorded with its code to render it (for
+	// an act coded before that, read back from the text the notary signed).
+	DocumentFormat int `json:"document_format,omitempty"`
 	// Recordings are the act's call recordings as its log names them: each
 	// file with its SHA-256, size and duration (the files stay with the
 	// server; check one with sha256sum).
@@ -53,7 +57,11 @@ const (
 	FileNotary      = "signatures/notary.cms"
 )
 
-// Build makes the package of a signed act from its stored records.
+// Build makes the package of a signed act from its stored records. Its
+// document.txt is the text inside the notary's CMS, the exact bytes signed;
+// the PDF renders with the inputs the act recorded. place and publicURL
+// (today's configuration) serve only an act coded before inputs were
+// recorded whose CMS does not carry the text.
 func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 	st, err := replay(recs)
 	if err != nil {
@@ -62,8 +70,14 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 	if st.Phase != act.PhaseSigned && st.Phase != act.PhaseRevoked {
 		return nil, fmt.Errorf("evidence: act %s is %s, not signed", st.ID, st.Phase)
 	}
-	f := document.FactsOf(&st, place, publicURL)
-	text := document.Canonical(f)
+	in := document.InputsOf(&st, act.DocumentInputs{Place: place, PublicURL: publicURL})
+	f := document.FactsOf(&st, in)
+	text, err := pki.EncapsulatedContent(st.NotarySig.CMS)
+	if err != nil { // a detached signature: the text as the log renders it
+		if text, err = document.Canonical(f); err != nil {
+			return nil, err
+		}
+	}
 	pdf, err := document.PDF(f, document.SignatureOf(&st))
 	if err != nil {
 		return nil, err
@@ -78,7 +92,8 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 		FileApplication: st.Application.CMS, FileConsent: st.Consent.CMS, FileApproval: st.ApprovalSig.CMS, FileNotary: st.NotarySig.CMS,
 		FileReadme: []byte(strings.ReplaceAll(readme, "{CODE}", st.DocumentCode)),
 	}
-	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: place, PublicURL: publicURL, Files: map[string]string{},
+	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: in.Place, PublicURL: in.PublicURL,
+		DocumentFormat: in.Format, Files: map[string]string{},
 		Recordings: st.Recordings}
 	for name, b := range files {
 		m.Files[name] = act.SHA256Hex(b)
@@ -195,11 +210,23 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 	}
 	add("recordings named in the log", err, fmt.Sprintf("%d calls recorded, %d files", len(st.Recordings), nfiles))
 
-	// The document: the approved revision, rendered; names the approval.
-	facts := document.FactsOf(&st, m.Place, m.PublicURL)
-	text := document.Canonical(facts)
+	// The document: exactly the text the notary's CMS carries.
 	err = nil
-	if !bytes.Equal(text, files[FileDocument]) {
+	note := "byte for byte"
+	switch signed, cerr := pki.EncapsulatedContent(files[FileNotary]); {
+	case cerr != nil:
+		note = "detached signature: checked against the signature below"
+	case !bytes.Equal(signed, files[FileDocument]):
+		err = fmt.Errorf("document.txt is not the text inside signatures/notary.cms")
+	}
+	add("document is the text the notary signed", err, note)
+
+	// The document: the approved revision, rendered with the inputs the log
+	// recorded (the manifest's stand in only for acts that recorded none and
+	// whose CMS does not carry the text); names the approval.
+	facts := document.FactsOf(&st, act.DocumentInputs{Place: m.Place, PublicURL: m.PublicURL})
+	text, err := document.Canonical(facts)
+	if err == nil && !bytes.Equal(text, files[FileDocument]) {
 		err = fmt.Errorf("document.txt is not the document the log renders")
 	}
 	add("document is the act's approved revision", err, fmt.Sprintf("revision %d, code %s", st.Approved, st.DocumentCode))
@@ -267,7 +294,8 @@ func Passed(items []Item) bool {
 const readme = `Evidence package of notarial document {CODE}, made by Senim.
 
 Files
-  document.txt                the power of attorney as the notary signed it (UTF-8)
+  document.txt                the power of attorney as the notary signed it (UTF-8),
+                              byte for byte the content of signatures/notary.cms
   document.pdf                the printable document, with its QR code and code
   signatures/notary.cms       the notary's EDS over document.txt (CMS, DER, content attached)
   signatures/approval.cms     the client's approval of the revision

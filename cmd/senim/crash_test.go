@@ -292,6 +292,7 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if m := checkEvidence(t, data, actID); len(m.Recordings) != 1 || len(m.Recordings[0].Files) != 4 {
 		t.Fatalf("the evidence names recordings %+v", m.Recordings)
 	}
+	checkAfterMove(t, data, actID)
 	// The recordings' files check against the evidence; a changed byte fails.
 	zipPath := filepath.Join(t.TempDir(), "act.zip")
 	mustCLI(t, data, "export", "--out", zipPath, actID)

@@ -73,6 +73,7 @@ func Apply(s State, e Event) State {
 		s.Payments = append(s.Payments[:len(s.Payments):len(s.Payments)], e.Payment)
 	case DocumentCodeIssued:
 		s.DocumentCode, s.HistoryHead, s.DocumentDate = e.Code, e.HistoryHead, e.At
+		s.DocumentInputs = e.DocumentInputs
 	case ActSigned:
 		sig := e.Signature
 		s.NotarySig, s.SignedAt = &sig, e.At

@@ -87,9 +87,12 @@ type RecordPayment struct {
 // last step before signing. Code is chosen by the server and unique;
 // HistoryHead is the hash of the act's approval event in the log, which the
 // document names, so that signing it seals the history up to the approval.
+// The rendering inputs are the server's too: the shell sets them from its
+// configuration, never from the client.
 type IssueDocumentCode struct {
 	Code        string `json:"code"`
 	HistoryHead string `json:"history_head"`
+	DocumentInputs
 }
 
 // SignAct is the notary's EDS signature over DocumentBytes.

@@ -170,7 +170,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if c.Code == "" {
 			return nil, refuse(CodeBadRequest, "document code missing")
 		}
-		return []Event{DocumentCodeIssued{Code: c.Code, HistoryHead: c.HistoryHead, At: now}}, nil
+		return []Event{DocumentCodeIssued{Code: c.Code, HistoryHead: c.HistoryHead, At: now, DocumentInputs: c.DocumentInputs}}, nil
 
 	case SignAct:
 		if err := readyToSign(&s); err != nil {
@@ -183,6 +183,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 			return nil, refuse(CodeNoDocumentCode, "issue the document code first")
 		}
 		doc := r.Document(&s)
+		if len(doc) == 0 {
+			return nil, refuse(CodeUnknownDocumentFormat, "the document's template version %d does not render here", s.DocumentInputs.Format)
+		}
 		if err := checkSignature(c.Signature, by.IIN, doc); err != nil {
 			return nil, err
 		}

@@ -53,7 +53,10 @@ func Describe(e Event) string {
 	case PaymentReceived:
 		return fmt.Sprintf("payment %s of %s for invoice %s", e.Payment.ID, e.Payment.Amount, e.Payment.InvoiceID)
 	case DocumentCodeIssued:
-		return "document code " + e.Code
+		if e.Format == 0 { // coded before the inputs were recorded
+			return "document code " + e.Code
+		}
+		return fmt.Sprintf("document code %s (template v%d, %s, %s)", e.Code, e.Format, e.Place, e.PublicURL)
 	case ActSigned:
 		return fmt.Sprintf("notary signed the document (sha256 %s); signed by %s", short(e.DocumentSHA), sigLine(e.Signature))
 	case ActRefused:

@@ -58,6 +58,9 @@ const (
 	CodeNoDocumentCode Code = "no_document_code"
 	// CodeReasonRequired: a refusal or cancellation without a reason.
 	CodeReasonRequired Code = "reason_required"
+	// CodeUnknownDocumentFormat: the act's recorded template version does not
+	// render here (a log from a newer Senim), so there is nothing to sign.
+	CodeUnknownDocumentFormat Code = "unknown_document_format"
 	// CodeUnknownCommand: a command type the core does not know.
 	// CodeBadRecording: the media server named a recording the act does not know, or a malformed file.
 	CodeBadRecording   Code = "bad_recording"

@@ -95,11 +95,13 @@ type PaymentReceived struct {
 }
 
 // DocumentCodeIssued assigns the unique identification code and fixes the
-// document's date and the history it seals.
+// document's date, the history it seals and what renders its text (absent
+// from the events of acts coded before the inputs were recorded).
 type DocumentCodeIssued struct {
 	Code        string    `json:"code"`
 	HistoryHead string    `json:"history_head"`
 	At          time.Time `json:"at"`
+	DocumentInputs
 }
 
 // ActSigned: the notary signed the document. Final.

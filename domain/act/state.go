@@ -42,6 +42,8 @@ type State struct {
 	HistoryHead  string     `json:"history_head,omitempty"`
 	NotarySig    *Signature `json:"notary_sig,omitempty"`
 	SignedAt     time.Time  `json:"signed_at,omitempty"`
+	// DocumentInputs render the document's text; recorded with the code.
+	DocumentInputs DocumentInputs `json:"document_inputs"`
 
 	EndReason string `json:"end_reason,omitempty"` // refusal, cancellation or revocation reason
 	// Revocation is the principal's signed revocation, if any.

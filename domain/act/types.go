@@ -46,6 +46,19 @@ type Signature struct {
 	SignedAt      time.Time `json:"signed_at"`      // the CMS signing time
 }
 
+// DocumentInputs are what the document's text depends on besides the act's
+// own facts: the office's place, the public address its QR code and check
+// link name, and the version of the template. The shell records them when
+// the document code is issued, from its configuration, so that the signed
+// text renders the same whatever the configuration or the template become.
+// The zero value (Format 0) is an act whose code was issued before the
+// inputs were recorded.
+type DocumentInputs struct {
+	Place     string `json:"place,omitempty"`
+	PublicURL string `json:"public_url,omitempty"`
+	Format    int    `json:"format,omitempty"` // the template version
+}
+
 // Money is an amount in tiyn (1/100 tenge).
 type Money int64
 

@@ -354,7 +354,10 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	// The notary signed the rendered document, and it seals the history up
 	// to the approval: it names the approval event's hash in the log.
 	cfg := config.Default()
-	text := document.Canonical(document.FactsOf(&final, cfg.Document.Place, cfg.Document.PublicURL))
+	if want := (act.DocumentInputs{Place: cfg.Document.Place, PublicURL: cfg.Document.PublicURL, Format: document.CurrentFormat()}); final.DocumentInputs != want {
+		t.Fatalf("the act recorded %+v to render its document, not %+v", final.DocumentInputs, want)
+	}
+	text := mustOf[[]byte](t)(document.Canonical(document.FactsOf(&final, act.DocumentInputs{})))
 	if act.SHA256Hex(text) != final.NotarySig.ContentSHA256 {
 		t.Fatal("the notary's signature is not over the rendered document")
 	}

@@ -354,30 +354,21 @@ func TestPublicCheckIsRateLimited(t *testing.T) {
 }
 
 // The check re-renders the document from the log and verifies the notary's
-// signature over it: if what the log renders differs from what was signed,
-// the check says so.
+// signature over it: if what the log renders differs from what was signed
+// (here: a template version's wording edited after signing, which must
+// never happen), the check says so.
 func TestPublicCheckNamesAMismatch(t *testing.T) {
+	remove := registerFormat(t, 2, testFormat2)
 	w := newWorld(t)
 	actID, cl, nt := w.toSigned(t)
 	code := w.state(t, cl, actID).DocumentCode
 	cl.CloseNow()
 	nt.CloseNow()
-	if err := w.srv.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir, cfg.HTTP.Addr, cfg.TURN.Addr = w.dir, "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Document.Place = "г. Астана / Астана қ." // the document would now render differently
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	remove()
+	registerFormat(t, 2, strings.Replace(testFormat2, "→", "->", 1)) // the document would now render differently
+	w.restart(t, func(*config.Config) {})
 	var check server.Check
-	getJSON(t, "http://"+srv.Addr()+"/verify/"+code+"?format=json", http.StatusOK, &check)
+	getJSON(t, w.http+"/verify/"+code+"?format=json", http.StatusOK, &check)
 	if check.Status != "signature_invalid" || check.Signature != "bad_signature" {
 		t.Fatalf("check after the rendering changed: %+v", check)
 	}

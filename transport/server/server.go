@@ -125,13 +125,20 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		}
 	}
 	f := cfg.Fees
+	// Acts record the document's inputs with its code and render with them;
+	// legacy renders only acts coded before inputs were recorded.
+	legacy := act.DocumentInputs{Place: cfg.Document.Place, PublicURL: cfg.Document.PublicURL}
+	record := legacy
+	record.Format = document.CurrentFormat()
 	s.Actors, err = actors.Start(actors.Deps{Media: media,
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
 			DocumentText: func(st *act.State) []byte {
-				return document.Canonical(document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL))
+				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
+				return text
 			}},
+		Document: record,
 	})
 	if err != nil {
 		s.Log.Close()
@@ -161,7 +168,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
 			PDF: func(st *act.State) ([]byte, error) {
-				return document.PDF(document.FactsOf(st, cfg.Document.Place, cfg.Document.PublicURL), document.SignatureOf(st))
+				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
 			},
 			ICEServers: iceServers},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},

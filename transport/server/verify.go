@@ -29,7 +29,7 @@ type Check struct {
 	Principal      string     `json:"principal_iin"`
 	Attorney       string     `json:"attorney_iin"`
 	ValidUntil     string     `json:"valid_until,omitempty"`
-	Signature      string     `json:"signature"` // verified, or the refusal code
+	Signature      string     `json:"signature"` // verified, or the refusal code (pki's, or unknown_document_format)
 	DocumentSHA256 string     `json:"document_sha256,omitempty"`
 }
 
@@ -55,15 +55,21 @@ func (s *Server) check(code string) (Check, bool, error) {
 	}
 	switch st.Phase {
 	case act.PhaseSigned, act.PhaseRevoked:
-		f := document.FactsOf(&st, s.cfg.Document.Place, s.cfg.Document.PublicURL)
-		text := document.Canonical(f)
+		// The document renders with what the act recorded when its code was
+		// issued (place, public address, template version), never with
+		// today's configuration; that stands in only for acts coded before
+		// anything was recorded whose CMS does not carry the text.
+		f := document.FactsOf(&st, act.DocumentInputs{Place: s.cfg.Document.Place, PublicURL: s.cfg.Document.PublicURL})
+		text, err := document.Canonical(f)
 		c.ValidUntil = f.ValidUntil().Format(time.DateOnly)
 		c.DocumentSHA256 = act.SHA256Hex(text)
 		signed := st.SignedAt.UTC()
 		c.SignedAt = &signed
 		// Judge the signature as an audit: at its signing time, over the
-		// document as it renders today from the log.
-		if _, err := s.Trust.Verify(st.NotarySig.CMS, pki.VerifyOptions{Purpose: pki.PurposeSign, Content: text}); err != nil {
+		// document as it renders from the log.
+		if err != nil {
+			c.Signature, c.Status, c.DocumentSHA256 = string(act.CodeUnknownDocumentFormat), "signature_invalid", ""
+		} else if _, err := s.Trust.Verify(st.NotarySig.CMS, pki.VerifyOptions{Purpose: pki.PurposeSign, Content: text}); err != nil {
 			c.Signature, c.Status = string(pki.CodeOf(err)), "signature_invalid"
 		} else {
 			c.Signature, c.Status = "verified", "valid"
