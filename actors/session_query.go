@@ -69,7 +69,8 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 	case "ice_servers":
 		var list []protocol.ICEServer
 		if s.sd.ICEServers != nil {
-			list = s.sd.ICEServers(s.me.String())
+			// The TURN user name travels in the clear: a pseudonym, not the IIN.
+			list = s.sd.ICEServers(s.deps.who(s.me))
 		}
 		result(map[string]any{"ice_servers": list})
 	case "registry_lookup":
