@@ -95,10 +95,11 @@ func registryChecks(t *testing.T, sys *System, actID string) ([]act.RegistryChec
 	return out, actors
 }
 
-// A registry look-up is for the notary who holds the act, in its call; each
-// one the registry answered is on the act's record before the notary sees
-// it, and an outage records nothing.
+// A registry look-up is for the notary who holds the act, in its call, of
+// the act's own parties; each one the registry answered is on the act's
+// record before the notary sees it, and an outage records nothing.
 func TestRegistryLookupIsForTheActsNotaryAndOnRecord(t *testing.T) {
+	// The registry knows the attorney, not the principal.
 	reg := &fakeRegistry{people: map[string]registry.Person{attorneyIIN: {IIN: attorneyIIN, Surname: "Омаров", Name: "Ерлан"}}}
 	sys := startSystem(t, Deps{Registry: reg})
 	seedAct(t, sys, "mine", "aliya")
@@ -118,6 +119,7 @@ func TestRegistryLookupIsForTheActsNotaryAndOnRecord(t *testing.T) {
 		{"nowhere", "no-such-act", attorneyIIN, string(act.CodeForbidden)},
 		{"over", "over", attorneyIIN, string(act.CodeNotAllowedInState)},
 		{"bad-iin", "mine", "12345", string(act.CodeBadIIN)},
+		{"outsider", "mine", strangerIIN, string(act.CodeNotAParty)},
 	} {
 		if e := ask(c.id, c.act, c.iin); e.Type != protocol.TypeError || e.Code != c.code {
 			t.Errorf("%s: %+v, want %s", c.id, e, c.code)
@@ -143,11 +145,11 @@ func TestRegistryLookupIsForTheActsNotaryAndOnRecord(t *testing.T) {
 	if e := ask("found", "mine", attorneyIIN); e.Type != protocol.TypeResult || !strings.Contains(string(e.Body), "Омаров") {
 		t.Fatalf("look-up: %+v", e)
 	}
-	if e := ask("unknown", "mine", strangerIIN); e.Code != CodeUnknownPerson {
+	if e := ask("unknown", "mine", principalIIN); e.Code != CodeUnknownPerson {
 		t.Fatalf("unknown person: %+v", e)
 	}
 	got, by := registryChecks(t, sys, "mine")
-	if len(got) != 2 || got[0].IIN != attorneyIIN || !got[0].Found || got[1].IIN != strangerIIN || got[1].Found ||
+	if len(got) != 2 || got[0].IIN != attorneyIIN || !got[0].Found || got[1].IIN != principalIIN || got[1].Found ||
 		by[0] != "notary:aliya" || by[1] != "notary:aliya" {
 		t.Fatalf("recorded %+v by %v", got, by)
 	}

@@ -133,12 +133,12 @@ func (s *sessionActor) lookupQuery(env protocol.Envelope) (registryQuery, bool) 
 // registry is a remote system: it is asked off the actor's goroutine, and
 // its answer comes back as a message, so the session stays responsive.
 func (s *sessionActor) lookUp(c *actor.Context, env protocol.Envelope, st *act.State) {
-	if err := act.MayCheckRegistry(st, s.me); err != nil {
+	q, _ := s.lookupQuery(env) // decoded once already
+	if err := act.MayCheckRegistry(st, s.me, q.IIN); err != nil {
 		delete(s.inFlight, env.ID)
 		s.fail(env, codeOf(err), "%s", messageOf(err))
 		return
 	}
-	q, _ := s.lookupQuery(env) // decoded once already
 	reg, eng, self := s.deps.Registry, c.Engine(), c.PID()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

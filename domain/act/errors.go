@@ -58,6 +58,9 @@ const (
 	CodeNoDocumentCode Code = "no_document_code"
 	// CodeReasonRequired: a refusal or cancellation without a reason.
 	CodeReasonRequired Code = "reason_required"
+	// CodeNotAParty: a registry look-up of someone who is neither the act's
+	// principal nor its attorney.
+	CodeNotAParty Code = "not_a_party"
 	// CodeUnknownCommand: a command type the core does not know.
 	// CodeBadRecording: the media server named a recording the act does not know, or a malformed file.
 	CodeBadRecording   Code = "bad_recording"

@@ -32,12 +32,13 @@ func (RegistryChecked) EventType() string { return "registry_checked" }
 
 func init() { register[RegistryChecked]() }
 
-// MayCheckRegistry says whether by may look a person up in the individuals
-// registry for the act in s: only the act's assigned notary, and only while
-// the identity checks are made (the call is on, before signing). The server
-// asks it before it calls the registry, and Decide asks it again when the
-// look-up is recorded.
-func MayCheckRegistry(s *State, by Actor) error {
+// MayCheckRegistry says whether by may look the person with IIN id up in
+// the individuals registry for the act in s: only the act's assigned
+// notary, only while the identity checks are made (the call is on, before
+// signing), and only the act's own parties, the principal and the attorney.
+// The server asks it before it calls the registry, and Decide asks it again
+// when the look-up is recorded.
+func MayCheckRegistry(s *State, by Actor, id string) error {
 	if s.Phase == PhaseNone {
 		return refuse(CodeNoSuchAct, "no such act")
 	}
@@ -47,15 +48,18 @@ func MayCheckRegistry(s *State, by Actor) error {
 	if s.Phase != PhaseWithNotary || s.Call != CallActive {
 		return refuse(CodeNotAllowedInState, "registry look-ups are made in the call, before signing (act is %s, call %q)", s.Phase, s.Call)
 	}
+	if _, err := iin.ParseIIN(id); err != nil {
+		return refuse(CodeBadIIN, "%v", err)
+	}
+	if id != s.Principal.IIN && id != s.Attorney.IIN {
+		return refuse(CodeNotAParty, "only the act's principal and attorney are looked up")
+	}
 	return nil
 }
 
 func decideRegistryCheck(s *State, by Actor, c RecordRegistryCheck, now time.Time) ([]Event, error) {
-	if err := MayCheckRegistry(s, by); err != nil {
+	if err := MayCheckRegistry(s, by, c.IIN); err != nil {
 		return nil, err
-	}
-	if _, err := iin.ParseIIN(c.IIN); err != nil {
-		return nil, refuse(CodeBadIIN, "%v", err)
 	}
 	return []Event{RegistryChecked{IIN: c.IIN, Found: c.Found, At: now}}, nil
 }

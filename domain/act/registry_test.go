@@ -18,7 +18,8 @@ func TestRecordRegistryCheck(t *testing.T) {
 		want     Code // "" means recorded
 	}{
 		{"the act's notary, in the call", "in_call", notary, found, ""},
-		{"a person the registry does not know", "in_call", notary, func(*State) Command { return RecordRegistryCheck{IIN: "950512400017"} }, ""},
+		{"the principal, whom the registry does not know", "in_call", notary, func(*State) Command { return RecordRegistryCheck{IIN: client.IIN} }, ""},
+		{"someone outside the act", "in_call", notary, func(*State) Command { return RecordRegistryCheck{IIN: stranger.IIN, Found: true} }, CodeNotAParty},
 		{"while drafting, the call still on", "drafted", notary, found, ""},
 		{"after payment, before signing", "coded", notary, found, ""},
 		{"another notary", "in_call", notary2, found, CodeForbidden},

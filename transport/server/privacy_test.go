@@ -88,7 +88,8 @@ func TestLogsNamePeopleByPseudonym(t *testing.T) {
 	refused(t, err, "bad_request")
 	var p json.RawMessage
 	must(t, 0, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": clientIIN}, &p))
-	refused(t, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": "950512400017"}, nil), "unknown_person")
+	must(t, 0, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": attorneyIIN}, &p))
+	refused(t, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": "950512400017"}, nil), "not_a_party")
 	mustOf[client.Ack](t)(cl.Command(ctx, actID, "end_call", nil))
 
 	secret, err := os.ReadFile(filepath.Join(w.dir, "log.secret"))
@@ -102,7 +103,7 @@ func TestLogsNamePeopleByPseudonym(t *testing.T) {
 		`"who":"attorney:` + key.Person(attorneyIIN) + `"`,
 		`"by":"client:` + key.Person(clientIIN) + `"`,
 		`"looked_up":"` + key.Person(clientIIN) + `"`,
-		`"looked_up":"` + key.Person("950512400017") + `"`,
+		`"looked_up":"` + key.Person(attorneyIIN) + `"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the logs lack %s", want)
