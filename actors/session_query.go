@@ -85,12 +85,7 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 			s.fail(env, string(act.CodeForbidden), "a registry look-up is made for an act you hold: set act")
 			return
 		}
-		q, ok := s.lookupQuery(env)
-		if !ok {
-			return
-		}
-		if _, err := iin.ParseIIN(q.IIN); err != nil {
-			s.fail(env, string(act.CodeBadIIN), "iin: %v", err)
+		if _, ok := s.lookupQuery(env); !ok {
 			return
 		}
 		s.inFlight[env.ID] = "query"

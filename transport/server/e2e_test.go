@@ -481,9 +481,10 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	if len(reg.Acts) != 1 || reg.Acts[0].Phone != "+77012345678" {
 		t.Fatalf("notary register %+v", reg)
 	}
-	must(t, 0, nt.Query(ctx, "completed", "", nil, &reg))
-	if len(reg.Acts) != 1 || reg.Acts[0].DocumentCode != final.DocumentCode || reg.Acts[0].PrincipalIIN != "8710******27" || reg.Acts[0].Phone != "" {
-		t.Fatalf("electronic register %+v", reg)
+	var done struct{ Acts []protocol.ActSummary }
+	must(t, 0, nt.Query(ctx, "completed", "", nil, &done))
+	if len(done.Acts) != 1 || done.Acts[0].DocumentCode != final.DocumentCode || done.Acts[0].PrincipalIIN != "8710******27" || done.Acts[0].Phone != "" {
+		t.Fatalf("electronic register %+v", done)
 	}
 	at := w.eds("attorney", w.attorney)
 	var poas struct{ Acts []protocol.ActSummary }

@@ -67,6 +67,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		"start_recording":     map[string]any{"recording": "r"},
 		"finish_recording":    map[string]any{"recording": "r", "files": []any{}},
 	}
+	// Only the server records a registry look-up (the registry_lookup query).
+	bodies["record_registry_check"] = map[string]any{"iin": clientIIN, "found": true}
 	if len(bodies) != len(act.Commands()) {
 		t.Fatalf("the sweep covers %d commands, the core has %d", len(bodies), len(act.Commands()))
 	}
@@ -89,8 +91,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		if err := c.Subscribe(ctx, actID, 0); client.CodeOf(err) != "forbidden" {
 			t.Errorf("%s outsider subscribed: %v", role, err)
 		}
-		for _, q := range []string{"act", "to_sign"} {
-			if err := c.Query(ctx, q, actID, map[string]any{"what": "document"}, nil); client.CodeOf(err) != "forbidden" {
+		for _, q := range []string{"act", "to_sign", "registry_lookup"} {
+			if err := c.Query(ctx, q, actID, map[string]any{"what": "document", "iin": clientIIN}, nil); client.CodeOf(err) != "forbidden" {
 				t.Errorf("%s outsider read %s: %v", role, q, err)
 			}
 		}
