@@ -159,7 +159,9 @@ type registryAnswer struct {
 func (s *sessionActor) registryAnswer(c *actor.Context, m registryAnswer) {
 	if m.err != nil && !errors.Is(m.err, registry.ErrNotFound) {
 		delete(s.inFlight, m.env.ID)
-		s.log.Warn().Err(m.err).Str("act", m.env.Act).Msg("individuals registry did not answer")
+		// Without the error's text: a registry adapter's error may quote
+		// the request, IIN and all.
+		s.log.Warn().Str("act", m.env.Act).Bool("timeout", errors.Is(m.err, context.DeadlineExceeded)).Msg("individuals registry did not answer")
 		s.fail(m.env, CodeRegistryUnavailable, "the individuals registry did not answer; try again")
 		return
 	}
