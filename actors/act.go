@@ -18,6 +18,7 @@ import (
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/pseudonym"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
@@ -49,6 +50,9 @@ type Deps struct {
 	// text (place, public address, template version), from the
 	// configuration: the document keeps rendering the same after they change.
 	Document act.DocumentInputs
+	// Pseudonyms name people in log lines (never by IIN); nil gets a
+	// random key for this process.
+	Pseudonyms *pseudonym.Key
 }
 
 // StreamOf is the event-log stream of an act.
@@ -112,7 +116,7 @@ func (a *actActor) Receive(c *actor.Context) {
 		if !a.mayRead(m.Actor) {
 			r.Code, r.Message = string(act.CodeForbidden), "not a party to this act"
 		} else {
-			r.State = a.state
+			r.State = act.ForViewer(a.state, m.Actor) // an attorney's copy has no phone
 		}
 		c.Engine().Send(m.ReplyTo, r)
 	}
@@ -185,7 +189,7 @@ func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 	}
 	res.Code, res.Message = codeOf(err), err.Error()
 	a.remember(m.CommandID, res)
-	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Str("code", res.Code).Msg("command refused")
+	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Str("code", res.Code).Msg("command refused")
 	return res
 }
 
@@ -241,7 +245,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 	for _, r := range out.Records {
 		a.noteRecord(r)
 	}
-	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
+	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
 	a.publish(c, out.Records)
 	if a.deps.Desk != nil {
 		for _, news := range deskNews(&a.state, events) {
@@ -519,6 +523,15 @@ func countCommand(name, code string) {
 		code = "ok"
 	}
 	metrics.Commands.WithLabelValues(name, code).Inc()
+}
+
+// messageOf is the message of a refusal.
+func messageOf(err error) string {
+	var e *act.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }
 
 func codeOf(err error) string {

@@ -80,6 +80,10 @@ type sessionActor struct {
 	// the chain it was accepted through, kept to re-judge them on Recheck.
 	cert      *x509.Certificate
 	certChain []*x509.Certificate
+
+	// lookups are registry look-ups being recorded in their act, by the
+	// record_registry_check command's id.
+	lookups map[string]registryAnswer
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -103,6 +107,9 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case Recheck:
 		s.recheck()
 	case CommandResult:
+		if s.registryRecorded(m) {
+			return
+		}
 		delete(s.inFlight, m.CommandID)
 		if m.Code != "" {
 			s.send(protocol.Envelope{Type: protocol.TypeError, ID: m.CommandID, Act: m.ActID, Code: m.Code, Message: m.Message, Duplicate: m.Duplicate})
@@ -125,11 +132,11 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case ActEvents:
 		s.events(m)
 	case StateResult:
-		s.stateAnswer(m)
+		s.stateAnswer(c, m)
 	case MediaOut:
 		s.mediaOut(m)
 	case registryAnswer:
-		s.registryAnswer(m)
+		s.registryAnswer(c, m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
@@ -207,6 +214,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 			s.fail(env, string(act.CodeForbidden), "payments come from the bank's callback")
 			return
 		}
+		if env.Name == (act.RecordRegistryCheck{}).CommandName() {
+			s.fail(env, string(act.CodeForbidden), "registry look-ups are recorded by the registry_lookup query")
+			return
+		}
 		if env.Name == (act.AcceptCall{}).CommandName() && s.me.Role == act.RoleNotary && !s.offers[env.Act] && !s.ownAct(env.Act) {
 			// The desk routes calls, oldest first: a notary takes the call
 			// offered to them, or a call back to an act already theirs.
@@ -256,7 +267,10 @@ func (s *sessionActor) events(m ActEvents) {
 			continue
 		}
 		at := r.At.UTC()
-		s.send(protocol.Envelope{Type: protocol.TypeEvent, Act: m.ActID, Seq: r.Seq, Name: r.Type, Actor: r.Actor, At: &at, Body: r.Payload})
+		// The stored payload, or the copy this party may see (an attorney
+		// is not shown the principal's phone).
+		body := act.RedactEvent(r.Type, r.Payload, s.me.Role)
+		s.send(protocol.Envelope{Type: protocol.TypeEvent, Act: m.ActID, Seq: r.Seq, Name: r.Type, Actor: r.Actor, At: &at, Body: body})
 		last = r.Seq
 	}
 	s.subs[m.ActID] = last

@@ -69,29 +69,28 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 	case "ice_servers":
 		var list []protocol.ICEServer
 		if s.sd.ICEServers != nil {
-			list = s.sd.ICEServers(s.me.String())
+			// The TURN user name travels in the clear: a pseudonym, not the IIN.
+			list = s.sd.ICEServers(s.deps.who(s.me))
 		}
 		result(map[string]any{"ice_servers": list})
 	case "registry_lookup":
-		// The notary's look-up in the individuals registry (identity checks).
+		// The notary's look-up in the individuals registry, for an act the
+		// notary holds, during its identity checks. First the act says
+		// whether this notary may (a GetState, answered in stateAnswer).
 		if s.me.Role != act.RoleNotary || s.deps.Registry == nil {
 			s.fail(env, string(act.CodeForbidden), "registry look-ups are for notaries")
 			return
 		}
-		var q struct {
-			IIN string `json:"iin"`
+		if env.Act == "" {
+			s.fail(env, string(act.CodeForbidden), "a registry look-up is made for an act you hold: set act")
+			return
 		}
-		_ = json.Unmarshal(env.Body, &q)
-		// The registry is a remote system: ask it off the actor's goroutine
-		// and take the answer as a message, so the session stays responsive.
+		if _, ok := s.lookupQuery(env); !ok {
+			return
+		}
 		s.inFlight[env.ID] = "query"
-		reg, eng, self := s.deps.Registry, c.Engine(), c.PID()
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			p, err := reg.Lookup(ctx, q.IIN)
-			eng.Send(self, registryAnswer{env: env, iin: q.IIN, person: p, err: err})
-		}()
+		s.pending["q:"+env.ID] = env
+		c.Send(s.sd.Sys.Acts(), GetState{ActID: env.Act, Actor: s.me, ReplyTo: c.PID(), Tag: env.ID})
 	case "my_acts", "attorney_acts", "register", "completed":
 		list, err := s.cabinet(env.Name)
 		if err != nil {
@@ -109,6 +108,41 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 	}
 }
 
+// registryQuery is the body of a registry_lookup query.
+type registryQuery struct {
+	IIN string `json:"iin"`
+}
+
+func (s *sessionActor) lookupQuery(env protocol.Envelope) (registryQuery, bool) {
+	var q registryQuery
+	if len(env.Body) > 0 {
+		if err := json.Unmarshal(env.Body, &q); err != nil {
+			s.fail(env, protocol.CodeBadMessage, "body: %v", err)
+			return q, false
+		}
+	}
+	return q, true
+}
+
+// lookUp asks the registry, once the act has said who holds it. The
+// registry is a remote system: it is asked off the actor's goroutine, and
+// its answer comes back as a message, so the session stays responsive.
+func (s *sessionActor) lookUp(c *actor.Context, env protocol.Envelope, st *act.State) {
+	q, _ := s.lookupQuery(env) // decoded once already
+	if err := act.MayCheckRegistry(st, s.me, q.IIN); err != nil {
+		delete(s.inFlight, env.ID)
+		s.fail(env, codeOf(err), "%s", messageOf(err))
+		return
+	}
+	reg, eng, self := s.deps.Registry, c.Engine(), c.PID()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, err := reg.Lookup(ctx, q.IIN)
+		eng.Send(self, registryAnswer{env: env, iin: q.IIN, person: p, err: err})
+	}()
+}
+
 // registryAnswer is the individuals registry's answer to a look-up.
 type registryAnswer struct {
 	env    protocol.Envelope
@@ -117,27 +151,66 @@ type registryAnswer struct {
 	err    error
 }
 
-func (s *sessionActor) registryAnswer(m registryAnswer) {
-	delete(s.inFlight, m.env.ID)
-	switch {
-	case errors.Is(m.err, registry.ErrNotFound):
-		s.fail(m.env, CodeUnknownPerson, "the individuals registry has no person with IIN %s", m.iin)
-	case m.err != nil:
+// registryAnswer puts the look-up on the act's record before the notary
+// sees its answer: a record_registry_check command to the act, under a
+// command id of the server's own that no app can know, so that no app can
+// make a look-up look recorded. An outage is answered at once and recorded
+// as nothing: the registry said nothing about the person.
+func (s *sessionActor) registryAnswer(c *actor.Context, m registryAnswer) {
+	if m.err != nil && !errors.Is(m.err, registry.ErrNotFound) {
+		delete(s.inFlight, m.env.ID)
+		// Without the error's text: a registry adapter's error may quote
+		// the request, IIN and all.
+		s.log.Warn().Str("act", m.env.Act).Bool("timeout", errors.Is(m.err, context.DeadlineExceeded)).Msg("individuals registry did not answer")
 		s.fail(m.env, CodeRegistryUnavailable, "the individuals registry did not answer; try again")
-	default:
-		s.log.Info().Str("looked_up", m.iin).Msg("registry look-up")
-		body, _ := json.Marshal(m.person)
-		s.send(protocol.Envelope{Type: protocol.TypeResult, ID: m.env.ID, Act: m.env.Act, Name: m.env.Name, Body: body})
-	}
-}
-
-func (s *sessionActor) stateAnswer(m StateResult) {
-	env, ok := s.pending["q:"+m.Tag]
-	delete(s.pending, "q:"+m.Tag)
-	delete(s.inFlight, m.Tag)
-	if !ok {
 		return
 	}
+	cmd := act.RecordRegistryCheck{IIN: m.iin, Found: m.err == nil}
+	body, _ := json.Marshal(cmd)
+	id := "registry:" + newActID()
+	if s.lookups == nil {
+		s.lookups = map[string]registryAnswer{}
+	}
+	s.lookups[id] = m
+	c.Send(s.sd.Sys.Acts(), ActCommand{ActID: m.env.Act, CommandID: id, Actor: s.me, Name: cmd.CommandName(), Body: body, ReplyTo: c.PID()})
+}
+
+// registryRecorded answers a look-up once the act has recorded it; it
+// reports false for any other command's result.
+func (s *sessionActor) registryRecorded(m CommandResult) bool {
+	l, ok := s.lookups[m.CommandID]
+	if !ok {
+		return false
+	}
+	delete(s.lookups, m.CommandID)
+	delete(s.inFlight, l.env.ID)
+	s.log.Info().Str("act", l.env.Act).Str("looked_up", s.deps.person(l.iin)).Bool("found", l.err == nil).
+		Str("code", m.Code).Msg("registry look-up")
+	switch {
+	case m.Code != "":
+		// Not on record, so not shown.
+		s.fail(l.env, m.Code, "the look-up could not be recorded in the act: %s", m.Message)
+	case l.err != nil:
+		s.fail(l.env, CodeUnknownPerson, "the individuals registry has no person with IIN %s", l.iin)
+	default:
+		body, _ := json.Marshal(l.person)
+		s.send(protocol.Envelope{Type: protocol.TypeResult, ID: l.env.ID, Act: l.env.Act, Name: l.env.Name, Body: body})
+	}
+	return true
+}
+
+func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
+	env, ok := s.pending["q:"+m.Tag]
+	delete(s.pending, "q:"+m.Tag)
+	if !ok {
+		delete(s.inFlight, m.Tag)
+		return
+	}
+	if env.Name == "registry_lookup" && m.Code == "" {
+		s.lookUp(c, env, &m.State) // still in flight until the look-up is recorded
+		return
+	}
+	delete(s.inFlight, m.Tag)
 	if m.Code != "" {
 		s.fail(env, m.Code, "%s", m.Message)
 		return
@@ -191,7 +264,8 @@ func (s *sessionActor) cabinet(name string) ([]protocol.ActSummary, error) {
 	case name == "register" && s.me.Role == act.RoleNotary:
 		index, value = "notary", s.me.ID
 	case name == "completed" && s.me.Role == act.RoleNotary:
-		index, value = "phase", string(act.PhaseSigned)
+		// The notary's own signed acts (filtered below), not every notary's.
+		index, value = "notary", s.me.ID
 	default:
 		return nil, &act.Error{Code: act.CodeForbidden, Message: fmt.Sprintf("%s is not for a %s", name, s.me.Role)}
 	}
@@ -205,8 +279,8 @@ func (s *sessionActor) cabinet(name string) ([]protocol.ActSummary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if name == "attorney_acts" && a.Phase != act.PhaseSigned {
-			continue // an attorney sees the powers granted, not drafts
+		if (name == "attorney_acts" || name == "completed") && a.Phase != act.PhaseSigned {
+			continue // an attorney sees the powers granted, not drafts; the register, the signed acts
 		}
 		sum := protocol.ActSummary{
 			Act: a.ID, Phase: string(a.Phase), PrincipalIIN: a.Principal.IIN, Principal: a.Principal.Name,
@@ -214,6 +288,10 @@ func (s *sessionActor) cabinet(name string) ([]protocol.ActSummary, error) {
 		}
 		if s.me.Role == act.RoleNotary && name == "register" {
 			sum.Phone = a.Principal.Phone
+		}
+		if name == "completed" {
+			// The electronic register names the parties without their IINs.
+			sum.PrincipalIIN, sum.AttorneyIIN = iin.IIN(sum.PrincipalIIN).Masked(), iin.IIN(sum.AttorneyIIN).Masked()
 		}
 		if !a.SignedAt.IsZero() {
 			t := a.SignedAt

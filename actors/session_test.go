@@ -185,12 +185,15 @@ func (h heldRegistry) Lookup(ctx context.Context, id string) (registry.Person, e
 }
 
 // A slow individuals registry does not stall the notary's session: other
-// requests are answered while a look-up waits.
+// requests are answered while a look-up waits, and the look-up is answered,
+// and recorded in the act, once the registry is.
 func TestRegistryLookupDoesNotBlockTheSession(t *testing.T) {
 	reg := heldRegistry{release: make(chan struct{})}
-	s := notarySession(t, startSystem(t, Deps{Registry: reg}), DefaultSessionLimits())
+	sys := startSystem(t, Deps{Registry: reg})
+	seedAct(t, sys, "act-1", "aliya")
+	s := notarySession(t, sys, DefaultSessionLimits())
 	send, answer := s.send, s.answer
-	send(`{"type":"query","id":"lookup","name":"registry_lookup","body":{"iin":"760212350620"}}`)
+	send(`{"type":"query","id":"lookup","act":"act-1","name":"registry_lookup","body":{"iin":"760212350620"}}`)
 	send(`{"type":"query","id":"other","name":"register"}`)
 	if e := answer("other"); e.Type != protocol.TypeResult {
 		t.Fatalf("the other query: %+v", e)
@@ -198,8 +201,14 @@ func TestRegistryLookupDoesNotBlockTheSession(t *testing.T) {
 	if s.answered("lookup") {
 		t.Fatal("the held look-up was answered")
 	}
+	if got, _ := registryChecks(t, sys, "act-1"); len(got) != 0 {
+		t.Fatalf("recorded before the registry answered: %+v", got)
+	}
 	close(reg.release)
 	if e := answer("lookup"); e.Type != protocol.TypeResult || !strings.Contains(string(e.Body), "Омаров") {
 		t.Fatalf("look-up: %+v", e)
+	}
+	if got, _ := registryChecks(t, sys, "act-1"); len(got) != 1 || got[0].IIN != "760212350620" || !got[0].Found {
+		t.Fatalf("recorded %+v", got)
 	}
 }

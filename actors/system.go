@@ -22,6 +22,9 @@ func Start(deps Deps) (*System, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Pseudonyms == nil {
+		deps.Pseudonyms = processKey
+	}
 	e, err := actor.NewEngine(actor.NewEngineConfig())
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/ncalayer"
+	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -130,6 +131,7 @@ const replHelp = `commands (ACT is an act id):
   attorney: consent ACT | refuse ACT [REASON...] | acts
   notary:   available | away | accept ACT | decline ACT | end ACT
             check ACT document_shown|registry_lookup|legal_capacity|rights_explained pass|fail [NOTE...]
+            lookup ACT IIN (the act's principal or attorney in the individuals registry; on the act's record)
             draft ACT REGISTRY_NO TERM_MONTHS POWERS... | invoice ACT | code ACT | sign ACT
             refuse ACT REASON... | register | completed`
 
@@ -212,6 +214,13 @@ func (r *repl) line(text string) bool {
 		cmd("accept_call", nil)
 	case "check":
 		cmd("record_check", map[string]any{"check": arg(2), "passed": arg(3) == "pass", "note": rest(4)})
+	case "lookup":
+		var p registry.Person
+		if err := r.c.Query(ctx, "registry_lookup", arg(1), map[string]string{"iin": arg(2)}, &p); err != nil {
+			r.report(err, "")
+			return false
+		}
+		fmt.Fprintf(r.out, "registry: %s %s, born %s (the look-up is in act %s's record)\n", p.IIN, p.FullName(), p.BirthDate, arg(1))
 	case "draft":
 		cmd("present_draft", map[string]any{"registry_number": arg(2), "term_months": num(3), "powers": rest(4)})
 	case "invoice":

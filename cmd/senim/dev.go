@@ -231,11 +231,12 @@ func cmdDevNCALayer(args []string) error {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		keys = append(keys, k)
-		subj, err := pki.SubjectOf(k.Certificate)
-		if err != nil {
+		if _, err := pki.SubjectOf(k.Certificate); err != nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", p, err)}
 		}
-		log.Info().Str("file", p).Stringer("subject", subj).Str("kind", keyKind(k)).Stringer("roles", roleList(pki.RolesOf(k.Certificate))).Msg("key loaded")
+		// The certificate's fingerprint, not its subject: the subject holds
+		// the IIN, and logs never do.
+		log.Info().Str("file", p).Str("certificate", pki.Fingerprint(k.Certificate)).Str("kind", keyKind(k)).Stringer("roles", roleList(pki.RolesOf(k.Certificate))).Msg("key loaded")
 	}
 	var cert *tls.Certificate
 	scheme := "ws"

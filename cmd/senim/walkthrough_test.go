@@ -133,6 +133,9 @@ func TestREADMEWalkthrough(t *testing.T) {
 		notary.say("check %s %s pass", actID, c)
 		notary.expect(`ok, act`)
 	}
+	notary.say("lookup %s 871008401427", actID)
+	notary.expect(`registry: 871008401427 СЕЙТҚАЛИ ӘЙГЕРІМ`)
+	cl.expect(`registry_checked`)
 	notary.say("draft %s 1-2026-0001 12 Управлять автомобилем", actID)
 	notary.expect(`ok, act`)
 	cl.expect(`draft_presented`)

@@ -45,6 +45,7 @@ var happy = []struct {
 	{"waiting", client, func(*State) Command { return RequestCall{} }},
 	{"in_call", notary, func(*State) Command { return AcceptCall{} }},
 	{"recorded", system, func(*State) Command { return StartRecording{Recording: "rec-1"} }},
+	{"looked_up", notary, func(*State) Command { return RecordRegistryCheck{IIN: client.IIN, Found: true} }},
 	{"doc_shown", notary, func(*State) Command { return RecordCheck{Check: CheckDocumentShown, Passed: true} }},
 	{"capacity", notary, func(*State) Command { return RecordCheck{Check: CheckLegalCapacity, Passed: true} }},
 	{"explained", notary, func(*State) Command { return RecordCheck{Check: CheckRightsExplained, Passed: true} }},
@@ -383,6 +384,8 @@ func sampleCommand(s *State, proto Command) Command {
 		return RefuseConsent{Reason: "x"}
 	case RecordCheck:
 		return RecordCheck{Check: CheckDocumentShown, Passed: true}
+	case RecordRegistryCheck:
+		return RecordRegistryCheck{IIN: client.IIN, Found: true}
 	case PresentDraft:
 		return PresentDraft{RegistryNumber: "1", Powers: "x"}
 	case ApproveDraft:
@@ -436,7 +439,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 21 {
+	if len(EventTypes()) != 22 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

@@ -142,7 +142,7 @@ func Commands() map[string]Command {
 	for _, c := range []Command{
 		SubmitApplication{}, GiveConsent{}, RefuseConsent{}, RequestCall{}, AcceptCall{}, EndCall{},
 		StartRecording{}, FinishRecording{},
-		RecordCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
+		RecordCheck{}, RecordRegistryCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
 		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{}, RevokePOA{},
 	} {
 		out[c.CommandName()] = c

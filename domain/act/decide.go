@@ -103,6 +103,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		}
 		return []Event{CheckRecorded{Check: c.Check, Passed: c.Passed, Note: c.Note, At: now}}, nil
 
+	case RecordRegistryCheck:
+		return decideRegistryCheck(&s, by, c, now)
+
 	case PresentDraft:
 		return decidePresent(&s, c, now, r)
 
@@ -225,7 +228,7 @@ func authorize(s *State, by Actor, cmd Command) error {
 			return refuse(CodeWrongNotary, "the act is with notary %s", s.Notary.ID)
 		}
 		ok = notary
-	case RecordCheck, PresentDraft, IssueInvoice, IssueDocumentCode, SignAct, RefuseAct:
+	case RecordCheck, RecordRegistryCheck, PresentDraft, IssueInvoice, IssueDocumentCode, SignAct, RefuseAct:
 		ok = assigned
 	case RecordPayment:
 		ok = by.Role == RoleBank

@@ -38,6 +38,12 @@ func Describe(e Event) string {
 			outcome = "FAILED"
 		}
 		return fmt.Sprintf("identity check %s %s%s", e.Check, outcome, noteOf(e.Note))
+	case RegistryChecked:
+		found := "found"
+		if !e.Found {
+			found = "NOT found"
+		}
+		return fmt.Sprintf("notary looked up IIN %s in the individuals registry: %s", e.IIN, found)
 	case DraftPresented:
 		d := e.Draft
 		return fmt.Sprintf("draft revision %d: registry %s, term %d months, state duty %s, services %s; powers: %s",

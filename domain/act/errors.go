@@ -61,6 +61,9 @@ const (
 	// CodeUnknownDocumentFormat: the act's recorded template version does not
 	// render here (a log from a newer Senim), so there is nothing to sign.
 	CodeUnknownDocumentFormat Code = "unknown_document_format"
+	// CodeNotAParty: a registry look-up of someone who is neither the act's
+	// principal nor its attorney.
+	CodeNotAParty Code = "not_a_party"
 	// CodeUnknownCommand: a command type the core does not know.
 	// CodeBadRecording: the media server named a recording the act does not know, or a malformed file.
 	CodeBadRecording   Code = "bad_recording"

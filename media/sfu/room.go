@@ -292,7 +292,7 @@ func (r *Room) syncLocked(p *peer, force bool) {
 		}
 		sender, err := p.pc.AddTrack(t.local)
 		if err != nil {
-			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", p.id).Msg("forward a track")
+			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("forward a track")
 			continue
 		}
 		p.senders[key] = sender
@@ -305,6 +305,13 @@ func (r *Room) syncLocked(p *peer, force bool) {
 	}
 }
 
+// logName is a participant as log lines show it: the role alone, because
+// the id after it is a person's IIN (the room's id names the act already).
+func logName(id string) string {
+	role, _, _ := strings.Cut(id, ":")
+	return role
+}
+
 func (r *Room) offerLocked(p *peer, restart bool) {
 	if p.pc.SignalingState() != webrtc.SignalingStateStable {
 		p.again = true // offered already; offer again after the answer
@@ -315,7 +322,7 @@ func (r *Room) offerLocked(p *peer, restart bool) {
 		err = p.pc.SetLocalDescription(offer)
 	}
 	if err != nil {
-		r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", p.id).Msg("offer")
+		r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("offer")
 		return
 	}
 	r.opts.Sink(p.id, Signal{Kind: "offer", SDP: offer.SDP})

@@ -67,6 +67,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		"start_recording":     map[string]any{"recording": "r"},
 		"finish_recording":    map[string]any{"recording": "r", "files": []any{}},
 	}
+	// Only the server records a registry look-up (the registry_lookup query).
+	bodies["record_registry_check"] = map[string]any{"iin": clientIIN, "found": true}
 	if len(bodies) != len(act.Commands()) {
 		t.Fatalf("the sweep covers %d commands, the core has %d", len(bodies), len(act.Commands()))
 	}
@@ -89,8 +91,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		if err := c.Subscribe(ctx, actID, 0); client.CodeOf(err) != "forbidden" {
 			t.Errorf("%s outsider subscribed: %v", role, err)
 		}
-		for _, q := range []string{"act", "to_sign"} {
-			if err := c.Query(ctx, q, actID, map[string]any{"what": "document"}, nil); client.CodeOf(err) != "forbidden" {
+		for _, q := range []string{"act", "to_sign", "registry_lookup"} {
+			if err := c.Query(ctx, q, actID, map[string]any{"what": "document", "iin": clientIIN}, nil); client.CodeOf(err) != "forbidden" {
 				t.Errorf("%s outsider read %s: %v", role, q, err)
 			}
 		}
@@ -417,14 +419,52 @@ func TestIndividualsRegistry(t *testing.T) {
 	if s.Principal.Name != "СЕЙТҚАЛИ ӘЙГЕРІМ" || s.Attorney.Name != "ОМАРОВ ЕРЛАН" {
 		t.Fatalf("names from the registry: %q, %q", s.Principal.Name, s.Attorney.Name)
 	}
-	// A notary looks a person up; a client may not.
-	nt := w.notaryIn("aliya", "aliya-password")
+	// The notary who holds an act looks its people up, on the act's record;
+	// nobody else may, and never without an act.
+	actID, cl, nt := w.toCall(t)
+	refused(t, nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, nil), "forbidden")
 	var p registry.Person
-	if err := nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, &p); err != nil || p.FullName() != "ОМАРОВ ЕРЛАН" || p.BirthDate != "1976-02-12" {
+	if err := nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": attorneyIIN}, &p); err != nil || p.FullName() != "ОМАРОВ ЕРЛАН" || p.BirthDate != "1976-02-12" {
 		t.Fatalf("look-up: %+v %v", p, err)
 	}
-	refused(t, nt.Query(ctx, "registry_lookup", "", map[string]string{"iin": "950512400017"}, nil), "unknown_person")
-	refused(t, cl.Query(ctx, "registry_lookup", "", map[string]string{"iin": attorneyIIN}, nil), "forbidden")
+	refused(t, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": "950512400017"}, nil), "not_a_party")
+	if err := nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": clientIIN}, &p); err != nil || p.FullName() != "СЕЙТҚАЛИ ӘЙГЕРІМ" {
+		t.Fatalf("look-up of the principal: %+v %v", p, err)
+	}
+	refused(t, cl.Query(ctx, "registry_lookup", actID, map[string]string{"iin": attorneyIIN}, nil), "forbidden")
+	other := w.notaryIn("bolat", "bolat-password")
+	refused(t, other.Query(ctx, "registry_lookup", actID, map[string]string{"iin": attorneyIIN}, nil), "forbidden")
+	// The registry is down: refused, and nothing recorded.
+	w.srv.Registry.SetDown(true)
+	refused(t, nt.Query(ctx, "registry_lookup", actID, map[string]string{"iin": attorneyIIN}, nil), "registry_unavailable")
+	w.srv.Registry.SetDown(false)
+	if err := cl.Subscribe(ctx, actID, 0); err != nil {
+		t.Fatal(err)
+	}
+	var checked []string
+	for len(checked) < 2 {
+		e := next(t, cl.Events(), eventNamed("registry_checked"))
+		if e.Actor != "notary:aliya" {
+			t.Fatalf("registry_checked by %q", e.Actor)
+		}
+		checked = append(checked, string(e.Body))
+	}
+	if !strings.Contains(checked[0], `"iin":"`+attorneyIIN+`","found":true`) || !strings.Contains(checked[1], `"iin":"`+clientIIN+`","found":true`) {
+		t.Fatalf("recorded look-ups %s", checked)
+	}
+	recs, err := w.srv.Log.ReadAll("act/" + actID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Type == "registry_checked" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d look-ups on record, want 2 (the outage and the refusals record none)", n)
+	}
 }
 
 // toSigned takes an act through invoice, payment, code and the notary's

@@ -30,6 +30,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/pseudonym"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
@@ -124,13 +125,21 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			}
 		}
 	}
+	// Log lines name people by a keyed hash of their IIN; the key stays in
+	// the data directory, so the pseudonyms hold across restarts.
+	logSecret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "log.secret"))
+	if err != nil {
+		s.Log.Close()
+		s.Bank.Close()
+		return nil, err
+	}
 	f := cfg.Fees
 	// Acts record the document's inputs with its code and render with them;
 	// legacy renders only acts coded before inputs were recorded.
 	legacy := act.DocumentInputs{Place: cfg.Document.Place, PublicURL: cfg.Document.PublicURL}
 	record := legacy
 	record.Format = document.CurrentFormat()
-	s.Actors, err = actors.Start(actors.Deps{Media: media,
+	s.Actors, err = actors.Start(actors.Deps{Media: media, Pseudonyms: pseudonym.New([]byte(logSecret)),
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,

@@ -181,6 +181,7 @@ function onEvent(env) {
   if (env.name === 'recording_started') detail = ' — ' + b.notice;
   if (env.name === 'recording_finished') detail = ` — ${(b.files || []).length} files`;
   if (env.name === 'changes_requested') detail = ' — ' + b.comments;
+  if (env.name === 'registry_checked') detail = ` — ${b.iin} ${b.found ? 'found' : 'NOT found'} in the registry`;
   $('timeline').append(el('li', {}, `#${env.seq} ${env.name} · ${env.actor} · ${new Date(env.at).toLocaleTimeString()}${detail}`));
   refreshAct().catch((e) => show(e.message));
 }
@@ -251,7 +252,7 @@ function renderActions(s, cur) {
           btn('fail', () => command(act, 'record_check', { check: c, passed: false, note: askText('Note') }), true)));
       }
       checks.append(btn('Look up the principal in the registry', async () => {
-        const p = await query('registry_lookup', undefined, { iin: s.principal.iin });
+        const p = await query('registry_lookup', act, { iin: s.principal.iin });
         alert(JSON.stringify(p, null, 2));
       }, true));
       a.push(checks);
