@@ -263,6 +263,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: m.Actor.String(), At: now, Payload: payload}
 		next = act.Apply(next, e)
 	}
+	digest := commandDigest(m.Name, m.Body)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.tellBank(ctx, events); err != nil {
@@ -275,7 +276,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		ExpectedSeq:   a.state.Version,
 		CommandID:     m.CommandID,
 		CommandActor:  m.Actor.String(),
-		CommandDigest: commandDigest(m.Name, m.Body),
+		CommandDigest: digest,
 		Events:        drafts,
 		Index:         indexOps(&a.state, &next),
 	})
@@ -306,7 +307,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		a.noteRecord(r)
 	}
 	if m.CommandID != "" {
-		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: res.Seq, digest: commandDigest(m.Name, m.Body)}
+		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: res.Seq, digest: digest}
 	}
 	a.log.Info().Str("command", m.Name).Str("by", m.Actor.String()).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
 	a.publish(c, out.Records)
