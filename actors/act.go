@@ -1,10 +1,13 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +67,47 @@ const (
 	CodeUnknownCmd = "unknown_command"
 	// CodeBankUnavailable: the bank did not take an invoice.
 	CodeBankUnavailable = "bank_unavailable"
+	// CodeIDReused: the sender already used this command id for another
+	// command (another name or body) in this act.
+	CodeIDReused = "id_reused"
 )
+
+// cmdKey is what makes a command unique in its act: who sent it, and the id
+// they gave it. Ids are the sender's own, so one party (or the system) can
+// never pre-empt another's command by using its id.
+type cmdKey struct{ actor, id string }
+
+// appliedCmd is a command already in the log.
+type appliedCmd struct {
+	seq uint64 // the act's seq after it
+	// digest is commandDigest of what it asked; "" until learned (a command
+	// known from replay only: the log's command record has it).
+	digest string
+}
+
+// refusedCmd is a command recently refused.
+type refusedCmd struct {
+	res    CommandResult
+	digest string
+}
+
+// commandDigest identifies what a command asks: the SHA-256 of its name and
+// its compacted body, so that a retry with the same id and the same command
+// is recognised, and the same id with another command is not.
+func commandDigest(name string, body json.RawMessage) string {
+	var b bytes.Buffer
+	if len(body) == 0 || json.Compact(&b, body) != nil {
+		b.Reset()
+		b.Write(body)
+	}
+	if b.Len() == 0 {
+		b.WriteString("{}") // decode treats an absent body as {}
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s,%d:", len(name), name, b.Len())
+	h.Write(b.Bytes())
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // actActor is the shell around one act's core.
 type actActor struct {
@@ -72,12 +115,13 @@ type actActor struct {
 	deps  Deps
 	log   zerolog.Logger
 	state act.State
-	// applied maps a command id to the act's seq after it, for retries.
-	applied map[string]uint64
-	// refused remembers recent refusals by command id, so that a retry gets
-	// the same answer even if the act moved on meanwhile.
-	refused     map[string]CommandResult
-	refusedFIFO []string
+	// applied maps a command (actor and id) to the act's seq after it, for
+	// retries.
+	applied map[cmdKey]appliedCmd
+	// refused remembers recent refusals by actor and command id, so that a
+	// retry gets the same answer even if the act moved on meanwhile.
+	refused     map[cmdKey]refusedCmd
+	refusedFIFO []cmdKey
 	subscribers map[string]*actor.PID
 	loaded      bool
 	// approvalHash is the log hash of the latest draft_approved event: the
@@ -136,9 +180,9 @@ func (a *actActor) ensureLoaded() {
 // next message tries again.
 func (a *actActor) load() {
 	a.state = act.State{}
-	a.applied = map[string]uint64{}
+	a.applied = map[cmdKey]appliedCmd{}
 	if a.refused == nil {
-		a.refused = map[string]CommandResult{}
+		a.refused = map[cmdKey]refusedCmd{}
 	}
 	if a.subscribers == nil {
 		a.subscribers = map[string]*actor.PID{}
@@ -168,14 +212,32 @@ func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 		res.Code, res.Message = CodeInternal, "the act could not be loaded; retry"
 		return res
 	}
+	key, digest := cmdKey{m.Actor.String(), m.CommandID}, commandDigest(m.Name, m.Body)
 	if m.CommandID != "" {
-		if seq, ok := a.applied[m.CommandID]; ok {
-			res.Seq, res.Duplicate = seq, true
+		if done, ok := a.applied[key]; ok {
+			if done.digest == "" {
+				cmd, found, err := a.deps.Log.Command(StreamOf(a.id), key.actor, key.id)
+				if err != nil {
+					res.Code, res.Message = CodeInternal, "the act's log could not be read; retry"
+					return res
+				}
+				if found {
+					done.digest = cmd.Digest // still "" for a record older than digests
+					a.applied[key] = done
+				}
+			}
+			if done.digest != "" && done.digest != digest {
+				return idReused(res)
+			}
+			res.Seq, res.Duplicate = done.seq, true
 			return res
 		}
-		if r, ok := a.refused[m.CommandID]; ok {
-			r.Duplicate = true
-			return r
+		if r, ok := a.refused[key]; ok {
+			if r.digest != digest {
+				return idReused(res)
+			}
+			r.res.Duplicate = true
+			return r.res
 		}
 	}
 	now := a.deps.Now()
@@ -188,7 +250,7 @@ func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 		}
 	}
 	res.Code, res.Message = codeOf(err), err.Error()
-	a.remember(m.CommandID, res)
+	a.remember(key, digest, res)
 	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Str("code", res.Code).Msg("command refused")
 	return res
 }
@@ -209,6 +271,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: m.Actor.String(), At: now, Payload: payload}
 		next = act.Apply(next, e)
 	}
+	digest := commandDigest(m.Name, m.Body)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.tellBank(ctx, events); err != nil {
@@ -217,12 +280,18 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		return res
 	}
 	out, err := a.deps.Log.Append(ctx, eventlog.AppendRequest{
-		Stream:      StreamOf(a.id),
-		ExpectedSeq: a.state.Version,
-		CommandID:   m.CommandID,
-		Events:      drafts,
-		Index:       indexOps(&a.state, &next),
+		Stream:        StreamOf(a.id),
+		ExpectedSeq:   a.state.Version,
+		CommandID:     m.CommandID,
+		CommandActor:  m.Actor.String(),
+		CommandDigest: digest,
+		Events:        drafts,
+		Index:         indexOps(&a.state, &next),
 	})
+	if errors.Is(err, eventlog.ErrIDReused) {
+		a.loaded = false // the log knows a command this actor did not: reload
+		return idReused(res)
+	}
 	if err != nil {
 		// The log is the truth: whatever happened, rebuild from it before the
 		// next command, and let the client retry with the same id.
@@ -244,6 +313,9 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 	}
 	for _, r := range out.Records {
 		a.noteRecord(r)
+	}
+	if m.CommandID != "" {
+		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: res.Seq, digest: digest}
 	}
 	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
 	a.publish(c, out.Records)
@@ -277,7 +349,8 @@ func (a *actActor) tellBank(ctx context.Context, events []act.Event) error {
 // for retries, and the approval's hash for the document.
 func (a *actActor) noteRecord(r eventlog.Record) {
 	if r.CommandID != "" {
-		a.applied[r.CommandID] = r.Seq
+		// A command's events all carry its sender as their actor.
+		a.applied[cmdKey{r.Actor, r.CommandID}] = appliedCmd{seq: r.Seq}
 	}
 	if r.Type == (act.DraftApproved{}).EventType() {
 		a.approvalHash = r.Hash
@@ -291,16 +364,24 @@ func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
 	}
 }
 
-func (a *actActor) remember(id string, r CommandResult) {
-	if id == "" {
+func (a *actActor) remember(key cmdKey, digest string, r CommandResult) {
+	if key.id == "" {
 		return
 	}
 	if len(a.refusedFIFO) >= refusedMemory {
 		delete(a.refused, a.refusedFIFO[0])
 		a.refusedFIFO = a.refusedFIFO[1:]
 	}
-	a.refused[id] = r
-	a.refusedFIFO = append(a.refusedFIFO, id)
+	a.refused[key] = refusedCmd{res: r, digest: digest}
+	a.refusedFIFO = append(a.refusedFIFO, key)
+}
+
+// idReused refuses a command whose id its sender already gave another
+// command: answering with the first command's outcome would tell the
+// sender that something it never asked for was done.
+func idReused(res CommandResult) CommandResult {
+	res.Code, res.Message = CodeIDReused, fmt.Sprintf("command id %q was already used for another command in this act; use a fresh id for each new command", res.CommandID)
+	return res
 }
 
 // joinCall lets the act's principal and its assigned notary into the call's

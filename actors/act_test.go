@@ -27,7 +27,7 @@ func TestPoisonedCommandToAnAct(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		ans, err := sys.Ask(ctx, sys.Acts(), func(to *actor.PID) any {
-			return ActCommand{ActID: "poisoned", CommandID: "", Actor: client, Name: name, Body: raw, ReplyTo: to}
+			return ActCommand{ActID: "0123456789abcdef0123456789abcdef", CommandID: "", Actor: client, Name: name, Body: raw, ReplyTo: to}
 		})
 		if err != nil {
 			t.Fatalf("%s: no answer: %v", name, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/media/sfu"
 )
 
@@ -100,16 +101,31 @@ func (r *mediaRouter) Receive(c *actor.Context) {
 		r.salvage(c)
 	case CommandResult:
 		// The answer to a salvaged recording's finish.
-		if m.Code != "" {
+		// id_reused: the act holds this recording's finish from the room
+		// itself (the salvaged files describe it differently): it is named.
+		if m.Code != "" && m.Code != CodeIDReused {
 			r.deps.Logger.Error().Str("act", m.ActID).Str("command", m.CommandID).Str("code", m.Code).Str("message", m.Message).Msg("salvaged recording refused")
 			return
 		}
-		markFinished(filepath.Join(r.deps.Media.RecordDir, m.ActID, strings.TrimPrefix(m.CommandID, "finish-")))
+		dir, err := safepath.Join(r.deps.Media.RecordDir, m.ActID, strings.TrimPrefix(m.CommandID, finishIDPrefix))
+		if err != nil {
+			r.deps.Logger.Error().Err(err).Str("command", m.CommandID).Msg("salvaged recording")
+			return
+		}
+		markFinished(dir)
 	case JoinCall:
 		pid := r.rooms[m.ActID]
 		if pid == nil {
 			id := newRecordingID() // a call's room is new each time: a closing one may linger
-			pid = c.SpawnChild(newRoomActor(m.ActID, id, r.deps, r.acts, c.PID()), "room", spawnOpts(r.deps.Logger, m.ActID+"."+id)...)
+			dir := ""
+			if r.deps.Media.RecordDir != "" {
+				var err error
+				if dir, err = safepath.Join(r.deps.Media.RecordDir, m.ActID, id); err != nil {
+					c.Send(m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: string(act.CodeBadActID), Message: err.Error()})
+					return
+				}
+			}
+			pid = c.SpawnChild(newRoomActor(m.ActID, id, dir, r.deps, r.acts, c.PID()), "room", spawnOpts(r.deps.Logger, m.ActID+"."+id)...)
 			r.rooms[m.ActID] = pid
 		}
 		c.Send(pid, m)
@@ -130,6 +146,13 @@ func (r *mediaRouter) Receive(c *actor.Context) {
 		}
 	}
 }
+
+// The ids of the recording commands the media server sends acts: in the
+// system's namespace, which no app may write (see ReservedID).
+const (
+	startIDPrefix  = SystemIDPrefix + "start-"
+	finishIDPrefix = SystemIDPrefix + "finish-"
+)
 
 // finishedMarker is written into a recording's directory once the act has
 // its files' hashes.
@@ -153,9 +176,16 @@ func (r *mediaRouter) salvage(c *actor.Context) {
 		return // nothing recorded yet
 	}
 	for _, a := range acts {
-		recs, _ := os.ReadDir(filepath.Join(root, a.Name()))
+		actDir, err := safepath.Join(root, a.Name())
+		if err != nil {
+			continue
+		}
+		recs, _ := os.ReadDir(actDir)
 		for _, rec := range recs {
-			dir := filepath.Join(root, a.Name(), rec.Name())
+			dir, err := safepath.Join(actDir, rec.Name())
+			if err != nil {
+				continue
+			}
 			if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil || !rec.IsDir() {
 				continue
 			}
@@ -166,7 +196,7 @@ func (r *mediaRouter) salvage(c *actor.Context) {
 			}
 			r.deps.Logger.Warn().Str("act", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).Msg("finishing a recording left by a stopped server")
 			body, _ := json.Marshal(finishOf(rec.Name(), files))
-			c.Send(r.acts, ActCommand{ActID: a.Name(), CommandID: "finish-" + rec.Name(), Actor: act.Actor{Role: act.RoleSystem},
+			c.Send(r.acts, ActCommand{ActID: a.Name(), CommandID: finishIDPrefix + rec.Name(), Actor: act.Actor{Role: act.RoleSystem},
 				Name: (act.FinishRecording{}).CommandName(), Body: body, ReplyTo: c.PID()})
 		}
 	}
@@ -192,6 +222,7 @@ type roomDone struct {
 type roomActor struct {
 	act    string
 	id     string // the recording id
+	dir    string // where it is recorded (safepath-built); "" records nothing
 	deps   Deps
 	acts   *actor.PID
 	parent *actor.PID
@@ -214,9 +245,9 @@ type signalOut struct {
 // retryFinish re-sends a finish_recording the act did not take.
 type retryFinish struct{}
 
-func newRoomActor(actID, id string, deps Deps, acts, parent *actor.PID) actor.Producer {
+func newRoomActor(actID, id, dir string, deps Deps, acts, parent *actor.PID) actor.Producer {
 	return func() actor.Receiver {
-		return &roomActor{act: actID, id: id, deps: deps, acts: acts, parent: parent, sessions: map[string]*actor.PID{}}
+		return &roomActor{act: actID, id: id, dir: dir, deps: deps, acts: acts, parent: parent, sessions: map[string]*actor.PID{}}
 	}
 }
 
@@ -259,10 +290,7 @@ func (r *roomActor) Receive(c *actor.Context) {
 }
 
 func (r *roomActor) open() {
-	dir := ""
-	if r.deps.Media.RecordDir != "" {
-		dir = filepath.Join(r.deps.Media.RecordDir, r.act, r.id)
-	}
+	dir := r.dir
 	eng, self := r.eng, r.self
 	r.room = r.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: r.act, RecordDir: dir,
 		Sink: func(p string, s sfu.Signal) { eng.Send(self, signalOut{Participant: p, Signal: s}) }})
@@ -270,7 +298,7 @@ func (r *roomActor) open() {
 		// The act records that the call is recorded; its subscribers (the
 		// participants) see the notice as an event.
 		body, _ := json.Marshal(act.StartRecording{Recording: r.id})
-		eng.Send(r.acts, ActCommand{ActID: r.act, CommandID: "start-" + r.id, Actor: act.Actor{Role: act.RoleSystem},
+		eng.Send(r.acts, ActCommand{ActID: r.act, CommandID: startIDPrefix + r.id, Actor: act.Actor{Role: act.RoleSystem},
 			Name: (act.StartRecording{}).CommandName(), Body: body, ReplyTo: self})
 	}
 	r.deps.Logger.Info().Str("act", r.act).Str("recording", r.id).Bool("records", dir != "").Msg("call room opened")
@@ -284,7 +312,7 @@ func (r *roomActor) join(c *actor.Context, m JoinCall) {
 	p := m.Actor.String()
 	// The session is told first, so that it knows the call before the offer.
 	notice := ""
-	if r.deps.Media.RecordDir != "" {
+	if r.dir != "" {
 		notice = act.RecordingNotice
 	}
 	old := r.sessions[p]
@@ -354,7 +382,7 @@ func (r *roomActor) close(c *actor.Context) {
 	r.sessions = map[string]*actor.PID{}
 	recs := r.room.Close()
 	r.deps.Logger.Info().Str("act", r.act).Str("recording", r.id).Int("files", len(recs)).Msg("call room closed")
-	if r.deps.Media.RecordDir == "" {
+	if r.dir == "" {
 		r.done(c)
 		return
 	}
@@ -364,12 +392,12 @@ func (r *roomActor) close(c *actor.Context) {
 
 func (r *roomActor) sendFinish(c *actor.Context) {
 	body, _ := json.Marshal(r.finish)
-	c.Send(r.acts, ActCommand{ActID: r.act, CommandID: "finish-" + r.id, Actor: act.Actor{Role: act.RoleSystem},
+	c.Send(r.acts, ActCommand{ActID: r.act, CommandID: finishIDPrefix + r.id, Actor: act.Actor{Role: act.RoleSystem},
 		Name: (act.FinishRecording{}).CommandName(), Body: body, ReplyTo: c.PID()})
 }
 
 func (r *roomActor) commandResult(c *actor.Context, m CommandResult) {
-	finishing := m.CommandID == "finish-"+r.id
+	finishing := m.CommandID == finishIDPrefix+r.id
 	if m.Code != "" {
 		r.deps.Logger.Error().Str("act", r.act).Str("command", m.CommandID).Str("code", m.Code).Str("message", m.Message).Msg("recording event refused")
 		if finishing && m.Code == CodeInternal {
@@ -382,7 +410,7 @@ func (r *roomActor) commandResult(c *actor.Context, m CommandResult) {
 	}
 	if finishing {
 		if m.Code == "" {
-			markFinished(filepath.Join(r.deps.Media.RecordDir, r.act, r.id))
+			markFinished(r.dir)
 		}
 		r.done(c)
 	}

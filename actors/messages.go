@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/anthdm/hollywood/actor"
 
@@ -23,6 +24,20 @@ type ActCommand struct {
 func (m ActCommand) replyTo() *actor.PID { return m.ReplyTo }
 func (m ActCommand) failed(reason string) any {
 	return CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: CodeInternal, Message: "internal error: " + reason}
+}
+
+// Command ids Senim gives its own commands start with a reserved prefix:
+// SystemIDPrefix for the media server's (start and finish of a recording),
+// BankIDPrefix for the bank's callbacks. A session refuses any id with
+// either (bad_message), so no app can write into the system's namespace.
+const (
+	SystemIDPrefix = "sys:"
+	BankIDPrefix   = "bank:"
+)
+
+// ReservedID reports whether id is in a namespace apps may not use.
+func ReservedID(id string) bool {
+	return strings.HasPrefix(id, SystemIDPrefix) || strings.HasPrefix(id, BankIDPrefix)
 }
 
 // CodeInternal is the code of a command that failed inside Senim (a panic,

@@ -190,6 +190,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.fail(env, protocol.CodeBadMessage, "id and act are at most 64 characters")
 		return
 	}
+	if ReservedID(env.ID) {
+		s.fail(env, protocol.CodeBadMessage, "ids starting with %q or %q are reserved for Senim's own commands", SystemIDPrefix, BankIDPrefix)
+		return
+	}
 	if env.Type == protocol.TypeSignIn {
 		s.signIn(c, env)
 		return

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+
+	"github.com/senim-kz/senim/domain/act"
 )
 
 // System is the running actor engine with its long-lived actors.
@@ -105,15 +107,46 @@ func (r *router) Receive(c *actor.Context) {
 		return
 	}
 	id := m.actID()
-	if id == "" || len(id) > 64 {
-		if rep, ok := c.Message().(Replier); ok && rep.replyTo() != nil {
-			c.Engine().Send(rep.replyTo(), rep.failed("bad act id"))
-		}
-		return
-	}
 	pid := c.Child("acts/router/act/" + id)
 	if pid == nil {
+		if !act.ValidActID(id) && !r.legacyAct(id) {
+			// No actor, no stream, no directory for an id the server did
+			// not make: it could name anything ("../../x").
+			if to, bad := badActID(c.Message()); to != nil {
+				c.Engine().Send(to, bad)
+			}
+			return
+		}
 		pid = c.SpawnChild(newActActor(id, r.deps), "act", spawnOpts(r.deps.Logger, id)...)
 	}
 	c.Engine().Send(pid, c.Message())
+}
+
+// legacyAct reports whether id names an act already in the log, opened
+// before act ids were checked: it stays reachable by its parties. (Its
+// call cannot record: recording paths go through safepath, which refuses
+// such an id if it is not a plain name.)
+func (r *router) legacyAct(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	seq, _, err := r.deps.Log.Head(StreamOf(id))
+	return err == nil && seq > 0
+}
+
+// badActID is the bad_act_id answer to an act message, and where it goes.
+func badActID(msg any) (*actor.PID, any) {
+	const why = "not an act id the server made (32 lower-case hex digits)"
+	code := string(act.CodeBadActID)
+	switch m := msg.(type) {
+	case ActCommand:
+		return m.ReplyTo, CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: code, Message: why}
+	case Subscribe:
+		return m.Subscriber, SubscribeResult{ActID: m.ActID, Code: code, Message: why}
+	case GetState:
+		return m.ReplyTo, StateResult{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
+	case JoinCall:
+		return m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
+	}
+	return nil, nil // Unsubscribe: nothing to answer
 }

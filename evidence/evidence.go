@@ -15,13 +15,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/hashfile"
+	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 )
@@ -367,7 +367,13 @@ func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
 	for _, r := range m.Recordings {
 		for _, f := range r.Files {
 			name := "recording " + r.ID + "/" + f.File
-			sum, size, err := hashfile.SHA256(filepath.Join(dir, r.ID, filepath.Base(f.File)))
+			// The manifest is untrusted input: its names must stay in dir.
+			path, err := safepath.Join(dir, r.ID, f.File)
+			var sum string
+			var size int64
+			if err == nil {
+				sum, size, err = hashfile.SHA256(path)
+			}
 			switch {
 			case err != nil:
 				items = append(items, Item{Name: name, Note: err.Error()})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/evidence"
+	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
 
@@ -59,6 +60,10 @@ func cmdExport(args []string) error {
 		return err
 	}
 	if *out == "" {
+		// The act id becomes a file name here: only a plain one.
+		if err := safepath.Check(fs.Arg(0) + ".zip"); err != nil {
+			return &exitError{code: 2, msg: "the act id is not a plain file name; name the package with --out"}
+		}
 		*out = fs.Arg(0) + ".zip"
 	}
 	if err := os.WriteFile(*out, zip, 0o644); err != nil {

@@ -27,7 +27,7 @@ func sig(signer string, content []byte) Signature {
 }
 
 func submitCmd() SubmitApplication {
-	c := SubmitApplication{ActID: "act-1", ActionType: ActionPowerOfAttorney, Phone: "+7 701 234 56 78", AttorneyIIN: attorney.IIN, Consent: true}
+	c := SubmitApplication{ActID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", ActionType: ActionPowerOfAttorney, Phone: "+7 701 234 56 78", AttorneyIIN: attorney.IIN, Consent: true}
 	c.Signature = sig(client.IIN, ApplicationBytes(c.ActID, c.ActionType, client.IIN, c.Phone, c.AttorneyIIN, c.Consent))
 	return c
 }
@@ -223,7 +223,12 @@ func TestRefusals(t *testing.T) {
 		{"bad phone", "", client, sub(func(c *SubmitApplication) { c.Phone = "+7 495 123 45 67" }), CodeBadPhone},
 		{"no consent", "", client, sub(func(c *SubmitApplication) { c.Consent = false }), CodeConsentRequired},
 		{"other action", "", client, sub(func(c *SubmitApplication) { c.ActionType = "will" }), CodeUnsupportedAction},
-		{"no act id", "", client, sub(func(c *SubmitApplication) { c.ActID = "" }), CodeBadRequest},
+		{"no act id", "", client, sub(func(c *SubmitApplication) { c.ActID = "" }), CodeBadActID},
+		{"act id with a path", "", client, sub(func(c *SubmitApplication) { c.ActID = "../../../../tmp/x" }), CodeBadActID},
+		{"act id in upper case", "", client, sub(func(c *SubmitApplication) { c.ActID = "0F1E2D3C4B5A69788796A5B4C3D2E1F0" }), CodeBadActID},
+		{"act id too short", "", client, sub(func(c *SubmitApplication) { c.ActID = "0f1e2d3c4b5a69788796a5b4c3d2e1f" }), CodeBadActID},
+		{"act id too long", "", client, sub(func(c *SubmitApplication) { c.ActID = "0f1e2d3c4b5a69788796a5b4c3d2e1f00" }), CodeBadActID},
+		{"act id not hex", "", client, sub(func(c *SubmitApplication) { c.ActID = "0f1e2d3c4b5a69788796a5b4c3d2e1fg" }), CodeBadActID},
 		{"application signed by someone else", "", client, func(*State) Command { c := submitCmd(); c.Signature.SignerIIN = stranger.IIN; return c }, CodeSignerMismatch},
 		{"signature over another application", "", client, func(*State) Command { c := submitCmd(); c.Phone = "+77019999999"; return c }, CodeContentMismatch},
 		{"principal with a bad IIN", "", Actor{Role: RoleClient, IIN: "123"}, func(*State) Command { return submitCmd() }, CodeBadIIN},

@@ -248,8 +248,8 @@ func decideSubmit(s *State, by Actor, c SubmitApplication, now time.Time) ([]Eve
 	if s.Phase != PhaseNone {
 		return nil, refuse(CodeNotAllowedInState, "act %s exists already", s.ID)
 	}
-	if c.ActID == "" {
-		return nil, refuse(CodeBadRequest, "act id missing")
+	if !ValidActID(c.ActID) {
+		return nil, refuse(CodeBadActID, "act id %q is not one the server made (32 lower-case hex digits)", c.ActID)
 	}
 	if _, err := iin.ParseIIN(by.IIN); err != nil {
 		return nil, refuse(CodeBadIIN, "principal: %v", err)

@@ -94,4 +94,21 @@ const (
 	CodeBadRequest Code = "bad_request"
 	// CodeNoSuchAct: a command for an act that has no application yet.
 	CodeNoSuchAct Code = "no_such_act"
+	// CodeBadActID: an act id the server did not make (see ValidActID).
+	CodeBadActID Code = "bad_act_id"
 )
+
+// ValidActID reports whether id has the form of the act ids the server
+// makes: 32 lower-case hex digits (128 random bits). An act id names a log
+// stream and a recordings directory, so nothing else may open an act.
+func ValidActID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/senim-kz/senim/internal/hashfile"
+	"github.com/senim-kz/senim/internal/safepath"
 )
 
 // Recording is one finished track file of a room.
@@ -71,7 +72,13 @@ func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) 
 		return nil, fmt.Errorf("sfu: no recorder for %s", codec.MimeType)
 	}
 	name := key + ext
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// The name comes from the participant's stream id: checked, like every
+	// path a request influences.
+	path, err := safepath.Join(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}

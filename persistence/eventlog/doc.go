@@ -9,7 +9,9 @@
 // stream's lock it
 //
 //  1. returns the stored records unchanged if the command id was already
-//     applied to the stream (a retry after a reconnect writes nothing);
+//     applied to the stream by the same actor (a retry after a reconnect
+//     writes nothing), or refuses with ErrIDReused if that actor's earlier
+//     command under the id had another digest (name and body);
 //  2. refuses with ErrConflict unless the stream's head is at the expected
 //     sequence (optimistic concurrency: a writer that missed an event must
 //     re-read and decide again);
@@ -34,11 +36,13 @@
 // # Key layout
 //
 // Keys start with one byte naming their kind; 0x00 separates the parts, so
-// streams, index names, values and command ids may not contain it.
+// streams, index names, values, command ids and command actors may not
+// contain it.
 //
 //	'e' stream 0x00 be64(seq)        → record (JSON)
 //	'h' stream                       → head: be64(seq) + hash (hex)
-//	'c' stream 0x00 command-id       → be64(first seq) be64(last seq)
+//	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
+//	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
 //	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
 //
 // Big-endian sequence numbers make a stream's events sort in order, so Read

@@ -15,7 +15,22 @@ var (
 	ErrClosed = errors.New("eventlog: closed")
 	// ErrBrokenChain: a stream's records do not form an intact hash chain.
 	ErrBrokenChain = errors.New("eventlog: broken hash chain")
+	// ErrIDReused: a command id its actor already used for another command
+	// (another digest) on the stream.
+	ErrIDReused = errors.New("eventlog: command id reused for another command")
 )
+
+// IDReusedError names the command id that was reused.
+type IDReusedError struct {
+	Stream, Actor, ID string
+}
+
+func (e *IDReusedError) Error() string {
+	return fmt.Sprintf("eventlog: stream %s: %s already used command id %q for another command", e.Stream, e.Actor, e.ID)
+}
+
+// Is makes errors.Is(err, ErrIDReused) true.
+func (e *IDReusedError) Is(target error) bool { return target == ErrIDReused }
 
 // ConflictError says where the stream's head actually is.
 type ConflictError struct {

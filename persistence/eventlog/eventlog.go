@@ -80,8 +80,18 @@ type AppendRequest struct {
 	// CommandID is the client-chosen id of the command that produced the
 	// events; "" means no idempotency (system events).
 	CommandID string
-	Events    []Draft
-	Index     []IndexOp
+	// CommandActor is who sent the command ("client:871008401427",
+	// "system"). An id is its sender's own: the same id from two actors
+	// names two commands, so no party can pre-empt another's command (or
+	// the system's) by guessing its id.
+	CommandActor string
+	// CommandDigest identifies what the command asked (the act shell hashes
+	// its name and body). A repeated id whose digest differs from the stored
+	// one is refused with ErrIDReused instead of answered as a duplicate;
+	// "" skips the comparison.
+	CommandDigest string
+	Events        []Draft
+	Index         []IndexOp
 }
 
 // AppendResult is what was stored.
@@ -106,7 +116,17 @@ func eventKey(stream string, seq uint64) []byte {
 
 func streamPrefix(stream string) []byte { return append(append([]byte{'e'}, stream...), sep) }
 func headKey(stream string) []byte      { return append([]byte{'h'}, stream...) }
-func commandKey(stream, id string) []byte {
+func commandKey(stream, actor, id string) []byte {
+	k := append(append([]byte{'c'}, stream...), sep)
+	k = append(append(k, actor...), sep)
+	return append(k, id...)
+}
+
+// legacyCommandKey is the command record's key before ids were scoped by
+// actor ('c' stream 0x00 id). Logs written then still hold such keys; they
+// are read, never written. A legacy key cannot equal a current one: its id
+// holds no 0x00, a current key has two after the stream.
+func legacyCommandKey(stream, id string) []byte {
 	return append(append(append([]byte{'c'}, stream...), sep), id...)
 }
 func indexKey(index, value, stream string) []byte {
@@ -152,6 +172,9 @@ func (req *AppendRequest) validate() error {
 	if err := checkName("command id", req.CommandID, true); err != nil {
 		return err
 	}
+	if err := checkName("command actor", req.CommandActor, true); err != nil {
+		return err
+	}
 	if len(req.Events) == 0 {
 		return invalid("no events")
 	}
@@ -192,18 +215,15 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	defer mu.Unlock()
 
 	if req.CommandID != "" {
-		v, closer, err := l.db.Get(commandKey(req.Stream, req.CommandID))
-		if err == nil {
-			first, last := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:16])
-			closer.Close()
-			recs, err := l.readRange(req.Stream, first, last)
-			if err != nil {
-				return AppendResult{}, err
+		cmd, recs, found, err := l.findCommand(req.Stream, req.CommandActor, req.CommandID)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		if found {
+			if cmd.Digest != "" && req.CommandDigest != "" && cmd.Digest != req.CommandDigest {
+				return AppendResult{}, &IDReusedError{Stream: req.Stream, Actor: req.CommandActor, ID: req.CommandID}
 			}
 			return AppendResult{Records: recs, Duplicate: true}, nil
-		}
-		if !errors.Is(err, pebble.ErrNotFound) {
-			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 		}
 	}
 	seq, hash, err := l.cachedHead(req.Stream)
@@ -247,7 +267,8 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if req.CommandID != "" {
 		v := binary.BigEndian.AppendUint64(nil, recs[0].Seq)
 		v = binary.BigEndian.AppendUint64(v, seq)
-		if err := b.Set(commandKey(req.Stream, req.CommandID), v, nil); err != nil {
+		v = append(v, req.CommandDigest...)
+		if err := b.Set(commandKey(req.Stream, req.CommandActor, req.CommandID), v, nil); err != nil {
 			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 		}
 	}
@@ -271,6 +292,64 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		AppendObserver(time.Since(start))
 	}
 	return AppendResult{Records: recs}, nil
+}
+
+// Command is a stored command record: the seqs of the events the command
+// produced and the digest it was stored with ("" for records written
+// before digests were kept).
+type Command struct {
+	First, Last uint64
+	Digest      string
+}
+
+// Command returns the record of the command id sent by actor to stream, if
+// it was applied. A record from before ids were scoped by actor counts when
+// its events were made by the same actor.
+func (l *Log) Command(stream, actor, id string) (Command, bool, error) {
+	if l.closed.Load() {
+		return Command{}, false, ErrClosed
+	}
+	cmd, _, found, err := l.findCommand(stream, actor, id)
+	return cmd, found, err
+}
+
+// findCommand looks up a command record and reads the events it names.
+func (l *Log) findCommand(stream, actor, id string) (Command, []Record, bool, error) {
+	cmd, found, err := l.getCommand(commandKey(stream, actor, id))
+	if err != nil {
+		return Command{}, nil, false, err
+	}
+	legacy := false
+	if !found {
+		if cmd, found, err = l.getCommand(legacyCommandKey(stream, id)); err != nil || !found {
+			return Command{}, nil, false, err
+		}
+		legacy = true
+	}
+	recs, err := l.readRange(stream, cmd.First, cmd.Last)
+	if err != nil {
+		return Command{}, nil, false, err
+	}
+	if legacy && (len(recs) == 0 || recs[0].Actor != actor) {
+		// Another actor's command under the same id: not this one's.
+		return Command{}, nil, false, nil
+	}
+	return cmd, recs, true, nil
+}
+
+func (l *Log) getCommand(key []byte) (Command, bool, error) {
+	v, closer, err := l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Command{}, false, nil
+	}
+	if err != nil {
+		return Command{}, false, fmt.Errorf("eventlog: %w", err)
+	}
+	defer closer.Close()
+	if len(v) < 16 {
+		return Command{}, false, fmt.Errorf("eventlog: corrupt command record %q", key)
+	}
+	return Command{First: binary.BigEndian.Uint64(v[:8]), Last: binary.BigEndian.Uint64(v[8:16]), Digest: string(v[16:])}, true, nil
 }
 
 // cachedHead is Head from memory once a stream has been seen; call it under

@@ -142,6 +142,102 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// evBy is an event made by actor.
+func evBy(actor, typ string, n int) Draft {
+	d := ev(typ, n)
+	d.Actor = actor
+	return d
+}
+
+// A command id is its actor's own: the same id from two actors names two
+// commands, and neither answers for the other.
+func TestCommandIDsArePerActor(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	client := mustAppend(t, l, AppendRequest{Stream: "s", CommandID: "finish-r1", CommandActor: "client:871008401427", CommandDigest: "d1",
+		Events: []Draft{evBy("client:871008401427", "call_ended", 1)}})
+	system := mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: 1, CommandID: "finish-r1", CommandActor: "system", CommandDigest: "d2",
+		Events: []Draft{evBy("system", "recording_finished", 2)}})
+	if system.Duplicate || len(system.Records) != 1 || system.Records[0].Seq != 2 || system.Records[0].Type != "recording_finished" {
+		t.Fatalf("the system's command under the client's id: %+v", system)
+	}
+	// Each retry gets its own command's events back.
+	for _, r := range []struct {
+		who, digest string
+		want        AppendResult
+	}{{"client:871008401427", "d1", client}, {"system", "d2", system}} {
+		again := mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: 2, CommandID: "finish-r1", CommandActor: r.who,
+			CommandDigest: r.digest, Events: []Draft{evBy(r.who, "x", 9)}})
+		if !again.Duplicate || len(again.Records) != 1 || again.Records[0].Hash != r.want.Records[0].Hash {
+			t.Fatalf("%s retry: %+v", r.who, again)
+		}
+	}
+	if seq, _, _ := l.Head("s"); seq != 2 {
+		t.Fatalf("head %d, want 2", seq)
+	}
+}
+
+// The same actor's id with another command (digest) is refused, also
+// after a restart; the same digest is the original outcome.
+func TestCommandIDReusedForAnotherCommand(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	first := mustAppend(t, l, AppendRequest{Stream: "s", CommandID: "c1", CommandActor: "notary:aliya", CommandDigest: "draft-1", Events: []Draft{ev("a", 1)}})
+	l.Close()
+	l = open(t, dir)
+	defer l.Close()
+	_, err := l.Append(ctx, AppendRequest{Stream: "s", ExpectedSeq: 1, CommandID: "c1", CommandActor: "notary:aliya", CommandDigest: "draft-2", Events: []Draft{ev("b", 2)}})
+	var reused *IDReusedError
+	if !errors.Is(err, ErrIDReused) || !errors.As(err, &reused) || reused.ID != "c1" || reused.Actor != "notary:aliya" {
+		t.Fatalf("reused id: %v", err)
+	}
+	same := mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: 1, CommandID: "c1", CommandActor: "notary:aliya", CommandDigest: "draft-1", Events: []Draft{ev("b", 2)}})
+	if !same.Duplicate || same.Records[0].Hash != first.Records[0].Hash {
+		t.Fatalf("same command: %+v", same)
+	}
+	cmd, found, err := l.Command("s", "notary:aliya", "c1")
+	if err != nil || !found || cmd.Digest != "draft-1" || cmd.First != 1 || cmd.Last != 1 {
+		t.Fatalf("command record: %+v %v %v", cmd, found, err)
+	}
+	if _, found, _ := l.Command("s", "client:871008401427", "c1"); found {
+		t.Fatal("another actor's id found")
+	}
+	if seq, _, _ := l.Head("s"); seq != 1 {
+		t.Fatalf("head %d, want 1", seq)
+	}
+}
+
+// A log written before ids were scoped by actor holds command records
+// keyed by stream and id alone. They still answer their own actor's
+// retries, and do not block another actor's command under the same id.
+func TestLegacyCommandRecordsStillAnswer(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	old := mustAppend(t, l, AppendRequest{Stream: "s", Events: []Draft{evBy("client:871008401427", "call_ended", 1)}})
+	l.Close()
+	// What the old code wrote for that command: 'c' stream 0x00 id → seqs.
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(legacyCommandKey("s", "finish-r1"), []byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l = open(t, dir)
+	defer l.Close()
+	retry := mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: 1, CommandID: "finish-r1", CommandActor: "client:871008401427", CommandDigest: "d",
+		Events: []Draft{evBy("client:871008401427", "call_ended", 9)}})
+	if !retry.Duplicate || retry.Records[0].Hash != old.Records[0].Hash {
+		t.Fatalf("legacy retry: %+v", retry)
+	}
+	sys := mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: 1, CommandID: "finish-r1", CommandActor: "system", CommandDigest: "d",
+		Events: []Draft{evBy("system", "recording_finished", 2)}})
+	if sys.Duplicate || sys.Records[0].Seq != 2 {
+		t.Fatalf("the system's command was taken for the client's: %+v", sys)
+	}
+}
+
 func TestValidation(t *testing.T) {
 	l := open(t, t.TempDir())
 	defer l.Close()
@@ -152,6 +248,7 @@ func TestValidation(t *testing.T) {
 		"bad payload":    {Stream: "s", Events: []Draft{{Type: "a", Payload: json.RawMessage(`{`)}}},
 		"nul in stream":  {Stream: "s\x00t", Events: []Draft{ev("a", 1)}},
 		"nul in command": {Stream: "s", CommandID: "c\x00", Events: []Draft{ev("a", 1)}},
+		"nul in actor":   {Stream: "s", CommandID: "c", CommandActor: "a\x00", Events: []Draft{ev("a", 1)}},
 		"empty index":    {Stream: "s", Events: []Draft{ev("a", 1)}, Index: []IndexOp{{Index: "x"}}},
 	} {
 		if _, err := l.Append(ctx, req); !errors.Is(err, ErrInvalid) {
