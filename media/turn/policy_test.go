@@ -160,7 +160,7 @@ func udpClient(t *testing.T, s *Server, user, pass string) *pionturn.Client {
 // CONNECT) and returns the first line of the answer.
 func getThroughRelay(t *testing.T, s *Server, target string) (string, error) {
 	t.Helper()
-	user, pass := s.Credentials("client:871008401427", time.Hour)
+	user, pass := s.Credentials("ACT-1", "client:871008401427", time.Hour)
 	c := tcpClient(t, s, user, pass)
 	alloc, err := c.AllocateTCP()
 	if err != nil {
@@ -227,7 +227,7 @@ func startWith(t *testing.T, cfg Config) *Server {
 // ones are allowed; a public one is granted.
 func TestSpecialPeersAreRefused(t *testing.T) {
 	s := startWith(t, Config{AllowPrivate: true})
-	user, pass := s.Credentials("client:871008401427", time.Hour)
+	user, pass := s.Credentials("ACT-1", "client:871008401427", time.Hour)
 	c := udpClient(t, s, user, pass)
 	if _, err := c.Allocate(); err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestSpecialPeersAreRefused(t *testing.T) {
 // makes room for another.
 func TestAllocationQuota(t *testing.T) {
 	s := startWith(t, Config{AllowLoopback: true, MaxAllocationsPerUser: 4})
-	user, pass := s.Credentials("client:871008401427", time.Hour)
+	user, pass := s.Credentials("ACT-1", "client:871008401427", time.Hour)
 	var relays []net.PacketConn
 	for i := 0; i < 4; i++ {
 		r, err := udpClient(t, s, user, pass).Allocate()
@@ -265,7 +265,7 @@ func TestAllocationQuota(t *testing.T) {
 		t.Fatal("a 5th allocation with renewed credentials was granted")
 	}
 	// Another participant has their own.
-	other, otherPass := s.Credentials("notary:aliya", time.Hour)
+	other, otherPass := s.Credentials("ACT-1", "notary:aliya", time.Hour)
 	if _, err := udpClient(t, s, other, otherPass).Allocate(); err != nil {
 		t.Fatalf("another user: %v", err)
 	}
@@ -304,17 +304,20 @@ type discard struct{ net.PacketConn }
 // server maps back.
 func TestCredentialsArePseudonymous(t *testing.T) {
 	s := startWith(t, Config{})
-	user, pass := s.Credentials("client:871008401427", time.Hour)
+	user, pass := s.Credentials("ACT-1", "client:871008401427", time.Hour)
 	if strings.Contains(user, "871008401427") || strings.Contains(user, "client") {
 		t.Fatalf("username %q shows who it is", user)
 	}
 	if pass != Password("s3cret", user) {
 		t.Fatal("password is not the TURN REST one")
 	}
-	if who := s.Who(user); who != "client:871008401427" {
-		t.Fatalf("who is %q", who)
+	if act, who, ok := s.Who(user); !ok || act != "ACT-1" || who != "client:871008401427" {
+		t.Fatalf("who is %q in %q (%v)", who, act, ok)
 	}
-	if other, _ := s.Credentials("client:760212350620", time.Hour); userKey(other) == userKey(user) {
+	if other, _ := s.Credentials("ACT-1", "client:760212350620", time.Hour); userKey(other) == userKey(user) {
 		t.Fatal("two participants share a pseudonym")
+	}
+	if again, _ := s.Credentials("ACT-2", "client:871008401427", time.Hour); userKey(again) == userKey(user) {
+		t.Fatal("one person's pseudonym links two calls")
 	}
 }

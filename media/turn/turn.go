@@ -79,10 +79,11 @@ type Server struct {
 	names map[string]pseudonym // pseudonym -> who, for the logs
 }
 
-// pseudonym is a user behind a TURN pseudonym, until its credentials expire.
+// pseudonym is who is behind a TURN pseudonym, until its credentials
+// expire: a participant of an act's call.
 type pseudonym struct {
-	user  string
-	until time.Time
+	act, participant string
+	until            time.Time
 }
 
 // Start listens and serves.
@@ -186,16 +187,20 @@ func (s *Server) quota(username, _ string, src net.Addr) bool {
 	if s.q.admits(username) {
 		return true
 	}
-	s.log.Warn().Str("user", s.Who(username)).Str("from", src.String()).Int("max", s.cfg.MaxAllocationsPerUser).Msg("TURN allocation quota reached")
+	act, _, _ := s.Who(username)
+	// The log names the act and the pseudonym, not the person (Who does).
+	s.log.Warn().Str("act", act).Str("turn_user", userKey(username)).Str("from", src.String()).
+		Int("max", s.cfg.MaxAllocationsPerUser).Msg("TURN allocation quota reached")
 	return false
 }
 
-// Credentials issues TURN REST credentials for user (a call participant),
-// valid for ttl, under a pseudonym: an HMAC of user with the secret, so
-// that no IIN goes over the wire and the same participant keeps one quota
-// across renewed credentials. Who maps the pseudonym back for the logs.
-func (s *Server) Credentials(user string, ttl time.Duration) (username, password string) {
-	p := Pseudonym(s.cfg.Secret, user)
+// Credentials issues TURN REST credentials for a participant of an act's
+// call, valid for ttl, under a pseudonym: an HMAC of both with the secret,
+// so that no IIN goes over the wire, calls cannot be linked by it, and the
+// participant keeps one quota across renewed credentials. Who maps the
+// pseudonym back.
+func (s *Server) Credentials(act, participant string, ttl time.Duration) (username, password string) {
+	p := Pseudonym(s.cfg.Secret, act+"\x00"+participant)
 	now := s.cfg.Now()
 	s.mu.Lock()
 	for k, v := range s.names { // bounded by the users of one ttl
@@ -203,21 +208,19 @@ func (s *Server) Credentials(user string, ttl time.Duration) (username, password
 			delete(s.names, k)
 		}
 	}
-	s.names[p] = pseudonym{user: user, until: now.Add(ttl)}
+	s.names[p] = pseudonym{act: act, participant: participant, until: now.Add(ttl)}
 	s.mu.Unlock()
 	return Credentials(s.cfg.Secret, p, now, ttl)
 }
 
-// Who is the user behind a TURN username this server issued, or its
-// pseudonym when it no longer knows (expired, or issued before a restart).
-func (s *Server) Who(username string) string {
-	p := userKey(username)
+// Who is the act and participant behind a TURN username this server
+// issued; ok is false when it no longer knows (expired, or issued before a
+// restart).
+func (s *Server) Who(username string) (act, participant string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n, ok := s.names[p]; ok {
-		return n.user
-	}
-	return p
+	n, ok := s.names[userKey(username)]
+	return n.act, n.participant, ok
 }
 
 // Pseudonym is the opaque TURN user of a participant: base64url of the
