@@ -59,6 +59,9 @@ func TestEnvErrors(t *testing.T) {
 		{"SENIM_MEDIA_UDP_PORT_MAX=70000"},                                   // not a port
 		{"SENIM_MEDIA_PUBLIC_IPS=1.2.3.4,nope"},                              // not an IP
 		{"SENIM_MEDIA_RECORD_DIR="},                                          // recording nowhere
+		{"SENIM_TURN_MAX_ALLOCATIONS_PER_USER=0"},                            // no relay at all
+		{"SENIM_TURN_MAX_BITRATE_PER_USER=1000"},                             // below any call
+		{"SENIM_TURN_CREDENTIAL_TTL=48h"},                                    // credentials outlive calls
 	} {
 		if _, err := Load("", env); err == nil {
 			t.Errorf("%v: want an error", env)

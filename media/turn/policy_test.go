@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/logging"
 	pionturn "github.com/pion/turn/v5"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/internal/testtool"
@@ -286,19 +287,33 @@ func TestBitrateQuotaDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	c := &meteredPacketConn{u: u, PacketConn: discard{}}
+	c := &meteredPacketConn{u: u, PacketConn: &countingConn{}}
+	before := testutil.ToFloat64(droppedBytes)
 	sent := 0
 	for i := 0; i < 100; i++ {
-		if c.allow(1200) {
+		if n, err := c.WriteTo(make([]byte, 1200), nil); err == nil && n == 1200 {
 			sent++
 		}
 	}
-	if sent == 0 || sent >= 100 {
-		t.Fatalf("%d of 100 datagrams of 1200 bytes passed a 64 KiB burst", sent)
+	delivered := c.PacketConn.(*countingConn).n
+	if delivered == 0 || delivered >= 100 || sent != 100 {
+		t.Fatalf("%d of 100 datagrams of 1200 bytes passed a 64 KiB burst (%d written)", delivered, sent)
+	}
+	if dropped := testutil.ToFloat64(droppedBytes) - before; dropped != float64((100-delivered)*1200) {
+		t.Fatalf("dropped bytes metric grew by %v, want %d", dropped, (100-delivered)*1200)
 	}
 }
 
-type discard struct{ net.PacketConn }
+// countingConn counts the datagrams that reach the network.
+type countingConn struct {
+	net.PacketConn
+	n int
+}
+
+func (c *countingConn) WriteTo(p []byte, _ net.Addr) (int, error) {
+	c.n++
+	return len(p), nil
+}
 
 // The username names no one: the participant is behind a pseudonym the
 // server maps back.
