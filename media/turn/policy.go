@@ -27,6 +27,7 @@ const (
 	Special
 )
 
+// String names the class, for logs and test failures.
 func (c Class) String() string {
 	return [...]string{"public", "loopback", "private", "special"}[c]
 }

@@ -120,7 +120,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	self := append([]string{cfg.RelayIP, udp.LocalAddr().(*net.UDPAddr).IP.String()}, cfg.Self...)
 	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, self: newSelfAddrs(self, cfg.Now),
 		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
-		names: map[string]pseudonym{}}
+		names: map[string]pseudonym{}, log: log}
 	relayGen := func() pionturn.RelayAddressGenerator {
 		return &meteredGen{RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}, q: s.q}
 	}
@@ -142,7 +142,6 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
 		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).
 		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).Msg("TURN listening")
-	s.log = log
 	return s, nil
 }
 
