@@ -16,6 +16,7 @@ import (
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/media/sfu"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // Media is what the media actors need: the SFU and where recordings go.
@@ -24,6 +25,11 @@ type Media struct {
 	// RecordDir holds the recordings, one directory per act and call
 	// (RecordDir/<act>/<recording>/); empty records nothing.
 	RecordDir string
+	// ICEServers returns the TURN servers, with credentials valid for the
+	// call, for a participant of an act's call; nil when TURN is off. They
+	// go out with joined alone, so that only a call's participants hold
+	// them.
+	ICEServers func(actID, participant string) []protocol.ICEServer
 }
 
 // Codes of the media signaling.
@@ -72,17 +78,19 @@ type MediaIn struct {
 }
 
 // MediaOut goes to a participant's session: the answer to a join (Kind
-// "joined", with the recording notice), an offer or candidate from the
-// SFU, "closed" when the call's room closes, or an error (Code).
+// "joined", with the recording notice and the participant's TURN
+// servers), an offer or candidate from the SFU, "closed" when the call's
+// room closes, or an error (Code).
 type MediaOut struct {
-	ActID     string
-	Tag       string
-	Kind      string
-	SDP       string
-	Candidate *webrtc.ICECandidateInit
-	Notice    string
-	Code      string
-	Message   string
+	ActID      string
+	Tag        string
+	Kind       string
+	SDP        string
+	Candidate  *webrtc.ICECandidateInit
+	Notice     string
+	ICEServers []protocol.ICEServer
+	Code       string
+	Message    string
 }
 
 // callOver tells the media actors that an act's call is no longer active.
@@ -315,9 +323,13 @@ func (r *roomActor) join(c *actor.Context, m JoinCall) {
 	if r.dir != "" {
 		notice = act.RecordingNotice
 	}
+	var ice []protocol.ICEServer
+	if r.deps.Media.ICEServers != nil {
+		ice = r.deps.Media.ICEServers(r.act, p)
+	}
 	old := r.sessions[p]
 	r.sessions[p] = m.Session
-	c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Kind: "joined", Notice: notice})
+	c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Kind: "joined", Notice: notice, ICEServers: ice})
 	if m.Resume && r.room.Has(p) {
 		if err := r.room.Restart(p); err == nil {
 			return

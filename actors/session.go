@@ -54,9 +54,6 @@ type SessionDeps struct {
 	Limits   SessionLimits
 	// PDF renders a signed act's printable document.
 	PDF func(*act.State) ([]byte, error)
-	// ICEServers returns the ICE servers, with TURN credentials, for a user;
-	// nil when TURN is off.
-	ICEServers func(user string) []protocol.ICEServer
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the

@@ -66,13 +66,6 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		s.inFlight[env.ID] = "query"
 		s.pending["q:"+env.ID] = env
 		c.Send(s.sd.Sys.Acts(), GetState{ActID: env.Act, Actor: s.me, ReplyTo: c.PID(), Tag: env.ID})
-	case "ice_servers":
-		var list []protocol.ICEServer
-		if s.sd.ICEServers != nil {
-			// The TURN user name travels in the clear: a pseudonym, not the IIN.
-			list = s.sd.ICEServers(s.deps.who(s.me))
-		}
-		result(map[string]any{"ice_servers": list})
 	case "registry_lookup":
 		// The notary's look-up in the individuals registry, for an act the
 		// notary holds, during its identity checks. First the act says

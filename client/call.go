@@ -14,7 +14,8 @@ import (
 )
 
 // JoinCall joins the video call of an act; the answer is the joined
-// message (with the recording notice). The SFU's offer follows on Media.
+// message (with the recording notice and this participant's TURN
+// servers). The SFU's offer follows on Media.
 func (c *Client) JoinCall(ctx context.Context, act string, resume bool) (protocol.Media, error) {
 	body, _ := json.Marshal(protocol.Media{Kind: "join", Resume: resume})
 	ans, err := c.Do(ctx, protocol.Envelope{Type: protocol.TypeMedia, Act: act, Body: body})
@@ -53,16 +54,24 @@ type Call struct {
 	Closed chan struct{}
 }
 
-// StartCall joins the act's call with a new peer configured by ice (TURN
-// servers, relay-only policy) that publishes at bitrate bits/s under
-// stream. It pumps the client's Media messages until ctx ends or the
-// connection closes; one call per client.
+// StartCall joins the act's call, then starts a peer configured by ice
+// (e.g. the relay-only policy) with the TURN servers the server handed this
+// participant in joined (before any of ice's own), publishing at bitrate
+// bits/s under stream. It pumps the client's Media messages until ctx ends
+// or the connection closes; one call per client.
 func (c *Client) StartCall(ctx context.Context, act string, ice webrtc.Configuration, stream string, bitrate int) (*Call, error) {
 	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
 	if err != nil {
 		return nil, err
 	}
 	call := &Call{Errors: make(chan error, 64), Closed: make(chan struct{}), act: act, via: c}
+	// Join first: the credentials come with joined. The SFU's offer that
+	// follows waits in the client's media queue until the pump starts.
+	if call.Joined, err = c.JoinCall(ctx, act, false); err != nil {
+		return nil, err
+	}
+	leave := func() { _ = c.Signal(ctx, act, protocol.Media{Kind: "leave"}) }
+	ice.ICEServers = append(WebRTCServers(call.Joined.ICEServers), ice.ICEServers...)
 	p, err := peer.New(api, ice, func(s peer.Signal) {
 		report := call.report
 		m := protocol.Media{Kind: s.Kind, SDP: s.SDP}
@@ -78,19 +87,27 @@ func (c *Client) StartCall(ctx context.Context, act string, ice webrtc.Configura
 		}
 	})
 	if err != nil {
+		leave()
 		return nil, err
 	}
 	call.Peer = p
 	if err := p.Publish(ctx, stream, bitrate); err != nil {
 		_ = p.Close()
+		leave()
 		return nil, err
 	}
 	go c.pumpCall(ctx, act, call, call.report)
-	if call.Joined, err = c.JoinCall(ctx, act, false); err != nil {
-		_ = p.Close()
-		return nil, err
-	}
 	return call, nil
+}
+
+// WebRTCServers converts the ICE servers of a joined message for a
+// webrtc.Configuration.
+func WebRTCServers(list []protocol.ICEServer) []webrtc.ICEServer {
+	var out []webrtc.ICEServer
+	for _, s := range list {
+		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
 }
 
 func (call *Call) report(err error) {

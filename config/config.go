@@ -81,6 +81,13 @@ type TURN struct {
 	// with a ReadBuffer-byte receive buffer (0: the OS default).
 	UDPSockets int `toml:"udp_sockets"`
 	ReadBuffer int `toml:"read_buffer"`
+	// MaxAllocationsPerUser bounds the relays one call participant holds
+	// at once; MaxBitratePerUser (bits/s) bounds what is relayed for them,
+	// both ways together: over it UDP is dropped (counted in
+	// senim_turn_dropped_bytes_total) and TCP slowed. With AllowLoopback
+	// off, the server's own addresses are refused as peers too.
+	MaxAllocationsPerUser int   `toml:"max_allocations_per_user"`
+	MaxBitratePerUser     int64 `toml:"max_bitrate_per_user"`
 }
 
 // Document configures the notarial document. An act records both values
@@ -217,7 +224,8 @@ func Default() Config {
 		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 		TURN: TURN{Enabled: true, Addr: "127.0.0.1:3478", RelayIP: "127.0.0.1", Realm: "senim", AllowLoopback: true,
-			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20},
+			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20,
+			MaxAllocationsPerUser: 4, MaxBitratePerUser: 10_000_000},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank: Bank{Mode: "dev"},
@@ -294,6 +302,9 @@ func (c Config) Validate() error {
 	}
 	if c.TURN.UDPSockets < 0 || c.TURN.UDPSockets > 256 || c.TURN.ReadBuffer < 0 {
 		errs = append(errs, errors.New("turn: udp_sockets is 0 (one per CPU) to 256, read_buffer ≥ 0"))
+	}
+	if t := c.TURN; t.Enabled && (t.MaxAllocationsPerUser < 1 || t.MaxAllocationsPerUser > 64 || t.MaxBitratePerUser < 64_000 || t.CredentialTTL > Duration(24*time.Hour)) {
+		errs = append(errs, errors.New("turn: max_allocations_per_user is 1 to 64, max_bitrate_per_user at least 64000 (bits/s), credential_ttl at most 24h"))
 	}
 	if m := c.Media; m.Enabled {
 		if m.UDPPortMin > m.UDPPortMax || (m.UDPPortMin == 0) != (m.UDPPortMax == 0) {

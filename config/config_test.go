@@ -62,6 +62,9 @@ func TestEnvErrors(t *testing.T) {
 		{"SENIM_MEDIA_RECORD_DIR="},                                          // recording nowhere
 		{"SENIM_PKI_DEV_CA=false", "SENIM_PKI_ROOTS=/a.crt"},                 // require_crl without CRLs
 		{"SENIM_PKI_RELOAD_INTERVAL=0s"},                                     // never reloading
+		{"SENIM_TURN_MAX_ALLOCATIONS_PER_USER=0"},                            // no relay at all
+		{"SENIM_TURN_MAX_BITRATE_PER_USER=1000"},                             // below any call
+		{"SENIM_TURN_CREDENTIAL_TTL=48h"},                                    // credentials outlive calls
 	} {
 		if _, err := Load("", env); err == nil {
 			t.Errorf("%v: want an error", env)

@@ -1,18 +1,23 @@
 // Package turn is Senim's embedded TURN server (pion/turn v5): UDP and TCP
 // on one port, time-limited credentials in the TURN REST scheme, and a peer
-// policy that refuses to relay to loopback and private addresses unless the
+// policy that refuses to relay to special-purpose ranges, to the server's
+// own addresses, and to loopback and private addresses unless the
 // configuration allows it (a TURN server that relays anywhere is an open
-// proxy into its own network).
+// proxy into its own network). Each user has an allocation quota and a
+// bitrate.
 //
 // Credentials: username "<unix expiry>:<user>", password
 // base64(HMAC-SHA1(secret, username)), as coturn's use-auth-secret and the
 // TURN REST API draft define them. The server computes the password from the
-// username alone, so it keeps no session state for credentials.
+// username alone, so it keeps no session state for credentials. The <user>
+// Senim hands out is a pseudonym (Server.Credentials), never an IIN: TURN
+// usernames cross the network in clear text.
 package turn
 
 import (
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // the TURN REST scheme is HMAC-SHA1
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +25,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/logging"
@@ -47,6 +53,15 @@ type Config struct {
 	// bytes (0: the OS default, 208 KiB on Linux).
 	UDPSockets int
 	ReadBuffer int
+	// Self lists the server's addresses besides its interfaces' (the
+	// HTTP listen address, a NAT's public address): like the interfaces'
+	// they are refused as peers unless AllowLoopback (development).
+	Self []string
+	// MaxAllocationsPerUser bounds the allocations one user holds at once
+	// (0: no bound); MaxBitratePerUser bounds the bits per second relayed
+	// for one user, both ways, over all its allocations (0: no bound).
+	MaxAllocationsPerUser int
+	MaxBitratePerUser     int64
 }
 
 // Server is a running TURN server.
@@ -56,6 +71,19 @@ type Server struct {
 	udp  net.PacketConn
 	udps []net.PacketConn // udp among them
 	tcp  net.Listener
+	self *selfAddrs
+	q    *quotas
+	log  zerolog.Logger
+
+	mu    sync.Mutex
+	names map[string]pseudonym // pseudonym -> who, for the logs
+}
+
+// pseudonym is who is behind a TURN pseudonym, until its credentials
+// expire: a participant of an act's call.
+type pseudonym struct {
+	act, participant string
+	until            time.Time
 }
 
 // Start listens and serves.
@@ -89,15 +117,19 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		closeUDP()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
-	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp}
+	self := append([]string{cfg.RelayIP, udp.LocalAddr().(*net.UDPAddr).IP.String()}, cfg.Self...)
+	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, self: newSelfAddrs(self, cfg.Now),
+		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
+		names: map[string]pseudonym{}, log: log}
 	relayGen := func() pionturn.RelayAddressGenerator {
-		return &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}
+		return &meteredGen{RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}, q: s.q}
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelWarn
 	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
+		QuotaHandler:      s.quota,
 		LoggerFactory:     lf,
 		PacketConnConfigs: packetConfigs(udps, relayGen, s.permit),
 		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
@@ -108,7 +140,8 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
-		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).Msg("TURN listening")
+		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).
+		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).Msg("TURN listening")
 	return s, nil
 }
 
@@ -147,20 +180,55 @@ func (s *Server) auth(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 	return ra.Username, pionturn.GenerateAuthKey(ra.Username, s.cfg.Realm, Password(s.cfg.Secret, ra.Username)), true
 }
 
-// permit refuses relaying to addresses inside the operator's networks.
-func (s *Server) permit(_ net.Addr, peer net.IP) bool {
-	switch {
-	case peer.IsUnspecified() || peer.IsMulticast() || peer.IsInterfaceLocalMulticast():
-		return false
-	case peer.IsLoopback():
-		return s.cfg.AllowLoopback
-	case peer.IsPrivate() || peer.IsLinkLocalUnicast() || cgnat.Contains(peer):
-		return s.cfg.AllowPrivate
+// quota is pion's QuotaHandler: a user over its allocations is answered
+// 486 (Allocation Quota Reached).
+func (s *Server) quota(username, _ string, src net.Addr) bool {
+	if s.q.admits(username) {
+		return true
 	}
-	return true
+	act, _, _ := s.Who(username)
+	// The log names the act and the pseudonym, not the person (Who does).
+	s.log.Warn().Str("act", act).Str("turn_user", userKey(username)).Str("from", src.String()).
+		Int("max", s.cfg.MaxAllocationsPerUser).Msg("TURN allocation quota reached")
+	return false
 }
 
-var _, cgnat, _ = net.ParseCIDR("100.64.0.0/10")
+// Credentials issues TURN REST credentials for a participant of an act's
+// call, valid for ttl, under a pseudonym: an HMAC of both with the secret,
+// so that no IIN goes over the wire, calls cannot be linked by it, and the
+// participant keeps one quota across renewed credentials. Who maps the
+// pseudonym back.
+func (s *Server) Credentials(act, participant string, ttl time.Duration) (username, password string) {
+	p := Pseudonym(s.cfg.Secret, act+"\x00"+participant)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	for k, v := range s.names { // bounded by the users of one ttl
+		if now.After(v.until) {
+			delete(s.names, k)
+		}
+	}
+	s.names[p] = pseudonym{act: act, participant: participant, until: now.Add(ttl)}
+	s.mu.Unlock()
+	return Credentials(s.cfg.Secret, p, now, ttl)
+}
+
+// Who is the act and participant behind a TURN username this server
+// issued; ok is false when it no longer knows (expired, or issued before a
+// restart).
+func (s *Server) Who(username string) (act, participant string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.names[userKey(username)]
+	return n.act, n.participant, ok
+}
+
+// Pseudonym is the opaque TURN user of a participant: base64url of the
+// first 16 bytes of HMAC-SHA256(secret, "senim-turn-user:" + user).
+func Pseudonym(secret, user string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("senim-turn-user:" + user))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
 
 // Password is the TURN REST password of a username.
 func Password(secret, username string) string {

@@ -53,6 +53,9 @@ type Media struct {
 	// Notice, on joined, is what the participants must be told: the call
 	// is recorded.
 	Notice string `json:"notice,omitempty"`
+	// ICEServers, on joined, are the TURN servers with credentials for
+	// this participant of this call: only participants get them.
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 	// Message, on closed, says why.
 	Message string `json:"message,omitempty"`
 }
@@ -171,7 +174,8 @@ type ActSummary struct {
 }
 
 // ICEServer is one entry of RTCPeerConnection's iceServers: TURN URLs with
-// time-limited credentials (TURN REST: username "<expiry>:<user>").
+// time-limited credentials (TURN REST: username "<expiry>:<pseudonym>",
+// the pseudonym naming no one).
 type ICEServer struct {
 	URLs       []string `json:"urls"`
 	Username   string   `json:"username,omitempty"`

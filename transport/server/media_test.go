@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +41,7 @@ func hears(t *testing.T, c *client.Call, stream string) {
 }
 
 // The notary (directly) and the client (through Senim's TURN alone, with
-// the credentials the ice_servers query hands out) hold the act's call
+// the credentials its joined message hands out) hold the act's call
 // over the documented protocol. Outsiders may not join. The call is
 // recorded, the participants are told, and when the call ends the files'
 // SHA-256 are in the act's log and match the files on disk.
@@ -69,23 +73,20 @@ func TestVideoCallThroughSenim(t *testing.T) {
 		t.Fatalf("signal before join: %+v", e)
 	}
 
-	var ice struct {
-		ICEServers []protocol.ICEServer `json:"ice_servers"`
+	// No TURN credentials before joining: the query that gave them to any
+	// session is gone.
+	if err := cl.Query(ctx, "ice_servers", "", nil, &struct{}{}); client.CodeOf(err) != protocol.CodeUnknownName {
+		t.Fatalf("the ice_servers query: %v, want %s", err, protocol.CodeUnknownName)
 	}
-	if err := cl.Query(ctx, "ice_servers", "", nil, &ice); err != nil || len(ice.ICEServers) == 0 {
-		t.Fatalf("ice servers: %v %+v", err, ice)
-	}
+	// The client goes through TURN alone, with the servers joined gives it.
 	relayOnly := webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay}
-	for _, s := range ice.ICEServers {
-		relayOnly.ICEServers = append(relayOnly.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
 	notaryStream, clientStream := sfu.StreamID("notary:aliya"), sfu.StreamID("client:"+clientIIN)
 	nCall, err := nt.StartCall(ctx, actID, webrtc.Configuration{}, notaryStream, 300_000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nCall.Close()
-	if nCall.Joined.Kind != "joined" || nCall.Joined.Notice != act.RecordingNotice {
+	if nCall.Joined.Kind != "joined" || nCall.Joined.Notice != act.RecordingNotice || len(nCall.Joined.ICEServers) != 1 {
 		t.Fatalf("joined: %+v", nCall.Joined)
 	}
 	cCall, err := cl.StartCall(ctx, actID, relayOnly, clientStream, 300_000)
@@ -170,6 +171,10 @@ func TestVideoCallThroughSenim(t *testing.T) {
 	if n := w.metric(t, `senim_media_forwarded_packets_total{kind="video"}`); n <= 0 {
 		t.Fatalf("forwarded video packets metric %v", n)
 	}
+	// The client's TURN credentials work for another TURN client too, once
+	// its peer let go of its relays (they count against its quota).
+	_ = cCall.Close()
+	turnWorks(t, w, cCall.Joined.ICEServers)
 }
 
 // A server stopped mid-call finishes the recording before it goes: after
@@ -208,5 +213,35 @@ func TestStoppingMidCallFinishesTheRecording(t *testing.T) {
 	}
 	if s.Call != act.CallActive {
 		t.Fatalf("call %q: stopping the server does not end the act's call", s.Call)
+	}
+}
+
+// turnWorks checks the TURN servers of a joined message: one server, UDP
+// and TCP, credentials that are not expired and name no one, and that
+// coturn's test client relays through our TURN with them.
+func turnWorks(t *testing.T, w *world, ice []protocol.ICEServer) {
+	t.Helper()
+	if len(ice) != 1 || len(ice[0].URLs) != 2 {
+		t.Fatalf("joined's ice servers: %+v", ice)
+	}
+	srvICE := ice[0]
+	expiry, user, _ := strings.Cut(srvICE.Username, ":")
+	if exp, err := strconv.ParseInt(expiry, 10, 64); err != nil || exp <= time.Now().Unix() || exp > time.Now().Add(2*time.Hour).Unix() ||
+		strings.Contains(user, clientIIN) || strings.Contains(user, "client") || user == "" {
+		t.Fatalf("ice server %+v", srvICE)
+	}
+	if _, err := exec.LookPath("turnutils_uclient"); err == nil || os.Getenv("CI") == "true" {
+		uclient := testtool.RequireTool(t, "turnutils_uclient", "coturn")
+		testtool.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+			// -c: no RTP/RTCP port pairs (RESERVATION-TOKEN), as browsers; the
+			// TURN's sockets share the port and reservations do not cross them.
+			out, err := exec.Command(uclient, "-y", "-c", "-n", "5", "-m", "1", "-u", srvICE.Username, "-w", srvICE.Credential,
+				"-p", fmt.Sprint(w.srv.TURN.Port()), "127.0.0.1").CombinedOutput()
+			counts := regexp.MustCompile(`tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*\n`).FindAllStringSubmatch(string(out), -1)
+			if err != nil || len(counts) == 0 || counts[len(counts)-1][1] == "0" || counts[len(counts)-1][1] != counts[len(counts)-1][2] {
+				return fmt.Errorf("relaying with the handed-out credentials: %v\n%s", err, out)
+			}
+			return nil
+		})
 	}
 }

@@ -109,11 +109,19 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 	var media actors.Media
+	if cfg.TURN.Enabled {
+		if media.ICEServers, err = s.startTURN(cfg, now); err != nil {
+			s.Log.Close()
+			s.Bank.Close()
+			return nil, err
+		}
+	}
 	if cfg.Media.Enabled {
 		m := cfg.Media
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
 			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), Logger: log.With().Str("component", "sfu").Logger()})
 		if err != nil {
+			s.closeTURN()
 			s.Log.Close()
 			s.Bank.Close()
 			return nil, err
@@ -150,27 +158,10 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Document: record,
 	})
 	if err != nil {
+		s.closeTURN()
 		s.Log.Close()
 		s.Bank.Close()
 		return nil, err
-	}
-	var iceServers func(string) []protocol.ICEServer
-	if cfg.TURN.Enabled {
-		secret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "turn.secret"))
-		if err != nil {
-			return nil, err
-		}
-		s.TURN, err = turn.Start(turn.Config{Addr: cfg.TURN.Addr, RelayIP: cfg.TURN.RelayIP, Realm: cfg.TURN.Realm, Secret: secret,
-			AllowLoopback: cfg.TURN.AllowLoopback, AllowPrivate: cfg.TURN.AllowPrivate, Now: now,
-			UDPSockets: cfg.TURN.UDPSockets, ReadBuffer: cfg.TURN.ReadBuffer}, log.With().Str("component", "turn").Logger())
-		if err != nil {
-			return nil, err
-		}
-		iceServers = func(user string) []protocol.ICEServer {
-			u, p := turn.Credentials(secret, user, now(), cfg.TURN.CredentialTTL.Std())
-			hostPort := net.JoinHostPort(cfg.TURN.RelayIP, fmt.Sprint(s.TURN.Port()))
-			return []protocol.ICEServer{{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}, Username: u, Credential: p}}
-		}
 	}
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
@@ -178,8 +169,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
-			},
-			ICEServers: iceServers},
+			}},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		ClientIP:       clientIP,
@@ -189,6 +179,41 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	s.Trust.OnChange(s.Gateway.Recheck)
 	s.Accounts.OnChange(s.Gateway.Recheck)
 	return s, nil
+}
+
+// startTURN starts the embedded TURN server and returns what hands out its
+// credentials: to a participant of an act's call, valid for
+// turn.credential_ttl, under a pseudonym.
+func (s *Server) startTURN(cfg config.Config, now func() time.Time) (func(actID, participant string) []protocol.ICEServer, error) {
+	t := cfg.TURN
+	secret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "turn.secret"))
+	if err != nil {
+		return nil, err
+	}
+	// The server's addresses besides its interfaces': a relay to them would
+	// reach what it serves (refused unless allow_loopback).
+	self := append([]string{}, cfg.Media.PublicIPs...)
+	if host, _, err := net.SplitHostPort(cfg.HTTP.Addr); err == nil {
+		self = append(self, host)
+	}
+	s.TURN, err = turn.Start(turn.Config{Addr: t.Addr, RelayIP: t.RelayIP, Realm: t.Realm, Secret: secret,
+		AllowLoopback: t.AllowLoopback, AllowPrivate: t.AllowPrivate, Now: now,
+		UDPSockets: t.UDPSockets, ReadBuffer: t.ReadBuffer, Self: self,
+		MaxAllocationsPerUser: t.MaxAllocationsPerUser, MaxBitratePerUser: t.MaxBitratePerUser}, s.log.With().Str("component", "turn").Logger())
+	if err != nil {
+		return nil, err
+	}
+	hostPort := net.JoinHostPort(t.RelayIP, fmt.Sprint(s.TURN.Port()))
+	return func(actID, participant string) []protocol.ICEServer {
+		u, p := s.TURN.Credentials(actID, participant, t.CredentialTTL.Std())
+		return []protocol.ICEServer{{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}, Username: u, Credential: p}}
+	}, nil
+}
+
+func (s *Server) closeTURN() {
+	if s.TURN != nil {
+		_ = s.TURN.Close()
+	}
 }
 
 // OpenTrust builds the trust store of cfg: the configured roots,
@@ -282,9 +307,7 @@ func (s *Server) close(ctx context.Context) error {
 		}
 	}
 	s.Actors.Stop()
-	if s.TURN != nil {
-		_ = s.TURN.Close()
-	}
+	s.closeTURN()
 	s.Bank.Close()
 	if err := s.Log.Close(); err != nil {
 		errs = append(errs, err)

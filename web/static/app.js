@@ -285,16 +285,30 @@ async function downloadPDF() {
 // ---- the video call ----
 
 async function joinCall() {
-  const ice = (await query('ice_servers')).ice_servers || [];
+  const act = S.act;
+  const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  // The TURN servers come with joined (to the call's participants only), and
+  // the server's offer right after it: media messages wait on the call's
+  // queue until the peer connection exists.
+  let ready;
+  const call = { pc: null, stream, act, queue: new Promise((r) => { ready = r; }) };
+  S.call = call;
+  let joined;
+  try {
+    joined = await request({ type: 'media', act, body: { kind: 'join' } });
+  } catch (e) {
+    if (S.call === call) hangUpLocal(e.message);
+    ready();
+    throw e;
+  }
+  const ice = joined.body.ice_servers || [];
   const pc = new RTCPeerConnection({
     iceServers: ice.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
     iceTransportPolicy: $('relayOnly').checked ? 'relay' : 'all',
   });
-  const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  call.pc = pc;
   $('localVideo').srcObject = stream;
   for (const t of stream.getTracks()) pc.addTrack(t, stream);
-  const act = S.act;
-  S.call = { pc, stream, act, queue: Promise.resolve() };
   pc.ontrack = (e) => {
     const remote = e.streams[0];
     if (remote && e.track.kind === 'video') {
@@ -304,7 +318,7 @@ async function joinCall() {
   };
   pc.onicecandidate = (e) => { if (e.candidate) signal(act, { kind: 'candidate', candidate: e.candidate.toJSON() }); };
   pc.onconnectionstatechange = () => { $('callState').textContent = 'connection: ' + pc.connectionState; };
-  const joined = await request({ type: 'media', act, body: { kind: 'join' } });
+  ready();
   if (joined.body.notice) { $('notice').textContent = joined.body.notice; $('notice').hidden = false; }
   $('call').hidden = false;
   renderActions(S.state, S.state.revisions && S.state.revisions[S.state.revisions.length - 1]);
@@ -315,6 +329,7 @@ function onMedia(env) {
   if (!c || env.act !== c.act) return;
   const m = env.body;
   c.queue = c.queue.then(async () => {
+    if (!c.pc) return; // the join failed
     if (m.kind === 'offer') {
       await c.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       const answer = await c.pc.createAnswer();
@@ -338,7 +353,7 @@ function hangUpLocal(why) {
   if (!c) return;
   S.call = null;
   c.stream.getTracks().forEach((t) => t.stop());
-  c.pc.close();
+  if (c.pc) c.pc.close();
   $('localVideo').srcObject = null;
   $('remoteVideo').srcObject = null;
   $('callState').textContent = 'call ended: ' + (why || '');
