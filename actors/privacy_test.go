@@ -116,7 +116,7 @@ func TestRegistryLookupIsForTheActsNotaryAndOnRecord(t *testing.T) {
 	for _, c := range []struct{ id, act, iin, code string }{
 		{"no-act", "", attorneyIIN, string(act.CodeForbidden)},
 		{"theirs", "theirs", attorneyIIN, string(act.CodeForbidden)},
-		{"nowhere", "no-such-act", attorneyIIN, string(act.CodeForbidden)},
+		{"nowhere", "0123456789abcdef0123456789abcdef", attorneyIIN, string(act.CodeForbidden)},
 		{"over", "over", attorneyIIN, string(act.CodeNotAllowedInState)},
 		{"bad-iin", "mine", "12345", string(act.CodeBadIIN)},
 		{"outsider", "mine", strangerIIN, string(act.CodeNotAParty)},
