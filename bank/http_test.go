@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,6 +40,8 @@ func (p *provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p.hang > 0:
 		p.hang--
 		p.mu.Unlock()
+		// With the body read, the server notices when the client hangs up.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 		return
 	}
