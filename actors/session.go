@@ -118,7 +118,9 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case ActEvents:
 		s.events(m)
 	case StateResult:
-		s.stateAnswer(m)
+		s.stateAnswer(c, m)
+	case paymentLinkAnswer:
+		s.paymentLinkAnswer(m)
 	case MediaOut:
 		s.mediaOut(m)
 	case registryAnswer:

@@ -51,11 +51,14 @@ type Server struct {
 	Trust     *pki.TrustStore
 	DevCA     *devca.CA // nil when pki.dev_ca is off
 	Accounts  *accounts.Store
-	Bank      *bank.Sim
-	Registry  *registry.Sim
-	TURN      *turn.Server // nil when turn.enabled is false
-	Actors    *actors.System
-	Gateway   *gateway.Gateway
+	Bank      bank.Bank
+	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
+	// with a real provider.
+	BankSim  *bank.Sim
+	Registry *registry.Sim
+	TURN     *turn.Server // nil when turn.enabled is false
+	Actors   *actors.System
+	Gateway  *gateway.Gateway
 
 	ln           net.Listener
 	http         *http.Server
@@ -95,12 +98,12 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Registry, err = registry.OpenSim(RegistryPath(cfg.DataDir)); err != nil {
 		return nil, err
 	}
-	if s.Bank, err = bank.OpenSim(filepath.Join(cfg.DataDir, "bank"), log.With().Str("component", "bank").Logger()); err != nil {
+	if err = s.openBank(cfg, log.With().Str("component", "bank").Logger()); err != nil {
 		return nil, err
 	}
 	eventlog.AppendObserver = func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) }
 	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log}); err != nil {
-		s.Bank.Close()
+		s.closeBank()
 		return nil, err
 	}
 	var media actors.Media
@@ -110,7 +113,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), Logger: log.With().Str("component", "sfu").Logger()})
 		if err != nil {
 			s.Log.Close()
-			s.Bank.Close()
+			s.closeBank()
 			return nil, err
 		}
 		if m.Record {
@@ -131,7 +134,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	})
 	if err != nil {
 		s.Log.Close()
-		s.Bank.Close()
+		s.closeBank()
 		return nil, err
 	}
 	var iceServers func(string) []protocol.ICEServer
@@ -197,7 +200,12 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.ln = ln
-	s.Bank.SetCallbackURL("http://" + ln.Addr().String() + "/bank/callback")
+	if s.BankSim != nil {
+		s.BankSim.SetBaseURL("http://" + ln.Addr().String())
+		if err := s.BankSim.Resume(); err != nil {
+			s.log.Warn().Err(err).Msg("bank stand-in: pending callbacks not resumed")
+		}
+	}
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.errc <- s.http.Serve(ln) }()
 	if s.DevCA != nil {
@@ -231,7 +239,7 @@ func (s *Server) close(ctx context.Context) error {
 	if s.TURN != nil {
 		_ = s.TURN.Close()
 	}
-	s.Bank.Close()
+	s.closeBank()
 	if err := s.Log.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -269,8 +277,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /verify/{code}", s.verify)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
-	mux.HandleFunc("GET /bank/pay/{invoice}", s.payPage)
-	mux.HandleFunc("POST /bank/pay/{invoice}", s.pay)
+	s.bankRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		for _, c := range append(append(s.Trust.Roots()[:0:0], s.Trust.Roots()...), s.Trust.Intermediates()...) {
