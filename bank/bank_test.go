@@ -130,6 +130,14 @@ func TestPayDeliversAtLeastOnceWithRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "redelivery", func() bool { _, got := rcv.count(); return got == 2 })
+	// One small file per invoice, not one file of everything rewritten on
+	// every payment.
+	if _, err := os.Stat(filepath.Join(dir, "invoices", "INV-1.json")); err != nil {
+		t.Fatalf("no file for the invoice: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a whole-state file: %v", err)
+	}
 	// The bank's state survives a restart: invoice, payment and secret.
 	s.Close()
 	s2 := openSim(t, dir, srv.URL)

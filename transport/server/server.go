@@ -52,18 +52,19 @@ type Server struct {
 	DevCA     *devca.CA // nil when pki.dev_ca is off
 	Accounts  *accounts.Store
 	Bank      bank.Bank
-	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
-	// with a real provider.
-	BankSim  *bank.Sim
-	Registry *registry.Sim
-	TURN     *turn.Server // nil when turn.enabled is false
-	Actors   *actors.System
-	Gateway  *gateway.Gateway
+	Registry  *registry.Sim
+	TURN      *turn.Server // nil when turn.enabled is false
+	Actors    *actors.System
+	Gateway   *gateway.Gateway
 
 	ln           net.Listener
 	http         *http.Server
 	errc         chan error
 	checkLimiter *ipLimiter
+
+	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
+	// with a real provider.
+	BankSim *bank.Sim
 }
 
 // Options are what tests change besides the configuration.
