@@ -130,6 +130,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.events(m)
 	case StateResult:
 		s.stateAnswer(c, m)
+	case paymentLinkAnswer:
+		s.paymentLinkAnswer(m)
 	case MediaOut:
 		s.mediaOut(m)
 	case registryAnswer:

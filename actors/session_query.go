@@ -58,7 +58,7 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		id := newActID()
 		data := act.ApplicationBytes(id, p.ActionType, s.me.IIN, p.Phone, p.AttorneyIIN, p.Consent)
 		result(protocol.PreparedApplication{Act: id, Data: base64.StdEncoding.EncodeToString(data)})
-	case "to_sign", "act", "document":
+	case "to_sign", "act", "document", "payment_link":
 		if env.Act == "" {
 			s.fail(env, protocol.CodeBadMessage, "%s needs act", env.Name)
 			return
@@ -223,6 +223,9 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 			return
 		}
 		out = map[string]string{"code": m.State.DocumentCode, "pdf": base64.StdEncoding.EncodeToString(pdf)}
+	case "payment_link":
+		s.paymentLink(c, env, &m.State)
+		return
 	case "to_sign":
 		var q protocol.ToSignQuery
 		_ = json.Unmarshal(env.Body, &q)

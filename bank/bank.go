@@ -1,11 +1,13 @@
 // Package bank is Senim's side of the bank: invoices go out, payments come
-// back as callbacks authenticated with an HMAC over the body.
+// back as callbacks authenticated with an HMAC over the body (BANK.md).
 //
-// Sim is the embedded stand-in that runs when no bank is configured. It
-// behaves as a payment provider does, failures included: it keeps invoices
-// durably, lets the payer pay any amount (so a wrong amount reaches Senim),
-// and delivers each callback at least once, retrying with backoff while
-// Senim does not answer 2xx, so Senim sees duplicates and must ignore them.
+// Bank is the port; it has two adapters. HTTP talks to a real payment
+// provider's API (bank.mode = "http"). Sim is the embedded stand-in for
+// development only (bank.mode = "dev"): it behaves as a payment provider
+// does, failures included. It keeps each invoice durably in its own file,
+// lets only the holder of the invoice's pay link pay, pays exactly the
+// invoice, and delivers each callback at least once, retrying with backoff
+// while Senim does not answer, so Senim sees duplicates and must ignore them.
 package bank
 
 import (
@@ -42,6 +44,11 @@ type Bank interface {
 	// CreateInvoice registers an invoice the payer can then pay in their
 	// bank's app. Creating the same invoice id twice is not an error.
 	CreateInvoice(ctx context.Context, inv Invoice) error
+	// PaymentURL is where the payer pays an invoice. Whoever holds it can
+	// pay, so Senim hands it only to the act's principal.
+	PaymentURL(ctx context.Context, invoiceID string) (string, error)
+	// Secret is the HMAC key the bank's callbacks are signed with.
+	Secret() []byte
 }
 
 // SignatureHeader carries the HMAC of a callback body.

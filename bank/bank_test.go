@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -62,62 +65,197 @@ func (r *receiver) count() (int, int) {
 	return r.calls, len(r.got)
 }
 
+// waitFor polls cond until it holds or ten seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func openSim(t *testing.T, dir, base string) *Sim {
+	t.Helper()
+	s, err := OpenSim(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	s.Retry = time.Millisecond
+	s.SetBaseURL(base)
+	return s
+}
+
+// keyOf returns the key of an invoice's pay link.
+func keyOf(t *testing.T, s *Sim, invoiceID string) string {
+	t.Helper()
+	link, err := s.PaymentURL(context.Background(), invoiceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(link)
+	if err != nil || len(u.Query().Get("key")) < 32 {
+		t.Fatalf("pay link %q carries no key", link)
+	}
+	return u.Query().Get("key")
+}
+
 func TestPayDeliversAtLeastOnceWithRetries(t *testing.T) {
 	rcv := &receiver{failFirst: 2}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	dir := t.TempDir()
-	s, err := OpenSim(dir, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Retry = time.Millisecond
-	s.SetCallbackURL(srv.URL)
-	if _, err := s.Pay("nope", 1, time.Now()); !errors.Is(err, ErrNoInvoice) {
+	s := openSim(t, dir, srv.URL)
+	if _, err := s.Pay("nope", "k", time.Now()); !errors.Is(err, ErrNoInvoice) {
 		t.Fatalf("unknown invoice: %v", err)
 	}
 	if err := s.CreateInvoice(context.Background(), Invoice{ID: "INV-1", ActID: "a1", Amount: 1513750}); err != nil {
 		t.Fatal(err)
 	}
-	cb, err := s.Pay("INV-1", 1513750, time.Now())
+	p, err := s.Pay("INV-1", keyOf(t, s, "INV-1"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		calls, got := rcv.count()
-		if got == 1 {
-			if calls != 3 {
-				t.Fatalf("%d attempts, want 2 failures and 1 success", calls)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered: %d attempts", calls)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if p.Amount != 1513750 || p.Status != StatusPending {
+		t.Fatalf("first attempt answered 503: %+v", p)
 	}
-	if err := s.Redeliver(cb.PaymentID); err != nil {
+	waitFor(t, "delivery", func() bool { _, got := rcv.count(); return got == 1 })
+	if calls, _ := rcv.count(); calls != 3 {
+		t.Fatalf("%d attempts, want 2 failures and 1 success", calls)
+	}
+	if err := s.Redeliver("INV-1"); err != nil {
 		t.Fatal(err)
 	}
-	for _, got := rcv.count(); got != 2; _, got = rcv.count() {
-		if time.Now().After(deadline) {
-			t.Fatal("redelivery did not arrive")
-		}
-		time.Sleep(5 * time.Millisecond)
+	waitFor(t, "redelivery", func() bool { _, got := rcv.count(); return got == 2 })
+	// One small file per invoice, not one file of everything rewritten on
+	// every payment.
+	if _, err := os.Stat(filepath.Join(dir, "invoices", "INV-1.json")); err != nil {
+		t.Fatalf("no file for the invoice: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a whole-state file: %v", err)
 	}
 	// The bank's state survives a restart: invoice, payment and secret.
 	s.Close()
-	s2, err := OpenSim(dir, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if _, paid, ok := s2.Invoice("INV-1"); !ok || !paid {
-		t.Fatal("invoice or payment lost across a restart")
+	s2 := openSim(t, dir, srv.URL)
+	_, pays, err := s2.Lookup("INV-1", keyOf(t, s2, "INV-1"))
+	if err != nil || len(pays) != 1 || pays[0].Status != StatusAccepted || pays[0].PaymentID != p.PaymentID {
+		t.Fatalf("invoice or payment lost across a restart: %+v %v", pays, err)
 	}
 	if string(s2.Secret()) != string(s.Secret()) {
 		t.Fatal("the HMAC secret changed across a restart")
 	}
+}
+
+// Only the pay link's key pays, the amount is the invoice's, an invoice is
+// paid once, and a refusal from Senim is kept as a refusal, never as paid.
+func TestPayNeedsTheKeyAndReportsSenimsAnswer(t *testing.T) {
+	var mu sync.Mutex
+	answer := http.StatusConflict
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(answer)
+		if answer == http.StatusConflict {
+			_, _ = io.WriteString(w, `{"code":"unknown_invoice","message":"no open invoice"}`)
+		}
+	}))
+	defer srv.Close()
+	s := openSim(t, t.TempDir(), srv.URL)
+	for _, id := range []string{"INV-1", "INV-2"} {
+		if err := s.CreateInvoice(context.Background(), Invoice{ID: id, ActID: "a1", Amount: 500}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key1, key2 := keyOf(t, s, "INV-1"), keyOf(t, s, "INV-2")
+	if key1 == key2 {
+		t.Fatal("two invoices share a key")
+	}
+	for _, bad := range []string{"", key2, key1[:len(key1)-1], key1 + "0"} {
+		if _, err := s.Pay("INV-1", bad, time.Now()); !errors.Is(err, ErrBadKey) {
+			t.Fatalf("key %q: %v", bad, err)
+		}
+		if _, _, err := s.Lookup("INV-1", bad); !errors.Is(err, ErrBadKey) {
+			t.Fatalf("lookup with key %q: %v", bad, err)
+		}
+	}
+	if _, err := s.Pay("../secret", key1, time.Now()); !errors.Is(err, ErrNoInvoice) {
+		t.Fatalf("a path as invoice id: %v", err)
+	}
+	p, err := s.Pay("INV-1", key1, time.Now())
+	if err != nil || p.Status != StatusRefused || p.Code != "unknown_invoice" || p.Amount != 500 {
+		t.Fatalf("refused payment: %+v %v", p, err)
+	}
+	mu.Lock()
+	answer = http.StatusOK
+	mu.Unlock()
+	again, err := s.Pay("INV-1", key1, time.Now())
+	if err != nil || again.PaymentID != p.PaymentID || again.Status != StatusRefused {
+		t.Fatalf("paying twice: %+v %v", again, err)
+	}
+	if _, pays, _ := s.Lookup("INV-1", key1); len(pays) != 1 || pays[0].Status != StatusRefused {
+		t.Fatalf("stored: %+v", pays)
+	}
+}
+
+// A payment Senim has not answered is delivered again after a restart.
+func TestPendingDeliveryResumesAfterRestart(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	dir := t.TempDir()
+	s := openSim(t, dir, down.URL)
+	if err := s.CreateInvoice(context.Background(), Invoice{ID: "INV-1", ActID: "a1", Amount: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Pay("INV-1", keyOf(t, s, "INV-1"), time.Now()); err != nil || p.Status != StatusPending {
+		t.Fatalf("pay: %+v %v", p, err)
+	}
+	s.Close()
+
+	rcv := &receiver{}
+	up := httptest.NewServer(rcv)
+	defer up.Close()
+	s2 := openSim(t, dir, up.URL)
+	if err := s2.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after the restart", func() bool { _, got := rcv.count(); return got == 1 })
+	waitFor(t, "status saved", func() bool {
+		_, pays, _ := s2.Lookup("INV-1", keyOf(t, s2, "INV-1"))
+		return len(pays) == 1 && pays[0].Status == StatusAccepted
+	})
+	if entries, _ := os.ReadDir(filepath.Join(dir, "pending")); len(entries) != 0 {
+		t.Fatalf("pending markers left: %v", entries)
+	}
+}
+
+// The single state file of earlier versions becomes one file per invoice;
+// its payments are delivered again to learn Senim's answer.
+func TestOldStateFileIsMigrated(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"invoices":{"INV-1":{"id":"INV-1","act_id":"a1","amount":500}},
+		"payments":{"PAY-1":{"payment_id":"PAY-1","invoice_id":"INV-1","act_id":"a1","amount":500}}}`
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	s := openSim(t, dir, srv.URL)
+	inv, pays, err := s.Lookup("INV-1", keyOf(t, s, "INV-1"))
+	if err != nil || inv.Amount != 500 || len(pays) != 1 || pays[0].PaymentID != "PAY-1" || pays[0].Status != StatusPending {
+		t.Fatalf("migrated: %+v %+v %v", inv, pays, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.json.migrated")); err != nil {
+		t.Fatal("the old state file is not kept")
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "migrated payment delivered", func() bool { _, got := rcv.count(); return got == 1 })
 }

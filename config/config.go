@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -41,6 +42,20 @@ type Bank struct {
 	// Mode is "dev" (the embedded stand-in and its pay page) or "http" (a
 	// real provider's HTTP API; see BANK.md).
 	Mode string `toml:"mode"`
+	// URL is the provider's API base (http mode): https, or http on
+	// loopback only.
+	URL string `toml:"url"`
+	// APIKeyFile holds the key Senim authenticates to the provider with
+	// (http mode).
+	APIKeyFile string `toml:"api_key_file"`
+	// SecretFile holds the HMAC-SHA256 key of the provider's callbacks, at
+	// least 32 bytes (http mode; the stand-in makes its own).
+	SecretFile string `toml:"secret_file"`
+	// Timeout bounds one request to the provider; Retries more attempts
+	// follow a timeout or a 5xx, Backoff apart at first, then doubling.
+	Timeout Duration `toml:"timeout"`
+	Retries int      `toml:"retries"`
+	Backoff Duration `toml:"backoff"`
 }
 
 // Media configures the SFU that carries the video calls.
@@ -228,7 +243,7 @@ func Default() Config {
 			MaxAllocationsPerUser: 4, MaxBitratePerUser: 10_000_000},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
-		Bank: Bank{Mode: "dev"},
+		Bank: Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 	}
 }
 
@@ -323,9 +338,19 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.Bank.Mode {
-	case "dev", "http":
+	case "dev":
+	case "http":
+		if err := checkBankURL(c.Bank.URL); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Bank.APIKeyFile == "" || c.Bank.SecretFile == "" {
+			errs = append(errs, errors.New("bank: mode http needs api_key_file and secret_file"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("bank.mode %q: want dev or http", c.Bank.Mode))
+	}
+	if c.Bank.Timeout <= 0 || c.Bank.Backoff <= 0 || c.Bank.Retries < 0 || c.Bank.Retries > 10 {
+		errs = append(errs, errors.New("bank: timeout and backoff must be positive, retries 0 to 10"))
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
@@ -338,6 +363,22 @@ func (c Config) Validate() error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// checkBankURL accepts an https URL, or http to a loopback host (a provider
+// stand-in on the same machine): the API key and invoices must not cross a
+// network in clear.
+func checkBankURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bank.url %q: want the provider's https URL", raw)
+	}
+	ip := net.ParseIP(u.Hostname())
+	loopback := u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return fmt.Errorf("bank.url %q: want https (http only to a loopback host)", raw)
 	}
 	return nil
 }

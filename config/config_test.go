@@ -84,3 +84,27 @@ func TestEnvNamesCoverEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// A real bank needs its URL over TLS (plain http to loopback only) and both
+// secrets' files.
+func TestBankHTTPMode(t *testing.T) {
+	ok := []string{"SENIM_BANK_MODE=http", "SENIM_BANK_API_KEY_FILE=/k", "SENIM_BANK_SECRET_FILE=/s"}
+	for _, u := range []string{"https://pay.example.kz/api", "http://127.0.0.1:9000", "http://localhost:9000/v1"} {
+		if _, err := Load("", append(ok, "SENIM_BANK_URL="+u)); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, env := range [][]string{
+		append(ok, "SENIM_BANK_URL=http://pay.example.kz/api"),                                          // plain http over a network
+		append(ok, "SENIM_BANK_URL=pay.example.kz"),                                                     // not a URL
+		{"SENIM_BANK_MODE=http", "SENIM_BANK_URL=https://pay.example.kz", "SENIM_BANK_SECRET_FILE=/s"},  // no API key
+		{"SENIM_BANK_MODE=http", "SENIM_BANK_URL=https://pay.example.kz", "SENIM_BANK_API_KEY_FILE=/k"}, // no secret
+		{"SENIM_BANK_RETRIES=11"},
+		{"SENIM_BANK_TIMEOUT=0s"},
+		{"SENIM_BANK_MODE=paypal"},
+	} {
+		if _, err := Load("", env); err == nil {
+			t.Errorf("%v: want an error", env)
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -127,7 +125,7 @@ type repl struct {
 const replHelp = `commands (ACT is an act id):
   all:      show ACT | watch ACT [SEQ] | raw {json envelope} | quit
   client:   apply PHONE ATTORNEY_IIN | call ACT | approve ACT REV | changes ACT REV COMMENTS...
-            pay ACT [AMOUNT_TIYN] | cancel ACT [REASON...] | revoke ACT [REASON...] | end ACT | acts
+            pay ACT | cancel ACT [REASON...] | revoke ACT [REASON...] | end ACT | acts
   attorney: consent ACT | refuse ACT [REASON...] | acts
   notary:   available | away | accept ACT | decline ACT | end ACT
             check ACT document_shown|registry_lookup|legal_capacity|rights_explained pass|fail [NOTE...]
@@ -232,7 +230,7 @@ func (r *repl) line(text string) bool {
 			cmd("sign_act", map[string]any{"cms": cms})
 		}
 	case "pay":
-		r.pay(ctx, arg(1), arg(2))
+		r.pay(ctx, arg(1))
 	case "show":
 		var s act.State
 		if err := r.c.Query(ctx, "act", arg(1), nil, &s); err != nil {
@@ -273,30 +271,32 @@ func (r *repl) line(text string) bool {
 	return false
 }
 
-// pay plays the client's bank app: it pays the act's invoice at the
-// development bank stand-in.
-func (r *repl) pay(ctx context.Context, actID, amount string) {
-	var s act.State
-	if err := r.c.Query(ctx, "act", actID, nil, &s); err != nil {
-		r.report(err, "")
-		return
-	}
-	if s.Invoice == nil {
-		fmt.Fprintln(r.out, "no invoice yet")
-		return
-	}
-	form := url.Values{}
-	if amount != "" {
-		form.Set("amount", amount)
-	}
-	resp, err := http.PostForm(r.http+"/bank/pay/"+s.Invoice.ID, form)
+// pay plays the client's bank app: it asks Senim for the act's payment
+// link (the principal alone gets it) and, when the link is the development
+// bank stand-in's, pays there; a real bank's link is printed to open.
+func (r *repl) pay(ctx context.Context, actID string) {
+	link, err := r.c.PaymentLink(ctx, actID)
 	if err != nil {
 		r.report(err, "")
 		return
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	fmt.Fprintf(r.out, "bank: %s %s\n", resp.Status, strings.TrimSpace(string(b)))
+	if !strings.HasPrefix(link.URL, r.http+"/bank/pay/") {
+		fmt.Fprintf(r.out, "pay %d tiyn at: %s\n", link.Amount, link.URL)
+		return
+	}
+	p, err := client.PayAtStandIn(ctx, link.URL)
+	if err != nil {
+		r.report(err, "")
+		return
+	}
+	switch p.Status {
+	case "accepted":
+		fmt.Fprintf(r.out, "bank: paid %d tiyn (%s); Senim accepted the payment\n", p.Amount, p.PaymentID)
+	case "refused":
+		fmt.Fprintf(r.out, "bank: Senim refused payment %s: %s %s (to be refunded)\n", p.PaymentID, p.Code, p.Message)
+	default:
+		fmt.Fprintf(r.out, "bank: payment %s made; Senim has not confirmed it yet (the bank retries)\n", p.PaymentID)
+	}
 }
 
 func (r *repl) report(err error, ok string) {

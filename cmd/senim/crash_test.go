@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,11 +184,13 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if s.Version <= approved.Seq || s.Approved != 1 || s.Call != act.CallActive && s.Call != act.CallOver {
 		t.Fatalf("state after restart: seq %d phase %s approved %d call %s", s.Version, s.Phase, s.Approved, s.Call)
 	}
-	resp, err := http.PostForm("http://"+addr+"/bank/pay/"+s.Invoice.ID, url.Values{})
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("pay: %v %v", resp, err)
+	link, err := c.c.PaymentLink(c.ctx, actID)
+	if err != nil || link.Invoice != s.Invoice.ID {
+		t.Fatalf("payment link: %+v %v", link, err)
 	}
-	resp.Body.Close()
+	if p, err := client.PayAtStandIn(c.ctx, link.URL); err != nil || p.Status != "accepted" {
+		t.Fatalf("pay: %+v %v", p, err)
+	}
 	if err := c.c.Subscribe(c.ctx, actID, 0); err != nil {
 		t.Fatal(err)
 	}

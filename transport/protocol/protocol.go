@@ -182,6 +182,15 @@ type ICEServer struct {
 	Credential string   `json:"credential,omitempty"`
 }
 
+// PaymentLink answers the payment_link query: where the act's principal
+// pays its open invoice. The address itself lets its holder pay, so it goes
+// to the principal alone.
+type PaymentLink struct {
+	URL     string `json:"url"`
+	Invoice string `json:"invoice"`
+	Amount  int64  `json:"amount"` // tiyn
+}
+
 // Offer is the body of an offer: what the notary sees when the window
 // "lights green".
 type Offer struct {

@@ -256,10 +256,7 @@ func TestWholeActInTheBrowser(t *testing.T) {
 	nTab.until("not approved", `window.senim.state.approved === 1`)
 	nTab.click("Issue the invoice", 0)
 	cTab.until("no invoice on the client's page", `!!window.senim.state.invoice`)
-	invoice := js[string](t, cTab.ctx, `window.senim.state.invoice.id`)
-	if code, body := w.postPay(t, invoice, 0); code != 202 {
-		t.Fatalf("pay: %d %s", code, body)
-	}
+	w.pay(t, cl(t, w), actID)
 	nTab.until("not paid", `(window.senim.state.payments || []).length === 1`)
 	nTab.click("Issue the document code", 0)
 	nTab.until("no code", `!!window.senim.state.document_code`)

@@ -52,18 +52,21 @@ type world struct {
 	stranger client.KeySigner
 }
 
-func startServer(t *testing.T, dataDir string) *server.Server {
+func startServer(t *testing.T, dataDir string, mods ...func(*config.Config)) *server.Server {
 	t.Helper()
-	return startServerLogged(t, dataDir, zerolog.Nop())
+	return startServerLogged(t, dataDir, zerolog.Nop(), mods...)
 }
 
 // startServerLogged runs a server that logs to log.
-func startServerLogged(t *testing.T, dataDir string, log zerolog.Logger) *server.Server {
+func startServerLogged(t *testing.T, dataDir string, log zerolog.Logger, mods ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dataDir
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.TURN.Addr = "127.0.0.1:0"
+	for _, m := range mods {
+		m(&cfg)
+	}
 	srv, err := server.New(cfg, log, server.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,16 +82,16 @@ func startServerLogged(t *testing.T, dataDir string, log zerolog.Logger) *server
 	return srv
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, mods ...func(*config.Config)) *world {
 	t.Helper()
-	return newWorldLogged(t, zerolog.Nop())
+	return newWorldLogged(t, zerolog.Nop(), mods...)
 }
 
 // newWorldLogged is newWorld with a server that logs to log.
-func newWorldLogged(t *testing.T, log zerolog.Logger) *world {
+func newWorldLogged(t *testing.T, log zerolog.Logger, mods ...func(*config.Config)) *world {
 	t.Helper()
 	dir := t.TempDir()
-	srv := startServerLogged(t, dir, log)
+	srv := startServerLogged(t, dir, log, mods...)
 	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
 	pair := func(id, surname, name string) client.KeySigner {
 		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())
@@ -256,19 +259,16 @@ func (w *world) toCall(t *testing.T) (string, *client.Client, *client.Client) {
 	return actID, cl, nt
 }
 
-func (w *world) postPay(t *testing.T, invoice string, amount int64) (int, string) {
+// pay pays the act's invoice at the bank stand-in, through the payment link
+// that only the principal's session c gets, and wants Senim to accept it.
+func (w *world) pay(t *testing.T, c *client.Client, actID string) client.Payment {
 	t.Helper()
-	form := url.Values{}
-	if amount > 0 {
-		form.Set("amount", fmt.Sprint(amount))
+	link := mustOf[protocol.PaymentLink](t)(c.PaymentLink(w.ctx(), actID))
+	p := mustOf[client.Payment](t)(client.PayAtStandIn(w.ctx(), link.URL))
+	if p.Status != "accepted" || p.InvoiceID != link.Invoice || p.Amount != link.Amount {
+		t.Fatalf("pay: %+v for %+v", p, link)
 	}
-	resp, err := http.PostForm(w.http+"/bank/pay/"+invoice, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return p
 }
 
 func poll(t *testing.T, what string, cond func() bool) {
@@ -311,24 +311,14 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	if s.Invoice == nil || s.Invoice.Amount != 1513750 {
 		t.Fatalf("invoice %+v", s.Invoice)
 	}
-	// A wrong amount reaches Senim and is refused; the act stays unpaid.
-	if code, body := w.postPay(t, s.Invoice.ID, 100); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
-	// The right amount: the bank calls back, the act is paid.
-	code, body := w.postPay(t, s.Invoice.ID, 0)
-	if code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
+	// The client pays through the link only the principal gets; the bank
+	// calls back, the act is paid.
+	w.pay(t, cl, actID)
 	next(t, cl.Events(), eventNamed("payment_received"))
-	var cb struct {
-		PaymentID string `json:"payment_id"`
-	}
-	_ = json.Unmarshal([]byte(body), &cb)
 	// The bank repeats its callback: nothing changes.
 	seqBefore := w.state(t, cl, actID).Version
 	dupBefore := w.metric(t, `senim_bank_callbacks_total{outcome="duplicate"}`)
-	if err := w.srv.Bank.Redeliver(cb.PaymentID); err != nil {
+	if err := w.srv.BankSim.Redeliver(s.Invoice.ID); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, "duplicate callback answered", func() bool {

@@ -149,9 +149,7 @@ func TestResumeAfterReconnectAndRetries(t *testing.T) {
 		}
 	}
 	// Live events continue with no gap.
-	if code, body := w.postPay(t, w.state(t, cl2, actID).Invoice.ID, 0); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
+	w.pay(t, cl2, actID)
 	if e := next(t, cl2.Events(), func(protocol.Envelope) bool { return true }); e.Seq != head+1 || e.Name != "payment_received" {
 		t.Fatalf("live event %+v", e)
 	}
@@ -474,9 +472,7 @@ func (w *world) toSigned(t *testing.T) (string, *client.Client, *client.Client) 
 	ctx := w.ctx()
 	actID, cl, nt := w.toApproval(t)
 	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
-	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
+	w.pay(t, cl, actID)
 	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
 	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
 	cms := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))

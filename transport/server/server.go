@@ -53,7 +53,7 @@ type Server struct {
 	Trust     *pki.TrustStore
 	DevCA     *devca.CA // nil when pki.dev_ca is off
 	Accounts  *accounts.Store
-	Bank      *bank.Sim
+	Bank      bank.Bank
 	Registry  *registry.Sim
 	TURN      *turn.Server // nil when turn.enabled is false
 	Actors    *actors.System
@@ -65,6 +65,10 @@ type Server struct {
 	checkLimiter *ipLimiter
 	now          func() time.Time
 	stopReload   chan struct{}
+
+	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
+	// with a real provider.
+	BankSim *bank.Sim
 }
 
 // Options are what tests change besides the configuration.
@@ -100,19 +104,19 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Registry, err = registry.OpenSim(RegistryPath(cfg.DataDir)); err != nil {
 		return nil, err
 	}
-	if s.Bank, err = bank.OpenSim(filepath.Join(cfg.DataDir, "bank"), log.With().Str("component", "bank").Logger()); err != nil {
+	if err = s.openBank(cfg, log.With().Str("component", "bank").Logger()); err != nil {
 		return nil, err
 	}
 	eventlog.AppendObserver = func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) }
 	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log}); err != nil {
-		s.Bank.Close()
+		s.closeBank()
 		return nil, err
 	}
 	var media actors.Media
 	if cfg.TURN.Enabled {
 		if media.ICEServers, err = s.startTURN(cfg, now); err != nil {
 			s.Log.Close()
-			s.Bank.Close()
+			s.closeBank()
 			return nil, err
 		}
 	}
@@ -123,7 +127,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		if err != nil {
 			s.closeTURN()
 			s.Log.Close()
-			s.Bank.Close()
+			s.closeBank()
 			return nil, err
 		}
 		if m.Record {
@@ -138,7 +142,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	logSecret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "log.secret"))
 	if err != nil {
 		s.Log.Close()
-		s.Bank.Close()
+		s.closeBank()
 		return nil, err
 	}
 	f := cfg.Fees
@@ -160,7 +164,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err != nil {
 		s.closeTURN()
 		s.Log.Close()
-		s.Bank.Close()
+		s.closeBank()
 		return nil, err
 	}
 	l := cfg.Limits
@@ -257,7 +261,12 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.ln = ln
-	s.Bank.SetCallbackURL(scheme + "://" + selfAddr(ln.Addr()) + "/bank/callback")
+	if s.BankSim != nil {
+		s.BankSim.SetBaseURL(scheme + "://" + selfAddr(ln.Addr()))
+		if err := s.BankSim.Resume(); err != nil {
+			s.log.Warn().Err(err).Msg("bank stand-in: pending callbacks not resumed")
+		}
+	}
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	go func() {
 		if tlsConfig != nil {
@@ -308,7 +317,7 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	s.Actors.Stop()
 	s.closeTURN()
-	s.Bank.Close()
+	s.closeBank()
 	if err := s.Log.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -346,8 +355,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /verify/{code}", s.verify)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
-	mux.HandleFunc("GET /bank/pay/{invoice}", s.payPage)
-	mux.HandleFunc("POST /bank/pay/{invoice}", s.pay)
+	s.bankRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		for _, c := range append(append(s.Trust.Roots()[:0:0], s.Trust.Roots()...), s.Trust.Intermediates()...) {

@@ -181,9 +181,7 @@ func TestRenderingInputsComeFromTheServer(t *testing.T) {
 	ctx := w.ctx()
 	actID, cl, nt := w.toApproval(t)
 	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
-	if code, body := w.postPay(t, w.state(t, cl, actID).Invoice.ID, 0); code != http.StatusAccepted {
-		t.Fatalf("pay: %d %s", code, body)
-	}
+	w.pay(t, cl, actID)
 	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
 	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code",
 		map[string]any{"place": "Лондон", "public_url": "https://evil.example", "format": 99, "code": "MINE"}))

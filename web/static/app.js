@@ -208,6 +208,22 @@ async function refreshAct() {
   if (!inCall && S.call) hangUpLocal('the call is over');
 }
 
+// The pay link lets whoever holds it pay, so Senim gives it to the principal
+// only, on request. The tab is opened before the query, as a pop-up blocker
+// allows only what a click opens at once.
+async function payAtBank() {
+  const tab = window.open('', '_blank');
+  try {
+    const link = await query('payment_link', S.act);
+    if (!tab) return location.assign(link.url);
+    tab.opener = null;
+    tab.location = link.url;
+  } catch (e) {
+    if (tab) tab.close();
+    throw e;
+  }
+}
+
 function btn(label, fn, secondary) {
   return el('button', { class: secondary ? 'secondary' : undefined, onclick: () => run(fn) }, label);
 }
@@ -229,7 +245,7 @@ function renderActions(s, cur) {
       a.push(btn(`Approve revision ${cur.number} (EDS)`, async () => command(act, 'approve_draft', { revision: cur.number, cms: await signStep(act, 'draft', cur.number) })));
       a.push(btn('Request changes', () => command(act, 'request_changes', { revision: cur.number, comments: askText('What should change?') }), true));
     }
-    if (s.invoice && !final) a.push(el('a', { href: '/bank/pay/' + s.invoice.id, target: '_blank' }, 'Pay at the bank → '));
+    if (s.invoice && !final && !(s.payments || []).some((p) => p.invoice_id === s.invoice.id)) a.push(btn('Pay at the bank →', payAtBank));
     if (s.phase === 'signed') {
       a.push(btn('Download the document (PDF)', downloadPDF));
       a.push(el('a', { href: '/verify/' + s.document_code, target: '_blank' }, ' Public check '));
