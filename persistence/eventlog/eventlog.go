@@ -449,22 +449,31 @@ func (l *Log) scan(prefix []byte, fn func(value, stream string) error) (err erro
 // VerifyChain re-reads a stream and checks its hash chain, and that its head
 // names the last record.
 func (l *Log) VerifyChain(stream string) error {
+	_, err := l.ReadVerified(stream)
+	return err
+}
+
+// ReadVerified returns every record of a stream after checking, as
+// VerifyChain does, that they form an intact chain named by the head: acts
+// are loaded through it, so a record altered on disk is found the moment
+// its act is.
+func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	recs, err := l.ReadAll(stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := VerifyRecords(recs); err != nil {
-		return err
+		return nil, err
 	}
 	if len(recs) > 0 && recs[0].Seq != 1 {
-		return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
+		return nil, &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 	}
 	seq, hash, err := l.Head(stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n := uint64(len(recs)); seq != n || (n > 0 && hash != recs[n-1].Hash) {
-		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+		return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
 	}
-	return nil
+	return recs, nil
 }
