@@ -15,8 +15,12 @@ import (
 
 // openLog opens the event log of cfg for the offline tools; the server must
 // be stopped (pebble locks its directory).
-func openLog(cfg config.Config) (*eventlog.Log, error) {
-	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{})
+func openLog(cfg config.Config) (*eventlog.Log, error) { return openLogWith(cfg, false) }
+
+// openLogWith opens the log, read-only if asked. pebble's own messages go
+// to stderr: an error inside the store is printed, never swallowed.
+func openLogWith(cfg config.Config, readOnly bool) (*eventlog.Log, error) {
+	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: newLogger(cfg.Log, os.Stderr), ReadOnly: readOnly})
 	if err != nil && strings.Contains(err.Error(), "lock") {
 		return nil, &exitError{code: 1, msg: "the event log is in use: stop `senim serve` on " + cfg.DataDir + " first"}
 	}
