@@ -408,6 +408,31 @@ func (l *Log) Streams(prefix string, fn func(stream string) error) (err error) {
 	return storeErr("", it.Error())
 }
 
+// Heads calls fn with every stream's head (its last seq and hash), sorted
+// by stream, from one consistent view of the store.
+func (l *Log) Heads(fn func(stream string, seq uint64, hash string) error) (err error) {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	defer recoverFatal("", &err)
+	p := []byte{'h'}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
+	if err != nil {
+		return storeErr("", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		stream, v := string(it.Key()[1:]), it.Value()
+		if len(v) < 8 {
+			return &ChainError{Stream: stream, Reason: "the head does not decode"}
+		}
+		if err := fn(stream, binary.BigEndian.Uint64(v[:8]), string(v[8:])); err != nil {
+			return err
+		}
+	}
+	return storeErr("", it.Error())
+}
+
 // Lookup returns the streams with the index entry (index, value), sorted.
 func (l *Log) Lookup(index, value string) ([]string, error) {
 	var out []string
