@@ -34,6 +34,20 @@ type Config struct {
 	TURN     TURN     `toml:"turn"`
 	Media    Media    `toml:"media"`
 	Bank     Bank     `toml:"bank"`
+	// Checkpoint: see the Checkpoint type.
+	Checkpoint Checkpoint `toml:"checkpoint"`
+}
+
+// Checkpoint configures the signed checkpoints that anchor the event log's
+// history (persistence/checkpoint, docs/evidence.md).
+type Checkpoint struct {
+	// Interval between checkpoints; one is also written on shutdown.
+	Interval Duration `toml:"interval"`
+	// P12 and PasswordFile are the signing key: the organisation's NUC
+	// certificate in production. Empty with pki.dev_ca: a key issued by the
+	// development CA on first start, kept under data_dir/checkpoint.
+	P12          string `toml:"p12"`
+	PasswordFile string `toml:"password_file"`
 }
 
 // Bank configures the payment provider the invoices go to.
@@ -192,7 +206,8 @@ func Default() Config {
 			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
-		Bank: Bank{Mode: "dev"},
+		Bank:       Bank{Mode: "dev"},
+		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
 	}
 }
 
@@ -289,6 +304,12 @@ func (c Config) Validate() error {
 	}
 	if c.PKI.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("pki.max_clock_skew must be positive"))
+	}
+	if c.Checkpoint.Interval < Duration(time.Second) {
+		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))
+	}
+	if (c.Checkpoint.P12 == "") != (c.Checkpoint.PasswordFile == "") {
+		errs = append(errs, errors.New("checkpoint: p12 and password_file go together"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

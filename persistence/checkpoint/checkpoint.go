@@ -182,15 +182,9 @@ type VerifyOptions struct {
 // VerifyCMS checks a checkpoint's CMS against the trust store (at its
 // signing time) and returns the statement it signs and the signer.
 func VerifyCMS(cms []byte, ts *pki.TrustStore, opts VerifyOptions) (Statement, *pki.Verified, error) {
-	v, err := ts.Verify(cms, pki.VerifyOptions{Purpose: pki.PurposeSign})
+	v, err := verifySigner(cms, ts, opts)
 	if err != nil {
-		return Statement{}, nil, err
-	}
-	switch {
-	case v.BIN == "":
-		return Statement{}, v, errors.New("checkpoint: signed by an individual's certificate, not an organisation's")
-	case opts.BIN != "" && v.BIN.String() != opts.BIN:
-		return Statement{}, v, fmt.Errorf("checkpoint: signed by BIN %s, not the server's %s", v.BIN, opts.BIN)
+		return Statement{}, v, err
 	}
 	var st Statement
 	if err := json.Unmarshal(v.Content, &st); err != nil || st.Format != Format {
@@ -264,4 +258,31 @@ func recordAt(l *eventlog.Log, stream string, seq uint64) (eventlog.Record, bool
 		err = nil
 	}
 	return out, found, err
+}
+
+func verifySigner(cms []byte, ts *pki.TrustStore, opts VerifyOptions) (*pki.Verified, error) {
+	v, err := ts.Verify(cms, pki.VerifyOptions{Purpose: pki.PurposeSign})
+	switch {
+	case err != nil:
+		return nil, err
+	case v.BIN == "":
+		return v, errors.New("checkpoint: signed by an individual's certificate, not an organisation's")
+	case opts.BIN != "" && v.BIN.String() != opts.BIN:
+		return v, fmt.Errorf("checkpoint: signed by BIN %s, not the server's %s", v.BIN, opts.BIN)
+	}
+	return v, nil
+}
+
+// CheckKey signs a probe with key and verifies it as a checkpoint would be,
+// so that a key the trust store rejects, or an individual's, is refused
+// when the server starts rather than found at the first audit.
+func CheckKey(key Signer, ts *pki.TrustStore) error {
+	probe, err := key.Sign([]byte("senim checkpoint key check"), pki.SignOptions{})
+	if err == nil {
+		_, err = verifySigner(probe, ts, VerifyOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: the signing key is not usable: %w", err)
+	}
+	return nil
 }

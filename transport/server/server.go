@@ -32,6 +32,7 @@ import (
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
+	"github.com/senim-kz/senim/persistence/checkpoint"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
@@ -56,6 +57,9 @@ type Server struct {
 	TURN      *turn.Server // nil when turn.enabled is false
 	Actors    *actors.System
 	Gateway   *gateway.Gateway
+	// CheckpointKey signs the event log's checkpoints.
+	CheckpointKey *pki.Key
+	checkpoints   *checkpoint.Runner
 
 	ln           net.Listener
 	http         *http.Server
@@ -87,6 +91,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute)}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
+		return nil, err
+	}
+	if s.CheckpointKey, err = CheckpointKey(cfg, s.DevCA, s.Trust, now()); err != nil {
 		return nil, err
 	}
 	if s.Accounts, err = accounts.Open(AccountsPath(cfg.DataDir)); err != nil {
@@ -134,6 +141,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		s.Bank.Close()
 		return nil, err
 	}
+	s.checkpoints = checkpoint.Start(s.Log, s.CheckpointKey, cfg.Checkpoint.Interval.Std(), now, log)
 	var iceServers func(string) []protocol.ICEServer
 	if cfg.TURN.Enabled {
 		secret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "turn.secret"))
@@ -228,6 +236,7 @@ func (s *Server) close(ctx context.Context) error {
 		}
 	}
 	s.Actors.Stop()
+	s.checkpoints.Stop() // the last checkpoint, after the last append
 	if s.TURN != nil {
 		_ = s.TURN.Close()
 	}
