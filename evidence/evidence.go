@@ -53,8 +53,9 @@ const (
 	FileNotary      = "signatures/notary.cms"
 )
 
-// Build makes the package of a signed act from its stored records.
-func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
+// Build makes the package of a signed act from its stored records; more
+// are files added as they are (CheckpointFiles).
+func Build(recs []eventlog.Record, place, publicURL string, more ...File) ([]byte, error) {
 	st, err := replay(recs)
 	if err != nil {
 		return nil, err
@@ -77,6 +78,12 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 		FileDocument: text, FilePDF: pdf, FileEvents: events.Bytes(),
 		FileApplication: st.Application.CMS, FileConsent: st.Consent.CMS, FileApproval: st.ApprovalSig.CMS, FileNotary: st.NotarySig.CMS,
 		FileReadme: []byte(strings.ReplaceAll(readme, "{CODE}", st.DocumentCode)),
+	}
+	for _, f := range more {
+		files[f.Name] = f.Data
+		if f.Name == FileCheckpointCMS {
+			files[FileReadme] = append(files[FileReadme], checkpointReadme...)
+		}
 	}
 	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: place, PublicURL: publicURL, Files: map[string]string{},
 		Recordings: st.Recordings}
@@ -173,6 +180,7 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 		chainErr = fmt.Errorf("the log does not start at seq 1")
 	}
 	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
+	items = append(items, verifyCheckpoint(files, m, recs, ts))
 	st, err := replay(recs)
 	if err == nil && st.Phase != act.PhaseSigned && st.Phase != act.PhaseRevoked {
 		err = fmt.Errorf("the log ends with the act %s, not signed", st.Phase)

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/senim-kz/senim/persistence/checkpoint"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/persistence/eventlog/storetest"
+	"github.com/senim-kz/senim/pki/devca"
 )
 
 // storeActs writes acts act/a0..a3 into data/eventlog, each 20 events of a
@@ -81,5 +83,40 @@ func TestCheckNamesTheDamagedAct(t *testing.T) {
 	out, code = cli(t, data2, "check")
 	if code != 1 || !strings.Contains(out, "chain_broken stream=act/a2 seq=4") {
 		t.Fatalf("check after a rewritten record: exit %d\n%s", code, out)
+	}
+}
+
+// An attacker with the disk rewrites a record of act/a2 and recomputes its
+// chain and head: the stream's own chain verifies, and `senim check` still
+// names it, against the signed checkpoint written before.
+func TestCheckFindsARechainedActAgainstTheCheckpoint(t *testing.T) {
+	data := t.TempDir()
+	storeActs(t, data)
+	ca, err := devca.Open(filepath.Join(data, "devca"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := checkpoint.DevKey(ca, checkpoint.DevKeyDir(data), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Open(filepath.Join(data, "eventlog"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = checkpoint.Write(context.Background(), l, key, time.Now())
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := mustCLI(t, data, "check"); !strings.Contains(out, "checkpoint 1 of") || !strings.Contains(out, "matches") {
+		t.Fatalf("clean check:\n%s", out)
+	}
+	storetest.Rechain(t, filepath.Join(data, "eventlog"), "act/a2", 5, func(r *eventlog.Record) {
+		r.Payload = json.RawMessage(`{"n":4,"junk":"rewritten"}`)
+	})
+	out, code := cli(t, data, "check")
+	if code != 1 || !strings.Contains(out, "checkpoint_mismatch stream=act/a2 seq=20") || strings.Contains(out, "chain_broken") {
+		t.Fatalf("check after a rechained act: exit %d\n%s", code, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/evidence"
+	"github.com/senim-kz/senim/persistence/checkpoint"
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
 
@@ -40,7 +41,16 @@ func buildEvidence(cfg config.Config, actID string) ([]byte, error) {
 	if len(recs) == 0 {
 		return nil, &exitError{code: 1, msg: "no act " + actID}
 	}
-	return evidence.Build(recs, cfg.Document.Place, cfg.Document.PublicURL)
+	// The latest signed checkpoint that covers the act goes with it.
+	cps, err := checkpoint.Load(l)
+	if err != nil {
+		return nil, err
+	}
+	var more []evidence.File
+	if p, cms, ok := checkpoint.ProofFor(cps, "act/"+actID); ok {
+		more = evidence.CheckpointFiles(p, cms)
+	}
+	return evidence.Build(recs, cfg.Document.Place, cfg.Document.PublicURL, more...)
 }
 
 // cmdExport writes an act's evidence package.

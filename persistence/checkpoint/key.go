@@ -38,6 +38,11 @@ const (
 // DevKeyDir is where the development checkpoint key lives under data_dir.
 func DevKeyDir(dataDir string) string { return filepath.Join(dataDir, "checkpoint") }
 
+// DevKeyFiles are the development key's PKCS#12 and password file.
+func DevKeyFiles(dataDir string) (p12, passwordFile string) {
+	return filepath.Join(DevKeyDir(dataDir), devP12), filepath.Join(DevKeyDir(dataDir), devPassword)
+}
+
 // DevKey is the development server's checkpoint key: issued by the
 // development CA to a stand-in organisation on first use and kept in dir
 // (a PKCS#12 and its random password), loaded afterwards.
