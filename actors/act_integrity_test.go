@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func writeIntegrityActs(t *testing.T, dir string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := []byte("MARKER-" + rand.Text())
+	marker := storetest.Marker()
 	for _, id := range []string{"a0", "a1", "a2", "a3"} {
 		for i := 0; i < 20; i++ {
 			junk := make([]byte, 512)
@@ -42,9 +43,12 @@ func writeIntegrityActs(t *testing.T, dir string) []byte {
 			e := act.ApplicationSubmitted{ActID: id, ActionType: "power_of_attorney",
 				Principal: act.Party{IIN: integrityClient.IIN, Name: name}, Attorney: act.Party{IIN: "760212350620"}}
 			p, _ := json.Marshal(e)
-			_, err := l.Append(context.Background(), eventlog.AppendRequest{Stream: StreamOf(id), ExpectedSeq: uint64(i),
-				Events: []eventlog.Draft{{Type: e.EventType(), Actor: integrityClient.String(), At: time.Now(), Payload: p}}})
-			if err != nil {
+			req := eventlog.AppendRequest{Stream: StreamOf(id), ExpectedSeq: uint64(i),
+				Events: []eventlog.Draft{{Type: e.EventType(), Actor: integrityClient.String(), At: time.Now(), Payload: p}}}
+			if i == 0 {
+				req.Index = []eventlog.IndexOp{{Index: "principal", Value: integrityClient.IIN}}
+			}
+			if _, err := l.Append(context.Background(), req); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -147,5 +151,28 @@ func TestAnAlteredRecordBreaksItsAct(t *testing.T) {
 	}
 	if r := askState(t, sys, "a3"); r.Code != "" || r.State.Version != 20 {
 		t.Fatalf("a3: %s %s", r.Code, r.Message)
+	}
+}
+
+// The client's list of acts marks a damaged act and an altered one, and
+// lists the others (before, one damaged act failed the whole list).
+func TestTheCabinetListsAroundDamagedActs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	marker := writeIntegrityActs(t, dir)
+	storetest.FlipByte(t, dir, marker)
+	storetest.Rewrite(t, dir, StreamOf("a2"), 5, func(r *eventlog.Record) { r.Actor = "notary:evil" })
+	sys := startOn(t, dir)
+	s := &sessionActor{deps: sys.Deps(), me: integrityClient}
+	list, err := s.cabinet("my_acts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range list {
+		got[a.Act] = a.Phase
+	}
+	want := map[string]string{"a0": string(act.PhaseAwaitingConsent), "a1": CodeStorageCorrupt, "a2": CodeChainBroken, "a3": string(act.PhaseAwaitingConsent)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("my_acts %v, want %v", got, want)
 	}
 }

@@ -26,7 +26,7 @@ func storeActs(t *testing.T, data string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := []byte("MARKER-" + rand.Text())
+	marker := storetest.Marker()
 	for a := 0; a < 4; a++ {
 		for i := 0; i < 20; i++ {
 			junk := make([]byte, 512)

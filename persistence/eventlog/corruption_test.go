@@ -28,7 +28,7 @@ func writeActs(t *testing.T, dir string, n int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := []byte("MARKER-" + rand.Text())
+	marker := storetest.Marker()
 	for a := 0; a < n; a++ {
 		for i := 0; i < 20; i++ {
 			junk := make([]byte, 512)

@@ -6,8 +6,10 @@ package storetest
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +18,19 @@ import (
 
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
+
+// Marker returns a unique marker to write into a payload and find with
+// FlipByte: "MARKER-" and 24 random capital letters. Capitals only, so that
+// no 4-byte run of it can repeat the hex, digits or lowercase JSON around
+// it and be compressed into a back-reference.
+func Marker() []byte {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = 'A' + b[i]%26
+	}
+	return append([]byte("MARKER-"), b...)
+}
 
 // FlipByte finds the sstable under dir whose bytes contain marker (write
 // the marker into an incompressible payload so that it is stored
@@ -55,7 +70,7 @@ func key(stream string, seq uint64) []byte {
 
 func openRaw(t testing.TB, dir string) *pebble.DB {
 	t.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,3 +154,10 @@ func Rechain(t testing.TB, dir, stream string, seq uint64, edit func(*eventlog.R
 		set(t, db, r)
 	}
 }
+
+// quiet keeps pebble's recovery notes out of test output.
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)           {}
+func (quiet) Errorf(string, ...any)          {}
+func (quiet) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
