@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
@@ -95,6 +96,27 @@ func recoverFatal(stream string, err *error) {
 	}
 	*err = &CorruptError{Stream: stream, Err: errors.New(f.msg)}
 }
+
+// commit commits an append's batch durably. A Fatalf during a commit means
+// pebble's commit pipeline is broken (a failed WAL write): no later append
+// could be made durable, and appends waiting behind this one may never
+// return. There, and only there, the process exits, as pebble intends (the
+// message was logged by Fatalf); a restart replays the WAL. Reads never
+// exit.
+func commit(b *pebble.Batch) error {
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(pebbleFatal); ok {
+				exit(1)
+			}
+			panic(p)
+		}
+	}()
+	return b.Commit(pebble.Sync)
+}
+
+// exit is os.Exit; a test replaces it.
+var exit = os.Exit
 
 // undecodable is the error of a record whose bytes passed pebble's
 // checksums but are not a record: they were written by something else than

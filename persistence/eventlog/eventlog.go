@@ -287,7 +287,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		}
 	}
 	start := time.Now()
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commit(b); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
 	l.heads.Store(req.Stream, streamHead{seq: seq, hash: hash})

@@ -1,9 +1,12 @@
 package eventlog
 
 import (
+	"context"
 	"errors"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/rs/zerolog"
 )
 
@@ -29,4 +32,28 @@ func TestFatalfDoesNotExit(t *testing.T) {
 		defer recoverFatal("", &err)
 		panic("other")
 	}()
+}
+
+// A failed WAL write is fatal to pebble's commit pipeline: there, and only
+// there, the process still exits (a restart replays the WAL), rather than
+// leave appends hanging behind a broken pipeline.
+func TestAFailedCommitExits(t *testing.T) {
+	toggle := &errorfs.Toggle{Injector: errorfs.ErrInjected.If(errorfs.And(errorfs.Writes, errorfs.PathMatch("db/*.log")))}
+	l, err := Open("db", Options{FS: errorfs.Wrap(vfs.NewMem(), toggle), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type exited struct{ code int }
+	defer func(orig func(int)) { exit = orig }(exit)
+	exit = func(code int) { panic(exited{code}) }
+	append1 := func() (p any, err error) {
+		defer func() { p = recover() }()
+		_, err = l.Append(context.Background(), AppendRequest{Stream: "act/x", Events: []Draft{{Type: "e", Payload: []byte(`{}`)}}})
+		return nil, err
+	}
+	toggle.On()
+	p, err := append1()
+	if p != (exited{1}) {
+		t.Fatalf("a failed commit: error %v, panic %v; want exit(1)", err, p)
+	}
 }
