@@ -28,9 +28,9 @@ import (
 // failed MANIFEST write, a broken internal invariant of an iterator). Our
 // Fatalf never calls os.Exit: it logs, counts and panics with a pebbleFatal.
 // Our read paths recover that value into a *CorruptError; any other value
-// is panicked again. A Fatalf on one of pebble's own goroutines (a flush or
-// compaction) still ends the process, with the message and a stack: there
-// the store can no longer be written safely.
+// is panicked again. A Fatalf during a commit (see commit) or on one of
+// pebble's own goroutines (a flush, a compaction) still ends the process:
+// there the store can no longer be written safely.
 
 // pebbleFatal is the value our Fatalf panics with.
 type pebbleFatal struct{ msg string }
