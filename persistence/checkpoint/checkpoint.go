@@ -127,12 +127,23 @@ func Write(ctx context.Context, l *eventlog.Log, key Signer, now time.Time) (*St
 	if err != nil {
 		return nil, err
 	}
+	next, err := writeAfter(ctx, l, key, now, prev)
+	if err != nil || next == nil {
+		return nil, err
+	}
+	return &next.Latest, nil
+}
+
+// writeAfter is Write from the folded state of the checkpoints so far; it
+// returns the new state, or nil when nothing changed. The runner keeps the
+// state, so that it does not re-read every checkpoint each time.
+func writeAfter(ctx context.Context, l *eventlog.Log, key Signer, now time.Time, prev *State) (*State, error) {
 	old := make(map[string]Leaf, len(prev.Leaves))
 	for _, lf := range prev.Leaves {
 		old[lf.Stream] = lf
 	}
 	var leaves, changed []Leaf
-	err = l.Heads(func(stream string, seq uint64, hash string) error {
+	err := l.Heads(func(stream string, seq uint64, hash string) error {
 		if stream == Stream {
 			return nil
 		}
@@ -168,7 +179,14 @@ func Write(ctx context.Context, l *eventlog.Log, key Signer, now time.Time) (*St
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	return &st, nil
+	since := make(map[string]uint64, len(prev.Since)+len(changed))
+	for k, v := range prev.Since {
+		since[k] = v
+	}
+	for _, lf := range changed {
+		since[lf.Stream] = st.Number
+	}
+	return &State{Latest: st, CMS: cms, Leaves: leaves, Since: since}, nil
 }
 
 // VerifyOptions say whose signature a checkpoint must carry.

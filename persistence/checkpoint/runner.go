@@ -18,6 +18,8 @@ type Runner struct {
 	log  zerolog.Logger
 	stop chan struct{}
 	done chan struct{}
+	// state is the checkpoints so far; nil: read them from the log.
+	state *State
 }
 
 // Start runs checkpoints of l every interval, signed with key.
@@ -44,12 +46,22 @@ func Start(l *eventlog.Log, key Signer, interval time.Duration, now func() time.
 func (r *Runner) write() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := Write(ctx, r.l, r.key, r.now())
+	var err error
+	if r.state == nil {
+		r.state, err = Load(r.l)
+	}
+	var next *State
+	if err == nil {
+		next, err = writeAfter(ctx, r.l, r.key, r.now(), r.state)
+	}
 	switch {
 	case err != nil:
+		r.state = nil // read the log again next time
 		metrics.Checkpoints.WithLabelValues("error").Inc()
 		r.log.Error().Err(err).Msg("checkpoint failed")
-	case st != nil:
+	case next != nil:
+		r.state = next
+		st := next.Latest
 		metrics.Checkpoints.WithLabelValues("ok").Inc()
 		r.log.Info().Uint64("checkpoint", st.Number).Uint64("streams", st.Size).Str("root", st.Root).Msg("checkpoint signed")
 	}
