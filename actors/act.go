@@ -124,6 +124,9 @@ type actActor struct {
 	refusedFIFO []cmdKey
 	subscribers map[string]*actor.PID
 	loaded      bool
+	// failCode and failMsg answer every message while the act is not
+	// loaded: why the last load failed (see loadFailure).
+	failCode, failMsg string
 	// approvalHash is the log hash of the latest draft_approved event: the
 	// history head the document names.
 	approvalHash string
@@ -157,7 +160,9 @@ func (a *actActor) Receive(c *actor.Context) {
 	case GetState:
 		a.ensureLoaded()
 		r := StateResult{ActID: a.id, Tag: m.Tag}
-		if !a.mayRead(m.Actor) {
+		if !a.loaded {
+			r.Code, r.Message = a.failure()
+		} else if !a.mayRead(m.Actor) {
 			r.Code, r.Message = string(act.CodeForbidden), "not a party to this act"
 		} else {
 			r.State = act.ForViewer(a.state, m.Actor) // an attorney's copy has no phone
@@ -176,8 +181,11 @@ func (a *actActor) ensureLoaded() {
 	}
 }
 
-// load replays the act's stream. A failure leaves the actor unloaded; the
-// next message tries again.
+// load replays the act's stream, checking its hash chain and head as it
+// goes (ReadVerified). A failure leaves the actor unloaded, answering
+// failCode; the next message tries again, so a broken chain or a damaged
+// block keeps answering chain_broken or storage_corrupt, and a transient
+// failure heals.
 func (a *actActor) load() {
 	a.state = act.State{}
 	a.applied = map[cmdKey]appliedCmd{}
@@ -187,19 +195,23 @@ func (a *actActor) load() {
 	if a.subscribers == nil {
 		a.subscribers = map[string]*actor.PID{}
 	}
-	err := a.deps.Log.Read(StreamOf(a.id), 1, func(r eventlog.Record) error {
-		e, err := act.DecodeEvent(r.Type, r.Payload)
-		if err != nil {
-			return err
+	recs, err := a.deps.Log.ReadVerified(StreamOf(a.id))
+	for _, r := range recs {
+		e, derr := act.DecodeEvent(r.Type, r.Payload)
+		if derr != nil {
+			err = derr
+			break
 		}
 		a.state = act.Apply(a.state, e)
 		a.noteRecord(r)
-		return nil
-	})
+	}
 	if err != nil {
-		a.log.Error().Err(err).Msg("replay failed")
+		a.state = act.State{}
+		a.failCode, a.failMsg = loadFailure(err)
+		a.log.Error().Err(err).Str("code", a.failCode).Msg("replay failed")
 		return
 	}
+	a.failCode, a.failMsg = "", ""
 	a.loaded = true
 	if a.state.Version > 0 {
 		a.log.Debug().Uint64("seq", a.state.Version).Str("phase", string(a.state.Phase)).Msg("act rebuilt from the log")
@@ -209,7 +221,7 @@ func (a *actActor) load() {
 func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 	res := CommandResult{ActID: a.id, CommandID: m.CommandID}
 	if !a.loaded {
-		res.Code, res.Message = CodeInternal, "the act could not be loaded; retry"
+		res.Code, res.Message = a.failure()
 		return res
 	}
 	key, digest := cmdKey{m.Actor.String(), m.CommandID}, commandDigest(m.Name, m.Body)
@@ -395,7 +407,7 @@ func (a *actActor) joinCall(c *actor.Context, m JoinCall) {
 	notary := m.Actor.Role == act.RoleNotary && m.Actor.ID != "" && m.Actor.ID == s.Notary.ID
 	switch {
 	case !a.loaded:
-		fail(CodeInternal, "the act could not be loaded; retry")
+		fail(a.failure())
 	case s.Phase == act.PhaseNone:
 		fail(string(act.CodeNoSuchAct), "no such act")
 	case !principal && !notary:
@@ -414,6 +426,11 @@ func (a *actActor) mayRead(by act.Actor) bool {
 }
 
 func (a *actActor) subscribe(c *actor.Context, m Subscribe) {
+	if !a.loaded {
+		code, msg := a.failure()
+		c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id, Code: code, Message: msg})
+		return
+	}
 	if !a.mayRead(m.Actor) {
 		c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id, Code: string(act.CodeForbidden), Message: "not a party to this act"})
 		return

@@ -153,15 +153,20 @@ func deskNews(s *act.State, events []act.Event) []any {
 }
 
 // ReplayStream rebuilds an act's state from its stream.
+// Its hash chain is checked first (ReadVerified): a history altered on
+// disk gives ErrBrokenChain, never a state.
 func ReplayStream(log *eventlog.Log, stream string) (act.State, error) {
+	recs, err := log.ReadVerified(stream)
+	if err != nil {
+		return act.State{}, err
+	}
 	var s act.State
-	err := log.Read(stream, 1, func(r eventlog.Record) error {
+	for _, r := range recs {
 		e, err := act.DecodeEvent(r.Type, r.Payload)
 		if err != nil {
-			return err
+			return act.State{}, err
 		}
 		s = act.Apply(s, e)
-		return nil
-	})
-	return s, err
+	}
+	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -272,6 +273,11 @@ func (s *sessionActor) cabinet(name string) ([]protocol.ActSummary, error) {
 	out := make([]protocol.ActSummary, 0, len(streams))
 	for _, st := range streams {
 		a, err := ReplayStream(s.deps.Log, st)
+		if code, _ := loadFailure(err); code == CodeChainBroken || code == CodeStorageCorrupt {
+			// A damaged act stays in the list, marked, and the others are served.
+			out = append(out, protocol.ActSummary{Act: strings.TrimPrefix(st, "act/"), Phase: code})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,20 @@ type Config struct {
 	TURN     TURN     `toml:"turn"`
 	Media    Media    `toml:"media"`
 	Bank     Bank     `toml:"bank"`
+	// Checkpoint: see the Checkpoint type.
+	Checkpoint Checkpoint `toml:"checkpoint"`
+}
+
+// Checkpoint configures the signed checkpoints that anchor the event log's
+// history (persistence/checkpoint, docs/evidence.md).
+type Checkpoint struct {
+	// Interval between checkpoints; one is also written on shutdown.
+	Interval Duration `toml:"interval"`
+	// P12 and PasswordFile are the signing key: the organisation's NUC
+	// certificate in production. Empty with pki.dev_ca: a key issued by the
+	// development CA on first start, kept under data_dir/checkpoint.
+	P12          string `toml:"p12"`
+	PasswordFile string `toml:"password_file"`
 }
 
 // Bank configures the payment provider the invoices go to.
@@ -243,7 +257,8 @@ func Default() Config {
 			MaxAllocationsPerUser: 4, MaxBitratePerUser: 10_000_000},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond)},
-		Bank: Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
+		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
+		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
 	}
 }
 
@@ -360,6 +375,12 @@ func (c Config) Validate() error {
 	}
 	if c.PKI.ReloadInterval <= 0 {
 		errs = append(errs, errors.New("pki.reload_interval must be positive"))
+	}
+	if c.Checkpoint.Interval < Duration(time.Second) {
+		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))
+	}
+	if (c.Checkpoint.P12 == "") != (c.Checkpoint.PasswordFile == "") {
+		errs = append(errs, errors.New("checkpoint: p12 and password_file go together"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

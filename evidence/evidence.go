@@ -61,8 +61,9 @@ const (
 // document.txt is the text inside the notary's CMS, the exact bytes signed;
 // the PDF renders with the inputs the act recorded. place and publicURL
 // (today's configuration) serve only an act coded before inputs were
-// recorded whose CMS does not carry the text.
-func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
+// recorded whose CMS does not carry the text. more are files added as they
+// are (CheckpointFiles).
+func Build(recs []eventlog.Record, place, publicURL string, more ...File) ([]byte, error) {
 	st, err := replay(recs)
 	if err != nil {
 		return nil, err
@@ -91,6 +92,12 @@ func Build(recs []eventlog.Record, place, publicURL string) ([]byte, error) {
 		FileDocument: text, FilePDF: pdf, FileEvents: events.Bytes(),
 		FileApplication: st.Application.CMS, FileConsent: st.Consent.CMS, FileApproval: st.ApprovalSig.CMS, FileNotary: st.NotarySig.CMS,
 		FileReadme: []byte(strings.ReplaceAll(readme, "{CODE}", st.DocumentCode)),
+	}
+	for _, f := range more {
+		files[f.Name] = f.Data
+		if f.Name == FileCheckpointCMS {
+			files[FileReadme] = append(files[FileReadme], checkpointReadme...)
+		}
 	}
 	m := Manifest{Format: "senim.evidence.v1", ActID: st.ID, Code: st.DocumentCode, Place: in.Place, PublicURL: in.PublicURL,
 		DocumentFormat: in.Format, Files: map[string]string{},
@@ -188,6 +195,7 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 		chainErr = fmt.Errorf("the log does not start at seq 1")
 	}
 	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
+	items = append(items, verifyCheckpoint(files, m, recs, ts))
 	st, err := replay(recs)
 	if err == nil && st.Phase != act.PhaseSigned && st.Phase != act.PhaseRevoked {
 		err = fmt.Errorf("the log ends with the act %s, not signed", st.Phase)

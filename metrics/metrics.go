@@ -68,10 +68,23 @@ var (
 	MediaKeyframeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "media_keyframe_requests_total", Help: "Keyframe requests (PLI) to publishers: sent or coalesced by the throttle.",
 	}, []string{"outcome"})
+
+	// StorageCorruption counts damage the event log's store met: "checksum"
+	// (a block failed its checksum on a read; the read answered
+	// storage_corrupt) and "fatal" (pebble gave up on an operation).
+	StorageCorruption = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "storage_corruption_total", Help: "Damage found in the event log's store, by kind (checksum, fatal).",
+	}, []string{"kind"})
+	// Checkpoints counts the signed checkpoints of the event log written, by
+	// outcome (ok, error).
+	Checkpoints = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "checkpoints_total", Help: "Signed event-log checkpoints written, by outcome (ok, error).",
+	}, []string{"outcome"})
 )
 
 func init() {
 	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
 		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
+		StorageCorruption, Checkpoints,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }

@@ -11,13 +11,18 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/safepath"
+	"github.com/senim-kz/senim/persistence/checkpoint"
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
 
 // openLog opens the event log of cfg for the offline tools; the server must
 // be stopped (pebble locks its directory).
-func openLog(cfg config.Config) (*eventlog.Log, error) {
-	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{})
+func openLog(cfg config.Config) (*eventlog.Log, error) { return openLogWith(cfg, false) }
+
+// openLogWith opens the log, read-only if asked. pebble's own messages go
+// to stderr: an error inside the store is printed, never swallowed.
+func openLogWith(cfg config.Config, readOnly bool) (*eventlog.Log, error) {
+	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: newLogger(cfg.Log, os.Stderr), ReadOnly: readOnly})
 	if err != nil && strings.Contains(err.Error(), "lock") {
 		return nil, &exitError{code: 1, msg: "the event log is in use: stop `senim serve` on " + cfg.DataDir + " first"}
 	}
@@ -37,7 +42,16 @@ func buildEvidence(cfg config.Config, actID string) ([]byte, error) {
 	if len(recs) == 0 {
 		return nil, &exitError{code: 1, msg: "no act " + actID}
 	}
-	return evidence.Build(recs, cfg.Document.Place, cfg.Document.PublicURL)
+	// The latest signed checkpoint that covers the act goes with it.
+	cps, err := checkpoint.Load(l)
+	if err != nil {
+		return nil, err
+	}
+	var more []evidence.File
+	if p, cms, ok := checkpoint.ProofFor(cps, "act/"+actID); ok {
+		more = evidence.CheckpointFiles(p, cms)
+	}
+	return evidence.Build(recs, cfg.Document.Place, cfg.Document.PublicURL, more...)
 }
 
 // cmdExport writes an act's evidence package.

@@ -23,6 +23,9 @@ func checkEvidence(t *testing.T, data, actID string) evidence.Manifest {
 	mustCLI(t, data, "export", "--out", out, actID)
 	if res := mustCLI(t, data, "verify", out); !strings.Contains(res, "all checks passed") || strings.Contains(res, "FAIL") {
 		t.Fatalf("verify:\n%s", res)
+	} else if !strings.Contains(res, "pass  checkpoint signed by the server covers the log") || !strings.Contains(res, "BIN 940140000385") {
+		// The server's shutdown checkpoint covers the act.
+		t.Fatalf("verify without the checkpoint:\n%s", res)
 	}
 	orig, err := os.ReadFile(out)
 	if err != nil {
@@ -42,11 +45,21 @@ func checkEvidence(t *testing.T, data, actID string) evidence.Manifest {
 		evidence.FileApproval:    "client's approval of the revision",
 		evidence.FileApplication: "client's application",
 		evidence.FileConsent:     "attorney's consent",
+		// An altered checkpoint or inclusion proof (the manifest fixed).
+		evidence.FileCheckpointCMS:   "checkpoint signed by the server covers the log",
+		evidence.FileCheckpointProof: "checkpoint signed by the server covers the log",
 	}
 	for file, check := range expect {
 		files := readZip(t, orig)
 		b := files[file]
-		b[len(b)/2] ^= 0x01
+		i := len(b) / 2
+		if file == evidence.FileCheckpointCMS {
+			// The middle of a CMS may be its copy of the intermediate
+			// certificate, which verification takes from the trust store;
+			// alter the signed root instead.
+			i = bytes.Index(b, []byte(`"root":"`)) + 9
+		}
+		b[i] ^= 0x01
 		m.Files[file] = act.SHA256Hex(b)
 		files[evidence.FileManifest], _ = json.Marshal(m)
 		tampered := filepath.Join(t.TempDir(), "tampered.zip")

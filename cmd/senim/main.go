@@ -6,6 +6,7 @@
 //	senim client …                    an interactive protocol client (walk through an act by hand)
 //	senim replay ACT [--at N]         an act's timeline, or its state after event N
 //	senim export ACT / verify ZIP     an act's evidence package, and its offline check
+//	senim check                       scan the whole event log: checksums, chains, checkpoints
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -42,6 +43,7 @@ func usage() {
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
   export ACT         write an act's evidence package (ZIP)
   verify ZIP|CODE    check an evidence package, or a document by code, part by part
+  check              scan the event log: block checksums, every hash chain, the signed checkpoints
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
@@ -87,6 +89,8 @@ func run(args []string) error {
 		return cmdExport(rest)
 	case cmd == "verify":
 		return cmdVerify(rest)
+	case cmd == "check":
+		return cmdCheck(rest)
 	case cmd == "replay":
 		return cmdReplay(rest)
 	case cmd == "client":

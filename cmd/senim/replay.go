@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/senim-kz/senim/domain/act"
@@ -36,11 +34,8 @@ func cmdReplay(args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{})
+	l, err := openLog(cfg)
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return &exitError{code: 1, msg: "the event log is in use: stop `senim serve` on " + cfg.DataDir + " first"}
-		}
 		return err
 	}
 	defer l.Close()
@@ -80,7 +75,7 @@ func cmdReplay(args []string) error {
 	}
 	fmt.Printf("\n%d events, phase %s, hash chain %s, head %s\n", len(recs), state.Phase, chain, recs[len(recs)-1].Hash)
 	if chain != "intact" {
-		return &exitError{code: 1}
+		return &exitError{code: 1, msg: "the act's hash chain is broken"}
 	}
 	return nil
 }

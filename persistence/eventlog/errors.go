@@ -62,3 +62,34 @@ func (e *ChainError) Is(target error) bool { return target == ErrBrokenChain }
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
+
+// ErrCorrupt: the store failed a checksum (or pebble found it inconsistent)
+// where a read needed it. The damage is confined to what that read touched:
+// other streams keep serving. errors.As gives a *CorruptError that names the
+// file.
+var ErrCorrupt = errors.New("eventlog: storage corrupt")
+
+// CorruptError says which stream a read was serving and which file of the
+// store failed its checksum.
+type CorruptError struct {
+	Stream string // "" when the read was not of one stream
+	File   string // the damaged file, when pebble knows it
+	Err    error  // pebble's error
+}
+
+func (e *CorruptError) Error() string {
+	s := "eventlog: storage corrupt"
+	if e.Stream != "" {
+		s += " reading stream " + e.Stream
+	}
+	if e.File != "" {
+		s += " in file " + e.File
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Unwrap gives pebble's error.
+func (e *CorruptError) Unwrap() error { return e.Err }

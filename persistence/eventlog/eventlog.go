@@ -24,6 +24,9 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives pebble's messages.
 	Logger zerolog.Logger
+	// ReadOnly opens the store without writing to it (senim check): no
+	// compactions, no flush after replaying the WAL; appends fail.
+	ReadOnly bool
 }
 
 // Log is an open event log. It is safe for concurrent use.
@@ -45,15 +48,36 @@ type streamHead struct {
 
 // Open opens (creating if needed) the log in dir.
 func Open(dir string, opts Options) (*Log, error) {
-	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}}
+	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, EventListener: corruptionListener(opts.Logger), ReadOnly: opts.ReadOnly}
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
-	db, err := pebble.Open(dir, po)
+	db, err := openDB(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
 	}
 	return &Log{db: db}, nil
+}
+
+// openDB is pebble.Open, with a Fatalf during the open (a damaged MANIFEST)
+// returned as an error.
+func openDB(dir string, po *pebble.Options) (db *pebble.DB, err error) {
+	defer recoverFatal("", &err)
+	db, err = pebble.Open(dir, po)
+	if err != nil && pebble.IsCorruptionError(err) {
+		err = storeErr("", err)
+	}
+	return db, err
+}
+
+// Flush writes what is only in the WAL and memtable to sstables (tests
+// that damage sstables, and operators before a backup).
+func (l *Log) Flush() (err error) {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	defer recoverFatal("", &err)
+	return storeErr("", l.db.Flush())
 }
 
 // Close waits for appends under way, then closes the store.
@@ -284,7 +308,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		}
 	}
 	start := time.Now()
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commit(b); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
 	l.heads.Store(req.Stream, streamHead{seq: seq, hash: hash})
@@ -370,16 +394,17 @@ func (l *Log) cachedHead(stream string) (uint64, string, error) {
 var AppendObserver func(time.Duration)
 
 // Head returns a stream's last seq and hash; 0 and "" for an unknown stream.
-func (l *Log) Head(stream string) (uint64, string, error) {
+func (l *Log) Head(stream string) (_ uint64, _ string, err error) {
 	if l.closed.Load() {
 		return 0, "", ErrClosed
 	}
+	defer recoverFatal(stream, &err)
 	v, closer, err := l.db.Get(headKey(stream))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, "", nil
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("eventlog: %w", err)
+		return 0, "", storeErr(stream, err)
 	}
 	defer closer.Close()
 	if len(v) < 8 {
@@ -389,28 +414,33 @@ func (l *Log) Head(stream string) (uint64, string, error) {
 }
 
 // Read calls fn with each record of stream whose seq >= fromSeq, in order.
-func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
+//
+// A read that meets a damaged block returns a *CorruptError (ErrCorrupt),
+// after the records before it; a record that does not decode is a
+// *ChainError (ErrBrokenChain).
+func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
 	if fromSeq == 0 {
 		fromSeq = 1
 	}
+	defer recoverFatal(stream, &err)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(stream, fromSeq), UpperBound: upper(streamPrefix(stream))})
 	if err != nil {
-		return fmt.Errorf("eventlog: %w", err)
+		return storeErr(stream, err)
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		var r Record
 		if err := json.Unmarshal(it.Value(), &r); err != nil {
-			return fmt.Errorf("eventlog: stream %s: corrupt record: %w", stream, err)
+			return undecodable(stream, it.Key(), err)
 		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
-	return it.Error()
+	return storeErr(stream, it.Error())
 }
 
 // ReadAll returns every record of a stream.
@@ -438,14 +468,15 @@ func (l *Log) readRange(stream string, first, last uint64) ([]Record, error) {
 var errStop = errors.New("stop")
 
 // Streams calls fn with every stream whose name starts with prefix, sorted.
-func (l *Log) Streams(prefix string, fn func(stream string) error) error {
+func (l *Log) Streams(prefix string, fn func(stream string) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	defer recoverFatal("", &err)
 	p := headKey(prefix)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
 	if err != nil {
-		return fmt.Errorf("eventlog: %w", err)
+		return storeErr("", err)
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
@@ -453,7 +484,32 @@ func (l *Log) Streams(prefix string, fn func(stream string) error) error {
 			return err
 		}
 	}
-	return it.Error()
+	return storeErr("", it.Error())
+}
+
+// Heads calls fn with every stream's head (its last seq and hash), sorted
+// by stream, from one consistent view of the store.
+func (l *Log) Heads(fn func(stream string, seq uint64, hash string) error) (err error) {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	defer recoverFatal("", &err)
+	p := []byte{'h'}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
+	if err != nil {
+		return storeErr("", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		stream, v := string(it.Key()[1:]), it.Value()
+		if len(v) < 8 {
+			return &ChainError{Stream: stream, Reason: "the head does not decode"}
+		}
+		if err := fn(stream, binary.BigEndian.Uint64(v[:8]), string(v[8:])); err != nil {
+			return err
+		}
+	}
+	return storeErr("", it.Error())
 }
 
 // Lookup returns the streams with the index entry (index, value), sorted.
@@ -472,13 +528,14 @@ func (l *Log) Scan(index, valuePrefix string, fn func(value, stream string) erro
 	return l.scan(append(append(append([]byte{'i'}, index...), sep), valuePrefix...), fn)
 }
 
-func (l *Log) scan(prefix []byte, fn func(value, stream string) error) error {
+func (l *Log) scan(prefix []byte, fn func(value, stream string) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	defer recoverFatal("", &err)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper(prefix)})
 	if err != nil {
-		return fmt.Errorf("eventlog: %w", err)
+		return storeErr("", err)
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
@@ -490,41 +547,37 @@ func (l *Log) scan(prefix []byte, fn func(value, stream string) error) error {
 			return err
 		}
 	}
-	return it.Error()
+	return storeErr("", it.Error())
 }
 
 // VerifyChain re-reads a stream and checks its hash chain, and that its head
 // names the last record.
 func (l *Log) VerifyChain(stream string) error {
+	_, err := l.ReadVerified(stream)
+	return err
+}
+
+// ReadVerified returns every record of a stream after checking, as
+// VerifyChain does, that they form an intact chain named by the head: acts
+// are loaded through it, so a record altered on disk is found the moment
+// its act is.
+func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	recs, err := l.ReadAll(stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := VerifyRecords(recs); err != nil {
-		return err
+		return nil, err
 	}
 	if len(recs) > 0 && recs[0].Seq != 1 {
-		return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
+		return nil, &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 	}
 	seq, hash, err := l.Head(stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n := uint64(len(recs)); seq != n || (n > 0 && hash != recs[n-1].Hash) {
-		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+		return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
 	}
-	return nil
-}
-
-// pebbleLogger sends pebble's messages to zerolog.
-type pebbleLogger struct{ log zerolog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.log.Debug().Str("component", "pebble").Msgf(format, args...)
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.log.Error().Str("component", "pebble").Msgf(format, args...)
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.log.Fatal().Str("component", "pebble").Msgf(format, args...)
+	return recs, nil
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
+	"github.com/senim-kz/senim/persistence/checkpoint"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
@@ -58,6 +59,9 @@ type Server struct {
 	TURN      *turn.Server // nil when turn.enabled is false
 	Actors    *actors.System
 	Gateway   *gateway.Gateway
+	// CheckpointKey signs the event log's checkpoints.
+	CheckpointKey *pki.Key
+	checkpoints   *checkpoint.Runner
 
 	ln           net.Listener
 	http         *http.Server
@@ -96,6 +100,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		now: now, stopReload: make(chan struct{})}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
+		return nil, err
+	}
+	if s.CheckpointKey, err = CheckpointKey(cfg, s.DevCA, s.Trust, now()); err != nil {
 		return nil, err
 	}
 	if s.Accounts, err = accounts.Open(AccountsPath(cfg.DataDir)); err != nil {
@@ -167,6 +174,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		s.closeBank()
 		return nil, err
 	}
+	s.checkpoints = checkpoint.Start(s.Log, s.CheckpointKey, cfg.Checkpoint.Interval.Std(), now, log)
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
@@ -316,6 +324,7 @@ func (s *Server) close(ctx context.Context) error {
 		}
 	}
 	s.Actors.Stop()
+	s.checkpoints.Stop() // the last checkpoint, after the last append
 	s.closeTURN()
 	s.closeBank()
 	if err := s.Log.Close(); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 )
 
@@ -119,6 +121,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	asJSON := r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json")
 	c, found, err := s.check(code)
 	switch {
+	case errors.Is(err, eventlog.ErrCorrupt) || errors.Is(err, eventlog.ErrBrokenChain):
+		// The public is told which, not where: the file and seq go to the log.
+		ecode := actors.CodeStorageCorrupt
+		if errors.Is(err, eventlog.ErrBrokenChain) {
+			ecode = actors.CodeChainBroken
+		}
+		s.log.Error().Err(err).Str("code", ecode).Str("document_code", code).Msg("public check of a damaged act")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": ecode, "message": "this document's record cannot be checked now; the notary's office has been alerted"})
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"code": "internal", "message": err.Error()})
 	case !found && asJSON:

@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/persistence/eventlog/storetest"
+)
+
+var integrityClient = act.Actor{Role: act.RoleClient, ID: "871008401427", IIN: "871008401427"}
+
+// writeIntegrityActs stores acts a0..a3, each 20 application_submitted
+// events whose names carry a kilobyte of random hex (every act spans blocks
+// of its own in the sstable), flushes them to sstables and closes the log.
+// It returns the marker stored verbatim in the middle of act a1.
+func writeIntegrityActs(t *testing.T, dir string) []byte {
+	t.Helper()
+	l, err := eventlog.Open(dir, eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := storetest.Marker()
+	for _, id := range []string{"a0", "a1", "a2", "a3"} {
+		for i := 0; i < 20; i++ {
+			junk := make([]byte, 512)
+			_, _ = rand.Read(junk)
+			name := hex.EncodeToString(junk)
+			if id == "a1" && i == 10 {
+				name = name[:400] + string(marker) + name[400:]
+			}
+			e := act.ApplicationSubmitted{ActID: id, ActionType: "power_of_attorney",
+				Principal: act.Party{IIN: integrityClient.IIN, Name: name}, Attorney: act.Party{IIN: "760212350620"}}
+			p, _ := json.Marshal(e)
+			req := eventlog.AppendRequest{Stream: StreamOf(id), ExpectedSeq: uint64(i),
+				Events: []eventlog.Draft{{Type: e.EventType(), Actor: integrityClient.String(), At: time.Now(), Payload: p}}}
+			if i == 0 {
+				req.Index = []eventlog.IndexOp{{Index: "principal", Value: integrityClient.IIN}}
+			}
+			if _, err := l.Append(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return marker
+}
+
+// startOn runs the actors over the log in dir.
+func startOn(t *testing.T, dir string) *System {
+	t.Helper()
+	l, err := eventlog.Open(dir, eventlog.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	return sys
+}
+
+func askState(t *testing.T, sys *System, id string) StateResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ans, err := sys.Ask(ctx, sys.Acts(), func(to *actor.PID) any {
+		return GetState{ActID: id, Actor: integrityClient, ReplyTo: to}
+	})
+	if err != nil {
+		t.Fatalf("%s: no answer: %v", id, err)
+	}
+	return ans.(StateResult)
+}
+
+func askCommand(t *testing.T, sys *System, id string) CommandResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ans, err := sys.Ask(ctx, sys.Acts(), func(to *actor.PID) any {
+		return ActCommand{ActID: id, CommandID: "c-" + rand.Text(), Actor: integrityClient, Name: "cancel_act",
+			Body: json.RawMessage(`{"reason":"test"}`), ReplyTo: to}
+	})
+	if err != nil {
+		t.Fatalf("%s: no answer: %v", id, err)
+	}
+	return ans.(CommandResult)
+}
+
+// A bad disk block under one act: that act answers storage_corrupt to
+// queries and commands, again and again, and the other acts are served
+// from the same store. (Before, pebble's Fatalf exited the process on the
+// first read.)
+func TestADamagedBlockCostsOneAct(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	marker := writeIntegrityActs(t, dir)
+	storetest.FlipByte(t, dir, marker)
+	sys := startOn(t, dir)
+	for i := 0; i < 3; i++ {
+		if r := askState(t, sys, "a1"); r.Code != CodeStorageCorrupt {
+			t.Fatalf("query %d of the damaged act: %+v", i, r.Code)
+		}
+		if r := askCommand(t, sys, "a1"); r.Code != CodeStorageCorrupt {
+			t.Fatalf("command %d to the damaged act: %+v", i, r)
+		}
+	}
+	for _, id := range []string{"a0", "a2", "a3"} {
+		r := askState(t, sys, id)
+		if r.Code != "" || r.State.Version != 20 || r.State.ID != id {
+			t.Fatalf("%s: %s %s, version %d", id, r.Code, r.Message, r.State.Version)
+		}
+	}
+	if r := askCommand(t, sys, "a2"); r.Code != "" || r.Seq != 21 {
+		t.Fatalf("a command to a sound act: %+v", r)
+	}
+}
+
+// A record rewritten on disk: the act's chain no longer verifies when it is
+// loaded, and the act answers chain_broken to commands and queries; the
+// others are untouched. (Before, load replayed the altered record.)
+func TestAnAlteredRecordBreaksItsAct(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	writeIntegrityActs(t, dir)
+	storetest.Rewrite(t, dir, StreamOf("a2"), 5, func(r *eventlog.Record) {
+		r.Payload = json.RawMessage(strings.Replace(string(r.Payload), `"760212350620"`, `"900101300118"`, 1))
+	})
+	sys := startOn(t, dir)
+	if r := askState(t, sys, "a2"); r.Code != CodeChainBroken {
+		t.Fatalf("query of the altered act: %s %s", r.Code, r.Message)
+	}
+	if r := askCommand(t, sys, "a2"); r.Code != CodeChainBroken {
+		t.Fatalf("command to the altered act: %+v", r)
+	}
+	if r := askState(t, sys, "a3"); r.Code != "" || r.State.Version != 20 {
+		t.Fatalf("a3: %s %s", r.Code, r.Message)
+	}
+}
+
+// The client's list of acts marks a damaged act and an altered one, and
+// lists the others (before, one damaged act failed the whole list).
+func TestTheCabinetListsAroundDamagedActs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	marker := writeIntegrityActs(t, dir)
+	storetest.FlipByte(t, dir, marker)
+	storetest.Rewrite(t, dir, StreamOf("a2"), 5, func(r *eventlog.Record) { r.Actor = "notary:evil" })
+	sys := startOn(t, dir)
+	s := &sessionActor{deps: sys.Deps(), me: integrityClient}
+	list, err := s.cabinet("my_acts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range list {
+		got[a.Act] = a.Phase
+	}
+	want := map[string]string{"a0": string(act.PhaseAwaitingConsent), "a1": CodeStorageCorrupt, "a2": CodeChainBroken, "a3": string(act.PhaseAwaitingConsent)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("my_acts %v, want %v", got, want)
+	}
+}
