@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pion/logging"
@@ -101,22 +102,11 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	if cfg.UDPSockets <= 0 {
 		cfg.UDPSockets = runtime.NumCPU()
 	}
-	udps, err := listenUDP(cfg.Addr, cfg.UDPSockets, cfg.ReadBuffer)
+	udps, tcp, err := listenBoth(cfg.Addr, cfg.UDPSockets, cfg.ReadBuffer)
 	if err != nil {
-		return nil, fmt.Errorf("turn: %w", err)
-	}
-	closeUDP := func() {
-		for _, c := range udps {
-			c.Close()
-		}
+		return nil, err
 	}
 	udp := udps[0]
-	// TCP on the port UDP got, so that ":0" gives one port for both.
-	tcp, err := net.Listen("tcp4", udp.LocalAddr().String())
-	if err != nil {
-		closeUDP()
-		return nil, fmt.Errorf("turn: %w", err)
-	}
 	self := append([]string{cfg.RelayIP, udp.LocalAddr().(*net.UDPAddr).IP.String()}, cfg.Self...)
 	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, self: newSelfAddrs(self, cfg.Now),
 		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
@@ -135,7 +125,9 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
 	})
 	if err != nil {
-		closeUDP()
+		for _, c := range udps {
+			c.Close()
+		}
 		tcp.Close()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
@@ -241,4 +233,36 @@ func Password(secret, username string) string {
 func Credentials(secret, user string, now time.Time, ttl time.Duration) (username, password string) {
 	username = strconv.FormatInt(now.Add(ttl).Unix(), 10) + ":" + user
 	return username, Password(secret, username)
+}
+
+// listenBoth opens the UDP sockets and the TCP listener on one port. With
+// port 0 the kernel picks the UDP port, which another process may hold for
+// TCP (a busy machine's outgoing connections use the same range): then it
+// draws again, a bounded number of times, instead of failing the start.
+func listenBoth(addr string, sockets, readBuffer int) ([]net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	tries := 1
+	if port == "0" {
+		tries = 32
+	}
+	var lastErr error
+	for i := 0; i < tries; i++ {
+		udps, err := listenUDP(addr, sockets, readBuffer)
+		if err != nil {
+			return nil, nil, fmt.Errorf("turn: %w", err)
+		}
+		// TCP on the port UDP got, so that ":0" gives one port for both.
+		tcp, err := net.Listen("tcp4", udps[0].LocalAddr().String())
+		if err == nil {
+			return udps, tcp, nil
+		}
+		for _, c := range udps {
+			c.Close()
+		}
+		lastErr = err
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("turn: %w", lastErr)
 }
