@@ -87,7 +87,7 @@ func TestNotaryCallsFromABrowser(t *testing.T) {
 	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'; document.getElementById('openBtn').click()`)
 	poll("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
 	js[any](t, bctx, `document.getElementById('relayOnly').checked = true; run(joinCall)`)
-	poll("not in the call", `!!window.senim.call`)
+	poll("not in the call", `!!(window.senim.call && window.senim.call.pc)`) // the peer connection exists once joined arrives
 	if got := js[string](t, bctx, `document.getElementById('notice').textContent`); got != act.RecordingNotice {
 		t.Fatalf("notice on screen %q", got)
 	}
@@ -237,7 +237,7 @@ func TestWholeActInTheBrowser(t *testing.T) {
 	nTab.click("Join the video call", 0)
 	cTab.click("Join the video call", 0)
 	decoded := `(async () => {
-		if (!window.senim.call) return false;
+		if (!window.senim.call || !window.senim.call.pc) return false; // joined not here yet
 		let n = 0;
 		(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded || 0; });
 		return n > 10; })()`
