@@ -4,6 +4,7 @@
 //	senim notary add …                add a notary's account
 //	senim notary remove --login L     remove it (a running server closes their sessions)
 //	senim client …                    an interactive protocol client (walk through an act by hand)
+//	senim load acts|sessions …        the load generator (package loadgen)
 //	senim replay ACT [--at N]         an act's timeline, or its state after event N
 //	senim export ACT / verify ZIP     an act's evidence package, and its offline check
 //	senim check                       scan the whole event log: checksums, chains, checkpoints
@@ -40,6 +41,7 @@ func usage() {
   notary add         add or replace a notary's account (login, password, IIN)
   notary remove      remove a notary's account; a running server closes their sessions
   client             an interactive protocol client: a client, attorney or notary at a terminal
+  load acts|sessions the load generator: whole acts (closed or open loop), or idle sessions
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
   export ACT         write an act's evidence package (ZIP)
   verify ZIP|CODE    check an evidence package, or a document by code, part by part
@@ -95,6 +97,8 @@ func run(args []string) error {
 		return cmdReplay(rest)
 	case cmd == "client":
 		return cmdClient(rest)
+	case cmd == "load":
+		return cmdLoad(rest)
 	case cmd == "notary" && sub == "add":
 		return cmdNotaryAdd(rest[1:])
 	case cmd == "notary" && sub == "remove":

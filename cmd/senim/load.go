@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/senim-kz/senim/loadgen"
+)
+
+// cmdLoad runs `senim load acts` and `senim load sessions`: the load
+// generator lives in package loadgen, this is its command line.
+func cmdLoad(args []string) error {
+	if len(args) == 0 || (args[0] != "acts" && args[0] != "sessions") {
+		fmt.Fprintln(os.Stderr, "usage: senim load acts --addr HOST:PORT --duration D (--in-flight N | --rate R) [flags]\n       senim load sessions --addr HOST:PORT --n N [flags]")
+		return &exitError{code: 2}
+	}
+	if args[0] == "sessions" {
+		return cmdLoadSessions(args[1:])
+	}
+	return cmdLoadActs(args[1:])
+}
+
+// outputs are the report files a run can write.
+type outputs struct{ json, csv, html *string }
+
+func outputFlags(fs *flag.FlagSet) outputs {
+	return outputs{fs.String("json", "", "write the report as JSON to this file"),
+		fs.String("csv", "", "write the step table as CSV to this file"),
+		fs.String("html", "", "write a self-contained HTML report (SVG plots) to this file")}
+}
+
+// dataDir is --data, or the configured data_dir.
+func dataDir(flagValue, cfgPath string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.DataDir, nil
+}
+
+func cmdLoadActs(args []string) error {
+	fs := flag.NewFlagSet("senim load acts", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	o := loadgen.DefaultOptions()
+	fs.StringVar(&o.Addr, "addr", "", "the server's HTTP address, HOST:PORT (required; the tool connects to nothing else)")
+	data := fs.String("data", "", "the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long new acts start")
+	fs.IntVar(&o.MaxActs, "max-acts", o.MaxActs, "start at most this many acts")
+	fs.IntVar(&o.InFlight, "in-flight", 0, "closed loop: keep this many acts in flight")
+	fs.Float64Var(&o.Rate, "rate", 0, "open loop: start this many acts per second, whatever the server's speed")
+	fs.IntVar(&o.MaxOpen, "max-open", o.MaxOpen, "open loop: acts in flight at most (more count as tool_saturated)")
+	fs.IntVar(&o.Notaries, "notaries", o.Notaries, "simulated notaries (one operator session each)")
+	fs.IntVar(&o.Citizens, "citizens", o.Citizens, "simulated principals and attorneys")
+	fs.DurationVar(&o.Think, "think", 0, "each person's time between two steps")
+	fs.BoolVar(&o.Media, "media", false, "add a synthetic video call (Go WebRTC peers) to every act")
+	fs.IntVar(&o.Bitrate, "bitrate", o.Bitrate, "with --media: each peer's video bit rate, bit/s")
+	fs.Float64Var(&o.ChangesShare, "changes", o.ChangesShare, "share of acts whose client asks for changes to the first draft")
+	fs.Float64Var(&o.RefuseShare, "refuse", o.RefuseShare, "share of acts the notary refuses")
+	fs.Float64Var(&o.CancelShare, "cancel", o.CancelShare, "share of acts the client cancels")
+	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of every step")
+	fs.DurationVar(&o.Drain, "drain", o.Drain, "how long acts in flight may finish after --duration")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the acts' outcomes")
+	quiet := fs.Bool("quiet", false, "no live progress line")
+	out := outputFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.DataDir, err = dataDir(*data, *cfgPath); err != nil {
+		return err
+	}
+	if !*quiet {
+		o.Progress, o.ProgressTTY = os.Stderr, isatty.IsTerminal(os.Stderr.Fd())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.Run(ctx, o)
+	return finish(rep, err, out)
+}
+
+func cmdLoadSessions(args []string) error {
+	fs := flag.NewFlagSet("senim load sessions", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	o := loadgen.DefaultSessionsOptions()
+	fs.StringVar(&o.Addr, "addr", "", "the server's HTTP address, HOST:PORT (required)")
+	data := fs.String("data", "", "the server's data_dir, holding devca/ (default: the config's data_dir)")
+	fs.IntVar(&o.N, "n", o.N, "idle signed-in sessions to open and hold")
+	fs.IntVar(&o.Identities, "identities", o.Identities, "people the sessions sign in as")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "sessions connecting at once")
+	fs.DurationVar(&o.Hold, "hold", o.Hold, "how long to hold the sessions once all are open")
+	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of each connection and sign-in")
+	quiet := fs.Bool("quiet", false, "no live progress line")
+	out := outputFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.DataDir, err = dataDir(*data, *cfgPath); err != nil {
+		return err
+	}
+	if !*quiet {
+		o.Progress, o.ProgressTTY = os.Stderr, isatty.IsTerminal(os.Stderr.Fd())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.RunSessions(ctx, o)
+	return finish(rep, err, out)
+}
+
+// finish prints the table and writes the report files; a run that could
+// not start exits with status 2.
+func finish(rep *loadgen.Report, err error, out outputs) error {
+	if loadgen.IsFatal(err) {
+		return &exitError{code: 2, msg: "load: " + err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		path  string
+		write func(string) error
+	}{{*out.json, rep.WriteJSON}, {*out.csv, rep.WriteCSV}, {*out.html, rep.WriteHTML}} {
+		if w.path != "" {
+			if err := w.write(w.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package loadgen
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+)
+
+// stepOrder is the order of an act's steps, for tables and plots.
+var stepOrder = []string{"signin", "submit", "consent", "call_offer", "accept", "media_join", "checks", "registry_lookup",
+	"draft", "changes", "approve", "invoice", "payment", "document_code", "sign", "refuse", "cancel"}
+
+// Report is what a run measured. The JSON names are what scripts read.
+type Report struct {
+	Scenario string  `json:"scenario"` // acts or sessions
+	Addr     string  `json:"addr"`
+	Mode     string  `json:"mode,omitempty"` // closed or open
+	InFlight int     `json:"in_flight,omitempty"`
+	Rate     float64 `json:"rate,omitempty"`
+	Notaries int     `json:"notaries,omitempty"`
+	Citizens int     `json:"citizens,omitempty"`
+	Think    string  `json:"think,omitempty"`
+	Media    bool    `json:"media,omitempty"`
+	// Seconds is the measured window: from the first act's start to the
+	// last act's end.
+	Seconds float64 `json:"seconds"`
+
+	ActsStarted   int64 `json:"acts_started"`
+	ActsCompleted int64 `json:"acts_completed"` // reached a final state: signed, refused or cancelled
+	ActsSigned    int64 `json:"acts_signed"`
+	ActsRefused   int64 `json:"acts_refused"`
+	ActsCancelled int64 `json:"acts_cancelled"`
+	ActsFailed    int64 `json:"acts_failed"`  // a step went wrong (see errors)
+	ActsAborted   int64 `json:"acts_aborted"` // still running when the drain time ran out
+	// Errors counts failures by the server's code, or the tool's
+	// (timeout, conn_closed, dial_failed, foreign_link, tool_saturated, tool_error).
+	Errors map[string]int64 `json:"errors"`
+	// Steps: latency from when a step was due to when its outcome reached
+	// the other party (other_party) or the actor (own answer).
+	Steps         map[string]StepStats `json:"steps"`
+	OtherPartyP99 float64              `json:"other_party_p99_ms"`
+	ActsPerSecond float64              `json:"acts_per_second"`
+
+	ServerCPUSeconds     float64 `json:"server_cpu_seconds"`
+	ServerRSSBytes       float64 `json:"server_rss_bytes"`
+	ServerRSSBeforeBytes float64 `json:"server_rss_before_bytes"`
+	ServerCPUPerActMs    float64 `json:"server_cpu_per_act_ms,omitempty"`
+	// ServerSignedActs is the server's own count of signed acts during the
+	// run (senim_commands_total{command="sign_act",code="ok"}).
+	ServerSignedActs float64 `json:"server_signed_acts"`
+	ToolCPUSeconds   float64 `json:"tool_cpu_seconds"`
+	ToolCPUPerActMs  float64 `json:"tool_cpu_per_act_ms,omitempty"`
+	ToolMaxRSSBytes  int64   `json:"tool_max_rss_bytes"`
+
+	Sessions                 int     `json:"sessions,omitempty"`
+	ServerRSSPerSessionBytes float64 `json:"server_rss_per_session_bytes,omitempty"`
+	ToolRSSPerSessionBytes   float64 `json:"tool_rss_per_session_bytes,omitempty"`
+
+	Timeline    []Point                 `json:"timeline"`
+	Percentiles map[string][]Percentile `json:"percentiles"`
+}
+
+func (r *Report) server(before, after serverSample) {
+	r.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
+	r.ServerRSSBeforeBytes, r.ServerRSSBytes = before.RSSBytes, after.RSSBytes
+	r.ServerSignedActs = after.signedOnServer() - before.signedOnServer()
+}
+
+func (r *Report) perAct() {
+	if r.Seconds > 0 {
+		r.ActsPerSecond = float64(r.ActsCompleted) / r.Seconds
+	}
+	if r.ActsCompleted > 0 {
+		r.ServerCPUPerActMs = r.ServerCPUSeconds * 1000 / float64(r.ActsCompleted)
+		r.ToolCPUPerActMs = r.ToolCPUSeconds * 1000 / float64(r.ActsCompleted)
+	}
+}
+
+// WriteTable prints the final table for people.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\tseen by\tcount\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	for _, name := range stepNames(r.Steps) {
+		s := r.Steps[name]
+		by := "other"
+		if !s.OtherParty {
+			by = "self"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", name, by, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Scenario == "sessions" {
+		fmt.Fprintf(w, "\nsessions %d   server RSS %.1f → %.1f MiB   %.1f KiB per session   tool %.1f KiB per session\n",
+			r.Sessions, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20), r.ServerRSSPerSessionBytes/1024, r.ToolRSSPerSessionBytes/1024)
+	} else {
+		fmt.Fprintf(w, "\nacts started %d  completed %d (signed %d, refused %d, cancelled %d)  failed %d  aborted %d\n",
+			r.ActsStarted, r.ActsCompleted, r.ActsSigned, r.ActsRefused, r.ActsCancelled, r.ActsFailed, r.ActsAborted)
+		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
+		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
+			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+	}
+	fmt.Fprintf(w, "CPU seconds: server %.2f, tool %.2f\n", r.ServerCPUSeconds, r.ToolCPUSeconds)
+	if len(r.Errors) > 0 {
+		codes := make([]string, 0, len(r.Errors))
+		for c := range r.Errors {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		fmt.Fprint(w, "errors:")
+		for _, c := range codes {
+			fmt.Fprintf(w, " %s=%d", c, r.Errors[c])
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// WriteJSON writes the report as JSON to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteCSV writes one row per step to path.
+func (r *Report) WriteCSV(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"step", "other_party", "count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"})
+	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	for _, name := range stepNames(r.Steps) {
+		s := r.Steps[name]
+		_ = w.Write([]string{name, strconv.FormatBool(s.OtherParty), strconv.FormatInt(s.Count, 10), ff(s.P50), ff(s.P90), ff(s.P99), ff(s.P999), ff(s.Max)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,75 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serverSample is what the tool reads from the server's /metrics.
+type serverSample struct {
+	CPUSeconds float64
+	RSSBytes   float64
+	// Series holds every sample by its exposition name with labels, e.g.
+	// senim_commands_total{code="ok",command="sign_act"}.
+	Series map[string]float64
+}
+
+// scrape reads /metrics at addr within a few seconds.
+func scrape(ctx context.Context, hc *http.Client, addr string) (serverSample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return serverSample{}, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return serverSample{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return serverSample{}, fmt.Errorf("/metrics: HTTP %d", resp.StatusCode)
+	}
+	s, err := parseMetrics(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return serverSample{}, err
+	}
+	s.CPUSeconds, s.RSSBytes = s.Series["process_cpu_seconds_total"], s.Series["process_resident_memory_bytes"]
+	return s, nil
+}
+
+// parseMetrics reads the Prometheus text format: one sample a line, the
+// value after the last space outside the labels (client_golang writes no
+// timestamps).
+func parseMetrics(r io.Reader) (serverSample, error) {
+	s := serverSample{Series: map[string]float64{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i <= 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		s.Series[line[:i]] = v
+	}
+	return s, sc.Err()
+}
+
+// signedOnServer is the server's count of signed acts.
+func (s serverSample) signedOnServer() float64 {
+	return s.Series[`senim_commands_total{code="ok",command="sign_act"}`]
+}
