@@ -1,0 +1,243 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/pki/devca"
+	"github.com/senim-kz/senim/transport/server"
+)
+
+// startServer runs a server on defaults in a fresh data directory, on
+// loopback ports.
+func startServer(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.TURN.Addr = "127.0.0.1:0"
+	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	return srv, dir
+}
+
+func smallRun(addr, dir string) Options {
+	o := DefaultOptions()
+	o.Addr, o.DataDir = addr, dir
+	o.Duration, o.Drain, o.StepTimeout = time.Minute, time.Minute, 30*time.Second
+	o.Notaries, o.Citizens = 2, 4
+	// Every end and the changes round happen in a handful of acts.
+	o.ChangesShare, o.RefuseShare, o.CancelShare = 0.5, 0.2, 0.2
+	return o
+}
+
+// checkEnds wants every started act at its end, and the server's own count
+// of signed acts to match the tool's.
+func checkEnds(t *testing.T, rep *Report, acts int64) {
+	t.Helper()
+	if rep.ActsStarted != acts || rep.ActsCompleted != acts || rep.ActsFailed != 0 || rep.ActsAborted != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("want %d acts started and completed, got %+v", acts, rep)
+	}
+	if rep.ActsSigned+rep.ActsRefused+rep.ActsCancelled != acts {
+		t.Fatalf("ends do not add up: %+v", rep)
+	}
+	if rep.ActsSigned == 0 || float64(rep.ActsSigned) != rep.ServerSignedActs {
+		t.Fatalf("the tool signed %d acts, the server's metrics say %v", rep.ActsSigned, rep.ServerSignedActs)
+	}
+	for _, step := range []string{"signin", "submit", "consent", "call_offer", "accept", "checks", "registry_lookup", "draft", "approve", "invoice", "payment", "document_code", "sign"} {
+		if rep.Steps[step].Count == 0 {
+			t.Errorf("no %s step measured: %+v", step, rep.Steps)
+		}
+	}
+	if s := rep.Steps["sign"]; s.Count != rep.ActsSigned || !s.OtherParty || s.P99 <= 0 || s.Max < s.P99 {
+		t.Errorf("sign step %+v for %d signed acts", s, rep.ActsSigned)
+	}
+	if rep.OtherPartyP99 <= 0 || rep.ServerCPUSeconds <= 0 || rep.ServerRSSBytes <= 0 || rep.ToolCPUSeconds <= 0 || rep.ActsPerSecond <= 0 {
+		t.Errorf("figures missing: %+v", rep)
+	}
+}
+
+func TestClosedLoopRunsWholeActs(t *testing.T) {
+	srv, dir := startServer(t)
+	o := smallRun(srv.Addr(), dir)
+	o.InFlight, o.MaxActs = 3, 8
+	var progress bytes.Buffer
+	o.Progress = &progress
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnds(t, rep, 8)
+	if rep.ActsRefused == 0 && rep.ActsCancelled == 0 {
+		t.Errorf("the shares gave no refusal or cancellation in 8 acts: %+v", rep)
+	}
+	if rep.Steps["changes"].Count == 0 {
+		t.Errorf("no changes round: %+v", rep.Steps)
+	}
+	checkFiles(t, rep)
+}
+
+func TestOpenLoopRunsWholeActs(t *testing.T) {
+	srv, dir := startServer(t)
+	o := smallRun(srv.Addr(), dir)
+	o.Rate, o.MaxActs = 4, 6
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnds(t, rep, 6)
+	if rep.Mode != "open" {
+		t.Fatalf("mode %q", rep.Mode)
+	}
+}
+
+// checkFiles writes the three report files and parses each.
+func checkFiles(t *testing.T, rep *Report) {
+	t.Helper()
+	dir := t.TempDir()
+	jp, cp, hp := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.csv"), filepath.Join(dir, "r.html")
+	for _, err := range []error{rep.WriteJSON(jp), rep.WriteCSV(cp), rep.WriteHTML(hp)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := os.ReadFile(jp)
+	var j map[string]any
+	if err := json.Unmarshal(raw, &j); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"acts_started", "acts_completed", "errors", "steps", "other_party_p99_ms", "acts_per_second", "server_cpu_seconds", "server_rss_bytes", "tool_cpu_seconds"} {
+		if _, ok := j[k]; !ok {
+			t.Errorf("JSON lacks %s", k)
+		}
+	}
+	sign := j["steps"].(map[string]any)["sign"].(map[string]any)
+	for _, k := range []string{"count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"} {
+		if _, ok := sign[k]; !ok {
+			t.Errorf("JSON step lacks %s", k)
+		}
+	}
+	f, _ := os.Open(cp)
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != len(rep.Steps)+1 || rows[0][0] != "step" {
+		t.Fatalf("CSV: %v %v", err, rows)
+	}
+	page, _ := os.ReadFile(hp)
+	d := xml.NewDecoder(bytes.NewReader(page))
+	d.Strict = true
+	svgs := 0
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("HTML is not well-formed: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "svg" {
+			svgs++
+		}
+	}
+	if svgs != 3 || bytes.Contains(page, []byte("<script")) || bytes.Contains(page, []byte("http://cdn")) {
+		t.Fatalf("want 3 SVG plots and no script in the HTML, got %d", svgs)
+	}
+}
+
+func TestSessionsWeighsIdleSessions(t *testing.T) {
+	srv, dir := startServer(t)
+	o := DefaultSessionsOptions()
+	o.Addr, o.DataDir, o.N, o.Identities, o.Hold = srv.Addr(), dir, 40, 2, 0
+	rep, err := RunSessions(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sessions != 40 || rep.Steps["signin"].Count != 40 || len(rep.Errors) != 0 || rep.ServerRSSBytes <= 0 {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+// The run refuses to start, with a code, when the server is not there,
+// does not trust the keys, or refuses the notaries' sign-in.
+func TestBadStartsAreFatal(t *testing.T) {
+	srv, dir := startServer(t)
+	// A port nobody listens on.
+	ln := mustListen(t)
+	dead := ln.Addr().String()
+	ln.Close()
+	wrongCA := t.TempDir()
+	if _, err := devca.Open(filepath.Join(wrongCA, "devca"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The server's CA, but an accounts file the server does not read.
+	sameCA := t.TempDir()
+	if err := exec.Command("cp", "-r", filepath.Join(dir, "devca"), sameCA).Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, addr, data, code, detail string
+	}{
+		{"unreachable", dead, dir, CodeUnreachable, ""},
+		{"no CA", srv.Addr(), t.TempDir(), CodeNoDevCA, ""},
+		{"wrong CA", srv.Addr(), wrongCA, CodeSignIn, "untrusted_chain"},
+		{"refused notary", srv.Addr(), sameCA, CodeSignIn, "signin_failed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := smallRun(c.addr, c.data)
+			o.InFlight, o.MaxActs, o.Citizens, o.Notaries = 1, 1, 2, 1
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := Run(ctx, o)
+			var f *FatalError
+			if !errors.As(err, &f) || f.Code != c.code || !strings.Contains(err.Error(), c.detail) {
+				t.Fatalf("want %s (%s), got %v", c.code, c.detail, err)
+			}
+		})
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	s, err := parseMetrics(strings.NewReader("# HELP x\nprocess_cpu_seconds_total 1.5\nsenim_commands_total{code=\"ok\",command=\"sign_act\"} 7\nbad\n"))
+	if err != nil || s.Series["process_cpu_seconds_total"] != 1.5 || s.signedOnServer() != 7 {
+		t.Fatalf("%+v %v", s, err)
+	}
+}
+
+func mustListen(t *testing.T) interface {
+	Addr() net.Addr
+	Close() error
+} {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
