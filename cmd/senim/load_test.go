@@ -1,0 +1,71 @@
+package main_test
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// `senim load acts` as scripts call it: whole acts against a running
+// server, a JSON report, exit 0.
+func TestLoadActsCommand(t *testing.T) {
+	data := t.TempDir()
+	addr, _ := serve(t, data)
+	out := t.TempDir()
+	report := filepath.Join(out, "r.json")
+	mustCLI(t, data, "load", "acts", "--addr", addr, "--data", data, "--duration", "1m", "--in-flight", "2", "--max-acts", "3",
+		"--notaries", "1", "--citizens", "2", "--quiet", "--json", report, "--csv", filepath.Join(out, "r.csv"), "--html", filepath.Join(out, "r.html"))
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Started   int64            `json:"acts_started"`
+		Completed int64            `json:"acts_completed"`
+		Errors    map[string]int64 `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || r.Started != 3 || r.Completed != 3 || len(r.Errors) != 0 {
+		t.Fatalf("report %+v (%v):\n%s", r, err, raw)
+	}
+	for _, f := range []string{"r.csv", "r.html"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+}
+
+// A run that cannot start exits with status 2 and says why, without
+// hanging.
+func TestLoadBadStartsExit2(t *testing.T) {
+	data := t.TempDir()
+	addr, _ := serve(t, data)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	other := t.TempDir()
+	mustCLI(t, other, "dev", "list") // makes another development CA there
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no scenario", []string{"load"}, "usage"},
+		{"both loops", []string{"load", "acts", "--addr", addr, "--data", data, "--in-flight", "1", "--rate", "1"}, "bad_options"},
+		{"unreachable", []string{"load", "acts", "--addr", dead, "--data", data, "--in-flight", "1"}, "unreachable"},
+		{"wrong CA", []string{"load", "acts", "--addr", addr, "--data", other, "--in-flight", "1", "--citizens", "2", "--notaries", "1"}, "untrusted_chain"},
+		{"sessions, wrong CA", []string{"load", "sessions", "--addr", addr, "--data", other, "--n", "1", "--identities", "1"}, "untrusted_chain"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := cli(t, data, c.args...)
+			if code != 2 || !strings.Contains(out, c.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", code, c.want, out)
+			}
+		})
+	}
+}
