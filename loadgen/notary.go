@@ -25,7 +25,7 @@ type notarySession struct {
 // desk routes the notaries' offers and events to the acts waiting for them.
 type desk struct {
 	mu     sync.Mutex
-	offers map[string]chan *notarySession  // act → who was offered its call
+	offers map[string]chan *notarySession    // act → who was offered its call
 	events map[string]chan protocol.Envelope // act → its events at the notary
 }
 
