@@ -56,6 +56,11 @@ type Report struct {
 	ToolCPUSeconds   float64 `json:"tool_cpu_seconds"`
 	ToolCPUPerActMs  float64 `json:"tool_cpu_per_act_ms,omitempty"`
 	ToolMaxRSSBytes  int64   `json:"tool_max_rss_bytes"`
+	// NotaryPacingSeconds is the time the simulated notaries waited to stay
+	// under the server's per-connection message rate, summed over acts.
+	// Much of it means the notaries, not the server, set the pace: run
+	// with more --notaries.
+	NotaryPacingSeconds float64 `json:"notary_pacing_seconds"`
 
 	Sessions                 int     `json:"sessions,omitempty"`
 	ServerRSSPerSessionBytes float64 `json:"server_rss_per_session_bytes,omitempty"`
@@ -105,6 +110,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
 		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
 			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+		if r.NotaryPacingSeconds > 0 {
+			fmt.Fprintf(w, "notaries waited %.1f s in all for the server's per-connection rate (inside the steps' latency; more --notaries avoid it)\n", r.NotaryPacingSeconds)
+		}
 	}
 	fmt.Fprintf(w, "CPU seconds: server %.2f, tool %.2f\n", r.ServerCPUSeconds, r.ToolCPUSeconds)
 	if len(r.Errors) > 0 {
