@@ -53,6 +53,8 @@ type Report struct {
 	// ServerSignedActs is the server's own count of signed acts during the
 	// run (senim_commands_total{command="sign_act",code="ok"}).
 	ServerSignedActs float64 `json:"server_signed_acts"`
+	// ServerMediaBytes is what the SFU forwarded during the run (--media).
+	ServerMediaBytes float64 `json:"server_media_bytes"`
 	ToolCPUSeconds   float64 `json:"tool_cpu_seconds"`
 	ToolCPUPerActMs  float64 `json:"tool_cpu_per_act_ms,omitempty"`
 	ToolMaxRSSBytes  int64   `json:"tool_max_rss_bytes"`
@@ -74,6 +76,7 @@ func (r *Report) server(before, after serverSample) {
 	r.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 	r.ServerRSSBeforeBytes, r.ServerRSSBytes = before.RSSBytes, after.RSSBytes
 	r.ServerSignedActs = after.signedOnServer() - before.signedOnServer()
+	r.ServerMediaBytes = after.mediaBytes() - before.mediaBytes()
 }
 
 func (r *Report) perAct() {
@@ -110,6 +113,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
 		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
 			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+		if r.Media {
+			fmt.Fprintf(w, "media: the SFU forwarded %.1f MiB\n", r.ServerMediaBytes/(1<<20))
+		}
 		if r.NotaryPacingSeconds > 0 {
 			fmt.Fprintf(w, "notaries waited %.1f s in all for the server's per-connection rate (inside the steps' latency; more --notaries avoid it)\n", r.NotaryPacingSeconds)
 		}

@@ -73,3 +73,14 @@ func parseMetrics(r io.Reader) (serverSample, error) {
 func (s serverSample) signedOnServer() float64 {
 	return s.Series[`senim_commands_total{code="ok",command="sign_act"}`]
 }
+
+// mediaBytes is the RTP payload the server's SFU forwarded, all kinds.
+func (s serverSample) mediaBytes() float64 {
+	var sum float64
+	for k, v := range s.Series {
+		if strings.HasPrefix(k, "senim_media_forwarded_bytes_total") {
+			sum += v
+		}
+	}
+	return sum
+}
