@@ -116,7 +116,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if r.Media {
 			fmt.Fprintf(w, "media: the SFU forwarded %.1f MiB\n", r.ServerMediaBytes/(1<<20))
 		}
-		if r.NotaryPacingSeconds > 0 {
+		if r.NotaryPacingSeconds >= 0.05 {
 			fmt.Fprintf(w, "notaries waited %.1f s in all for the server's per-connection rate (inside the steps' latency; more --notaries avoid it)\n", r.NotaryPacingSeconds)
 		}
 	}
