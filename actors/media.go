@@ -91,6 +91,8 @@ type MediaOut struct {
 	ICEServers []protocol.ICEServer
 	Code       string
 	Message    string
+	// Ack answers a restart or leave by its Tag: done.
+	Ack bool
 }
 
 // callOver tells the media actors that an act's call is no longer active.
@@ -367,6 +369,11 @@ func (r *roomActor) signal(c *actor.Context, m MediaIn) {
 		err = r.room.Leave(m.Participant)
 	}
 	if err == nil {
+		if (m.Kind == "restart" || m.Kind == "leave") && m.Tag != "" {
+			// The app learns its request was taken (an ICE restart's
+			// offer follows; a leave has nothing else to say).
+			c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Ack: true})
+		}
 		return
 	}
 	code := CodeInternal

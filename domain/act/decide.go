@@ -40,7 +40,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if s.Phase != PhaseSigned {
 			return nil, refuse(CodeNotAllowedInState, "only a signed power of attorney can be revoked (act is %s)", s.Phase)
 		}
-		if err := checkText("reason", r.Reason, false); err != nil {
+		if err := checkText("reason", r.Reason, true); err != nil {
 			return nil, err
 		}
 		if err := checkSignature(r.Signature, s.Principal.IIN, RevocationBytes(&s)); err != nil {
@@ -65,7 +65,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if s.Phase != PhaseAwaitingConsent {
 			return nil, refuse(CodeNotAllowedInState, "consent is not awaited (act is %s)", s.Phase)
 		}
-		if err := checkText("reason", c.Reason, false); err != nil {
+		if err := checkText("reason", c.Reason, true); err != nil {
 			return nil, err
 		}
 		return []Event{ConsentRefused{Reason: c.Reason}}, nil
@@ -201,7 +201,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		return []Event{ActRefused{Reason: c.Reason}}, nil
 
 	case CancelAct:
-		if err := checkText("reason", c.Reason, false); err != nil {
+		if err := checkText("reason", c.Reason, true); err != nil {
 			return nil, err
 		}
 		return []Event{ActCancelled{Reason: c.Reason}}, nil

@@ -119,15 +119,12 @@ func (d *Desk) Remove(actID string) []Effect {
 }
 
 // Accepted records that login took the call of actID: the call leaves the
-// queue and the notary is busy until CallEnded. Another notary holding an
-// offer of the same call (none, by the rules; defensive) loses it.
+// queue and the notary is busy until CallEnded. The offer is withdrawn from
+// whoever held it, the accepting notary included: they may have several
+// sessions, and only the one that accepted knows the offer is spent.
 func (d *Desk) Accepted(actID, login string, now time.Time) []Effect {
 	n := d.notary(login, now)
 	n.busy = actID
-	if n.offer == actID {
-		n.offer = ""
-		delete(d.offered, actID)
-	}
 	return d.Remove(actID)
 }
 

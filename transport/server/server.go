@@ -178,11 +178,13 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
-			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
+			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst,
+				SigninTimeout: l.SigninTimeout.Std(), MaxAge: l.SessionMaxAge.Std()},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
 			}},
-		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
+		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
+			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		ClientIP:       clientIP,
 		Log:            log,
