@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/transport/protocol"
+)
+
+// closing is a Conn that keeps frames and the close reason.
+type closing struct {
+	frames
+	mu     sync.Mutex
+	reason *string
+}
+
+func (c *closing) Close(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == nil {
+		c.reason = &reason
+	}
+}
+
+func (c *closing) closedWith(t *testing.T) string {
+	t.Helper()
+	var r string
+	testtool.Eventually(t, 20*time.Second, 5*time.Millisecond, func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.reason == nil {
+			return fmt.Errorf("not closed")
+		}
+		r = *c.reason
+		return nil
+	})
+	return r
+}
+
+// A connection that does not sign in within SigninTimeout is closed with
+// signin_timeout; a session older than MaxAge with reauthenticate.
+func TestSessionTimers(t *testing.T) {
+	sys := startSystem(t, Deps{})
+	t.Run("signin deadline", func(t *testing.T) {
+		conn := &closing{}
+		SpawnSession(SessionDeps{Sys: sys, Limits: SessionLimits{MaxInFlight: 8, RatePerSecond: 50, Burst: 100, SigninTimeout: 20 * time.Millisecond}}, conn)
+		if r := conn.closedWith(t); !strings.HasPrefix(r, protocol.CodeSigninTimeout+": ") {
+			t.Fatalf("closed with %q", r)
+		}
+	})
+	t.Run("max age", func(t *testing.T) {
+		conn := &closing{}
+		pid := SpawnSession(SessionDeps{Sys: sys, Accounts: aliyaStore(t), Limits: SessionLimits{MaxInFlight: 8, RatePerSecond: 50, Burst: 100, MaxAge: 200 * time.Millisecond}}, conn)
+		sys.Engine.Send(pid, Inbound{Frame: []byte(`{"type":"signin","id":"s","body":{"method":"password","login":"aliya","password":"aliya-password"}}`)})
+		if r := conn.closedWith(t); !strings.HasPrefix(r, protocol.CodeReauthenticate+": ") {
+			t.Fatalf("closed with %q", r)
+		}
+	})
+}
+
+func aliyaStore(t *testing.T) *accounts.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notaries.json")
+	if err := accounts.Add(path, accounts.Notary{Login: "aliya", Name: "Алия", IIN: "871008401427"}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := accounts.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// An error never echoes an id or act longer than the schema allows.
+func TestErrorDoesNotEchoALongID(t *testing.T) {
+	sys := startSystem(t, Deps{})
+	s := notarySession(t, sys, DefaultSessionLimits())
+	long := strings.Repeat("x", 100<<10)
+	s.send(`{"type":"query","id":"` + long + `","act":"` + long + `","name":"act"}`)
+	s.send(`{"type":"query","id":"after","name":"nope"}`)
+	s.answer("after")
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	for _, e := range s.conn.got {
+		if len(e.ID) > 64 || len(e.Act) > 64 {
+			t.Fatalf("a %s frame echoes %d and %d characters", e.Type, len(e.ID), len(e.Act))
+		}
+	}
+}
+
+// A second subscribe to an act while the first is in flight is refused,
+// and the first's answer frees its in-flight slot: none leaks.
+func TestSecondSubscribeDoesNotLeak(t *testing.T) {
+	sys := startSystem(t, Deps{})
+	h := &hold{got: make(chan any, 16)}
+	sys.router = sys.Engine.Spawn(func() actor.Receiver { return h }, "hold")
+	s := notarySession(t, sys, SessionLimits{MaxInFlight: 2, RatePerSecond: 1000, Burst: 1000})
+	held := func() any {
+		t.Helper()
+		select {
+		case m := <-h.got:
+			return m
+		case <-time.After(20 * time.Second):
+			t.Fatal("the router got nothing")
+			return nil
+		}
+	}
+	s.send(`{"type":"subscribe","id":"s1","act":"a","seq":0}`)
+	sub := held().(Subscribe)
+	s.send(`{"type":"subscribe","id":"s2","act":"a","seq":0}`)
+	if e := s.answer("s2"); e.Code != protocol.CodeBadMessage {
+		t.Fatalf("second subscribe: %+v", e)
+	}
+	sys.Engine.Send(sub.Subscriber, SubscribeResult{ActID: "a"})
+	if e := s.answer("s1"); e.Type != protocol.TypeSubscribed {
+		t.Fatalf("first subscribe: %+v", e)
+	}
+	// Both slots are free again: two queries reach the router.
+	s.send(`{"type":"query","id":"q1","act":"x","name":"act"}`)
+	s.send(`{"type":"query","id":"q2","act":"x","name":"act"}`)
+	for _, want := range []string{"q1", "q2"} {
+		if g, ok := held().(GetState); !ok || g.Tag != want {
+			t.Fatalf("router got %+v, want the query %s", g, want)
+		}
+	}
+}
+
+// A notary may decline only a call offered to them.
+func TestDeclineOfAnUnofferedCall(t *testing.T) {
+	sys := startSystem(t, Deps{})
+	s := notarySession(t, sys, DefaultSessionLimits())
+	s.send(`{"type":"operator","id":"d","name":"decline","act":"0123456789abcdef0123456789abcdef"}`)
+	if e := s.answer("d"); e.Code != protocol.CodeNotOffered {
+		t.Fatalf("decline: %+v", e)
+	}
+}
+
+// Every session of a notary loses an offer once it is accepted: a second
+// tab must not keep showing a call that is taken (or later cancelled).
+func TestOfferGoneInEverySessionOfTheNotary(t *testing.T) {
+	sys := startSystem(t, Deps{})
+	one := notarySession(t, sys, DefaultSessionLimits())
+	two := notarySession(t, sys, DefaultSessionLimits())
+	one.send(`{"type":"operator","id":"av","name":"available"}`)
+	one.answer("av")
+	const id = "0123456789abcdef0123456789abcdef"
+	sys.Engine.Send(sys.desk, CallQueued{ActID: id, RequestedAt: time.Now()})
+	for _, s := range []*testSession{one, two} {
+		s.waitFor(protocol.TypeOffer, id)
+	}
+	sys.Engine.Send(sys.desk, CallTaken{ActID: id, Notary: "aliya"})
+	for _, s := range []*testSession{one, two} {
+		s.waitFor(protocol.TypeOfferGone, id)
+	}
+}
+
+// waitFor waits for a frame of a type about an act.
+func (s *testSession) waitFor(typ, actID string) {
+	s.t.Helper()
+	testtool.Eventually(s.t, 20*time.Second, 5*time.Millisecond, func() error {
+		s.conn.mu.Lock()
+		defer s.conn.mu.Unlock()
+		for _, e := range s.conn.got {
+			if e.Type == typ && e.Act == actID {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s of %s", typ, actID)
+	})
+}
