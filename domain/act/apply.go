@@ -88,6 +88,13 @@ func Apply(s State, e Event) State {
 	case ActCancelled:
 		s.EndReason, s.Phase = e.Reason, PhaseCancelled
 		s.Call = endCall(s.Call)
+	case ActExpired:
+		s.Phase = PhaseExpired
+		s.Call = endCall(s.Call)
+	case CallUnanswered:
+		if s.Call == CallWaiting {
+			s.Call = CallOver
+		}
 	}
 	return s
 }
