@@ -139,6 +139,19 @@ func (d *Desk) CallEnded(actID string, now time.Time) []Effect {
 	return d.match()
 }
 
+// Overdue lists the calls that have waited maxWait or longer at now, oldest
+// first: the shell sends them back to their clients. They stay in the queue
+// until the act says the call is over (Remove).
+func (d *Desk) Overdue(now time.Time, maxWait time.Duration) []string {
+	var out []string
+	for _, c := range d.waiting {
+		if maxWait > 0 && !now.Before(c.RequestedAt.Add(maxWait)) {
+			out = append(out, c.ActID)
+		}
+	}
+	return out
+}
+
 // SetAvailable puts a notary in operator mode (true) or takes them out. A
 // notary who goes away loses their pending offer back to the queue.
 func (d *Desk) SetAvailable(login string, available bool, now time.Time) []Effect {

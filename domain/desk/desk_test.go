@@ -110,3 +110,22 @@ func TestAcceptWithdrawsTheOfferFromItsHolder(t *testing.T) {
 		t.Fatalf("queue %v", d.Waiting())
 	}
 }
+
+// A call that waited maxWait is overdue; a younger one is not.
+func TestOverdue(t *testing.T) {
+	d := New()
+	d.Enqueue(Call{ActID: "b", RequestedAt: at(5)})
+	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
+	if got := d.Overdue(at(10), 10*time.Minute); len(got) != 0 {
+		t.Fatalf("overdue at 10: %v", got)
+	}
+	if got := d.Overdue(at(11), 10*time.Minute); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Fatalf("overdue at 11: %v", got)
+	}
+	if got := d.Overdue(at(20), 10*time.Minute); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Fatalf("overdue at 20: %v", got)
+	}
+	if got := d.Overdue(at(99), 0); len(got) != 0 {
+		t.Fatalf("no limit: %v", got)
+	}
+}
