@@ -449,7 +449,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 24 {
+	if len(EventTypes()) != 25 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

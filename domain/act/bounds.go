@@ -44,6 +44,28 @@ type LimitCall struct {
 // ReasonMaxLength is CallEnded's reason when LimitCall ended the call.
 const ReasonMaxLength = "max_length"
 
+// StopRecording is the media server saying a call's recording stopped
+// before the call ended (Reason size_cap: call.max_recording_bytes); the
+// call goes on unrecorded, and finish_recording names what was written.
+type StopRecording struct {
+	Recording string `json:"recording"`
+	Reason    string `json:"reason"`
+}
+
+// ReasonSizeCap is RecordingStopped's reason when the size cap was reached.
+const ReasonSizeCap = "size_cap"
+
+func (StopRecording) CommandName() string { return "stop_recording" }
+
+// RecordingStopped: the recording stopped early; the call went on.
+type RecordingStopped struct {
+	Recording string    `json:"recording"`
+	Reason    string    `json:"reason"`
+	At        time.Time `json:"at"`
+}
+
+func (RecordingStopped) EventType() string { return "recording_stopped" }
+
 func (ExpireAct) CommandName() string  { return "expire_act" }
 func (GiveUpCall) CommandName() string { return "give_up_call" }
 func (LimitCall) CommandName() string  { return "limit_call" }
@@ -68,6 +90,7 @@ func (CallUnanswered) EventType() string { return "call_unanswered" }
 func init() {
 	register[ActExpired]()
 	register[CallUnanswered]()
+	register[RecordingStopped]()
 }
 
 // Expirable reports whether an act in phase p may still expire: it has
@@ -110,6 +133,15 @@ func decideBounds(s *State, cmd Command, now time.Time, r Rules) ([]Event, error
 			return nil, refuse(CodeNotAllowedInState, "the call has lasted less than %s", r.CallMaxLength)
 		}
 		return []Event{CallEnded{By: Actor{Role: RoleSystem}.String(), Reason: ReasonMaxLength}}, nil
+	case StopRecording:
+		rec := s.Recording(c.Recording)
+		if rec == nil || c.Reason != ReasonSizeCap {
+			return nil, refuse(CodeBadRecording, "no recording %q, or a reason other than %s", c.Recording, ReasonSizeCap)
+		}
+		if rec.Stopped != "" || !rec.FinishedAt.IsZero() {
+			return nil, nil // stopped or finished already: nothing to add
+		}
+		return []Event{RecordingStopped{Recording: c.Recording, Reason: c.Reason, At: now}}, nil
 	}
 	return nil, refuse(CodeUnknownCommand, "unknown command %T", cmd)
 }

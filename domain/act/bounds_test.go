@@ -66,6 +66,12 @@ func TestBounds(t *testing.T) {
 			func(*State) Command { return LimitCall{Since: t0} }, t0.Add(2 * time.Hour), "", []string{"call_ended"}, PhaseWithNotary, CallOver},
 		{"a shorter call goes on", func(t *testing.T) State { return at(t, "in_call") }, system,
 			func(*State) Command { return LimitCall{Since: t0} }, t0.Add(time.Hour), CodeNotAllowedInState, nil, "", ""},
+		{"the size cap stops the recording", func(t *testing.T) State { return at(t, "recorded") }, system,
+			func(*State) Command { return StopRecording{Recording: "rec-1", Reason: ReasonSizeCap} }, t0, "", []string{"recording_stopped"}, PhaseWithNotary, CallActive},
+		{"stopping an unknown recording", func(t *testing.T) State { return at(t, "recorded") }, system,
+			func(*State) Command { return StopRecording{Recording: "rec-2", Reason: ReasonSizeCap} }, t0, CodeBadRecording, nil, "", ""},
+		{"stopping a finished recording adds nothing", func(t *testing.T) State { return at(t, "recording_done") }, system,
+			func(*State) Command { return StopRecording{Recording: "rec-1", Reason: ReasonSizeCap} }, t0, CodeNotAllowedInState, nil, "", ""},
 		{"the notary may not limit a call", func(t *testing.T) State { return at(t, "in_call") }, notary,
 			func(*State) Command { return LimitCall{Since: t0} }, t0.Add(3 * time.Hour), CodeForbidden, nil, "", ""},
 	}

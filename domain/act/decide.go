@@ -210,7 +210,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		}
 		return []Event{ActCancelled{Reason: c.Reason}}, nil
 
-	case ExpireAct, GiveUpCall, LimitCall:
+	case ExpireAct, GiveUpCall, LimitCall, StopRecording:
 		return decideBounds(&s, cmd, now, r)
 	}
 	return nil, refuse(CodeUnknownCommand, "unknown command %T", cmd)
@@ -239,7 +239,7 @@ func authorize(s *State, by Actor, cmd Command) error {
 		ok = assigned
 	case RecordPayment:
 		ok = by.Role == RoleBank
-	case StartRecording, FinishRecording, ExpireAct, GiveUpCall, LimitCall:
+	case StartRecording, FinishRecording, ExpireAct, GiveUpCall, LimitCall, StopRecording:
 		ok = by.Role == RoleSystem
 	}
 	if !ok {

@@ -28,6 +28,8 @@ func Describe(e Event) string {
 			return "call ended by " + e.By + ": " + e.Reason
 		}
 		return "call ended by " + e.By
+	case RecordingStopped:
+		return "recording " + e.Recording + " stopped: " + e.Reason + "; the call went on"
 	case CallUnanswered:
 		return fmt.Sprintf("no notary took the call requested at %s: %s", e.RequestedAt.UTC().Format(time.RFC3339), e.Reason)
 	case ActExpired:

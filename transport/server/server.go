@@ -127,6 +127,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	media.MaxRecordingBytes = cfg.Call.MaxRecordingBytes
 	if cfg.Media.Enabled {
 		m := cfg.Media
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
@@ -162,6 +163,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
+			InvoiceTTL: cfg.Act.InvoiceTTL.Std(), ExpireAfter: cfg.Act.ExpireAfter.Std(),
+			CallMaxWait: cfg.Desk.MaxWait.Std(), CallMaxLength: cfg.Call.MaxLength.Std(),
 			DocumentText: func(st *act.State) []byte {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
