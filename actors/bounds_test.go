@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,9 +11,12 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -175,4 +180,117 @@ func (s *testSession) waitFor(typ, actID string) {
 		}
 		return fmt.Errorf("no %s of %s", typ, actID)
 	})
+}
+
+// clock is a settable clock for Deps.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// An unfinished act idle for act.expire_after is expired by the sweep; a
+// younger one and a signed one are not; a second sweep changes nothing.
+func TestSweepExpiresIdleActs(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) // seedAct's records
+	clk := &clock{t: at.Add(29 * 24 * time.Hour)}
+	rules := act.DefaultRules()
+	rules.ExpireAfter = 30 * 24 * time.Hour
+	sys := startSystemWith(t, Deps{Now: clk.now, Rules: rules})
+	const idle, signed = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	seedAct(t, sys, idle, "aliya")
+	seedAct(t, sys, signed, "aliya", act.ActSigned{At: at})
+	ctx := context.Background()
+	if n, err := sys.SweepIdle(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep before the limit: %d %v", n, err)
+	}
+	clk.set(at.Add(30 * 24 * time.Hour))
+	if n, err := sys.SweepIdle(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep at the limit: %d %v", n, err)
+	}
+	st, err := ReplayStream(sys.Deps().Log, StreamOf(idle))
+	if err != nil || st.Phase != act.PhaseExpired {
+		t.Fatalf("idle act: %s %v", st.Phase, err)
+	}
+	if st, _ := ReplayStream(sys.Deps().Log, StreamOf(signed)); st.Phase != act.PhaseSigned {
+		t.Fatalf("signed act: %s", st.Phase)
+	}
+	if n, err := sys.SweepIdle(ctx); err != nil || n != 0 {
+		t.Fatalf("second sweep: %d %v", n, err)
+	}
+}
+
+// A call waiting past desk.max_wait goes back to the client: the act
+// records call_unanswered (no_notary_available), the call leaves the queue,
+// and the client may call again.
+func TestDeskGivesUpAnUnansweredCall(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clk := &clock{t: at}
+	rules := act.DefaultRules()
+	rules.CallMaxWait = 15 * time.Minute
+	sys := startSystemWith(t, Deps{Now: clk.now, Rules: rules})
+	const id = "0123456789abcdef0123456789abcdef"
+	seedWaiting(t, sys, id, at)
+	sys.Engine.Send(sys.desk, CallQueued{ActID: id, RequestedAt: at})
+	clk.set(at.Add(15 * time.Minute))
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		st, err := ReplayStream(sys.Deps().Log, StreamOf(id))
+		if err != nil {
+			return err
+		}
+		if st.Call != act.CallOver {
+			return fmt.Errorf("call %q", st.Call)
+		}
+		return nil
+	})
+	if streams, _ := sys.Deps().Log.Lookup("queue", "waiting"); len(streams) != 0 {
+		t.Fatalf("still queued: %v", streams)
+	}
+}
+
+// startSystemWith is startSystem keeping deps.Rules.
+func startSystemWith(t *testing.T, deps Deps) *System {
+	t.Helper()
+	l, err := eventlog.Open(filepath.Join(t.TempDir(), "log"), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	deps.Log, deps.Logger = l, zerolog.Nop()
+	sys, err := Start(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	return sys
+}
+
+// seedWaiting stores an act whose client is waiting for a notary since at.
+func seedWaiting(t *testing.T, sys *System, id string, at time.Time) {
+	t.Helper()
+	events := []act.Event{
+		act.ApplicationSubmitted{ActID: id, ActionType: act.ActionPowerOfAttorney,
+			Principal: act.Party{IIN: principalIIN, Name: "СЕЙТҚАЛИ ӘЙГЕРІМ", Phone: principalPhone},
+			Attorney:  act.Party{IIN: attorneyIIN, Name: "ОМАРОВ ЕРЛАН"},
+			Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: principalIIN}, At: at},
+		act.ConsentRequested{AttorneyIIN: attorneyIIN},
+		act.ConsentGiven{Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: attorneyIIN}},
+		act.CallRequested{At: at},
+	}
+	var s act.State
+	drafts := make([]eventlog.Draft, len(events))
+	for i, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: "system", At: at, Payload: b}
+		s = act.Apply(s, e)
+	}
+	if _, err := sys.Deps().Log.Append(context.Background(), eventlog.AppendRequest{
+		Stream: StreamOf(id), Events: drafts, Index: indexOps(&act.State{}, &s)}); err != nil {
+		t.Fatal(err)
+	}
 }

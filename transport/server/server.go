@@ -289,6 +289,8 @@ func (s *Server) Start() error {
 		s.errc <- s.http.Serve(ln)
 	}()
 	go s.reloadLoop()
+	// Acts idle past act.expire_after expire; the sweep stops with the reload loop.
+	go s.Actors.SweepEvery(s.cfg.Act.SweepInterval.Std(), s.stopReload)
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
@@ -438,6 +440,19 @@ func (s *Server) bankCallback(w http.ResponseWriter, r *http.Request) {
 	case res.Code == actors.CodeInternal:
 		metrics.BankCallbacks.WithLabelValues("internal").Inc()
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": res.Code, "message": res.Message})
+	case res.Code == string(act.CodeInvoiceExpired):
+		// The payer paid too late: the money goes back through the bank
+		// before the bank hears the refusal. A refund that fails answers
+		// 503, so the bank delivers again and the refund is retried (it is
+		// idempotent by payment id).
+		if err := s.Bank.Refund(ctx, cb.PaymentID, cb.Amount, res.Code); err != nil {
+			metrics.BankCallbacks.WithLabelValues("refund_failed").Inc()
+			s.log.Error().Err(err).Str("act", cb.ActID).Str("payment", cb.PaymentID).Msg("refund of a payment after the invoice expired failed")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": "internal", "message": "the refund did not go through; deliver again"})
+			return
+		}
+		metrics.BankCallbacks.WithLabelValues(res.Code).Inc()
+		writeJSON(w, http.StatusConflict, map[string]string{"code": res.Code, "message": res.Message})
 	default:
 		metrics.BankCallbacks.WithLabelValues(res.Code).Inc()
 		writeJSON(w, http.StatusConflict, map[string]string{"code": res.Code, "message": res.Message})
