@@ -298,7 +298,9 @@ func TestRefusals(t *testing.T) {
 		{"cancel after signing", "signed", client, func(*State) Command { return CancelAct{} }, CodeNotAllowedInState},
 		{"revoke before signing", "coded", client, func(s *State) Command { return RevokePOA{Signature: sig(client.IIN, RevocationBytes(s))} }, CodeNotAllowedInState},
 		{"revocation over other bytes", "signed", client, func(*State) Command { return RevokePOA{Reason: "x", Signature: sig(client.IIN, []byte("x"))} }, CodeContentMismatch},
-		{"revocation signed by the attorney", "signed", client, func(s *State) Command { return RevokePOA{Reason: "x", Signature: sig(attorney.IIN, RevocationBytes(s))} }, CodeSignerMismatch},
+		{"revocation signed by the attorney", "signed", client, func(s *State) Command {
+			return RevokePOA{Reason: "x", Signature: sig(attorney.IIN, RevocationBytes(s))}
+		}, CodeSignerMismatch},
 		// Every final step that ends an act against someone's wish says why.
 		{"cancel without a reason", "paid", client, func(*State) Command { return CancelAct{} }, CodeReasonRequired},
 		{"cancel with a blank reason", "submitted", client, func(*State) Command { return CancelAct{Reason: " \t"} }, CodeReasonRequired},
