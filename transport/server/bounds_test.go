@@ -193,3 +193,26 @@ func TestPaymentAfterTheInvoiceExpired(t *testing.T) {
 		t.Fatal("a payment in time was refunded")
 	}
 }
+
+// A call that lasts call.max_length is ended by the server through the act
+// (call_ended by system, reason max_length), and its room closes.
+func TestCallMaximumLength(t *testing.T) {
+	w := newWorld(t, func(c *config.Config) { c.Call.MaxLength = config.Duration(time.Second) })
+	ctx := w.ctx()
+	actID, cl, _ := w.toCall(t)
+	if err := cl.Subscribe(ctx, actID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.JoinCall(ctx, actID, false); err != nil { // the room opens
+		t.Fatal(err)
+	}
+	ended := next(t, cl.Events(), func(e protocol.Envelope) bool { return e.Name == "call_ended" })
+	var ce act.CallEnded
+	if err := json.Unmarshal(ended.Body, &ce); err != nil || ce.Reason != act.ReasonMaxLength || ended.Actor != "system" {
+		t.Fatalf("call_ended: %+v %v", ended, err)
+	}
+	// The room tells the participant it closed (the offer of the join came first).
+	next(t, cl.Media(), func(e protocol.Envelope) bool {
+		return e.Type == protocol.TypeMedia && bytes.Contains(e.Body, []byte(`"kind":"closed"`))
+	})
+}
