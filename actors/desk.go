@@ -57,6 +57,7 @@ type deskActor struct {
 	operators map[string]*actor.PID
 	// givingUp are the overdue calls whose give_up_call is with their act.
 	givingUp map[string]bool
+	ticker   *actor.SendRepeater
 }
 
 // deskTick is how often the desk looks for calls past the maximum wait.
@@ -76,8 +77,13 @@ func (k *deskActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		k.rebuild(c)
-		if k.deps.Rules.CallMaxWait > 0 {
-			c.Engine().SendRepeat(c.PID(), deskTicked{}, deskTick)
+		if k.deps.Rules.CallMaxWait > 0 && k.ticker == nil {
+			t := c.Engine().SendRepeat(c.PID(), deskTicked{}, deskTick)
+			k.ticker = &t
+		}
+	case actor.Stopped:
+		if k.ticker != nil {
+			k.ticker.Stop()
 		}
 	case deskTicked:
 		k.giveUp(c, now)

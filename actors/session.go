@@ -91,6 +91,9 @@ type sessionActor struct {
 	// lookups are registry look-ups being recorded in their act, by the
 	// record_registry_check command's id.
 	lookups map[string]registryAnswer
+	// timers are the sign-in deadline and the maximum age, stopped when
+	// the connection closes (a closed session holds no 12-hour timer).
+	timers []*time.Timer
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -117,6 +120,7 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case maxAgeReached:
 		// A sign-in proves who was there when it was made; a session
 		// does not live on it for ever.
+		metrics.Refused.WithLabelValues(protocol.CodeReauthenticate).Inc()
 		s.closeWith(protocol.CodeReauthenticate, "the session is too old; sign in again")
 	case Inbound:
 		s.inbound(c, m.Frame)
@@ -213,10 +217,10 @@ func (s *sessionActor) fail(env protocol.Envelope, code, format string, args ...
 func (s *sessionActor) armTimers(c *actor.Context) {
 	eng, self := c.Engine(), c.PID()
 	if d := s.sd.Limits.SigninTimeout; d > 0 {
-		time.AfterFunc(d, func() { eng.Send(self, signinDeadline{}) })
+		s.timers = append(s.timers, time.AfterFunc(d, func() { eng.Send(self, signinDeadline{}) }))
 	}
 	if d := s.sd.Limits.MaxAge; d > 0 {
-		time.AfterFunc(d, func() { eng.Send(self, maxAgeReached{}) })
+		s.timers = append(s.timers, time.AfterFunc(d, func() { eng.Send(self, maxAgeReached{}) }))
 	}
 }
 
@@ -309,6 +313,9 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 }
 
 func (s *sessionActor) closed(c *actor.Context) {
+	for _, t := range s.timers {
+		t.Stop()
+	}
 	for a := range s.subs {
 		c.Send(s.sd.Sys.Acts(), Unsubscribe{ActID: a, Subscriber: c.PID()})
 	}
