@@ -16,6 +16,7 @@ import (
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -293,4 +294,39 @@ func seedWaiting(t *testing.T, sys *System, id string, at time.Time) {
 		Stream: StreamOf(id), Events: drafts, Index: indexOps(&act.State{}, &s)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A room whose recording reached its size cap has the act record
+// recording_stopped (size_cap); the call stays on.
+func TestRecordingCapStopsTheRecordingInTheAct(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := startSystem(t, Deps{Media: Media{SFU: s, RecordDir: t.TempDir(), MaxRecordingBytes: 1 << 20}})
+	const id = "0123456789abcdef0123456789abcdef"
+	seedAct(t, sys, id, "aliya") // its call is on
+	deps := sys.Deps()
+	room := sys.Engine.Spawn(newRoomActor(id, "call-test", filepath.Join(deps.Media.RecordDir, id, "call-test"), deps, sys.Acts(), sys.Media()), "room-test")
+	stateOf := func() (act.State, error) { return ReplayStream(deps.Log, StreamOf(id)) }
+	testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st, err := stateOf(); err != nil || st.Recording("call-test") == nil {
+			return fmt.Errorf("recording not started: %v", err)
+		}
+		return nil
+	})
+	sys.Engine.Send(room, recordingCapped{})
+	testtool.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+		st, err := stateOf()
+		if err != nil {
+			return err
+		}
+		if r := st.Recording("call-test"); r == nil || r.Stopped != act.ReasonSizeCap {
+			return fmt.Errorf("recording %+v", r)
+		}
+		if st.Call != act.CallActive {
+			return fmt.Errorf("call %q", st.Call)
+		}
+		return nil
+	})
 }
