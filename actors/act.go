@@ -130,6 +130,9 @@ type actActor struct {
 	// approvalHash is the log hash of the latest draft_approved event: the
 	// history head the document names.
 	approvalHash string
+	// lastAt is when the act's last event was recorded: expire_act's
+	// idle_since, which no sender may state.
+	lastAt time.Time
 }
 
 const refusedMemory = 256
@@ -367,6 +370,7 @@ func (a *actActor) noteRecord(r eventlog.Record) {
 	if r.Type == (act.DraftApproved{}).EventType() {
 		a.approvalHash = r.Hash
 	}
+	a.lastAt = r.At
 }
 
 func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
@@ -524,6 +528,9 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		return c, err
 	case act.IssueInvoice:
 		c.InvoiceID = "INV-" + randomCode(8)
+		return c, nil
+	case act.ExpireAct:
+		c.IdleSince = a.lastAt
 		return c, nil
 	case act.IssueDocumentCode:
 		code, err := a.uniqueDocumentCode()

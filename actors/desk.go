@@ -55,7 +55,16 @@ type deskActor struct {
 	d         *desk.Desk
 	calls     map[string]CallQueued
 	operators map[string]*actor.PID
+	// givingUp are the overdue calls whose give_up_call is with their act.
+	givingUp map[string]bool
+	ticker   *actor.SendRepeater
 }
+
+// deskTick is how often the desk looks for calls past the maximum wait.
+const deskTick = time.Second
+
+// deskTicked is the desk's periodic look at the queue.
+type deskTicked struct{}
 
 func newDesk(deps Deps) actor.Producer {
 	return func() actor.Receiver {
@@ -68,6 +77,24 @@ func (k *deskActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		k.rebuild(c)
+		if k.deps.Rules.CallMaxWait > 0 && k.ticker == nil {
+			t := c.Engine().SendRepeat(c.PID(), deskTicked{}, deskTick)
+			k.ticker = &t
+		}
+	case actor.Stopped:
+		if k.ticker != nil {
+			k.ticker.Stop()
+		}
+	case deskTicked:
+		k.giveUp(c, now)
+	case CommandResult:
+		// The answer to a give_up_call. Refused (the call was taken in
+		// the meantime, say): the act knows best; try again next tick if
+		// the call is still queued.
+		delete(k.givingUp, m.ActID)
+		if m.Code != "" {
+			k.deps.Logger.Info().Str("act", m.ActID).Str("code", m.Code).Msg("desk: give_up_call refused")
+		}
 	case CallQueued:
 		k.calls[m.ActID] = m
 		k.carry(c, k.d.Enqueue(desk.Call{ActID: m.ActID, RequestedAt: m.RequestedAt, Notary: m.Notary}))
@@ -75,6 +102,7 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.carry(c, k.d.Accepted(m.ActID, m.Notary, now))
 		delete(k.calls, m.ActID)
 	case CallFinished:
+		delete(k.givingUp, m.ActID)
 		k.carry(c, k.d.Remove(m.ActID))
 		k.carry(c, k.d.CallEnded(m.ActID, now))
 		delete(k.calls, m.ActID)
@@ -94,7 +122,7 @@ func (k *deskActor) Receive(c *actor.Context) {
 // rebuild refills the queue after a restart from the acts whose call is
 // waiting, as the log's "queue" index lists them.
 func (k *deskActor) rebuild(c *actor.Context) {
-	k.d, k.calls, k.operators = desk.New(), map[string]CallQueued{}, map[string]*actor.PID{}
+	k.d, k.calls, k.operators, k.givingUp = desk.New(), map[string]CallQueued{}, map[string]*actor.PID{}, map[string]bool{}
 	streams, err := k.deps.Log.Lookup("queue", "waiting")
 	if err != nil {
 		k.deps.Logger.Error().Err(err).Msg("desk: cannot read the queue index")
@@ -129,6 +157,27 @@ func (k *deskActor) carry(c *actor.Context, effects []desk.Effect) {
 	}
 }
 
+// giveUp sends every call waiting past desk.max_wait back to its client:
+// the act records call_unanswered (no_notary_available), which ends the
+// call there and, through deskNews, here. The act decides; the desk only
+// asks, once per call at a time.
+func (k *deskActor) giveUp(c *actor.Context, now time.Time) {
+	for _, id := range k.d.Overdue(now, k.deps.Rules.CallMaxWait) {
+		if k.givingUp[id] {
+			continue
+		}
+		k.givingUp[id] = true
+		metrics.Refused.WithLabelValues(string(act.CodeNoNotaryAvailable)).Inc()
+		q := k.calls[id]
+		c.Send(actsPID(c.Engine()), ActCommand{ActID: id, CommandID: SystemIDPrefix + "give-up-" + q.RequestedAt.UTC().Format("20060102T150405.000000000"),
+			Actor: act.Actor{Role: act.RoleSystem}, Name: (act.GiveUpCall{}).CommandName(), ReplyTo: c.PID()})
+	}
+}
+
+// actsPID is the acts' router, by the fixed name Start gives it (the desk
+// is spawned first, so it cannot be handed the PID).
+func actsPID(e *actor.Engine) *actor.PID { return actor.NewPID(e.Address(), "acts/router") }
+
 func queuedOf(s *act.State) CallQueued {
 	return CallQueued{
 		ActID: s.ID, PrincipalIIN: s.Principal.IIN, PrincipalName: s.Principal.Name, AttorneyIIN: s.Attorney.IIN,
@@ -145,7 +194,7 @@ func deskNews(s *act.State, events []act.Event) []any {
 			out = append(out, queuedOf(s))
 		case act.CallAccepted:
 			out = append(out, CallTaken{ActID: s.ID, Notary: ev.Notary.ID})
-		case act.CallEnded, act.ActSigned, act.ActRefused, act.ActCancelled, act.ConsentRefused:
+		case act.CallEnded, act.ActSigned, act.ActRefused, act.ActCancelled, act.ConsentRefused, act.CallUnanswered, act.ActExpired:
 			out = append(out, CallFinished{ActID: s.ID})
 		}
 	}

@@ -30,6 +30,9 @@ type Media struct {
 	// go out with joined alone, so that only a call's participants hold
 	// them.
 	ICEServers func(actID, participant string) []protocol.ICEServer
+	// MaxRecordingBytes caps what one call records (0: no cap); past it
+	// the act records recording_stopped (size_cap) and the call goes on.
+	MaxRecordingBytes int64
 }
 
 // Codes of the media signaling.
@@ -91,6 +94,8 @@ type MediaOut struct {
 	ICEServers []protocol.ICEServer
 	Code       string
 	Message    string
+	// Ack answers a restart or leave by its Tag: done.
+	Ack bool
 }
 
 // callOver tells the media actors that an act's call is no longer active.
@@ -241,6 +246,7 @@ type roomActor struct {
 	sessions map[string]*actor.PID
 	closing  bool
 	finish   *act.FinishRecording
+	opened   time.Time // when the room opened: the call's length counts from here
 }
 
 // signalOut is the room's sink, turned into a message to the room actor so
@@ -252,6 +258,18 @@ type signalOut struct {
 
 // retryFinish re-sends a finish_recording the act did not take.
 type retryFinish struct{}
+
+// Bounds of a call, as messages from its timers and its recorders.
+type (
+	callTooLong     struct{}
+	recordingCapped struct{}
+)
+
+// The ids of the room's bounding commands, in the system's namespace.
+const (
+	limitIDPrefix = SystemIDPrefix + "limit-"
+	stopIDPrefix  = SystemIDPrefix + "stop-"
+)
 
 func newRoomActor(actID, id, dir string, deps Deps, acts, parent *actor.PID) actor.Producer {
 	return func() actor.Receiver {
@@ -292,6 +310,19 @@ func (r *roomActor) Receive(c *actor.Context) {
 		}
 	case retryFinish:
 		r.sendFinish(c)
+	case callTooLong:
+		// The act leads: it ends the call (call_ended, reason max_length)
+		// and tells the media actors, which close this room.
+		if !r.closing {
+			body, _ := json.Marshal(act.LimitCall{Since: r.opened})
+			c.Send(r.acts, ActCommand{ActID: r.act, CommandID: limitIDPrefix + r.id, Actor: act.Actor{Role: act.RoleSystem},
+				Name: (act.LimitCall{}).CommandName(), Body: body, ReplyTo: c.PID()})
+		}
+	case recordingCapped:
+		r.deps.Logger.Warn().Str("act", r.act).Str("recording", r.id).Int64("max_bytes", r.deps.Media.MaxRecordingBytes).Msg("recording stopped at its size cap; the call goes on")
+		body, _ := json.Marshal(act.StopRecording{Recording: r.id, Reason: act.ReasonSizeCap})
+		c.Send(r.acts, ActCommand{ActID: r.act, CommandID: stopIDPrefix + r.id, Actor: act.Actor{Role: act.RoleSystem},
+			Name: (act.StopRecording{}).CommandName(), Body: body, ReplyTo: c.PID()})
 	case CommandResult:
 		r.commandResult(c, m)
 	}
@@ -300,7 +331,15 @@ func (r *roomActor) Receive(c *actor.Context) {
 func (r *roomActor) open() {
 	dir := r.dir
 	eng, self := r.eng, r.self
-	r.room = r.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: r.act, RecordDir: dir,
+	r.opened = r.deps.Now()
+	if d := r.deps.Rules.CallMaxLength; d > 0 {
+		time.AfterFunc(d, func() { eng.Send(self, callTooLong{}) })
+	}
+	var budget *sfu.RecordBudget
+	if n := r.deps.Media.MaxRecordingBytes; n > 0 && dir != "" {
+		budget = sfu.NewRecordBudget(n, func() { eng.Send(self, recordingCapped{}) })
+	}
+	r.room = r.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: r.act, RecordDir: dir, Budget: budget,
 		Sink: func(p string, s sfu.Signal) { eng.Send(self, signalOut{Participant: p, Signal: s}) }})
 	if dir != "" {
 		// The act records that the call is recorded; its subscribers (the
@@ -367,6 +406,11 @@ func (r *roomActor) signal(c *actor.Context, m MediaIn) {
 		err = r.room.Leave(m.Participant)
 	}
 	if err == nil {
+		if (m.Kind == "restart" || m.Kind == "leave") && m.Tag != "" {
+			// The app learns its request was taken (an ICE restart's
+			// offer follows; a leave has nothing else to say).
+			c.Send(m.Session, MediaOut{ActID: r.act, Tag: m.Tag, Ack: true})
+		}
 		return
 	}
 	code := CodeInternal

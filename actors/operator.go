@@ -57,7 +57,11 @@ func (o *operatorActor) Receive(c *actor.Context) {
 	case OperatorMode:
 		c.Send(o.desk, NotaryAvailable{Login: o.login, Available: m.Available})
 	case OperatorDecline:
-		delete(o.offers, m.ActID)
+		if _, ok := o.offers[m.ActID]; ok {
+			// The notary's other sessions drop the declined offer too.
+			delete(o.offers, m.ActID)
+			o.broadcast(c, WithdrawOffer{ActID: m.ActID})
+		}
 		c.Send(o.desk, NotaryDeclined{Login: o.login, ActID: m.ActID})
 	case OfferCall:
 		o.offers[m.ActID] = m

@@ -26,12 +26,22 @@ type SessionLimits struct {
 	// RatePerSecond and Burst limit messages from the app.
 	RatePerSecond float64
 	Burst         int
+	// SigninTimeout closes a connection without a welcome by then;
+	// MaxAge closes any connection that old (0: never).
+	SigninTimeout time.Duration
+	MaxAge        time.Duration
 }
 
 // DefaultSessionLimits are the limits PROTOCOL.md promises.
 func DefaultSessionLimits() SessionLimits {
-	return SessionLimits{MaxInFlight: 8, RatePerSecond: 50, Burst: 100}
+	return SessionLimits{MaxInFlight: 8, RatePerSecond: 50, Burst: 100, SigninTimeout: 10 * time.Second, MaxAge: 12 * time.Hour}
 }
+
+// Timers of a session, sent to itself.
+type (
+	signinDeadline struct{}
+	maxAgeReached  struct{}
+)
 
 // Conn is the session's side of a websocket: Send queues one frame without
 // blocking and reports false when the app is too slow to keep up (the
@@ -81,6 +91,9 @@ type sessionActor struct {
 	// lookups are registry look-ups being recorded in their act, by the
 	// record_registry_check command's id.
 	lookups map[string]registryAnswer
+	// timers are the sign-in deadline and the maximum age, stopped when
+	// the connection closes (a closed session holds no 12-hour timer).
+	timers []*time.Timer
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -96,6 +109,19 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		s.challenge()
+		s.armTimers(c)
+	case signinDeadline:
+		if !s.signedIn {
+			// An unauthenticated connection holds a slot of the IP's cap
+			// and a session actor: it gets a bounded time to sign in.
+			metrics.Refused.WithLabelValues(protocol.CodeSigninTimeout).Inc()
+			s.closeWith(protocol.CodeSigninTimeout, "no sign-in in time")
+		}
+	case maxAgeReached:
+		// A sign-in proves who was there when it was made; a session
+		// does not live on it for ever.
+		metrics.Refused.WithLabelValues(protocol.CodeReauthenticate).Inc()
+		s.closeWith(protocol.CodeReauthenticate, "the session is too old; sign in again")
 	case Inbound:
 		s.inbound(c, m.Frame)
 	case ConnClosed:
@@ -170,8 +196,39 @@ func (s *sessionActor) send(env protocol.Envelope) {
 	}
 }
 
+// maxEchoLen is the longest id or act an answer echoes (schema.json's
+// limit): a longer one came from a message refused for it, and is dropped
+// rather than sent back to its author at any size.
+const maxEchoLen = 64
+
 func (s *sessionActor) fail(env protocol.Envelope, code, format string, args ...any) {
-	s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Act: env.Act, Code: code, Message: fmt.Sprintf(format, args...)})
+	id, a := env.ID, env.Act
+	if len(id) > maxEchoLen {
+		id = ""
+	}
+	if len(a) > maxEchoLen {
+		a = ""
+	}
+	s.send(protocol.Envelope{Type: protocol.TypeError, ID: id, Act: a, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// armTimers starts the session's sign-in deadline and its maximum age.
+// The timers only send the session a message, which it judges itself.
+func (s *sessionActor) armTimers(c *actor.Context) {
+	eng, self := c.Engine(), c.PID()
+	if d := s.sd.Limits.SigninTimeout; d > 0 {
+		s.timers = append(s.timers, time.AfterFunc(d, func() { eng.Send(self, signinDeadline{}) }))
+	}
+	if d := s.sd.Limits.MaxAge; d > 0 {
+		s.timers = append(s.timers, time.AfterFunc(d, func() { eng.Send(self, maxAgeReached{}) }))
+	}
+}
+
+// closeWith ends the session with an error frame (no id) for apps that read
+// frames and the websocket close reason "<code>: <why>" (status 1008).
+func (s *sessionActor) closeWith(code, why string) {
+	s.send(protocol.Envelope{Type: protocol.TypeError, Code: code, Message: why})
+	s.conn.Close(code + ": " + why)
 }
 
 func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
@@ -234,6 +291,12 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 			s.fail(env, protocol.CodeBadMessage, "subscribe needs act")
 			return
 		}
+		if prev, ok := s.pending["sub:"+env.Act]; ok {
+			// One subscribe per act at a time: a second would take the
+			// first's place in pending and leave its id in flight for good.
+			s.fail(env, protocol.CodeBadMessage, "a subscribe to this act is in flight (id %q)", prev.ID)
+			return
+		}
 		s.inFlight[env.ID] = "subscribe"
 		s.pending["sub:"+env.Act] = env
 		s.subs[env.Act] = env.Seq
@@ -250,6 +313,9 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 }
 
 func (s *sessionActor) closed(c *actor.Context) {
+	for _, t := range s.timers {
+		t.Stop()
+	}
 	for a := range s.subs {
 		c.Send(s.sd.Sys.Acts(), Unsubscribe{ActID: a, Subscriber: c.PID()})
 	}

@@ -63,6 +63,10 @@ func (s *sessionActor) mediaOut(m MediaOut) {
 		s.send(protocol.Envelope{Type: protocol.TypeError, ID: m.Tag, Act: m.ActID, Code: m.Code, Message: m.Message})
 		return
 	}
+	if m.Ack {
+		s.send(protocol.Envelope{Type: protocol.TypeAck, ID: m.Tag, Act: m.ActID})
+		return
+	}
 	out := protocol.Media{Kind: m.Kind, SDP: m.SDP, Notice: m.Notice, Message: m.Message, ICEServers: m.ICEServers}
 	if c := m.Candidate; c != nil {
 		out.Candidate = &protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}

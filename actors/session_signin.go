@@ -106,6 +106,10 @@ func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {
 	case "available", "away":
 		c.Send(s.sd.Sys.Operators(), OperatorMode{Login: s.me.ID, Available: env.Name == "available"})
 	case "decline":
+		if !s.offers[env.Act] {
+			s.fail(env, protocol.CodeNotOffered, "no call of this act is offered to you")
+			return
+		}
 		c.Send(s.sd.Sys.Operators(), OperatorDecline{Login: s.me.ID, ActID: env.Act})
 	default:
 		s.fail(env, protocol.CodeUnknownName, "operator actions are available, away and decline")

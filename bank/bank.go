@@ -49,6 +49,18 @@ type Bank interface {
 	PaymentURL(ctx context.Context, invoiceID string) (string, error)
 	// Secret is the HMAC key the bank's callbacks are signed with.
 	Secret() []byte
+	// Refund returns a payment Senim refused for good (an expired invoice)
+	// to the payer. The payment id is the idempotency key: refunding the
+	// same payment again is not an error and pays nothing twice.
+	Refund(ctx context.Context, paymentID string, amount int64, reason string) error
+}
+
+// Refund is a payment given back.
+type Refund struct {
+	PaymentID string    `json:"payment_id"`
+	Amount    int64     `json:"amount"` // tiyn
+	Reason    string    `json:"reason"` // Senim's refusal code, e.g. invoice_expired
+	At        time.Time `json:"at,omitzero"`
 }
 
 // SignatureHeader carries the HMAC of a callback body.

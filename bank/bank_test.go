@@ -259,3 +259,28 @@ func TestOldStateFileIsMigrated(t *testing.T) {
 	}
 	waitFor(t, "migrated payment delivered", func() bool { _, got := rcv.count(); return got == 1 })
 }
+
+// The stand-in records a refund once; a repeat keeps the first.
+func TestSimRefund(t *testing.T) {
+	s, err := OpenSim(t.TempDir(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.Refunded("PAY-1"); ok {
+		t.Fatal("refunded before any refund")
+	}
+	ctx := context.Background()
+	if err := s.Refund(ctx, "PAY-1", 500, "invoice_expired"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refund(ctx, "PAY-1", 999, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := s.Refunded("PAY-1"); !ok || r.Amount != 500 || r.Reason != "invoice_expired" {
+		t.Fatalf("refund %+v %v", r, ok)
+	}
+	if err := s.Refund(ctx, "../x", 1, "r"); err == nil {
+		t.Fatal("a payment id with a path was accepted")
+	}
+}

@@ -116,6 +116,29 @@ func (h *HTTP) PaymentURL(ctx context.Context, invoiceID string) (string, error)
 	return out.PayURL, nil
 }
 
+// RefundResponse is the provider's answer to a refund.
+type RefundResponse struct {
+	PaymentID string `json:"payment_id"`
+	Status    string `json:"status"`
+}
+
+// Refund implements Bank: POST {url}/refunds, the payment id as the
+// Idempotency-Key, so a retry never refunds twice.
+func (h *HTTP) Refund(ctx context.Context, paymentID string, amount int64, reason string) error {
+	body, err := json.Marshal(Refund{PaymentID: paymentID, Amount: amount, Reason: reason})
+	if err != nil {
+		return err
+	}
+	var out RefundResponse
+	if err := h.do(ctx, http.MethodPost, "/refunds", body, "refund-"+paymentID, &out); err != nil {
+		return fmt.Errorf("refund of %s: %w", paymentID, err)
+	}
+	if out.PaymentID != paymentID {
+		return fmt.Errorf("%w: asked to refund %s, answered for %q", ErrRejected, paymentID, out.PaymentID)
+	}
+	return nil
+}
+
 // do sends one request, retrying with doubling pauses after timeouts,
 // network errors, 408, 429 and 5xx, at most Retries times.
 func (h *HTTP) do(ctx context.Context, method, path string, body []byte, idempotencyKey string, out any) error {

@@ -22,6 +22,7 @@ type provider struct {
 	hang     int
 	calls    int
 	invoices map[string]CreateInvoiceRequest
+	refunds  map[string]Refund
 	bad      []string // what the provider found wrong in a request
 }
 
@@ -68,6 +69,20 @@ func (p *provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(InvoiceResponse{ID: id, PayURL: "https://pay.example/i/" + id, Status: "open"})
+	case r.Method == http.MethodPost && r.URL.Path == "/api/refunds":
+		var req Refund
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.PaymentID == "" {
+			http.Error(w, `{"code":"bad_request"}`, http.StatusBadRequest)
+			return
+		}
+		if r.Header.Get("Idempotency-Key") != "refund-"+req.PaymentID {
+			p.bad = append(p.bad, "idempotency key "+r.Header.Get("Idempotency-Key"))
+		}
+		if p.refunds == nil {
+			p.refunds = map[string]Refund{}
+		}
+		p.refunds[req.PaymentID] = req
+		_ = json.NewEncoder(w).Encode(RefundResponse{PaymentID: req.PaymentID, Status: "refunded"})
 	default:
 		http.NotFound(w, r)
 	}
@@ -153,5 +168,20 @@ func TestHTTPRefusesAnUnsafePayURL(t *testing.T) {
 	}
 	if link, err := h.PaymentURL(context.Background(), "INV-ABC"); !errors.Is(err, ErrRejected) {
 		t.Fatalf("link %q %v", link, err)
+	}
+}
+
+// A refund is posted to {url}/refunds with the payment as its idempotency
+// key, and retried like every request.
+func TestHTTPRefund(t *testing.T) {
+	p := &provider{fail: 1}
+	h := newHTTPBank(t, p, 2)
+	if err := h.Refund(context.Background(), "PAY-1", 1513750, "invoice_expired"); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r := p.refunds["PAY-1"]; r.Amount != 1513750 || r.Reason != "invoice_expired" || len(p.bad) > 0 {
+		t.Fatalf("refund %+v, problems %v", r, p.bad)
 	}
 }

@@ -284,6 +284,58 @@ func (s *Sim) CreateInvoice(_ context.Context, inv Invoice) error {
 	return s.save(simRecord{Invoice: inv, Key: randomHex(32)})
 }
 
+// Refund implements Bank: the stand-in records the refund in
+// refunds/<payment id>.json (once; a repeat keeps the first).
+func (s *Sim) Refund(_ context.Context, paymentID string, amount int64, reason string) error {
+	if err := safepath.Check(paymentID); err != nil {
+		return fmt.Errorf("bank: payment id: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := filepath.Join(s.dir, "refunds")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bank: %w", err)
+	}
+	p, err := safepath.Join(dir, paymentID+".json")
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	data, err := json.Marshal(Refund{PaymentID: paymentID, Amount: amount, Reason: reason, At: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	if err := writeDurably(p, data); err != nil {
+		return fmt.Errorf("bank: %w", err)
+	}
+	s.log.Info().Str("payment", paymentID).Int64("amount", amount).Str("reason", reason).Msg("bank stand-in: payment refunded")
+	return nil
+}
+
+// Refunded returns the refund of a payment, if the stand-in made one.
+func (s *Sim) Refunded(paymentID string) (Refund, bool) {
+	if safepath.Check(paymentID) != nil {
+		return Refund{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := safepath.Join(filepath.Join(s.dir, "refunds"), paymentID+".json")
+	if err != nil {
+		return Refund{}, false
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return Refund{}, false
+	}
+	var r Refund
+	if json.Unmarshal(data, &r) != nil {
+		return Refund{}, false
+	}
+	return r, true
+}
+
 // PaymentURL implements Bank: the pay page's address with the invoice's key.
 func (s *Sim) PaymentURL(_ context.Context, invoiceID string) (string, error) {
 	s.mu.Lock()

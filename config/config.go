@@ -37,6 +37,10 @@ type Config struct {
 	Bank     Bank     `toml:"bank"`
 	// Checkpoint: see the Checkpoint type.
 	Checkpoint Checkpoint `toml:"checkpoint"`
+	// Act, Desk and Call bound acts, waits and calls in time and size.
+	Act  Act  `toml:"act"`
+	Desk Desk `toml:"desk"`
+	Call Call `toml:"call"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -155,6 +159,49 @@ type Limits struct {
 	Burst         int     `toml:"burst"`
 	// ChecksPerMinute limits the public check by code, per client IP.
 	ChecksPerMinute int `toml:"checks_per_minute"`
+
+	// Bounded connections (PROTOCOL.md, Limits).
+
+	// MaxConnsPerIP is the websocket connections one client IP holds at
+	// once; more get HTTP 429.
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// SigninTimeout is how long a connection may stay without a welcome
+	// before it is closed with 1008 signin_timeout.
+	SigninTimeout Duration `toml:"signin_timeout"`
+	// PingInterval is the websocket keepalive: a peer that does not answer
+	// a ping within the interval is closed.
+	PingInterval Duration `toml:"ping_interval"`
+	// SessionMaxAge is the longest a connection lives; then it is closed
+	// with 1008 reauthenticate and the app signs in again.
+	SessionMaxAge Duration `toml:"session_max_age"`
+}
+
+// Act bounds the life of an act and of its invoice.
+type Act struct {
+	// InvoiceTTL is how long an invoice can be paid; a later payment is
+	// refused with invoice_expired and refunded.
+	InvoiceTTL Duration `toml:"invoice_ttl"`
+	// ExpireAfter is how long an unfinished act may go without an event
+	// before the server expires it (expired, final).
+	ExpireAfter Duration `toml:"expire_after"`
+	// SweepInterval is how often the server looks for such acts.
+	SweepInterval Duration `toml:"sweep_interval"`
+}
+
+// Desk bounds the wait for a notary.
+type Desk struct {
+	// MaxWait is how long a call waits for a notary before it goes back
+	// to the client with no_notary_available.
+	MaxWait Duration `toml:"max_wait"`
+}
+
+// Call bounds one video call.
+type Call struct {
+	// MaxLength is the longest a call lasts; then the server ends it.
+	MaxLength Duration `toml:"max_length"`
+	// MaxRecordingBytes caps what one call records; past it recording
+	// stops (recording_stopped, size_cap) and the call goes on.
+	MaxRecordingBytes int64 `toml:"max_recording_bytes"`
 }
 
 // Log configures zerolog.
@@ -250,7 +297,7 @@ func Default() Config {
 			ReloadInterval: Duration(30 * time.Second),
 		},
 		Fees:     Fees{MRPTenge: 4325, StateDutyMRP: 0.5, ServicesMRP: 3, MaxTermMonths: 36, DefaultTermMonths: 12},
-		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30},
+		Limits:   Limits{MaxConns: 10000, MaxFrameBytes: 256 << 10, OutboundQueue: 256, MaxInFlight: 8, RatePerSecond: 50, Burst: 100, ChecksPerMinute: 30, MaxConnsPerIP: 50, SigninTimeout: Duration(10 * time.Second), PingInterval: Duration(30 * time.Second), SessionMaxAge: Duration(12 * time.Hour)},
 		Document: Document{Place: "г. Алматы / Алматы қ.", PublicURL: "http://127.0.0.1:8080"},
 		TURN: TURN{Enabled: true, Addr: "127.0.0.1:3478", RelayIP: "127.0.0.1", Realm: "senim", AllowLoopback: true,
 			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20,
@@ -259,6 +306,9 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
+		Act:        Act{InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
+		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
+		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 	}
 }
 
@@ -382,6 +432,15 @@ func (c Config) Validate() error {
 	if (c.Checkpoint.P12 == "") != (c.Checkpoint.PasswordFile == "") {
 		errs = append(errs, errors.New("checkpoint: p12 and password_file go together"))
 	}
+	if l := c.Limits; l.MaxConnsPerIP <= 0 || l.SigninTimeout <= 0 || l.PingInterval < Duration(time.Second) || l.SessionMaxAge < Duration(time.Minute) {
+		errs = append(errs, errors.New("limits: max_conns_per_ip and signin_timeout must be positive, ping_interval at least 1s, session_max_age at least 1m"))
+	}
+	if a := c.Act; a.InvoiceTTL <= 0 || a.ExpireAfter < Duration(time.Hour) || a.SweepInterval < Duration(time.Second) {
+		errs = append(errs, errors.New("act: invoice_ttl must be positive, expire_after at least 1h, sweep_interval at least 1s"))
+	}
+	if c.Desk.MaxWait <= 0 || c.Call.MaxLength <= 0 || c.Call.MaxRecordingBytes < 1<<20 {
+		errs = append(errs, errors.New("desk.max_wait and call.max_length must be positive, call.max_recording_bytes at least 1 MiB"))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -447,6 +506,15 @@ func applyEnv(c *Config, environ []string) error {
 		if err := setFromString(field, val); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
+	}
+	if l := c.Limits; l.MaxConnsPerIP <= 0 || l.SigninTimeout <= 0 || l.PingInterval < Duration(time.Second) || l.SessionMaxAge < Duration(time.Minute) {
+		errs = append(errs, errors.New("limits: max_conns_per_ip and signin_timeout must be positive, ping_interval at least 1s, session_max_age at least 1m"))
+	}
+	if a := c.Act; a.InvoiceTTL <= 0 || a.ExpireAfter < Duration(time.Hour) || a.SweepInterval < Duration(time.Second) {
+		errs = append(errs, errors.New("act: invoice_ttl must be positive, expire_after at least 1h, sweep_interval at least 1s"))
+	}
+	if c.Desk.MaxWait <= 0 || c.Call.MaxLength <= 0 || c.Call.MaxRecordingBytes < 1<<20 {
+		errs = append(errs, errors.New("desk.max_wait and call.max_length must be positive, call.max_recording_bytes at least 1 MiB"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

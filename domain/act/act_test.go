@@ -147,7 +147,7 @@ func TestTransitions(t *testing.T) {
 		{"document code is issued once", "coded", notary, func(*State) Command { return IssueDocumentCode{Code: "OTHER"} }, nil},
 		{"notary refuses", "approved", notary, func(*State) Command { return RefuseAct{Reason: "недееспособен"} }, []string{"act_refused"}},
 		{"client cancels", "paid", client, func(*State) Command { return CancelAct{Reason: "передумал"} }, []string{"act_cancelled"}},
-		{"client cancels before consent", "submitted", client, func(*State) Command { return CancelAct{} }, []string{"act_cancelled"}},
+		{"client cancels before consent", "submitted", client, func(*State) Command { return CancelAct{Reason: "ошибся"} }, []string{"act_cancelled"}},
 		{"principal revokes the signed power of attorney", "signed", client, func(s *State) Command {
 			return RevokePOA{Reason: "утратил доверие", Signature: sig(client.IIN, RevocationBytes(s))}
 		}, []string{"poa_revoked"}},
@@ -297,8 +297,15 @@ func TestRefusals(t *testing.T) {
 		{"refuse after signing", "signed", notary, func(*State) Command { return RefuseAct{Reason: "x"} }, CodeNotAllowedInState},
 		{"cancel after signing", "signed", client, func(*State) Command { return CancelAct{} }, CodeNotAllowedInState},
 		{"revoke before signing", "coded", client, func(s *State) Command { return RevokePOA{Signature: sig(client.IIN, RevocationBytes(s))} }, CodeNotAllowedInState},
-		{"revocation over other bytes", "signed", client, func(*State) Command { return RevokePOA{Signature: sig(client.IIN, []byte("x"))} }, CodeContentMismatch},
-		{"revocation signed by the attorney", "signed", client, func(s *State) Command { return RevokePOA{Signature: sig(attorney.IIN, RevocationBytes(s))} }, CodeSignerMismatch},
+		{"revocation over other bytes", "signed", client, func(*State) Command { return RevokePOA{Reason: "x", Signature: sig(client.IIN, []byte("x"))} }, CodeContentMismatch},
+		{"revocation signed by the attorney", "signed", client, func(s *State) Command {
+			return RevokePOA{Reason: "x", Signature: sig(attorney.IIN, RevocationBytes(s))}
+		}, CodeSignerMismatch},
+		// Every final step that ends an act against someone's wish says why.
+		{"cancel without a reason", "paid", client, func(*State) Command { return CancelAct{} }, CodeReasonRequired},
+		{"cancel with a blank reason", "submitted", client, func(*State) Command { return CancelAct{Reason: " \t"} }, CodeReasonRequired},
+		{"refuse consent without a reason", "submitted", attorney, func(*State) Command { return RefuseConsent{} }, CodeReasonRequired},
+		{"revoke without a reason", "signed", client, func(s *State) Command { return RevokePOA{Signature: sig(client.IIN, RevocationBytes(s))} }, CodeReasonRequired},
 		{"the attorney revokes", "signed", attorney, func(s *State) Command { return RevokePOA{Signature: sig(attorney.IIN, RevocationBytes(s))} }, CodeForbidden},
 		{"overlong comment", "drafted", client, func(*State) Command { return RequestChanges{Revision: 1, Comments: string(make([]rune, MaxTextLen+1))} }, CodeBadRequest},
 	}
@@ -444,7 +451,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 22 {
+	if len(EventTypes()) != 25 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

@@ -88,6 +88,21 @@ func Apply(s State, e Event) State {
 	case ActCancelled:
 		s.EndReason, s.Phase = e.Reason, PhaseCancelled
 		s.Call = endCall(s.Call)
+	case ActExpired:
+		s.Phase = PhaseExpired
+		s.Call = endCall(s.Call)
+	case RecordingStopped:
+		recs := append([]Recording(nil), s.Recordings...)
+		for i := range recs {
+			if recs[i].ID == e.Recording {
+				recs[i].Stopped = e.Reason
+			}
+		}
+		s.Recordings = recs
+	case CallUnanswered:
+		if s.Call == CallWaiting {
+			s.Call = CallOver
+		}
 	}
 	return s
 }

@@ -144,6 +144,7 @@ func Commands() map[string]Command {
 		StartRecording{}, FinishRecording{},
 		RecordCheck{}, RecordRegistryCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
 		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{}, RevokePOA{},
+		ExpireAct{}, GiveUpCall{}, LimitCall{}, StopRecording{},
 	} {
 		out[c.CommandName()] = c
 	}

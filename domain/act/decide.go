@@ -35,12 +35,13 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	case StartRecording, FinishRecording:
 		return decideRecording(&s, cmd, now)
 	}
+
 	if r, ok := cmd.(RevokePOA); ok {
 		// The one command a signed act takes.
 		if s.Phase != PhaseSigned {
 			return nil, refuse(CodeNotAllowedInState, "only a signed power of attorney can be revoked (act is %s)", s.Phase)
 		}
-		if err := checkText("reason", r.Reason, false); err != nil {
+		if err := checkText("reason", r.Reason, true); err != nil {
 			return nil, err
 		}
 		if err := checkSignature(r.Signature, s.Principal.IIN, RevocationBytes(&s)); err != nil {
@@ -65,7 +66,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if s.Phase != PhaseAwaitingConsent {
 			return nil, refuse(CodeNotAllowedInState, "consent is not awaited (act is %s)", s.Phase)
 		}
-		if err := checkText("reason", c.Reason, false); err != nil {
+		if err := checkText("reason", c.Reason, true); err != nil {
 			return nil, err
 		}
 		return []Event{ConsentRefused{Reason: c.Reason}}, nil
@@ -146,7 +147,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 			return nil, refuse(CodeBadRequest, "invoice id missing")
 		}
 		cur := s.Current()
-		return []Event{InvoiceIssued{Invoice: Invoice{ID: c.InvoiceID, Amount: cur.Draft.Total(), Revision: cur.Number}}}, nil
+		return []Event{InvoiceIssued{Invoice: Invoice{ID: c.InvoiceID, Amount: cur.Draft.Total(), Revision: cur.Number, ExpiresAt: r.InvoiceExpiry(now)}}}, nil
 
 	case RecordPayment:
 		if c.PaymentID == "" {
@@ -157,6 +158,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		}
 		if s.Paid() {
 			return nil, refuse(CodeAlreadyPaid, "invoice %s is already paid", c.InvoiceID)
+		}
+		if exp := s.Invoice.ExpiresAt; exp != nil && !now.Before(*exp) {
+			return nil, refuse(CodeInvoiceExpired, "invoice %s expired at %s; the payment is refunded", c.InvoiceID, exp.UTC().Format(time.RFC3339))
 		}
 		if c.Amount != s.Invoice.Amount {
 			return nil, refuse(CodeAmountMismatch, "paid %d tiyn, invoice is %d", c.Amount, s.Invoice.Amount)
@@ -201,10 +205,13 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		return []Event{ActRefused{Reason: c.Reason}}, nil
 
 	case CancelAct:
-		if err := checkText("reason", c.Reason, false); err != nil {
+		if err := checkText("reason", c.Reason, true); err != nil {
 			return nil, err
 		}
 		return []Event{ActCancelled{Reason: c.Reason}}, nil
+
+	case ExpireAct, GiveUpCall, LimitCall, StopRecording:
+		return decideBounds(&s, cmd, now, r)
 	}
 	return nil, refuse(CodeUnknownCommand, "unknown command %T", cmd)
 }
@@ -232,7 +239,7 @@ func authorize(s *State, by Actor, cmd Command) error {
 		ok = assigned
 	case RecordPayment:
 		ok = by.Role == RoleBank
-	case StartRecording, FinishRecording:
+	case StartRecording, FinishRecording, ExpireAct, GiveUpCall, LimitCall, StopRecording:
 		ok = by.Role == RoleSystem
 	}
 	if !ok {

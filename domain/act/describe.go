@@ -3,6 +3,7 @@ package act
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Describe is one line about an event for people: timelines, audits,
@@ -23,7 +24,16 @@ func Describe(e Event) string {
 	case CallAccepted:
 		return fmt.Sprintf("notary %s (%s) took the call", e.Notary.ID, e.Notary.Name)
 	case CallEnded:
+		if e.Reason != "" {
+			return "call ended by " + e.By + ": " + e.Reason
+		}
 		return "call ended by " + e.By
+	case RecordingStopped:
+		return "recording " + e.Recording + " stopped: " + e.Reason + "; the call went on"
+	case CallUnanswered:
+		return fmt.Sprintf("no notary took the call requested at %s: %s", e.RequestedAt.UTC().Format(time.RFC3339), e.Reason)
+	case ActExpired:
+		return "the act expired: no progress since " + e.IdleSince.UTC().Format(time.RFC3339)
 	case RecordingStarted:
 		return "the call is recorded (" + e.Recording + "); the participants were told: " + e.Notice
 	case RecordingFinished:

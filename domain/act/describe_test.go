@@ -19,7 +19,9 @@ func TestDescribeEveryEvent(t *testing.T) {
 		}
 	}
 	events = append(events, ConsentRefused{}, CallEnded{By: "client:1"}, ChangesRequested{Revision: 1, Comments: "x"},
-		InvoiceVoided{InvoiceID: "i"}, ActRefused{Reason: "r"}, ActCancelled{}, POARevoked{Reason: "r"})
+		InvoiceVoided{InvoiceID: "i"}, ActRefused{Reason: "r"}, ActCancelled{}, POARevoked{Reason: "r"},
+		ActExpired{IdleSince: t0}, CallUnanswered{Reason: CodeNoNotaryAvailable, RequestedAt: t0},
+		RecordingStopped{Recording: "r", Reason: ReasonSizeCap})
 	seen := map[string]bool{}
 	for _, e := range events {
 		d := Describe(e)

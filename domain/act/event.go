@@ -49,6 +49,8 @@ type CallAccepted struct {
 // CallEnded: the call is over (the act goes on).
 type CallEnded struct {
 	By string `json:"by"`
+	// Reason is set when Senim ended the call: max_length.
+	Reason string `json:"reason,omitempty"`
 }
 
 // CheckRecorded is an identity check with its outcome.

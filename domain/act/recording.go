@@ -30,6 +30,8 @@ type Recording struct {
 	StartedAt  time.Time       `json:"started_at"`
 	FinishedAt time.Time       `json:"finished_at,omitempty"`
 	Files      []RecordingFile `json:"files,omitempty"`
+	// Stopped is why the recording stopped before the call ended (size_cap).
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // StartRecording is the media server telling the act that the call's room

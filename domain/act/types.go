@@ -78,6 +78,15 @@ type Rules struct {
 	// does, from a template); nil means DocumentBytes. It must be a pure
 	// function of the state.
 	DocumentText func(*State) []byte
+
+	// Bounds in time (0: none). InvoiceTTL is how long an invoice can be
+	// paid; ExpireAfter how long an unfinished act may go without an event
+	// before it expires; CallMaxWait how long a call waits for a notary;
+	// CallMaxLength how long a call lasts.
+	InvoiceTTL    time.Duration
+	ExpireAfter   time.Duration
+	CallMaxWait   time.Duration
+	CallMaxLength time.Duration
 }
 
 // Document is the bytes the notary signs for the act in s.
@@ -121,7 +130,7 @@ const (
 // Final reports whether no command can change the act any more.
 func (p Phase) Final() bool {
 	switch p {
-	case PhaseConsentRefused, PhaseSigned, PhaseRefused, PhaseCancelled, PhaseRevoked:
+	case PhaseConsentRefused, PhaseSigned, PhaseRefused, PhaseCancelled, PhaseRevoked, PhaseExpired:
 		return true
 	}
 	return false
@@ -201,6 +210,9 @@ type Invoice struct {
 	Amount Money  `json:"amount"`
 	// Revision is the revision whose fees it bills.
 	Revision int `json:"revision"`
+	// ExpiresAt ends the time it can be paid (absent: invoices issued
+	// before invoices expired, payable for ever).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Payment is a bank's confirmed payment.

@@ -119,15 +119,12 @@ func (d *Desk) Remove(actID string) []Effect {
 }
 
 // Accepted records that login took the call of actID: the call leaves the
-// queue and the notary is busy until CallEnded. Another notary holding an
-// offer of the same call (none, by the rules; defensive) loses it.
+// queue and the notary is busy until CallEnded. The offer is withdrawn from
+// whoever held it, the accepting notary included: they may have several
+// sessions, and only the one that accepted knows the offer is spent.
 func (d *Desk) Accepted(actID, login string, now time.Time) []Effect {
 	n := d.notary(login, now)
 	n.busy = actID
-	if n.offer == actID {
-		n.offer = ""
-		delete(d.offered, actID)
-	}
 	return d.Remove(actID)
 }
 
@@ -140,6 +137,19 @@ func (d *Desk) CallEnded(actID string, now time.Time) []Effect {
 		}
 	}
 	return d.match()
+}
+
+// Overdue lists the calls that have waited maxWait or longer at now, oldest
+// first: the shell sends them back to their clients. They stay in the queue
+// until the act says the call is over (Remove).
+func (d *Desk) Overdue(now time.Time, maxWait time.Duration) []string {
+	var out []string
+	for _, c := range d.waiting {
+		if maxWait > 0 && !now.Before(c.RequestedAt.Add(maxWait)) {
+			out = append(out, c.ActID)
+		}
+	}
+	return out
 }
 
 // SetAvailable puts a notary in operator mode (true) or takes them out. A

@@ -32,7 +32,7 @@ func TestOldestCallerFirst(t *testing.T) {
 	expect(t, "b enqueued", d.Enqueue(Call{ActID: "b", RequestedAt: at(2)}))
 	expect(t, "aliya available", d.SetAvailable("aliya", true, at(4)), offer("aliya", "a", 1))
 	expect(t, "bolat available", d.SetAvailable("bolat", true, at(5)), offer("bolat", "b", 2))
-	expect(t, "aliya takes a", d.Accepted("a", "aliya", at(6)))
+	expect(t, "aliya takes a", d.Accepted("a", "aliya", at(6)), withdraw("aliya", "a"))
 	if w := d.Waiting(); len(w) != 2 || w[0].ActID != "b" || w[1].ActID != "c" {
 		t.Fatalf("queue %v", w)
 	}
@@ -96,15 +96,36 @@ func TestRemoveWithdrawsTheOffer(t *testing.T) {
 	expect(t, "remove unknown", d.Remove("zzz"))
 }
 
-func TestAcceptByTheOfferHolderNeedsNoWithdrawal(t *testing.T) {
+// The accepting notary's offer is withdrawn too: their other sessions (a
+// second tab, a phone) still show it otherwise, even after the act ends.
+func TestAcceptWithdrawsTheOfferFromItsHolder(t *testing.T) {
 	d := New()
 	d.SetAvailable("aliya", true, at(0))
 	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
 	d.Enqueue(Call{ActID: "b", RequestedAt: at(2)})
 	d.SetAvailable("bolat", true, at(3)) // b to bolat
-	expect(t, "aliya accepts a", d.Accepted("a", "aliya", at(4)))
-	expect(t, "bolat accepts b", d.Accepted("b", "bolat", at(5)))
+	expect(t, "aliya accepts a", d.Accepted("a", "aliya", at(4)), withdraw("aliya", "a"))
+	expect(t, "bolat accepts b", d.Accepted("b", "bolat", at(5)), withdraw("bolat", "b"))
 	if len(d.Waiting()) != 0 {
 		t.Fatalf("queue %v", d.Waiting())
+	}
+}
+
+// A call that waited maxWait is overdue; a younger one is not.
+func TestOverdue(t *testing.T) {
+	d := New()
+	d.Enqueue(Call{ActID: "b", RequestedAt: at(5)})
+	d.Enqueue(Call{ActID: "a", RequestedAt: at(1)})
+	if got := d.Overdue(at(10), 10*time.Minute); len(got) != 0 {
+		t.Fatalf("overdue at 10: %v", got)
+	}
+	if got := d.Overdue(at(11), 10*time.Minute); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Fatalf("overdue at 11: %v", got)
+	}
+	if got := d.Overdue(at(20), 10*time.Minute); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Fatalf("overdue at 20: %v", got)
+	}
+	if got := d.Overdue(at(99), 0); len(got) != 0 {
+		t.Fatalf("no limit: %v", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -34,8 +36,46 @@ type mediaWriter interface {
 	Close() error
 }
 
+// RecordBudget caps what a room's recorders write together: the RTP payload
+// bytes of every track (the files add a few bytes of framing per packet).
+// Past the cap every recorder of the room stops writing, its file ends
+// where it is, and Capped is called once; forwarding goes on.
+type RecordBudget struct {
+	max    int64
+	used   atomic.Int64
+	once   sync.Once
+	capped func()
+}
+
+// NewRecordBudget returns a budget of max bytes (0: none) that calls capped
+// once, from a forwarding goroutine, when it runs out; capped must not block.
+func NewRecordBudget(max int64, capped func()) *RecordBudget {
+	return &RecordBudget{max: max, capped: capped}
+}
+
+// take spends n bytes; false once the budget is spent.
+func (b *RecordBudget) take(n int) bool {
+	if b == nil || b.max <= 0 {
+		return true
+	}
+	if b.used.Add(int64(n)) <= b.max {
+		return true
+	}
+	b.used.Store(b.max + 1) // stays spent: no wrap however long the call
+	b.once.Do(func() {
+		if b.capped != nil {
+			b.capped()
+		}
+	})
+	return false
+}
+
+// Spent reports whether the cap was reached.
+func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.used.Load() > b.max }
+
 // recorder writes one track. Only the track's forwarding loop uses it.
 type recorder struct {
+	budget *RecordBudget // shared by the room's recorders; nil: no cap
 	w      mediaWriter
 	path   string
 	rec    Recording
@@ -97,7 +137,7 @@ func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) 
 }
 
 func (r *recorder) write(p *rtp.Packet) {
-	if r.failed != nil {
+	if r.failed != nil || !r.budget.take(len(p.Payload)) {
 		return
 	}
 	now := time.Now()

@@ -35,6 +35,8 @@ type RoomOptions struct {
 	Sink Sink
 	// Gone, if set, is told when a participant's connection fails.
 	Gone func(participant string)
+	// Budget, if set, caps what the room records (see RecordBudget).
+	Budget *RecordBudget
 }
 
 // Room is one call: its participants and the tracks they publish.
@@ -355,6 +357,8 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 		rec, err = newRecorder(r.opts.RecordDir, key, p.id, remote.Codec())
 		if err != nil {
 			r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
+		} else {
+			rec.budget = r.opts.Budget
 		}
 	}
 	r.mu.Lock()

@@ -9,10 +9,12 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coder/websocket"
@@ -28,10 +30,28 @@ type Limits struct {
 	MaxConns     int   // connections at once; more get HTTP 503
 	MaxFrame     int64 // bytes per incoming frame
 	OutboundSize int   // frames queued for one slow client before it is cut off
+	// MaxPerIP is the connections one client IP may hold at once; more get
+	// HTTP 429 (0: no per-IP limit).
+	MaxPerIP int
+	// PingInterval is how often the server pings the app; a peer that does
+	// not answer within PingInterval is closed, so a dead peer holds its
+	// connection (and its per-IP slot) for at most twice the interval
+	// (0: no keepalive).
+	PingInterval time.Duration
 }
 
 // DefaultLimits are PROTOCOL.md's.
-func DefaultLimits() Limits { return Limits{MaxConns: 10000, MaxFrame: 256 << 10, OutboundSize: 256} }
+func DefaultLimits() Limits {
+	return Limits{MaxConns: 10000, MaxFrame: 256 << 10, OutboundSize: 256, MaxPerIP: 50, PingInterval: 30 * time.Second}
+}
+
+// Codes of the HTTP answers that refuse an upgrade.
+const (
+	// CodeTooManyConnections: the server's connection limit (HTTP 503).
+	CodeTooManyConnections = "too_many_connections"
+	// CodeTooManyFromIP: the client IP's connection limit (HTTP 429).
+	CodeTooManyFromIP = "too_many_connections_from_ip"
+)
 
 // Gateway serves the session websocket.
 type Gateway struct {
@@ -49,6 +69,37 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	sessions map[*actor.PID]struct{} // every open connection's session
+	perIP    map[string]int          // open connections by client IP
+}
+
+// refuse answers a refused upgrade with a stable code, as JSON.
+func refuse(w http.ResponseWriter, status int, code, message string) {
+	metrics.Refused.WithLabelValues(code).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": message})
+}
+
+// takeIP counts one more connection from ip; false: ip is at its limit.
+func (g *Gateway) takeIP(ip string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.perIP == nil {
+		g.perIP = map[string]int{}
+	}
+	if g.Limits.MaxPerIP > 0 && g.perIP[ip] >= g.Limits.MaxPerIP {
+		return false
+	}
+	g.perIP[ip]++
+	return true
+}
+
+func (g *Gateway) releaseIP(ip string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.perIP[ip]--; g.perIP[ip] <= 0 {
+		delete(g.perIP, ip) // the map holds only IPs with connections
+	}
 }
 
 // Recheck asks every open session to re-judge its sign-in (certificate
@@ -93,18 +144,23 @@ func (g *Gateway) Conns() int64 { return g.conns.Load() }
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := g.conns.Add(1); n > int64(g.Limits.MaxConns) {
 		g.conns.Add(-1)
-		metrics.Refused.WithLabelValues("max_conns").Inc()
-		http.Error(w, "too many connections; try again shortly", http.StatusServiceUnavailable)
+		refuse(w, http.StatusServiceUnavailable, CodeTooManyConnections, "too many connections; try again shortly")
 		return
 	}
 	defer g.conns.Add(-1)
+	ip := g.clientIP(r)
+	if !g.takeIP(ip) {
+		refuse(w, http.StatusTooManyRequests, CodeTooManyFromIP, "too many connections from this address; close one first")
+		return
+	}
+	defer g.releaseIP(ip)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Version},
 		OriginPatterns:  g.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		g.Log.Info().Err(err).Str("ip", g.clientIP(r)).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
+		g.Log.Info().Err(err).Str("ip", ip).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
 		return
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
@@ -114,6 +170,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel}
 	go conn.writeLoop(ctx)
+	if g.Limits.PingInterval > 0 {
+		go conn.keepalive(ctx, g.Limits.PingInterval)
+	}
 	engine := g.Session.Sys.Engine
 	pid := actors.SpawnSession(g.Session, conn)
 	defer engine.Send(pid, actors.ConnClosed{})
@@ -129,6 +188,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			conn.Close("binary frames are not part of the protocol")
 			return
 		}
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+			// connection with 1007; it is never parsed or answered.
+			metrics.Refused.WithLabelValues("invalid_utf8").Inc()
+			conn.closeWith(websocket.StatusInvalidFramePayloadData, "a text frame must be UTF-8")
+			return
+		}
 		engine.Send(pid, actors.Inbound{Frame: data})
 	}
 }
@@ -141,6 +207,7 @@ type wsConn struct {
 	once   sync.Once
 	cancel context.CancelFunc
 	reason atomic.Value
+	status atomic.Int32 // the close status; 0: by the reason
 }
 
 // Send queues a frame; false means the queue is full.
@@ -164,6 +231,44 @@ func (w *wsConn) Close(reason string) {
 		w.reason.Store(reason)
 		close(w.done)
 	})
+}
+
+// closeWith ends the connection once with a given status.
+func (w *wsConn) closeWith(status websocket.StatusCode, reason string) {
+	w.once.Do(func() {
+		w.status.Store(int32(status))
+		w.reason.Store(reason)
+		close(w.done)
+	})
+}
+
+// keepalive pings the app every interval. coder/websocket answers pings
+// on the app's side while it reads; a peer that is gone (a laptop shut, a
+// network dropped without a FIN) never answers, and its connection is cut
+// instead of holding a session and a per-IP slot until TCP gives up.
+func (w *wsConn) keepalive(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.done:
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, interval)
+			err := w.c.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					metrics.Refused.WithLabelValues("ping_timeout").Inc()
+				}
+				w.Close("")
+				w.c.CloseNow()
+				return
+			}
+		}
+	}
 }
 
 func (w *wsConn) writeLoop(ctx context.Context) {
@@ -193,7 +298,9 @@ func (w *wsConn) writeLoop(ctx context.Context) {
 				break
 			}
 			reason, _ := w.reason.Load().(string)
-			if reason == "" {
+			if st := w.status.Load(); st != 0 {
+				_ = w.c.Close(websocket.StatusCode(st), reason)
+			} else if reason == "" {
 				_ = w.c.Close(websocket.StatusNormalClosure, "")
 			} else {
 				_ = w.c.Close(websocket.StatusPolicyViolation, reason)

@@ -216,4 +216,12 @@ const (
 	// CodeAccountRemoved closes a notary's session when their account is
 	// removed from the accounts file (close 1008, reason "account_removed: …").
 	CodeAccountRemoved = "account_removed"
+	// CodeSigninTimeout closes a connection that did not sign in within
+	// limits.signin_timeout (1008).
+	CodeSigninTimeout = "signin_timeout"
+	// CodeReauthenticate closes a session older than
+	// limits.session_max_age (1008): the app signs in again.
+	CodeReauthenticate = "reauthenticate"
+	// CodeNotOffered refuses a decline of a call not offered to the notary.
+	CodeNotOffered = "not_offered"
 )

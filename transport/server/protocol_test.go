@@ -66,6 +66,11 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 		"revoke_poa":          map[string]any{"reason": "x", "cms": strangerSign(act.RevocationBytes(&s))},
 		"start_recording":     map[string]any{"recording": "r"},
 		"finish_recording":    map[string]any{"recording": "r", "files": []any{}},
+		// Senim's own bounds (actor system).
+		"expire_act":     map[string]any{"idle_since": "2000-01-01T00:00:00Z"},
+		"give_up_call":   nil,
+		"limit_call":     map[string]any{"since": "2000-01-01T00:00:00Z"},
+		"stop_recording": map[string]any{"recording": "r", "reason": "size_cap"},
 	}
 	// Only the server records a registry look-up (the registry_lookup query).
 	bodies["record_registry_check"] = map[string]any{"iin": clientIIN, "found": true}

@@ -127,6 +127,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	media.MaxRecordingBytes = cfg.Call.MaxRecordingBytes
 	if cfg.Media.Enabled {
 		m := cfg.Media
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
@@ -162,6 +163,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Log: s.Log, Trust: s.Trust, MaxSkew: cfg.PKI.MaxClockSkew.Std(), Now: now, Logger: log, Bank: s.Bank, Registry: s.Registry,
 		Rules: act.Rules{MRP: act.Money(f.MRPTenge*100 + 0.5), StateDutyMRP: f.StateDutyMRP, ServicesMRP: f.ServicesMRP,
 			MaxTermMonths: f.MaxTermMonths, DefaultTermMonths: f.DefaultTermMonths,
+			InvoiceTTL: cfg.Act.InvoiceTTL.Std(), ExpireAfter: cfg.Act.ExpireAfter.Std(),
+			CallMaxWait: cfg.Desk.MaxWait.Std(), CallMaxLength: cfg.Call.MaxLength.Std(),
 			DocumentText: func(st *act.State) []byte {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
@@ -178,11 +181,13 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
-			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
+			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst,
+				SigninTimeout: l.SigninTimeout.Std(), MaxAge: l.SessionMaxAge.Std()},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
 			}},
-		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
+		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
+			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		ClientIP:       clientIP,
 		Log:            log,
@@ -284,6 +289,8 @@ func (s *Server) Start() error {
 		s.errc <- s.http.Serve(ln)
 	}()
 	go s.reloadLoop()
+	// Acts idle past act.expire_after expire; the sweep stops with the reload loop.
+	go s.Actors.SweepEvery(s.cfg.Act.SweepInterval.Std(), s.stopReload)
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
@@ -433,6 +440,19 @@ func (s *Server) bankCallback(w http.ResponseWriter, r *http.Request) {
 	case res.Code == actors.CodeInternal:
 		metrics.BankCallbacks.WithLabelValues("internal").Inc()
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": res.Code, "message": res.Message})
+	case res.Code == string(act.CodeInvoiceExpired):
+		// The payer paid too late: the money goes back through the bank
+		// before the bank hears the refusal. A refund that fails answers
+		// 503, so the bank delivers again and the refund is retried (it is
+		// idempotent by payment id).
+		if err := s.Bank.Refund(ctx, cb.PaymentID, cb.Amount, res.Code); err != nil {
+			metrics.BankCallbacks.WithLabelValues("refund_failed").Inc()
+			s.log.Error().Err(err).Str("act", cb.ActID).Str("payment", cb.PaymentID).Msg("refund of a payment after the invoice expired failed")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": "internal", "message": "the refund did not go through; deliver again"})
+			return
+		}
+		metrics.BankCallbacks.WithLabelValues(res.Code).Inc()
+		writeJSON(w, http.StatusConflict, map[string]string{"code": res.Code, "message": res.Message})
 	default:
 		metrics.BankCallbacks.WithLabelValues(res.Code).Inc()
 		writeJSON(w, http.StatusConflict, map[string]string{"code": res.Code, "message": res.Message})
