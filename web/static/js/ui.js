@@ -68,7 +68,8 @@ export function explain(e) {
 
 /** run calls fn, showing busyKey meanwhile and an error next to errEl and in the live region. */
 export async function run(fn, errEl, busyKey) {
-  if (errEl) { errEl.textContent = ''; errEl.replaceChildren(); }
+  if (errEl) errEl.replaceChildren();
+  say('', true); // an old alert must not stand for this attempt
   const prog = busyKey ? progress(busyKey) : null;
   try {
     await fn();
