@@ -15,7 +15,7 @@ export function el(tag, attrs, ...kids) {
     else if (k === 'text') e.textContent = v;
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
   }
-  for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) e.append(k);
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) e.append(k);
   return e;
 }
 
