@@ -92,11 +92,11 @@ const textCheck = `((cat, en, lang) => {
 func (s *screens) shot(b tab, name string, phone bool) {
 	s.t.Helper()
 	s.n++
-	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(80))
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	file := filepath.Join(s.dir, fmt.Sprintf("%02d-%s-%s.jpg", s.n, s.lang, name))
+	file := filepath.Join(s.dir, fmt.Sprintf("%02d-%s-%s.png", s.n, s.lang, name))
 	if err := os.WriteFile(file, buf, 0o644); err != nil {
 		s.t.Fatal(err)
 	}
@@ -113,7 +113,9 @@ func (s *screens) shot(b tab, name string, phone bool) {
 		s.t.Errorf("%s (%s): axe-core: %q", name, file, v)
 	}
 	if phone {
-		if w := js[string](s.t, b.ctx, `document.documentElement.scrollWidth + ' > ' + window.innerWidth`); js[bool](s.t, b.ctx, `document.documentElement.scrollWidth > window.innerWidth`) {
+		if w := js[string](s.t, b.ctx, `document.documentElement.scrollWidth + ' > ' + window.innerWidth + ': ' +
+			[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+				.slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className).join(' ')`); js[bool](s.t, b.ctx, `document.documentElement.scrollWidth > window.innerWidth`) {
 			s.t.Errorf("%s (%s): the page scrolls sideways on a phone: %s", name, file, w)
 		}
 	}
