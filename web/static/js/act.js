@@ -142,6 +142,7 @@ function renderTimeline() {
     let detail = '';
     if (e.name === 'changes_requested') detail = b.comments;
     if (e.name === 'registry_checked') detail = b.found ? t('registry.found') : t('registry.not_found');
+    if (e.name === 'check_recorded') detail = t('check.' + b.check) + ' — ' + t(b.passed ? 'check.passed' : 'check.failed') + (b.note ? ': ' + b.note : '');
     if (e.name === 'draft_presented') detail = t('doc.revision', { n: b.revision });
     if (e.name === 'act_refused' || e.name === 'act_cancelled' || e.name === 'consent_refused' || e.name === 'poa_revoked') detail = b.reason;
     const who = actorText(e.actor);
