@@ -126,4 +126,3 @@ async function main() {
 }
 
 main().catch((e) => { console.error(e); say(String(e.message || e), true); });
-export { el };
