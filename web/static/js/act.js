@@ -3,8 +3,8 @@
 // role modules add their own actions (actions(s) returns elements).
 
 import { t, time, date, dateTime, money } from './i18n.js';
-import { $, el, tx, button, run, say } from './ui.js';
-import { S, query, command, lastRevision, paid, FINAL, decodeText } from './state.js';
+import { $, el, tx, button, say } from './ui.js';
+import { S, query, command, lastRevision, paid, decodeText } from './state.js';
 import * as call from './call.js';
 import * as client from './client.js';
 import * as notary from './notary.js';
@@ -202,4 +202,3 @@ function hangUpLocal() {
   renderCall();
 }
 
-export { run, FINAL, command, query };

@@ -5,7 +5,7 @@
 
 import * as i18n from './i18n.js';
 import { t } from './i18n.js';
-import { $, el, run, say } from './ui.js';
+import { $, run, say } from './ui.js';
 import { Session } from './proto.js';
 import { S, signBytes } from './state.js';
 import * as act from './act.js';

@@ -127,7 +127,10 @@ function draftReview(s, cur) {
     const data = S.preview && S.preview.key === key ? S.preview.data : (await query('to_sign', S.act, { what: 'draft', revision: cur.number })).data;
     await command(S.act, 'approve_draft', { revision: cur.number, cms: await signBytes(data, 'sign') });
   }, { vars: { n: cur.number } })));
+  // What the client types survives a re-render (an event arriving meanwhile).
   const ta = el('textarea', { id: 'changes', rows: 3, required: true });
+  ta.value = S.changesText || '';
+  ta.addEventListener('input', () => { S.changesText = ta.value; });
   const err = el('span', { class: 'err', role: 'alert' });
   const form = el('form', { class: 'changes' },
     el('label', { for: 'changes', text: t('client.changes.label') }), ta,
@@ -137,6 +140,7 @@ function draftReview(s, cur) {
     run(async () => {
       if (!ta.value.trim()) throw Object.assign(new Error('empty'), { code: 'comments_required' });
       await command(S.act, 'request_changes', { revision: cur.number, comments: ta.value.trim() });
+      S.changesText = '';
     }, err);
   });
   box.append(form);

@@ -4,7 +4,7 @@
 // registry card, the draft in Russian and Kazakh with its exact preview,
 // the revisions with the client's requested changes, the invoice and Sign.
 
-import { t, time, date, dateTime, money } from './i18n.js';
+import { t, time, date, dateTime } from './i18n.js';
 import { $, el, tx, button, run, say } from './ui.js';
 import { S, query, command, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
@@ -248,4 +248,3 @@ function revisions(s) {
   return box;
 }
 
-export { money };
