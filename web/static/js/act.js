@@ -24,6 +24,9 @@ export async function openAct(id) {
     S.drafting = null;
     await S.session.request({ type: 'subscribe', act: id, seq: 0 });
   }
+  // The address names the act, so a reload (which resumes the session)
+  // comes back to it.
+  history.replaceState(null, '', '#act/' + id);
   $('home').hidden = true;
   $('actView').hidden = false;
   await refreshAct();
@@ -32,6 +35,7 @@ export async function openAct(id) {
 
 /** closeAct goes back to the home screen. */
 export function closeAct() {
+  history.replaceState(null, '', location.pathname + location.search);
   $('actView').hidden = true;
   $('home').hidden = false;
   S.rerender();
