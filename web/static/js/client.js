@@ -5,7 +5,7 @@
 import { t, duration, dateTime } from './i18n.js';
 import { $, el, tx, button, run, say } from './ui.js';
 import { S, query, command, signBytes, signStep, lastRevision, paid, FINAL } from './state.js';
-import { openAct, phaseText, documentView, invoiceView } from './act.js';
+import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
 /** home draws the application form and the acts list. */
 export function home() {
@@ -90,7 +90,11 @@ export function actions(s) {
   if (cur && !final) out.push(draftReview(s, cur));
   if (s.invoice) {
     out.push(invoiceView(s));
-    if (!final && !paid(s)) out.push(el('div', { class: 'row' }, button('client.pay', payAtBank, { busy: 'progress.bank' }), tx('span', 'client.pay.after', null, { class: 'muted' })));
+    if (!final && !paid(s)) {
+      out.push(el('div', { class: 'row' }, button('client.pay', payAtBank), tx('span', 'client.pay.after', null, { class: 'muted' })));
+      // Once the bank's page is open, the wait for its confirmation shows.
+      if (S.paying === act) out.push(el('div', { class: 'waiting', role: 'status' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), t('progress.bank')));
+    }
   }
   if (s.phase === 'signed') out.push(signedBlock(s, true));
   if (!final) {
@@ -157,7 +161,9 @@ async function payAtBank() {
     if (!tab) { location.assign(link.url); return; }
     tab.opener = null;
     tab.location = link.url;
+    S.paying = S.act;
     say(t('progress.bank'));
+    renderAct();
   } catch (e) {
     if (tab) tab.close();
     throw e;

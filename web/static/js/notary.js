@@ -33,6 +33,8 @@ export function home() {
       Object.assign(REG, { q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
       run(refreshRegister, $('regErr'));
     });
+    // The longest wait grows while nobody takes the call: redraw it.
+    setInterval(() => { if (S.offers.size) renderOffers(); }, 30000);
   }
   renderOperator();
   renderOffers();
