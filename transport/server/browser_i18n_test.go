@@ -128,7 +128,8 @@ func (s *screens) shot(b tab, name string, phone bool) {
 // approval of the draft shown in full, the bank, the notary's signature.
 func TestWholeActInTheBrowser(t *testing.T) { wholeActInBrowser(t, "ru", false) }
 
-// The same act in Kazakh, the client on a 390×844 phone screen.
+// The same act in Kazakh, the client on a 390×844 phone screen and the
+// attorney on a 360×740 one.
 func TestWholeActInTheBrowserKazakh(t *testing.T) { wholeActInBrowser(t, "kk", true) }
 
 func wholeActInBrowser(t *testing.T, lang string, phone bool) {
@@ -181,7 +182,13 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	sc.shot(cTab, "client-awaiting-consent", phone)
 	actID := js[string](t, cTab.ctx, `window.senim.act`)
 
-	// The attorney signs in once the act exists and finds it waiting.
+	// The attorney signs in once the act exists and finds it waiting (on
+	// the smallest phone, in the phone walk).
+	if phone {
+		if _, err := chromedp.Run(aTab.ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := chromedp.Do(aTab.ctx, chromedp.Navigate(w.http+"/?lang="+lang+"&ncalayer="+ncalayerFor(t, w.attorney))); err != nil {
 		t.Fatal(err)
 	}
@@ -189,13 +196,13 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	aTab.js(`document.getElementById('role').value = 'attorney'; document.getElementById('role').dispatchEvent(new Event('change'))`)
 	aTab.click("signin.submit", 0)
 	aTab.until("the attorney is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+attorneyIIN+`')`)
-	sc.shot(aTab, "attorney-home", false)
+	sc.shot(aTab, "attorney-home", phone)
 	// attorney_acts lists acts awaiting consent once the server does (issue
 	// 11, server side); until then the attorney opens the act by its number.
 	aTab.js(`const a = document.querySelector('#attorneyWaiting a[href="#act/` + actID + `"]');
 		if (a) a.click(); else { document.getElementById('openId').value = '` + actID + `'; document.querySelector('button[data-k="home.open"]').click(); }`)
 	aTab.until("the attorney's act is not open", `!!(window.senim.state && window.senim.state.id === '`+actID+`')`)
-	sc.shot(aTab, "attorney-consent", false)
+	sc.shot(aTab, "attorney-consent", phone)
 	aTab.click("attorney.consent", 0)
 	aTab.until("no consent", `window.senim.state.phase === 'ready'`)
 
@@ -247,7 +254,7 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	cTab.until("the call did not end with the signature", `window.senim.call === null`)
 	sc.shot(cTab, "client-signed", phone)
 	aTab.until("the attorney's page does not show the signed act", `window.senim.state.phase === 'signed' && !!document.querySelector('.signed')`)
-	sc.shot(aTab, "attorney-signed", false)
+	sc.shot(aTab, "attorney-signed", phone)
 	sc.shot(nTab, "notary-signed", false)
 	cTab.click("act.back", 0)
 	cTab.until("My acts does not show the signed act", `document.getElementById('myActs').textContent.includes(window.senim.state.document_code)`)
