@@ -70,23 +70,19 @@ func TestNotaryCallsFromABrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
 		t.Fatal(err)
 	}
+	nTab := tab{t, bctx}
+	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
 	js[any](t, bctx, `document.getElementById('role').value = 'notary';
 		document.getElementById('login').value = 'aliya';
-		document.getElementById('password').value = 'aliya-password';
-		document.getElementById('signinBtn').click()`)
-	poll := func(what, expr string) {
-		t.Helper()
-		testtool.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
-			if ok := js[bool](t, bctx, expr); !ok {
-				return fmt.Errorf("%s; page says %q", what, js[string](t, bctx, `document.getElementById('log').textContent`))
-			}
-			return nil
-		})
-	}
+		document.getElementById('password').value = 'aliya-password'`)
+	nTab.click("signin.submit", 0)
+	poll := nTab.until
 	poll("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'; document.getElementById('openBtn').click()`)
+	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'`)
+	nTab.click("home.open", 0)
 	poll("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
-	js[any](t, bctx, `document.getElementById('relayOnly').checked = true; run(joinCall)`)
+	js[any](t, bctx, `document.getElementById('relayOnly').checked = true`)
+	nTab.click("call.join", 0)
 	poll("not in the call", `!!(window.senim.call && window.senim.call.pc)`) // the peer connection exists once joined arrives
 	if got := js[string](t, bctx, `document.getElementById('notice').textContent`); got != act.RecordingNotice {
 		t.Fatalf("notice on screen %q", got)
@@ -179,101 +175,19 @@ func (b tab) until(what, expr string) {
 	b.t.Helper()
 	testtool.Eventually(b.t, 90*time.Second, 100*time.Millisecond, func() error {
 		if !js[bool](b.t, b.ctx, expr) {
-			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `document.getElementById('log').textContent`))
+			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `document.getElementById('alerts').textContent`))
 		}
 		return nil
 	})
 }
 
-// click presses the n-th button labelled label once it is on the page.
-func (b tab) click(label string, n int) {
+// click presses the n-th enabled button whose label is the catalog's key
+// (data-k), once it is on the page and visible.
+func (b tab) click(key string, n int) {
 	b.t.Helper()
-	sel := fmt.Sprintf(`[...document.querySelectorAll('button')].filter(b => b.textContent === %q)[%d]`, label, n)
-	b.until("no button "+label, "!!"+sel)
+	sel := fmt.Sprintf(`[...document.querySelectorAll('button[data-k=%q]')].filter(b => !b.disabled && b.offsetParent !== null)[%d]`, key, n)
+	b.until("no button "+key, "!!"+sel)
 	b.js(sel + ".click()")
-}
-
-// A whole notarial act in the browser app, as the README tells it: the
-// client signs in and signs through an NCALayer stand-in, applies, calls;
-// the notary takes the call from the desk; both are in the video call
-// (real VP8 decoded on each side); checks, a draft, the client's signed
-// approval, the bank, the notary's EDS signature. The attorney consents
-// from the Go client.
-func TestWholeActInTheBrowser(t *testing.T) {
-	w := newWorld(t)
-	ctx := w.ctx()
-	bctx := browser(t)
-	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/?ncalayer="+ncalayerFor(t, w.client))); err != nil {
-		t.Fatal(err)
-	}
-	nctx, cancel := chromedp.NewContext(bctx) // a second tab in the running browser
-	t.Cleanup(cancel)
-	cTab, nTab := tab{t, bctx}, tab{t, nctx}
-	if err := chromedp.Do(nTab.ctx, chromedp.Navigate(w.http+"/?ncalayer="+ncalayerFor(t, w.notary))); err != nil {
-		t.Fatal(err)
-	}
-	cTab.js(`document.getElementById('role').value = 'client'; document.getElementById('role').dispatchEvent(new Event('change'))`)
-	cTab.click("Sign in", 0)
-	cTab.until("the client is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+clientIIN+`')`)
-	nTab.js(`document.getElementById('password').value = 'aliya-password'`)
-	nTab.click("Sign in", 0)
-	nTab.until("the notary is not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-	nTab.click("Available", 0)
-
-	cTab.js(`document.getElementById('phone').value = '+7 701 234 56 78';
-		document.getElementById('attorneyIIN').value = '` + attorneyIIN + `';
-		document.getElementById('consent').checked = true`)
-	cTab.click("Sign and submit the application", 0)
-	cTab.until("no act", `!!(window.senim.state && window.senim.state.phase === 'awaiting_consent')`)
-	actID := js[string](t, cTab.ctx, `window.senim.act`)
-	at := w.eds("attorney", w.attorney)
-	cms := mustOf[string](t)(at.SignStep(ctx, w.attorney, actID, "consent", 0))
-	mustOf[client.Ack](t)(at.Command(ctx, actID, "give_consent", map[string]any{"cms": cms}))
-
-	cTab.click("Call a notary", 0)
-	nTab.click("Accept the call", 0)
-	nTab.until("the notary's act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
-	cTab.until("the client does not see the call", `!!(window.senim.state && window.senim.state.call === 'active')`)
-	nTab.click("Join the video call", 0)
-	cTab.click("Join the video call", 0)
-	decoded := `(async () => {
-		if (!window.senim.call || !window.senim.call.pc) return false; // joined not here yet
-		let n = 0;
-		(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded || 0; });
-		return n > 10; })()`
-	cTab.until("the client decodes no video from the notary", decoded)
-	nTab.until("the notary decodes no video from the client", decoded)
-
-	for i := 0; i < 4; i++ {
-		nTab.click("pass", i)
-	}
-	nTab.until("checks not recorded", `Object.keys(window.senim.state.checks || {}).length === 4`)
-	nTab.js(`const f = document.querySelectorAll('#actions fieldset')[1];
-		f.querySelector('input').value = '1-2026-0007';
-		f.querySelector('textarea').value = 'Управлять и распоряжаться автомобилем'`)
-	nTab.click("Show the draft to the client", 0)
-	cTab.click("Approve revision 1 (EDS)", 0)
-	nTab.until("not approved", `window.senim.state.approved === 1`)
-	nTab.click("Issue the invoice", 0)
-	cTab.until("no invoice on the client's page", `!!window.senim.state.invoice`)
-	w.pay(t, cl(t, w), actID)
-	nTab.until("not paid", `(window.senim.state.payments || []).length === 1`)
-	nTab.click("Issue the document code", 0)
-	nTab.until("no code", `!!window.senim.state.document_code`)
-	nTab.click("Sign the act (EDS)", 0)
-	cTab.until("the client's page does not show the signed act", `window.senim.state.phase === 'signed'`)
-	cTab.until("the call did not end with the signature", `window.senim.call === null`)
-	s := w.state(t, cl(t, w), actID)
-	if s.Phase != act.PhaseSigned || s.NotarySig == nil || s.ApprovalSig == nil || len(s.Checks) != 4 {
-		t.Fatalf("final state: %s", s.Phase)
-	}
-	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		s = w.state(t, cl(t, w), actID)
-		if len(s.Recordings) != 1 || len(s.Recordings[0].Files) != 4 {
-			return fmt.Errorf("recordings %+v", s.Recordings)
-		}
-		return nil
-	})
 }
 
 func cl(t *testing.T, w *world) *client.Client { return w.eds("client", w.client) }

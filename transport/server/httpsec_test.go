@@ -87,7 +87,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/", 200},
-		{"GET", "/app.js", 200},
+		{"GET", "/js/app.js", 200},
 		{"GET", "/pages.css", 200},
 		{"GET", "/healthz", 200},
 		{"GET", "/metrics", 200},
