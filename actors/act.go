@@ -145,8 +145,10 @@ func (a *actActor) Receive(c *actor.Context) {
 	case actor.Started:
 		a.load()
 	case ActCommand:
+		start := time.Now()
 		a.ensureLoaded()
 		res := a.handle(c, m)
+		metrics.CommandSeconds.Observe(time.Since(start).Seconds())
 		countCommand(m.Name, res.Code)
 		c.Engine().Send(m.ReplyTo, res)
 	case Subscribe:
