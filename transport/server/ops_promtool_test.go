@@ -1,0 +1,55 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/senim-kz/senim/internal/testtool"
+)
+
+// promtool (Debian's prometheus package) checks the alert rules in deploy/,
+// runs their unit tests, and lints a live server's /metrics against
+// Prometheus' conventions (units, _total counters, help texts).
+func TestPromtool(t *testing.T) {
+	promtool := testtool.RequireTool(t, "promtool", "prometheus")
+	rules := filepath.Join("..", "..", "deploy", "prometheus")
+	for _, args := range [][]string{
+		{"check", "rules", filepath.Join(rules, "senim-alerts.yml")},
+		{"test", "rules", filepath.Join(rules, "senim-alerts_test.yml")},
+	} {
+		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
+			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+
+	// A server that has done some work, so that the labelled series exist.
+	w := newWorld(t)
+	addOperator(t, w.dir)
+	w.eds("client", w.client)
+	w.notaryIn("aliya", "aliya-password")
+	opsSignIn(t, w.http, opsLogin, "wrong-password")
+	res, err := http.Get(w.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	text, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"senim_sessions{role=\"client\"}", "senim_command_duration_seconds_bucket", "senim_panics_recovered_total",
+		"senim_ops_logins_total{outcome=\"bad_login\"}", "process_resident_memory_bytes", "go_goroutines"} {
+		if !bytes.Contains(text, []byte(name)) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
