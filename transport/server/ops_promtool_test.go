@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -23,6 +25,24 @@ func TestPromtool(t *testing.T) {
 	} {
 		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+
+	// The Grafana dashboard is JSON with a panel per figure, each with a query.
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "senim.json")); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &dash); err != nil || len(dash.Panels) < 10 {
+		t.Errorf("deploy/grafana/senim.json: %v, %d panels", err, len(dash.Panels))
+	}
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 || p.Targets[0].Expr == "" {
+			t.Errorf("panel %q has no query", p.Title)
 		}
 	}
 
