@@ -132,7 +132,6 @@ func (s *opsSessions) close(cookie string) {
 // windows; it forgets windows that ended, and holds at most 100k IPs.
 type opsFailures struct {
 	mu    sync.Mutex
-	max   int
 	byIP  map[string]opsWindow
 	limit int
 }
