@@ -63,7 +63,7 @@ const WINDOW_MS = 15 * 60 * 1000;
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 
 // A chart's series: fixed [key, value-of-snapshot], or "map" charts whose
-// series are the keys of a map field seen anywhere in the history.
+// series are the keys of a map field seen anywhere in the samples.
 const CHARTS = [
   { id: "acts", title: "c_acts", map: "acts" },
   { id: "rate", title: "c_rate", series: [["acts_s", (s) => s.acts_per_sec], ["commands_s", (s) => s.commands_per_sec]] },
@@ -92,7 +92,7 @@ const TILES = [
   ["rooms", (s) => s.rooms], ["allocations", (s) => s.turn_allocations], ["panics", (s) => s.panics], ["sheds", (s) => s.sheds],
 ];
 
-let history = [];
+let samples = [];
 let latest = null;
 
 function el(tag, attrs, text) {
@@ -135,7 +135,7 @@ function build() {
 function seriesOf(c) {
   if (!c.map) return c.series;
   const keys = new Set();
-  for (const s of history) for (const k of Object.keys(s[c.map] || {})) keys.add(k);
+  for (const s of samples) for (const k of Object.keys(s[c.map] || {})) keys.add(k);
   return [...keys].sort().map((k) => [k, (s) => (s[c.map] || {})[k] || 0]);
 }
 
@@ -149,10 +149,10 @@ function draw(c) {
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
   const series = seriesOf(c);
-  const end = history.length ? history[history.length - 1].t : Date.now();
+  const end = samples.length ? samples[samples.length - 1].t : Date.now();
   const start = end - WINDOW_MS;
   let max = 0;
-  for (const [, f] of series) for (const s of history) max = Math.max(max, f(s) || 0);
+  for (const [, f] of series) for (const s of samples) max = Math.max(max, f(s) || 0);
   max = max > 0 ? max * 1.1 : 1;
   const left = 44, bottom = h - 16;
   g.strokeStyle = "#d9dee7"; g.fillStyle = "#5b6475"; g.font = "11px system-ui, sans-serif"; g.lineWidth = 1;
@@ -168,7 +168,7 @@ function draw(c) {
     const color = COLORS[i % COLORS.length];
     g.strokeStyle = color; g.lineWidth = 1.5; g.beginPath();
     let moved = false;
-    for (const s of history) {
+    for (const s of samples) {
       if (s.t < start) continue;
       const x = left + (w - left) * (s.t - start) / WINDOW_MS;
       const y = bottom - (bottom - 4) * (f(s) || 0) / max;
@@ -219,13 +219,13 @@ function status(state) {
 function connect() {
   status("connecting");
   const es = new EventSource("/ops/events");
-  es.addEventListener("history", (e) => { history = JSON.parse(e.data) || []; status("live"); render(); });
+  es.addEventListener("history", (e) => { samples = JSON.parse(e.data) || []; status("live"); render(); });
   es.addEventListener("snapshot", (e) => {
     latest = JSON.parse(e.data);
     const h = Object.assign({}, latest);
     delete h.calls; delete h.online;
-    history.push(h);
-    while (history.length && history[0].t < latest.t - WINDOW_MS) history.shift();
+    samples.push(h);
+    while (samples.length && samples[0].t < latest.t - WINDOW_MS) samples.shift();
     status("live");
     render();
   });
