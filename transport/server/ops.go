@@ -167,29 +167,65 @@ func (f *opsFailures) fail(ip string, now time.Time) {
 }
 
 var opsLoginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Senim operations: sign in</title>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.T.title}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/ops/login.css"></head>
 <body class="login"><main>
-<h1>Senim operations</h1>
-{{if .Message}}<p class="error" role="alert" data-code="{{.Code}}">{{.Message}}</p>{{end}}
-<form method="post" action="/ops/login">
-<label>Login <input name="login" autocomplete="username" required maxlength="32" value="{{.Login}}"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
-<button type="submit">Sign in</button>
+<h1>{{.T.title}}</h1>
+<p class="langs"><a href="/ops/login?lang=ru">Русский</a> · <a href="/ops/login?lang=kk">Қазақша</a> · <a href="/ops/login?lang=en">English</a></p>
+{{if .Code}}<p class="error" role="alert" data-code="{{.Code}}">{{index .T .Code}}</p>{{end}}
+<form method="post" action="/ops/login?lang={{.Lang}}">
+<label>{{.T.login}} <input name="login" autocomplete="username" required maxlength="32" value="{{.Login}}"></label>
+<label>{{.T.password}} <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<button type="submit">{{.T.signin}}</button>
 </form>
-<p class="note">An operator's account, made with <code>senim operator add</code>. A notary's login does not open this page.</p>
+<p class="note">{{.T.note}}</p>
 </main></body></html>
 `))
 
-type opsLoginData struct{ Message, Code, Login string }
+// opsLoginText is the sign-in page in the apps' three languages; the
+// refusal's code stays in data-code for machines.
+var opsLoginText = map[string]map[string]string{
+	"en": {"title": "Senim operations", "login": "Login", "password": "Password", "signin": "Sign in",
+		"note":          "An operator's account, made with senim operator add. A notary's login does not open this page.",
+		CodeOpsBadLogin: "Wrong login or password.", CodeOpsLoginLimited: "Too many failed sign-ins from this address; wait a minute and try again.",
+		"bad_request": "The sign-in form could not be read."},
+	"ru": {"title": "Сенім: мониторинг", "login": "Логин", "password": "Пароль", "signin": "Войти",
+		"note":          "Учётная запись оператора создаётся командой senim operator add. Логин нотариуса эту страницу не открывает.",
+		CodeOpsBadLogin: "Неверный логин или пароль.", CodeOpsLoginLimited: "Слишком много неудачных попыток входа с этого адреса; подождите минуту.",
+		"bad_request": "Не удалось прочитать форму входа."},
+	"kk": {"title": "Сенім: бақылау", "login": "Логин", "password": "Құпиясөз", "signin": "Кіру",
+		"note":          "Оператор тіркелгісі senim operator add командасымен жасалады. Нотариустың логині бұл бетті ашпайды.",
+		CodeOpsBadLogin: "Логин немесе құпиясөз қате.", CodeOpsLoginLimited: "Бұл мекенжайдан сәтсіз кіру әрекеттері тым көп; бір минут күтіңіз.",
+		"bad_request": "Кіру формасын оқу мүмкін болмады."},
+}
+
+// opsLang is the sign-in page's language: ?lang=, else the first of ru, kk
+// and en that Accept-Language names, else Russian.
+func opsLang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); opsLoginText[l] != nil {
+		return l
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		l, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if l, _, _ = strings.Cut(strings.ToLower(l), "-"); opsLoginText[l] != nil {
+			return l
+		}
+	}
+	return "ru"
+}
+
+type opsLoginData struct {
+	Code, Login, Lang string
+	T                 map[string]string
+}
 
 // opsRoutes serves the dashboard: the sign-in, the page and its files, the
 // latest snapshot and the live stream.
 func (s *Server) opsRoutes(mux *http.ServeMux) {
 	files := opsweb.Files()
 	mux.HandleFunc("GET /ops/login", func(w http.ResponseWriter, r *http.Request) {
-		s.opsLoginForm(w, http.StatusOK, opsLoginData{})
+		s.opsLoginForm(w, r, http.StatusOK, opsLoginData{})
 	})
 	mux.HandleFunc("GET /ops/login.css", func(w http.ResponseWriter, r *http.Request) {
 		serveOpsFile(w, files, "ops.css", "text/css; charset=utf-8")
@@ -287,7 +323,9 @@ func (s *Server) opsSession(r *http.Request) (opsSession, bool) {
 	return sess, true
 }
 
-func (s *Server) opsLoginForm(w http.ResponseWriter, status int, d opsLoginData) {
+func (s *Server) opsLoginForm(w http.ResponseWriter, r *http.Request, status int, d opsLoginData) {
+	d.Lang = opsLang(r)
+	d.T = opsLoginText[d.Lang]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -299,7 +337,7 @@ func (s *Server) opsLoginForm(w http.ResponseWriter, status int, d opsLoginData)
 func (s *Server) opsLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseForm(); err != nil {
-		s.opsLoginForm(w, http.StatusBadRequest, opsLoginData{Code: "bad_request", Message: "The sign-in form could not be read."})
+		s.opsLoginForm(w, r, http.StatusBadRequest, opsLoginData{Code: "bad_request"})
 		return
 	}
 	login, password := r.PostForm.Get("login"), r.PostForm.Get("password")
@@ -310,8 +348,7 @@ func (s *Server) opsLogin(w http.ResponseWriter, r *http.Request) {
 	if s.opsFailures.blocked(ip, now) {
 		opsLogins.WithLabelValues("limited").Inc()
 		s.log.Warn().Str("ip", ip).Msg("ops: sign-in refused, too many failures")
-		s.opsLoginForm(w, http.StatusTooManyRequests, opsLoginData{Code: CodeOpsLoginLimited,
-			Message: "Too many failed sign-ins from this address; wait a minute and try again.", Login: login})
+		s.opsLoginForm(w, r, http.StatusTooManyRequests, opsLoginData{Code: CodeOpsLoginLimited, Login: login})
 		return
 	}
 	o, err := s.Operators.Authenticate(login, password)
@@ -322,8 +359,7 @@ func (s *Server) opsLogin(w http.ResponseWriter, r *http.Request) {
 		s.opsFailures.fail(ip, now)
 		opsLogins.WithLabelValues("bad_login").Inc()
 		s.log.Info().Str("ip", ip).Msg("ops: sign-in refused")
-		s.opsLoginForm(w, http.StatusUnauthorized, opsLoginData{Code: CodeOpsBadLogin,
-			Message: "Wrong login or password.", Login: login})
+		s.opsLoginForm(w, r, http.StatusUnauthorized, opsLoginData{Code: CodeOpsBadLogin, Login: login})
 		return
 	}
 	opsLogins.WithLabelValues("ok").Inc()

@@ -116,8 +116,22 @@ func TestOpsSignIn(t *testing.T) {
 		}
 	}
 	res, body := opsDo(t, "GET", w.http+"/ops/login", nil, nil, "text/html")
-	if res.StatusCode != http.StatusOK || !strings.Contains(body, `action="/ops/login"`) {
-		t.Fatalf("the sign-in form: %d %s", res.StatusCode, body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `action="/ops/login?lang=ru"`) || !strings.Contains(body, "Пароль") {
+		t.Fatalf("the sign-in form (Russian by default): %d %s", res.StatusCode, body)
+	}
+	if _, body := opsDo(t, "GET", w.http+"/ops/login?lang=kk", nil, nil, "text/html"); !strings.Contains(body, "Құпиясөз") {
+		t.Fatalf("the sign-in form in Kazakh: %s", body)
+	}
+	req, _ := http.NewRequest("GET", w.http+"/ops/login", nil)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
+	if res, err := opsHTTP.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), `lang="en"`) || !strings.Contains(string(b), "Password") {
+			t.Fatalf("the sign-in form in English: %s", b)
+		}
 	}
 
 	// The notary's own, valid, credentials: refused like any wrong ones.
