@@ -319,6 +319,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		res.Seq, res.Duplicate = out.Records[len(out.Records)-1].Seq, true
 		return res
 	}
+	metrics.AppendBatch.Observe(float64(len(drafts)))
 	wasInCall := a.state.Call == act.CallActive
 	a.state = next
 	res.Seq = a.state.Version

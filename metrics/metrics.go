@@ -82,6 +82,12 @@ var (
 		Namespace: "senim", Name: "command_duration_seconds", Help: "Time an act actor spends on one command, its durable append included.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})
+	// AppendBatch is how many events each durable append of an act wrote
+	// in its one synced batch.
+	AppendBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "eventlog_batch_size", Help: "Events written by one durable event-log append of an act (one synced batch).",
+		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 32},
+	})
 	// Sessions is the signed-in websocket sessions by role (client,
 	// attorney, notary); ws_connections counts them before sign-in too.
 	Sessions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -123,6 +129,6 @@ func init() {
 	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
 		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
 		StorageCorruption, Checkpoints,
-		CommandSeconds, Sessions, Notaries, LongestWait, Acts, TURNAllocations, TURNRelayedBytes,
+		CommandSeconds, AppendBatch, Sessions, Notaries, LongestWait, Acts, TURNAllocations, TURNRelayedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }

@@ -49,7 +49,8 @@ func TestPromtool(t *testing.T) {
 	// A server that has done some work, so that the labelled series exist.
 	w := newWorld(t)
 	addOperator(t, w.dir)
-	w.eds("client", w.client)
+	cl := w.eds("client", w.client)
+	mustOf[string](t)(cl.Apply(w.ctx(), w.client, "+7 701 234 56 78", attorneyIIN))
 	w.notaryIn("aliya", "aliya-password")
 	opsSignIn(t, w.http, opsLogin, "wrong-password")
 	res, err := http.Get(w.http + "/metrics")
@@ -65,6 +66,13 @@ func TestPromtool(t *testing.T) {
 		"senim_ops_logins_total{outcome=\"bad_login\"}", "process_resident_memory_bytes", "go_goroutines"} {
 		if !bytes.Contains(text, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	// The application went through an act actor and one durable append.
+	for _, line := range []string{"senim_command_duration_seconds_count ", "senim_eventlog_batch_size_count "} {
+		i := bytes.Index(text, []byte("\n"+line))
+		if i < 0 || bytes.HasPrefix(text[i+1+len(line):], []byte("0\n")) {
+			t.Errorf("/metrics: %s not counted", line)
 		}
 	}
 	cmd := exec.Command(promtool, "check", "metrics")

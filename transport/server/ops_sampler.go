@@ -42,6 +42,7 @@ type OpsSnapshot struct {
 	AppendP50      float64            `json:"append_p50_ms"`
 	AppendP99      float64            `json:"append_p99_ms"`
 	AppendsPerSec  float64            `json:"appends_per_sec"`
+	BatchSize      float64            `json:"batch_size"` // mean events per append in the last second
 
 	Sessions    map[string]float64 `json:"sessions"` // by role
 	Notaries    map[string]float64 `json:"notaries"` // available, busy, away
@@ -279,6 +280,12 @@ func (p *opsSampler) fill(s *OpsSnapshot, cur, prev map[string]*dto.MetricFamily
 	s.AppendP50, s.AppendP99 = quantiles(cur["senim_eventlog_append_seconds"], prev["senim_eventlog_append_seconds"])
 	if dt > 0 {
 		s.AppendsPerSec = math.Max(0, float64(histCount(cur["senim_eventlog_append_seconds"])-histCount(prev["senim_eventlog_append_seconds"]))) / dt
+	}
+	if b, bp := cur["senim_eventlog_batch_size"], prev["senim_eventlog_batch_size"]; b != nil && bp != nil && len(b.Metric) > 0 && len(bp.Metric) > 0 {
+		c, q := b.Metric[0].GetHistogram(), bp.Metric[0].GetHistogram()
+		if n := c.GetSampleCount() - q.GetSampleCount(); n > 0 {
+			s.BatchSize = (c.GetSampleSum() - q.GetSampleSum()) / float64(n)
+		}
 	}
 	s.Sessions = byLabel(cur["senim_sessions"], "role")
 	s.Rooms = sumOf(cur["senim_media_rooms"], nil)
