@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ const (
 	// CodeOpsLoginLimited: too many failed sign-ins from the client's IP in
 	// the last minute (HTTP 429); nothing is hashed.
 	CodeOpsLoginLimited = "ops_login_limited"
+	// CodeOpsBadOrigin: a sign-in or sign-out posted from another site's
+	// page (HTTP 403): the Origin header names a host other than this one.
+	CodeOpsBadOrigin = "ops_bad_origin"
 	// CodeOpsTooManyStreams: more live event streams than the server keeps
 	// (HTTP 503).
 	CodeOpsTooManyStreams = "ops_too_many_streams"
@@ -232,6 +236,10 @@ func (s *Server) opsRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /ops/login", s.opsLogin)
 	mux.HandleFunc("POST /ops/logout", func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"code": CodeOpsBadOrigin, "message": "posted from another site"})
+			return
+		}
 		if c, err := r.Cookie(opsCookie); err == nil {
 			s.opsSessions.close(c.Value)
 		}
@@ -276,6 +284,24 @@ func serveOpsFile(w http.ResponseWriter, files fs.FS, name, contentType string) 
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
+}
+
+// sameOrigin reports whether a POST came from this server's own pages.
+// Browsers say so in Sec-Fetch-Site; one that does not send it is judged
+// by Origin, which must name r's Host (our Referrer-Policy makes browsers
+// send "null" there, so Sec-Fetch-Site is what modern ones are judged by).
+// A request with neither (curl) is let through: no page of another site
+// can leave both out.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 // opsCookie is the session cookie: HttpOnly (no script reads it),
@@ -335,6 +361,12 @@ func (s *Server) opsLoginForm(w http.ResponseWriter, r *http.Request, status int
 // opsLogin checks an operator's password (argon2id), after the per-IP
 // failure limit, and opens a session.
 func (s *Server) opsLogin(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		// Another site's form would sign this browser in as the attacker's
+		// operator (login CSRF); SameSite does not stop a cookie being set.
+		writeJSON(w, http.StatusForbidden, map[string]string{"code": CodeOpsBadOrigin, "message": "posted from another site"})
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseForm(); err != nil {
 		s.opsLoginForm(w, r, http.StatusBadRequest, opsLoginData{Code: "bad_request"})

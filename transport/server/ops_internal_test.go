@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -69,5 +72,48 @@ func TestOpsQuantilesOfTheLastSecond(t *testing.T) {
 	}
 	if p50, p99 := quantiles(prev, prev); p50 != 0 || p99 != 0 {
 		t.Fatalf("nothing new: %v %v", p50, p99)
+	}
+}
+
+// Under TLS the cookie is Secure too; it is always HttpOnly, SameSite=Strict
+// and scoped to /ops.
+func TestOpsCookieFlags(t *testing.T) {
+	s := &Server{}
+	for _, tlsOn := range []bool{false, true} {
+		r := httptest.NewRequest("GET", "/ops", nil)
+		if tlsOn {
+			r.TLS = &tls.ConnectionState{}
+		}
+		c := s.opsCookie(r, "v", 60)
+		if c.Secure != tlsOn || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/ops" {
+			t.Fatalf("tls=%v: %+v", tlsOn, c)
+		}
+	}
+}
+
+// A sign-in posted by another site's page is told apart from our own.
+func TestOpsSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		site, origin string
+		want         bool
+	}{
+		{"same-origin", "null", true},
+		{"cross-site", "", false},
+		{"same-site", "", false},
+		{"", "http://senim.test:8080", true},
+		{"", "https://evil.example", false},
+		{"", "null", false},
+		{"", "", true},
+	} {
+		r := httptest.NewRequest("POST", "http://senim.test:8080/ops/login", nil)
+		if c.site != "" {
+			r.Header.Set("Sec-Fetch-Site", c.site)
+		}
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if got := sameOrigin(r); got != c.want {
+			t.Errorf("Sec-Fetch-Site %q Origin %q: %v", c.site, c.origin, got)
+		}
 	}
 }

@@ -140,6 +140,21 @@ func TestOpsSignIn(t *testing.T) {
 		t.Fatalf("a notary's credentials: %d cookie=%v %s", res.StatusCode, cookie, body)
 	}
 
+	// Another site's form cannot sign this browser in (login CSRF).
+	req, _ = http.NewRequest("POST", w.http+"/ops/login", strings.NewReader(url.Values{"login": {opsLogin}, "password": {opsPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if res, err := opsHTTP.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 || !strings.Contains(string(b), `"ops_bad_origin"`) {
+			t.Fatalf("a cross-site sign-in: %d %s", res.StatusCode, b)
+		}
+	}
+
 	res, _, cookie = opsSignIn(t, w.http, opsLogin, opsPassword)
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ops" || cookie == nil {
 		t.Fatalf("the operator's sign-in: %d %q %v", res.StatusCode, res.Header.Get("Location"), cookie)
