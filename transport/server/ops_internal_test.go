@@ -117,3 +117,20 @@ func TestOpsSameOrigin(t *testing.T) {
 		}
 	}
 }
+
+// The ring keeps the last 15 minutes, without the tables, and a stream
+// that does not read never holds the sampler up.
+func TestOpsRingKeepsFifteenMinutes(t *testing.T) {
+	p := &opsSampler{streams: map[chan []byte]struct{}{}}
+	stuck := make(chan []byte) // nobody reads it
+	p.streams[stuck] = struct{}{}
+	for i := 0; i < opsHistory+100; i++ {
+		p.push(OpsSnapshot{T: int64(i), Calls: []OpsCall{{ActID: "a"}}})
+	}
+	if len(p.ring) != opsHistory || p.ring[0].T != 100 || p.ring[opsHistory-1].T != opsHistory+99 {
+		t.Fatalf("ring of %d from %d to %d", len(p.ring), p.ring[0].T, p.ring[len(p.ring)-1].T)
+	}
+	if p.ring[0].Calls != nil || len(p.latest().Calls) != 1 {
+		t.Fatal("the tables belong to the latest snapshot only")
+	}
+}

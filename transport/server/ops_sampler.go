@@ -179,10 +179,17 @@ func (p *opsSampler) sample() {
 	p.fill(&snap, cur, p.prev, dt)
 	p.prev, p.prevAt = cur, now
 
+	p.push(snap)
+}
+
+// push keeps snap (without its tables) in the 15-minute ring and hands it
+// to every live stream, never waiting for one.
+func (p *opsSampler) push(snap OpsSnapshot) {
 	hist := snap
 	hist.Calls, hist.Online, hist.Partial = nil, nil, false
 	msg, _ := json.Marshal(snap)
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.ring = append(p.ring, hist)
 	if len(p.ring) > opsHistory {
 		p.ring = append(p.ring[:0], p.ring[len(p.ring)-opsHistory:]...)
@@ -194,7 +201,6 @@ func (p *opsSampler) sample() {
 		default: // a stream that does not keep up misses a second
 		}
 	}
-	p.mu.Unlock()
 }
 
 // tables fills the waiting calls and the notaries online, and the gauges
