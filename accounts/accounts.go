@@ -224,7 +224,7 @@ func Add(path string, n Notary, password string, now time.Time) error {
 			}
 		}
 		return append(kept, n), nil
-	})
+	}, func(n Notary) string { return n.Login })
 }
 
 // ErrNoSuchNotary is returned by Remove for a login not in the file.
@@ -244,12 +244,13 @@ func Remove(path, login string) error {
 			return nil, fmt.Errorf("%w: %q", ErrNoSuchNotary, login)
 		}
 		return kept, nil
-	})
+	}, func(n Notary) string { return n.Login })
 }
 
 // update rewrites the file at path through fn, under an flock so that
-// concurrent changes do not lose each other, and atomically (rename).
-func update(path string, fn func([]Notary) ([]Notary, error)) error {
+// concurrent changes do not lose each other, and atomically (rename). The
+// list is kept sorted by key so that the file diffs well.
+func update[T any](path string, fn func([]T) ([]T, error), key func(T) string) error {
 	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("accounts: %w", err)
@@ -258,7 +259,7 @@ func update(path string, fn func([]Notary) ([]Notary, error)) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("accounts: %w", err)
 	}
-	var list []Notary
+	var list []T
 	if data, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(data, &list); err != nil {
 			return fmt.Errorf("accounts: %s: %w", path, err)
@@ -270,7 +271,7 @@ func update(path string, fn func([]Notary) ([]Notary, error)) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Login < list[j].Login })
+	sort.Slice(list, func(i, j int) bool { return key(list[i]) < key(list[j]) })
 	data, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return err

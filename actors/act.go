@@ -148,8 +148,10 @@ func (a *actActor) Receive(c *actor.Context) {
 	case actor.Started:
 		a.load()
 	case ActCommand:
+		start := time.Now()
 		a.ensureLoaded()
 		res := a.handle(c, m)
+		metrics.CommandSeconds.Observe(time.Since(start).Seconds())
 		countCommand(m.Name, res.Code)
 		c.Engine().Send(m.ReplyTo, res)
 	case Subscribe:
@@ -320,6 +322,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		res.Seq, res.Duplicate = out.Records[len(out.Records)-1].Seq, true
 		return res
 	}
+	metrics.AppendBatch.Observe(float64(len(drafts)))
 	wasInCall := a.state.Call == act.CallActive
 	a.state = next
 	res.Seq = a.state.Version

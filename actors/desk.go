@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sort"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -33,7 +34,35 @@ type (
 	NotaryDeclined struct{ Login, ActID string }
 	// NotaryGone: the notary's last session closed.
 	NotaryGone struct{ Login string }
+	// DeskSnapshot asks the desk for what the operators' dashboard shows;
+	// the desk answers a DeskView to ReplyTo, never waiting on anyone.
+	DeskSnapshot struct{ ReplyTo *actor.PID }
 )
+
+// DeskView is the desk at one moment: the calls waiting, oldest first, and
+// the notaries in operator mode or in a call. It carries full IINs: whoever
+// shows it masks them.
+type DeskView struct {
+	Waiting  []WaitingCall
+	Notaries []DeskNotary
+}
+
+// WaitingCall is one call in the queue.
+type WaitingCall struct {
+	ActID, PrincipalIIN, ActionType string
+	RequestedAt                     time.Time
+	// OfferedTo is the notary the call is offered to now, "" none.
+	OfferedTo string
+}
+
+// DeskNotary is one notary as the desk sees them.
+type DeskNotary struct {
+	Login     string
+	Available bool
+	// Offer is the act offered to the notary, InCall the act whose call
+	// they are in ("" none).
+	Offer, InCall string
+}
 
 // Messages from the desk to an operator.
 type (
@@ -58,6 +87,9 @@ type deskActor struct {
 	// givingUp are the overdue calls whose give_up_call is with their act.
 	givingUp map[string]bool
 	ticker   *actor.SendRepeater
+	// seen is what the dashboard shows of each notary: desk.Desk keeps
+	// its own, unexported, for routing.
+	seen map[string]*DeskNotary
 }
 
 // deskTick is how often the desk looks for calls past the maximum wait.
@@ -101,18 +133,28 @@ func (k *deskActor) Receive(c *actor.Context) {
 	case CallTaken:
 		k.carry(c, k.d.Accepted(m.ActID, m.Notary, now))
 		delete(k.calls, m.ActID)
+		k.notary(m.Notary).InCall = m.ActID
 	case CallFinished:
 		delete(k.givingUp, m.ActID)
 		k.carry(c, k.d.Remove(m.ActID))
 		k.carry(c, k.d.CallEnded(m.ActID, now))
 		delete(k.calls, m.ActID)
+		for _, n := range k.seen {
+			if n.InCall == m.ActID {
+				n.InCall = ""
+			}
+		}
 	case NotaryAvailable:
 		k.operators[m.Login] = c.Sender()
 		k.carry(c, k.d.SetAvailable(m.Login, m.Available, now))
+		k.notary(m.Login).Available = m.Available
 	case NotaryDeclined:
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
 	case NotaryGone:
 		k.carry(c, k.d.Disconnected(m.Login, now))
+		delete(k.seen, m.Login)
+	case DeskSnapshot:
+		c.Send(m.ReplyTo, k.view())
 	}
 	if k.d != nil {
 		metrics.Queue.Set(float64(len(k.d.Waiting())))
@@ -122,7 +164,7 @@ func (k *deskActor) Receive(c *actor.Context) {
 // rebuild refills the queue after a restart from the acts whose call is
 // waiting, as the log's "queue" index lists them.
 func (k *deskActor) rebuild(c *actor.Context) {
-	k.d, k.calls, k.operators, k.givingUp = desk.New(), map[string]CallQueued{}, map[string]*actor.PID{}, map[string]bool{}
+	k.d, k.calls, k.operators, k.givingUp, k.seen = desk.New(), map[string]CallQueued{}, map[string]*actor.PID{}, map[string]bool{}, map[string]*DeskNotary{}
 	streams, err := k.deps.Log.Lookup("queue", "waiting")
 	if err != nil {
 		k.deps.Logger.Error().Err(err).Msg("desk: cannot read the queue index")
@@ -177,6 +219,46 @@ func (k *deskActor) giveUp(c *actor.Context, now time.Time) {
 // actsPID is the acts' router, by the fixed name Start gives it (the desk
 // is spawned first, so it cannot be handed the PID).
 func actsPID(e *actor.Engine) *actor.PID { return actor.NewPID(e.Address(), "acts/router") }
+
+// notary is the dashboard's record of a notary, made on first news.
+func (k *deskActor) notary(login string) *DeskNotary {
+	n := k.seen[login]
+	if n == nil {
+		n = &DeskNotary{Login: login}
+		k.seen[login] = n
+	}
+	return n
+}
+
+// view copies the desk's state for DeskSnapshot: the reply must not share
+// maps the actor goes on changing.
+func (k *deskActor) view() DeskView {
+	var v DeskView
+	if k.d == nil {
+		return v
+	}
+	for _, w := range k.d.Waiting() {
+		q := k.calls[w.ActID]
+		off := ""
+		for login := range k.seen {
+			if k.d.OfferOf(login) == w.ActID {
+				off = login
+			}
+		}
+		v.Waiting = append(v.Waiting, WaitingCall{ActID: w.ActID, PrincipalIIN: q.PrincipalIIN, ActionType: q.ActionType,
+			RequestedAt: w.RequestedAt, OfferedTo: off})
+	}
+	for _, n := range k.seen {
+		if !n.Available && n.InCall == "" {
+			continue
+		}
+		d := *n
+		d.Offer = k.d.OfferOf(n.Login)
+		v.Notaries = append(v.Notaries, d)
+	}
+	sort.Slice(v.Notaries, func(i, j int) bool { return v.Notaries[i].Login < v.Notaries[j].Login })
+	return v
+}
 
 func queuedOf(s *act.State) CallQueued {
 	return CallQueued{

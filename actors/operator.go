@@ -23,6 +23,11 @@ type (
 	}
 	// OperatorDecline passes on an offered call.
 	OperatorDecline struct{ Login, ActID string }
+	// OperatorsSnapshot asks the operators' router which notaries are
+	// signed in; it answers OperatorsView to ReplyTo.
+	OperatorsSnapshot struct{ ReplyTo *actor.PID }
+	// OperatorsView lists the signed-in notaries with their open sessions.
+	OperatorsView struct{ Online map[string]int }
 )
 
 // operatorActor is one notary in operator mode, whatever number of browser
@@ -82,15 +87,36 @@ func (o *operatorActor) broadcast(c *actor.Context, msg any) {
 type operatorRouter struct {
 	deps Deps
 	desk *actor.PID
+	// online counts each signed-in notary's sessions for OperatorsSnapshot.
+	online map[string]map[string]bool
 }
 
 func (r *operatorRouter) Receive(c *actor.Context) {
 	var login string
 	switch m := c.Message().(type) {
+	case OperatorsSnapshot:
+		v := OperatorsView{Online: make(map[string]int, len(r.online))}
+		for l, s := range r.online {
+			v.Online[l] = len(s)
+		}
+		c.Send(m.ReplyTo, v)
+		return
 	case OperatorJoin:
 		login = m.Login
+		if r.online == nil {
+			r.online = map[string]map[string]bool{}
+		}
+		if r.online[login] == nil {
+			r.online[login] = map[string]bool{}
+		}
+		r.online[login][m.Session.ID] = true
 	case OperatorLeave:
 		login = m.Login
+		if s := r.online[login]; s != nil {
+			if delete(s, m.Session.ID); len(s) == 0 {
+				delete(r.online, login)
+			}
+		}
 	case OperatorMode:
 		login = m.Login
 	case OperatorDecline:

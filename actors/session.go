@@ -322,6 +322,9 @@ func (s *sessionActor) closed(c *actor.Context) {
 	if s.me.Role == act.RoleNotary {
 		c.Send(s.sd.Sys.Operators(), OperatorLeave{Login: s.me.ID, Session: c.PID()})
 	}
+	if s.signedIn {
+		metrics.Sessions.WithLabelValues(string(s.me.Role)).Dec()
+	}
 	s.log.Debug().Msg("session closed")
 }
 

@@ -85,6 +85,7 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	s.signedIn = true
+	metrics.Sessions.WithLabelValues(string(s.me.Role)).Inc()
 	s.log = s.log.With().Str("who", s.deps.who(s.me)).Logger()
 	s.log.Info().Msg("signed in")
 	w := protocol.Welcome{Role: string(s.me.Role), Name: s.me.Name}

@@ -41,6 +41,21 @@ type Config struct {
 	Act  Act  `toml:"act"`
 	Desk Desk `toml:"desk"`
 	Call Call `toml:"call"`
+	// Ops: see the Ops type.
+	Ops Ops `toml:"ops"`
+}
+
+// Ops configures the operators' dashboard at /ops: its sign-in sessions
+// (HTTP cookies, kept in memory) and how many it keeps at once.
+type Ops struct {
+	// SessionTTL is how long a dashboard sign-in lasts.
+	SessionTTL Duration `toml:"session_ttl"`
+	// MaxSessions caps the signed-in dashboard sessions; past it the oldest
+	// is dropped, so that sign-ins cannot grow memory without bound.
+	MaxSessions int `toml:"max_sessions"`
+	// MaxLoginFailures per client IP per minute; past it a sign-in is
+	// refused with ops_login_limited before any password is hashed.
+	MaxLoginFailures int `toml:"max_login_failures"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -309,6 +324,7 @@ func Default() Config {
 		Act:        Act{InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
+		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 	}
 }
 
@@ -425,6 +441,15 @@ func (c Config) Validate() error {
 	}
 	if c.PKI.ReloadInterval <= 0 {
 		errs = append(errs, errors.New("pki.reload_interval must be positive"))
+	}
+	if c.Ops.SessionTTL < Duration(time.Minute) || c.Ops.SessionTTL > Duration(7*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("ops.session_ttl %s: want 1m to 168h", c.Ops.SessionTTL.Std()))
+	}
+	if c.Ops.MaxSessions < 1 || c.Ops.MaxSessions > 10000 {
+		errs = append(errs, fmt.Errorf("ops.max_sessions %d: want 1 to 10000", c.Ops.MaxSessions))
+	}
+	if c.Ops.MaxLoginFailures < 1 {
+		errs = append(errs, fmt.Errorf("ops.max_login_failures %d: want at least 1", c.Ops.MaxLoginFailures))
 	}
 	if c.Checkpoint.Interval < Duration(time.Second) {
 		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))

@@ -29,9 +29,10 @@ var (
 	Refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "refused_total", Help: "Connections and messages refused by a limit, by reason.",
 	}, []string{"reason"})
-	// Panics counts panics caught in actors.
+	// Panics counts panics caught in actors. (Named
+	// senim_actor_panics_total before the dashboard's metrics audit.)
 	Panics = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "senim", Name: "actor_panics_total", Help: "Panics caught in actors (each refused one message).",
+		Namespace: "senim", Name: "panics_recovered_total", Help: "Panics caught in actors and recovered (each refused one message).",
 	})
 	// Queue is the number of calls waiting for a notary.
 	Queue = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -75,6 +76,48 @@ var (
 	StorageCorruption = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "storage_corruption_total", Help: "Damage found in the event log's store, by kind (checksum, fatal).",
 	}, []string{"kind"})
+	// CommandSeconds is how long an act actor takes over one command, from
+	// taking it out of its inbox to its answer (the durable append included).
+	CommandSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "command_duration_seconds", Help: "Time an act actor spends on one command, its durable append included.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	// AppendBatch is how many events each durable append of an act wrote
+	// in its one synced batch.
+	AppendBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "eventlog_batch_size", Help: "Events written by one durable event-log append of an act (one synced batch).",
+		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 32},
+	})
+	// Sessions is the signed-in websocket sessions by role (client,
+	// attorney, notary); ws_connections counts them before sign-in too.
+	Sessions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "sessions", Help: "Signed-in websocket sessions by role.",
+	}, []string{"role"})
+	// Notaries is the signed-in notaries by state: available (in operator
+	// mode, free), busy (offered a call or in one), away (signed in, not in
+	// operator mode). Sampled each second by the operators' dashboard.
+	Notaries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "notaries", Help: "Signed-in notaries by state (available, busy, away), sampled each second.",
+	}, []string{"state"})
+	// LongestWait is how long the oldest waiting call has waited.
+	LongestWait = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "desk_longest_wait_seconds", Help: "How long the oldest call in the desk's queue has waited, sampled each second.",
+	})
+	// Acts is the acts in the event log by phase, as its phase index
+	// counts them (sampled).
+	Acts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "acts", Help: "Acts in the event log by phase, sampled from its phase index.",
+	}, []string{"phase"})
+	// TURNAllocations is the relays the embedded TURN server holds open.
+	TURNAllocations = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "turn_allocations", Help: "TURN relay allocations open.",
+	})
+	// TURNRelayedBytes counts the bytes relayed through TURN allocations,
+	// both ways (what is dropped over a user's bitrate is not counted).
+	TURNRelayedBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "senim", Name: "turn_relayed_bytes_total", Help: "Bytes relayed through TURN UDP allocations, both ways.",
+	})
+
 	// Checkpoints counts the signed checkpoints of the event log written, by
 	// outcome (ok, error).
 	Checkpoints = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,5 +129,6 @@ func init() {
 	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
 		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
 		StorageCorruption, Checkpoints,
+		CommandSeconds, AppendBatch, Sessions, Notaries, LongestWait, Acts, TURNAllocations, TURNRelayedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }

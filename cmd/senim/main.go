@@ -40,6 +40,8 @@ func usage() {
   serve              run the server (HTTP, websocket gateway) on config.toml
   notary add         add or replace a notary's account (login, password, IIN)
   notary remove      remove a notary's account; a running server closes their sessions
+  operator add       add or replace an account for the /ops dashboard (login, name, password)
+  operator remove    remove an operator's account
   client             an interactive protocol client: a client, attorney or notary at a terminal
   load acts|sessions the load generator: whole acts (closed or open loop), or idle sessions
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
@@ -101,6 +103,10 @@ func run(args []string) error {
 		return cmdLoad(rest)
 	case cmd == "notary" && sub == "add":
 		return cmdNotaryAdd(rest[1:])
+	case cmd == "operator" && sub == "add":
+		return cmdOperatorAdd(rest[1:])
+	case cmd == "operator" && sub == "remove":
+		return cmdOperatorRemove(rest[1:])
 	case cmd == "notary" && sub == "remove":
 		return cmdNotaryRemove(rest[1:])
 	case cmd == "dev" && sub == "issue":

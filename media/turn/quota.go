@@ -100,9 +100,11 @@ func (q *quotas) acquire(username string) (*user, func(), error) {
 		return nil, nil, errQuota
 	}
 	u.allocs++
+	metrics.TURNAllocations.Inc()
 	var once sync.Once
 	release := func() {
 		once.Do(func() {
+			metrics.TURNAllocations.Dec()
 			q.mu.Lock()
 			defer q.mu.Unlock()
 			if u.allocs--; u.allocs == 0 {
@@ -171,6 +173,7 @@ type meteredPacketConn struct {
 
 func (c *meteredPacketConn) allow(n int) bool {
 	if c.u.bucket == nil || c.u.bucket.AllowN(time.Now(), n) {
+		metrics.TURNRelayedBytes.Add(float64(n))
 		return true
 	}
 	droppedBytes.Add(float64(n))

@@ -73,6 +73,12 @@ type Server struct {
 	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
 	// with a real provider.
 	BankSim *bank.Sim
+
+	// Operators are the /ops dashboard's accounts (ops.go).
+	Operators   *accounts.Operators
+	opsSessions *opsSessions
+	opsFailures *opsFailures
+	opsSampler  *opsSampler
 }
 
 // Options are what tests change besides the configuration.
@@ -108,6 +114,11 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Accounts, err = accounts.Open(AccountsPath(cfg.DataDir)); err != nil {
 		return nil, err
 	}
+	if s.Operators, err = accounts.OpenOperators(OperatorsPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	s.opsSessions = newOpsSessions(cfg.Ops.SessionTTL.Std(), cfg.Ops.MaxSessions)
+	s.opsFailures = &opsFailures{limit: cfg.Ops.MaxLoginFailures, byIP: map[string]opsWindow{}}
 	if s.Registry, err = registry.OpenSim(RegistryPath(cfg.DataDir)); err != nil {
 		return nil, err
 	}
@@ -178,6 +189,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.checkpoints = checkpoint.Start(s.Log, s.CheckpointKey, cfg.Checkpoint.Interval.Std(), now, log)
+	s.opsSampler = newOpsSampler(s.Actors, s.Log, now, log.With().Str("component", "ops").Logger())
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
@@ -291,6 +303,7 @@ func (s *Server) Start() error {
 	go s.reloadLoop()
 	// Acts idle past act.expire_after expire; the sweep stops with the reload loop.
 	go s.Actors.SweepEvery(s.cfg.Act.SweepInterval.Std(), s.stopReload)
+	go s.opsSampler.run()
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
 			Msg("trusting the development CA (NOT NUC); set pki.dev_ca = false in production")
@@ -325,6 +338,11 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) close(ctx context.Context) error {
 	var errs []error
 	close(s.stopReload)
+	if s.http != nil {
+		// Before Shutdown: it waits for the dashboards' endless streams,
+		// which end when the sampler stops.
+		s.opsSampler.close()
+	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
@@ -372,6 +390,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /verify/{code}", s.verify)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	s.bankRoutes(mux)
+	s.opsRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		for _, c := range append(append(s.Trust.Roots()[:0:0], s.Trust.Roots()...), s.Trust.Intermediates()...) {
