@@ -9,6 +9,7 @@ import (
 	"github.com/senim-kz/senim/domain/desk"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // Messages to the desk. Acts report their calls; operators report their
@@ -33,7 +34,27 @@ type (
 	NotaryDeclined struct{ Login, ActID string }
 	// NotaryGone: the notary's last session closed.
 	NotaryGone struct{ Login string }
+	// QueuePositionAsk asks where the act's call waits, for its principal;
+	// the desk answers ReplyTo with a QueuePositionAnswer under Tag.
+	// Default is the wait per call ahead before any call was taken.
+	QueuePositionAsk struct {
+		ActID, PrincipalIIN, Tag string
+		Default                  time.Duration
+		ReplyTo                  *actor.PID
+	}
 )
+
+// QueuePositionAnswer is the desk's answer: the call's place (1 is next),
+// how many wait, and a rough estimate; or a refusal code.
+type QueuePositionAnswer struct {
+	Tag, Code, Message string
+	Position, Waiting  int
+	EstimateSeconds    int64
+}
+
+// recentWaits is how many of the last waits (request to acceptance) the
+// estimate averages.
+const recentWaits = 20
 
 // Messages from the desk to an operator.
 type (
@@ -55,6 +76,8 @@ type deskActor struct {
 	d         *desk.Desk
 	calls     map[string]CallQueued
 	operators map[string]*actor.PID
+	// waits are the latest waits of taken calls, newest last.
+	waits []time.Duration
 }
 
 func newDesk(deps Deps) actor.Producer {
@@ -72,6 +95,9 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.calls[m.ActID] = m
 		k.carry(c, k.d.Enqueue(desk.Call{ActID: m.ActID, RequestedAt: m.RequestedAt, Notary: m.Notary}))
 	case CallTaken:
+		if q, ok := k.calls[m.ActID]; ok && !q.RequestedAt.IsZero() && now.After(q.RequestedAt) {
+			k.waits = append(k.waits[max(0, len(k.waits)-recentWaits+1):], now.Sub(q.RequestedAt))
+		}
 		k.carry(c, k.d.Accepted(m.ActID, m.Notary, now))
 		delete(k.calls, m.ActID)
 	case CallFinished:
@@ -85,10 +111,42 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
 	case NotaryGone:
 		k.carry(c, k.d.Disconnected(m.Login, now))
+	case QueuePositionAsk:
+		c.Send(m.ReplyTo, k.position(m))
 	}
 	if k.d != nil {
 		metrics.Queue.Set(float64(len(k.d.Waiting())))
 	}
+}
+
+// position answers a QueuePositionAsk. The estimate is the place in the
+// queue times the mean of the recent waits (or the default): a guide for
+// the person waiting, not a promise.
+func (k *deskActor) position(m QueuePositionAsk) QueuePositionAnswer {
+	a := QueuePositionAnswer{Tag: m.Tag}
+	waiting := k.d.Waiting()
+	for i, w := range waiting {
+		if w.ActID != m.ActID {
+			continue
+		}
+		if k.calls[m.ActID].PrincipalIIN != m.PrincipalIIN {
+			a.Code, a.Message = string(act.CodeForbidden), "only the act's principal sees its place in the queue"
+			return a
+		}
+		per := m.Default
+		if len(k.waits) > 0 {
+			var sum time.Duration
+			for _, d := range k.waits {
+				sum += d
+			}
+			per = sum / time.Duration(len(k.waits))
+		}
+		a.Position, a.Waiting = i+1, len(waiting)
+		a.EstimateSeconds = int64((per * time.Duration(a.Position)).Seconds())
+		return a
+	}
+	a.Code, a.Message = protocol.CodeNotWaiting, "no call of this act is waiting for a notary"
+	return a
 }
 
 // rebuild refills the queue after a restart from the acts whose call is

@@ -37,6 +37,21 @@ type Config struct {
 	Bank     Bank     `toml:"bank"`
 	// Checkpoint: see the Checkpoint type.
 	Checkpoint Checkpoint `toml:"checkpoint"`
+	// Session: see the Session type.
+	Session Session `toml:"session"`
+}
+
+// Session configures what the apps get beyond one connection: resume
+// tokens and the queue's wait estimate.
+type Session struct {
+	// ResumeTTL is how long a welcome's resume_token signs the same
+	// identity in again (once): long enough for a reload or a lost network.
+	ResumeTTL Duration `toml:"resume_ttl"`
+	// ResumeMax caps the tokens held in memory; past it the oldest go.
+	ResumeMax int `toml:"resume_max"`
+	// QueueEstimate is the wait per call ahead in the queue that
+	// queue_position estimates before any call has been taken.
+	QueueEstimate Duration `toml:"queue_estimate"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -259,6 +274,7 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
+		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 100000, QueueEstimate: Duration(5 * time.Minute)},
 	}
 }
 
@@ -320,6 +336,9 @@ func (c Config) Validate() error {
 	}
 	if c.Fees.MaxTermMonths <= 0 || c.Fees.DefaultTermMonths <= 0 || c.Fees.DefaultTermMonths > c.Fees.MaxTermMonths {
 		errs = append(errs, errors.New("fees: terms must be positive, the default no longer than the maximum"))
+	}
+	if c.Session.ResumeTTL <= 0 || c.Session.ResumeTTL > Duration(24*time.Hour) || c.Session.ResumeMax <= 0 || c.Session.QueueEstimate <= 0 {
+		errs = append(errs, errors.New("session: resume_ttl must be positive and at most 24h, resume_max and queue_estimate positive"))
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))

@@ -181,7 +181,10 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
-			}},
+			},
+			Resume:        actors.NewResumeStore(cfg.Session.ResumeTTL.Std(), cfg.Session.ResumeMax),
+			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
+			QueueEstimate: cfg.Session.QueueEstimate.Std()},
 		Limits:         gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
 		ClientIP:       clientIP,
