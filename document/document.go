@@ -141,10 +141,10 @@ type Facts struct {
 	Powers         string
 	// PowersKK are the powers in Kazakh; version 2 shows the Russian ones
 	// in their place when the draft has none.
-	PowersKK   string
-	TermMonths int
-	StateDuty      act.Money
-	ServicesFee    act.Money
+	PowersKK    string
+	TermMonths  int
+	StateDuty   act.Money
+	ServicesFee act.Money
 	// HistoryHead is the act's hash-chain head up to the approval: signing
 	// the text seals the history it names.
 	HistoryHead string
