@@ -154,9 +154,19 @@ type Facts struct {
 	Format int
 }
 
-// ValidUntil is the last day of the term.
+// ValidUntil is the last day of the term, counted from the UTC date as
+// version 1 prints it.
 func (f Facts) ValidUntil() time.Time {
 	return f.Date.AddDate(0, f.TermMonths, -1)
+}
+
+// LastDay is the last day of the term as the document's version prints
+// it, yyyy-mm-dd: from version 2 on, counted from the Almaty date.
+func (f Facts) LastDay() string {
+	if f.Format >= FormatV2 {
+		return f.Date.In(almaty).AddDate(0, f.TermMonths, -1).Format(time.DateOnly)
+	}
+	return f.ValidUntil().Format(time.DateOnly)
 }
 
 // Canonical is the document's text in its template version, UTF-8 with \n

@@ -366,6 +366,7 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write(protocol.SchemaJSON)
 	})
 	mux.HandleFunc("GET /verify/{code}", s.verify)
+	mux.HandleFunc("GET /verify/{$}", s.codeForm)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	s.bankRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
