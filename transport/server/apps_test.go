@@ -1,14 +1,19 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
+	"github.com/senim-kz/senim/transport/server"
 )
 
 // resumeIn signs a fresh connection in with a resume token.
@@ -199,4 +204,43 @@ func almatyZone(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// A draft with the powers in Kazakh is approved over v2 bytes that carry
+// them, and the signed document (template version 2) and the public check
+// show them.
+func TestDraftPowersInKazakhOverTheProtocol(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	actID, cl, nt := w.toCall(t)
+	for _, c := range []string{"document_shown", "legal_capacity", "rights_explained"} {
+		mustOf[client.Ack](t)(nt.Command(ctx, actID, "record_check", map[string]any{"check": c, "passed": true}))
+	}
+	const kk = "Автокөлікті басқару және сату"
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "present_draft", map[string]any{"registry_number": "1-2026-0001",
+		"powers": "Управлять и продать автомобиль", "powers_kk": kk, "term_months": 12}))
+	var ts protocol.ToSign
+	must(t, 0, cl.Query(ctx, "to_sign", actID, map[string]any{"what": "draft", "revision": 1}, &ts))
+	raw, _ := base64.StdEncoding.DecodeString(ts.Data)
+	if !strings.HasPrefix(string(raw), `{"kind":"senim.draft.v2",`) || !strings.Contains(string(raw), `"powers_kk":"`+kk+`"`) {
+		t.Fatalf("draft bytes %s", raw)
+	}
+	cms := mustOf[string](t)(cl.SignStep(ctx, w.client, actID, "draft", 1))
+	mustOf[client.Ack](t)(cl.Command(ctx, actID, "approve_draft", map[string]any{"revision": 1, "cms": cms}))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_invoice", nil))
+	w.pay(t, cl, actID)
+	poll(t, "paid", func() bool { s := w.state(t, cl, actID); return s.Paid() })
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "issue_document_code", nil))
+	sig := mustOf[string](t)(nt.SignStep(ctx, w.notary, actID, "document", 0))
+	mustOf[client.Ack](t)(nt.Command(ctx, actID, "sign_act", map[string]any{"cms": sig}))
+	st := w.state(t, cl, actID)
+	text := string(signedText(t, st))
+	if st.DocumentInputs.Format != document.FormatV2 || !strings.Contains(text, "өкілеттік береді:\n"+kk+"\n") || !strings.Contains(text, "Итого / Барлығы: ") {
+		t.Fatalf("format %d, signed text:\n%s", st.DocumentInputs.Format, text)
+	}
+	var check server.Check
+	getJSON(t, w.http+"/verify/"+st.DocumentCode+"?format=json", http.StatusOK, &check)
+	if check.Status != "valid" || check.PowersKK != kk || check.TermMonths != 12 {
+		t.Fatalf("check %+v", check)
+	}
 }
