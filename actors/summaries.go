@@ -21,10 +21,11 @@ import (
 // so summaries are cached by stream and head sequence: an act replays only
 // when it changed, and one query replays at most maxReplaysPerQuery.
 
+// maxReplaysPerQuery bounds the replays one list query may do; past it
+// the answer is partial and the next query continues. A variable for tests.
+var maxReplaysPerQuery = 500
+
 const (
-	// maxReplaysPerQuery bounds the replays one list query may do; past
-	// it the answer is partial and the next query continues.
-	maxReplaysPerQuery = 500
 	// DefaultSummaryCacheSize is the number of summaries a cache keeps.
 	DefaultSummaryCacheSize = 50000
 	maxPerPage              = 100
