@@ -21,6 +21,7 @@ type ResumeStore struct {
 	ttl     time.Duration
 	max     int
 	entries map[[sha256.Size]byte]resumeEntry
+	issued  int
 }
 
 // resumeEntry is what a token restores: the identity and, for an EDS
@@ -49,7 +50,9 @@ func (r *ResumeStore) Issue(who act.Actor, cert *x509.Certificate, chain []*x509
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.entries) >= r.max {
+	// Expired tokens hold certificates: drop them now and then, not
+	// only when the store is full.
+	if r.issued++; len(r.entries) >= r.max || r.issued%256 == 0 {
 		r.sweep(now)
 	}
 	for len(r.entries) >= r.max {

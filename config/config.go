@@ -274,7 +274,7 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
-		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 100000, QueueEstimate: Duration(5 * time.Minute)},
+		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
 	}
 }
 
