@@ -276,6 +276,10 @@ func (s *sessionActor) queuePosition(c *actor.Context, env protocol.Envelope) {
 		s.fail(env, protocol.CodeBadMessage, "queue_position needs act")
 		return
 	}
+	if !act.ValidActID(env.Act) {
+		s.fail(env, string(act.CodeBadActID), "act id %q is not one the server made", env.Act)
+		return
+	}
 	s.inFlight[env.ID] = "query"
 	s.pending["qp:"+env.ID] = env
 	c.Send(s.deps.Desk, QueuePositionAsk{ActID: env.Act, PrincipalIIN: s.me.IIN, Default: s.sd.QueueEstimate, ReplyTo: c.PID(), Tag: env.ID})

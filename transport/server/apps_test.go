@@ -121,6 +121,7 @@ func TestQueuePosition(t *testing.T) {
 		t.Fatalf("queue position %+v", qp)
 	}
 	refused(t, at.Query(ctx, "queue_position", actID, nil, &qp), "forbidden")
+	refused(t, cl.Query(ctx, "queue_position", "not-an-act", nil, &qp), "bad_act_id")
 	other := w.eds("client", w.stranger)
 	refused(t, other.Query(ctx, "queue_position", actID, nil, &qp), "forbidden")
 	// Taken by a notary: no longer waiting.
