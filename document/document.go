@@ -4,7 +4,8 @@
 // the public check.
 //
 // The text comes from a versioned template, templates/poa.v1.txt.tmpl for
-// version 1, kept in the repository. An act records the version (with the
+// version 1 and poa.v2.txt.tmpl for version 2 (the current one), kept in
+// the repository. An act records the version (with the
 // place and the public address) when its document code is issued, and its
 // document always renders with what it recorded: a version's template never
 // changes once documents are signed with it; a new wording is a new version.
