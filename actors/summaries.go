@@ -243,6 +243,7 @@ func listActs(log *eventlog.Log, cache *SummaryCache, me act.Actor, name string,
 	start := (f.page - 1) * f.per
 	for i := start; i < len(all) && i < start+f.per; i++ {
 		s := all[i].sum
+		s.Status = s.Phase
 		if name != "register" {
 			s.Phone = "" // only the notary's register shows it, for feedback
 		}

@@ -185,6 +185,8 @@ type ActSummary struct {
 	ActionType string `json:"action_type,omitempty"`
 	// Amount is what the current draft bills, in tiyn.
 	Amount int64 `json:"amount,omitempty"`
+	// Status repeats Phase under the name the list queries filter by.
+	Status string `json:"status,omitempty"`
 }
 
 // ListQuery is the optional body of the register and completed queries:

@@ -162,7 +162,7 @@ func TestRegisterSearchAndPaging(t *testing.T) {
 	today := time.Now().In(almatyZone(t))
 	a := all.Acts[2]
 	if a.RegistryNumber != numbers[0] || a.Amount != 1050 || a.Phone != "+77012345678" || a.Principal != "СЕЙТҚАЛИ ӘЙГЕРІМ" ||
-		a.Date != today.Format("02.01.2006") || a.Phase != "with_notary" {
+		a.Date != today.Format("02.01.2006") || a.Phase != "with_notary" || a.Status != a.Phase {
 		t.Fatalf("summary %+v", a)
 	}
 	if l := list(map[string]any{"q": "7-2026-0102"}); l.Total != 1 || l.Acts[0].Act != ids[1] {
