@@ -24,7 +24,7 @@ func TestVersionTwoText(t *testing.T) {
 		"сенім білдірілген тұлғаға сенім білдірушінің атынан мынадай әрекеттерді жасауға өкілеттік береді:\n" + f.PowersKK + "\n",
 		"Дата / Күні: 23.11.2026, 01:30 (время Алматы / Алматы уақыты)",
 		"сроком на 24 месяца и действительна по 22.11.2028 включительно",
-		"24 ай мерзімге берілді және 22.11.2028 қоса алғанда жарамды",
+		"24 ай мерзімге берілді және 22.11.2028 дейін (қоса алғанда) жарамды",
 		"Мемлекеттік баж: 2\u00a0162,50\u00a0₸",
 		"қызметтерге ақы: 12\u00a0975,00\u00a0₸",
 		"Итого / Барлығы: 15\u00a0137,50\u00a0₸",
@@ -75,5 +75,17 @@ func TestAmountsDatesAndMonths(t *testing.T) {
 	}
 	if got := DateTime(time.Date(2026, 2, 1, 18, 30, 0, 0, time.UTC)); got != "01.02.2026 23:30" {
 		t.Errorf("since 2024-03-01: %s", got)
+	}
+}
+
+// v2SHA256 pins version 2's bytes for the test facts, as v1SHA256 does
+// version 1's: once documents are signed with it, it must never change.
+const v2SHA256 = "3020f2ad887200350ef37348d703ed7315d07ba5ec2a5044773b7f62734aa2a6"
+
+func TestVersionTwoBytesNeverChange(t *testing.T) {
+	f := facts
+	f.Format, f.PowersKK = FormatV2, "Toyota Camry автокөлігін басқару."
+	if got := act.SHA256Hex(mustCanonical(t, f)); got != v2SHA256 {
+		t.Fatalf("version 2 renders to %s, signed documents hold %s", got, v2SHA256)
 	}
 }
