@@ -165,7 +165,7 @@ func (f Facts) ValidUntil() time.Time {
 // it, yyyy-mm-dd: from version 2 on, counted from the Almaty date.
 func (f Facts) LastDay() string {
 	if f.Format >= FormatV2 {
-		return f.Date.In(almaty).AddDate(0, f.TermMonths, -1).Format(time.DateOnly)
+		return InAlmaty(f.Date).AddDate(0, f.TermMonths, -1).Format(time.DateOnly)
 	}
 	return f.ValidUntil().Format(time.DateOnly)
 }
@@ -188,7 +188,7 @@ func Canonical(f Facts) ([]byte, error) {
 		"HistoryHead": f.HistoryHead, "VerifyURL": f.VerifyURL,
 	}
 	if f.Format >= FormatV2 {
-		local := f.Date.In(almaty)
+		local := InAlmaty(f.Date)
 		kk := f.PowersKK
 		if kk == "" {
 			kk = f.Powers

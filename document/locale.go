@@ -5,34 +5,50 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // Asia/Almaty on hosts without a zoneinfo database
 
 	"github.com/senim-kz/senim/domain/act"
 )
 
-// almaty is Kazakhstan's single time zone, Asia/Almaty: UTC+5 since
-// 2024-03-01, UTC+6 before. Embedded tzdata knows both, so a document of
-// 2023 still shows the time its people saw; a build without it falls back
-// to today's offset.
-var almaty = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Almaty"); err == nil {
-		return l
-	}
-	return time.FixedZone("+05", 5*60*60)
-}()
+// Kazakhstan has one time zone since 2024-03-01: UTC+5. Before, Almaty
+// was UTC+6. The offsets are fixed here rather than read from a zoneinfo
+// database, because a signed document's text shows its time: the same act
+// must render to the same bytes on every host, whatever its tzdata says.
+// A future change of the country's time is a new threshold here, never a
+// change to an old one.
+var (
+	utc5Since = time.Date(2024, 2, 29, 18, 0, 0, 0, time.UTC) // 2024-03-01 00:00 UTC+6 became 2024-02-29 23:00 UTC+5
+	zoneUTC5  = time.FixedZone("+05", 5*60*60)
+	zoneUTC6  = time.FixedZone("+06", 6*60*60)
+)
 
-// Almaty is the time zone every date and time Senim shows is in.
-func Almaty() *time.Location { return almaty }
+// InAlmaty is t in Kazakhstan's time as it was at t: the one time zone
+// every date and time Senim shows is in.
+func InAlmaty(t time.Time) time.Time {
+	if t.Before(utc5Since) {
+		return t.In(zoneUTC6)
+	}
+	return t.In(zoneUTC5)
+}
 
 // Date is t's day in Almaty time, dd.mm.yyyy: the one date format of the
 // documents, the pages and the lists.
-func Date(t time.Time) string { return t.In(almaty).Format("02.01.2006") }
+func Date(t time.Time) string { return InAlmaty(t).Format("02.01.2006") }
 
 // DateTime is t in Almaty time, dd.mm.yyyy hh:mm.
-func DateTime(t time.Time) string { return t.In(almaty).Format("02.01.2006 15:04") }
+func DateTime(t time.Time) string { return InAlmaty(t).Format("02.01.2006 15:04") }
 
 // ParseDay reads yyyy-mm-dd as the start of that day in Almaty time.
-func ParseDay(s string) (time.Time, error) { return time.ParseInLocation("2006-01-02", s, almaty) }
+func ParseDay(s string) (time.Time, error) {
+	d, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// The start of a day after the switch is UTC+5; before it, UTC+6.
+	if t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zoneUTC5); !t.Before(utc5Since) {
+		return t, nil
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zoneUTC6), nil
+}
 
 // Tenge writes an amount in tiyn as Kazakhstan writes money: groups of
 // three digits apart, a decimal comma, the tenge sign (15 137,50 ₸). The

@@ -89,3 +89,29 @@ func TestVersionTwoBytesNeverChange(t *testing.T) {
 		t.Fatalf("version 2 renders to %s, signed documents hold %s", got, v2SHA256)
 	}
 }
+
+func TestParseDayAroundTheSwitch(t *testing.T) {
+	for day, want := range map[string]string{"2024-02-29": "2024-02-28T18:00:00Z", "2024-03-01": "2024-02-29T19:00:00Z", "2026-11-22": "2026-11-21T19:00:00Z"} {
+		got, err := ParseDay(day)
+		if err != nil || got.UTC().Format(time.RFC3339) != want {
+			t.Errorf("ParseDay(%s) = %s %v, want %s", day, got.UTC().Format(time.RFC3339), err, want)
+		}
+	}
+	if _, err := ParseDay("22.11.2026"); err == nil {
+		t.Error("dd.mm.yyyy parsed as a day")
+	}
+}
+
+// The fixed offsets agree with the zoneinfo database around the switch.
+func TestAlmatyMatchesTheZoneDatabase(t *testing.T) {
+	l, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		t.Skip("no zoneinfo on this host")
+	}
+	for _, s := range []string{"2023-06-01T12:00:00Z", "2024-02-29T17:59:59Z", "2024-02-29T18:00:00Z", "2026-11-22T20:30:00Z"} {
+		at, _ := time.Parse(time.RFC3339, s)
+		if got, want := InAlmaty(at).Format(time.RFC3339), at.In(l).Format(time.RFC3339); got != want {
+			t.Errorf("%s: %s, the zone database says %s", s, got, want)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func TestRegisterSearchAndPaging(t *testing.T) {
 	if all.Total != 3 || len(all.Acts) != 3 || all.Acts[0].Act != ids[2] {
 		t.Fatalf("register %+v", all)
 	}
-	today := time.Now().In(almatyZone(t))
+	today := document.InAlmaty(time.Now())
 	a := all.Acts[2]
 	if a.RegistryNumber != numbers[0] || a.Amount != 1050 || a.Phone != "+77012345678" || a.Principal != "СЕЙТҚАЛИ ӘЙГЕРІМ" ||
 		a.Date != today.Format("02.01.2006") || a.Phase != "with_notary" || a.Status != a.Phase {
@@ -199,13 +199,6 @@ func TestRegisterSearchAndPaging(t *testing.T) {
 	}
 }
 
-func almatyZone(t *testing.T) *time.Location {
-	l, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // A draft with the powers in Kazakh is approved over v2 bytes that carry
 // them, and the signed document (template version 2) and the public check
