@@ -199,7 +199,6 @@ func TestRegisterSearchAndPaging(t *testing.T) {
 	}
 }
 
-
 // A draft with the powers in Kazakh is approved over v2 bytes that carry
 // them, and the signed document (template version 2) and the public check
 // show them.
