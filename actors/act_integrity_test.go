@@ -17,6 +17,7 @@ import (
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/persistence/eventlog/storetest"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 var integrityClient = act.Actor{Role: act.RoleClient, ID: "871008401427", IIN: "871008401427"}
@@ -162,13 +163,13 @@ func TestTheCabinetListsAroundDamagedActs(t *testing.T) {
 	storetest.FlipByte(t, dir, marker)
 	storetest.Rewrite(t, dir, StreamOf("a2"), 5, func(r *eventlog.Record) { r.Actor = "notary:evil" })
 	sys := startOn(t, dir)
-	s := &sessionActor{deps: sys.Deps(), me: integrityClient}
-	list, err := s.cabinet("my_acts")
+	f, _ := parseList(protocol.ListQuery{})
+	list, err := listActs(sys.Deps().Log, NewSummaryCache(10), integrityClient, "my_acts", f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
-	for _, a := range list {
+	for _, a := range list.Acts {
 		got[a.Act] = a.Phase
 	}
 	want := map[string]string{"a0": string(act.PhaseAwaitingConsent), "a1": CodeStorageCorrupt, "a2": CodeChainBroken, "a3": string(act.PhaseAwaitingConsent)}

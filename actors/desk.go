@@ -10,6 +10,7 @@ import (
 	"github.com/senim-kz/senim/domain/desk"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // Messages to the desk. Acts report their calls; operators report their
@@ -37,6 +38,14 @@ type (
 	// DeskSnapshot asks the desk for what the operators' dashboard shows;
 	// the desk answers a DeskView to ReplyTo, never waiting on anyone.
 	DeskSnapshot struct{ ReplyTo *actor.PID }
+	// QueuePositionAsk asks where the act's call waits, for its principal;
+	// the desk answers ReplyTo with a QueuePositionAnswer under Tag.
+	// Default is the wait per call ahead before any call was taken.
+	QueuePositionAsk struct {
+		ActID, PrincipalIIN, Tag string
+		Default                  time.Duration
+		ReplyTo                  *actor.PID
+	}
 )
 
 // DeskView is the desk at one moment: the calls waiting, oldest first, and
@@ -64,6 +73,18 @@ type DeskNotary struct {
 	Offer, InCall string
 }
 
+// QueuePositionAnswer is the desk's answer: the call's place (1 is next),
+// how many wait, and a rough estimate; or a refusal code.
+type QueuePositionAnswer struct {
+	Tag, Code, Message string
+	Position, Waiting  int
+	EstimateSeconds    int64
+}
+
+// recentWaits is how many of the last waits (request to acceptance) the
+// estimate averages.
+const recentWaits = 20
+
 // Messages from the desk to an operator.
 type (
 	// OfferCall shows a waiting call to the notary.
@@ -90,6 +111,8 @@ type deskActor struct {
 	// seen is what the dashboard shows of each notary: desk.Desk keeps
 	// its own, unexported, for routing.
 	seen map[string]*DeskNotary
+	// waits are the latest waits of taken calls, newest last.
+	waits []time.Duration
 }
 
 // deskTick is how often the desk looks for calls past the maximum wait.
@@ -131,6 +154,9 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.calls[m.ActID] = m
 		k.carry(c, k.d.Enqueue(desk.Call{ActID: m.ActID, RequestedAt: m.RequestedAt, Notary: m.Notary}))
 	case CallTaken:
+		if q, ok := k.calls[m.ActID]; ok && !q.RequestedAt.IsZero() && now.After(q.RequestedAt) {
+			k.waits = append(k.waits[max(0, len(k.waits)-recentWaits+1):], now.Sub(q.RequestedAt))
+		}
 		k.carry(c, k.d.Accepted(m.ActID, m.Notary, now))
 		delete(k.calls, m.ActID)
 		k.notary(m.Notary).InCall = m.ActID
@@ -155,10 +181,42 @@ func (k *deskActor) Receive(c *actor.Context) {
 		delete(k.seen, m.Login)
 	case DeskSnapshot:
 		c.Send(m.ReplyTo, k.view())
+	case QueuePositionAsk:
+		c.Send(m.ReplyTo, k.position(m))
 	}
 	if k.d != nil {
 		metrics.Queue.Set(float64(len(k.d.Waiting())))
 	}
+}
+
+// position answers a QueuePositionAsk. The estimate is the place in the
+// queue times the mean of the recent waits (or the default): a guide for
+// the person waiting, not a promise.
+func (k *deskActor) position(m QueuePositionAsk) QueuePositionAnswer {
+	a := QueuePositionAnswer{Tag: m.Tag}
+	waiting := k.d.Waiting()
+	for i, w := range waiting {
+		if w.ActID != m.ActID {
+			continue
+		}
+		if k.calls[m.ActID].PrincipalIIN != m.PrincipalIIN {
+			a.Code, a.Message = string(act.CodeForbidden), "only the act's principal sees its place in the queue"
+			return a
+		}
+		per := m.Default
+		if len(k.waits) > 0 {
+			var sum time.Duration
+			for _, d := range k.waits {
+				sum += d
+			}
+			per = sum / time.Duration(len(k.waits))
+		}
+		a.Position, a.Waiting = i+1, len(waiting)
+		a.EstimateSeconds = int64((per * time.Duration(a.Position)).Seconds())
+		return a
+	}
+	a.Code, a.Message = protocol.CodeNotWaiting, "no call of this act is waiting for a notary"
+	return a
 }
 
 // rebuild refills the queue after a restart from the acts whose call is

@@ -64,6 +64,13 @@ type SessionDeps struct {
 	Limits   SessionLimits
 	// PDF renders a signed act's printable document.
 	PDF func(*act.State) ([]byte, error)
+	// Resume issues and redeems resume tokens; nil issues none.
+	Resume *ResumeStore
+	// Summaries caches the list queries' act summaries; nil gets one per session.
+	Summaries *SummaryCache
+	// QueueEstimate is queue_position's wait per call ahead until the desk
+	// has seen calls taken.
+	QueueEstimate time.Duration
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -129,6 +136,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		c.Engine().Poison(c.PID())
 	case Recheck:
 		s.recheck()
+	case QueuePositionAnswer:
+		s.queueAnswer(m)
 	case CommandResult:
 		if s.registryRecorded(m) {
 			return

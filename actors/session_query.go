@@ -5,9 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -86,7 +83,22 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		s.pending["q:"+env.ID] = env
 		c.Send(s.sd.Sys.Acts(), GetState{ActID: env.Act, Actor: s.me, ReplyTo: c.PID(), Tag: env.ID})
 	case "my_acts", "attorney_acts", "register", "completed":
-		list, err := s.cabinet(env.Name)
+		var q protocol.ListQuery
+		if len(env.Body) > 0 && string(env.Body) != "null" {
+			if err := json.Unmarshal(env.Body, &q); err != nil {
+				s.fail(env, protocol.CodeBadQuery, "body: %v", err)
+				return
+			}
+		}
+		f, err := parseList(q)
+		if err != nil {
+			s.fail(env, protocol.CodeBadQuery, "%v", err)
+			return
+		}
+		if s.sd.Summaries == nil {
+			s.sd.Summaries = NewSummaryCache(DefaultSummaryCacheSize)
+		}
+		list, err := listActs(s.deps.Log, s.sd.Summaries, s.me, env.Name, f)
 		if err != nil {
 			var e *act.Error
 			if errors.As(err, &e) {
@@ -96,7 +108,9 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 			s.fail(env, protocol.CodeInternal, "%v", err)
 			return
 		}
-		result(map[string]any{"acts": list})
+		result(list)
+	case "queue_position":
+		s.queuePosition(c, env)
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
 	}
@@ -250,57 +264,38 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Act: env.Act, Name: env.Name, Body: body})
 }
 
-// cabinet answers the cabinet and register queries from the log's indexes.
-func (s *sessionActor) cabinet(name string) ([]protocol.ActSummary, error) {
-	var index, value string
-	switch {
-	case name == "my_acts" && s.me.Role == act.RoleClient:
-		index, value = "principal", s.me.IIN
-	case name == "attorney_acts" && s.me.Role == act.RoleAttorney:
-		index, value = "attorney", s.me.IIN
-	case name == "register" && s.me.Role == act.RoleNotary:
-		index, value = "notary", s.me.ID
-	case name == "completed" && s.me.Role == act.RoleNotary:
-		// The notary's own signed acts (filtered below), not every notary's.
-		index, value = "notary", s.me.ID
-	default:
-		return nil, &act.Error{Code: act.CodeForbidden, Message: fmt.Sprintf("%s is not for a %s", name, s.me.Role)}
+// queuePosition asks the desk where the principal's call waits. The desk
+// knows each waiting call's principal, so it judges who may ask; the
+// answer comes back as a QueuePositionAnswer.
+func (s *sessionActor) queuePosition(c *actor.Context, env protocol.Envelope) {
+	if s.me.Role != act.RoleClient {
+		s.fail(env, string(act.CodeForbidden), "queue_position is for the act's principal")
+		return
 	}
-	streams, err := s.deps.Log.Lookup(index, value)
-	if err != nil {
-		return nil, err
+	if env.Act == "" {
+		s.fail(env, protocol.CodeBadMessage, "queue_position needs act")
+		return
 	}
-	out := make([]protocol.ActSummary, 0, len(streams))
-	for _, st := range streams {
-		a, err := ReplayStream(s.deps.Log, st)
-		if code, _ := loadFailure(err); code == CodeChainBroken || code == CodeStorageCorrupt {
-			// A damaged act stays in the list, marked, and the others are served.
-			out = append(out, protocol.ActSummary{Act: strings.TrimPrefix(st, "act/"), Phase: code})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if (name == "attorney_acts" || name == "completed") && a.Phase != act.PhaseSigned {
-			continue // an attorney sees the powers granted, not drafts; the register, the signed acts
-		}
-		sum := protocol.ActSummary{
-			Act: a.ID, Phase: string(a.Phase), PrincipalIIN: a.Principal.IIN, Principal: a.Principal.Name,
-			AttorneyIIN: a.Attorney.IIN, Notary: a.Notary.ID, DocumentCode: a.DocumentCode, CreatedAt: a.CreatedAt,
-		}
-		if s.me.Role == act.RoleNotary && name == "register" {
-			sum.Phone = a.Principal.Phone
-		}
-		if name == "completed" {
-			// The electronic register names the parties without their IINs.
-			sum.PrincipalIIN, sum.AttorneyIIN = iin.IIN(sum.PrincipalIIN).Masked(), iin.IIN(sum.AttorneyIIN).Masked()
-		}
-		if !a.SignedAt.IsZero() {
-			t := a.SignedAt
-			sum.SignedAt = &t
-		}
-		out = append(out, sum)
+	if !act.ValidActID(env.Act) {
+		s.fail(env, string(act.CodeBadActID), "act id %q is not one the server made", env.Act)
+		return
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out, nil
+	s.inFlight[env.ID] = "query"
+	s.pending["qp:"+env.ID] = env
+	c.Send(s.deps.Desk, QueuePositionAsk{ActID: env.Act, PrincipalIIN: s.me.IIN, Default: s.sd.QueueEstimate, ReplyTo: c.PID(), Tag: env.ID})
+}
+
+func (s *sessionActor) queueAnswer(m QueuePositionAnswer) {
+	env, ok := s.pending["qp:"+m.Tag]
+	delete(s.pending, "qp:"+m.Tag)
+	delete(s.inFlight, m.Tag)
+	if !ok {
+		return
+	}
+	if m.Code != "" {
+		s.fail(env, m.Code, "%s", m.Message)
+		return
+	}
+	body, _ := json.Marshal(protocol.QueuePosition{Position: m.Position, Waiting: m.Waiting, EstimateSeconds: m.EstimateSeconds})
+	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Act: env.Act, Name: env.Name, Body: body})
 }

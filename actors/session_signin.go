@@ -80,8 +80,12 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 		}
 		s.me = act.Actor{Role: act.RoleNotary, ID: n.Login, IIN: n.IIN, Name: n.Name}
 		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	case "resume":
+		if !s.resume(c, env, in) {
+			return
+		}
 	default:
-		s.fail(env, protocol.CodeBadMessage, "method must be eds or password")
+		s.fail(env, protocol.CodeBadMessage, "method must be eds, password or resume")
 		return
 	}
 	s.signedIn = true
@@ -94,8 +98,51 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 	} else {
 		w.IIN = s.me.IIN
 	}
+	if s.sd.Resume != nil {
+		if tok, err := s.sd.Resume.Issue(s.me, s.cert, s.certChain, s.deps.Now()); err == nil {
+			w.ResumeToken = tok
+		}
+	}
 	body, _ := json.Marshal(w)
 	s.send(protocol.Envelope{Type: protocol.TypeWelcome, ID: env.ID, Body: body})
+}
+
+// resume signs in with a resume token: the identity of the sign-in that
+// got it, judged again as Recheck would (a certificate revoked since, a
+// notary account removed since, is refused). The token is spent whatever
+// the outcome.
+func (s *sessionActor) resume(c *actor.Context, env protocol.Envelope, in protocol.SignIn) bool {
+	if s.sd.Resume == nil {
+		s.fail(env, protocol.CodeResumeExpired, "this server issues no resume tokens; sign in again")
+		return false
+	}
+	e, ok := s.sd.Resume.Redeem(in.Token, s.deps.Now())
+	if !ok || (in.Role != "" && in.Role != string(e.who.Role)) {
+		s.fail(env, protocol.CodeResumeExpired, "the resume token is unknown, used, expired or for another role; sign in again")
+		return false
+	}
+	switch {
+	case e.cert != nil:
+		if err := s.deps.Trust.CheckCertificate(e.cert, e.chain, s.deps.Now()); err != nil {
+			s.log.Info().Str("code", string(pki.CodeOf(err))).Msg("resume refused: certificate no longer accepted")
+			s.fail(env, string(pki.CodeOf(err)), "%v", err)
+			return false
+		}
+		s.cert, s.certChain = e.cert, e.chain
+	case e.who.Role == act.RoleNotary:
+		n, ok := s.sd.Accounts.Get(e.who.ID)
+		if !ok {
+			s.fail(env, protocol.CodeAccountRemoved, "the notary's account was removed")
+			return false
+		}
+		e.who.IIN, e.who.Name = n.IIN, n.Name
+		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	default:
+		s.fail(env, protocol.CodeResumeExpired, "the resume token is unknown, used, expired or for another role; sign in again")
+		return false
+	}
+	s.me = e.who
+	return true
 }
 
 func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {

@@ -43,6 +43,8 @@ type Config struct {
 	Call Call `toml:"call"`
 	// Ops: see the Ops type.
 	Ops Ops `toml:"ops"`
+	// Session: see the Session type.
+	Session Session `toml:"session"`
 }
 
 // Ops configures the operators' dashboard at /ops: its sign-in sessions
@@ -56,6 +58,19 @@ type Ops struct {
 	// MaxLoginFailures per client IP per minute; past it a sign-in is
 	// refused with ops_login_limited before any password is hashed.
 	MaxLoginFailures int `toml:"max_login_failures"`
+}
+
+// Session configures what the apps get beyond one connection: resume
+// tokens and the queue's wait estimate.
+type Session struct {
+	// ResumeTTL is how long a welcome's resume_token signs the same
+	// identity in again (once): long enough for a reload or a lost network.
+	ResumeTTL Duration `toml:"resume_ttl"`
+	// ResumeMax caps the tokens held in memory; past it the oldest go.
+	ResumeMax int `toml:"resume_max"`
+	// QueueEstimate is the wait per call ahead in the queue that
+	// queue_position estimates before any call has been taken.
+	QueueEstimate Duration `toml:"queue_estimate"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -325,6 +340,7 @@ func Default() Config {
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
+		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
 	}
 }
 
@@ -386,6 +402,9 @@ func (c Config) Validate() error {
 	}
 	if c.Fees.MaxTermMonths <= 0 || c.Fees.DefaultTermMonths <= 0 || c.Fees.DefaultTermMonths > c.Fees.MaxTermMonths {
 		errs = append(errs, errors.New("fees: terms must be positive, the default no longer than the maximum"))
+	}
+	if c.Session.ResumeTTL <= 0 || c.Session.ResumeTTL > Duration(24*time.Hour) || c.Session.ResumeMax <= 0 || c.Session.QueueEstimate <= 0 {
+		errs = append(errs, errors.New("session: resume_ttl must be positive and at most 24h, resume_max and queue_estimate positive"))
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))

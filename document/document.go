@@ -4,7 +4,8 @@
 // the public check.
 //
 // The text comes from a versioned template, templates/poa.v1.txt.tmpl for
-// version 1, kept in the repository. An act records the version (with the
+// version 1 and poa.v2.txt.tmpl for version 2 (the current one), kept in
+// the repository. An act records the version (with the
 // place and the public address) when its document code is issued, and its
 // document always renders with what it recorded: a version's template never
 // changes once documents are signed with it; a new wording is a new version.
@@ -31,7 +32,7 @@ import (
 	"github.com/senim-kz/senim/pki"
 )
 
-//go:embed templates/poa.v1.txt.tmpl
+//go:embed templates/poa.v1.txt.tmpl templates/poa.v2.txt.tmpl
 var templates embed.FS
 
 //go:embed fonts/DejaVuSans.ttf
@@ -44,11 +45,22 @@ var fontBold []byte
 // versions were recorded used. Its bytes must never change.
 const FormatV1 = 1
 
+// FormatV2 is the second wording: the powers in Russian and in Kazakh,
+// the parties named without declension (доверитель, поверенный), dates
+// and times in Almaty time, amounts as 15 137,50 ₸, and the technical
+// lines in a block at the end that the PDF sets small. Versions from 2 on
+// get their fields in this form (see Canonical).
+const FormatV2 = 2
+
+// technicalBlock opens the technical lines of version 2 and later.
+const technicalBlock = "Техническая информация / Техникалық ақпарат"
+
 // formats are the template versions this build renders, by number.
 var (
 	formatsMu sync.RWMutex
 	formats   = map[int]*template.Template{
 		FormatV1: template.Must(template.ParseFS(templates, "templates/poa.v1.txt.tmpl")),
+		FormatV2: template.Must(template.ParseFS(templates, "templates/poa.v2.txt.tmpl")),
 	}
 )
 
@@ -128,9 +140,12 @@ type Facts struct {
 	Attorney       Person
 	Notary         Notary
 	Powers         string
-	TermMonths     int
-	StateDuty      act.Money
-	ServicesFee    act.Money
+	// PowersKK are the powers in Kazakh; version 2 shows the Russian ones
+	// in their place when the draft has none.
+	PowersKK    string
+	TermMonths  int
+	StateDuty   act.Money
+	ServicesFee act.Money
 	// HistoryHead is the act's hash-chain head up to the approval: signing
 	// the text seals the history it names.
 	HistoryHead string
@@ -140,9 +155,19 @@ type Facts struct {
 	Format int
 }
 
-// ValidUntil is the last day of the term.
+// ValidUntil is the last day of the term, counted from the UTC date as
+// version 1 prints it.
 func (f Facts) ValidUntil() time.Time {
 	return f.Date.AddDate(0, f.TermMonths, -1)
+}
+
+// LastDay is the last day of the term as the document's version prints
+// it, yyyy-mm-dd: from version 2 on, counted from the Almaty date.
+func (f Facts) LastDay() string {
+	if f.Format >= FormatV2 {
+		return InAlmaty(f.Date).AddDate(0, f.TermMonths, -1).Format(time.DateOnly)
+	}
+	return f.ValidUntil().Format(time.DateOnly)
 }
 
 // Canonical is the document's text in its template version, UTF-8 with \n
@@ -152,15 +177,29 @@ func Canonical(f Facts) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	err = tmpl.Execute(&b, map[string]any{
+	// Version 1's fields are what they always were (the date in UTC,
+	// amounts as 2162.50 ₸): its bytes must never change.
+	fields := map[string]any{
 		"Code": f.Code, "ActID": f.ActID, "RegistryNumber": f.RegistryNumber,
 		"Date": f.Date.Format("02.01.2006"), "Place": f.Place,
 		"Principal": f.Principal, "Attorney": f.Attorney, "Notary": f.Notary,
 		"Powers": f.Powers, "TermMonths": f.TermMonths, "ValidUntil": f.ValidUntil().Format("02.01.2006"),
 		"StateDuty": f.StateDuty.String(), "ServicesFee": f.ServicesFee.String(),
 		"HistoryHead": f.HistoryHead, "VerifyURL": f.VerifyURL,
-	})
+	}
+	if f.Format >= FormatV2 {
+		local := InAlmaty(f.Date)
+		kk := f.PowersKK
+		if kk == "" {
+			kk = f.Powers
+		}
+		fields["Date"], fields["Time"] = Date(local), local.Format("15:04")
+		fields["ValidUntil"] = Date(local.AddDate(0, f.TermMonths, -1))
+		fields["StateDuty"], fields["ServicesFee"], fields["Total"] = Tenge(f.StateDuty), Tenge(f.ServicesFee), Tenge(f.StateDuty+f.ServicesFee)
+		fields["TermRU"], fields["PowersKK"] = MonthsRU(f.TermMonths), kk
+	}
+	var b bytes.Buffer
+	err = tmpl.Execute(&b, fields)
 	if err != nil {
 		return nil, fmt.Errorf("document: template version %d: %w", f.Format, err)
 	}
@@ -211,19 +250,29 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	p.MultiCell(125, 6, lines[3], "", "L", false)
 	p.SetFont("DejaVu", "", 10.5)
 	p.SetY(58)
+	lineHeight := 5.5
 	for _, l := range lines[4:] {
 		if l == "" {
 			p.Ln(3)
 			continue
 		}
-		p.MultiCell(0, 5.5, l, "", "L", false)
+		if f.Format >= FormatV2 && l == technicalBlock {
+			// Hashes and addresses are for checking, not for reading.
+			p.SetFont("DejaVu", "", 7)
+			lineHeight = 3.6
+		}
+		p.MultiCell(0, lineHeight, l, "", "L", false)
 	}
 	p.Ln(6)
 	p.SetFont("DejaVu", "B", 10.5)
 	if sig != nil {
 		p.MultiCell(0, 5.5, "Подписано ЭЦП нотариуса / Нотариустың ЭЦҚ-мен қол қойылған:", "", "L", false)
 		p.SetFont("DejaVu", "", 10)
-		p.MultiCell(0, 5.5, fmt.Sprintf("%s, ИИН %s, %s UTC", sig.SignerName, sig.SignerIIN, sig.SignedAt.UTC().Format("02.01.2006 15:04")), "", "L", false)
+		when := sig.SignedAt.UTC().Format("02.01.2006 15:04") + " UTC"
+		if f.Format >= FormatV2 {
+			when = DateTime(sig.SignedAt) + " (Алматы)"
+		}
+		p.MultiCell(0, 5.5, fmt.Sprintf("%s, ИИН %s, %s", sig.SignerName, sig.SignerIIN, when), "", "L", false)
 		p.MultiCell(0, 5.5, "Сертификат SHA-256: "+sig.Fingerprint, "", "L", false)
 	} else {
 		p.MultiCell(0, 5.5, "ПРОЕКТ — не подписан / ЖОБА — қол қойылмаған", "", "L", false)
@@ -265,6 +314,7 @@ func FactsOf(s *act.State, legacy act.DocumentInputs) Facts {
 	if c := s.Current(); c != nil {
 		d := c.Draft
 		f.RegistryNumber, f.Powers, f.TermMonths, f.StateDuty, f.ServicesFee = d.RegistryNumber, d.Powers, d.TermMonths, d.StateDuty, d.ServicesFee
+		f.PowersKK = d.PowersKK
 	}
 	return f
 }

@@ -38,40 +38,40 @@ func TestVersionOneBytesNeverChange(t *testing.T) {
 
 func TestNewVersionLeavesOldOnes(t *testing.T) {
 	v1 := mustCanonical(t, facts)
-	remove, err := Register(2, "ДОВЕРЕННОСТЬ v2 {{.Code}}\n{{.Place}}\n\n{{.Powers}}\n")
+	remove, err := Register(3, "ДОВЕРЕННОСТЬ v3 {{.Code}}\n{{.Place}}\n\n{{.Powers}}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer remove()
-	if CurrentFormat() != 2 {
-		t.Fatalf("current format %d after registering 2", CurrentFormat())
+	if CurrentFormat() != 3 {
+		t.Fatalf("current format %d after registering 3", CurrentFormat())
 	}
 	f := facts
 	f.Format = FormatV1
 	if !bytes.Equal(mustCanonical(t, f), v1) {
-		t.Fatal("registering version 2 changed version 1's bytes")
+		t.Fatal("registering version 3 changed version 1's bytes")
 	}
-	f.Format = 2
-	if v2 := mustCanonical(t, f); !strings.HasPrefix(string(v2), "ДОВЕРЕННОСТЬ v2 "+facts.Code) {
-		t.Fatalf("version 2 renders %q", v2)
+	f.Format = 3
+	if v2 := mustCanonical(t, f); !strings.HasPrefix(string(v2), "ДОВЕРЕННОСТЬ v3 "+facts.Code) {
+		t.Fatalf("version 3 renders %q", v2)
 	}
-	short, err := Register(3, "{{.Code}}\n")
+	short, err := Register(4, "{{.Code}}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer short()
-	f.Format = 3
+	f.Format = 4
 	if _, err := PDF(f, nil); err == nil {
 		t.Fatal("a one-line template printed")
 	}
 	short()
-	f.Format = 2
+	f.Format = 3
 	if _, err := Register(FormatV1, "changed"); err == nil {
 		t.Fatal("version 1 was replaced")
 	}
 	remove()
-	if CurrentFormat() != FormatV1 {
-		t.Fatalf("current format %d after removing 2", CurrentFormat())
+	if CurrentFormat() != FormatV2 {
+		t.Fatalf("current format %d after removing 3", CurrentFormat())
 	}
 	if _, err := Canonical(f); !errors.Is(err, ErrUnknownFormat) {
 		t.Fatalf("an unknown version renders: %v", err)

@@ -40,11 +40,27 @@ func ConsentBytes(s *State) []byte {
 	}{"senim.consent.v1", s.ID, s.Attorney.IIN, s.Principal.IIN, ConsentText})
 }
 
+// The draft's and the document's bytes have a second format for drafts
+// with the powers in Kazakh. The format follows from the draft itself: a
+// draft without powers_kk (every draft stored before it existed) keeps the
+// v1 kind and bytes exactly, so its approvals and signatures still verify;
+// one with them is v2, whose kind says a new field is in.
+const (
+	draftKindV1 = "senim.draft.v1"
+	draftKindV2 = "senim.draft.v2"
+	docKindV1   = "senim.poa.v1"
+	docKindV2   = "senim.poa.v2"
+)
+
 // DraftBytes is what the client signs to approve revision rev.
 func DraftBytes(s *State, rev int) []byte {
 	var d Draft
 	if rev >= 1 && rev <= len(s.Revisions) {
 		d = s.Revisions[rev-1].Draft
+	}
+	kind := draftKindV1
+	if d.PowersKK != "" {
+		kind = draftKindV2
 	}
 	return mustJSON(struct {
 		Kind      string `json:"kind"`
@@ -54,7 +70,7 @@ func DraftBytes(s *State, rev int) []byte {
 		Attorney  string `json:"attorney_iin"`
 		Notary    string `json:"notary"`
 		Draft     Draft  `json:"draft"`
-	}{"senim.draft.v1", s.ID, rev, s.Principal.IIN, s.Attorney.IIN, s.Notary.ID, d})
+	}{kind, s.ID, rev, s.Principal.IIN, s.Attorney.IIN, s.Notary.ID, d})
 }
 
 // DocumentBytes is what the notary signs: the approved revision with the
@@ -63,6 +79,10 @@ func DocumentBytes(s *State) []byte {
 	var d Draft
 	if c := s.Current(); c != nil {
 		d = c.Draft
+	}
+	kind := docKindV1
+	if d.PowersKK != "" {
+		kind = docKindV2
 	}
 	approval := ""
 	if s.ApprovalSig != nil {
@@ -80,7 +100,7 @@ func DocumentBytes(s *State) []byte {
 		Revision     int    `json:"revision"`
 		Draft        Draft  `json:"draft"`
 		ApprovedSHA  string `json:"approved_draft_sha256"`
-	}{"senim.poa.v1", s.ID, s.HistoryHead, s.DocumentCode, s.ActionType,
+	}{kind, s.ID, s.HistoryHead, s.DocumentCode, s.ActionType,
 		Party{IIN: s.Principal.IIN, Name: s.Principal.Name}, Party{IIN: s.Attorney.IIN, Name: s.Attorney.Name},
 		Actor{Role: RoleNotary, ID: s.Notary.ID, IIN: s.Notary.IIN, Name: s.Notary.Name}, s.Approved, d, approval})
 }

@@ -54,9 +54,11 @@ type RecordCheck struct {
 type PresentDraft struct {
 	RegistryNumber string `json:"registry_number"`
 	Powers         string `json:"powers"`
-	TermMonths     int    `json:"term_months,omitempty"`
-	StateDuty      *Money `json:"state_duty,omitempty"`
-	ServicesFee    *Money `json:"services_fee,omitempty"`
+	// PowersKK are the powers in Kazakh (optional).
+	PowersKK    string `json:"powers_kk,omitempty"`
+	TermMonths  int    `json:"term_months,omitempty"`
+	StateDuty   *Money `json:"state_duty,omitempty"`
+	ServicesFee *Money `json:"services_fee,omitempty"`
 }
 
 // ApproveDraft is the client's signed approval of one revision, over DraftBytes.

@@ -299,6 +299,7 @@ func decidePresent(s *State, c PresentDraft, now time.Time, r Rules) ([]Event, e
 	d := Draft{
 		RegistryNumber: strings.TrimSpace(c.RegistryNumber),
 		Powers:         strings.TrimSpace(c.Powers),
+		PowersKK:       strings.TrimSpace(c.PowersKK),
 		TermMonths:     c.TermMonths,
 		StateDuty:      r.InMRP(r.StateDutyMRP),
 		ServicesFee:    r.InMRP(r.ServicesMRP),
@@ -312,7 +313,7 @@ func decidePresent(s *State, c PresentDraft, now time.Time, r Rules) ([]Event, e
 	switch {
 	case d.Powers == "":
 		return nil, refuse(CodeBadDraft, "the powers must be stated")
-	case utf8.RuneCountInString(d.Powers) > MaxPowersLen:
+	case utf8.RuneCountInString(d.Powers) > MaxPowersLen || utf8.RuneCountInString(d.PowersKK) > MaxPowersLen:
 		return nil, refuse(CodeBadDraft, "the powers exceed %d characters", MaxPowersLen)
 	case d.RegistryNumber == "" || utf8.RuneCountInString(d.RegistryNumber) > MaxRegistryLen:
 		return nil, refuse(CodeBadDraft, "a registry number of 1 to %d characters is required", MaxRegistryLen)

@@ -180,9 +180,12 @@ type CheckResult struct {
 type Draft struct {
 	RegistryNumber string `json:"registry_number"`
 	Powers         string `json:"powers"`
-	TermMonths     int    `json:"term_months"`
-	StateDuty      Money  `json:"state_duty"`
-	ServicesFee    Money  `json:"services_fee"`
+	// PowersKK are the powers in Kazakh. Left out of the JSON when empty,
+	// so a draft without them keeps the bytes of the first draft format.
+	PowersKK    string `json:"powers_kk,omitempty"`
+	TermMonths  int    `json:"term_months"`
+	StateDuty   Money  `json:"state_duty"`
+	ServicesFee Money  `json:"services_fee"`
 }
 
 // Total is what the client pays.

@@ -115,6 +115,8 @@ type SignIn struct {
 	// Login and Password are a notary's.
 	Login    string `json:"login,omitempty"`
 	Password string `json:"password,omitempty"`
+	// Token is the resume_token of an earlier welcome, for method "resume".
+	Token string `json:"token,omitempty"`
 }
 
 // Welcome is the body of a welcome message.
@@ -123,6 +125,9 @@ type Welcome struct {
 	IIN   string `json:"iin,omitempty"`
 	Login string `json:"login,omitempty"`
 	Name  string `json:"name"`
+	// ResumeToken signs the same identity in again once (method "resume")
+	// within session.resume_ttl; a reloaded page keeps it in sessionStorage.
+	ResumeToken string `json:"resume_token,omitempty"`
 }
 
 // Signed is the part of a command body that carries an EDS signature: the
@@ -171,6 +176,50 @@ type ActSummary struct {
 	DocumentCode string     `json:"document_code,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	SignedAt     *time.Time `json:"signed_at,omitempty"`
+	// Date is the act's date in Almaty time, dd.mm.yyyy: the signing day
+	// of a signed act, else the day it was applied for.
+	Date string `json:"date,omitempty"`
+	// RegistryNumber is the current draft's number in the notary's register.
+	RegistryNumber string `json:"registry_number,omitempty"`
+	// ActionType is the kind of notarial action.
+	ActionType string `json:"action_type,omitempty"`
+	// Amount is what the current draft bills, in tiyn.
+	Amount int64 `json:"amount,omitempty"`
+	// Status repeats Phase under the name the list queries filter by.
+	Status string `json:"status,omitempty"`
+}
+
+// ListQuery is the optional body of the register and completed queries:
+// a search, filters and a page. Every field may be left out.
+type ListQuery struct {
+	// Q matches the principal's or attorney's name or IIN, the document
+	// code or the registry number, case-insensitively, as a substring.
+	Q string `json:"q,omitempty"`
+	// Status keeps acts in this phase.
+	Status string `json:"status,omitempty"`
+	// From and To (yyyy-mm-dd, Almaty time, both included) bound Date.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Page counts from 1; PerPage is at most 100, 20 when left out.
+	Page    int `json:"page,omitempty"`
+	PerPage int `json:"per_page,omitempty"`
+}
+
+// ActList answers the list queries: one page of summaries, newest first,
+// and how many match in all.
+type ActList struct {
+	Acts  []ActSummary `json:"acts"`
+	Total int          `json:"total"`
+	// Partial is set when the list was cut short: more of the notary's
+	// acts changed than one query replays; asking again continues.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// QueuePosition answers queue_position: where the principal's call waits.
+type QueuePosition struct {
+	Position        int   `json:"position"`
+	Waiting         int   `json:"waiting"`
+	EstimateSeconds int64 `json:"estimate_seconds"`
 }
 
 // ICEServer is one entry of RTCPeerConnection's iceServers: TURN URLs with
@@ -224,4 +273,11 @@ const (
 	CodeReauthenticate = "reauthenticate"
 	// CodeNotOffered refuses a decline of a call not offered to the notary.
 	CodeNotOffered = "not_offered"
+	// CodeResumeExpired refuses a resume token that is unknown, used,
+	// expired or for another identity: sign in again in full.
+	CodeResumeExpired = "resume_expired"
+	// CodeBadQuery refuses a list query's body: a bad date, status or page.
+	CodeBadQuery = "bad_query"
+	// CodeNotWaiting answers queue_position when the act has no call waiting.
+	CodeNotWaiting = "not_waiting"
 )

@@ -165,7 +165,7 @@ func TestStandInPaysOnlyWithTheLinkKey(t *testing.T) {
 	// The page: masked IIN, the invoice's amount, no amount to type.
 	code, page := get(t, link.URL)
 	if code != http.StatusOK || !strings.Contains(page, "8710******27") || strings.Contains(page, clientIIN) ||
-		strings.Contains(page, `name="amount"`) || !strings.Contains(page, "Оплатить 15137.50 ₸") {
+		strings.Contains(page, `name="amount"`) || !strings.Contains(page, "Оплатить 15\u00a0137,50\u00a0₸") {
 		t.Fatalf("pay page: %d %s", code, page)
 	}
 	// An amount in the form is ignored: the invoice is paid exactly.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/document"
+	"github.com/senim-kz/senim/domain/act"
 )
 
 type actorPID = actor.PID
@@ -83,20 +85,17 @@ func (s *Server) bankRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /bank/pay/{invoice}", s.pay)
 }
 
-var payTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
-<html lang="ru"><head><meta charset="utf-8"><title>Банк (стенд) — оплата {{.Inv.ID}}</title>
-<link rel="stylesheet" href="/pages.css"></head>
-<body class="pay"><h1>Оплата счёта</h1>
-<p><small>Development bank stand-in of Senim. A real deployment uses the client's bank app.</small></p>
-<table><tr><td>Счёт</td><td>{{.Inv.ID}}</td></tr><tr><td>Назначение</td><td>{{.Inv.Description}}</td></tr>
-<tr><td>Плательщик (ИИН)</td><td>{{.IIN}}</td></tr><tr><td>Сумма</td><td>{{.Amount}} ₸</td></tr></table>
-{{with .Payment}}{{if eq .Status "accepted"}}<p id="status" data-status="accepted"><b>Оплачено.</b> Senim подтвердил платёж {{.PaymentID}}.</p>
-{{else if eq .Status "refused"}}<p id="status" data-status="refused"><b>Платёж не принят Senim: {{.Code}}</b> — {{.Message}}. Деньги будут возвращены.</p>
-{{else}}<p id="status" data-status="pending"><b>Ожидает подтверждения.</b> Senim ещё не ответил на уведомление банка; банк повторяет его. Обновите страницу.</p>{{end}}
-{{else}}<form method="post"><input type="hidden" name="key" value="{{$.Key}}"><button>Оплатить {{.Amount}} ₸</button></form>{{end}}
+var payTmpl = template.Must(template.New("pay").Parse(pageHead + `
+<title>{{index .T "pay.title"}}: {{.Inv.ID}}</title></head>
+<body class="pay">` + langSwitch + `<h1>{{index .T "pay.title"}}</h1>
+<p class="hint">{{index .T "pay.standin"}}</p>
+<table><tr><th>{{index .T "pay.invoice"}}</th><td>{{.Inv.ID}}</td></tr><tr><th>{{index .T "pay.purpose"}}</th><td>{{.Inv.Description}}</td></tr>
+<tr><th>{{index .T "pay.payer"}}</th><td>{{.IIN}}</td></tr><tr><th>{{index .T "pay.amount"}}</th><td>{{.Amount}}</td></tr></table>
+{{with .Payment}}{{if eq .Status "accepted"}}<p id="status" data-status="accepted"><b>{{index $.T "pay.accepted"}}</b> {{.PaymentID}}.</p>
+{{else if eq .Status "refused"}}<p id="status" data-status="refused"><b>{{index $.T "pay.refused"}}: {{.Code}}</b> ({{.Message}}). {{index $.T "pay.refund"}}</p>
+{{else}}<p id="status" data-status="pending"><b>{{index $.T "pay.pending"}}</b></p>{{end}}
+{{else}}<form method="post" action="?lang={{$.Lang}}"><input type="hidden" name="key" value="{{$.Key}}"><button>{{index $.T "pay.button"}} {{.Amount}}</button></form>{{end}}
 </body></html>`))
-
-func tenge(tiyn int64) string { return fmt.Sprintf("%d.%02d", tiyn/100, tiyn%100) }
 
 // maskIIN keeps the first four and the last two digits: enough for the
 // payer to recognise, not enough to identify someone on a shared screen.
@@ -119,10 +118,12 @@ func payError(w http.ResponseWriter, err error) {
 	}
 }
 
-func (s *Server) renderPay(w http.ResponseWriter, status int, inv bank.Invoice, key string, p *bank.Payment) {
+func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, inv bank.Invoice, key string, p *bank.Payment) {
+	t := pageTextFor(w, r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = payTmpl.Execute(w, map[string]any{"Inv": inv, "IIN": maskIIN(inv.PayerIIN), "Amount": tenge(inv.Amount), "Key": key, "Payment": p})
+	_ = payTmpl.Execute(w, map[string]any{"Lang": t.Lang, "T": t.T, "Langs": t.Langs,
+		"Inv": inv, "IIN": maskIIN(inv.PayerIIN), "Amount": document.Tenge(act.Money(inv.Amount)), "Key": key, "Payment": p})
 }
 
 // payPage is the stand-in bank's payment page for one invoice, shown only
@@ -141,7 +142,7 @@ func (s *Server) payPage(w http.ResponseWriter, r *http.Request) {
 	if len(pays) > 0 {
 		last = &pays[len(pays)-1]
 	}
-	s.renderPay(w, http.StatusOK, inv, key, last)
+	s.renderPay(w, r, http.StatusOK, inv, key, last)
 }
 
 // pay is the payer paying the whole invoice, with the pay link's key (form
@@ -173,5 +174,5 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		payError(w, err)
 		return
 	}
-	s.renderPay(w, status, inv, key, &p)
+	s.renderPay(w, r, status, inv, key, &p)
 }

@@ -363,14 +363,14 @@ func TestPublicCheckIsRateLimited(t *testing.T) {
 // (here: a template version's wording edited after signing, which must
 // never happen), the check says so.
 func TestPublicCheckNamesAMismatch(t *testing.T) {
-	remove := registerFormat(t, 2, testFormat2)
+	remove := registerFormat(t, 3, testFormat2)
 	w := newWorld(t)
 	actID, cl, nt := w.toSigned(t)
 	code := w.state(t, cl, actID).DocumentCode
 	cl.CloseNow()
 	nt.CloseNow()
 	remove()
-	registerFormat(t, 2, strings.Replace(testFormat2, "→", "->", 1)) // the document would now render differently
+	registerFormat(t, 3, strings.Replace(testFormat2, "→", "->", 1)) // the document would now render differently
 	w.restart(t, func(*config.Config) {})
 	var check server.Check
 	getJSON(t, w.http+"/verify/"+code+"?format=json", http.StatusOK, &check)

@@ -197,7 +197,10 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				SigninTimeout: l.SigninTimeout.Std(), MaxAge: l.SessionMaxAge.Std()},
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
-			}},
+			},
+			Resume:        actors.NewResumeStore(cfg.Session.ResumeTTL.Std(), cfg.Session.ResumeMax),
+			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
+			QueueEstimate: cfg.Session.QueueEstimate.Std()},
 		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
 			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
@@ -388,6 +391,7 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write(protocol.SchemaJSON)
 	})
 	mux.HandleFunc("GET /verify/{code}", s.verify)
+	mux.HandleFunc("GET /verify/{$}", s.codeForm)
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	s.bankRoutes(mux)
 	s.opsRoutes(mux)

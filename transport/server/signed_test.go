@@ -86,7 +86,7 @@ func TestSignedDocumentOutlivesItsConfiguration(t *testing.T) {
 	cl.CloseNow()
 	nt.CloseNow()
 
-	registerFormat(t, 2, testFormat2)
+	registerFormat(t, 3, testFormat2)
 	cfg := w.restart(t, func(c *config.Config) {
 		c.Document.PublicURL, c.Document.Place = "https://notary.example.kz", "г. Астана / Астана қ."
 	})
@@ -140,7 +140,7 @@ func TestSignedDocumentOutlivesItsConfiguration(t *testing.T) {
 	// The change took: a new act records and renders the new inputs.
 	newID, cl2, _ := w.toSigned(t)
 	fresh := w.state(t, cl2, newID)
-	if want := (act.DocumentInputs{Place: "г. Астана / Астана қ.", PublicURL: "https://notary.example.kz", Format: 2}); fresh.DocumentInputs != want {
+	if want := (act.DocumentInputs{Place: "г. Астана / Астана қ.", PublicURL: "https://notary.example.kz", Format: 3}); fresh.DocumentInputs != want {
 		t.Fatalf("a new act recorded %+v", fresh.DocumentInputs)
 	}
 	if text := signedText(t, fresh); !strings.HasPrefix(string(text), "ДОВЕРЕННОСТЬ / СЕНІМХАТ (2)\n") ||

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -31,15 +32,41 @@ type Check struct {
 	Principal      string     `json:"principal_iin"`
 	Attorney       string     `json:"attorney_iin"`
 	ValidUntil     string     `json:"valid_until,omitempty"`
-	Signature      string     `json:"signature"` // verified, or the refusal code (pki's, or unknown_document_format)
-	DocumentSHA256 string     `json:"document_sha256,omitempty"`
+	// ActionType is the kind of act; Powers (and PowersKK, in Kazakh) and
+	// TermMonths are what a signed document grants, for how long.
+	ActionType     string `json:"action_type,omitempty"`
+	Powers         string `json:"powers,omitempty"`
+	PowersKK       string `json:"powers_kk,omitempty"`
+	TermMonths     int    `json:"term_months,omitempty"`
+	Signature      string `json:"signature"` // verified, or the refusal code (pki's, or unknown_document_format)
+	DocumentSHA256 string `json:"document_sha256,omitempty"`
 }
 
-// check builds the public check of a document code.
+// maxCodeLen bounds a typed code before any look-up.
+const maxCodeLen = 64
+
+// check builds the public check of a document code, typed as it was
+// printed or leniently (case, spaces, dashes: see normaliseCode).
 func (s *Server) check(code string) (Check, bool, error) {
-	streams, err := s.Log.Lookup("code", code)
-	if err != nil || len(streams) == 0 {
-		return Check{}, false, err
+	if len(code) > maxCodeLen {
+		return Check{}, false, nil
+	}
+	var streams []string
+	for _, c := range []string{strings.TrimSpace(code), normaliseCode(code)} {
+		if c == "" {
+			continue
+		}
+		found, err := s.Log.Lookup("code", c)
+		if err != nil {
+			return Check{}, false, err
+		}
+		if len(found) > 0 {
+			streams, code = found, c
+			break
+		}
+	}
+	if len(streams) == 0 {
+		return Check{}, false, nil
 	}
 	st, err := actors.ReplayStream(s.Log, streams[0])
 	if err != nil {
@@ -47,7 +74,7 @@ func (s *Server) check(code string) (Check, bool, error) {
 	}
 	c := Check{Code: code, Type: "Доверенность / Сенімхат (" + st.ActionType + ")", Status: string(st.Phase),
 		Principal: iin.IIN(st.Principal.IIN).Masked(), Attorney: iin.IIN(st.Attorney.IIN).Masked(),
-		Notary: st.Notary.Name, Signature: "none"}
+		Notary: st.Notary.Name, Signature: "none", ActionType: st.ActionType}
 	if cur := st.Current(); cur != nil {
 		c.RegistryNumber = cur.Draft.RegistryNumber
 	}
@@ -63,7 +90,8 @@ func (s *Server) check(code string) (Check, bool, error) {
 		// anything was recorded whose CMS does not carry the text.
 		f := document.FactsOf(&st, act.DocumentInputs{Place: s.cfg.Document.Place, PublicURL: s.cfg.Document.PublicURL})
 		text, err := document.Canonical(f)
-		c.ValidUntil = f.ValidUntil().Format(time.DateOnly)
+		c.ValidUntil = f.LastDay()
+		c.Powers, c.PowersKK, c.TermMonths = f.Powers, f.PowersKK, f.TermMonths
 		c.DocumentSHA256 = act.SHA256Hex(text)
 		signed := st.SignedAt.UTC()
 		c.SignedAt = &signed
@@ -87,28 +115,91 @@ func (s *Server) check(code string) (Check, bool, error) {
 	return c, true, nil
 }
 
-var checkTmpl = template.Must(template.New("check").Parse(`<!doctype html>
-<html lang="ru"><head><meta charset="utf-8"><title>Проверка документа {{.Code}}</title>
-<link rel="stylesheet" href="/pages.css"></head><body class="check">
-<h1>Проверка нотариального документа / Нотариаттық құжатты тексеру</h1>
-<p class="{{if eq .Status "valid"}}valid{{else}}bad{{end}}"><b>{{.Status}}</b></p>
+var checkTmpl = template.Must(template.New("check").Parse(pageHead + `
+<title>{{index .T "check.title"}}: {{.C.Code}}</title></head><body class="check">` + langSwitch + `
+<h1>{{index .T "check.title"}}</h1>
+<p class="status {{if eq .C.Status "valid"}}valid{{else}}bad{{end}}"><b>{{.Status}}</b></p>
 <table>
-<tr><td>Код / Код</td><td>{{.Code}}</td></tr>
-<tr><td>Вид / Түрі</td><td>{{.Type}}</td></tr>
-<tr><td>Дата / Күні</td><td>{{if .Date}}{{.Date.Format "02.01.2006"}}{{end}}</td></tr>
-<tr><td>Реестровый номер / Тізілім нөмірі</td><td>{{.RegistryNumber}}</td></tr>
-<tr><td>Нотариус</td><td>{{.Notary}}</td></tr>
-<tr><td>Доверитель (ИИН) / Сенім білдіруші (ЖСН)</td><td>{{.Principal}}</td></tr>
-<tr><td>Поверенный (ИИН) / Сенім білдірілген адам (ЖСН)</td><td>{{.Attorney}}</td></tr>
-<tr><td>Действительна до / Жарамды</td><td>{{.ValidUntil}}</td></tr>
-{{if .RevokedAt}}<tr><td>Отменена / Күші жойылды</td><td>{{.RevokedAt.Format "02.01.2006 15:04"}} UTC</td></tr>{{end}}
-<tr><td>ЭЦП нотариуса / Нотариустың ЭЦҚ</td><td>{{.Signature}}</td></tr>
-<tr><td>SHA-256</td><td><small>{{.DocumentSHA256}}</small></td></tr>
-</table><p><small><a href="?format=json">JSON</a></small></p></body></html>`))
+<tr><th>{{index .T "field.code"}}</th><td>{{.C.Code}}</td></tr>
+<tr><th>{{index .T "field.type"}}</th><td>{{.Type}}</td></tr>
+<tr><th>{{index .T "field.date"}}</th><td>{{.Date}}</td></tr>
+<tr><th>{{index .T "field.registry"}}</th><td>{{.C.RegistryNumber}}</td></tr>
+<tr><th>{{index .T "field.notary"}}</th><td>{{.C.Notary}}</td></tr>
+<tr><th>{{index .T "field.principal"}}</th><td>{{.C.Principal}}</td></tr>
+<tr><th>{{index .T "field.attorney"}}</th><td>{{.C.Attorney}}</td></tr>
+{{if .C.Powers}}<tr><th>{{index .T "field.powers"}}</th><td class="powers">{{.C.Powers}}</td></tr>{{end}}
+{{if .C.PowersKK}}<tr><th>{{index .T "field.powers_kk"}}</th><td class="powers" lang="kk">{{.C.PowersKK}}</td></tr>{{end}}
+{{if .C.TermMonths}}<tr><th>{{index .T "field.term"}}</th><td>{{.C.TermMonths}} {{index .T "term.months"}}</td></tr>{{end}}
+{{if .ValidUntil}}<tr><th>{{index .T "field.valid_until"}}</th><td>{{.ValidUntil}}</td></tr>{{end}}
+{{if .RevokedAt}}<tr><th>{{index .T "field.revoked_at"}}</th><td>{{.RevokedAt}}</td></tr>{{end}}
+<tr><th>{{index .T "field.signature"}}</th><td>{{.Signature}}</td></tr>
+</table>
+{{if .C.DocumentSHA256}}<p class="tech">{{index .T "field.sha256"}}: {{.C.DocumentSHA256}}</p>{{end}}
+<p class="tech"><a href="/verify/?lang={{.Lang}}">{{index .T "check.another"}}</a> · <a href="?format=json">{{index .T "check.json"}}</a></p>
+</body></html>`))
 
-var notFoundTmpl = template.Must(template.New("nf").Parse(`<!doctype html><html lang="ru"><head><meta charset="utf-8">
-<title>Документ не найден</title></head><body><h1>Документ с кодом {{.}} не найден / {{.}} кодты құжат табылмады</h1>
-<p>Проверьте код на документе. / Құжаттағы кодты тексеріңіз.</p></body></html>`))
+var codeFormTmpl = template.Must(template.New("form").Parse(pageHead + `
+<title>{{index .T "check.title"}}</title></head><body class="check">` + langSwitch + `
+<h1>{{if .NotFound}}{{index .T "check.notfound.title"}}{{else}}{{index .T "check.title"}}{{end}}</h1>
+{{if .NotFound}}<p class="bad">{{index .T "check.notfound.text"}}</p>{{end}}
+<form method="get" action="/verify/"><input type="hidden" name="lang" value="{{.Lang}}">
+<label for="code">{{index .T "check.form.label"}}</label>
+<input id="code" name="code" value="{{.Code}}" maxlength="64" autocomplete="off" autocapitalize="characters" spellcheck="false" required>
+<button>{{index .T "check.form.button"}}</button>
+<p class="hint">{{index .T "check.form.hint"}}</p>
+</form></body></html>`))
+
+// checkView is the check as the page shows it, in the page's language:
+// dates dd.mm.yyyy in Almaty time.
+type checkView struct {
+	pageText
+	C                                                    Check
+	Status, Type, Date, ValidUntil, RevokedAt, Signature string
+}
+
+func viewOf(p pageText, c Check) checkView {
+	v := checkView{pageText: p, C: c, Status: p.T["status."+c.Status], Type: p.T["type."+c.ActionType]}
+	if v.Status == "" {
+		v.Status = c.Status
+	}
+	if v.Type == "" {
+		v.Type = p.T["type.other"]
+	}
+	if c.Date != nil {
+		v.Date = document.Date(*c.Date)
+	}
+	if d, err := time.Parse(time.DateOnly, c.ValidUntil); err == nil {
+		v.ValidUntil = d.Format("02.01.2006") // a calendar day: no zone to convert
+	}
+	if c.RevokedAt != nil {
+		v.RevokedAt = document.DateTime(*c.RevokedAt)
+	}
+	switch c.Signature {
+	case "verified":
+		v.Signature = p.T["signature.verified"]
+	case "none":
+		v.Signature = p.T["signature.none"]
+	default:
+		v.Signature = p.T["signature.failed"] + " (" + c.Signature + ")"
+	}
+	return v
+}
+
+// codeForm serves GET /verify/: a form to type a code; with ?code= it
+// sends the browser on to that code's check.
+func (s *Server) codeForm(w http.ResponseWriter, r *http.Request) {
+	if code := r.URL.Query().Get("code"); code != "" && len(code) <= maxCodeLen {
+		target := "/verify/" + url.PathEscape(normaliseCode(code))
+		if l := r.URL.Query().Get("lang"); supportedLang(l) {
+			target += "?lang=" + l
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	p := pageTextFor(w, r)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = codeFormTmpl.Execute(w, map[string]any{"Lang": p.Lang, "T": p.T, "Langs": p.Langs, "NotFound": false, "Code": ""})
+}
 
 // verify serves GET /verify/{code}: HTML, or JSON with ?format=json or an
 // Accept of application/json.
@@ -134,14 +225,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	case !found && asJSON:
 		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not_found", "message": "no document has the code " + code})
 	case !found:
+		p := pageTextFor(w, r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
-		_ = notFoundTmpl.Execute(w, code)
+		shown := code
+		if len(shown) > maxCodeLen {
+			shown = ""
+		}
+		_ = codeFormTmpl.Execute(w, map[string]any{"Lang": p.Lang, "T": p.T, "Langs": p.Langs, "NotFound": true, "Code": shown})
 	case asJSON:
 		writeJSON(w, http.StatusOK, c)
 	default:
+		p := pageTextFor(w, r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = checkTmpl.Execute(w, c)
+		_ = checkTmpl.Execute(w, viewOf(p, c))
 	}
 }
 
