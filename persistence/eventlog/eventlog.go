@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,9 +174,13 @@ func upper(prefix []byte) []byte {
 }
 
 func (l *Log) lock(stream string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(stream))
-	return &l.locks[h.Sum32()%uint32(len(l.locks))]
+	// FNV-1a, inline: hash/fnv's would allocate on every append.
+	h := uint32(2166136261)
+	for i := 0; i < len(stream); i++ {
+		h ^= uint32(stream[i])
+		h *= 16777619
+	}
+	return &l.locks[h%uint32(len(l.locks))]
 }
 
 func checkName(what, s string, empty bool) error {
@@ -189,41 +193,62 @@ func checkName(what, s string, empty bool) error {
 	return nil
 }
 
-func (req *AppendRequest) validate() error {
+// validate checks req and returns its events' payloads, compacted.
+func (req *AppendRequest) validate() ([][]byte, error) {
 	if err := checkName("stream", req.Stream, false); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkName("command id", req.CommandID, true); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkName("command actor", req.CommandActor, true); err != nil {
-		return err
+		return nil, err
 	}
 	if len(req.Events) == 0 {
-		return invalid("no events")
+		return nil, invalid("no events")
 	}
+	payloads := make([][]byte, len(req.Events))
 	for i, e := range req.Events {
 		if e.Type == "" {
-			return invalid("event %d has no type", i)
+			return nil, invalid("event %d has no type", i)
 		}
-		if !json.Valid(e.Payload) {
-			return invalid("event %d payload is not JSON", i)
+		p, err := compactPayload(e.Payload)
+		if err != nil {
+			return nil, invalid("event %d payload is not JSON", i)
 		}
+		payloads[i] = p
 	}
 	for _, op := range req.Index {
 		if err := checkName("index", op.Index, false); err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkName("index value", op.Value, false); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return payloads, nil
+}
+
+// compactPayload returns p compacted. A payload from json.Marshal (every
+// caller's) is compact already: one validating scan and no copy.
+func compactPayload(p []byte) ([]byte, error) {
+	if !json.Valid(p) {
+		return nil, errFormat
+	}
+	if bytes.IndexAny(p, " \t\r\n") < 0 {
+		return p, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, p); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Append stores req's events atomically and durably; see the package doc.
 func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
-	if err := req.validate(); err != nil {
+	payloads, err := req.validate()
+	if err != nil {
 		return AppendResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -257,28 +282,24 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if seq != req.ExpectedSeq {
 		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
 	}
+	var prev [hashLen]byte
 	if hash == "" {
 		hash = ZeroHash
+	} else if prev, err = decodeHash("head hash", hash); err != nil {
+		return AppendResult{}, &ChainError{Stream: req.Stream, Seq: seq, Reason: "the head does not decode"}
 	}
 	b := l.db.NewBatch()
 	defer b.Close()
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
-		var payload bytes.Buffer
-		if err := json.Compact(&payload, e.Payload); err != nil {
-			return AppendResult{}, invalid("event %d payload: %v", i, err)
-		}
 		seq++
 		r := Record{Stream: req.Stream, Seq: seq, Type: e.Type, Actor: e.Actor, At: e.At.UTC(),
-			CommandID: req.CommandID, Payload: payload.Bytes(), PrevHash: hash}
-		if r.Hash, err = r.ComputeHash(); err != nil {
-			return AppendResult{}, err
-		}
-		hash = r.Hash
-		val, err := json.Marshal(r)
-		if err != nil {
-			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
-		}
+			CommandID: req.CommandID, Payload: payloads[i], PrevHash: hash}
+		val, sum := encodeV1(&r, &prev)
+		// The returned record's payload is the stored copy, not the caller's.
+		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
+		r.Hash = hex.EncodeToString(sum[:])
+		hash, prev = r.Hash, sum
 		if err := b.Set(eventKey(req.Stream, seq), val, nil); err != nil {
 			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 		}
@@ -418,7 +439,13 @@ func (l *Log) Head(stream string) (_ uint64, _ string, err error) {
 // A read that meets a damaged block returns a *CorruptError (ErrCorrupt),
 // after the records before it; a record that does not decode is a
 // *ChainError (ErrBrokenChain).
-func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) (err error) {
+func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
+	return l.read(stream, fromSeq, func(r Record, _ []byte) error { return fn(r) })
+}
+
+// read is Read, also handing fn the bytes a binary record's hash covers
+// (nil for a JSON record); they are valid only during the call.
+func (l *Log) read(stream string, fromSeq uint64, fn func(Record, []byte) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -431,12 +458,17 @@ func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) (err er
 		return storeErr(stream, err)
 	}
 	defer it.Close()
+	d := decoder{stream: stream}
 	for it.First(); it.Valid(); it.Next() {
-		var r Record
-		if err := json.Unmarshal(it.Value(), &r); err != nil {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return storeErr(stream, err)
+		}
+		r, body, err := d.decode(v)
+		if err != nil {
 			return undecodable(stream, it.Key(), err)
 		}
-		if err := fn(r); err != nil {
+		if err := fn(r, body); err != nil {
 			return err
 		}
 	}
@@ -562,15 +594,20 @@ func (l *Log) VerifyChain(stream string) error {
 // are loaded through it, so a record altered on disk is found the moment
 // its act is.
 func (l *Log) ReadVerified(stream string) ([]Record, error) {
-	recs, err := l.ReadAll(stream)
+	var recs []Record
+	var c chainCheck
+	err := l.read(stream, 1, func(r Record, body []byte) error {
+		if len(recs) == 0 && r.Seq != 1 {
+			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
+		}
+		if err := c.next(r, body); err != nil {
+			return err
+		}
+		recs = append(recs, r)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := VerifyRecords(recs); err != nil {
-		return nil, err
-	}
-	if len(recs) > 0 && recs[0].Seq != 1 {
-		return nil, &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 	}
 	seq, hash, err := l.Head(stream)
 	if err != nil {
