@@ -595,6 +595,9 @@ func (l *Log) VerifyChain(stream string) error {
 // its act is.
 func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	var recs []Record
+	if h, ok := l.heads.Load(stream); ok {
+		recs = make([]Record, 0, h.(streamHead).seq)
+	}
 	var c chainCheck
 	err := l.read(stream, 1, func(r Record, body []byte) error {
 		if len(recs) == 0 && r.Seq != 1 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+	"unsafe"
 )
 
 // How a record is stored (see the package doc for the layout). The format
@@ -159,14 +160,19 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	if !ok {
 		return Record{}, nil, errors.New("the record's time is not canonical RFC 3339 UTC")
 	}
-	r := Record{Seq: seq, At: at, Payload: bytes.Clone(f[7])}
+	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
+	// One allocation holds the hash in hex and the payload. The hex part
+	// is never handed out as bytes, so the string over it never changes.
+	buf := make([]byte, 2*hashLen+len(f[7]))
+	hex.Encode(buf, hash)
+	copy(buf[2*hashLen:], f[7])
+	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen), Payload: buf[2*hashLen:]}
 	if string(f[1]) == d.stream {
 		r.Stream = d.stream
 	} else {
 		r.Stream = string(f[1])
 	}
 	r.Type, r.Actor, r.CommandID = d.intern(f[3]), d.intern(f[4]), d.intern(f[6])
-	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
 	switch {
 	case d.prevHex != "" && bytes.Equal(prev, d.prevRaw[:]):
 		r.PrevHash = d.prevHex
@@ -175,7 +181,6 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	default:
 		r.PrevHash = hex.EncodeToString(prev)
 	}
-	r.Hash = hex.EncodeToString(hash)
 	copy(d.prevRaw[:], hash)
 	d.prevHex = r.Hash
 	return r, body, nil
