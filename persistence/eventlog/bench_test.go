@@ -32,8 +32,9 @@ import (
 var benchPayload = json.RawMessage(`{"revision":2,"draft":{"registry_number":"1-2026-0001","powers":"Управлять и распоряжаться автомобилем","term_months":24,"state_duty":216250,"services_fee":1297500}}`)
 
 // runWriters calls appendOne n times from writers goroutines, writer w
-// passing the seq its stream is at, and returns the appends per second.
-func runWriters(b *testing.B, writers, n int, appendOne func(w int, seq uint64) error) float64 {
+// passing the seq its stream is at (seqs[w], advanced), and returns how
+// long that took.
+func runWriters(b *testing.B, writers, n int, seqs []uint64, appendOne func(w int, seq uint64) error) time.Duration {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -42,18 +43,17 @@ func runWriters(b *testing.B, writers, n int, appendOne func(w int, seq uint64) 
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			seq := uint64(1)
 			for next.Add(1) <= int64(n) {
-				if err := appendOne(w, seq); err != nil {
+				if err := appendOne(w, seqs[w]); err != nil {
 					b.Error(err)
 					return
 				}
-				seq++
+				seqs[w]++
 			}
 		}(w)
 	}
 	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
+	return time.Since(start)
 }
 
 func benchStream(w int) string { return fmt.Sprintf("act/%04d", w) }
@@ -88,15 +88,27 @@ func BenchmarkAppend(b *testing.B) {
 				vals[w] = rawGet(b, l.db, eventKey(benchStream(w), 1))
 				heads[w] = rawGet(b, l.db, headKey(benchStream(w)))
 			}
+			// The two sides take turns in many slices, so that a change of
+			// the machine's speed (a neighbour's fsyncs) weighs on both.
+			logSeqs, rawSeqs := make([]uint64, writers), make([]uint64, writers)
+			for w := range writers {
+				logSeqs[w], rawSeqs[w] = 1, 1
+			}
+			var logTime, rawTime time.Duration
 			b.ResetTimer()
-			logRate := runWriters(b, writers, b.N, appendOne)
-			rawRate := runWriters(b, writers, b.N, func(w int, seq uint64) error {
-				batch := db.NewBatch()
-				defer batch.Close()
-				_ = batch.Set(eventKey(benchStream(w), seq+1), vals[w], nil)
-				_ = batch.Set(headKey(benchStream(w)), heads[w], nil)
-				return batch.Commit(pebble.Sync)
-			})
+			const slices = 50
+			for i := range slices {
+				n := b.N/slices + b.N%slices*(i/(slices-1))
+				logTime += runWriters(b, writers, n, logSeqs, appendOne)
+				rawTime += runWriters(b, writers, n, rawSeqs, func(w int, seq uint64) error {
+					batch := db.NewBatch()
+					defer batch.Close()
+					_ = batch.Set(eventKey(benchStream(w), seq), vals[w], nil)
+					_ = batch.Set(headKey(benchStream(w)), heads[w], nil)
+					return batch.Commit(pebble.Sync)
+				})
+			}
+			logRate, rawRate := float64(b.N)/logTime.Seconds(), float64(b.N)/rawTime.Seconds()
 			b.ReportMetric(logRate, "appends/s")
 			b.ReportMetric(rawRate, "raw-appends/s")
 			b.ReportMetric(logRate/rawRate, "ratio")
