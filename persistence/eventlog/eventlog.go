@@ -220,6 +220,10 @@ func (req *AppendRequest) validate() ([][]byte, error) {
 		if e.Type == "" {
 			return nil, invalid("event %d has no type", i)
 		}
+		// RFC 3339 (the canonical bytes' time) has four-digit years.
+		if y := e.At.UTC().Year(); y < 0 || y > 9999 {
+			return nil, invalid("event %d time %s is outside the years 0000-9999", i, e.At)
+		}
 		p, err := compactPayload(e.Payload)
 		if err != nil {
 			return nil, invalid("event %d payload is not JSON", i)
@@ -238,25 +242,30 @@ func (req *AppendRequest) validate() ([][]byte, error) {
 }
 
 // isCompact says whether valid JSON p has no whitespace outside its
-// strings, i.e. whether json.Compact would leave it as it is.
+// strings, i.e. whether json.Compact would leave it as it is. Strings (most
+// of a payload) are skipped with bytes.IndexByte.
 func isCompact(p []byte) bool {
-	in := false
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if in {
-			switch c {
-			case '\\':
-				i++ // the escaped byte cannot end the string
-			case '"':
-				in = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			in = true
+		switch p[i] {
 		case ' ', '\t', '\r', '\n':
 			return false
+		case '"':
+			// Find the closing quote: the first one not escaped, i.e. not
+			// preceded by an odd run of backslashes.
+			for {
+				k := bytes.IndexByte(p[i+1:], '"')
+				if k < 0 {
+					return false
+				}
+				i += 1 + k
+				bs := 0
+				for j := i - 1; j >= 0 && p[j] == '\\'; j-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+			}
 		}
 	}
 	return true
@@ -323,6 +332,8 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	}
 	b := l.db.NewBatch()
 	defer b.Close()
+	// Keys and the head are built in one scratch buffer: Set copies them.
+	scratch := make([]byte, 0, 2*len(req.Stream)+96)
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
 		seq++
@@ -333,13 +344,15 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
 		r.Hash = hex.EncodeToString(sum[:])
 		hash, prev = r.Hash, sum
-		if err := b.Set(eventKey(req.Stream, seq), val, nil); err != nil {
+		k := binary.BigEndian.AppendUint64(append(append(append(scratch[:0], 'e'), req.Stream...), sep), seq)
+		if err := b.Set(k, val, nil); err != nil {
 			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 		}
 		recs[i] = r
 	}
-	head := binary.BigEndian.AppendUint64(nil, seq)
-	if err := b.Set(headKey(req.Stream), append(head, hash...), nil); err != nil {
+	hk := append(append(scratch[:0], 'h'), req.Stream...)
+	hv := append(binary.BigEndian.AppendUint64(hk[len(hk):], seq), hash...)
+	if err := b.Set(hk, hv, nil); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: %w", err)
 	}
 	if req.CommandID != "" {

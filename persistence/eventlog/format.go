@@ -71,7 +71,8 @@ func appendCanonical(dst []byte, stream string, seq uint64, typ, actor string, a
 // encodeV1 returns r's stored form chained to prev, and its hash. r.Payload
 // must be compact JSON; r.Hash and r.PrevHash are not read.
 func encodeV1(r *Record, prev *[hashLen]byte) ([]byte, [hashLen]byte) {
-	n := v1Header + 64 + len(r.Stream) + len(r.Type) + len(r.Actor) + len(r.CommandID) + len(r.Payload)
+	// 128: the tag, seq, time and the eight netstrings' lengths.
+	n := v1Header + 128 + len(r.Stream) + len(r.Type) + len(r.Actor) + len(r.CommandID) + len(r.Payload)
 	v := make([]byte, v1Header, n)
 	v[0] = formatV1
 	copy(v[1+hashLen:], prev[:])
