@@ -464,12 +464,16 @@ func (l *Log) cachedHead(st *stripe, stream string) (uint64, string, error) {
 var AppendObserver func(time.Duration)
 
 // Head returns a stream's last seq and hash; 0 and "" for an unknown stream.
-func (l *Log) Head(stream string) (_ uint64, _ string, err error) {
+func (l *Log) Head(stream string) (uint64, string, error) {
 	if l.closed.Load() {
 		return 0, "", ErrClosed
 	}
+	return headFrom(l.db, stream)
+}
+
+func headFrom(from pebble.Reader, stream string) (_ uint64, _ string, err error) {
 	defer recoverFatal(stream, &err)
-	v, closer, err := l.db.Get(headKey(stream))
+	v, closer, err := from.Get(headKey(stream))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, "", nil
 	}
@@ -489,12 +493,12 @@ func (l *Log) Head(stream string) (_ uint64, _ string, err error) {
 // after the records before it; a record that does not decode is a
 // *ChainError (ErrBrokenChain).
 func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
-	return l.read(stream, fromSeq, func(r Record, _ []byte) error { return fn(r) })
+	return l.read(l.db, stream, fromSeq, func(r Record, _ []byte) error { return fn(r) })
 }
 
-// read is Read, also handing fn the bytes a binary record's hash covers
-// (nil for a JSON record); they are valid only during the call.
-func (l *Log) read(stream string, fromSeq uint64, fn func(Record, []byte) error) (err error) {
+// read is Read from a store or a snapshot, also handing fn a binary
+// record's stored value (nil for a JSON record), valid only during the call.
+func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, fn func(Record, []byte) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -502,7 +506,7 @@ func (l *Log) read(stream string, fromSeq uint64, fn func(Record, []byte) error)
 		fromSeq = 1
 	}
 	defer recoverFatal(stream, &err)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(stream, fromSeq), UpperBound: upper(streamPrefix(stream))})
+	it, err := from.NewIter(&pebble.IterOptions{LowerBound: eventKey(stream, fromSeq), UpperBound: upper(streamPrefix(stream))})
 	if err != nil {
 		return storeErr(stream, err)
 	}
@@ -513,11 +517,11 @@ func (l *Log) read(stream string, fromSeq uint64, fn func(Record, []byte) error)
 		if err != nil {
 			return storeErr(stream, err)
 		}
-		r, body, err := d.decode(v)
+		r, stored, err := d.decode(v)
 		if err != nil {
 			return undecodable(stream, it.Key(), err)
 		}
-		if err := fn(r, body); err != nil {
+		if err := fn(r, stored); err != nil {
 			return err
 		}
 	}
@@ -642,14 +646,26 @@ func (l *Log) VerifyChain(stream string) error {
 // VerifyChain does, that they form an intact chain named by the head: acts
 // are loaded through it, so a record altered on disk is found the moment
 // its act is.
-func (l *Log) ReadVerified(stream string) ([]Record, error) {
-	var recs []Record
+func (l *Log) ReadVerified(stream string) (_ []Record, err error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	// The head and the records from one snapshot: an append landing
+	// between the two reads cannot make them disagree, and the head's seq
+	// sizes the slice.
+	snap := l.db.NewSnapshot()
+	defer snap.Close()
+	seq, hash, err := headFrom(snap, stream)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]Record, 0, min(seq, 1<<12))
 	var c chainCheck
-	err := l.read(stream, 1, func(r Record, body []byte) error {
+	err = l.read(snap, stream, 1, func(r Record, stored []byte) error {
 		if len(recs) == 0 && r.Seq != 1 {
 			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 		}
-		if err := c.next(r, body); err != nil {
+		if err := c.next(r, stored); err != nil {
 			return err
 		}
 		recs = append(recs, r)
@@ -658,12 +674,11 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	seq, hash, err := l.Head(stream)
-	if err != nil {
-		return nil, err
-	}
 	if n := uint64(len(recs)); seq != n || (n > 0 && hash != recs[n-1].Hash) {
 		return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+	}
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	return recs, nil
 }

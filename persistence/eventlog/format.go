@@ -127,8 +127,8 @@ type decoder struct {
 	prevHex string
 }
 
-// decode returns the record stored as v and, for the binary format, the
-// bytes its hash covers (nil for a JSON record). The record holds no
+// decode returns the record stored as v and, for the binary format, v
+// itself (nil for a JSON record), for chainCheck. The record holds no
 // reference to v.
 func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	if len(v) > 0 && v[0] == '{' {
@@ -184,7 +184,7 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	}
 	copy(d.prevRaw[:], hash)
 	d.prevHex = r.Hash
-	return r, body, nil
+	return r, v, nil
 }
 
 var zeroRaw [hashLen]byte

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -75,11 +76,11 @@ type chainCheck struct {
 	prev   Record
 }
 
-// next checks r against the records before it. body is what r's stored
-// hash covers when the read has it (the binary format: prev hash and
-// canonical bytes, from which r was decoded); nil recomputes the hash from
-// r's fields.
-func (c *chainCheck) next(r Record, body []byte) error {
+// next checks r against the records before it. stored is r's stored
+// value when it is in the binary format (r was decoded from it, so its
+// hash is checked over the stored bytes, without re-encoding r); nil
+// recomputes the hash from r's fields.
+func (c *chainCheck) next(r Record, stored []byte) error {
 	if c.n == 0 {
 		c.stream = r.Stream
 	}
@@ -96,11 +97,9 @@ func (c *chainCheck) next(r Record, body []byte) error {
 		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "prev_hash does not link to the record before"}
 	}
 	var ok bool
-	if body != nil {
-		sum := sha256.Sum256(body)
-		var want [2 * sha256.Size]byte
-		hex.Encode(want[:], sum[:])
-		ok = string(want[:]) == r.Hash
+	if stored != nil {
+		sum := sha256.Sum256(stored[1+hashLen:])
+		ok = bytes.Equal(sum[:], stored[1:1+hashLen])
 	} else {
 		want, err := r.ComputeHash()
 		if err != nil {
