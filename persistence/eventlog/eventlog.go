@@ -646,7 +646,7 @@ func (l *Log) VerifyChain(stream string) error {
 // VerifyChain does, that they form an intact chain named by the head: acts
 // are loaded through it, so a record altered on disk is found the moment
 // its act is.
-func (l *Log) ReadVerified(stream string) (_ []Record, err error) {
+func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}

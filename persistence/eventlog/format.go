@@ -121,10 +121,18 @@ func DecodeRecord(v []byte) (Record, error) {
 // repeats (its name, event types, actors, command ids, the hash each
 // record's prev_hash repeats), so that a record costs few allocations.
 type decoder struct {
-	stream  string
-	strs    map[string]string
-	prevRaw [hashLen]byte
-	prevHex string
+	slab     []byte
+	slabSize int
+	stream   string
+	// day and dayStart: the date of the last time parsed, and its
+	// midnight; a stream's events mostly share a day.
+	day      [10]byte
+	dayStart time.Time
+	// lastActor and lastCmd: the fields of the record decoded before.
+	lastActor, lastCmd string
+	strs               map[string]string
+	prevRaw            [hashLen]byte
+	prevHex            string
 }
 
 // decode returns the record stored as v and, for the binary format, v
@@ -157,14 +165,14 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	if !ok {
 		return Record{}, nil, errors.New("the record's seq is not a canonical decimal")
 	}
-	at, ok := parseAt(f[5])
+	at, ok := d.parseAt(f[5])
 	if !ok {
 		return Record{}, nil, errors.New("the record's time is not canonical RFC 3339 UTC")
 	}
 	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
-	// One allocation holds the hash in hex and the payload. The hex part
+	// The hash in hex and the payload share the read's slab. The hex part
 	// is never handed out as bytes, so the string over it never changes.
-	buf := make([]byte, 2*hashLen+len(f[7]))
+	buf := d.alloc(2*hashLen + len(f[7]))
 	hex.Encode(buf, hash)
 	copy(buf[2*hashLen:], f[7])
 	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen), Payload: buf[2*hashLen:]}
@@ -173,7 +181,15 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	} else {
 		r.Stream = string(f[1])
 	}
-	r.Type, r.Actor, r.CommandID = d.intern(f[3]), d.intern(f[4]), d.intern(f[6])
+	r.Type = d.intern(f[3])
+	// Neighbouring records mostly share their actor and command id.
+	if string(f[4]) != d.lastActor {
+		d.lastActor = d.intern(f[4])
+	}
+	if string(f[6]) != d.lastCmd {
+		d.lastCmd = d.intern(f[6])
+	}
+	r.Actor, r.CommandID = d.lastActor, d.lastCmd
 	switch {
 	case d.prevHex != "" && bytes.Equal(prev, d.prevRaw[:]):
 		r.PrevHash = d.prevHex
@@ -188,6 +204,27 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 }
 
 var zeroRaw [hashLen]byte
+
+// maxSlab bounds the memory the records of one read share: a record kept
+// long after the others (a hash an actor remembers) keeps at most that much
+// alive.
+const maxSlab = 4 << 10
+
+// alloc returns n bytes of the read's slab: a replay allocates once per
+// several records instead of once per record. The first slab is small, so
+// that reading one record costs little more than the record.
+func (d *decoder) alloc(n int) []byte {
+	if n > maxSlab/4 {
+		return make([]byte, n)
+	}
+	if len(d.slab) < n {
+		d.slabSize = min(max(2*d.slabSize, 512), maxSlab)
+		d.slab = make([]byte, max(d.slabSize, n))
+	}
+	b := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	return b
+}
 
 // intern returns b as a string, shared with the earlier fields of the read
 // that had the same bytes. The table is bounded: a stream of many distinct
@@ -250,8 +287,8 @@ func parseSeq(b []byte) (uint64, bool) {
 // RFC 3339 with nanoseconds, trailing zeros of the fraction dropped) and
 // refuses any other spelling of the same instant: the hash covers the
 // spelling, the record carries the instant.
-func parseAt(b []byte) (time.Time, bool) {
-	if t, ok := parseAtFast(b); ok {
+func (d *decoder) parseAt(b []byte) (time.Time, bool) {
+	if t, ok := d.parseAtFast(b); ok {
 		return t, true
 	}
 	// Years outside 0000-9999 and anything odd: the slow way, then the
@@ -267,7 +304,7 @@ func parseAt(b []byte) (time.Time, bool) {
 
 // parseAtFast parses "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the spelling of
 // every time in years 0000-9999.
-func parseAtFast(b []byte) (time.Time, bool) {
+func (d *decoder) parseAtFast(b []byte) (time.Time, bool) {
 	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
@@ -283,7 +320,7 @@ func parseAtFast(b []byte) (time.Time, bool) {
 	}
 	y, ok1 := num(b[0:4])
 	mo, ok2 := num(b[5:7])
-	d, ok3 := num(b[8:10])
+	day, ok3 := num(b[8:10])
 	h, ok4 := num(b[11:13])
 	mi, ok5 := num(b[14:16])
 	s, ok6 := num(b[17:19])
@@ -305,10 +342,16 @@ func parseAtFast(b []byte) (time.Time, bool) {
 		}
 		ns = n
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
+	clock := time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second + time.Duration(ns)
+	if !d.dayStart.IsZero() && string(b[:10]) == string(d.day[:]) {
+		return d.dayStart.Add(clock), true
+	}
+	start := time.Date(y, time.Month(mo), day, 0, 0, 0, 0, time.UTC)
 	// time.Date normalises 02-30 into March: such a spelling is not canonical.
-	if ty, tm, td := t.Date(); ty != y || int(tm) != mo || td != d {
+	if ty, tm, td := start.Date(); ty != y || int(tm) != mo || td != day {
 		return time.Time{}, false
 	}
-	return t, true
+	copy(d.day[:], b[:10])
+	d.dayStart = start
+	return start.Add(clock), true
 }

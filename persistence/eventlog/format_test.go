@@ -295,3 +295,25 @@ func FuzzRecordRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// A read reuses the midnight of the day before; times across midnight,
+// months and years still come back exactly.
+func TestTimesAcrossDaysReadBack(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	base := time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	var evs []Draft
+	for _, d := range []time.Duration{0, 1, time.Second, 24 * time.Hour, -48 * time.Hour, 24*time.Hour + 5} {
+		evs = append(evs, Draft{Type: "t", Actor: "a", At: base.Add(d), Payload: json.RawMessage(`{}`)})
+	}
+	mustAppend(t, l, AppendRequest{Stream: "s", Events: evs})
+	recs, err := l.ReadVerified("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		if !r.At.Equal(evs[i].At) {
+			t.Fatalf("event %d: %s, not %s", i, r.At, evs[i].At)
+		}
+	}
+}
