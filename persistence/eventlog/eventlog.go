@@ -491,7 +491,9 @@ func headFrom(from pebble.Reader, stream string) (_ uint64, _ string, err error)
 //
 // A read that meets a damaged block returns a *CorruptError (ErrCorrupt),
 // after the records before it; a record that does not decode is a
-// *ChainError (ErrBrokenChain).
+// *ChainError (ErrBrokenChain). The hashes and payloads of one read's
+// records share blocks of at most 4 KiB: a field kept long after its
+// record keeps its block alive.
 func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
 	return l.read(l.db, stream, fromSeq, func(r Record, _ []byte) error { return fn(r) })
 }
