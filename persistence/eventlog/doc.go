@@ -39,7 +39,7 @@
 // streams, index names, values, command ids and command actors may not
 // contain it.
 //
-//	'e' stream 0x00 be64(seq)        → record (JSON)
+//	'e' stream 0x00 be64(seq)        → record (see Record format)
 //	'h' stream                       → head: be64(seq) + hash (hex)
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
@@ -47,4 +47,27 @@
 //
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
+//
+// # Record format
+//
+// A record is stored as
+//
+//	0x01 hash(32) prev_hash(32) CanonicalBytes
+//
+// the version byte, the two hashes raw, and the netstrings the hash
+// covers, so that hash = SHA-256(the stored bytes after the hash): verifying
+// a record hashes a slice of its value, and decoding it walks eight
+// length-prefixed fields (replay no longer runs encoding/json; the payload
+// is the one field copied out). A record is decoded strictly: every field
+// must be spelled as Append spells it (decimal seq without leading zeros,
+// UTC RFC 3339 time with the fraction's trailing zeros dropped, exactly
+// eight netstrings), so one record has one encoding and a record that
+// verifies on disk verifies in an export (evidence's events.jsonl, the JSON
+// of Record). A stored byte other than 0x01 or '{' first is a broken chain.
+//
+// Records written before version 1 are the JSON of Record (they start with
+// '{') and are read as before, their hash recomputed from the fields; a
+// stream may hold both, old records first, and chains across them: the
+// hash is the same function of the same fields in both formats. Nothing is
+// migrated: old records stay as they were signed into checkpoints.
 package eventlog

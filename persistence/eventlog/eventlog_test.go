@@ -374,11 +374,16 @@ func tamper(t *testing.T, dir, stream string, seq uint64, edit func(*Record)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r Record
-	_ = json.Unmarshal(v, &r)
+	r, err := DecodeRecord(v)
 	closer.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	edit(&r)
-	nv, _ := json.Marshal(r)
+	nv, err := EncodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Set(k, nv, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}

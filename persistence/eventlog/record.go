@@ -42,55 +42,75 @@ var ZeroHash = hex.EncodeToString(make([]byte, sha256.Size))
 // Netstrings make the encoding unambiguous whatever the fields contain, and
 // simple to recompute in any language.
 func (r Record) CanonicalBytes() []byte {
-	var b bytes.Buffer
-	for _, f := range []string{
-		"senim.event.v1", r.Stream, strconv.FormatUint(r.Seq, 10), r.Type, r.Actor,
-		r.At.UTC().Format(time.RFC3339Nano), r.CommandID, string(r.Payload),
-	} {
-		b.WriteString(strconv.Itoa(len(f)))
-		b.WriteByte(':')
-		b.WriteString(f)
-		b.WriteByte(',')
-	}
-	return b.Bytes()
+	return appendCanonical(nil, r.Stream, r.Seq, r.Type, r.Actor, r.At, r.CommandID, r.Payload)
 }
 
 // ComputeHash returns the hash the record must carry given its PrevHash.
 func (r Record) ComputeHash() (string, error) {
-	prev, err := hex.DecodeString(r.PrevHash)
-	if err != nil || len(prev) != sha256.Size {
-		return "", invalid("prev_hash %q is not a hex SHA-256", r.PrevHash)
+	prev, err := decodeHash("prev_hash", r.PrevHash)
+	if err != nil {
+		return "", err
 	}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(r.CanonicalBytes())
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256(appendCanonical(prev[:], r.Stream, r.Seq, r.Type, r.Actor, r.At, r.CommandID, r.Payload))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // VerifyRecords checks that recs are one stream's records from seq 1 (or
 // from the first given) in order, without gaps, each chained to the one
 // before and carrying its correct hash.
 func VerifyRecords(recs []Record) error {
-	for i, r := range recs {
-		stream := recs[0].Stream
-		if r.Stream != stream {
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "record of another stream " + r.Stream}
+	var c chainCheck
+	for _, r := range recs {
+		if err := c.next(r, nil); err != nil {
+			return err
 		}
-		switch {
-		case i == 0 && r.Seq == 1 && r.PrevHash != ZeroHash:
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the first record does not start from the zero hash"}
-		case i > 0 && r.Seq != recs[i-1].Seq+1:
-			return &ChainError{Stream: stream, Seq: recs[i-1].Seq + 1, Reason: "record missing or out of order (found seq " + strconv.FormatUint(r.Seq, 10) + ")"}
-		case i > 0 && r.PrevHash != recs[i-1].Hash:
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "prev_hash does not link to the record before"}
-		}
+	}
+	return nil
+}
+
+// chainCheck checks records one at a time as VerifyRecords does, so that a
+// read can verify as it goes without keeping a slice.
+type chainCheck struct {
+	n      int
+	stream string
+	prev   Record
+}
+
+// next checks r against the records before it. stored is r's stored
+// value when it is in the binary format (r was decoded from it, so its
+// hash is checked over the stored bytes, without re-encoding r); nil
+// recomputes the hash from r's fields.
+func (c *chainCheck) next(r Record, stored []byte) error {
+	if c.n == 0 {
+		c.stream = r.Stream
+	}
+	stream := c.stream
+	if r.Stream != stream {
+		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "record of another stream " + r.Stream}
+	}
+	switch {
+	case c.n == 0 && r.Seq == 1 && r.PrevHash != ZeroHash:
+		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the first record does not start from the zero hash"}
+	case c.n > 0 && r.Seq != c.prev.Seq+1:
+		return &ChainError{Stream: stream, Seq: c.prev.Seq + 1, Reason: "record missing or out of order (found seq " + strconv.FormatUint(r.Seq, 10) + ")"}
+	case c.n > 0 && r.PrevHash != c.prev.Hash:
+		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "prev_hash does not link to the record before"}
+	}
+	var ok bool
+	if stored != nil {
+		sum := sha256.Sum256(stored[1+hashLen:])
+		ok = bytes.Equal(sum[:], stored[1:1+hashLen])
+	} else {
 		want, err := r.ComputeHash()
 		if err != nil {
 			return &ChainError{Stream: stream, Seq: r.Seq, Reason: err.Error()}
 		}
-		if want != r.Hash {
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record was altered (hash mismatch)"}
-		}
+		ok = want == r.Hash
 	}
+	if !ok {
+		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record was altered (hash mismatch)"}
+	}
+	c.n++
+	c.prev = r
 	return nil
 }

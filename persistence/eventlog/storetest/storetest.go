@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,8 +83,8 @@ func get(t testing.TB, db *pebble.DB, stream string, seq uint64) eventlog.Record
 		t.Fatalf("%s #%d: %v", stream, seq, err)
 	}
 	defer closer.Close()
-	var r eventlog.Record
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := eventlog.DecodeRecord(v)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -93,7 +92,7 @@ func get(t testing.TB, db *pebble.DB, stream string, seq uint64) eventlog.Record
 
 func set(t testing.TB, db *pebble.DB, r eventlog.Record) {
 	t.Helper()
-	v, err := json.Marshal(r)
+	v, err := eventlog.EncodeRecord(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +136,7 @@ func Rechain(t testing.TB, dir, stream string, seq uint64, edit func(*eventlog.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r eventlog.Record
-		err = json.Unmarshal(v, &r)
+		r, err := eventlog.DecodeRecord(v)
 		closer.Close()
 		if err != nil {
 			t.Fatal(err)
