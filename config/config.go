@@ -37,6 +37,35 @@ type Config struct {
 	Bank     Bank     `toml:"bank"`
 	// Checkpoint: see the Checkpoint type.
 	Checkpoint Checkpoint `toml:"checkpoint"`
+	// Act and Admission: memory and load shedding (see their types).
+	Act       Act       `toml:"act"`
+	Admission Admission `toml:"admission"`
+}
+
+// Act configures the act actors' lifecycle.
+type Act struct {
+	// IdleAfter is how long an act actor stays in memory without a message;
+	// then it is stopped and rebuilt from the log by the next one.
+	IdleAfter Duration `toml:"idle_after"`
+}
+
+// Admission bounds the work the whole server takes on, so that past its
+// capacity it sheds load with a clear answer instead of queueing without end.
+type Admission struct {
+	// MaxInFlight is the number of commands and queries awaiting an answer
+	// across all sessions; more are answered overloaded.
+	MaxInFlight int `toml:"max_in_flight"`
+	// RetryAfter is what overloaded and busy answers suggest; while work
+	// in flight is past MaxInFlight, new websockets get HTTP 503 with it.
+	RetryAfter Duration `toml:"retry_after"`
+	// PasswordChecks is the number of argon2id checks run at once (0: one
+	// per CPU); PasswordQueue sign-ins may wait for one, more get busy.
+	PasswordChecks int `toml:"password_checks"`
+	PasswordQueue  int `toml:"password_queue"`
+	// LoginFailures wrong passwords for one login (four times as many from
+	// one IP) lock it out for Lockout, doubling with each further failure.
+	LoginFailures int      `toml:"login_failures"`
+	Lockout       Duration `toml:"lockout"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -259,6 +288,9 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
+		Act:        Act{IdleAfter: Duration(2 * time.Minute)},
+		Admission: Admission{MaxInFlight: 4096, RetryAfter: Duration(time.Second),
+			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
 	}
 }
 
@@ -375,6 +407,12 @@ func (c Config) Validate() error {
 	}
 	if c.PKI.ReloadInterval <= 0 {
 		errs = append(errs, errors.New("pki.reload_interval must be positive"))
+	}
+	if c.Act.IdleAfter < 0 {
+		errs = append(errs, errors.New("act.idle_after must not be negative (0 keeps acts in memory)"))
+	}
+	if a := c.Admission; a.MaxInFlight <= 0 || a.RetryAfter <= 0 || a.PasswordChecks < 0 || a.PasswordQueue < 0 || a.LoginFailures <= 0 || a.Lockout <= 0 {
+		errs = append(errs, errors.New("admission: max_in_flight, retry_after, login_failures and lockout must be positive; password_checks and password_queue not negative"))
 	}
 	if c.Checkpoint.Interval < Duration(time.Second) {
 		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))
