@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/pwlimit"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -54,6 +56,28 @@ type SessionDeps struct {
 	Limits   SessionLimits
 	// PDF renders a signed act's printable document.
 	PDF func(*act.State) ([]byte, error)
+	// Admission bounds work in flight across the server; nil: no bound.
+	Admission *Admission
+	// Passwords bounds the argon2id checks of password sign-ins; nil: a
+	// limiter shared by every session without one (one check per CPU).
+	Passwords *pwlimit.Limiter
+}
+
+// ClientAddr is implemented by a Conn that knows the client's address (the
+// password limiter locks out addresses).
+type ClientAddr interface{ ClientIP() string }
+
+var (
+	defaultPasswordsOnce sync.Once
+	defaultPasswords     *pwlimit.Limiter
+)
+
+func (sd *SessionDeps) passwords() *pwlimit.Limiter {
+	if sd.Passwords != nil {
+		return sd.Passwords
+	}
+	defaultPasswordsOnce.Do(func() { defaultPasswords = pwlimit.New(pwlimit.Config{Queue: 64}) })
+	return defaultPasswords
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -81,6 +105,9 @@ type sessionActor struct {
 	// lookups are registry look-ups being recorded in their act, by the
 	// record_registry_check command's id.
 	lookups map[string]registryAnswer
+	// checkingPassword: a password sign-in is being checked off this
+	// actor's goroutine (passwordChecked answers it).
+	checkingPassword bool
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -93,13 +120,20 @@ func NewSession(sd SessionDeps, conn Conn) actor.Producer {
 }
 
 func (s *sessionActor) Receive(c *actor.Context) {
+	// Whatever this message sent on or had answered, the server-wide count
+	// of work in flight follows this session's.
+	before := len(s.inFlight)
+	defer func() { s.sd.Admission.add(len(s.inFlight) - before) }()
 	switch m := c.Message().(type) {
 	case actor.Started:
 		s.challenge()
 	case Inbound:
 		s.inbound(c, m.Frame)
+	case passwordChecked:
+		s.passwordChecked(c, m)
 	case ConnClosed:
 		s.closed(c)
+		clear(s.inFlight) // their answers will find no one: release them
 		c.Engine().Poison(c.PID())
 	case Recheck:
 		s.recheck()
@@ -289,7 +323,13 @@ func newActID() string {
 	return hex.EncodeToString(b)
 }
 
+// sessionInbox is a session actor's first inbox: hollywood grows it on
+// demand, and its default (1024 envelopes, 24 KiB) was most of an idle
+// session's memory.
+const sessionInbox = 8
+
 // SpawnSession starts the session actor of one websocket.
 func SpawnSession(sd SessionDeps, conn Conn) *actor.PID {
-	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", spawnOpts(sd.Sys.Deps().Logger, newActID())...)
+	opts := append(spawnOpts(sd.Sys.Deps().Logger, newActID()), actor.WithInboxSize(sessionInbox))
+	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", opts...)
 }

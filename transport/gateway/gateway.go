@@ -10,6 +10,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,15 @@ func (g *Gateway) Conns() int64 { return g.conns.Load() }
 
 // ServeHTTP upgrades one connection and runs it until it closes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if adm := g.Session.Admission; adm.Full() {
+		// Past capacity a new session would only add to the queue: it is
+		// told when to come back instead.
+		metrics.OverloadSheds.WithLabelValues("connection").Inc()
+		secs := int((adm.RetryAfter() + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, "overloaded: the server is at capacity; try again shortly", http.StatusServiceUnavailable)
+		return
+	}
 	if n := g.conns.Add(1); n > int64(g.Limits.MaxConns) {
 		g.conns.Add(-1)
 		metrics.Refused.WithLabelValues("max_conns").Inc()
@@ -112,7 +122,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer metrics.Connections.Dec()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel}
+	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel, ip: g.clientIP(r)}
 	go conn.writeLoop(ctx)
 	engine := g.Session.Sys.Engine
 	pid := actors.SpawnSession(g.Session, conn)
@@ -141,7 +151,11 @@ type wsConn struct {
 	once   sync.Once
 	cancel context.CancelFunc
 	reason atomic.Value
+	ip     string
 }
+
+// ClientIP is the client's address, for the password limiter's lockouts.
+func (w *wsConn) ClientIP() string { return w.ip }
 
 // Send queues a frame; false means the queue is full.
 func (w *wsConn) Send(frame []byte) bool {
