@@ -124,6 +124,10 @@ type liveAct struct {
 // sweepIdle makes the router ask its idle acts to passivate.
 type sweepIdle struct{}
 
+// liveActs asks the router for its live acts' PIDs, by act id (a
+// map[string]*actor.PID answers): for tests and diagnostics.
+type liveActs struct{ ReplyTo *actor.PID }
+
 // passivateAsk asks an act for its subscribers before the router stops it;
 // Sent is the number of messages the router had forwarded to it.
 type passivateAsk struct{ Sent uint64 }
@@ -164,6 +168,13 @@ func (r *router) Receive(c *actor.Context) {
 		return
 	case passivateReady:
 		r.passivated(c, m)
+		return
+	case liveActs:
+		pids := make(map[string]*actor.PID, len(r.live))
+		for id, la := range r.live {
+			pids[id] = la.pid
+		}
+		c.Engine().Send(m.ReplyTo, pids)
 		return
 	}
 	m, ok := c.Message().(actMessage)
