@@ -2,7 +2,6 @@ package actors
 
 import (
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -99,8 +98,11 @@ type sessionActor struct {
 	last     time.Time
 	// cert and certChain are the sign-in certificate of an EDS session and
 	// the chain it was accepted through, kept to re-judge them on Recheck.
-	cert      *x509.Certificate
-	certChain []*x509.Certificate
+	// They are kept as DER, without the trust store's own certificates,
+	// and parsed again on the rare Recheck: parsed, with the CMS they came
+	// in, they were the largest part of an idle session.
+	cert      []byte
+	certChain [][]byte
 
 	// lookups are registry look-ups being recorded in their act, by the
 	// record_registry_check command's id.

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"crypto/x509"
+
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -23,7 +25,18 @@ func (s *sessionActor) recheck() {
 	case s.cert != nil:
 		// The chain the sign-in came with supplies intermediates; the store
 		// rebuilds and judges every chain again, as Verify does.
-		err := s.deps.Trust.CheckCertificate(s.cert, s.certChain, s.deps.Now())
+		cert, err := x509.ParseCertificate(s.cert)
+		var chain []*x509.Certificate
+		for _, der := range s.certChain {
+			if err == nil {
+				var c *x509.Certificate
+				c, err = x509.ParseCertificate(der)
+				chain = append(chain, c)
+			}
+		}
+		if err == nil {
+			err = s.deps.Trust.CheckCertificate(cert, chain, s.deps.Now())
+		}
 		if err == nil {
 			return
 		}

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -73,7 +75,7 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.me = act.Actor{Role: act.Role(in.Role), ID: v.IIN.String(), IIN: v.IIN.String(), Name: v.FullName()}
-		s.cert, s.certChain = v.Certificate, v.Chain
+		s.keepCertificate(v.Certificate, v.Chain)
 	case "password":
 		s.checkPassword(c, env, in)
 		return
@@ -82,6 +84,29 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	s.welcome(env)
+}
+
+// keepCertificate keeps the sign-in certificate for Recheck, as copies of
+// its DER (not slices of the CMS), with the chain's certificates that the
+// trust store does not already hold.
+func (s *sessionActor) keepCertificate(cert *x509.Certificate, chain []*x509.Certificate) {
+	s.cert = bytes.Clone(cert.Raw)
+	known := func(c *x509.Certificate) bool {
+		for _, list := range [][]*x509.Certificate{s.deps.Trust.Roots(), s.deps.Trust.Intermediates()} {
+			for _, k := range list {
+				if bytes.Equal(k.Raw, c.Raw) {
+					return true
+				}
+			}
+		}
+		return bytes.Equal(c.Raw, cert.Raw)
+	}
+	s.certChain = nil
+	for _, c := range chain {
+		if !known(c) {
+			s.certChain = append(s.certChain, bytes.Clone(c.Raw))
+		}
+	}
 }
 
 // welcome completes a sign-in as s.me.

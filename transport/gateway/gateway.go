@@ -122,8 +122,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer metrics.Connections.Dec()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel, ip: g.clientIP(r)}
-	go conn.writeLoop(ctx)
+	conn := &wsConn{c: c, ctx: ctx, cancel: cancel, max: g.Limits.OutboundSize, ip: g.clientIP(r)}
 	engine := g.Session.Sys.Engine
 	pid := actors.SpawnSession(g.Session, conn)
 	defer engine.Send(pid, actors.ConnClosed{})
@@ -143,15 +142,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wsConn is the session actor's handle on the websocket.
+// wsConn is the session actor's handle on the websocket. Its writer runs
+// only while there is something to write: an idle session then holds no
+// goroutine and no queue besides the one reading (a parked writer
+// goroutine and a 256-slot channel were a third of an idle session's
+// memory).
 type wsConn struct {
 	c      *websocket.Conn
-	out    chan []byte
-	done   chan struct{}
-	once   sync.Once
+	ctx    context.Context
 	cancel context.CancelFunc
-	reason atomic.Value
+	max    int // frames queued before the client counts as too slow
 	ip     string
+
+	mu      sync.Mutex
+	queue   [][]byte
+	writing bool   // a drain goroutine runs (or has finished the connection)
+	closed  bool   // Close was called, or writing failed
+	reason  string // why, for the close frame
 }
 
 // ClientIP is the client's address, for the password limiter's lockouts.
@@ -159,63 +166,87 @@ func (w *wsConn) ClientIP() string { return w.ip }
 
 // Send queues a frame; false means the queue is full.
 func (w *wsConn) Send(frame []byte) bool {
-	select {
-	case <-w.done:
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
 		return true // closing: frames are dropped, the session is ending
-	default:
 	}
-	select {
-	case w.out <- frame:
-		return true
-	default:
+	if len(w.queue) >= w.max {
 		return false
 	}
+	w.queue = append(w.queue, frame)
+	if !w.writing {
+		w.writing = true
+		go w.drain()
+	}
+	return true
 }
 
-// Close ends the connection once, with a reason for the app.
+// Close ends the connection once, with a reason for the app, after what is
+// queued has been written.
 func (w *wsConn) Close(reason string) {
-	w.once.Do(func() {
-		w.reason.Store(reason)
-		close(w.done)
-	})
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed, w.reason = true, reason
+	start := !w.writing
+	w.writing = true
+	w.mu.Unlock()
+	if start {
+		go w.drain()
+	}
 }
 
-func (w *wsConn) writeLoop(ctx context.Context) {
-	defer w.cancel()
+// drain writes the queue until it is empty, then ends (or, once closed,
+// closes the websocket). Only one runs at a time: w.writing.
+func (w *wsConn) drain() {
 	for {
-		select {
-		case frame := <-w.out:
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := w.c.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
-				w.Close("")
-				w.c.CloseNow()
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			if w.closed {
+				w.mu.Unlock()
+				w.finish()
 				return
 			}
-		case <-w.done:
-			// Flush what is queued, then close.
-			for {
-				select {
-				case frame := <-w.out:
-					wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-					_ = w.c.Write(wctx, websocket.MessageText, frame)
-					cancel()
-					continue
-				default:
-				}
-				break
-			}
-			reason, _ := w.reason.Load().(string)
-			if reason == "" {
-				_ = w.c.Close(websocket.StatusNormalClosure, "")
-			} else {
-				_ = w.c.Close(websocket.StatusPolicyViolation, reason)
-			}
-			return
-		case <-ctx.Done():
-			w.c.CloseNow()
+			w.writing, w.queue = false, nil // nil: a burst's array is not kept
+			w.mu.Unlock()
 			return
 		}
+		frame := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		closing := w.closed
+		w.mu.Unlock()
+		timeout := 10 * time.Second
+		if closing {
+			timeout = 2 * time.Second
+		}
+		wctx, cancel := context.WithTimeout(w.ctx, timeout)
+		err := w.c.Write(wctx, websocket.MessageText, frame)
+		cancel()
+		if err != nil && !closing {
+			w.mu.Lock()
+			w.closed, w.queue = true, nil
+			w.mu.Unlock()
+			w.c.CloseNow()
+			w.cancel()
+			return
+		}
+	}
+}
+
+func (w *wsConn) finish() {
+	defer w.cancel()
+	w.mu.Lock()
+	reason := w.reason
+	w.mu.Unlock()
+	// Close, not CloseNow, even when the reader has gone: the app gets the
+	// reason, and a dead peer only makes Close fail at once.
+	if reason == "" {
+		_ = w.c.Close(websocket.StatusNormalClosure, "")
+	} else {
+		_ = w.c.Close(websocket.StatusPolicyViolation, reason)
 	}
 }
