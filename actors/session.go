@@ -45,6 +45,9 @@ type Conn interface {
 // Inbound is one frame from the app.
 type Inbound struct{ Frame []byte }
 
+// forgetFrame replaces a large frame as the session's last message.
+type forgetFrame struct{}
+
 // ConnClosed tells the session its websocket is gone.
 type ConnClosed struct{}
 
@@ -131,6 +134,12 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.challenge()
 	case Inbound:
 		s.inbound(c, m.Frame)
+		if len(m.Frame) > 1024 {
+			// hollywood's context keeps the last message until the next one
+			// comes; for an idle session that was its sign-in with the CMS.
+			c.Send(c.PID(), forgetFrame{})
+		}
+	case forgetFrame:
 	case passwordChecked:
 		s.passwordChecked(c, m)
 	case ConnClosed:
