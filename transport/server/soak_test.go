@@ -116,6 +116,7 @@ func TestSoak(t *testing.T) {
 	w := newWorld(t, func(c *config.Config) {
 		c.Act.IdleAfter = config.Duration(time.Millisecond) // finished acts leave memory within a second
 		c.Media.Record = false
+		c.Limits.RatePerSecond, c.Limits.Burst = 10000, 10000 // the sessions are reused, fast
 	})
 	s := newSigners(w)
 	warm := n / 3
