@@ -61,7 +61,7 @@ type SessionDeps struct {
 	// Admission bounds work in flight across the server; nil: no bound.
 	Admission *Admission
 	// Passwords bounds the argon2id checks of password sign-ins; nil: a
-	// limiter shared by every session without one (one check per CPU).
+	// limiter shared by every session without one (pwlimit's defaults).
 	Passwords *pwlimit.Limiter
 }
 

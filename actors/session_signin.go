@@ -187,15 +187,7 @@ func (s *sessionActor) checkPassword(c *actor.Context, env protocol.Envelope, in
 	}
 	ticket, err := s.sd.passwords().Begin(in.Login, addr)
 	if err != nil {
-		var r *pwlimit.Refusal
-		errors.As(err, &r)
-		code, msg := protocol.CodeLockedOut, "too many wrong passwords; try again later"
-		if errors.Is(err, pwlimit.ErrBusy) {
-			code, msg = protocol.CodeBusy, "every password check is taken; try again shortly"
-			metrics.OverloadSheds.WithLabelValues("password").Inc()
-		}
-		s.log.Info().Str("code", code).Msg("password sign-in refused before the check")
-		s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Code: code, Message: msg, RetryAfterMS: retryMS(r.RetryAfter)})
+		s.passwordRefused(env, err)
 		return
 	}
 	s.checkingPassword = true
@@ -203,17 +195,37 @@ func (s *sessionActor) checkPassword(c *actor.Context, env protocol.Envelope, in
 	go func() {
 		var out passwordChecked
 		out.env = env
-		ticket.Run(func() bool {
+		if _, err := ticket.Run(func() bool {
 			out.notary, out.err = store.Authenticate(in.Login, in.Password)
 			// An unreadable accounts file is no guess at a password.
 			return !errors.Is(out.err, accounts.ErrBadLogin)
-		})
+		}); err != nil {
+			out.err = err
+		}
 		engine.Send(self, out)
 	}()
 }
 
+// passwordRefused answers a check the limiter refused (busy, locked_out).
+func (s *sessionActor) passwordRefused(env protocol.Envelope, err error) {
+	var r *pwlimit.Refusal
+	errors.As(err, &r)
+	code, msg := protocol.CodeLockedOut, "too many wrong passwords; try again later"
+	if errors.Is(err, pwlimit.ErrBusy) {
+		code, msg = protocol.CodeBusy, "every password check is taken; try again shortly"
+		metrics.OverloadSheds.WithLabelValues("password").Inc()
+	}
+	s.log.Info().Str("code", code).Msg("password sign-in refused by the limiter")
+	s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Code: code, Message: msg, RetryAfterMS: retryMS(r.RetryAfter)})
+}
+
 func (s *sessionActor) passwordChecked(c *actor.Context, m passwordChecked) {
 	s.checkingPassword = false
+	var refusal *pwlimit.Refusal
+	if errors.As(m.err, &refusal) {
+		s.passwordRefused(m.env, m.err)
+		return
+	}
 	if errors.Is(m.err, accounts.ErrBadLogin) {
 		s.fail(m.env, protocol.CodeSignInFail, "wrong login or password")
 		return

@@ -50,7 +50,7 @@ func TestPasswordChecksAreBoundedAndOffTheSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	release, running := make(chan struct{}), make(chan struct{})
-	go hold.Run(func() bool { close(running); <-release; return true })
+	go func() { _, _ = hold.Run(func() bool { close(running); <-release; return true }) }()
 	<-running
 	sd := SessionDeps{Sys: sys, Accounts: aliyaStore(t), Limits: DefaultSessionLimits(), Passwords: lim}
 	a, b, c := session(t, sd), session(t, sd), session(t, sd)

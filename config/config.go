@@ -59,7 +59,7 @@ type Admission struct {
 	// in flight is past MaxInFlight, new websockets get HTTP 503 with it.
 	RetryAfter Duration `toml:"retry_after"`
 	// PasswordChecks is the number of argon2id checks run at once (0: one
-	// per CPU); PasswordQueue sign-ins may wait for one, more get busy.
+	// per two CPUs); PasswordQueue sign-ins may wait for one, more get busy.
 	PasswordChecks int `toml:"password_checks"`
 	PasswordQueue  int `toml:"password_queue"`
 	// LoginFailures wrong passwords for one login (four times as many from

@@ -17,7 +17,8 @@ import (
 
 // Config sets a Limiter's bounds.
 type Config struct {
-	// Workers is the number of checks run at once; 0 is one per CPU.
+	// Workers is the number of checks run at once; 0 is one per two CPUs
+	// (at least one), so that sign-ins never take every core.
 	Workers int
 	// Queue is the number of checks that may wait for a worker.
 	Queue int
@@ -71,7 +72,7 @@ type failures struct {
 // New returns a Limiter; zero fields of cfg get sensible values.
 func New(cfg Config) *Limiter {
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.NumCPU()
+		cfg.Workers = max(1, runtime.NumCPU()/2)
 	}
 	if cfg.Failures <= 0 {
 		cfg.Failures = 5
@@ -101,16 +102,11 @@ type Ticket struct {
 // a *Refusal error says why not. Calling it on an actor's goroutine is
 // fine; Run is not.
 func (l *Limiter) Begin(login, addr string) (*Ticket, error) {
-	now := l.cfg.Now()
+	if until := l.lockedUntil(login, addr); !until.IsZero() {
+		return nil, &Refusal{Err: ErrLockedOut, RetryAfter: until.Sub(l.cfg.Now())}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	until := lockedUntil(l.logins[login], now)
-	if u := lockedUntil(l.addrs[addr], now); u.After(until) {
-		until = u
-	}
-	if until.After(now) {
-		return nil, &Refusal{Err: ErrLockedOut, RetryAfter: until.Sub(now)}
-	}
 	if l.waiting >= cap(l.workers)+l.cfg.Queue {
 		return nil, &Refusal{Err: ErrBusy, RetryAfter: l.cfg.RetryAfter}
 	}
@@ -128,9 +124,19 @@ func lockedUntil(f *failures, now time.Time) time.Time {
 // Run waits for a worker, runs check, and records its outcome: check
 // reports whether the password was right (an error that is no verdict, such
 // as an unreadable accounts file, should report true: it is not a guess).
-func (t *Ticket) Run(check func() (right bool)) bool {
+// A login or address locked out while the check waited is refused then
+// (a *Refusal), without running it: a flood queued before its lockout
+// costs no more CPU.
+func (t *Ticket) Run(check func() (right bool)) (bool, error) {
 	l := t.l
 	l.workers <- struct{}{}
+	if until := l.lockedUntil(t.login, t.addr); !until.IsZero() {
+		<-l.workers
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+		return false, &Refusal{Err: ErrLockedOut, RetryAfter: until.Sub(l.cfg.Now())}
+	}
 	right := false
 	func() {
 		defer func() { <-l.workers }()
@@ -142,11 +148,27 @@ func (t *Ticket) Run(check func() (right bool)) bool {
 	l.waiting--
 	if right {
 		delete(l.logins, t.login)
-		return true
+		return true, nil
 	}
 	l.fail(l.logins, t.login, l.cfg.Failures, now)
 	l.fail(l.addrs, t.addr, 4*l.cfg.Failures, now)
-	return false
+	return false, nil
+}
+
+// lockedUntil is when the lockout of login or addr ends, zero if neither
+// is locked out now.
+func (l *Limiter) lockedUntil(login, addr string) time.Time {
+	now := l.cfg.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until := lockedUntil(l.logins[login], now)
+	if u := lockedUntil(l.addrs[addr], now); u.After(until) {
+		until = u
+	}
+	if !until.After(now) {
+		return time.Time{}
+	}
+	return until
 }
 
 // fail counts a wrong password against key; l.mu is held.

@@ -43,7 +43,7 @@ func TestBusyPastWorkersAndQueue(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tk.Run(func() bool { started <- struct{}{}; <-release; return true })
+			_, _ = tk.Run(func() bool { started <- struct{}{}; <-release; return true })
 		}()
 	}
 	<-started // one runs, one waits
@@ -69,8 +69,8 @@ func TestLockout(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		tk.Run(func() bool { return right })
-		return nil
+		_, err = tk.Run(func() bool { return right })
+		return err
 	}
 	for i := 0; i < 3; i++ {
 		if err := try("aliya", "10.0.0.1", false); err != nil {
@@ -102,4 +102,31 @@ func TestLockout(t *testing.T) {
 		_ = try(string(rune('a'+i))+"-login", "10.0.0.7", false)
 	}
 	refusal(t, try("zed", "10.0.0.7", true), ErrLockedOut)
+}
+
+// Checks admitted before their login was locked out are refused when
+// their turn comes, without running: a queued flood costs no more CPU.
+func TestLockedOutWhileWaiting(t *testing.T) {
+	l := New(Config{Workers: 1, Queue: 8, Failures: 2})
+	var tickets []*Ticket
+	for i := 0; i < 3; i++ {
+		tk, err := l.Begin("aliya", "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	ran := 0
+	for i, tk := range tickets {
+		_, err := tk.Run(func() bool { ran++; return false })
+		if i < 2 && err != nil {
+			t.Fatalf("check %d: %v", i, err)
+		}
+		if i == 2 {
+			refusal(t, err, ErrLockedOut)
+		}
+	}
+	if ran != 2 || l.Waiting() != 0 {
+		t.Fatalf("%d checks ran, %d still counted", ran, l.Waiting())
+	}
 }
