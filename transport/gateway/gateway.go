@@ -8,7 +8,11 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -107,22 +111,32 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections; try again shortly", http.StatusServiceUnavailable)
 		return
 	}
-	defer g.conns.Add(-1)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Version},
 		OriginPatterns:  g.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		g.conns.Add(-1)
 		g.Log.Info().Err(err).Str("ip", g.clientIP(r)).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
 		return
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
-	defer metrics.Connections.Dec()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The session reads on a goroutine of its own, and this handler
+	// returns: net/http's goroutine then ends, and with it what it held
+	// for the upgrade request (its 4 KiB buffers, the request, the headers).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	conn := &wsConn{c: c, ctx: ctx, cancel: cancel, max: g.Limits.OutboundSize, ip: g.clientIP(r)}
+	go g.read(conn)
+}
+
+// read runs one connection's session until the connection closes.
+func (g *Gateway) read(conn *wsConn) {
+	defer g.conns.Add(-1)
+	defer metrics.Connections.Dec()
+	defer conn.cancel()
+	c, ctx := conn.c, conn.ctx
 	engine := g.Session.Sys.Engine
 	pid := actors.SpawnSession(g.Session, conn)
 	defer engine.Send(pid, actors.ConnClosed{})
@@ -140,6 +154,38 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		engine.Send(pid, actors.Inbound{Frame: data})
 	}
+}
+
+// wsBuffer is the size of a connection's read and write buffers: frames
+// are small, a large one bypasses them, and net/http's 4 KiB each were a
+// good part of an idle session's memory.
+const wsBuffer = 512
+
+// smallBuffers hands the websocket small buffers of its own when it
+// hijacks the connection, instead of net/http's.
+type smallBuffers struct{ http.ResponseWriter }
+
+// Hijack takes the connection over, moving what net/http had already
+// buffered into the new reader (a client may send its first frame right
+// behind the upgrade request).
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	n := brw.Reader.Buffered()
+	if n > wsBuffer {
+		return conn, brw, nil // rare: keep net/http's buffers
+	}
+	pending, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), wsBuffer)
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBuffer)), nil
 }
 
 // wsConn is the session actor's handle on the websocket. Its writer runs
