@@ -56,6 +56,10 @@ type Deps struct {
 	// Pseudonyms name people in log lines (never by IIN); nil gets a
 	// random key for this process.
 	Pseudonyms *pseudonym.Key
+	// ActIdleAfter is how long an act actor stays in memory without a
+	// message before it is stopped (rebuilt from the log on demand); 0
+	// keeps every act in memory.
+	ActIdleAfter time.Duration
 }
 
 // StreamOf is the event-log stream of an act.
@@ -137,9 +141,11 @@ type actActor struct {
 
 const refusedMemory = 256
 
-func newActActor(id string, deps Deps) actor.Producer {
+// newActActor makes the actor of act id; subs are the subscribers it had
+// when it was last passivated (nil for none).
+func newActActor(id string, deps Deps, subs map[string]*actor.PID) actor.Producer {
 	return func() actor.Receiver {
-		return &actActor{id: id, deps: deps, log: deps.Logger.With().Str("act", id).Logger()}
+		return &actActor{id: id, deps: deps, log: deps.Logger.With().Str("act", id).Logger(), subscribers: subs}
 	}
 }
 
@@ -159,6 +165,10 @@ func (a *actActor) Receive(c *actor.Context) {
 		a.subscribe(c, m)
 	case Unsubscribe:
 		delete(a.subscribers, m.Subscriber.ID)
+	case passivateAsk:
+		// The router stops this actor only if it forwarded nothing since
+		// asking; the subscribers wait with it for the next incarnation.
+		c.Send(c.Parent(), passivateReady{ActID: a.id, PID: c.PID(), Sent: m.Sent, Subscribers: a.subscribers})
 	case JoinCall:
 		a.ensureLoaded()
 		a.joinCall(c, m)

@@ -51,7 +51,7 @@ func TestRouterRefusesActIDsTheServerDidNotMake(t *testing.T) {
 		if r := ask(t, sys, func(to *actor.PID) any { return JoinCall{ActID: id, Actor: client, Session: to, Tag: "m"} }).(MediaOut); r.Code != code || r.Tag != "m" {
 			t.Errorf("join %q: %+v", id, r)
 		}
-		if pid := sys.Engine.Registry.GetPID("acts/router/act", id); pid != nil {
+		if pid := live(t, sys)[id]; pid != nil {
 			t.Errorf("an actor was spawned for %q: %v", id, pid)
 		}
 	}

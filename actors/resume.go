@@ -3,7 +3,6 @@ package actors
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"sync"
 	"time"
@@ -28,8 +27,8 @@ type ResumeStore struct {
 // sign-in, the certificate to judge again.
 type resumeEntry struct {
 	who     act.Actor
-	cert    *x509.Certificate
-	chain   []*x509.Certificate
+	cert    []byte   // the sign-in certificate, DER (nil for a notary)
+	chain   [][]byte // its chain's certificates the trust store does not hold, DER
 	expires time.Time
 }
 
@@ -42,7 +41,7 @@ func NewResumeStore(ttl time.Duration, max int) *ResumeStore {
 // an EDS session). When the store is full, expired tokens go first, then
 // the one closest to expiry: a flood of sign-ins costs the oldest tokens,
 // never memory without bound.
-func (r *ResumeStore) Issue(who act.Actor, cert *x509.Certificate, chain []*x509.Certificate, now time.Time) (string, error) {
+func (r *ResumeStore) Issue(who act.Actor, cert []byte, chain [][]byte, now time.Time) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err

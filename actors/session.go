@@ -2,11 +2,11 @@ package actors
 
 import (
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/pwlimit"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -54,6 +55,9 @@ type Conn interface {
 // Inbound is one frame from the app.
 type Inbound struct{ Frame []byte }
 
+// forgetFrame replaces a large frame as the session's last message.
+type forgetFrame struct{}
+
 // ConnClosed tells the session its websocket is gone.
 type ConnClosed struct{}
 
@@ -71,6 +75,28 @@ type SessionDeps struct {
 	// QueueEstimate is queue_position's wait per call ahead until the desk
 	// has seen calls taken.
 	QueueEstimate time.Duration
+	// Admission bounds work in flight across the server; nil: no bound.
+	Admission *Admission
+	// Passwords bounds the argon2id checks of password sign-ins; nil: a
+	// limiter shared by every session without one (pwlimit's defaults).
+	Passwords *pwlimit.Limiter
+}
+
+// ClientAddr is implemented by a Conn that knows the client's address (the
+// password limiter locks out addresses).
+type ClientAddr interface{ ClientIP() string }
+
+var (
+	defaultPasswordsOnce sync.Once
+	defaultPasswords     *pwlimit.Limiter
+)
+
+func (sd *SessionDeps) passwords() *pwlimit.Limiter {
+	if sd.Passwords != nil {
+		return sd.Passwords
+	}
+	defaultPasswordsOnce.Do(func() { defaultPasswords = pwlimit.New(pwlimit.Config{Queue: 64}) })
+	return defaultPasswords
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -92,8 +118,11 @@ type sessionActor struct {
 	last     time.Time
 	// cert and certChain are the sign-in certificate of an EDS session and
 	// the chain it was accepted through, kept to re-judge them on Recheck.
-	cert      *x509.Certificate
-	certChain []*x509.Certificate
+	// They are kept as DER, without the trust store's own certificates,
+	// and parsed again on the rare Recheck: parsed, with the CMS they came
+	// in, they were the largest part of an idle session.
+	cert      []byte
+	certChain [][]byte
 
 	// lookups are registry look-ups being recorded in their act, by the
 	// record_registry_check command's id.
@@ -101,6 +130,9 @@ type sessionActor struct {
 	// timers are the sign-in deadline and the maximum age, stopped when
 	// the connection closes (a closed session holds no 12-hour timer).
 	timers []*time.Timer
+	// checkingPassword: a password sign-in is being checked off this
+	// actor's goroutine (passwordChecked answers it).
+	checkingPassword bool
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -113,6 +145,10 @@ func NewSession(sd SessionDeps, conn Conn) actor.Producer {
 }
 
 func (s *sessionActor) Receive(c *actor.Context) {
+	// Whatever this message sent on or had answered, the server-wide count
+	// of work in flight follows this session's.
+	before := len(s.inFlight)
+	defer func() { s.sd.Admission.add(len(s.inFlight) - before) }()
 	switch m := c.Message().(type) {
 	case actor.Started:
 		s.challenge()
@@ -131,8 +167,17 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.closeWith(protocol.CodeReauthenticate, "the session is too old; sign in again")
 	case Inbound:
 		s.inbound(c, m.Frame)
+		if len(m.Frame) > 1024 {
+			// hollywood's context keeps the last message until the next one
+			// comes; for an idle session that was its sign-in with the CMS.
+			c.Send(c.PID(), forgetFrame{})
+		}
+	case forgetFrame:
+	case passwordChecked:
+		s.passwordChecked(c, m)
 	case ConnClosed:
 		s.closed(c)
+		clear(s.inFlight) // their answers will find no one: release them
 		c.Engine().Poison(c.PID())
 	case Recheck:
 		s.recheck()
@@ -367,7 +412,13 @@ func newActID() string {
 	return hex.EncodeToString(b)
 }
 
+// sessionInbox is a session actor's first inbox: hollywood grows it on
+// demand, and its default (1024 envelopes, 24 KiB) was most of an idle
+// session's memory.
+const sessionInbox = 8
+
 // SpawnSession starts the session actor of one websocket.
 func SpawnSession(sd SessionDeps, conn Conn) *actor.PID {
-	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", spawnOpts(sd.Sys.Deps().Logger, newActID())...)
+	opts := append(spawnOpts(sd.Sys.Deps().Logger, newActID()), actor.WithInboxSize(sessionInbox))
+	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", opts...)
 }

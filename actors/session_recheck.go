@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"crypto/x509"
+
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -23,7 +25,10 @@ func (s *sessionActor) recheck() {
 	case s.cert != nil:
 		// The chain the sign-in came with supplies intermediates; the store
 		// rebuilds and judges every chain again, as Verify does.
-		err := s.deps.Trust.CheckCertificate(s.cert, s.certChain, s.deps.Now())
+		cert, chain, err := parseCertificates(s.cert, s.certChain)
+		if err == nil {
+			err = s.deps.Trust.CheckCertificate(cert, chain, s.deps.Now())
+		}
 		if err == nil {
 			return
 		}
@@ -42,4 +47,22 @@ func (s *sessionActor) recheck() {
 	// most 123 bytes on the wire) for those that only see the close.
 	s.send(protocol.Envelope{Type: protocol.TypeError, Code: code, Message: why})
 	s.conn.Close(code + ": " + why)
+}
+
+// parseCertificates parses a sign-in certificate and the chain
+// certificates kept with it (DER).
+func parseCertificates(cert []byte, chain [][]byte) (*x509.Certificate, []*x509.Certificate, error) {
+	c, err := x509.ParseCertificate(cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*x509.Certificate, 0, len(chain))
+	for _, der := range chain {
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, x)
+	}
+	return c, out, nil
 }

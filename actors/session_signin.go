@@ -1,14 +1,18 @@
 package actors
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/internal/pwlimit"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -42,6 +46,10 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 		s.fail(env, protocol.CodeBadMessage, "already signed in")
 		return
 	}
+	if s.checkingPassword {
+		s.fail(env, protocol.CodeBadMessage, "a sign-in is already being checked")
+		return
+	}
 	var in protocol.SignIn
 	if err := json.Unmarshal(env.Body, &in); err != nil {
 		s.fail(env, protocol.CodeBadMessage, "signin body: %v", err)
@@ -67,19 +75,10 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.me = act.Actor{Role: act.Role(in.Role), ID: v.IIN.String(), IIN: v.IIN.String(), Name: v.FullName()}
-		s.cert, s.certChain = v.Certificate, v.Chain
+		s.keepCertificate(v.Certificate, v.Chain)
 	case "password":
-		n, err := s.sd.Accounts.Authenticate(in.Login, in.Password)
-		if errors.Is(err, accounts.ErrBadLogin) {
-			s.fail(env, protocol.CodeSignInFail, "wrong login or password")
-			return
-		}
-		if err != nil {
-			s.fail(env, protocol.CodeInternal, "accounts: %v", err)
-			return
-		}
-		s.me = act.Actor{Role: act.RoleNotary, ID: n.Login, IIN: n.IIN, Name: n.Name}
-		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+		s.checkPassword(c, env, in)
+		return
 	case "resume":
 		if !s.resume(c, env, in) {
 			return
@@ -88,6 +87,34 @@ func (s *sessionActor) signIn(c *actor.Context, env protocol.Envelope) {
 		s.fail(env, protocol.CodeBadMessage, "method must be eds, password or resume")
 		return
 	}
+	s.welcome(env)
+}
+
+// keepCertificate keeps the sign-in certificate for Recheck, as copies of
+// its DER (not slices of the CMS), with the chain's certificates that the
+// trust store does not already hold.
+func (s *sessionActor) keepCertificate(cert *x509.Certificate, chain []*x509.Certificate) {
+	s.cert = bytes.Clone(cert.Raw)
+	known := func(c *x509.Certificate) bool {
+		for _, list := range [][]*x509.Certificate{s.deps.Trust.Roots(), s.deps.Trust.Intermediates()} {
+			for _, k := range list {
+				if bytes.Equal(k.Raw, c.Raw) {
+					return true
+				}
+			}
+		}
+		return bytes.Equal(c.Raw, cert.Raw)
+	}
+	s.certChain = nil
+	for _, c := range chain {
+		if !known(c) {
+			s.certChain = append(s.certChain, bytes.Clone(c.Raw))
+		}
+	}
+}
+
+// welcome completes a sign-in as s.me.
+func (s *sessionActor) welcome(env protocol.Envelope) {
 	s.signedIn = true
 	metrics.Sessions.WithLabelValues(string(s.me.Role)).Inc()
 	s.log = s.log.With().Str("who", s.deps.who(s.me)).Logger()
@@ -123,7 +150,11 @@ func (s *sessionActor) resume(c *actor.Context, env protocol.Envelope, in protoc
 	}
 	switch {
 	case e.cert != nil:
-		if err := s.deps.Trust.CheckCertificate(e.cert, e.chain, s.deps.Now()); err != nil {
+		cert, chain, err := parseCertificates(e.cert, e.chain)
+		if err == nil {
+			err = s.deps.Trust.CheckCertificate(cert, chain, s.deps.Now())
+		}
+		if err != nil {
 			s.log.Info().Str("code", string(pki.CodeOf(err))).Msg("resume refused: certificate no longer accepted")
 			s.fail(env, string(pki.CodeOf(err)), "%v", err)
 			return false
@@ -177,10 +208,98 @@ func (s *sessionActor) admit(env protocol.Envelope) bool {
 		s.fail(env, protocol.CodeBadMessage, "id %q is already in flight", env.ID)
 		return false
 	}
+	if s.sd.Admission.Full() {
+		metrics.OverloadSheds.WithLabelValues("command").Inc()
+		s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Act: env.Act, Code: protocol.CodeOverloaded,
+			Message: "the server is at capacity; try again shortly", RetryAfterMS: s.sd.Admission.RetryAfter().Milliseconds()})
+		return false
+	}
 	if len(s.inFlight) >= s.sd.Limits.MaxInFlight {
 		metrics.Refused.WithLabelValues("overloaded").Inc()
 		s.fail(env, protocol.CodeOverloaded, "at most %d requests in flight per connection", s.sd.Limits.MaxInFlight)
 		return false
 	}
 	return true
+}
+
+// passwordChecked is the outcome of a password check, run off the session's
+// goroutine.
+type passwordChecked struct {
+	env    protocol.Envelope
+	notary accounts.Notary
+	err    error
+}
+
+// checkPassword runs a notary's password check under the password limiter,
+// on a goroutine of its own that answers with passwordChecked: argon2id
+// takes 64 MiB and a CPU for about 170 ms, and the actor must not sit on it
+// (nor on the wait for a free check). Busy and locked-out checks are
+// refused at once with a retry-after; the goroutines are bounded by the
+// limiter's workers and queue.
+func (s *sessionActor) checkPassword(c *actor.Context, env protocol.Envelope, in protocol.SignIn) {
+	addr := ""
+	if a, ok := s.conn.(ClientAddr); ok {
+		addr = a.ClientIP()
+	}
+	ticket, err := s.sd.passwords().Begin(in.Login, addr)
+	if err != nil {
+		s.passwordRefused(env, err)
+		return
+	}
+	s.checkingPassword = true
+	store, engine, self := s.sd.Accounts, c.Engine(), c.PID()
+	go func() {
+		var out passwordChecked
+		out.env = env
+		if _, err := ticket.Run(func() bool {
+			out.notary, out.err = store.Authenticate(in.Login, in.Password)
+			// An unreadable accounts file is no guess at a password.
+			return !errors.Is(out.err, accounts.ErrBadLogin)
+		}); err != nil {
+			out.err = err
+		}
+		engine.Send(self, out)
+	}()
+}
+
+// passwordRefused answers a check the limiter refused (busy, locked_out).
+func (s *sessionActor) passwordRefused(env protocol.Envelope, err error) {
+	var r *pwlimit.Refusal
+	errors.As(err, &r)
+	code, msg := protocol.CodeLockedOut, "too many wrong passwords; try again later"
+	if errors.Is(err, pwlimit.ErrBusy) {
+		code, msg = protocol.CodeBusy, "every password check is taken; try again shortly"
+		metrics.OverloadSheds.WithLabelValues("password").Inc()
+	}
+	s.log.Info().Str("code", code).Msg("password sign-in refused by the limiter")
+	s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Code: code, Message: msg, RetryAfterMS: retryMS(r.RetryAfter)})
+}
+
+func (s *sessionActor) passwordChecked(c *actor.Context, m passwordChecked) {
+	s.checkingPassword = false
+	var refusal *pwlimit.Refusal
+	if errors.As(m.err, &refusal) {
+		s.passwordRefused(m.env, m.err)
+		return
+	}
+	if errors.Is(m.err, accounts.ErrBadLogin) {
+		s.fail(m.env, protocol.CodeSignInFail, "wrong login or password")
+		return
+	}
+	if m.err != nil {
+		s.fail(m.env, protocol.CodeInternal, "accounts: %v", m.err)
+		return
+	}
+	n := m.notary
+	s.me = act.Actor{Role: act.RoleNotary, ID: n.Login, IIN: n.IIN, Name: n.Name}
+	c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	s.welcome(m.env)
+}
+
+// retryMS is a retry-after in whole milliseconds, at least 1.
+func retryMS(d time.Duration) int64 {
+	if ms := d.Milliseconds(); ms > 0 {
+		return ms
+	}
+	return 1
 }

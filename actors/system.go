@@ -2,11 +2,13 @@ package actors
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/metrics"
 )
 
 // System is the running actor engine with its long-lived actors.
@@ -93,23 +95,108 @@ func (m GetState) actID() string    { return m.ActID }
 // router owns the act actors: being the only one that spawns them, it
 // guarantees one actor per act. It forwards with engine.Send so that the
 // act sees the ReplyTo in the message, not the router, as the sender.
+//
+// Passivation: an act idle for Deps.ActIdleAfter (no message through the
+// router) is stopped, and rebuilt from the log by the next message. The
+// router owns the mapping, so no message is lost on the way: it asks the
+// act (passivateAsk, carrying how many messages it has forwarded), the act
+// answers with its subscribers, and the router stops it only if it
+// forwarded nothing meanwhile; anything later goes to a fresh actor. The
+// subscribers are parked with the router and handed to the next actor of
+// the act, so a subscribed session keeps getting every event without
+// keeping an idle act in memory.
 type router struct {
 	deps Deps
+	live map[string]*liveAct
+	// parked are the subscribers of passivated acts, by act and PID id.
+	parked map[string]map[string]*actor.PID
+	gen    uint64 // makes each incarnation's PID unique (hollywood refuses a live duplicate id)
+	sweep  *actor.SendRepeater
+}
+
+// liveAct is the router's record of one running act actor.
+type liveAct struct {
+	pid    *actor.PID
+	lastAt time.Time
+	sent   uint64 // messages forwarded to this incarnation
+}
+
+// sweepIdle makes the router ask its idle acts to passivate.
+type sweepIdle struct{}
+
+// liveActs asks the router for its live acts' PIDs, by act id (a
+// map[string]*actor.PID answers): for tests and diagnostics.
+type liveActs struct{ ReplyTo *actor.PID }
+
+// passivateAsk asks an act for its subscribers before the router stops it;
+// Sent is the number of messages the router had forwarded to it.
+type passivateAsk struct{ Sent uint64 }
+
+// passivateReady answers passivateAsk.
+type passivateReady struct {
+	ActID       string
+	PID         *actor.PID
+	Sent        uint64
+	Subscribers map[string]*actor.PID
 }
 
 func newRouter(deps Deps) actor.Producer {
-	return func() actor.Receiver { return &router{deps: deps} }
+	return func() actor.Receiver {
+		return &router{deps: deps, live: map[string]*liveAct{}, parked: map[string]map[string]*actor.PID{}}
+	}
 }
 
 func (r *router) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		if d := r.deps.ActIdleAfter; d > 0 {
+			every := d / 2
+			if every < time.Second {
+				every = time.Second
+			}
+			rep := c.Engine().SendRepeat(c.PID(), sweepIdle{}, every)
+			r.sweep = &rep
+		}
+		return
+	case actor.Stopped:
+		if r.sweep != nil {
+			r.sweep.Stop()
+		}
+		return
+	case sweepIdle:
+		r.sweepIdle(c)
+		return
+	case passivateReady:
+		r.passivated(c, m)
+		return
+	case liveActs:
+		pids := make(map[string]*actor.PID, len(r.live))
+		for id, la := range r.live {
+			pids[id] = la.pid
+		}
+		c.Engine().Send(m.ReplyTo, pids)
+		return
+	}
 	m, ok := c.Message().(actMessage)
 	if !ok {
 		return
 	}
 	id := m.actID()
-	pid := c.Child("acts/router/act/" + id)
-	if pid == nil {
-		if !act.ValidActID(id) && !r.legacyAct(id) {
+	la := r.live[id]
+	if la == nil {
+		if u, ok := m.(Unsubscribe); ok {
+			// A passivated act's subscription ends with the router.
+			if subs := r.parked[id]; subs != nil {
+				delete(subs, u.Subscriber.ID)
+				if len(subs) == 0 {
+					delete(r.parked, id)
+				}
+			}
+			return
+		}
+		head, _, herr := r.deps.Log.Head(StreamOf(id))
+		exists := herr == nil && head > 0
+		if !act.ValidActID(id) && !(exists && len(id) <= 64) {
 			// No actor, no stream, no directory for an id the server did
 			// not make: it could name anything ("../../x").
 			if to, bad := badActID(c.Message()); to != nil {
@@ -117,21 +204,80 @@ func (r *router) Receive(c *actor.Context) {
 			}
 			return
 		}
-		pid = c.SpawnChild(newActActor(id, r.deps), "act", spawnOpts(r.deps.Logger, id)...)
+		if herr == nil && !exists && !createsAct(c.Message()) {
+			// No actor for an act that is not in the log: queries for
+			// random ids must not fill memory with empty acts. (A storage
+			// error spawns it, so that it answers its own failure code.)
+			if to, msg := noSuchAct(c.Message()); to != nil {
+				c.Engine().Send(to, msg)
+			}
+			return
+		}
+		subs := r.parked[id]
+		delete(r.parked, id)
+		r.gen++
+		opts := spawnOpts(r.deps.Logger, id+"."+strconv.FormatUint(r.gen, 36))
+		opts = append(opts, actor.WithInboxSize(actInbox))
+		la = &liveAct{pid: c.SpawnChild(newActActor(id, r.deps, subs), "act", opts...)}
+		r.live[id] = la
+		metrics.ActsLive.Set(float64(len(r.live)))
 	}
-	c.Engine().Send(pid, c.Message())
+	la.sent++
+	la.lastAt = r.deps.Now()
+	c.Engine().Send(la.pid, c.Message())
 }
 
-// legacyAct reports whether id names an act already in the log, opened
-// before act ids were checked: it stays reachable by its parties. (Its
-// call cannot record: recording paths go through safepath, which refuses
-// such an id if it is not a plain name.)
-func (r *router) legacyAct(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
+// actInbox is an act actor's first inbox (hollywood grows it on demand);
+// the default, 1024 envelopes, is 24 KiB per actor.
+const actInbox = 16
+
+func (r *router) sweepIdle(c *actor.Context) {
+	now := r.deps.Now()
+	for _, la := range r.live {
+		if now.Sub(la.lastAt) >= r.deps.ActIdleAfter {
+			c.Send(la.pid, passivateAsk{Sent: la.sent})
+		}
 	}
-	seq, _, err := r.deps.Log.Head(StreamOf(id))
-	return err == nil && seq > 0
+}
+
+func (r *router) passivated(c *actor.Context, m passivateReady) {
+	la := r.live[m.ActID]
+	if la == nil || !la.pid.Equals(m.PID) || la.sent != m.Sent {
+		return // a message went to it meanwhile: it stays
+	}
+	delete(r.live, m.ActID)
+	if len(m.Subscribers) > 0 {
+		r.parked[m.ActID] = m.Subscribers
+	}
+	c.Engine().Poison(la.pid)
+	metrics.ActsLive.Set(float64(len(r.live)))
+	metrics.ActPassivations.Inc()
+}
+
+// createsAct reports whether msg may bring an act into being.
+func createsAct(msg any) bool {
+	m, ok := msg.(ActCommand)
+	return ok && m.Name == (act.SubmitApplication{}).CommandName()
+}
+
+// noSuchAct is the answer to a message for an act not in the log: the one
+// an empty act actor gave (no_such_act to commands and joins, forbidden to
+// reads, which tell no outsider whether an act exists).
+func noSuchAct(msg any) (*actor.PID, any) {
+	const why = "no such act"
+	code := string(act.CodeNoSuchAct)
+	forbidden, notParty := string(act.CodeForbidden), "not a party to this act"
+	switch m := msg.(type) {
+	case ActCommand:
+		return m.ReplyTo, CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: code, Message: why}
+	case Subscribe:
+		return m.Subscriber, SubscribeResult{ActID: m.ActID, Code: forbidden, Message: notParty}
+	case GetState:
+		return m.ReplyTo, StateResult{ActID: m.ActID, Tag: m.Tag, Code: forbidden, Message: notParty}
+	case JoinCall:
+		return m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
+	}
+	return nil, nil
 }
 
 // badActID is the bad_act_id answer to an act message, and where it goes.

@@ -27,6 +27,9 @@ type Error struct {
 	Code      string
 	Message   string
 	Duplicate bool
+	// RetryAfterMS is the server's advice on overloaded, busy and
+	// locked_out: when to try again.
+	RetryAfterMS int64
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -229,7 +232,7 @@ func (c *Client) Do(ctx context.Context, env protocol.Envelope) (protocol.Envelo
 			return protocol.Envelope{}, ErrClosed
 		}
 		if ans.Type == protocol.TypeError {
-			return ans, &Error{Code: ans.Code, Message: ans.Message, Duplicate: ans.Duplicate}
+			return ans, &Error{Code: ans.Code, Message: ans.Message, Duplicate: ans.Duplicate, RetryAfterMS: ans.RetryAfterMS}
 		}
 		return ans, nil
 	case <-ctx.Done():

@@ -45,6 +45,8 @@ type Config struct {
 	Ops Ops `toml:"ops"`
 	// Session: see the Session type.
 	Session Session `toml:"session"`
+	// Admission: load shedding (see its type).
+	Admission Admission `toml:"admission"`
 }
 
 // Ops configures the operators' dashboard at /ops: its sign-in sessions
@@ -71,6 +73,25 @@ type Session struct {
 	// QueueEstimate is the wait per call ahead in the queue that
 	// queue_position estimates before any call has been taken.
 	QueueEstimate Duration `toml:"queue_estimate"`
+}
+
+// Admission bounds the work the whole server takes on, so that past its
+// capacity it sheds load with a clear answer instead of queueing without end.
+type Admission struct {
+	// MaxInFlight is the number of commands and queries awaiting an answer
+	// across all sessions; more are answered overloaded.
+	MaxInFlight int `toml:"max_in_flight"`
+	// RetryAfter is what overloaded and busy answers suggest; while work
+	// in flight is past MaxInFlight, new websockets get HTTP 503 with it.
+	RetryAfter Duration `toml:"retry_after"`
+	// PasswordChecks is the number of argon2id checks run at once (0: one
+	// per two CPUs); PasswordQueue sign-ins may wait for one, more get busy.
+	PasswordChecks int `toml:"password_checks"`
+	PasswordQueue  int `toml:"password_queue"`
+	// LoginFailures wrong passwords for one login (four times as many from
+	// one IP) lock it out for Lockout, doubling with each further failure.
+	LoginFailures int      `toml:"login_failures"`
+	Lockout       Duration `toml:"lockout"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -208,6 +229,9 @@ type Limits struct {
 
 // Act bounds the life of an act and of its invoice.
 type Act struct {
+	// IdleAfter is how long an act actor stays in memory without a message;
+	// then it is stopped and rebuilt from the log by the next one (0: never).
+	IdleAfter Duration `toml:"idle_after"`
 	// InvoiceTTL is how long an invoice can be paid; a later payment is
 	// refused with invoice_expired and refunded.
 	InvoiceTTL Duration `toml:"invoice_ttl"`
@@ -336,11 +360,13 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
-		Act:        Act{InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
+		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
+		Admission: Admission{MaxInFlight: 4096, RetryAfter: Duration(time.Second),
+			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
 	}
 }
 
@@ -469,6 +495,12 @@ func (c Config) Validate() error {
 	}
 	if c.Ops.MaxLoginFailures < 1 {
 		errs = append(errs, fmt.Errorf("ops.max_login_failures %d: want at least 1", c.Ops.MaxLoginFailures))
+	}
+	if c.Act.IdleAfter < 0 {
+		errs = append(errs, errors.New("act.idle_after must not be negative (0 keeps acts in memory)"))
+	}
+	if a := c.Admission; a.MaxInFlight <= 0 || a.RetryAfter <= 0 || a.PasswordChecks < 0 || a.PasswordQueue < 0 || a.LoginFailures <= 0 || a.Lockout <= 0 {
+		errs = append(errs, errors.New("admission: max_in_flight, retry_after, login_failures and lockout must be positive; password_checks and password_queue not negative"))
 	}
 	if c.Checkpoint.Interval < Duration(time.Second) {
 		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))

@@ -132,3 +132,25 @@ func init() {
 		CommandSeconds, AppendBatch, Sessions, Notaries, LongestWait, Acts, TURNAllocations, TURNRelayedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
+
+// Memory and load shedding (issue 10b).
+var (
+	// OverloadSheds counts work turned away past the server's capacity, by
+	// what: "command" (a request answered overloaded), "connection" (a
+	// websocket answered HTTP 503), "password" (a password check answered
+	// busy).
+	OverloadSheds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "overload_sheds_total", Help: "Work shed past capacity, by what (command, connection, password).",
+	}, []string{"what"})
+	// ActsLive is the number of act actors in memory; idle ones passivate.
+	ActsLive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "acts_live", Help: "Act actors in memory (idle acts are passivated).",
+	})
+	// ActPassivations counts idle act actors stopped (rebuilt from the log
+	// on their next message).
+	ActPassivations = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "senim", Name: "act_passivations_total", Help: "Idle act actors stopped; the next message rebuilds them from the log.",
+	})
+)
+
+func init() { Registry.MustRegister(OverloadSheds, ActsLive, ActPassivations) }

@@ -8,9 +8,14 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,34 +147,54 @@ func (g *Gateway) Conns() int64 { return g.conns.Load() }
 
 // ServeHTTP upgrades one connection and runs it until it closes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if adm := g.Session.Admission; adm.Full() {
+		// Past capacity a new session would only add to the queue: it is
+		// told when to come back instead.
+		metrics.OverloadSheds.WithLabelValues("connection").Inc()
+		secs := int((adm.RetryAfter() + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, "overloaded: the server is at capacity; try again shortly", http.StatusServiceUnavailable)
+		return
+	}
 	if n := g.conns.Add(1); n > int64(g.Limits.MaxConns) {
 		g.conns.Add(-1)
 		refuse(w, http.StatusServiceUnavailable, CodeTooManyConnections, "too many connections; try again shortly")
 		return
 	}
-	defer g.conns.Add(-1)
 	ip := g.clientIP(r)
 	if !g.takeIP(ip) {
+		g.conns.Add(-1)
 		refuse(w, http.StatusTooManyRequests, CodeTooManyFromIP, "too many connections from this address; close one first")
 		return
 	}
-	defer g.releaseIP(ip)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Version},
 		OriginPatterns:  g.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		g.conns.Add(-1)
+		g.releaseIP(ip)
 		g.Log.Info().Err(err).Str("ip", ip).Str("origin", r.Header.Get("Origin")).Msg("websocket refused")
 		return
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
+	// The session reads on a goroutine of its own, and this handler
+	// returns: net/http's goroutine then ends, and with it what it held
+	// for the upgrade request (its 4 KiB buffers, the request, the headers).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	conn := &wsConn{c: c, ctx: ctx, cancel: cancel, max: g.Limits.OutboundSize, ip: ip}
+	go g.read(conn)
+}
+
+// read runs one connection's session until the connection closes.
+func (g *Gateway) read(conn *wsConn) {
+	defer g.conns.Add(-1)
+	defer g.releaseIP(conn.ip)
 	defer metrics.Connections.Dec()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	conn := &wsConn{c: c, out: make(chan []byte, g.Limits.OutboundSize), done: make(chan struct{}), cancel: cancel}
-	go conn.writeLoop(ctx)
+	defer conn.cancel()
+	c, ctx := conn.c, conn.ctx
 	if g.Limits.PingInterval > 0 {
 		go conn.keepalive(ctx, g.Limits.PingInterval)
 	}
@@ -199,47 +224,152 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wsConn is the session actor's handle on the websocket.
+// wsBuffer is the size of a connection's read and write buffers: frames
+// are small, a large one bypasses them, and net/http's 4 KiB each were a
+// good part of an idle session's memory.
+const wsBuffer = 512
+
+// smallBuffers hands the websocket small buffers of its own when it
+// hijacks the connection, instead of net/http's.
+type smallBuffers struct{ http.ResponseWriter }
+
+// Hijack takes the connection over, moving what net/http had already
+// buffered into the new reader (a client may send its first frame right
+// behind the upgrade request).
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	n := brw.Reader.Buffered()
+	if n > wsBuffer {
+		return conn, brw, nil // rare: keep net/http's buffers
+	}
+	pending, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), wsBuffer)
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBuffer)), nil
+}
+
+// wsConn is the session actor's handle on the websocket. Its writer runs
+// only while there is something to write: an idle session then holds no
+// goroutine and no queue besides the one reading (a parked writer
+// goroutine and a 256-slot channel were a third of an idle session's
+// memory).
 type wsConn struct {
 	c      *websocket.Conn
-	out    chan []byte
-	done   chan struct{}
-	once   sync.Once
+	ctx    context.Context
 	cancel context.CancelFunc
-	reason atomic.Value
-	status atomic.Int32 // the close status; 0: by the reason
+	max    int // frames queued before the client counts as too slow
+	ip     string
+
+	mu      sync.Mutex
+	queue   [][]byte
+	writing bool                 // a drain goroutine runs (or has finished the connection)
+	closed  bool                 // Close was called, or writing failed
+	reason  string               // why, for the close frame
+	status  websocket.StatusCode // the close status; 0: by the reason
 }
+
+// ClientIP is the client's address, for the password limiter's lockouts.
+func (w *wsConn) ClientIP() string { return w.ip }
 
 // Send queues a frame; false means the queue is full.
 func (w *wsConn) Send(frame []byte) bool {
-	select {
-	case <-w.done:
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
 		return true // closing: frames are dropped, the session is ending
-	default:
 	}
-	select {
-	case w.out <- frame:
-		return true
-	default:
+	if len(w.queue) >= w.max {
 		return false
 	}
+	w.queue = append(w.queue, frame)
+	if !w.writing {
+		w.writing = true
+		go w.drain()
+	}
+	return true
 }
 
-// Close ends the connection once, with a reason for the app.
-func (w *wsConn) Close(reason string) {
-	w.once.Do(func() {
-		w.reason.Store(reason)
-		close(w.done)
-	})
-}
+// Close ends the connection once, with a reason for the app, after what is
+// queued has been written.
+func (w *wsConn) Close(reason string) { w.closeWith(0, reason) }
 
-// closeWith ends the connection once with a given status.
+// closeWith ends the connection once with a given status (0: by the
+// reason: normal without one, policy violation with one).
 func (w *wsConn) closeWith(status websocket.StatusCode, reason string) {
-	w.once.Do(func() {
-		w.status.Store(int32(status))
-		w.reason.Store(reason)
-		close(w.done)
-	})
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed, w.reason, w.status = true, reason, status
+	start := !w.writing
+	w.writing = true
+	w.mu.Unlock()
+	if start {
+		go w.drain()
+	}
+}
+
+// drain writes the queue until it is empty, then ends (or, once closed,
+// closes the websocket). Only one runs at a time: w.writing.
+func (w *wsConn) drain() {
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			if w.closed {
+				w.mu.Unlock()
+				w.finish()
+				return
+			}
+			w.writing, w.queue = false, nil // nil: a burst's array is not kept
+			w.mu.Unlock()
+			return
+		}
+		frame := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		closing := w.closed
+		w.mu.Unlock()
+		timeout := 10 * time.Second
+		if closing {
+			timeout = 2 * time.Second
+		}
+		wctx, cancel := context.WithTimeout(w.ctx, timeout)
+		err := w.c.Write(wctx, websocket.MessageText, frame)
+		cancel()
+		if err != nil && !closing {
+			w.mu.Lock()
+			w.closed, w.queue = true, nil
+			w.mu.Unlock()
+			w.c.CloseNow()
+			w.cancel()
+			return
+		}
+	}
+}
+
+func (w *wsConn) finish() {
+	defer w.cancel()
+	w.mu.Lock()
+	reason, status := w.reason, w.status
+	w.mu.Unlock()
+	// Close, not CloseNow, even when the reader has gone: the app gets the
+	// reason, and a dead peer only makes Close fail at once.
+	if status != 0 {
+		_ = w.c.Close(status, reason)
+	} else if reason == "" {
+		_ = w.c.Close(websocket.StatusNormalClosure, "")
+	} else {
+		_ = w.c.Close(websocket.StatusPolicyViolation, reason)
+	}
 }
 
 // keepalive pings the app every interval. coder/websocket answers pings
@@ -253,8 +383,6 @@ func (w *wsConn) keepalive(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-w.done:
-			return
 		case <-t.C:
 			pctx, cancel := context.WithTimeout(ctx, interval)
 			err := w.c.Ping(pctx)
@@ -265,50 +393,9 @@ func (w *wsConn) keepalive(ctx context.Context, interval time.Duration) {
 				}
 				w.Close("")
 				w.c.CloseNow()
+				w.cancel()
 				return
 			}
-		}
-	}
-}
-
-func (w *wsConn) writeLoop(ctx context.Context) {
-	defer w.cancel()
-	for {
-		select {
-		case frame := <-w.out:
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := w.c.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
-				w.Close("")
-				w.c.CloseNow()
-				return
-			}
-		case <-w.done:
-			// Flush what is queued, then close.
-			for {
-				select {
-				case frame := <-w.out:
-					wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-					_ = w.c.Write(wctx, websocket.MessageText, frame)
-					cancel()
-					continue
-				default:
-				}
-				break
-			}
-			reason, _ := w.reason.Load().(string)
-			if st := w.status.Load(); st != 0 {
-				_ = w.c.Close(websocket.StatusCode(st), reason)
-			} else if reason == "" {
-				_ = w.c.Close(websocket.StatusNormalClosure, "")
-			} else {
-				_ = w.c.Close(websocket.StatusPolicyViolation, reason)
-			}
-			return
-		case <-ctx.Done():
-			w.c.CloseNow()
-			return
 		}
 	}
 }

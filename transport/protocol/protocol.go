@@ -91,6 +91,9 @@ type Envelope struct {
 	// Code and Message describe an error; Code is stable, Message is for people.
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	// RetryAfterMS, on an error that sheds load (overloaded, busy,
+	// locked_out), is how long the app should wait before trying again.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 	// Body is the type's payload.
 	Body json.RawMessage `json:"body,omitempty"`
 }
@@ -262,6 +265,12 @@ const (
 	CodeUnknownName = "unknown_name"  // an unknown query or operator action
 	CodeNotFound    = "not_found"     // no such act (or not yours)
 	CodeInternal    = "internal"      // Senim failed; retry with the same id
+	// CodeBusy: every password check is taken and the queue for them is
+	// full; retry after retry_after_ms.
+	CodeBusy = "busy"
+	// CodeLockedOut: too many wrong passwords for this login or from this
+	// address; retry after retry_after_ms.
+	CodeLockedOut = "locked_out"
 	// CodeAccountRemoved closes a notary's session when their account is
 	// removed from the accounts file (close 1008, reason "account_removed: …").
 	CodeAccountRemoved = "account_removed"

@@ -31,6 +31,7 @@ import (
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/pseudonym"
+	"github.com/senim-kz/senim/internal/pwlimit"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
@@ -180,7 +181,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
-		Document: record,
+		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(),
 	})
 	if err != nil {
 		s.closeTURN()
@@ -193,6 +194,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
+			Admission: actors.NewAdmission(cfg.Admission.MaxInFlight, cfg.Admission.RetryAfter.Std()),
+			Passwords: pwlimit.New(pwlimit.Config{Workers: cfg.Admission.PasswordChecks, Queue: cfg.Admission.PasswordQueue,
+				Failures: cfg.Admission.LoginFailures, Lockout: cfg.Admission.Lockout.Std(), RetryAfter: cfg.Admission.RetryAfter.Std(), Now: now}),
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst,
 				SigninTimeout: l.SigninTimeout.Std(), MaxAge: l.SessionMaxAge.Std()},
 			PDF: func(st *act.State) ([]byte, error) {
