@@ -36,7 +36,7 @@ func TestIdleSessionMemory(t *testing.T) {
 	if os.Getenv("SENIM_MEM_PROFILE") != "" {
 		runtime.MemProfileRate = 1
 	}
-	w := newWorld(t, func(c *config.Config) { c.Limits.MaxConns = n + 10 })
+	w := newWorld(t, func(c *config.Config) { c.Limits.MaxConns, c.Limits.MaxConnsPerIP = n+10, n+10 }) // every session comes from 127.0.0.1
 	before := heapAndStacks()
 	goroutines := runtime.NumGoroutine()
 	clients := openIdle(t, w.url, w.client, n)
