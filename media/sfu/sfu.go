@@ -21,6 +21,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
@@ -42,7 +43,16 @@ type Config struct {
 	// ICEServers are the server's own STUN/TURN servers; usually none, the
 	// server has a reachable address.
 	ICEServers []webrtc.ICEServer
-	Logger     zerolog.Logger
+	// TCPAddr, if set, is where New listens for ICE over TCP (RFC 6544,
+	// passive candidates): every connection may then also be reached on
+	// this one TCP port, for participants whose network blocks UDP.
+	// "host:0" picks a port (tests). NewAPI ignores it.
+	TCPAddr string
+	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
+	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
+	// default UDP4 and UDP6, and TCP4 with TCPAddr.
+	NetworkTypes []webrtc.NetworkType
+	Logger       zerolog.Logger
 }
 
 // SFU builds rooms that share one pion API (codecs, interceptors, network
@@ -50,6 +60,8 @@ type Config struct {
 type SFU struct {
 	api *webrtc.API
 	cfg Config
+	tcp    net.Listener // nil without ICE over TCP
+	tcpMux ice.TCPMux
 }
 
 // Codecs Senim forwards: what every browser sends.
@@ -69,7 +81,10 @@ var (
 // NewAPI is the pion API Senim's peers use, server and test peers alike:
 // VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
 // network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) {
+func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil) }
+
+// newAPI is NewAPI with the SFU's ICE-TCP mux, if any.
+func newAPI(cfg Config, tcp ice.TCPMux) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
@@ -95,7 +110,15 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if tcp != nil {
+		se.SetICETCPMux(tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+	}
+	if len(cfg.NetworkTypes) > 0 {
+		networks = cfg.NetworkTypes
+	}
+	se.SetNetworkTypes(networks)
 	if cfg.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -108,11 +131,42 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.PLIInterval <= 0 {
 		cfg.PLIInterval = 500 * time.Millisecond
 	}
-	api, err := NewAPI(cfg)
-	if err != nil {
+	s := &SFU{cfg: cfg}
+	if cfg.TCPAddr != "" {
+		var err error
+		if s.tcp, err = net.Listen("tcp4", cfg.TCPAddr); err != nil {
+			return nil, fmt.Errorf("sfu: ICE over TCP: %w", err)
+		}
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError // a closing call's connections warn of being closed
+		// A connection must prove itself with a STUN binding soon: until it
+		// does it is nobody's, and holding it long invites idle ones.
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: s.tcp, Logger: lf.NewLogger("ice-tcp"),
+			ReadBufferSize: 32, FirstStunBindTimeout: 10 * time.Second})
+	}
+	var err error
+	if s.api, err = newAPI(cfg, s.tcpMux); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
-	return &SFU{api: api, cfg: cfg}, nil
+	return s, nil
+}
+
+// TCPAddr is where the SFU takes ICE over TCP; nil when it does not.
+func (s *SFU) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// Close stops taking ICE over TCP (its listener and connections). Close
+// the rooms first.
+func (s *SFU) Close() error {
+	if s.tcpMux == nil {
+		return nil
+	}
+	return s.tcpMux.Close()
 }
 
 // Errors a room returns; the media actor maps them to protocol codes.

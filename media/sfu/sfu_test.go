@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,7 +57,14 @@ func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
 // join adds a publishing peer with the given ICE configuration.
 func (c *call) join(id string, cfg webrtc.Configuration) *peer.Peer {
 	c.t.Helper()
-	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
+	return c.joinWith(id, sfu.Config{LoopbackOnly: true}, cfg)
+}
+
+// joinWith is join on a peer API with the given network settings (a
+// network that blocks UDP).
+func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *peer.Peer {
+	c.t.Helper()
+	api, err := sfu.NewAPI(net)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -334,5 +342,40 @@ func TestLeaveAndRejoinRenegotiate(t *testing.T) {
 		return nil
 	})
 	hears(t, second, "notary:aliya")
+	c.room.Close()
+}
+
+// selectedPair is the candidate pair p's connection uses.
+func selectedPair(t *testing.T, p *peer.Peer) *webrtc.ICECandidatePair {
+	t.Helper()
+	pair, err := p.PC.GetTransceivers()[0].Sender().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v %v", pair, err)
+	}
+	return pair
+}
+
+// A participant whose network blocks UDP (it has TCP alone) still calls:
+// the SFU offers ICE over TCP on its one port, and media flows both ways.
+// Without the SFU's TCP port the same peer never connects.
+func TestUDPBlockedPeerCallsOverICETCP(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, TCPAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.TCPAddr() == nil {
+		t.Fatal("no ICE-TCP listener")
+	}
+	c := newCall(t, s, "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	tcpOnly := sfu.Config{LoopbackOnly: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeTCP4}}
+	client := c.joinWith("client:871008401427", tcpOnly, webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	pair := selectedPair(t, client)
+	if pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Remote.Port != uint16(s.TCPAddr().(*net.TCPAddr).Port) {
+		t.Fatalf("the client's pair is %s, want TCP to the SFU's port %s", pair, s.TCPAddr())
+	}
 	c.room.Close()
 }
