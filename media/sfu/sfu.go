@@ -58,8 +58,8 @@ type Config struct {
 // SFU builds rooms that share one pion API (codecs, interceptors, network
 // settings).
 type SFU struct {
-	api *webrtc.API
-	cfg Config
+	api    *webrtc.API
+	cfg    Config
 	tcp    net.Listener // nil without ICE over TCP
 	tcpMux ice.TCPMux
 }
