@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -376,6 +377,47 @@ func TestUDPBlockedPeerCallsOverICETCP(t *testing.T) {
 	pair := selectedPair(t, client)
 	if pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Remote.Port != uint16(s.TCPAddr().(*net.TCPAddr).Port) {
 		t.Fatalf("the client's pair is %s, want TCP to the SFU's port %s", pair, s.TCPAddr())
+	}
+	c.room.Close()
+}
+
+// A participant that may use relays alone, and whose only TURN server is
+// turns: (so its one connection out is TLS over TCP, as behind a firewall
+// that lets only HTTPS out), holds the call through Senim's TURN over TLS,
+// trusting the server's certificate. (Its candidates are UDP: a relay's
+// far side is UDP, from the TURN server to the SFU. pion's
+// SettingEngine has no switch for the client-to-TURN transport alone.)
+func TestRelayOnlyOverTURNS(t *testing.T) {
+	crt, key, err := turn.DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pion's TURN client checks the server's certificate against the
+	// system's roots; this test's certificate is the only root here.
+	t.Setenv("SSL_CERT_FILE", crt)
+	t.Setenv("SSL_CERT_DIR", t.TempDir())
+	srv, err := turn.Start(turn.Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: true,
+		TLSAddr: "127.0.0.1:0", TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
+	relay := webrtc.Configuration{
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
+		ICEServers:         []webrtc.ICEServer{{URLs: []string{fmt.Sprintf("turns:127.0.0.1:%d?transport=tcp", srv.TLSPort())}, Username: user, Credential: pass}},
+	}
+	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", relay)
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	if p := selectedPair(t, client); p.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("the client's candidate is %s, want relay", p.Local.Typ)
 	}
 	c.room.Close()
 }
