@@ -22,6 +22,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
@@ -48,6 +49,15 @@ type Config struct {
 	// this one TCP port, for participants whose network blocks UDP.
 	// "host:0" picks a port (tests). NewAPI ignores it.
 	TCPAddr string
+	// UDPAddr, if set, is the one UDP socket every connection's ICE uses
+	// (a UDP mux, instead of a port per connection): one port to open in
+	// a firewall. "host:0" picks a port (tests). NewAPI ignores it.
+	UDPAddr string
+	// WriteBatch, with UDPAddr, sends up to this many packets in one
+	// sendmmsg call (Linux; elsewhere one by one), each waiting at most
+	// batchInterval for the others: fewer system calls per forwarded
+	// packet. 0 or 1 writes each packet at once.
+	WriteBatch int
 	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
 	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
 	// default UDP4 and UDP6, and TCP4 with TCPAddr.
@@ -62,7 +72,14 @@ type SFU struct {
 	cfg    Config
 	tcp    net.Listener // nil without ICE over TCP
 	tcpMux ice.TCPMux
+	udpMux ice.UDPMux // nil without UDPAddr
+	udp    net.PacketConn
 }
+
+// batchInterval is the most a packet waits for its batch (WriteBatch): a
+// video frame's packets come together and go out together; a lone audio
+// packet goes after at most this.
+const batchInterval = time.Millisecond
 
 // Codecs Senim forwards: what every browser sends.
 var (
@@ -81,10 +98,10 @@ var (
 // NewAPI is the pion API Senim's peers use, server and test peers alike:
 // VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
 // network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil) }
+func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil) }
 
-// newAPI is NewAPI with the SFU's ICE-TCP mux, if any.
-func newAPI(cfg Config, tcp ice.TCPMux) (*webrtc.API, error) {
+// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any.
+func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
@@ -111,6 +128,10 @@ func newAPI(cfg Config, tcp ice.TCPMux) (*webrtc.API, error) {
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if udp != nil {
+		se.SetICEUDPMux(udp)
+		networks = networks[:1] // the mux's socket is IPv4
+	}
 	if tcp != nil {
 		se.SetICETCPMux(tcp)
 		networks = append(networks, webrtc.NetworkTypeTCP4)
@@ -144,8 +165,22 @@ func New(cfg Config) (*SFU, error) {
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: s.tcp, Logger: lf.NewLogger("ice-tcp"),
 			ReadBufferSize: 32, FirstStunBindTimeout: 10 * time.Second})
 	}
+	if cfg.UDPAddr != "" {
+		var err error
+		if s.udp, err = net.ListenPacket("udp4", cfg.UDPAddr); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("sfu: ICE over UDP: %w", err)
+		}
+		conn := s.udp
+		if cfg.WriteBatch > 1 {
+			conn = udp.NewBatchConn(s.udp, cfg.WriteBatch, batchInterval)
+		}
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError
+		s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-udp")})
+	}
 	var err error
-	if s.api, err = newAPI(cfg, s.tcpMux); err != nil {
+	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -160,13 +195,29 @@ func (s *SFU) TCPAddr() net.Addr {
 	return s.tcp.Addr()
 }
 
-// Close stops taking ICE over TCP (its listener and connections). Close
-// the rooms first.
-func (s *SFU) Close() error {
-	if s.tcpMux == nil {
+// UDPAddr is the SFU's one UDP socket; nil without Config.UDPAddr.
+func (s *SFU) UDPAddr() net.Addr {
+	if s.udp == nil {
 		return nil
 	}
-	return s.tcpMux.Close()
+	return s.udp.LocalAddr()
+}
+
+// Close stops taking ICE over TCP and over the shared UDP socket, if
+// any. Close the rooms first.
+func (s *SFU) Close() error {
+	var errs []error
+	if s.tcpMux != nil {
+		errs = append(errs, s.tcpMux.Close())
+	} else if s.tcp != nil {
+		errs = append(errs, s.tcp.Close())
+	}
+	if s.udpMux != nil {
+		errs = append(errs, s.udpMux.Close())
+	} else if s.udp != nil {
+		errs = append(errs, s.udp.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Errors a room returns; the media actor maps them to protocol codes.

@@ -421,3 +421,25 @@ func TestRelayOnlyOverTURNS(t *testing.T) {
 	}
 	c.room.Close()
 }
+
+// With one UDP socket for every connection and batched writes (sendmmsg),
+// a call flows both ways, through that port alone.
+func TestOneUDPPortWithBatchedWrites(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, UDPAddr: "127.0.0.1:0", WriteBatch: 16, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newCall(t, s, "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	port := uint16(s.UDPAddr().(*net.UDPAddr).Port)
+	for _, p := range []*peer.Peer{notary, client} {
+		if pair := selectedPair(t, p); pair.Remote.Protocol != webrtc.ICEProtocolUDP || pair.Remote.Port != port {
+			t.Fatalf("pair %s, want UDP to the SFU's port %d", pair, port)
+		}
+	}
+	c.room.Close()
+}
