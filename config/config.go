@@ -94,14 +94,7 @@ type Media struct {
 	// TCPPort, if not 0, is where the SFU takes ICE over TCP (passive
 	// candidates on this one port) for participants whose network blocks
 	// UDP.
-	TCPPort uint16 `toml:"tcp_port"`
-	// UDPPort, if not 0, is the one UDP port of every call's ICE (a UDP
-	// mux) instead of a port per connection (udp_port_min/max are then
-	// unused). WriteBatch, with it, sends up to that many packets per
-	// sendmmsg call, each waiting at most 1 ms (0: each at once).
-	UDPPort    uint16 `toml:"udp_port"`
-	WriteBatch int    `toml:"write_batch"`
-}
+	TCPPort uint16 `toml:"tcp_port"`}
 
 // TURN configures the embedded TURN server.
 type TURN struct {
@@ -377,9 +370,6 @@ func (c Config) Validate() error {
 		}
 		if m.PLIInterval <= 0 {
 			errs = append(errs, errors.New("media: pli_interval must be positive"))
-		}
-		if m.WriteBatch < 0 || m.WriteBatch > 64 || (m.WriteBatch > 1 && m.UDPPort == 0) {
-			errs = append(errs, errors.New("media: write_batch is 0 to 64, and needs udp_port"))
 		}
 		for _, ip := range m.PublicIPs {
 			if net.ParseIP(ip) == nil {

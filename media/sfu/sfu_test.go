@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -439,6 +440,71 @@ func TestOneUDPPortWithBatchedWrites(t *testing.T) {
 	for _, p := range []*peer.Peer{notary, client} {
 		if pair := selectedPair(t, p); pair.Remote.Protocol != webrtc.ICEProtocolUDP || pair.Remote.Port != port {
 			t.Fatalf("pair %s, want UDP to the SFU's port %d", pair, port)
+		}
+	}
+	c.room.Close()
+}
+
+// inNetns marks the run of TestCallWhenAPacketFilterDropsUDP inside its
+// own network namespace.
+const inNetns = "SENIM_TEST_IN_NETNS"
+
+// In a network namespace of its own, with a packet filter (nftables) that
+// drops every UDP packet, a call still flows: both ends offer UDP and TCP,
+// the UDP checks die in the filter, and ICE settles on the SFU's TCP
+// port. Optional: it needs root, unshare and nft (apt-get install
+// nftables); without them it skips.
+func TestCallWhenAPacketFilterDropsUDP(t *testing.T) {
+	if os.Getenv(inNetns) == "" {
+		unshare, err1 := exec.LookPath("unshare")
+		nft, err2 := exec.LookPath("nft")
+		if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+			t.Skip("needs root, unshare and nft (apt-get install nftables)")
+		}
+		rules := `table inet senim { chain out { type filter hook output priority 0; policy accept; meta l4proto udp drop; } }`
+		script := `ip link set lo up && printf '%s\n' "$1" | "$2" -f - && exec "$3" -test.run '^TestCallWhenAPacketFilterDropsUDP$' -test.count 1 -test.v`
+		cmd := exec.Command(unshare, "-n", "sh", "-c", script, "sh", rules, nft, os.Args[0])
+		cmd.Env = append(os.Environ(), inNetns+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil && bytes.Contains(out, []byte("Operation not permitted")) {
+			t.Skipf("no network namespace here: %s", out)
+		}
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestCallWhenAPacketFilterDropsUDP")) {
+			t.Fatalf("in the namespace: %v\n%s", err, out)
+		}
+		return
+	}
+
+	// The filter holds: a datagram to a socket of our own never arrives.
+	rx, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.Dial("udp4", rx.LocalAddr().String())
+	if err == nil {
+		_, _ = tx.Write([]byte("x"))
+		tx.Close()
+	}
+	_ = rx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, _, err := rx.ReadFrom(make([]byte, 8)); err == nil {
+		t.Fatal("a UDP datagram went through the filter")
+	}
+
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, TCPAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newCall(t, s, "")
+	both := sfu.Config{LoopbackOnly: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4}}
+	notary := c.joinWith("notary:aliya", both, webrtc.Configuration{})
+	client := c.joinWith("client:871008401427", both, webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	for _, p := range []*peer.Peer{notary, client} {
+		if pair := selectedPair(t, p); pair.Local.Protocol != webrtc.ICEProtocolTCP {
+			t.Fatalf("pair %s, want TCP", pair)
 		}
 	}
 	c.room.Close()

@@ -130,19 +130,12 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	}
 	if cfg.Media.Enabled {
 		m := cfg.Media
-		// The single ICE ports listen on loopback alone in development, like
-		// the candidates.
-		host := map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly]
-		tcpAddr, udpAddr := "", ""
+		tcpAddr := "" // ICE over TCP, on loopback alone like the UDP candidates in development
 		if m.TCPPort != 0 {
-			tcpAddr = net.JoinHostPort(host, fmt.Sprint(m.TCPPort))
-		}
-		if m.UDPPort != 0 {
-			udpAddr = net.JoinHostPort(host, fmt.Sprint(m.UDPPort))
+			tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
 		}
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
-			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, UDPAddr: udpAddr, WriteBatch: m.WriteBatch,
-			Logger: log.With().Str("component", "sfu").Logger()})
+			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger()})
 		s.SFU = media.SFU
 		if err != nil {
 			s.closeTURN()
