@@ -94,7 +94,8 @@ type Media struct {
 	// TCPPort, if not 0, is where the SFU takes ICE over TCP (passive
 	// candidates on this one port) for participants whose network blocks
 	// UDP.
-	TCPPort uint16 `toml:"tcp_port"`}
+	TCPPort uint16 `toml:"tcp_port"`
+}
 
 // TURN configures the embedded TURN server.
 type TURN struct {
