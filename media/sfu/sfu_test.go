@@ -461,7 +461,7 @@ func TestCallWhenAPacketFilterDropsUDP(t *testing.T) {
 		if err1 != nil || err2 != nil || os.Geteuid() != 0 {
 			t.Skip("needs root, unshare and nft (apt-get install nftables)")
 		}
-		rules := `table inet senim { chain out { type filter hook output priority 0; policy accept; meta l4proto udp drop; } }`
+		rules := "table inet senim {\n chain out {\n  type filter hook output priority 0; policy accept;\n  meta l4proto udp drop\n }\n}"
 		script := `ip link set lo up && printf '%s\n' "$1" | "$2" -f - && exec "$3" -test.run '^TestCallWhenAPacketFilterDropsUDP$' -test.count 1 -test.v`
 		cmd := exec.Command(unshare, "-n", "sh", "-c", script, "sh", rules, nft, os.Args[0])
 		cmd.Env = append(os.Environ(), inNetns+"=1")
