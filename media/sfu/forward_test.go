@@ -5,12 +5,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
+	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 )
 
 // packets is a fake remote track: it hands out the same packets in turn,
@@ -147,5 +151,95 @@ func TestRecordingThroughTheRingIsExact(t *testing.T) {
 	sum, n, err := HashFile(filepath.Join(dir, got.File))
 	if err != nil || sum != got.SHA256 || n != got.Bytes {
 		t.Fatalf("hash %s/%d, recorded %s/%d (%v)", sum, n, got.SHA256, got.Bytes, err)
+	}
+}
+
+// opusPackets are n 20 ms Opus packets of 80 bytes.
+func opusPackets(t testing.TB, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		payload := make([]byte, 80)
+		payload[0] = 0xfc
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(i), Timestamp: uint32(960 * i), SSRC: 7}, Payload: payload}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// rusageCPU is the CPU (user + system) this process has used, every
+// goroutine's: the recorder's writer goroutine counts.
+func rusageCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRecording is the CPU a recorded packet costs: "inline" writes
+// each packet with the Ogg/IVF writer straight to the file on the
+// forwarding goroutine (how recording worked before the ring), "ring"
+// through the recorder (a slot copy here, the writing on its goroutine,
+// buffered). cpu-ns/pkt counts every goroutine.
+//
+//	go test ./media/sfu -run '^$' -bench Recording -benchmem
+func BenchmarkRecording(b *testing.B) {
+	for _, codec := range []webrtc.RTPCodecParameters{Opus, VP8} {
+		name := strings.TrimPrefix(strings.ToLower(codec.MimeType), "audio/")
+		name = strings.TrimPrefix(name, "video/")
+		raw := opusPackets(b, 1000)
+		if codec.MimeType == VP8.MimeType {
+			raw = vp8Packets(b, 1000)
+		}
+		b.Run(name+"/inline", func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "x"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var w mediaWriter
+			if codec.MimeType == Opus.MimeType {
+				w, err = oggwriter.NewWith(f, codec.ClockRate, codec.Channels)
+			} else {
+				w, err = ivfwriter.NewWith(f, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			var p rtp.Packet
+			cpu0 := rusageCPU(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := p.Unmarshal(raw[i%len(raw)]); err != nil {
+					b.Fatal(err)
+				}
+				_ = time.Now() // the old recorder's clock reading
+				if err := w.WriteRTP(&p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			_ = w.Close()
+			b.StopTimer()
+			b.ReportMetric(float64(rusageCPU(b)-cpu0)/float64(b.N), "cpu-ns/pkt")
+		})
+		b.Run(name+"/ring", func(b *testing.B) {
+			rec, err := newRecorder(b.TempDir(), "k", "p", codec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu0 := rusageCPU(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rec.add(raw[i%len(raw)], time.Now())
+			}
+			if _, err := rec.finish(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(rusageCPU(b)-cpu0)/float64(b.N), "cpu-ns/pkt")
+		})
 	}
 }
