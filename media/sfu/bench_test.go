@@ -28,7 +28,7 @@ func cpuTime(b *testing.B) time.Duration {
 // two participants, each publishing VP8 at 300 kbit/s and Opus, so a room
 // forwards 4 streams (a track to one subscriber). "sfu" runs them through
 // rooms; "sfu-rec" records them too; "sfu-batch" has the SFU on one UDP
-// socket with batched writes (media.udp_port, media.write_batch);
+// socket with batched writes (Config.UDPAddr, Config.WriteBatch);
 // "direct" connects the same peers to each other without the SFU. Every
 // run includes the synthetic peers' own CPU (packetizing, SRTP both ways),
 // so the SFU's cost per stream is the difference from "direct". Each b.N

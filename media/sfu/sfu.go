@@ -9,6 +9,14 @@
 // One side offering removes glare from renegotiation. Candidates trickle
 // both ways.
 //
+// Networks: ICE over UDP, and with Config.TCPAddr over TCP on one port
+// too, for participants whose network blocks UDP (relays through Senim's
+// TURN, over UDP, TCP or TLS, are the participants' side of it).
+//
+// Forwarding costs no allocation per packet: each published track has one
+// read buffer and one rtp.Packet, reused; a recording takes a copy into a
+// ring of reused slots and is written on its own goroutine (record.go).
+//
 // A Room is safe for concurrent use: pion calls back on its own goroutines,
 // and the media actor that owns the room calls in from its own.
 package sfu
