@@ -154,6 +154,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	// the data directory, so the pseudonyms hold across restarts.
 	logSecret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "log.secret"))
 	if err != nil {
+		s.closeSFU()
+		s.closeTURN()
 		s.Log.Close()
 		s.closeBank()
 		return nil, err
