@@ -145,6 +145,11 @@ type Media struct {
 	// PLIInterval is the least time between keyframe requests to one
 	// publisher.
 	PLIInterval Duration `toml:"pli_interval"`
+
+	// TCPPort, if not 0, is where the SFU takes ICE over TCP (passive
+	// candidates on this one port) for participants whose network blocks
+	// UDP.
+	TCPPort uint16 `toml:"tcp_port"`
 }
 
 // TURN configures the embedded TURN server.
@@ -172,6 +177,19 @@ type TURN struct {
 	// off, the server's own addresses are refused as peers too.
 	MaxAllocationsPerUser int   `toml:"max_allocations_per_user"`
 	MaxBitratePerUser     int64 `toml:"max_bitrate_per_user"`
+
+	// TLSAddr, if set, is where TURN is served over TLS as well (turns:,
+	// port 443 in production: it passes firewalls that let only HTTPS
+	// out). TLSCert and TLSKey are its PEM files; empty, http.tls_cert and
+	// http.tls_key, or else a self-signed certificate made under data_dir
+	// (development: browsers do not trust it and skip that server).
+	// TLSHost is the host the turns: URL names, which the certificate
+	// must cover; empty, document.public_url's host when a certificate is
+	// configured, else relay_ip.
+	TLSAddr string `toml:"tls_addr"`
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	TLSHost string `toml:"tls_host"`
 }
 
 // Document configures the notarial document. An act records both values
@@ -443,6 +461,14 @@ func (c Config) Validate() error {
 	}
 	if c.TURN.UDPSockets < 0 || c.TURN.UDPSockets > 256 || c.TURN.ReadBuffer < 0 {
 		errs = append(errs, errors.New("turn: udp_sockets is 0 (one per CPU) to 256, read_buffer ≥ 0"))
+	}
+	if t := c.TURN; t.Enabled && t.TLSAddr != "" {
+		if _, port, err := net.SplitHostPort(t.TLSAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("turn: tls_addr %q is not host:port", t.TLSAddr))
+		}
+		if (t.TLSCert == "") != (t.TLSKey == "") {
+			errs = append(errs, errors.New("turn: tls_cert and tls_key are set together or not at all"))
+		}
 	}
 	if t := c.TURN; t.Enabled && (t.MaxAllocationsPerUser < 1 || t.MaxAllocationsPerUser > 64 || t.MaxBitratePerUser < 64_000 || t.CredentialTTL > Duration(24*time.Hour)) {
 		errs = append(errs, errors.New("turn: max_allocations_per_user is 1 to 64, max_bitrate_per_user at least 64000 (bits/s), credential_ttl at most 24h"))

@@ -21,6 +21,9 @@ func (c Config) DevSettings() []string {
 	if c.TURN.Enabled && c.TURN.AllowLoopback {
 		on = append(on, "turn.allow_loopback = true (TURN relays to loopback peers; set false)")
 	}
+	if t := c.TURN; t.Enabled && t.TLSAddr != "" && t.TLSCert == "" && !c.HTTP.TLS() {
+		on = append(on, "turn.tls_addr without turn.tls_cert or http.tls_cert (TURN over TLS with a self-signed certificate browsers do not trust; set turn.tls_cert and turn.tls_key)")
+	}
 	if c.Media.Enabled && c.Media.LoopbackOnly {
 		on = append(on, "media.loopback_only = true (the SFU reaches only this machine; set false and media.public_ips)")
 	}

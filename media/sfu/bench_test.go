@@ -27,31 +27,44 @@ func cpuTime(b *testing.B) time.Duration {
 // BenchmarkForwarding measures the CPU of forwarded streams. Each room has
 // two participants, each publishing VP8 at 300 kbit/s and Opus, so a room
 // forwards 4 streams (a track to one subscriber). "sfu" runs them through
-// rooms; "direct" connects the same peers to each other without the SFU.
-// Both runs include the synthetic peers' own CPU (packetizing, SRTP both
-// ways), so the SFU's cost per stream is the difference of the two. Each
-// b.N is one second of measured call: use -benchtime 5x.
+// rooms; "sfu-rec" records them too; "sfu-batch" has the SFU on one UDP
+// socket with batched writes (Config.UDPAddr, Config.WriteBatch);
+// "direct" connects the same peers to each other without the SFU. Every
+// run includes the synthetic peers' own CPU (packetizing, SRTP both ways),
+// so the SFU's cost per stream is the difference from "direct". Each b.N
+// is one second of measured call: use -benchtime 5x. With -benchmem,
+// allocs/op is per second of call, every goroutine's.
 //
-//	go test ./media/sfu -run '^$' -bench Forwarding -benchtime 5x
+//	go test ./media/sfu -run '^$' -bench Forwarding -benchtime 5x -benchmem
 func BenchmarkForwarding(b *testing.B) {
 	for _, rooms := range []int{1, 5, 10, 25} {
-		for _, mode := range []string{"sfu", "direct"} {
-			b.Run(fmt.Sprintf("rooms=%d/%s", rooms, mode), func(b *testing.B) { benchForwarding(b, rooms, mode == "sfu") })
+		for _, mode := range []string{"sfu", "sfu-rec", "sfu-batch", "direct"} {
+			b.Run(fmt.Sprintf("rooms=%d/%s", rooms, mode), func(b *testing.B) { benchForwarding(b, rooms, mode) })
 		}
 	}
 }
 
-func benchForwarding(b *testing.B, rooms int, viaSFU bool) {
+func benchForwarding(b *testing.B, rooms int, mode string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 500 * time.Millisecond})
+	viaSFU := mode != "direct"
+	cfg := sfu.Config{LoopbackOnly: true, PLIInterval: 500 * time.Millisecond}
+	if mode == "sfu-batch" {
+		cfg.UDPAddr, cfg.WriteBatch = "127.0.0.1:0", 16
+	}
+	recordDir := ""
+	if mode == "sfu-rec" {
+		recordDir = b.TempDir()
+	}
+	s, err := sfu.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.Close()
 	type pair struct{ a, b *peer.Peer }
 	var pairs []pair
 	var closers []func()
@@ -66,7 +79,7 @@ func benchForwarding(b *testing.B, rooms int, viaSFU bool) {
 			var room *sfu.Room
 			peers := map[string]*peer.Peer{}
 			queues := map[string]chan sfu.Signal{"a": make(chan sfu.Signal, 256), "b": make(chan sfu.Signal, 256)}
-			room = s.NewRoom(sfu.RoomOptions{ID: fmt.Sprint(i), Sink: func(id string, sig sfu.Signal) { queues[id] <- sig }})
+			room = s.NewRoom(sfu.RoomOptions{ID: fmt.Sprint(i), RecordDir: recordDir, Sink: func(id string, sig sfu.Signal) { queues[id] <- sig }})
 			for _, id := range []string{"a", "b"} {
 				id := id
 				pp, err := peer.New(api, webrtc.Configuration{}, func(sig peer.Signal) {

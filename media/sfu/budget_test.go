@@ -3,6 +3,7 @@ package sfu
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -24,9 +25,13 @@ func TestRecordBudgetStopsRecording(t *testing.T) {
 		r.budget = b
 		recs = append(recs, r)
 	}
-	for i := 0; i < 20; i++ { // 20 × 2 × 100 bytes: four times the budget
+	for i := 0; i < 20; i++ { // 20 × 2 × 100-byte packets: four times the budget
 		for _, r := range recs {
-			r.write(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i), Timestamp: uint32(i * 960)}, Payload: make([]byte, 100)})
+			raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i * 960)}, Payload: make([]byte, 88)}).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.add(raw, time.Now()) // 100 bytes: a 12-byte header and 88 of payload
 		}
 	}
 	if capped != 1 || !b.Spent() {
@@ -43,7 +48,7 @@ func TestRecordBudgetStopsRecording(t *testing.T) {
 			t.Fatalf("file %v %v", st, err)
 		}
 	}
-	if packets != 10 { // 1000 bytes of 100-byte payloads
+	if packets != 10 { // 1000 bytes of 100-byte packets
 		t.Fatalf("%d packets recorded, want 10", packets)
 	}
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,10 +74,44 @@ func (b *RecordBudget) take(n int) bool {
 // Spent reports whether the cap was reached.
 func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.used.Load() > b.max }
 
-// recorder writes one track. Only the track's forwarding loop uses it.
+// Recording runs beside forwarding, not in its way. The forwarding loop
+// copies each packet into a ring of reused slots (no allocation, no
+// channel send per packet) and goes on; the recorder's own goroutine
+// drains the ring every flushEvery (or when it is half full), writes the
+// packets through a buffer and flushes it, so the file costs a few writes
+// a second instead of one or two per packet. A full ring makes the
+// forwarding loop wait for the disk, as writing inline did: a recording
+// never loses a packet. Every flush reaches the file, so a crash loses at
+// most flushEvery of it (Salvage takes what is there); the file is synced
+// once, on close.
+const (
+	ringSlots  = 128 // packets; 192 KiB per recorded track
+	slotBytes  = 1500
+	flushEvery = 100 * time.Millisecond
+	fileBuffer = 64 << 10
+)
+
+// slot is one packet waiting in the ring, with when it arrived.
+type slot struct {
+	n  int
+	at time.Time
+	b  [slotBytes]byte
+}
+
+// recorder writes one track. The track's forwarding loop is its only
+// producer (add, finish); its goroutine (drain) is the only consumer.
 type recorder struct {
 	budget *RecordBudget // shared by the room's recorders; nil: no cap
+	slots      []slot
+	head, tail atomic.Uint64 // head: next slot to write out; tail: next slot to fill
+	kick       chan struct{} // producer → writer: the ring is half full
+	space      chan struct{} // writer → producer: slots were freed
+	done       chan struct{} // closed by finish
+	exited     chan struct{} // closed by the writer goroutine
+
+	// The writer goroutine's alone until exited.
 	w      mediaWriter
+	pkt    rtp.Packet
 	path   string
 	rec    Recording
 	clock  uint32
@@ -86,16 +121,31 @@ type recorder struct {
 	failed error
 }
 
-// syncedFile reaches the disk before it closes: a finished recording is
-// named in the act's log, so it must outlive a crash that follows.
-type syncedFile struct{ *os.File }
+// bufferedFile buffers a recording's writes; Close flushes and syncs, so
+// the file reaches the disk before it closes: a finished recording is named
+// in the act's log, so it must outlive a crash that follows. Seek flushes
+// first (the IVF writer rewrites its frame count on close).
+type bufferedFile struct {
+	*bufio.Writer
+	f *os.File
+}
 
-func (f syncedFile) Close() error {
-	if err := f.Sync(); err != nil {
-		_ = f.File.Close()
-		return err
+func (b *bufferedFile) Seek(off int64, whence int) (int64, error) {
+	if err := b.Flush(); err != nil {
+		return 0, err
 	}
-	return f.File.Close()
+	return b.f.Seek(off, whence)
+}
+
+func (b *bufferedFile) Close() error {
+	err := b.Flush()
+	if err == nil {
+		err = b.f.Sync()
+	}
+	if cerr := b.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) (*recorder, error) {
@@ -122,25 +172,101 @@ func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) 
 	if err != nil {
 		return nil, err
 	}
+	out := &bufferedFile{Writer: bufio.NewWriterSize(f, fileBuffer), f: f}
 	var w mediaWriter
 	if kind == "audio" {
-		w, err = oggwriter.NewWith(syncedFile{f}, codec.ClockRate, codec.Channels)
+		w, err = oggwriter.NewWith(out, codec.ClockRate, codec.Channels)
 	} else {
-		w, err = ivfwriter.NewWith(syncedFile{f}, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		w, err = ivfwriter.NewWith(out, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+	}
+	if err == nil {
+		err = out.Flush() // the file's header is on disk from the start
 	}
 	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
-	return &recorder{w: w, path: f.Name(), clock: codec.ClockRate,
-		rec: Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name}}, nil
+	r := &recorder{w: w, path: f.Name(), clock: codec.ClockRate,
+		rec:   Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name},
+		slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1),
+		done: make(chan struct{}), exited: make(chan struct{})}
+	go r.run(out)
+	return r, nil
 }
 
-func (r *recorder) write(p *rtp.Packet) {
-	if r.failed != nil || !r.budget.take(len(p.Payload)) {
+// add queues one raw RTP packet that arrived at now. It waits only when
+// the ring is full.
+func (r *recorder) add(raw []byte, now time.Time) {
+	if !r.budget.take(len(raw)) {
+		return // past the room's cap: the file ends where it is
+	}
+	tail := r.tail.Load()
+	for tail-r.head.Load() >= ringSlots {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+		<-r.space
+	}
+	s := &r.slots[tail%ringSlots]
+	s.n = copy(s.b[:], raw)
+	s.at = now
+	r.tail.Store(tail + 1)
+	if tail+1-r.head.Load() >= ringSlots/2 {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run is the writer goroutine: it drains the ring on a tick, when kicked,
+// and a last time when finish closes done.
+func (r *recorder) run(out *bufferedFile) {
+	defer close(r.exited)
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-r.kick:
+		case <-r.done:
+			r.drain(out)
+			return
+		}
+		r.drain(out)
+	}
+}
+
+func (r *recorder) drain(out *bufferedFile) {
+	head, tail := r.head.Load(), r.tail.Load()
+	if head == tail {
 		return
 	}
-	now := time.Now()
+	for ; head != tail; head++ {
+		s := &r.slots[head%ringSlots]
+		r.write(s.b[:s.n], s.at)
+	}
+	r.head.Store(head)
+	select {
+	case r.space <- struct{}{}:
+	default:
+	}
+	if r.failed == nil {
+		if err := out.Flush(); err != nil {
+			r.failed = err
+		}
+	}
+}
+
+func (r *recorder) write(raw []byte, now time.Time) {
+	if r.failed != nil {
+		return
+	}
+	p := &r.pkt
+	if err := p.Unmarshal(raw); err != nil {
+		return // the forwarding loop skipped it too
+	}
 	if !r.have {
 		r.have, r.lastTS, r.rec.Started = true, p.Timestamp, now
 	} else if d := int32(p.Timestamp - r.lastTS); d > 0 { // wraps; late packets do not count
@@ -156,6 +282,8 @@ func (r *recorder) write(p *rtp.Packet) {
 
 // finish closes the file (synced) and hashes it.
 func (r *recorder) finish() (Recording, error) {
+	close(r.done)
+	<-r.exited
 	if err := r.w.Close(); err != nil {
 		return Recording{}, fmt.Errorf("sfu: close %s: %w", r.path, err)
 	}

@@ -8,8 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/senim-kz/senim/metrics"
 )
@@ -371,19 +374,8 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	r.mu.Unlock()
 
 	go drainReceiverRTCP(recv)
-	packets := metrics.MediaPackets.WithLabelValues(kind.String())
-	bytes := metrics.MediaBytes.WithLabelValues(kind.String())
-	for {
-		pkt, _, err := remote.ReadRTP()
-		if err != nil {
-			break
-		}
-		packets.Inc()
-		bytes.Add(float64(len(pkt.Payload)))
-		if rec != nil {
-			rec.write(pkt)
-		}
-		_ = local.WriteRTP(pkt) // fails only when nobody is bound yet
+	f := newForwarder(remote, local, rec, kind)
+	for f.step() == nil {
 	}
 
 	r.mu.Lock()
@@ -480,4 +472,47 @@ func StreamID(participant string) string {
 		}
 		return '-'
 	}, participant)
+}
+
+// rtpSource is where a forwarder reads: a *webrtc.TrackRemote (after the
+// interceptors and SRTP), or a fake in tests.
+type rtpSource interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// forwarder moves one published track's packets to its subscribers (the
+// local track every subscriber's sender is bound to) and its recorder.
+// It reads into one buffer and one rtp.Packet it reuses, so that
+// forwarding costs no allocation per packet: TrackRemote.ReadRTP would make
+// a buffer and a packet for each one.
+type forwarder struct {
+	src            rtpSource
+	dst            *webrtc.TrackLocalStaticRTP
+	rec            *recorder // nil: not recorded
+	packets, bytes prometheus.Counter
+	buf            []byte
+	pkt            rtp.Packet
+}
+
+func newForwarder(src rtpSource, dst *webrtc.TrackLocalStaticRTP, rec *recorder, kind webrtc.RTPCodecType) *forwarder {
+	return &forwarder{src: src, dst: dst, rec: rec, buf: make([]byte, slotBytes),
+		packets: metrics.MediaPackets.WithLabelValues(kind.String()), bytes: metrics.MediaBytes.WithLabelValues(kind.String())}
+}
+
+// step forwards one packet; an error is the end of the track.
+func (f *forwarder) step() error {
+	n, _, err := f.src.Read(f.buf)
+	if err != nil {
+		return err
+	}
+	if err := f.pkt.Unmarshal(f.buf[:n]); err != nil {
+		return nil // not RTP after all: skipped, the track goes on
+	}
+	f.packets.Inc()
+	f.bytes.Add(float64(len(f.pkt.Payload)))
+	if f.rec != nil {
+		f.rec.add(f.buf[:n], time.Now())
+	}
+	_ = f.dst.WriteRTP(&f.pkt) // fails only when nobody is bound yet
+	return nil
 }

@@ -9,6 +9,14 @@
 // One side offering removes glare from renegotiation. Candidates trickle
 // both ways.
 //
+// Networks: ICE over UDP, and with Config.TCPAddr over TCP on one port
+// too, for participants whose network blocks UDP (relays through Senim's
+// TURN, over UDP, TCP or TLS, are the participants' side of it).
+//
+// Forwarding costs no allocation per packet: each published track has one
+// read buffer and one rtp.Packet, reused; a recording takes a copy into a
+// ring of reused slots and is written on its own goroutine (record.go).
+//
 // A Room is safe for concurrent use: pion calls back on its own goroutines,
 // and the media actor that owns the room calls in from its own.
 package sfu
@@ -21,6 +29,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
@@ -42,15 +52,45 @@ type Config struct {
 	// ICEServers are the server's own STUN/TURN servers; usually none, the
 	// server has a reachable address.
 	ICEServers []webrtc.ICEServer
-	Logger     zerolog.Logger
+	// TCPAddr, if set, is where New listens for ICE over TCP (RFC 6544,
+	// passive candidates): every connection may then also be reached on
+	// this one TCP port, for participants whose network blocks UDP.
+	// "host:0" picks a port (tests). NewAPI ignores it.
+	TCPAddr string
+	// UDPAddr, if set, is the one UDP socket every connection's ICE uses
+	// (pion's UDP mux, instead of a port per connection). "host:0" picks a
+	// port (tests). NewAPI ignores it.
+	UDPAddr string
+	// WriteBatch, with UDPAddr, sends up to this many packets in one
+	// sendmmsg call (Linux; elsewhere one by one), each waiting at most
+	// batchInterval for the others. 0 or 1 writes each packet at once.
+	// Measured (BenchmarkForwarding, sfu-batch) it costs more than it
+	// saves at a call's packet rates: the mux's own per-packet work and
+	// allocations outweigh the fewer system calls. So the server's
+	// configuration does not offer it; the benchmark keeps the experiment.
+	WriteBatch int
+	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
+	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
+	// default UDP4 and UDP6, and TCP4 with TCPAddr.
+	NetworkTypes []webrtc.NetworkType
+	Logger       zerolog.Logger
 }
 
 // SFU builds rooms that share one pion API (codecs, interceptors, network
 // settings).
 type SFU struct {
-	api *webrtc.API
-	cfg Config
+	api    *webrtc.API
+	cfg    Config
+	tcp    net.Listener // nil without ICE over TCP
+	tcpMux ice.TCPMux
+	udpMux ice.UDPMux // nil without UDPAddr
+	udp    net.PacketConn
 }
+
+// batchInterval is the most a packet waits for its batch (WriteBatch): a
+// video frame's packets come together and go out together; a lone audio
+// packet goes after at most this.
+const batchInterval = time.Millisecond
 
 // Codecs Senim forwards: what every browser sends.
 var (
@@ -69,7 +109,10 @@ var (
 // NewAPI is the pion API Senim's peers use, server and test peers alike:
 // VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
 // network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) {
+func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil) }
+
+// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any.
+func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
@@ -95,7 +138,19 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if udp != nil {
+		se.SetICEUDPMux(udp)
+		networks = networks[:1] // the mux's socket is IPv4
+	}
+	if tcp != nil {
+		se.SetICETCPMux(tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+	}
+	if len(cfg.NetworkTypes) > 0 {
+		networks = cfg.NetworkTypes
+	}
+	se.SetNetworkTypes(networks)
 	if cfg.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -108,11 +163,72 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.PLIInterval <= 0 {
 		cfg.PLIInterval = 500 * time.Millisecond
 	}
-	api, err := NewAPI(cfg)
-	if err != nil {
+	s := &SFU{cfg: cfg}
+	if cfg.TCPAddr != "" {
+		var err error
+		if s.tcp, err = net.Listen("tcp4", cfg.TCPAddr); err != nil {
+			return nil, fmt.Errorf("sfu: ICE over TCP: %w", err)
+		}
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError // a closing call's connections warn of being closed
+		// A connection must prove itself with a STUN binding soon: until it
+		// does it is nobody's, and holding it long invites idle ones.
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: s.tcp, Logger: lf.NewLogger("ice-tcp"),
+			ReadBufferSize: 32, FirstStunBindTimeout: 10 * time.Second})
+	}
+	if cfg.UDPAddr != "" {
+		var err error
+		if s.udp, err = net.ListenPacket("udp4", cfg.UDPAddr); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("sfu: ICE over UDP: %w", err)
+		}
+		conn := s.udp
+		if cfg.WriteBatch > 1 {
+			conn = udp.NewBatchConn(s.udp, cfg.WriteBatch, batchInterval)
+		}
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError
+		s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-udp")})
+	}
+	var err error
+	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
-	return &SFU{api: api, cfg: cfg}, nil
+	return s, nil
+}
+
+// TCPAddr is where the SFU takes ICE over TCP; nil when it does not.
+func (s *SFU) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// UDPAddr is the SFU's one UDP socket; nil without Config.UDPAddr.
+func (s *SFU) UDPAddr() net.Addr {
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
+}
+
+// Close stops taking ICE over TCP and over the shared UDP socket, if
+// any. Close the rooms first.
+func (s *SFU) Close() error {
+	var errs []error
+	if s.tcpMux != nil {
+		errs = append(errs, s.tcpMux.Close())
+	} else if s.tcp != nil {
+		errs = append(errs, s.tcp.Close())
+	}
+	if s.udpMux != nil {
+		errs = append(errs, s.udpMux.Close())
+	} else if s.udp != nil {
+		errs = append(errs, s.udp.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Errors a room returns; the media actor maps them to protocol codes.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,7 +59,14 @@ func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
 // join adds a publishing peer with the given ICE configuration.
 func (c *call) join(id string, cfg webrtc.Configuration) *peer.Peer {
 	c.t.Helper()
-	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
+	return c.joinWith(id, sfu.Config{LoopbackOnly: true}, cfg)
+}
+
+// joinWith is join on a peer API with the given network settings (a
+// network that blocks UDP).
+func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *peer.Peer {
+	c.t.Helper()
+	api, err := sfu.NewAPI(net)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -334,5 +344,168 @@ func TestLeaveAndRejoinRenegotiate(t *testing.T) {
 		return nil
 	})
 	hears(t, second, "notary:aliya")
+	c.room.Close()
+}
+
+// selectedPair is the candidate pair p's connection uses.
+func selectedPair(t *testing.T, p *peer.Peer) *webrtc.ICECandidatePair {
+	t.Helper()
+	pair, err := p.PC.GetTransceivers()[0].Sender().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v %v", pair, err)
+	}
+	return pair
+}
+
+// A participant whose network blocks UDP (it has TCP alone) still calls:
+// the SFU offers ICE over TCP on its one port, and media flows both ways.
+// Without the SFU's TCP port the same peer never connects.
+func TestUDPBlockedPeerCallsOverICETCP(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, TCPAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.TCPAddr() == nil {
+		t.Fatal("no ICE-TCP listener")
+	}
+	c := newCall(t, s, "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	tcpOnly := sfu.Config{LoopbackOnly: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeTCP4}}
+	client := c.joinWith("client:871008401427", tcpOnly, webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	pair := selectedPair(t, client)
+	if pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Remote.Port != uint16(s.TCPAddr().(*net.TCPAddr).Port) {
+		t.Fatalf("the client's pair is %s, want TCP to the SFU's port %s", pair, s.TCPAddr())
+	}
+	c.room.Close()
+}
+
+// A participant that may use relays alone, and whose only TURN server is
+// turns: (so its one connection out is TLS over TCP, as behind a firewall
+// that lets only HTTPS out), holds the call through Senim's TURN over TLS,
+// trusting the server's certificate. (Its candidates are UDP: a relay's
+// far side is UDP, from the TURN server to the SFU. pion's
+// SettingEngine has no switch for the client-to-TURN transport alone.)
+func TestRelayOnlyOverTURNS(t *testing.T) {
+	crt, key, err := turn.DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pion's TURN client checks the server's certificate against the
+	// system's roots; this test's certificate is the only root here.
+	t.Setenv("SSL_CERT_FILE", crt)
+	t.Setenv("SSL_CERT_DIR", t.TempDir())
+	srv, err := turn.Start(turn.Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: true,
+		TLSAddr: "127.0.0.1:0", TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
+	relay := webrtc.Configuration{
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
+		ICEServers:         []webrtc.ICEServer{{URLs: []string{fmt.Sprintf("turns:127.0.0.1:%d?transport=tcp", srv.TLSPort())}, Username: user, Credential: pass}},
+	}
+	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", relay)
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	if p := selectedPair(t, client); p.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("the client's candidate is %s, want relay", p.Local.Typ)
+	}
+	c.room.Close()
+}
+
+// With one UDP socket for every connection and batched writes (sendmmsg),
+// a call flows both ways, through that port alone.
+func TestOneUDPPortWithBatchedWrites(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, UDPAddr: "127.0.0.1:0", WriteBatch: 16, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newCall(t, s, "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	port := uint16(s.UDPAddr().(*net.UDPAddr).Port)
+	for _, p := range []*peer.Peer{notary, client} {
+		if pair := selectedPair(t, p); pair.Remote.Protocol != webrtc.ICEProtocolUDP || pair.Remote.Port != port {
+			t.Fatalf("pair %s, want UDP to the SFU's port %d", pair, port)
+		}
+	}
+	c.room.Close()
+}
+
+// inNetns marks the run of TestCallWhenAPacketFilterDropsUDP inside its
+// own network namespace.
+const inNetns = "SENIM_TEST_IN_NETNS"
+
+// In a network namespace of its own, with a packet filter (nftables) that
+// drops every UDP packet, a call still flows: both ends offer UDP and TCP,
+// the UDP checks die in the filter, and ICE settles on the SFU's TCP
+// port. Optional: it needs root, unshare and nft (apt-get install
+// nftables); without them it skips.
+func TestCallWhenAPacketFilterDropsUDP(t *testing.T) {
+	if os.Getenv(inNetns) == "" {
+		unshare, err1 := exec.LookPath("unshare")
+		nft, err2 := exec.LookPath("nft")
+		if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+			t.Skip("needs root, unshare and nft (apt-get install nftables)")
+		}
+		rules := "table inet senim {\n chain out {\n  type filter hook output priority 0; policy accept;\n  meta l4proto udp drop\n }\n}"
+		script := `ip link set lo up && printf '%s\n' "$1" | "$2" -f - && exec "$3" -test.run '^TestCallWhenAPacketFilterDropsUDP$' -test.count 1 -test.v`
+		cmd := exec.Command(unshare, "-n", "sh", "-c", script, "sh", rules, nft, os.Args[0])
+		cmd.Env = append(os.Environ(), inNetns+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil && bytes.Contains(out, []byte("Operation not permitted")) {
+			t.Skipf("no network namespace here: %s", out)
+		}
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestCallWhenAPacketFilterDropsUDP")) {
+			t.Fatalf("in the namespace: %v\n%s", err, out)
+		}
+		return
+	}
+
+	// The filter holds: a datagram to a socket of our own never arrives.
+	rx, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.Dial("udp4", rx.LocalAddr().String())
+	if err == nil {
+		_, _ = tx.Write([]byte("x"))
+		tx.Close()
+	}
+	_ = rx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, _, err := rx.ReadFrom(make([]byte, 8)); err == nil {
+		t.Fatal("a UDP datagram went through the filter")
+	}
+
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 100 * time.Millisecond, TCPAddr: "127.0.0.1:0", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newCall(t, s, "")
+	both := sfu.Config{LoopbackOnly: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4}}
+	notary := c.joinWith("notary:aliya", both, webrtc.Configuration{})
+	client := c.joinWith("client:871008401427", both, webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	for _, p := range []*peer.Peer{notary, client} {
+		if pair := selectedPair(t, p); pair.Local.Protocol != webrtc.ICEProtocolTCP {
+			t.Fatalf("pair %s, want TCP", pair)
+		}
+	}
 	c.room.Close()
 }

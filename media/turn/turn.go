@@ -1,5 +1,6 @@
 // Package turn is Senim's embedded TURN server (pion/turn v5): UDP and TCP
-// on one port, time-limited credentials in the TURN REST scheme, and a peer
+// on one port, optionally TLS on another (turns:, for networks that let
+// only HTTPS out), time-limited credentials in the TURN REST scheme, and a peer
 // policy that refuses to relay to special-purpose ranges, to the server's
 // own addresses, and to loopback and private addresses unless the
 // configuration allows it (a TURN server that relays anywhere is an open
@@ -18,6 +19,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // the TURN REST scheme is HMAC-SHA1
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -63,6 +65,12 @@ type Config struct {
 	// for one user, both ways, over all its allocations (0: no bound).
 	MaxAllocationsPerUser int
 	MaxBitratePerUser     int64
+	// TLSAddr, if set, is where TURN is served over TLS too (turns:, the
+	// TCP transport inside TLS): port 443 passes the firewalls that let
+	// only HTTPS out. TLS holds its certificate. The credentials, the
+	// peer policy and the quotas are those of UDP and TCP.
+	TLSAddr string
+	TLS     *tls.Config
 }
 
 // Server is a running TURN server.
@@ -72,6 +80,7 @@ type Server struct {
 	udp  net.PacketConn
 	udps []net.PacketConn // udp among them
 	tcp  net.Listener
+	tls  net.Listener // nil without TLSAddr
 	self *selfAddrs
 	q    *quotas
 	log  zerolog.Logger
@@ -107,8 +116,25 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	udp := udps[0]
+	closeAll := func() {
+		for _, c := range udps {
+			c.Close()
+		}
+		tcp.Close()
+	}
+	var tlsLn net.Listener
+	if cfg.TLSAddr != "" {
+		if cfg.TLS == nil {
+			closeAll()
+			return nil, errors.New("turn: tls_addr needs a certificate")
+		}
+		if tlsLn, err = tls.Listen("tcp4", cfg.TLSAddr, cfg.TLS); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("turn: TLS: %w", err)
+		}
+	}
 	self := append([]string{cfg.RelayIP, udp.LocalAddr().(*net.UDPAddr).IP.String()}, cfg.Self...)
-	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, self: newSelfAddrs(self, cfg.Now),
+	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, tls: tlsLn, self: newSelfAddrs(self, cfg.Now),
 		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
 		names: map[string]pseudonym{}, log: log}
 	relayGen := func() pionturn.RelayAddressGenerator {
@@ -116,22 +142,29 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelWarn
+	listeners := []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}}
+	tlsAt := ""
+	if tlsLn != nil {
+		listeners = append(listeners, pionturn.ListenerConfig{Listener: tlsLn, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit})
+		tlsAt = tlsLn.Addr().String()
+		s.self = newSelfAddrs(append(self, tlsLn.Addr().(*net.TCPAddr).IP.String()), cfg.Now)
+	}
 	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
 		QuotaHandler:      s.quota,
 		LoggerFactory:     lf,
 		PacketConnConfigs: packetConfigs(udps, relayGen, s.permit),
-		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relayGen(), PermissionHandler: s.permit}},
+		ListenerConfigs:   listeners,
 	})
 	if err != nil {
-		for _, c := range udps {
-			c.Close()
+		closeAll()
+		if tlsLn != nil {
+			tlsLn.Close()
 		}
-		tcp.Close()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
-	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("relay", relay.String()).
+	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("tls", tlsAt).Str("relay", relay.String()).
 		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).
 		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).Msg("TURN listening")
 	return s, nil
@@ -154,6 +187,14 @@ func bindAddr(relay net.IP) string {
 
 // Port is the UDP and TCP port.
 func (s *Server) Port() int { return s.udp.LocalAddr().(*net.UDPAddr).Port }
+
+// TLSPort is the port of TURN over TLS, 0 without it.
+func (s *Server) TLSPort() int {
+	if s.tls == nil {
+		return 0
+	}
+	return s.tls.Addr().(*net.TCPAddr).Port
+}
 
 // Close stops the server.
 func (s *Server) Close() error { return s.srv.Close() }

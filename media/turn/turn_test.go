@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os/exec"
@@ -32,7 +33,13 @@ var received = regexp.MustCompile(`tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$`
 func uclient(t *testing.T, s *Server, user, pass string, extra ...string) (sent, recv int, out string, err error) {
 	t.Helper()
 	bin := testtool.RequireTool(t, "turnutils_uclient", "coturn")
-	args := append([]string{"-y", "-n", "10", "-m", "1", "-l", "120", "-u", user, "-w", pass, "-p", strconv.Itoa(s.Port())}, extra...)
+	port := s.Port()
+	for _, a := range extra {
+		if a == "-S" { // TLS: the turns: port
+			port = s.TLSPort()
+		}
+	}
+	args := append([]string{"-y", "-n", "10", "-m", "1", "-l", "120", "-u", user, "-w", pass, "-p", strconv.Itoa(port)}, extra...)
 	b, err := exec.Command(bin, append(args, "127.0.0.1")...).CombinedOutput()
 	out = string(b)
 	for _, line := range regexp.MustCompile(`\n`).Split(out, -1) {
@@ -116,5 +123,48 @@ func TestUDPSocketsShareThePort(t *testing.T) {
 	sent, recv, out, err := uclient(t, s, user, pass, "-m", "16", "-c")
 	if err != nil || sent == 0 || recv != sent {
 		t.Fatalf("sent %d received %d (%v)\n%s", sent, recv, err, out)
+	}
+}
+
+// startTLS starts a server that also speaks TURN over TLS, with a
+// certificate made for the test.
+func startTLS(t *testing.T, allowLoopback bool) *Server {
+	t.Helper()
+	crt, key, err := DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: allowLoopback, UDPSockets: 1,
+		TLSAddr: "127.0.0.1:0", TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.TLSPort() == 0 || s.TLSPort() == s.Port() {
+		t.Fatalf("TLS port %d (UDP/TCP %d)", s.TLSPort(), s.Port())
+	}
+	return s
+}
+
+// coturn's client relays through us over TLS (turns:) with the same
+// credentials; bad ones are refused there too, and so are loopback peers
+// without the allowance: the policy is the same on every transport.
+func TestCoturnClientRelaysOverTLS(t *testing.T) {
+	s := startTLS(t, true)
+	user, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
+	sent, recv, out, err := uclient(t, s, user, pass, "-t", "-S")
+	if err != nil || sent == 0 || recv != sent {
+		t.Fatalf("sent %d received %d (%v)\n%s", sent, recv, err, out)
+	}
+	if _, recv, out, err := uclient(t, s, user, "wrong", "-t", "-S"); err == nil || recv != 0 {
+		t.Fatalf("a wrong password relayed %d messages\n%s", recv, out)
+	}
+	strict := startTLS(t, false)
+	if _, recv, out, _ := uclient(t, strict, user, pass, "-t", "-S"); recv != 0 {
+		t.Fatalf("relayed %d messages to loopback peers over TLS\n%s", recv, out)
 	}
 }

@@ -58,6 +58,7 @@ type Server struct {
 	Bank      bank.Bank
 	Registry  *registry.Sim
 	TURN      *turn.Server // nil when turn.enabled is false
+	SFU       *sfu.SFU     // nil when media.enabled is false
 	Actors    *actors.System
 	Gateway   *gateway.Gateway
 	// CheckpointKey signs the event log's checkpoints.
@@ -142,8 +143,13 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	media.MaxRecordingBytes = cfg.Call.MaxRecordingBytes
 	if cfg.Media.Enabled {
 		m := cfg.Media
+		tcpAddr := "" // ICE over TCP, on loopback alone like the UDP candidates in development
+		if m.TCPPort != 0 {
+			tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
+		}
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
-			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), Logger: log.With().Str("component", "sfu").Logger()})
+			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger()})
+		s.SFU = media.SFU
 		if err != nil {
 			s.closeTURN()
 			s.Log.Close()
@@ -161,6 +167,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	// the data directory, so the pseudonyms hold across restarts.
 	logSecret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "log.secret"))
 	if err != nil {
+		s.closeSFU()
+		s.closeTURN()
 		s.Log.Close()
 		s.closeBank()
 		return nil, err
@@ -184,6 +192,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(),
 	})
 	if err != nil {
+		s.closeSFU()
 		s.closeTURN()
 		s.Log.Close()
 		s.closeBank()
@@ -232,18 +241,68 @@ func (s *Server) startTURN(cfg config.Config, now func() time.Time) (func(actID,
 	if host, _, err := net.SplitHostPort(cfg.HTTP.Addr); err == nil {
 		self = append(self, host)
 	}
-	s.TURN, err = turn.Start(turn.Config{Addr: t.Addr, RelayIP: t.RelayIP, Realm: t.Realm, Secret: secret,
-		AllowLoopback: t.AllowLoopback, AllowPrivate: t.AllowPrivate, Now: now,
-		UDPSockets: t.UDPSockets, ReadBuffer: t.ReadBuffer, Self: self,
-		MaxAllocationsPerUser: t.MaxAllocationsPerUser, MaxBitratePerUser: t.MaxBitratePerUser}, s.log.With().Str("component", "turn").Logger())
+	tlsConfig, tlsHost, err := turnTLS(cfg, now())
 	if err != nil {
 		return nil, err
 	}
+	s.TURN, err = turn.Start(turn.Config{Addr: t.Addr, RelayIP: t.RelayIP, Realm: t.Realm, Secret: secret,
+		AllowLoopback: t.AllowLoopback, AllowPrivate: t.AllowPrivate, Now: now,
+		UDPSockets: t.UDPSockets, ReadBuffer: t.ReadBuffer, Self: self,
+		MaxAllocationsPerUser: t.MaxAllocationsPerUser, MaxBitratePerUser: t.MaxBitratePerUser,
+		TLSAddr: t.TLSAddr, TLS: tlsConfig}, s.log.With().Str("component", "turn").Logger())
+	if err != nil {
+		return nil, err
+	}
+	// The order is the order of preference: UDP, then TCP, then TLS on
+	// 443 for networks that let nothing else out.
 	hostPort := net.JoinHostPort(t.RelayIP, fmt.Sprint(s.TURN.Port()))
+	urls := []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}
+	if s.TURN.TLSPort() != 0 {
+		urls = append(urls, "turns:"+net.JoinHostPort(tlsHost, fmt.Sprint(s.TURN.TLSPort()))+"?transport=tcp")
+	}
 	return func(actID, participant string) []protocol.ICEServer {
 		u, p := s.TURN.Credentials(actID, participant, t.CredentialTTL.Std())
-		return []protocol.ICEServer{{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}, Username: u, Credential: p}}
+		return []protocol.ICEServer{{URLs: urls, Username: u, Credential: p}}
 	}, nil
+}
+
+// turnTLS is the certificate of TURN over TLS and the host its turns: URL
+// names: turn.tls_cert, else http.tls_cert (both re-read when they change),
+// else a self-signed one made under data_dir for relay_ip (development).
+func turnTLS(cfg config.Config, now time.Time) (*tls.Config, string, error) {
+	t := cfg.TURN
+	if t.TLSAddr == "" {
+		return nil, "", nil
+	}
+	certFile, keyFile, host := t.TLSCert, t.TLSKey, t.TLSHost
+	if certFile == "" && cfg.HTTP.TLS() {
+		certFile, keyFile = cfg.HTTP.TLSCert, cfg.HTTP.TLSKey
+	}
+	if certFile == "" {
+		var err error
+		if certFile, keyFile, err = turn.DevCertificate(cfg.DataDir, []string{t.RelayIP}, now); err != nil {
+			return nil, "", err
+		}
+		if host == "" {
+			host = t.RelayIP
+		}
+	}
+	if host == "" {
+		if host = cfg.Document.PublicHost(); host == "" {
+			host = t.RelayIP
+		}
+	}
+	certs := &certReloader{certPath: certFile, keyPath: keyFile, log: zerolog.Nop()}
+	if err := certs.reload(); err != nil {
+		return nil, "", fmt.Errorf("turn: TLS certificate: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}, host, nil
+}
+
+func (s *Server) closeSFU() {
+	if s.SFU != nil {
+		_ = s.SFU.Close()
+	}
 }
 
 func (s *Server) closeTURN() {
@@ -357,6 +416,7 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	s.Actors.Stop()
 	s.checkpoints.Stop() // the last checkpoint, after the last append
+	s.closeSFU()
 	s.closeTURN()
 	s.closeBank()
 	if err := s.Log.Close(); err != nil {
