@@ -14,9 +14,12 @@ func Apply(s State, e Event) State {
 		s.Applicant, s.CreatedAt, s.LastEventAt = e.Applicant, e.At, e.At
 		s.Phase = PhasePhone
 	case PhoneFound:
+		if e.Phone != s.Phone {
+			s.Code = nil // a code sent to the old phone proves nothing about the new one
+		}
 		s.PhoneLooked, s.Phone, s.LastEventAt = true, e.Phone, e.At
 	case PhoneNotFound:
-		s.PhoneLooked, s.Phone, s.LastEventAt = true, "", e.At
+		s.PhoneLooked, s.Phone, s.Code, s.LastEventAt = true, "", nil, e.At
 	case CodeIssued:
 		s.Code = &OTP{Hash: append([]byte(nil), e.Hash...), ExpiresAt: e.ExpiresAt}
 		s.CodesSent = append(append([]time.Time(nil), s.CodesSent...), e.At)

@@ -65,7 +65,12 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	case Reject:
 		return decideReject(&s, by, c, now)
 	case Expire:
-		if r.ExpireAfter <= 0 || now.Sub(s.LastEventAt) < r.ExpireAfter {
+		// At the CA the outcome is the CA's: certificates it issued must
+		// still be recorded, so an application there does not expire.
+		if s.Phase == PhaseSigning {
+			return nil, refuse(CodeNotAllowedInState, "the application is at the CA")
+		}
+		if r.ExpireAfter <= 0 || now.Sub(s.CreatedAt) < r.ExpireAfter {
 			return nil, refuse(CodeNotDue, "the application is not due to expire")
 		}
 		return []Event{ApplicationExpired{At: now}}, nil

@@ -406,6 +406,19 @@ func TestExpiry(t *testing.T) {
 	if _, err := Decide(s, applicant, SubmitRequests{CSRs: csrs("")}, t0, rules); code(err) != CodeNotAllowedInState {
 		t.Fatalf("a command after expiry: %v", err)
 	}
+	atCA := run(t, individualPath(), "at_ca")
+	if _, err := Decide(atCA, system, Expire{}, t0.Add(2*rules.ExpireAfter), rules); code(err) != CodeNotAllowedInState {
+		t.Fatalf("an application at the CA expired: %v", err)
+	}
+}
+
+// A phone that changes in БМГ voids the code sent to the old one.
+func TestNewPhoneVoidsTheCode(t *testing.T) {
+	s := run(t, individualPath(), "code_sent")
+	s = mustApply(t, s, system, RecordPhoneLookup{Found: true, Phone: "+77770001122"})
+	if _, err := Decide(s, applicant, VerifyCode{Hash: otp("123456")}, t0, rules); code(err) != CodeNoCode {
+		t.Fatalf("old code for the new phone: %v", err)
+	}
 }
 
 func mustApply2(t *testing.T, s State, by Actor, cmd Command, now time.Time) State {

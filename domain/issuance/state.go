@@ -13,7 +13,7 @@ type State struct {
 	Applicant Actor     `json:"applicant"`
 	Phase     Phase     `json:"phase"`
 	CreatedAt time.Time `json:"created_at"`
-	// LastEventAt is when the last event happened; expiry counts from it.
+	// LastEventAt is when the last event happened (queues show waiting times from it).
 	LastEventAt time.Time `json:"last_event_at"`
 	Version     int       `json:"version"` // events applied
 

@@ -271,8 +271,8 @@ type Rules struct {
 	MaxUploadsPerPurpose int
 	// MinKeyBits is the shortest key the CA certifies.
 	MinKeyBits int
-	// ExpireAfter is how long an unfinished application may go without an
-	// event before it expires.
+	// ExpireAfter is how long after its start an unfinished application
+	// expires (not while it is at the CA).
 	ExpireAfter time.Duration
 }
 
