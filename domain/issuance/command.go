@@ -12,6 +12,10 @@ type Start struct {
 	Template      Template `json:"template,omitempty"`
 	BIN           string   `json:"bin,omitempty"`
 	IIN           string   `json:"iin"`
+	// HeadIIN is the BIN's first head as the register of legal entities
+	// names them, filled by the shell (never by the applicant) for the
+	// first-head template: nobody takes a first head's keys by saying so.
+	HeadIIN string `json:"head_iin,omitempty"`
 }
 
 // RecordPhoneLookup is the mobile-citizen database's answer for the

@@ -115,6 +115,9 @@ func decideStart(s *State, by Actor, c Start, now time.Time) ([]Event, error) {
 	if _, err := iin.ParseIIN(c.IIN); err != nil {
 		return nil, refuse(CodeBadIIN, "%v", err)
 	}
+	if c.Template == TemplateFirstHead && c.HeadIIN != c.IIN {
+		return nil, refuse(CodeNotFirstHead, "the register of legal entities does not name this IIN as the organisation's first head")
+	}
 	return []Event{Started{ApplicationID: c.ApplicationID, Kind: c.Kind, Template: c.Template, BIN: c.BIN,
 		IIN: c.IIN, Applicant: Actor{Role: RoleApplicant, ID: by.ID}, At: now}}, nil
 }

@@ -29,6 +29,9 @@ const (
 	// CodeBadTemplate: a legal entity's template is missing or unknown, or
 	// an individual named one.
 	CodeBadTemplate Code = "bad_template"
+	// CodeNotFirstHead: the first-head template for someone the register of
+	// legal entities does not name as the BIN's first head.
+	CodeNotFirstHead Code = "not_first_head"
 	// CodeBadPhone: the phone is not a Kazakh mobile number (+7 7XX XXX XX XX).
 	CodeBadPhone Code = "bad_phone"
 	// CodePhoneUnknown: the applicant's IIN has no phone in the mobile-citizen
@@ -123,7 +126,7 @@ func refuse(code Code, format string, args ...any) *Error {
 func Codes() []Code {
 	return []Code{
 		CodeNotAllowedInState, CodeForbidden, CodeUnknownCommand, CodeBadRequest, CodeNoSuchApplication,
-		CodeBadApplicationID, CodeBadIIN, CodeBadBIN, CodeBadKind, CodeBadTemplate, CodeBadPhone,
+		CodeBadApplicationID, CodeBadIIN, CodeBadBIN, CodeBadKind, CodeBadTemplate, CodeNotFirstHead, CodeBadPhone,
 		CodePhoneUnknown, CodeResendTooEarly, CodeOTPLocked, CodeNoCode, CodeCodeExpired, CodeWrongCode,
 		CodeReasonRequired, CodeWrongOperator, CodeBadDocumentKind, CodeBadUpload, CodeUploadType,
 		CodeUploadTooLarge, CodeTooManyUploads, CodeMissingUpload, CodeFieldsMismatch, CodeIdentityMismatch,

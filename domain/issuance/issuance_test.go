@@ -73,7 +73,11 @@ type step struct {
 
 func start(kind Kind, tpl Template, bin string) step {
 	return step{"started", applicant, func(*State) Command {
-		return Start{ApplicationID: appID, Kind: kind, Template: tpl, BIN: bin, IIN: personIIN}
+		c := Start{ApplicationID: appID, Kind: kind, Template: tpl, BIN: bin, IIN: personIIN}
+		if tpl == TemplateFirstHead {
+			c.HeadIIN = personIIN
+		}
+		return c
 	}}
 }
 
@@ -461,6 +465,8 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"bad IIN check digit", nil, "", applicant, startWith(func(c *Start) { c.IIN = "871008401428" }), CodeBadIIN},
 		{"bad BIN check digit", nil, "", applicant, startWith(func(c *Start) { c.BIN = "990240005439" }), CodeBadBIN},
+		{"first head by their own say", nil, "", applicant, startWith(func(c *Start) { c.Template = TemplateFirstHead }), CodeNotFirstHead},
+		{"first head the register names otherwise", nil, "", applicant, startWith(func(c *Start) { c.Template = TemplateFirstHead; c.HeadIIN = headIIN }), CodeNotFirstHead},
 		{"unknown kind", nil, "", applicant, startWith(func(c *Start) { c.Kind = "robot" }), CodeBadKind},
 		{"legal entity without a template", nil, "", applicant, startWith(func(c *Start) { c.Template = "" }), CodeBadTemplate},
 		{"individual with a template", nil, "", applicant, startWith(func(c *Start) { c.Kind = KindIndividual }), CodeBadTemplate},
