@@ -110,6 +110,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the code followed by the message.
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Is matches any *Error with the same code, so errors.Is(err, &Error{Code: c}) works.

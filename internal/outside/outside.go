@@ -91,6 +91,7 @@ type StatusError struct {
 	Code   string // the "code" of a JSON error body, if any
 }
 
+// Error names the status and the code.
 func (e *StatusError) Error() string {
 	if e.Code != "" {
 		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Code)
