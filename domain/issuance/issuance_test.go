@@ -616,3 +616,38 @@ func TestEveryCommandHasRoles(t *testing.T) {
 		t.Errorf("%d event types", len(EventTypes()))
 	}
 }
+
+// Every command, zero-valued or not, from every role, at every step of both
+// paths: Decide never panics, never changes the state, and a refusal
+// carries a known code and no events (but for the recorded wrong code).
+func TestEveryCommandEverywhere(t *testing.T) {
+	known := map[Code]bool{}
+	for _, c := range Codes() {
+		known[c] = true
+	}
+	actors := []Actor{applicant, intruder, operator, moderator, hr, head, system, {Role: "notary", ID: "x"}}
+	for _, path := range [][]step{individualPath(), employeePath()} {
+		var s State
+		for _, st := range path {
+			for _, cmd := range Commands() {
+				for _, by := range actors {
+					before, _ := json.Marshal(s)
+					evs, err := Decide(s, by, cmd, t0, rules)
+					if after, _ := json.Marshal(s); !bytes.Equal(before, after) {
+						t.Fatalf("%s by %s at %s changed the state", cmd.CommandName(), by, s.Phase)
+					}
+					if err == nil {
+						continue
+					}
+					if c := code(err); !known[c] {
+						t.Fatalf("%s by %s at %s: code %q not in Codes()", cmd.CommandName(), by, s.Phase, c)
+					}
+					if len(evs) != 0 && code(err) != CodeWrongCode {
+						t.Fatalf("%s by %s at %s: refusal %v with events", cmd.CommandName(), by, s.Phase, err)
+					}
+				}
+			}
+			s = mustApply(t, s, st.by, st.cmd(&s))
+		}
+	}
+}
