@@ -1,0 +1,213 @@
+// Package bmg is the port to the mobile-citizen database (база мобильных
+// граждан, БМГ): the phone registered to an IIN. Remote EDS issuance sends
+// its one-time code only to that phone; a person not in БМГ registers by a
+// video call with an operator, who then records the phone here.
+//
+// Database has two adapters: HTTP, for a JSON facade of the service, and
+// Dev, the development stand-in, an in-memory table that shows the failures
+// of the real service on demand (outside.Faults).
+package bmg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/outside"
+)
+
+// Errors of the database.
+var (
+	// ErrBadIIN: the IIN fails its format or check digit.
+	ErrBadIIN = errors.New("bmg: bad IIN")
+	// ErrBadPhone: not a Kazakh mobile number.
+	ErrBadPhone = errors.New("bmg: not a Kazakh mobile number")
+	// ErrNotFound: no phone is registered to the IIN.
+	ErrNotFound = errors.New("bmg: no phone registered to the IIN")
+	// ErrUnavailable: the database did not answer; try again later.
+	ErrUnavailable = errors.New("bmg: unavailable")
+)
+
+// Database looks up and registers phones by IIN.
+type Database interface {
+	// Lookup returns the phone (+77XXXXXXXXX) registered to id, or ErrNotFound.
+	Lookup(ctx context.Context, id string) (phone string, err error)
+	// Register records phone for id, replacing an earlier one. Registering
+	// the same phone again changes nothing.
+	Register(ctx context.Context, id, phone string) error
+}
+
+func checkIIN(id string) error {
+	if _, err := iin.ParseIIN(id); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadIIN, err)
+	}
+	return nil
+}
+
+// Dev is the development stand-in. Set its Faults to make it fail.
+type Dev struct {
+	outside.Faults
+	mu     sync.Mutex
+	phones map[string]string
+}
+
+// NewDev makes a stand-in holding phones (IIN to phone; entries that are
+// not a valid IIN and Kazakh mobile number are an error).
+func NewDev(phones map[string]string) (*Dev, error) {
+	d := &Dev{phones: map[string]string{}}
+	for id, p := range phones {
+		if err := checkIIN(id); err != nil {
+			return nil, err
+		}
+		n, ok := act.NormalizePhone(p)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrBadPhone, p)
+		}
+		d.phones[id] = n
+	}
+	return d, nil
+}
+
+// Lookup implements Database.
+func (d *Dev) Lookup(ctx context.Context, id string) (string, error) {
+	if err := checkIIN(id); err != nil {
+		return "", err
+	}
+	if err := d.Before(ctx); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.phones[id]
+	if !ok {
+		return "", ErrNotFound
+	}
+	return p, nil
+}
+
+// Register implements Database.
+func (d *Dev) Register(ctx context.Context, id, phone string) error {
+	if err := checkIIN(id); err != nil {
+		return err
+	}
+	p, ok := act.NormalizePhone(phone)
+	if !ok {
+		return ErrBadPhone
+	}
+	if err := d.Before(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	d.mu.Lock()
+	d.phones[id] = p
+	d.mu.Unlock()
+	return nil
+}
+
+// Phone is the JSON body of the HTTP API.
+type Phone struct {
+	Phone string `json:"phone"`
+}
+
+// Handler serves the stand-in over HTTP with the API the HTTP adapter
+// speaks: GET and PUT /phones/{iin}. token, if set, is required as a
+// bearer token.
+func (d *Dev) Handler(token string) http.Handler {
+	mux := http.NewServeMux()
+	fail := func(w http.ResponseWriter, err error) {
+		switch {
+		case errors.Is(err, ErrBadIIN):
+			outside.WriteError(w, http.StatusBadRequest, "bad_iin", err.Error())
+		case errors.Is(err, ErrBadPhone):
+			outside.WriteError(w, http.StatusBadRequest, "bad_phone", err.Error())
+		case errors.Is(err, ErrNotFound):
+			outside.WriteError(w, http.StatusNotFound, "not_found", err.Error())
+		default:
+			outside.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		}
+	}
+	mux.HandleFunc("GET /phones/{iin}", func(w http.ResponseWriter, r *http.Request) {
+		if !outside.Authorized(r, token) {
+			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
+			return
+		}
+		p, err := d.Lookup(r.Context(), r.PathValue("iin"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		outside.WriteJSON(w, http.StatusOK, Phone{Phone: p})
+	})
+	mux.HandleFunc("PUT /phones/{iin}", func(w http.ResponseWriter, r *http.Request) {
+		if !outside.Authorized(r, token) {
+			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
+			return
+		}
+		var body Phone
+		if err := outside.DecodeJSON(r, &body); err != nil {
+			outside.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+		if err := d.Register(r.Context(), r.PathValue("iin"), body.Phone); err != nil {
+			fail(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// HTTP is the adapter for a service with the JSON API of Handler.
+type HTTP struct {
+	Client outside.Client
+}
+
+func mapErr(err error) error {
+	var se *outside.StatusError
+	if errors.As(err, &se) {
+		switch se.Code {
+		case "bad_iin":
+			return ErrBadIIN
+		case "bad_phone":
+			return ErrBadPhone
+		case "not_found":
+			return ErrNotFound
+		}
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Lookup implements Database.
+func (h *HTTP) Lookup(ctx context.Context, id string) (string, error) {
+	// The IIN is checked before it goes into the path: 12 digits only.
+	if err := checkIIN(id); err != nil {
+		return "", err
+	}
+	var out Phone
+	if err := h.Client.Do(ctx, http.MethodGet, "/phones/"+id, "", nil, &out); err != nil {
+		return "", mapErr(err)
+	}
+	p, ok := act.NormalizePhone(out.Phone)
+	if !ok {
+		return "", fmt.Errorf("%w: the answer holds no Kazakh mobile number", ErrUnavailable)
+	}
+	return p, nil
+}
+
+// Register implements Database.
+func (h *HTTP) Register(ctx context.Context, id, phone string) error {
+	if err := checkIIN(id); err != nil {
+		return err
+	}
+	p, ok := act.NormalizePhone(phone)
+	if !ok {
+		return ErrBadPhone
+	}
+	if err := h.Client.Do(ctx, http.MethodPut, "/phones/"+id, "", Phone{Phone: p}, nil); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
