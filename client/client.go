@@ -60,7 +60,7 @@ type Client struct {
 	// query, by the query's id (egov.go).
 	links  map[string]chan protocol.Envelope
 	closed bool
-	err     error
+	err    error
 
 	events chan protocol.Envelope
 	offers chan protocol.Envelope
