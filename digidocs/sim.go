@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/safepath"
@@ -20,12 +21,14 @@ import (
 // documents are JSON files under dir/<iin>/<id>.json, paths built only
 // through safepath. It runs only with digidocs.mode = "dev".
 type Sim struct {
-	dir string
-	mu  sync.Mutex
-	// Fail, when set, makes every call fail with ErrUnavailable: tests
-	// play an outage with it.
-	Fail bool
+	dir  string
+	mu   sync.Mutex
+	fail atomic.Bool
 }
+
+// SetFailing makes every call fail with ErrUnavailable while on: the
+// stand-in plays an outage, as a real service has them.
+func (s *Sim) SetFailing(on bool) { s.fail.Store(on) }
 
 // OpenSim opens (making it if need be) the stand-in's directory.
 func OpenSim(dir string) (*Sim, error) {
@@ -41,6 +44,9 @@ func (s *Sim) path(person string, id ...string) (string, error) {
 	}
 	elems := []string{person}
 	for _, i := range id {
+		if err := safepath.Check(i); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
 		elems = append(elems, i+".json")
 	}
 	p, err := safepath.Join(s.dir, elems...)
@@ -52,7 +58,7 @@ func (s *Sim) path(person string, id ...string) (string, error) {
 
 // Save keeps doc for the person, replacing a document with the same id.
 func (s *Sim) Save(_ context.Context, person string, doc Document) error {
-	if s.Fail {
+	if s.fail.Load() {
 		return ErrUnavailable
 	}
 	p, err := s.path(person, doc.ID)
@@ -78,7 +84,7 @@ func (s *Sim) Save(_ context.Context, person string, doc Document) error {
 
 // List returns the person's documents without their data, newest first.
 func (s *Sim) List(_ context.Context, person string) ([]Document, error) {
-	if s.Fail {
+	if s.fail.Load() {
 		return nil, ErrUnavailable
 	}
 	dir, err := s.path(person)
@@ -112,7 +118,7 @@ func (s *Sim) List(_ context.Context, person string) ([]Document, error) {
 
 // Open returns one of the person's documents with its data.
 func (s *Sim) Open(_ context.Context, person, id string) (Document, error) {
-	if s.Fail {
+	if s.fail.Load() {
 		return Document{}, ErrUnavailable
 	}
 	p, err := s.path(person, id)
