@@ -165,7 +165,7 @@ func (s *Store) Create(req Request) (Link, error) {
 			e.state = used
 		}
 	}
-	if len(s.links) >= s.cfg.Max {
+	if len(s.links) >= s.cfg.Max || s.openOfLocked(req.Owner, now) >= MaxOpenPerOwner {
 		return Link{}, ErrFull
 	}
 	token := random(32) // 256 bits
@@ -174,6 +174,21 @@ func (s *Store) Create(req Request) (Link, error) {
 	s.links[h] = e
 	s.byKey[req.Owner+"\x00"+req.Key] = h
 	return Link{ID: e.id, Token: token, APIURL: s.base + "/egov/sign/" + token, ExpiresAt: e.expiresAt}, nil
+}
+
+// MaxOpenPerOwner caps the open links of one session: a session cannot
+// fill the store for everyone (a new link for the same thing replaces the
+// old one, so an app needs few).
+const MaxOpenPerOwner = 8
+
+func (s *Store) openOfLocked(owner string, now time.Time) int {
+	n := 0
+	for _, e := range s.links {
+		if e.req.Owner == owner && e.state == open && now.Before(e.expiresAt) {
+			n++
+		}
+	}
+	return n
 }
 
 // DropOwner forgets the links of a session that closed: its phone can no
