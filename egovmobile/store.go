@@ -165,6 +165,9 @@ func (s *Store) Create(req Request) (Link, error) {
 			e.state = used
 		}
 	}
+	if len(s.links) >= s.cfg.Max {
+		s.evictSpentLocked()
+	}
 	if len(s.links) >= s.cfg.Max || s.openOfLocked(req.Owner, now) >= MaxOpenPerOwner {
 		return Link{}, ErrFull
 	}
@@ -189,6 +192,20 @@ func (s *Store) openOfLocked(owner string, now time.Time) int {
 		}
 	}
 	return n
+}
+
+// evictSpentLocked forgets the used and expired links kept for their
+// grace period, so that replaced links cannot crowd out open ones; a
+// forgotten one answers link_unknown, which refuses as well.
+func (s *Store) evictSpentLocked() {
+	for h, e := range s.links {
+		if e.state != open {
+			delete(s.links, h)
+			if s.byKey[e.req.Owner+"\x00"+e.req.Key] == h {
+				delete(s.byKey, e.req.Owner+"\x00"+e.req.Key)
+			}
+		}
+	}
 }
 
 // DropOwner forgets the links of a session that closed: its phone can no

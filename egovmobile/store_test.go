@@ -121,11 +121,38 @@ func TestReplacementAndCaps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A full store first forgets the spent links it keeps for their grace.
+	if _, err := s.Create(egovmobile.Request{Owner: "late", Key: "k0", Kind: egovmobile.KindDraft}); err != nil {
+		t.Fatalf("a spent link was not given up for an open one: %v", err)
+	}
+	if _, err := s.Descriptor(old.Token); code(err) != egovmobile.CodeLinkUnknown {
+		t.Fatalf("the replaced link, forgotten: %v", err)
+	}
 	if _, err := s.Create(egovmobile.Request{Owner: "late", Key: "k", Kind: egovmobile.KindDraft}); !errors.Is(err, egovmobile.ErrFull) {
 		t.Fatalf("past the store's cap: %v", err)
 	}
 	s.DropOwner("s1")
 	if _, err := s.Create(egovmobile.Request{Owner: "late", Key: "k", Kind: egovmobile.KindDraft}); err != nil {
 		t.Fatalf("after a session closed: %v", err)
+	}
+}
+
+// BenchmarkCreateFullStore measures a sign_link's cost in the store when
+// it already holds Max-1 links (each Create scans them: expiry and the
+// session's cap).
+func BenchmarkCreateFullStore(b *testing.B) {
+	clk := &clock{t: time.Now()}
+	const max = 10000
+	s := newStore(clk, max)
+	for i := 0; i < max-1; i++ {
+		if _, err := s.Create(egovmobile.Request{Owner: "o" + strconv.Itoa(i), Key: "k", Kind: egovmobile.KindDraft}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Create(egovmobile.Request{Owner: "bench", Key: "k", Kind: egovmobile.KindDraft}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
