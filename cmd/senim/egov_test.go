@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -63,4 +64,57 @@ func TestDevEgovMobileSignsALink(t *testing.T) {
 	if code != 1 || !strings.Contains(out3, "link_used") {
 		t.Fatalf("replay: exit %d\n%s", code, out3)
 	}
+}
+
+// `senim client --egov` signs in with the phone: it prints the link, the
+// stand-in signs it, and the client is welcomed.
+func TestClientSignsInWithEgovMobile(t *testing.T) {
+	data, keys := t.TempDir(), t.TempDir()
+	mustCLI(t, data, "dev", "issue", "--iin", "871008401427", "--name", "Сейтқали Әйгерім", "--password", "senim2026", "--out", keys)
+	base := startLogged(t, data, "senim listening", "addr", "serve")
+	cmd := exec.Command(senim, "client", "--egov", "--role", "client", "--server", strings.TrimPrefix(base, "http://"))
+	cmd.Env = append(os.Environ(), "SENIM_DATA_DIR="+data, "SENIM_CONFIG=")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	wait := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the client ended before %q", prefix)
+				}
+				if s := strings.TrimSpace(l); strings.HasPrefix(s, prefix) {
+					return s
+				}
+			case <-deadline:
+				t.Fatalf("no %q within 30s", prefix)
+			}
+		}
+	}
+	qr := strings.TrimSpace(strings.TrimPrefix(wait("QR:"), "QR:"))
+	mustCLI(t, data, "dev", "egov-mobile", "--p12", p12Of(t, keys, "AUTH_RSA256_"), "--p12", p12Of(t, keys, "RSA256_"), "--password", "senim2026", "--pin", "000000", qr)
+	if got := wait("signed in as"); !strings.Contains(got, "871008401427") {
+		t.Fatalf("welcome line %q", got)
+	}
+	_, _ = stdin.Write([]byte("quit\n"))
 }
