@@ -13,7 +13,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/digidocs"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/internal/pwlimit"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -80,6 +82,11 @@ type SessionDeps struct {
 	// Passwords bounds the argon2id checks of password sign-ins; nil: a
 	// limiter shared by every session without one (pwlimit's defaults).
 	Passwords *pwlimit.Limiter
+	// Egov issues eGov mobile signing links (sign_link); nil issues none.
+	Egov *egovmobile.Store
+	// Digidocs is the Digital documents service (save_document,
+	// my_documents); nil has none.
+	Digidocs digidocs.Port
 }
 
 // ClientAddr is implemented by a Conn that knows the client's address (the
@@ -216,6 +223,12 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.mediaOut(m)
 	case registryAnswer:
 		s.registryAnswer(c, m)
+	case egovOutcome:
+		s.egovOutcome(m)
+	case digidocsSaved:
+		s.digidocsSaved(c, m)
+	case digidocsListed:
+		s.digidocsListed(m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
@@ -308,6 +321,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.signIn(c, env)
 		return
 	}
+	if !s.signedIn && env.Type == protocol.TypeQuery && env.Name == "sign_link" {
+		s.signLink(c, env) // a phone's sign-in
+		return
+	}
 	if !s.signedIn {
 		s.fail(env, protocol.CodeNotSignedIn, "sign in first")
 		return
@@ -326,6 +343,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		}
 		if env.Name == (act.RecordPayment{}).CommandName() {
 			s.fail(env, string(act.CodeForbidden), "payments come from the bank's callback")
+			return
+		}
+		if env.Name == (act.SaveDocument{}).CommandName() {
+			s.saveDocument(c, env) // recorded only once Digital documents took it
 			return
 		}
 		if env.Name == (act.RecordRegistryCheck{}).CommandName() {
@@ -372,6 +393,9 @@ func (s *sessionActor) closed(c *actor.Context) {
 	}
 	for a := range s.subs {
 		c.Send(s.sd.Sys.Acts(), Unsubscribe{ActID: a, Subscriber: c.PID()})
+	}
+	if s.sd.Egov != nil {
+		s.sd.Egov.DropOwner(c.PID().String())
 	}
 	if s.me.Role == act.RoleNotary {
 		c.Send(s.sd.Sys.Operators(), OperatorLeave{Login: s.me.ID, Session: c.PID()})

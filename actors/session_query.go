@@ -111,6 +111,10 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		result(list)
 	case "queue_position":
 		s.queuePosition(c, env)
+	case "sign_link":
+		s.signLink(c, env)
+	case "my_documents":
+		s.myDocuments(c, env)
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
 	}
@@ -214,6 +218,10 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 		delete(s.inFlight, m.Tag)
 		return
 	}
+	if env.Type == protocol.TypeCommand && env.Name == "save_document" && m.Code == "" {
+		s.saveDocumentState(c, env, &m.State) // still in flight until recorded
+		return
+	}
 	if env.Name == "registry_lookup" && m.Code == "" {
 		s.lookUp(c, env, &m.State) // still in flight until the look-up is recorded
 		return
@@ -225,6 +233,9 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 	}
 	var out any
 	switch env.Name {
+	case "sign_link":
+		s.signLinkState(c, env, &m.State)
+		return
 	case "act":
 		out = m.State
 	case "document":

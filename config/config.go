@@ -47,6 +47,38 @@ type Config struct {
 	Session Session `toml:"session"`
 	// Admission: load shedding (see its type).
 	Admission Admission `toml:"admission"`
+	// Egov: see the Egov type.
+	Egov Egov `toml:"egov"`
+	// Digidocs: see the Digidocs type.
+	Digidocs Digidocs `toml:"digidocs"`
+}
+
+// Digidocs configures the port to eGov's "Digital documents" (package
+// digidocs), where a client saves a signed act's document.
+type Digidocs struct {
+	// Mode is "dev" (the stand-in, documents under data_dir/digidocs) or
+	// "http" (the service's API at URL; format in package digidocs).
+	Mode string `toml:"mode"`
+	// URL is the API base (http mode).
+	URL string `toml:"url"`
+	// APIKeyFile holds the key Senim authenticates with (http mode).
+	APIKeyFile string `toml:"api_key_file"`
+	// Timeout bounds one request to the service.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Egov configures signing with eGov mobile (package egovmobile): the links
+// a session hands to the citizen's phone. Their URLs start with
+// document.public_url, which the phone must reach.
+type Egov struct {
+	// LinkTTL is how long a signing link is good for; an unused one then
+	// answers link_expired and the app asks for a new one.
+	LinkTTL Duration `toml:"link_ttl"`
+	// MaxLinks caps the links held in memory; past it sign_link answers
+	// overloaded.
+	MaxLinks int `toml:"max_links"`
+	// OrganisationBIN is the BIN the phone shows beside Senim's name.
+	OrganisationBIN string `toml:"organisation_bin"`
 }
 
 // Ops configures the operators' dashboard at /ops: its sign-in sessions
@@ -385,6 +417,8 @@ func Default() Config {
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
 		Admission: Admission{MaxInFlight: 4096, RetryAfter: Duration(time.Second),
 			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
+		Egov:     Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
+		Digidocs: Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
 	}
 }
 
@@ -449,6 +483,17 @@ func (c Config) Validate() error {
 	}
 	if c.Session.ResumeTTL <= 0 || c.Session.ResumeTTL > Duration(24*time.Hour) || c.Session.ResumeMax <= 0 || c.Session.QueueEstimate <= 0 {
 		errs = append(errs, errors.New("session: resume_ttl must be positive and at most 24h, resume_max and queue_estimate positive"))
+	}
+	if c.Egov.LinkTTL < Duration(time.Second) || c.Egov.LinkTTL > Duration(time.Hour) || c.Egov.MaxLinks <= 0 || !validBIN(c.Egov.OrganisationBIN) {
+		errs = append(errs, errors.New("egov: link_ttl must be 1s to 1h, max_links positive, organisation_bin 12 digits"))
+	}
+	switch d := c.Digidocs; {
+	case d.Mode != "dev" && d.Mode != "http":
+		errs = append(errs, fmt.Errorf("digidocs.mode %q: want dev or http", d.Mode))
+	case d.Mode == "http" && (!strings.HasPrefix(d.URL, "http") || d.APIKeyFile == ""):
+		errs = append(errs, errors.New("digidocs: http mode needs url and api_key_file"))
+	case d.Timeout <= 0:
+		errs = append(errs, errors.New("digidocs.timeout must be positive"))
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))
@@ -685,4 +730,17 @@ func FileFromEnv(flagValue string) string {
 		return "config.toml"
 	}
 	return ""
+}
+
+// validBIN reports whether s is 12 decimal digits, the form of a BIN.
+func validBIN(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

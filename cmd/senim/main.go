@@ -12,6 +12,7 @@
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
 //	senim dev ncalayer …              run the NCALayer-protocol signer that stands in for NCALayer
+//	senim dev egov-mobile … LINK      sign an eGov mobile link as the citizen's phone would
 //	senim cms verify FILE             verify a CMS signature and print the signer
 //	senim cms sign …                  sign a file with a PKCS#12 key
 //
@@ -52,6 +53,7 @@ func usage() {
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
   dev ncalayer       run the NCALayer-protocol signer on 127.0.0.1:13579
+  dev egov-mobile    sign an eGov mobile link (QR text, deep link or URL) as the citizen's phone
   cms verify FILE    verify a CMS signature (DER, PEM or base64) and print the signer
   cms sign           sign a file with a PKCS#12 key
 
@@ -117,6 +119,8 @@ func run(args []string) error {
 		return cmdDevList(rest[1:])
 	case cmd == "dev" && sub == "ncalayer":
 		return cmdDevNCALayer(rest[1:])
+	case cmd == "dev" && sub == "egov-mobile":
+		return cmdDevEgovMobile(rest[1:])
 	case cmd == "cms" && sub == "verify":
 		return cmdCMSVerify(rest[1:])
 	case cmd == "cms" && sub == "sign":
