@@ -19,6 +19,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/registry"
@@ -30,20 +31,7 @@ import (
 // startBounded runs a server on defaults edited by edit.
 func startBounded(t *testing.T, edit func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	edit(&cfg)
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	return srv
+	return testserver.Start(t, t.TempDir(), edit)
 }
 
 // The websocket's connection limits: per client IP (429 with a code), and
