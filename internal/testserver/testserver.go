@@ -29,11 +29,11 @@ func Config(dataDir string, mods ...func(*config.Config)) config.Config {
 	return cfg
 }
 
-// Run starts a server on cfg that logs to log, and closes it when the test
-// ends.
-func Run(t testing.TB, cfg config.Config, log zerolog.Logger) *server.Server {
+// Run starts a server on cfg and opts that logs to log, and closes it when
+// the test ends.
+func Run(t testing.TB, cfg config.Config, log zerolog.Logger, opts server.Options) *server.Server {
 	t.Helper()
-	srv, err := server.New(cfg, log, server.Options{})
+	srv, err := server.New(cfg, log, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func Run(t testing.TB, cfg config.Config, log zerolog.Logger) *server.Server {
 // Start runs a silent server on Config(dataDir, mods...) for the test.
 func Start(t testing.TB, dataDir string, mods ...func(*config.Config)) *server.Server {
 	t.Helper()
-	return Run(t, Config(dataDir, mods...), zerolog.Nop())
+	return Run(t, Config(dataDir, mods...), zerolog.Nop(), server.Options{})
 }
 
 // Validated is a mod that fails the test if the configuration, as changed

@@ -61,7 +61,7 @@ func startServer(t *testing.T, dataDir string, mods ...func(*config.Config)) *se
 // startServerLogged runs a server that logs to log.
 func startServerLogged(t *testing.T, dataDir string, log zerolog.Logger, mods ...func(*config.Config)) *server.Server {
 	t.Helper()
-	return testserver.Run(t, testserver.Config(dataDir, mods...), log)
+	return testserver.Run(t, testserver.Config(dataDir, mods...), log, server.Options{})
 }
 
 func newWorld(t *testing.T, mods ...func(*config.Config)) *world {
@@ -73,7 +73,13 @@ func newWorld(t *testing.T, mods ...func(*config.Config)) *world {
 func newWorldLogged(t *testing.T, log zerolog.Logger, mods ...func(*config.Config)) *world {
 	t.Helper()
 	dir := t.TempDir()
-	srv := startServerLogged(t, dir, log, mods...)
+	return worldOn(t, dir, startServerLogged(t, dir, log, mods...))
+}
+
+// worldOn is the world of srv, whose data is in dir: the four people's keys
+// from its development CA, in its registry, and the notaries' accounts.
+func worldOn(t *testing.T, dir string, srv *server.Server) *world {
+	t.Helper()
 	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
 	pair := func(id, surname, name string) client.KeySigner {
 		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())

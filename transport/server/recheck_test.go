@@ -11,7 +11,6 @@ import (
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
-	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
@@ -28,21 +27,7 @@ func recheckWorld(t *testing.T) *world {
 		cfg.Media.Enabled = false
 		cfg.PKI.ReloadInterval = config.Duration(50 * time.Millisecond)
 	})
-	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
-	for _, p := range []struct {
-		id  string
-		key *client.KeySigner
-	}{{clientIIN, &w.client}, {attorneyIIN, &w.attorney}} {
-		pair, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(p.id), Surname: "Тест", Name: p.id}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		*p.key = client.KeySigner{pair.Auth, pair.Sign}
-	}
-	if err := addNotary(dir); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return worldOn(t, dir, srv)
 }
 
 // closedWith waits (with a deadline) for the server to close c, and checks

@@ -47,7 +47,7 @@ func (w *world) restart(t *testing.T, edit func(*config.Config)) config.Config {
 		t.Fatal(err)
 	}
 	cfg := testserver.Config(w.dir, edit)
-	srv := testserver.Run(t, cfg, zerolog.Nop())
+	srv := testserver.Run(t, cfg, zerolog.Nop(), server.Options{})
 	w.srv, w.url, w.http = srv, "ws://"+srv.Addr()+"/ws", "http://"+srv.Addr()
 	return cfg
 }
