@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/senim-kz/senim/domain/act"
-	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/outside"
 )
 
@@ -48,12 +47,7 @@ type Database interface {
 	Register(ctx context.Context, id, phone string) error
 }
 
-func checkIIN(id string) error {
-	if _, err := iin.ParseIIN(id); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadIIN, err)
-	}
-	return nil
-}
+func checkIIN(id string) error { return outside.CheckIIN(id, ErrBadIIN) }
 
 // Dev is the development stand-in. Set its Faults to make it fail.
 type Dev struct {

@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/outside"
 )
 
@@ -80,12 +79,7 @@ func readAll(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-func checkIIN(id string) error {
-	if _, err := iin.ParseIIN(id); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadIIN, err)
-	}
-	return nil
-}
+func checkIIN(id string) error { return outside.CheckIIN(id, ErrBadIIN) }
 
 // Dev is the development stand-in. Set its Faults to make it fail.
 type Dev struct {

@@ -1,7 +1,7 @@
 // Package outside holds what the ports to outside systems of remote EDS
 // issuance (sms, bmg, faceid, docrecog) share: the failures their
-// development stand-ins can be made to show, and JSON over HTTP for their
-// adapters.
+// development stand-ins can be made to show, the IIN check, and JSON over
+// HTTP (with one table of error codes per port) for their adapters.
 //
 // A stand-in must behave like the real service, failures included, so that
 // the shell around it is built to survive them: Faults adds latency, an
@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/senim-kz/senim/domain/iin"
 )
 
 // ErrDown is what a stand-in returns while Faults says the service is
@@ -252,4 +254,14 @@ func (t ErrorCodes) Map(err, unavailable error) error {
 		}
 	}
 	return fmt.Errorf("%w: %v", unavailable, err)
+}
+
+// CheckIIN returns nil for a valid IIN, and otherwise the port's bad error
+// wrapped with the reason. Ports check an IIN before it goes anywhere, a
+// URL path included.
+func CheckIIN(id string, bad error) error {
+	if _, err := iin.ParseIIN(id); err != nil {
+		return fmt.Errorf("%w: %v", bad, err)
+	}
+	return nil
 }
