@@ -22,13 +22,16 @@ type Adapter[P any, D any] struct {
 	Dev  D
 }
 
+// StandIn is what Both needs of a port's stand-in: its HTTP handler.
+type StandIn interface {
+	Handler(token string) http.Handler
+}
+
 // Both returns the port two ways: "dev", the stand-in direct itself, and
 // "http", the adapter made by overHTTP talking to served's handler (which
 // requires Token) on a test server that closes with the test. D must
 // implement P.
-func Both[P any, D interface {
-	Handler(token string) http.Handler
-}](t testing.TB, direct, served D, overHTTP func(outside.Client) P) map[string]Adapter[P, D] {
+func Both[P any, D StandIn](t testing.TB, direct, served D, overHTTP func(outside.Client) P) map[string]Adapter[P, D] {
 	t.Helper()
 	srv := httptest.NewServer(served.Handler(Token))
 	t.Cleanup(srv.Close)
