@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -28,39 +27,17 @@ var integrityClient = act.Actor{Role: act.RoleClient, ID: "871008401427", IIN: "
 // It returns the marker stored verbatim in the middle of act a1.
 func writeIntegrityActs(t *testing.T, dir string) []byte {
 	t.Helper()
-	l, err := eventlog.Open(dir, eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := storetest.Marker()
-	for _, id := range []string{"a0", "a1", "a2", "a3"} {
-		for i := 0; i < 20; i++ {
-			junk := make([]byte, 512)
-			_, _ = rand.Read(junk)
-			name := hex.EncodeToString(junk)
-			if id == "a1" && i == 10 {
-				name = name[:400] + string(marker) + name[400:]
-			}
-			e := act.ApplicationSubmitted{ActID: id, ActionType: "power_of_attorney",
-				Principal: act.Party{IIN: integrityClient.IIN, Name: name}, Attorney: act.Party{IIN: "760212350620"}}
-			p, _ := json.Marshal(e)
-			req := eventlog.AppendRequest{Stream: StreamOf(id), ExpectedSeq: uint64(i),
-				Events: []eventlog.Draft{{Type: e.EventType(), Actor: integrityClient.String(), At: time.Now(), Payload: p}}}
-			if i == 0 {
-				req.Index = []eventlog.IndexOp{{Index: "principal", Value: integrityClient.IIN}}
-			}
-			if _, err := l.Append(context.Background(), req); err != nil {
-				t.Fatal(err)
-			}
+	streams := []string{StreamOf("a0"), StreamOf("a1"), StreamOf("a2"), StreamOf("a3")}
+	return storetest.WriteStreams(t, dir, streams, StreamOf("a1"), func(stream string, i int, name string) (eventlog.Draft, []eventlog.IndexOp) {
+		e := act.ApplicationSubmitted{ActID: strings.TrimPrefix(stream, StreamOf("")), ActionType: "power_of_attorney",
+			Principal: act.Party{IIN: integrityClient.IIN, Name: name}, Attorney: act.Party{IIN: "760212350620"}}
+		p, _ := json.Marshal(e)
+		var index []eventlog.IndexOp
+		if i == 0 {
+			index = []eventlog.IndexOp{{Index: "principal", Value: integrityClient.IIN}}
 		}
-	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return marker
+		return eventlog.Draft{Type: e.EventType(), Actor: integrityClient.String(), At: time.Now(), Payload: p}, index
+	})
 }
 
 // startOn runs the actors over the log in dir.

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -271,29 +270,7 @@ func startSystemWith(t *testing.T, deps Deps) *System {
 // seedWaiting stores an act whose client is waiting for a notary since at.
 func seedWaiting(t *testing.T, sys *System, id string, at time.Time) {
 	t.Helper()
-	events := []act.Event{
-		act.ApplicationSubmitted{ActID: id, ActionType: act.ActionPowerOfAttorney,
-			Principal: act.Party{IIN: principalIIN, Name: "СЕЙТҚАЛИ ӘЙГЕРІМ", Phone: principalPhone},
-			Attorney:  act.Party{IIN: attorneyIIN, Name: "ОМАРОВ ЕРЛАН"},
-			Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: principalIIN}, At: at},
-		act.ConsentRequested{AttorneyIIN: attorneyIIN},
-		act.ConsentGiven{Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: attorneyIIN}},
-		act.CallRequested{At: at},
-	}
-	var s act.State
-	drafts := make([]eventlog.Draft, len(events))
-	for i, e := range events {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: "system", At: at, Payload: b}
-		s = act.Apply(s, e)
-	}
-	if _, err := sys.Deps().Log.Append(context.Background(), eventlog.AppendRequest{
-		Stream: StreamOf(id), Events: drafts, Index: indexOps(&act.State{}, &s)}); err != nil {
-		t.Fatal(err)
-	}
+	appendAct(t, sys.Deps().Log, id, at, waitingSince(id, at))
 }
 
 // A room whose recording reached its size cap has the act record

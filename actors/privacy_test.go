@@ -27,7 +27,14 @@ const (
 func seedAct(t *testing.T, sys *System, id, notary string, more ...act.Event) {
 	t.Helper()
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	events := append([]act.Event{
+	events := append(waitingSince(id, at), act.CallAccepted{Notary: act.Actor{Role: act.RoleNotary, ID: notary}})
+	appendAct(t, sys.Deps().Log, id, at, append(events, more...))
+}
+
+// waitingSince are the facts of an act whose client has waited for a
+// notary since at: the application, the consent, the call requested.
+func waitingSince(id string, at time.Time) []act.Event {
+	return []act.Event{
 		act.ApplicationSubmitted{ActID: id, ActionType: act.ActionPowerOfAttorney,
 			Principal: act.Party{IIN: principalIIN, Name: "СЕЙТҚАЛИ ӘЙГЕРІМ", Phone: principalPhone},
 			Attorney:  act.Party{IIN: attorneyIIN, Name: "ОМАРОВ ЕРЛАН"},
@@ -35,22 +42,28 @@ func seedAct(t *testing.T, sys *System, id, notary string, more ...act.Event) {
 		act.ConsentRequested{AttorneyIIN: attorneyIIN},
 		act.ConsentGiven{Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: attorneyIIN}},
 		act.CallRequested{At: at},
-		act.CallAccepted{Notary: act.Actor{Role: act.RoleNotary, ID: notary}},
-	}, more...)
+	}
+}
+
+// appendAct writes events to l as act id's stream, stamped at, with the
+// index entries of the state they make: what the act's commands would have
+// left.
+func appendAct(tb testing.TB, l *eventlog.Log, id string, at time.Time, events []act.Event) {
+	tb.Helper()
 	var s act.State
 	drafts := make([]eventlog.Draft, len(events))
 	for i, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: "system", At: at, Payload: b}
 		s = act.Apply(s, e)
 	}
-	_, err := sys.Deps().Log.Append(context.Background(), eventlog.AppendRequest{
+	_, err := l.Append(context.Background(), eventlog.AppendRequest{
 		Stream: StreamOf(id), Events: drafts, Index: indexOps(&act.State{}, &s)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 }
 

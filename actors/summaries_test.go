@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -36,16 +34,7 @@ func notaryActs(tb testing.TB, n int) *eventlog.Log {
 			act.CallAccepted{Notary: act.Actor{Role: act.RoleNotary, ID: "aliya"}},
 			act.DraftPresented{Revision: 1, Draft: act.Draft{RegistryNumber: fmt.Sprintf("1-2026-%04d", i+1), Powers: "Управлять", TermMonths: 12, StateDuty: 100, ServicesFee: 100}, At: at},
 		}
-		var s act.State
-		drafts := make([]eventlog.Draft, len(events))
-		for j, e := range events {
-			b, _ := json.Marshal(e)
-			drafts[j] = eventlog.Draft{Type: e.EventType(), Actor: "system", At: at, Payload: b}
-			s = act.Apply(s, e)
-		}
-		if _, err := l.Append(context.Background(), eventlog.AppendRequest{Stream: StreamOf(id), Events: drafts, Index: indexOps(&act.State{}, &s)}); err != nil {
-			tb.Fatal(err)
-		}
+		appendAct(tb, l, id, at, events)
 	}
 	return l
 }

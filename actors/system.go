@@ -264,33 +264,27 @@ func createsAct(msg any) bool {
 // an empty act actor gave (no_such_act to commands and joins, forbidden to
 // reads, which tell no outsider whether an act exists).
 func noSuchAct(msg any) (*actor.PID, any) {
-	const why = "no such act"
-	code := string(act.CodeNoSuchAct)
-	forbidden, notParty := string(act.CodeForbidden), "not a party to this act"
-	switch m := msg.(type) {
-	case ActCommand:
-		return m.ReplyTo, CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: code, Message: why}
-	case Subscribe:
-		return m.Subscriber, SubscribeResult{ActID: m.ActID, Code: forbidden, Message: notParty}
-	case GetState:
-		return m.ReplyTo, StateResult{ActID: m.ActID, Tag: m.Tag, Code: forbidden, Message: notParty}
-	case JoinCall:
-		return m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
-	}
-	return nil, nil
+	return refuseActMsg(msg, string(act.CodeNoSuchAct), "no such act", string(act.CodeForbidden), "not a party to this act")
 }
 
 // badActID is the bad_act_id answer to an act message, and where it goes.
 func badActID(msg any) (*actor.PID, any) {
 	const why = "not an act id the server made (32 lower-case hex digits)"
 	code := string(act.CodeBadActID)
+	return refuseActMsg(msg, code, why, code, why)
+}
+
+// refuseActMsg addresses a refusal of an act message to whoever waits for
+// its answer: commands and joins get code and why, reads (Subscribe,
+// GetState) get readCode and readWhy. Unsubscribe gets nothing (nil).
+func refuseActMsg(msg any, code, why, readCode, readWhy string) (*actor.PID, any) {
 	switch m := msg.(type) {
 	case ActCommand:
 		return m.ReplyTo, CommandResult{ActID: m.ActID, CommandID: m.CommandID, Code: code, Message: why}
 	case Subscribe:
-		return m.Subscriber, SubscribeResult{ActID: m.ActID, Code: code, Message: why}
+		return m.Subscriber, SubscribeResult{ActID: m.ActID, Code: readCode, Message: readWhy}
 	case GetState:
-		return m.ReplyTo, StateResult{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
+		return m.ReplyTo, StateResult{ActID: m.ActID, Tag: m.Tag, Code: readCode, Message: readWhy}
 	case JoinCall:
 		return m.Session, MediaOut{ActID: m.ActID, Tag: m.Tag, Code: code, Message: why}
 	}

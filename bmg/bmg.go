@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/senim-kz/senim/domain/act"
-	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/outside"
 )
 
@@ -32,6 +31,13 @@ var (
 	ErrUnavailable = errors.New("bmg: unavailable")
 )
 
+// codes are the errors' codes in the HTTP API.
+var codes = outside.ErrorCodes{
+	{Err: ErrBadIIN, Status: http.StatusBadRequest, Code: "bad_iin"},
+	{Err: ErrBadPhone, Status: http.StatusBadRequest, Code: "bad_phone"},
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "not_found"},
+}
+
 // Database looks up and registers phones by IIN.
 type Database interface {
 	// Lookup returns the phone (+77XXXXXXXXX) registered to id, or ErrNotFound.
@@ -41,12 +47,7 @@ type Database interface {
 	Register(ctx context.Context, id, phone string) error
 }
 
-func checkIIN(id string) error {
-	if _, err := iin.ParseIIN(id); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadIIN, err)
-	}
-	return nil
-}
+func checkIIN(id string) error { return outside.CheckIIN(id, ErrBadIIN) }
 
 // Dev is the development stand-in. Set its Faults to make it fail.
 type Dev struct {
@@ -117,46 +118,26 @@ type Phone struct {
 // bearer token.
 func (d *Dev) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	fail := func(w http.ResponseWriter, err error) {
-		switch {
-		case errors.Is(err, ErrBadIIN):
-			outside.WriteError(w, http.StatusBadRequest, "bad_iin", err.Error())
-		case errors.Is(err, ErrBadPhone):
-			outside.WriteError(w, http.StatusBadRequest, "bad_phone", err.Error())
-		case errors.Is(err, ErrNotFound):
-			outside.WriteError(w, http.StatusNotFound, "not_found", err.Error())
-		default:
-			outside.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-		}
-	}
-	mux.HandleFunc("GET /phones/{iin}", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	mux.HandleFunc("GET /phones/{iin}", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		p, err := d.Lookup(r.Context(), r.PathValue("iin"))
 		if err != nil {
-			fail(w, err)
+			codes.Write(w, err)
 			return
 		}
 		outside.WriteJSON(w, http.StatusOK, Phone{Phone: p})
-	})
-	mux.HandleFunc("PUT /phones/{iin}", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	}))
+	mux.HandleFunc("PUT /phones/{iin}", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		var body Phone
 		if err := outside.DecodeJSON(r, &body); err != nil {
 			outside.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
 		if err := d.Register(r.Context(), r.PathValue("iin"), body.Phone); err != nil {
-			fail(w, err)
+			codes.Write(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
+	}))
 	return mux
 }
 
@@ -165,20 +146,7 @@ type HTTP struct {
 	Client outside.Client
 }
 
-func mapErr(err error) error {
-	var se *outside.StatusError
-	if errors.As(err, &se) {
-		switch se.Code {
-		case "bad_iin":
-			return ErrBadIIN
-		case "bad_phone":
-			return ErrBadPhone
-		case "not_found":
-			return ErrNotFound
-		}
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
-}
+func mapErr(err error) error { return codes.Map(err, ErrUnavailable) }
 
 // Lookup implements Database.
 func (h *HTTP) Lookup(ctx context.Context, id string) (string, error) {

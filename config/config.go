@@ -654,15 +654,6 @@ func applyEnv(c *Config, environ []string) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
-	if l := c.Limits; l.MaxConnsPerIP <= 0 || l.SigninTimeout <= 0 || l.PingInterval < Duration(time.Second) || l.SessionMaxAge < Duration(time.Minute) {
-		errs = append(errs, errors.New("limits: max_conns_per_ip and signin_timeout must be positive, ping_interval at least 1s, session_max_age at least 1m"))
-	}
-	if a := c.Act; a.InvoiceTTL <= 0 || a.ExpireAfter < Duration(time.Hour) || a.SweepInterval < Duration(time.Second) {
-		errs = append(errs, errors.New("act: invoice_ttl must be positive, expire_after at least 1h, sweep_interval at least 1s"))
-	}
-	if c.Desk.MaxWait <= 0 || c.Call.MaxLength <= 0 || c.Call.MaxRecordingBytes < 1<<20 {
-		errs = append(errs, errors.New("desk.max_wait and call.max_length must be positive, call.max_recording_bytes at least 1 MiB"))
-	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}

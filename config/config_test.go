@@ -108,3 +108,21 @@ func TestBankHTTPMode(t *testing.T) {
 		}
 	}
 }
+
+// Every invalid value is named at once, the limits included: the limits'
+// checks live in Validate alone (a copy of them in the environment's
+// decoding used to return first and hide the rest).
+func TestLoadNamesEveryInvalidValue(t *testing.T) {
+	_, err := Load("", []string{"SENIM_LIMITS_MAX_CONNS_PER_IP=0", "SENIM_CHECKPOINT_INTERVAL=10ms"})
+	if err == nil {
+		t.Fatal("an invalid configuration loaded")
+	}
+	for _, want := range []string{"limits: max_conns_per_ip", "checkpoint.interval must be at least 1s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q: %v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "limits: max_conns_per_ip"); n != 1 {
+		t.Errorf("the limits are named %d times: %v", n, err)
+	}
+}

@@ -138,11 +138,7 @@ func (d *Dev) Recognise(ctx context.Context, kind issuance.DocumentKind, pages .
 // required as a bearer token.
 func (d *Dev) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /recognise", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	mux.HandleFunc("POST /recognise", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		kind := issuance.DocumentKind(r.URL.Query().Get("kind"))
 		pages, err := readPages(w, r)
 		if err != nil {
@@ -150,17 +146,12 @@ func (d *Dev) Handler(token string) http.Handler {
 			return
 		}
 		f, err := d.Recognise(r.Context(), kind, pages...)
-		switch {
-		case errors.Is(err, ErrBadInput):
-			outside.WriteError(w, http.StatusBadRequest, "bad_input", err.Error())
-		case errors.Is(err, ErrUnreadable):
-			outside.WriteError(w, http.StatusUnprocessableEntity, "unreadable", err.Error())
-		case err != nil:
-			outside.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-		default:
-			outside.WriteJSON(w, http.StatusOK, f)
+		if err != nil {
+			codes.Write(w, err)
+			return
 		}
-	})
+		outside.WriteJSON(w, http.StatusOK, f)
+	}))
 	return mux
 }
 
@@ -198,6 +189,12 @@ func readPages(w http.ResponseWriter, r *http.Request) ([][]byte, error) {
 	}
 }
 
+// codes are the errors' codes in the HTTP API.
+var codes = outside.ErrorCodes{
+	{Err: ErrBadInput, Status: http.StatusBadRequest, Code: "bad_input"},
+	{Err: ErrUnreadable, Status: http.StatusUnprocessableEntity, Code: "unreadable"},
+}
+
 // HTTP is the adapter for a service with the API of Handler.
 type HTTP struct {
 	Client outside.Client
@@ -224,14 +221,8 @@ func (h *HTTP) Recognise(ctx context.Context, kind issuance.DocumentKind, pages 
 	}
 	var out issuance.DocumentFields
 	err := h.Client.Do(ctx, http.MethodPost, "/recognise?kind="+url.QueryEscape(string(kind)), mw.FormDataContentType(), buf.Bytes(), &out)
-	var se *outside.StatusError
-	switch {
-	case errors.As(err, &se) && se.Code == "bad_input":
-		return issuance.DocumentFields{}, ErrBadInput
-	case errors.As(err, &se) && se.Code == "unreadable":
-		return issuance.DocumentFields{}, ErrUnreadable
-	case err != nil:
-		return issuance.DocumentFields{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if err != nil {
+		return issuance.DocumentFields{}, codes.Map(err, ErrUnavailable)
 	}
 	return out, nil
 }

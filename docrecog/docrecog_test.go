@@ -3,13 +3,13 @@ package docrecog
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/outside"
+	"github.com/senim-kz/senim/internal/outside/outsidetest"
 	"github.com/senim-kz/senim/registry"
 )
 
@@ -34,28 +34,16 @@ func page(marker string) []byte {
 	return append([]byte("\xff\xd8\xff\xfe photo "), marker+" \xff\xd9"...)
 }
 
-func recognisers(t *testing.T) map[string]struct {
-	r   Recogniser
-	dev *Dev
-} {
+func recognisers(t *testing.T) map[string]outsidetest.Adapter[Recogniser, *Dev] {
 	reg := openRegistry(t)
-	direct, served := &Dev{Registry: reg}, &Dev{Registry: reg}
-	srv := httptest.NewServer(served.Handler("tok"))
-	t.Cleanup(srv.Close)
-	return map[string]struct {
-		r   Recogniser
-		dev *Dev
-	}{
-		"dev":  {direct, direct},
-		"http": {&HTTP{Client: outside.Client{BaseURL: srv.URL, Token: "tok"}}, served},
-	}
+	return outsidetest.Both(t, &Dev{Registry: reg}, &Dev{Registry: reg}, func(c outside.Client) Recogniser { return &HTTP{Client: c} })
 }
 
 func TestFieldsComeFromTheRegistry(t *testing.T) {
 	ctx := context.Background()
 	for name, a := range recognisers(t) {
 		t.Run(name, func(t *testing.T) {
-			f, err := a.r.Recognise(ctx, issuance.DocumentIDCard, page("SENIM-IIN:"+person), page(""))
+			f, err := a.Port.Recognise(ctx, issuance.DocumentIDCard, page("SENIM-IIN:"+person), page(""))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +54,7 @@ func TestFieldsComeFromTheRegistry(t *testing.T) {
 			}
 			// A passport photo of someone whose registry document is an ID
 			// card reads as an ID card: the domain refuses the mix-up.
-			if f, err := a.r.Recognise(ctx, issuance.DocumentPassport, page("SENIM-IIN:"+person)); err != nil || f.Kind != issuance.DocumentIDCard {
+			if f, err := a.Port.Recognise(ctx, issuance.DocumentPassport, page("SENIM-IIN:"+person)); err != nil || f.Kind != issuance.DocumentIDCard {
 				t.Fatalf("passport: %+v %v", f, err)
 			}
 		})
@@ -91,15 +79,15 @@ func TestRefusalsAndFailures(t *testing.T) {
 				{"bad check digit", issuance.DocumentPassport, [][]byte{page("SENIM-IIN:871008401428")}, ErrUnreadable},
 				{"not in the registry", issuance.DocumentPassport, [][]byte{page("SENIM-IIN:760212350620")}, ErrUnreadable},
 			} {
-				if _, err := a.r.Recognise(ctx, c.kind, c.pages...); !errors.Is(err, c.want) {
+				if _, err := a.Port.Recognise(ctx, c.kind, c.pages...); !errors.Is(err, c.want) {
 					t.Errorf("%s: %v, want %v", c.name, err, c.want)
 				}
 			}
-			a.dev.SetDown(true)
-			if _, err := a.r.Recognise(ctx, issuance.DocumentPassport, page("SENIM-IIN:"+person)); !errors.Is(err, ErrUnavailable) {
+			a.Dev.SetDown(true)
+			if _, err := a.Port.Recognise(ctx, issuance.DocumentPassport, page("SENIM-IIN:"+person)); !errors.Is(err, ErrUnavailable) {
 				t.Errorf("down: %v", err)
 			}
-			a.dev.SetDown(false)
+			a.Dev.SetDown(false)
 		})
 	}
 }

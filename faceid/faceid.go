@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/internal/outside"
 )
 
@@ -80,12 +79,7 @@ func readAll(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-func checkIIN(id string) error {
-	if _, err := iin.ParseIIN(id); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadIIN, err)
-	}
-	return nil
-}
+func checkIIN(id string) error { return outside.CheckIIN(id, ErrBadIIN) }
 
 // Dev is the development stand-in. Set its Faults to make it fail.
 type Dev struct {
@@ -130,40 +124,22 @@ func (d *Dev) Match(ctx context.Context, id string, selfie io.Reader) (Match, er
 // token, if set, is required as a bearer token.
 func (d *Dev) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	fail := func(w http.ResponseWriter, err error) {
-		switch {
-		case errors.Is(err, ErrBadIIN):
-			outside.WriteError(w, http.StatusBadRequest, "bad_iin", err.Error())
-		case errors.Is(err, ErrBadInput):
-			outside.WriteError(w, http.StatusBadRequest, "bad_input", err.Error())
-		default:
-			outside.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-		}
-	}
-	mux.HandleFunc("POST /liveness", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	mux.HandleFunc("POST /liveness", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		res, err := d.Liveness(r.Context(), http.MaxBytesReader(w, r.Body, MaxInput))
 		if err != nil {
-			fail(w, err)
+			codes.Write(w, err)
 			return
 		}
 		outside.WriteJSON(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("POST /match/{iin}", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	}))
+	mux.HandleFunc("POST /match/{iin}", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		res, err := d.Match(r.Context(), r.PathValue("iin"), http.MaxBytesReader(w, r.Body, MaxInput))
 		if err != nil {
-			fail(w, err)
+			codes.Write(w, err)
 			return
 		}
 		outside.WriteJSON(w, http.StatusOK, res)
-	})
+	}))
 	return mux
 }
 
@@ -172,18 +148,13 @@ type HTTP struct {
 	Client outside.Client
 }
 
-func mapErr(err error) error {
-	var se *outside.StatusError
-	if errors.As(err, &se) {
-		switch se.Code {
-		case "bad_iin":
-			return ErrBadIIN
-		case "bad_input":
-			return ErrBadInput
-		}
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+// codes are the errors' codes in the HTTP API.
+var codes = outside.ErrorCodes{
+	{Err: ErrBadIIN, Status: http.StatusBadRequest, Code: "bad_iin"},
+	{Err: ErrBadInput, Status: http.StatusBadRequest, Code: "bad_input"},
 }
+
+func mapErr(err error) error { return codes.Map(err, ErrUnavailable) }
 
 // Liveness implements Checker.
 func (h *HTTP) Liveness(ctx context.Context, video io.Reader) (Liveness, error) {

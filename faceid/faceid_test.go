@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/internal/outside"
+	"github.com/senim-kz/senim/internal/outside/outsidetest"
 )
 
 const person = "871008401427"
@@ -21,20 +21,8 @@ func file(marker string) []byte {
 	return append(b, 0xff, 0xd9)
 }
 
-func checkers(t *testing.T) map[string]struct {
-	c   Checker
-	dev *Dev
-} {
-	direct, served := &Dev{}, &Dev{}
-	srv := httptest.NewServer(served.Handler("tok"))
-	t.Cleanup(srv.Close)
-	return map[string]struct {
-		c   Checker
-		dev *Dev
-	}{
-		"dev":  {direct, direct},
-		"http": {&HTTP{Client: outside.Client{BaseURL: srv.URL, Token: "tok"}}, served},
-	}
+func checkers(t *testing.T) map[string]outsidetest.Adapter[Checker, *Dev] {
+	return outsidetest.Both(t, &Dev{}, &Dev{}, func(c outside.Client) Checker { return &HTTP{Client: c} })
 }
 
 func TestMarkersForceEachOutcome(t *testing.T) {
@@ -50,11 +38,11 @@ func TestMarkersForceEachOutcome(t *testing.T) {
 				{MarkerNoLive, false, true},
 				{"", true, true},
 			} {
-				l, err := a.c.Liveness(ctx, bytes.NewReader(file(c.marker)))
+				l, err := a.Port.Liveness(ctx, bytes.NewReader(file(c.marker)))
 				if err != nil || l.Live != c.live {
 					t.Errorf("%q: liveness %+v %v, want live=%v", c.marker, l, err, c.live)
 				}
-				m, err := a.c.Match(ctx, person, bytes.NewReader(file(c.marker)))
+				m, err := a.Port.Match(ctx, person, bytes.NewReader(file(c.marker)))
 				if err != nil || m.Match != c.match {
 					t.Errorf("%q: match %+v %v, want match=%v", c.marker, m, err, c.match)
 				}
@@ -67,23 +55,23 @@ func TestRefusalsAndFailures(t *testing.T) {
 	ctx := context.Background()
 	for name, a := range checkers(t) {
 		t.Run(name, func(t *testing.T) {
-			if _, err := a.c.Match(ctx, "871008401428", bytes.NewReader(file(""))); !errors.Is(err, ErrBadIIN) {
+			if _, err := a.Port.Match(ctx, "871008401428", bytes.NewReader(file(""))); !errors.Is(err, ErrBadIIN) {
 				t.Errorf("bad IIN: %v", err)
 			}
-			if _, err := a.c.Liveness(ctx, bytes.NewReader(nil)); !errors.Is(err, ErrBadInput) {
+			if _, err := a.Port.Liveness(ctx, bytes.NewReader(nil)); !errors.Is(err, ErrBadInput) {
 				t.Errorf("empty video: %v", err)
 			}
-			a.dev.SetDown(true)
-			if _, err := a.c.Liveness(ctx, bytes.NewReader(file(""))); !errors.Is(err, ErrUnavailable) {
+			a.Dev.SetDown(true)
+			if _, err := a.Port.Liveness(ctx, bytes.NewReader(file(""))); !errors.Is(err, ErrUnavailable) {
 				t.Errorf("down: %v", err)
 			}
-			if _, err := a.c.Match(ctx, person, bytes.NewReader(file(""))); !errors.Is(err, ErrUnavailable) {
+			if _, err := a.Port.Match(ctx, person, bytes.NewReader(file(""))); !errors.Is(err, ErrUnavailable) {
 				t.Errorf("down: %v", err)
 			}
-			a.dev.SetDown(false)
-			a.dev.SetFailEvery(2)
-			_, err1 := a.c.Match(ctx, person, bytes.NewReader(file("")))
-			_, err2 := a.c.Match(ctx, person, bytes.NewReader(file("")))
+			a.Dev.SetDown(false)
+			a.Dev.SetFailEvery(2)
+			_, err1 := a.Port.Match(ctx, person, bytes.NewReader(file("")))
+			_, err2 := a.Port.Match(ctx, person, bytes.NewReader(file("")))
 			if err1 != nil || !errors.Is(err2, ErrUnavailable) {
 				t.Errorf("flaky: %v %v", err1, err2)
 			}

@@ -16,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -28,23 +26,7 @@ import (
 func startServer(t *testing.T) (*server.Server, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	return srv, dir
+	return testserver.Start(t, dir), dir
 }
 
 func smallRun(addr, dir string) Options {

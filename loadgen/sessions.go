@@ -157,34 +157,11 @@ func RunSessions(ctx context.Context, opts SessionsOptions) (*Report, error) {
 	return rep, nil
 }
 
+// sessionsProgress writes the sessions run's live line every second until
+// the returned function is called.
 func sessionsProgress(opts SessionsOptions, start time.Time, open *atomic.Int64, rec *recorder) func() {
-	if opts.Progress == nil {
-		return func() {}
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				if opts.ProgressTTY {
-					fmt.Fprintln(opts.Progress)
-				}
-				return
-			case now := <-t.C:
-				l := rec.live(now)
-				line := fmt.Sprintf("%5.0fs  sessions %6d/%d  errors %d", now.Sub(start).Seconds(), open.Load(), opts.N, l.errors)
-				if opts.ProgressTTY {
-					fmt.Fprintf(opts.Progress, "\r%s\033[K", line)
-				} else {
-					fmt.Fprintln(opts.Progress, line)
-				}
-			}
-		}
-	}()
-	return func() { close(stop); wg.Wait() }
+	return liveLine(opts.Progress, opts.ProgressTTY, func(now time.Time) string {
+		l := rec.live(now)
+		return fmt.Sprintf("%5.0fs  sessions %6d/%d  errors %d", now.Sub(start).Seconds(), open.Load(), opts.N, l.errors)
+	})
 }

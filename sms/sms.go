@@ -150,40 +150,33 @@ type SendResponse struct {
 // token, if set, is required as a bearer token.
 func (d *Dev) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /send", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
-			return
-		}
+	mux.HandleFunc("POST /send", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		var req SendRequest
 		if err := outside.DecodeJSON(r, &req); err != nil {
 			outside.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
 		id, err := d.Send(r.Context(), req.Phone, req.Text)
-		switch {
-		case errors.Is(err, ErrBadPhone):
-			outside.WriteError(w, http.StatusBadRequest, "bad_phone", err.Error())
-		case errors.Is(err, ErrBadText):
-			outside.WriteError(w, http.StatusBadRequest, "bad_text", err.Error())
-		case err != nil:
-			outside.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-		default:
-			outside.WriteJSON(w, http.StatusOK, SendResponse{ID: id})
-		}
-	})
-	mux.HandleFunc("GET /messages", func(w http.ResponseWriter, r *http.Request) {
-		if !outside.Authorized(r, token) {
-			outside.WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
+		if err != nil {
+			codes.Write(w, err)
 			return
 		}
+		outside.WriteJSON(w, http.StatusOK, SendResponse{ID: id})
+	}))
+	mux.HandleFunc("GET /messages", outside.RequireToken(token, func(w http.ResponseWriter, r *http.Request) {
 		msgs := d.Messages(r.URL.Query().Get("phone"))
 		if msgs == nil {
 			msgs = []Message{}
 		}
 		outside.WriteJSON(w, http.StatusOK, msgs)
-	})
+	}))
 	return mux
+}
+
+// codes are the errors' codes in the HTTP API.
+var codes = outside.ErrorCodes{
+	{Err: ErrBadPhone, Status: http.StatusBadRequest, Code: "bad_phone"},
+	{Err: ErrBadText, Status: http.StatusBadRequest, Code: "bad_text"},
 }
 
 // HTTP is the adapter for a gateway with the JSON API of Handler.
@@ -199,14 +192,9 @@ func (h *HTTP) Send(ctx context.Context, phone, text string) (string, error) {
 	}
 	var out SendResponse
 	err = h.Client.Do(ctx, http.MethodPost, "/send", "", SendRequest{Phone: p, Text: text}, &out)
-	var se *outside.StatusError
 	switch {
-	case errors.As(err, &se) && se.Code == "bad_phone":
-		return "", ErrBadPhone
-	case errors.As(err, &se) && se.Code == "bad_text":
-		return "", ErrBadText
 	case err != nil:
-		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return "", codes.Map(err, ErrUnavailable)
 	case out.ID == "":
 		return "", fmt.Errorf("%w: no message id in the answer", ErrUnavailable)
 	}

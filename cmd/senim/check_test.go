@@ -2,10 +2,7 @@ package main_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,34 +19,7 @@ import (
 // into sstables; it returns the marker stored verbatim inside act/a1.
 func storeActs(t *testing.T, data string) []byte {
 	t.Helper()
-	l, err := eventlog.Open(filepath.Join(data, "eventlog"), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := storetest.Marker()
-	for a := 0; a < 4; a++ {
-		for i := 0; i < 20; i++ {
-			junk := make([]byte, 512)
-			_, _ = rand.Read(junk)
-			text := hex.EncodeToString(junk)
-			if a == 1 && i == 10 {
-				text = text[:400] + string(marker) + text[400:]
-			}
-			p, _ := json.Marshal(map[string]any{"n": i, "junk": text})
-			_, err := l.Append(context.Background(), eventlog.AppendRequest{Stream: fmt.Sprintf("act/a%d", a), ExpectedSeq: uint64(i),
-				Events: []eventlog.Draft{{Type: "e", Actor: "system", At: time.Date(2026, 11, 30, 10, 0, i, 0, time.UTC), Payload: p}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return marker
+	return storetest.WriteStreams(t, filepath.Join(data, "eventlog"), []string{"act/a0", "act/a1", "act/a2", "act/a3"}, "act/a1", storetest.JunkEvent)
 }
 
 // `senim check` on a sound log exits 0; after one flipped byte in an

@@ -226,13 +226,12 @@ func cmdDevNCALayer(args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	var keys []*pki.Key
-	for _, p := range p12s {
-		k, err := pki.LoadPKCS12(p, *password)
-		if err != nil {
-			return &exitError{code: 2, msg: err.Error()}
-		}
-		keys = append(keys, k)
+	keys, err := loadKeys(p12s, *password)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		p := p12s[i]
 		if _, err := pki.SubjectOf(k.Certificate); err != nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", p, err)}
 		}
@@ -297,13 +296,9 @@ func cmdDevEgovMobile(args []string) error {
 		fs.Usage()
 		return &exitError{code: 2, msg: "--p12 and one LINK (or --serve ADDR) are required"}
 	}
-	var keys []*pki.Key
-	for _, p := range p12s {
-		k, err := pki.LoadPKCS12(p, *password)
-		if err != nil {
-			return &exitError{code: 2, msg: err.Error()}
-		}
-		keys = append(keys, k)
+	keys, err := loadKeys(p12s, *password)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -348,4 +343,18 @@ func egovExit(err error) error {
 		return &exitError{code: 1, msg: c + ": " + err.Error()}
 	}
 	return err
+}
+
+// loadKeys opens the PKCS#12 key stores, all with password; one that does
+// not open is a usage error (exit status 2).
+func loadKeys(p12s []string, password string) ([]*pki.Key, error) {
+	keys := make([]*pki.Key, 0, len(p12s))
+	for _, p := range p12s {
+		k, err := pki.LoadPKCS12(p, password)
+		if err != nil {
+			return nil, &exitError{code: 2, msg: err.Error()}
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,10 +50,7 @@ func dataDir(flagValue, cfgPath string) (string, error) {
 
 func cmdLoadActs(args []string) error {
 	fs := flag.NewFlagSet("senim load acts", flag.ContinueOnError)
-	cfgPath := configFlag(fs)
 	o := loadgen.DefaultOptions()
-	fs.StringVar(&o.Addr, "addr", "", "the server's HTTP address, HOST:PORT (required; the tool connects to nothing else)")
-	data := fs.String("data", "", "the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long new acts start")
 	fs.IntVar(&o.MaxActs, "max-acts", o.MaxActs, "start at most this many acts")
 	fs.IntVar(&o.InFlight, "in-flight", 0, "closed loop: keep this many acts in flight")
@@ -69,50 +67,58 @@ func cmdLoadActs(args []string) error {
 	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of every step")
 	fs.DurationVar(&o.Drain, "drain", o.Drain, "how long acts in flight may finish after --duration")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the acts' outcomes")
-	quiet := fs.Bool("quiet", false, "no live progress line")
-	out := outputFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var err error
-	if o.DataDir, err = dataDir(*data, *cfgPath); err != nil {
-		return err
-	}
-	if !*quiet {
-		o.Progress, o.ProgressTTY = os.Stderr, isatty.IsTerminal(os.Stderr.Fd())
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := loadgen.Run(ctx, o)
-	return finish(rep, err, out)
+	target := loadTarget{&o.Addr, &o.DataDir, &o.Progress, &o.ProgressTTY}
+	return runLoad(fs, args, target,
+		"the server's HTTP address, HOST:PORT (required; the tool connects to nothing else)",
+		"the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)",
+		func(ctx context.Context) (*loadgen.Report, error) { return loadgen.Run(ctx, o) })
 }
 
 func cmdLoadSessions(args []string) error {
 	fs := flag.NewFlagSet("senim load sessions", flag.ContinueOnError)
-	cfgPath := configFlag(fs)
 	o := loadgen.DefaultSessionsOptions()
-	fs.StringVar(&o.Addr, "addr", "", "the server's HTTP address, HOST:PORT (required)")
-	data := fs.String("data", "", "the server's data_dir, holding devca/ (default: the config's data_dir)")
 	fs.IntVar(&o.N, "n", o.N, "idle signed-in sessions to open and hold")
 	fs.IntVar(&o.Identities, "identities", o.Identities, "people the sessions sign in as")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "sessions connecting at once")
 	fs.DurationVar(&o.Hold, "hold", o.Hold, "how long to hold the sessions once all are open")
 	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of each connection and sign-in")
+	target := loadTarget{&o.Addr, &o.DataDir, &o.Progress, &o.ProgressTTY}
+	return runLoad(fs, args, target,
+		"the server's HTTP address, HOST:PORT (required)",
+		"the server's data_dir, holding devca/ (default: the config's data_dir)",
+		func(ctx context.Context) (*loadgen.Report, error) { return loadgen.RunSessions(ctx, o) })
+}
+
+// loadTarget points at the option fields every load mode has: where the
+// server is and where the live progress line goes.
+type loadTarget struct {
+	addr, dataDir *string
+	progress      *io.Writer
+	progressTTY   *bool
+}
+
+// runLoad adds the flags every load mode shares to fs (which already holds
+// the mode's own), parses args, fills t, and runs the mode until it ends or
+// the user interrupts it.
+func runLoad(fs *flag.FlagSet, args []string, t loadTarget, addrHelp, dataHelp string, run func(context.Context) (*loadgen.Report, error)) error {
+	cfgPath := configFlag(fs)
+	fs.StringVar(t.addr, "addr", "", addrHelp)
+	data := fs.String("data", "", dataHelp)
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	out := outputFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var err error
-	if o.DataDir, err = dataDir(*data, *cfgPath); err != nil {
+	if *t.dataDir, err = dataDir(*data, *cfgPath); err != nil {
 		return err
 	}
 	if !*quiet {
-		o.Progress, o.ProgressTTY = os.Stderr, isatty.IsTerminal(os.Stderr.Fd())
+		*t.progress, *t.progressTTY = os.Stderr, isatty.IsTerminal(os.Stderr.Fd())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := loadgen.RunSessions(ctx, o)
+	rep, err := run(ctx)
 	return finish(rep, err, out)
 }
 

@@ -1,7 +1,7 @@
 // Package outside holds what the ports to outside systems of remote EDS
 // issuance (sms, bmg, faceid, docrecog) share: the failures their
-// development stand-ins can be made to show, and JSON over HTTP for their
-// adapters.
+// development stand-ins can be made to show, the IIN check, and JSON over
+// HTTP (with one table of error codes per port) for their adapters.
 //
 // A stand-in must behave like the real service, failures included, so that
 // the shell around it is built to survive them: Faults adds latency, an
@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/senim-kz/senim/domain/iin"
 )
 
 // ErrDown is what a stand-in returns while Faults says the service is
@@ -198,6 +200,68 @@ func DecodeJSON(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("bad JSON body: %w", err)
+	}
+	return nil
+}
+
+// RequireToken serves h only to requests that carry the bearer token (all
+// of them, if token is empty); the others get 401 unauthorized.
+func RequireToken(token string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !Authorized(r, token) {
+			WriteError(w, http.StatusUnauthorized, "unauthorized", "bearer token required")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// ErrorCode ties one of a port's errors to the status and code its HTTP API
+// gives it.
+type ErrorCode struct {
+	Err    error
+	Status int
+	Code   string
+}
+
+// ErrorCodes is a port's table of error codes. The stand-in's handler and
+// the adapter both read it, so that what one writes the other reads back
+// as the same error. An error not in the table is the service being
+// unavailable.
+type ErrorCodes []ErrorCode
+
+// Write writes err as a JSON error: the status and code of the first entry
+// it is (errors.Is), or 503 unavailable.
+func (t ErrorCodes) Write(w http.ResponseWriter, err error) {
+	for _, c := range t {
+		if errors.Is(err, c.Err) {
+			WriteError(w, c.Status, c.Code, err.Error())
+			return
+		}
+	}
+	WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+}
+
+// Map turns a non-nil error of Client.Do into the port's own: the error of
+// the entry whose code the answer carries, or else unavailable wrapping err.
+func (t ErrorCodes) Map(err, unavailable error) error {
+	var se *StatusError
+	if errors.As(err, &se) {
+		for _, c := range t {
+			if se.Code == c.Code {
+				return c.Err
+			}
+		}
+	}
+	return fmt.Errorf("%w: %v", unavailable, err)
+}
+
+// CheckIIN returns nil for a valid IIN, and otherwise the port's bad error
+// wrapped with the reason. Ports check an IIN before it goes anywhere, a
+// URL path included.
+func CheckIIN(id string, bad error) error {
+	if _, err := iin.ParseIIN(id); err != nil {
+		return fmt.Errorf("%w: %v", bad, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package outside
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -101,5 +102,42 @@ func TestClient(t *testing.T) {
 	srv.Close()
 	if err := c.Do(ctx, http.MethodGet, "/ok", "", nil, nil); !errors.Is(err, ErrDown) {
 		t.Fatalf("gone: %v", err)
+	}
+}
+
+// TestErrorCodesRoundTrip: what a stand-in writes through its table, the
+// adapter reads back through the same table as the same error; the rest is
+// unavailable, and a request without the token never reaches the handler.
+func TestErrorCodesRoundTrip(t *testing.T) {
+	errBad, errGone, errDown := errors.New("bad"), errors.New("gone"), errors.New("down")
+	table := ErrorCodes{
+		{Err: errBad, Status: http.StatusBadRequest, Code: "bad"},
+		{Err: errGone, Status: http.StatusNotFound, Code: "gone"},
+	}
+	var answer error
+	srv := httptest.NewServer(RequireToken("tok", func(w http.ResponseWriter, r *http.Request) {
+		table.Write(w, answer)
+	}))
+	defer srv.Close()
+	c := Client{BaseURL: srv.URL, Token: "tok"}
+	for _, tc := range []struct {
+		answer error
+		want   error
+	}{
+		{fmt.Errorf("wrapped: %w", errBad), errBad},
+		{errGone, errGone},
+		{errors.New("something else"), errDown},
+	} {
+		answer = tc.answer
+		err := table.Map(c.Do(context.Background(), http.MethodGet, "/", "", nil, nil), errDown)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%v: mapped to %v, want %v", tc.answer, err, tc.want)
+		}
+	}
+	answer = errBad
+	err := (&Client{BaseURL: srv.URL}).Do(context.Background(), http.MethodGet, "/", "", nil, nil)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || se.Code != "unauthorized" {
+		t.Fatalf("without the token: %v, want 401 unauthorized", err)
 	}
 }

@@ -1,9 +1,10 @@
 // Package testtool holds helpers shared by Senim's tests: waiting with a
 // deadline instead of sleeping, and finding the peer tools (openssl, qpdf,
-// zbarimg…) that interop tests drive.
+// zbarimg…) that interop tests drive, and this host's own address.
 package testtool
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -41,4 +42,22 @@ func Eventually(t testing.TB, within, tick time.Duration, cond func() error) {
 		}
 		time.Sleep(tick)
 	}
+}
+
+// OwnIPv4 is an address of one of this host's interfaces, not loopback:
+// where a service listening on all addresses is reached from outside. The
+// test is skipped on a host that has none.
+func OwnIPv4(t testing.TB) net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.To4()
+		}
+	}
+	t.Skip("this host has no IPv4 address besides loopback")
+	return nil
 }

@@ -102,23 +102,6 @@ func TestPeerPolicy(t *testing.T) {
 	}
 }
 
-// ownIPv4 is an address of one of this host's interfaces, not loopback:
-// where a service listening on all addresses is reached from outside.
-func ownIPv4(t *testing.T) net.IP {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.To4()
-		}
-	}
-	t.Skip("this host has no IPv4 address besides loopback")
-	return nil
-}
-
 func pionClient(t *testing.T, conn net.PacketConn, s *Server, user, pass string) *pionturn.Client {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", s.Port())
@@ -185,7 +168,7 @@ func getThroughRelay(t *testing.T, s *Server, target string) (string, error) {
 // such), must not reach /metrics: the relay would be a way in to
 // everything the server serves to its own network.
 func TestTCPRelayToOwnHTTPPortIsRefused(t *testing.T) {
-	own := ownIPv4(t)
+	own := testtool.OwnIPv4(t)
 	ln, err := net.Listen("tcp4", net.JoinHostPort(own.String(), "0"))
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", own, err)

@@ -1,16 +1,12 @@
 package eventlog_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -19,39 +15,15 @@ import (
 	"github.com/senim-kz/senim/persistence/eventlog/storetest"
 )
 
-// WriteActs fills a log at dir with n acts of 20 events, each event a
-// kilobyte of random hex so that every act spans several blocks of its
-// own, and returns the marker stored verbatim in the middle of act/1.
+// writeActs fills a log at dir with n acts, act/0..act/n-1, and returns
+// the marker stored verbatim in the middle of act/1.
 func writeActs(t *testing.T, dir string, n int) []byte {
 	t.Helper()
-	l, err := eventlog.Open(dir, eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
+	streams := make([]string, n)
+	for a := range streams {
+		streams[a] = fmt.Sprintf("act/%d", a)
 	}
-	marker := storetest.Marker()
-	for a := 0; a < n; a++ {
-		for i := 0; i < 20; i++ {
-			junk := make([]byte, 512)
-			_, _ = rand.Read(junk)
-			text := hex.EncodeToString(junk)
-			if a == 1 && i == 10 {
-				text = text[:400] + string(marker) + text[400:]
-			}
-			p, _ := json.Marshal(map[string]any{"n": i, "junk": text})
-			_, err := l.Append(context.Background(), eventlog.AppendRequest{Stream: fmt.Sprintf("act/%d", a), ExpectedSeq: uint64(i),
-				Events: []eventlog.Draft{{Type: "e", Actor: "system", At: time.Date(2026, 11, 30, 10, 0, i, 0, time.UTC), Payload: p}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return marker
+	return storetest.WriteStreams(t, dir, streams, "act/1", storetest.JunkEvent)
 }
 
 // One flipped byte in an sstable costs the act stored there, never the

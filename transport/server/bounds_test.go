@@ -13,15 +13,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
-	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/act"
-	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/internal/testtool"
-	"github.com/senim-kz/senim/pki/devca"
-	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/gateway"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
@@ -30,20 +27,7 @@ import (
 // startBounded runs a server on defaults edited by edit.
 func startBounded(t *testing.T, edit func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	edit(&cfg)
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	return srv
+	return testserver.Start(t, t.TempDir(), edit)
 }
 
 // The websocket's connection limits: per client IP (429 with a code), and
@@ -124,38 +108,7 @@ func (c *offsetClock) jump(d time.Duration) { c.offset.Add(int64(d)) }
 func newWorldAt(t *testing.T, now func() time.Time, mods ...func(*config.Config)) *world {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir, cfg.HTTP.Addr, cfg.TURN.Addr = dir, "127.0.0.1:0", "127.0.0.1:0"
-	for _, m := range mods {
-		m(&cfg)
-	}
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
-	pair := func(id, surname, name string) client.KeySigner {
-		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := registry.Add(server.RegistryPath(dir), registry.Person{IIN: id, Surname: surname, Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		return client.KeySigner{p.Auth, p.Sign}
-	}
-	w.client = pair(clientIIN, "Сейтқали", "Әйгерім")
-	w.attorney = pair(attorneyIIN, "Омаров", "Ерлан")
-	w.notary = pair(notaryIIN, "Нотариус", "Алия")
-	w.stranger = pair(otherIIN, "Чужой", "Человек")
-	if err := accounts.Add(server.AccountsPath(dir), accounts.Notary{Login: "aliya", Name: "Алия Нотариус", IIN: notaryIIN}, "aliya-password", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return worldOn(t, dir, testserver.Run(t, testserver.Config(dir, mods...), zerolog.Nop(), server.Options{Now: now}))
 }
 
 // A payment after the invoice expired is refused with invoice_expired

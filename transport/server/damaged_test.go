@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -25,36 +21,17 @@ import (
 func TestPublicCheckOfDamagedActs(t *testing.T) {
 	data := t.TempDir()
 	dir := filepath.Join(data, "eventlog")
-	l, err := eventlog.Open(dir, eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := storetest.Marker()
-	for a := 0; a < 4; a++ {
-		id := fmt.Sprintf("a%d", a)
-		for i := 0; i < 20; i++ {
-			junk := make([]byte, 512)
-			_, _ = rand.Read(junk)
-			name := hex.EncodeToString(junk)
-			if a == 1 && i == 10 {
-				name = name[:400] + string(marker) + name[400:]
-			}
+	marker := storetest.WriteStreams(t, dir, []string{"act/a0", "act/a1", "act/a2", "act/a3"}, "act/a1",
+		func(stream string, i int, name string) (eventlog.Draft, []eventlog.IndexOp) {
+			id := strings.TrimPrefix(stream, "act/")
 			p, _ := json.Marshal(act.ApplicationSubmitted{ActID: id, ActionType: "power_of_attorney",
 				Principal: act.Party{IIN: "871008401427", Name: name}, Attorney: act.Party{IIN: "760212350620"}})
-			req := eventlog.AppendRequest{Stream: "act/" + id, ExpectedSeq: uint64(i),
-				Events: []eventlog.Draft{{Type: "application_submitted", Actor: "client:871008401427", At: time.Now(), Payload: p}}}
+			var index []eventlog.IndexOp
 			if i == 0 {
-				req.Index = []eventlog.IndexOp{{Index: "code", Value: "CODE-" + id}}
+				index = []eventlog.IndexOp{{Index: "code", Value: "CODE-" + id}}
 			}
-			if _, err := l.Append(context.Background(), req); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
+			return eventlog.Draft{Type: "application_submitted", Actor: "client:871008401427", At: time.Now(), Payload: p}, index
+		})
 	storetest.FlipByte(t, dir, marker)
 	storetest.Rewrite(t, dir, "act/a2", 3, func(r *eventlog.Record) { r.Actor = "notary:evil" })
 

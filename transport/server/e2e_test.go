@@ -24,6 +24,7 @@ import (
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
@@ -60,26 +61,7 @@ func startServer(t *testing.T, dataDir string, mods ...func(*config.Config)) *se
 // startServerLogged runs a server that logs to log.
 func startServerLogged(t *testing.T, dataDir string, log zerolog.Logger, mods ...func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = dataDir
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	for _, m := range mods {
-		m(&cfg)
-	}
-	srv, err := server.New(cfg, log, server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	return srv
+	return testserver.Run(t, testserver.Config(dataDir, mods...), log, server.Options{})
 }
 
 func newWorld(t *testing.T, mods ...func(*config.Config)) *world {
@@ -91,7 +73,13 @@ func newWorld(t *testing.T, mods ...func(*config.Config)) *world {
 func newWorldLogged(t *testing.T, log zerolog.Logger, mods ...func(*config.Config)) *world {
 	t.Helper()
 	dir := t.TempDir()
-	srv := startServerLogged(t, dir, log, mods...)
+	return worldOn(t, dir, startServerLogged(t, dir, log, mods...))
+}
+
+// worldOn is the world of srv, whose data is in dir: the four people's keys
+// from its development CA, in its registry, and the notaries' accounts.
+func worldOn(t *testing.T, dir string, srv *server.Server) *world {
+	t.Helper()
 	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
 	pair := func(id, surname, name string) client.KeySigner {
 		p, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(id), Surname: surname, Name: name}, time.Now())

@@ -25,35 +25,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
 
 // startConfigured starts a server on 127.0.0.1:0 with edit applied to the
-// defaults.
+// defaults, which must then be valid.
 func startConfigured(t *testing.T, edit func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	edit(&cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	return srv
+	return testserver.Start(t, t.TempDir(), edit, testserver.Validated(t))
 }
 
 // do sends one request and returns the response with its body read.

@@ -10,11 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/act"
-	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -74,19 +71,7 @@ func TestAPartyCannotTakeTheRecordingsFinishID(t *testing.T) {
 	if err := cl.Subscribe(ctx, actID, 0); err != nil {
 		t.Fatal(err)
 	}
-	notaryStream, clientStream := sfu.StreamID("notary:aliya"), sfu.StreamID("client:"+clientIIN)
-	nCall, err := nt.StartCall(ctx, actID, webrtc.Configuration{}, notaryStream, 300_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nCall.Close()
-	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, clientStream, 300_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cCall.Close()
-	hears(t, cCall, notaryStream)
-	hears(t, nCall, clientStream)
+	inCall(t, ctx, actID, nt, cl)
 	started := next(t, cl.Events(), eventNamed("recording_started"))
 	var rs act.RecordingStarted
 	if err := json.Unmarshal(started.Body, &rs); err != nil || rs.Recording == "" {

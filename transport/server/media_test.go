@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,26 @@ import (
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/transport/protocol"
 )
+
+// inCall starts the notary's (nt) and the client's (cl) calls in actID,
+// sending video as their streams, and waits until each hears the other.
+// The calls end with the test.
+func inCall(t *testing.T, ctx context.Context, actID string, nt, cl *client.Client) {
+	t.Helper()
+	notaryStream, clientStream := sfu.StreamID("notary:aliya"), sfu.StreamID("client:"+clientIIN)
+	nCall, err := nt.StartCall(ctx, actID, webrtc.Configuration{}, notaryStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nCall.Close() })
+	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, clientStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cCall.Close() })
+	hears(t, cCall, notaryStream)
+	hears(t, nCall, clientStream)
+}
 
 // hears waits until a call receives video and audio from a stream.
 func hears(t *testing.T, c *client.Call, stream string) {
@@ -183,19 +204,7 @@ func TestStoppingMidCallFinishesTheRecording(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
 	actID, cl, nt := w.toCall(t)
-	notaryStream, clientStream := sfu.StreamID("notary:aliya"), sfu.StreamID("client:"+clientIIN)
-	nCall, err := nt.StartCall(ctx, actID, webrtc.Configuration{}, notaryStream, 300_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nCall.Close()
-	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, clientStream, 300_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cCall.Close()
-	hears(t, cCall, notaryStream)
-	hears(t, nCall, clientStream)
+	inCall(t, ctx, actID, nt, cl)
 	if err := w.srv.Close(ctx); err != nil {
 		t.Fatal(err)
 	}

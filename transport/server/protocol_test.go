@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/registry"
@@ -211,20 +211,9 @@ func TestSignInRefusals(t *testing.T) {
 
 func startWithLimits(t *testing.T, edit func(*config.Limits)) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Addr = "127.0.0.1:0"
-	edit(&cfg.Limits)
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	if err := addNotary(cfg.DataDir); err != nil {
+	dir := t.TempDir()
+	srv := testserver.Start(t, dir, func(cfg *config.Config) { edit(&cfg.Limits) })
+	if err := addNotary(dir); err != nil {
 		t.Fatal(err)
 	}
 	return srv.Addr()

@@ -1,19 +1,17 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
-	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/server"
@@ -24,39 +22,12 @@ import (
 func recheckWorld(t *testing.T) *world {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.TURN.Enabled = false
-	cfg.Media.Enabled = false
-	cfg.PKI.ReloadInterval = config.Duration(50 * time.Millisecond)
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
+	srv := testserver.Start(t, dir, func(cfg *config.Config) {
+		cfg.TURN.Enabled = false
+		cfg.Media.Enabled = false
+		cfg.PKI.ReloadInterval = config.Duration(50 * time.Millisecond)
 	})
-	w := &world{t: t, dir: dir, srv: srv, url: "ws://" + srv.Addr() + "/ws", http: "http://" + srv.Addr()}
-	for _, p := range []struct {
-		id  string
-		key *client.KeySigner
-	}{{clientIIN, &w.client}, {attorneyIIN, &w.attorney}} {
-		pair, err := srv.DevCA.IssuePair(devca.Request{IIN: iin.IIN(p.id), Surname: "Тест", Name: p.id}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		*p.key = client.KeySigner{pair.Auth, pair.Sign}
-	}
-	if err := addNotary(dir); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return worldOn(t, dir, srv)
 }
 
 // closedWith waits (with a deadline) for the server to close c, and checks

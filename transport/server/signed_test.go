@@ -17,6 +17,7 @@ import (
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/evidence"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -45,17 +46,8 @@ func (w *world) restart(t *testing.T, edit func(*config.Config)) config.Config {
 	if err := w.srv.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.DataDir, cfg.HTTP.Addr, cfg.TURN.Addr = w.dir, "127.0.0.1:0", "127.0.0.1:0"
-	edit(&cfg)
-	srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	cfg := testserver.Config(w.dir, edit)
+	srv := testserver.Run(t, cfg, zerolog.Nop(), server.Options{})
 	w.srv, w.url, w.http = srv, "ws://"+srv.Addr()+"/ws", "http://"+srv.Addr()
 	return cfg
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/transport/server"
 )
 
@@ -25,7 +26,7 @@ import (
 // server listens on the host's own non-loopback address here, because that
 // is the case to refuse: a loopback one is refused as loopback.
 func TestTURNDoesNotRelayToTheServerItself(t *testing.T) {
-	own := ownIPv4(t)
+	own := testtool.OwnIPv4(t)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = net.JoinHostPort(own.String(), "0")
@@ -86,20 +87,4 @@ func TestTURNDoesNotRelayToTheServerItself(t *testing.T) {
 	_, _ = io.WriteString(relayed, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
 	line, _ := bufio.NewReader(relayed).ReadString('\n')
 	t.Fatalf("TURN relayed to the server's own %s: %q", srv.Addr(), line)
-}
-
-// ownIPv4 is an address of one of this host's interfaces, not loopback.
-func ownIPv4(t *testing.T) net.IP {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.To4()
-		}
-	}
-	t.Skip("this host has no IPv4 address besides loopback")
-	return nil
 }

@@ -6,12 +6,16 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -159,3 +163,55 @@ type quiet struct{}
 func (quiet) Infof(string, ...any)           {}
 func (quiet) Errorf(string, ...any)          {}
 func (quiet) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
+
+// EventsPerStream is how many events WriteStreams stores in each stream.
+const EventsPerStream = 20
+
+// Event makes the i-th event of stream around text, a kilobyte of random
+// hex (with the marker inside, in the marked stream's middle event): the
+// event's draft and its index entries, if any.
+type Event func(stream string, i int, text string) (eventlog.Draft, []eventlog.IndexOp)
+
+// WriteStreams fills the log at dir with EventsPerStream events in each of
+// streams, made by event around a kilobyte of random hex each, so that
+// every stream spans sstable blocks of its own and compresses to nothing.
+// It flushes them into sstables, closes the log, and returns the marker
+// stored verbatim in the middle of the marked stream, for FlipByte.
+func WriteStreams(t testing.TB, dir string, streams []string, marked string, event Event) []byte {
+	t.Helper()
+	l, err := eventlog.Open(dir, eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := Marker()
+	for _, s := range streams {
+		for i := 0; i < EventsPerStream; i++ {
+			junk := make([]byte, 512)
+			_, _ = rand.Read(junk)
+			text := hex.EncodeToString(junk)
+			if s == marked && i == EventsPerStream/2 {
+				text = text[:400] + string(marker) + text[400:]
+			}
+			d, index := event(s, i, text)
+			_, err := l.Append(context.Background(), eventlog.AppendRequest{Stream: s, ExpectedSeq: uint64(i),
+				Events: []eventlog.Draft{d}, Index: index})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return marker
+}
+
+// JunkEvent is an Event of type "e" whose JSON payload holds its number
+// and the text, at a fixed time per number.
+func JunkEvent(_ string, i int, text string) (eventlog.Draft, []eventlog.IndexOp) {
+	p, _ := json.Marshal(map[string]any{"n": i, "junk": text})
+	return eventlog.Draft{Type: "e", Actor: "system", At: time.Date(2026, 11, 30, 10, 0, i, 0, time.UTC), Payload: p}, nil
+}
