@@ -101,7 +101,7 @@ type slot struct {
 // recorder writes one track. The track's forwarding loop is its only
 // producer (add, finish); its goroutine (drain) is the only consumer.
 type recorder struct {
-	budget *RecordBudget // shared by the room's recorders; nil: no cap
+	budget     *RecordBudget // shared by the room's recorders; nil: no cap
 	slots      []slot
 	head, tail atomic.Uint64 // head: next slot to write out; tail: next slot to fill
 	kick       chan struct{} // producer → writer: the ring is half full
