@@ -121,6 +121,9 @@ async function main() {
   $('backBtn').addEventListener('click', act.closeAct);
   $('openForm').addEventListener('submit', (e) => { e.preventDefault(); run(() => act.openAct($('openId').value.trim()), $('openErr')); });
   $('reloadBtn').addEventListener('click', () => location.reload());
+  // The service worker keeps the app shell only (sw.js); without it the
+  // app works the same, only not installable.
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
   document.body.classList.add('ready');
   if (!(await resume())) $('signin').hidden = false;
 }
