@@ -14,6 +14,7 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -71,6 +72,8 @@ type SessionDeps struct {
 	// QueueEstimate is queue_position's wait per call ahead until the desk
 	// has seen calls taken.
 	QueueEstimate time.Duration
+	// Egov issues eGov mobile signing links (sign_link); nil issues none.
+	Egov *egovmobile.Store
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -171,6 +174,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.mediaOut(m)
 	case registryAnswer:
 		s.registryAnswer(c, m)
+	case egovOutcome:
+		s.egovOutcome(m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
@@ -263,6 +268,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.signIn(c, env)
 		return
 	}
+	if !s.signedIn && env.Type == protocol.TypeQuery && env.Name == "sign_link" {
+		s.signLink(c, env) // a phone's sign-in
+		return
+	}
 	if !s.signedIn {
 		s.fail(env, protocol.CodeNotSignedIn, "sign in first")
 		return
@@ -327,6 +336,9 @@ func (s *sessionActor) closed(c *actor.Context) {
 	}
 	for a := range s.subs {
 		c.Send(s.sd.Sys.Acts(), Unsubscribe{ActID: a, Subscriber: c.PID()})
+	}
+	if s.sd.Egov != nil {
+		s.sd.Egov.DropOwner(c.PID().String())
 	}
 	if s.me.Role == act.RoleNotary {
 		c.Send(s.sd.Sys.Operators(), OperatorLeave{Login: s.me.ID, Session: c.PID()})

@@ -111,6 +111,8 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		result(list)
 	case "queue_position":
 		s.queuePosition(c, env)
+	case "sign_link":
+		s.signLink(c, env)
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
 	}
@@ -225,6 +227,9 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 	}
 	var out any
 	switch env.Name {
+	case "sign_link":
+		s.signLinkState(c, env, &m.State)
+		return
 	case "act":
 		out = m.State
 	case "document":

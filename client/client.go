@@ -56,8 +56,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[string]chan protocol.Envelope
-	closed  bool
-	err     error
+	// links wait for the signed (or link_expired) push of a sign_link
+	// query, by the query's id (egov.go).
+	links  map[string]chan protocol.Envelope
+	closed bool
+	err    error
 
 	events chan protocol.Envelope
 	offers chan protocol.Envelope
@@ -182,6 +185,7 @@ func (c *Client) readLoop() {
 			switch {
 			case ch != nil:
 				ch <- env
+			case c.linkPush(env):
 			case env.Type == protocol.TypeMedia || env.Type == protocol.TypeError:
 				select {
 				case c.media <- env:

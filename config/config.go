@@ -45,6 +45,22 @@ type Config struct {
 	Ops Ops `toml:"ops"`
 	// Session: see the Session type.
 	Session Session `toml:"session"`
+	// Egov: see the Egov type.
+	Egov Egov `toml:"egov"`
+}
+
+// Egov configures signing with eGov mobile (package egovmobile): the links
+// a session hands to the citizen's phone. Their URLs start with
+// document.public_url, which the phone must reach.
+type Egov struct {
+	// LinkTTL is how long a signing link is good for; an unused one then
+	// answers link_expired and the app asks for a new one.
+	LinkTTL Duration `toml:"link_ttl"`
+	// MaxLinks caps the links held in memory; past it sign_link answers
+	// overloaded.
+	MaxLinks int `toml:"max_links"`
+	// OrganisationBIN is the BIN the phone shows beside Senim's name.
+	OrganisationBIN string `toml:"organisation_bin"`
 }
 
 // Ops configures the operators' dashboard at /ops: its sign-in sessions
@@ -341,6 +357,7 @@ func Default() Config {
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
+		Egov:       Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
 	}
 }
 
@@ -405,6 +422,9 @@ func (c Config) Validate() error {
 	}
 	if c.Session.ResumeTTL <= 0 || c.Session.ResumeTTL > Duration(24*time.Hour) || c.Session.ResumeMax <= 0 || c.Session.QueueEstimate <= 0 {
 		errs = append(errs, errors.New("session: resume_ttl must be positive and at most 24h, resume_max and queue_estimate positive"))
+	}
+	if c.Egov.LinkTTL < Duration(time.Second) || c.Egov.LinkTTL > Duration(time.Hour) || c.Egov.MaxLinks <= 0 || !validBIN(c.Egov.OrganisationBIN) {
+		errs = append(errs, errors.New("egov: link_ttl must be 1s to 1h, max_links positive, organisation_bin 12 digits"))
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))
@@ -627,4 +647,17 @@ func FileFromEnv(flagValue string) string {
 		return "config.toml"
 	}
 	return ""
+}
+
+// validBIN reports whether s is 12 decimal digits, the form of a BIN.
+func validBIN(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/internal/pseudonym"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
@@ -69,6 +70,9 @@ type Server struct {
 	checkLimiter *ipLimiter
 	now          func() time.Time
 	stopReload   chan struct{}
+
+	// Egov holds the eGov mobile signing links (egov.go).
+	Egov *egovmobile.Store
 
 	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
 	// with a real provider.
@@ -190,6 +194,13 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	}
 	s.checkpoints = checkpoint.Start(s.Log, s.CheckpointKey, cfg.Checkpoint.Interval.Std(), now, log)
 	s.opsSampler = newOpsSampler(s.Actors, s.Log, now, log.With().Str("component", "ops").Logger())
+	if s.Egov, err = newEgovStore(cfg, s); err != nil {
+		s.Actors.Stop()
+		s.closeTURN()
+		s.Log.Close()
+		s.closeBank()
+		return nil, err
+	}
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
@@ -200,7 +211,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			},
 			Resume:        actors.NewResumeStore(cfg.Session.ResumeTTL.Std(), cfg.Session.ResumeMax),
 			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
-			QueueEstimate: cfg.Session.QueueEstimate.Std()},
+			QueueEstimate: cfg.Session.QueueEstimate.Std(),
+			Egov:          s.Egov},
 		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
 			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
@@ -295,6 +307,8 @@ func (s *Server) Start() error {
 			s.log.Warn().Err(err).Msg("bank stand-in: pending callbacks not resumed")
 		}
 	}
+	s.Egov.SetBaseURL(egovBaseURL(s.cfg.Document.PublicURL, scheme, ln.Addr()))
+	go s.egovSweep()
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	go func() {
 		if tlsConfig != nil {
@@ -395,6 +409,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	s.bankRoutes(mux)
 	s.opsRoutes(mux)
+	s.egovRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		for _, c := range append(append(s.Trust.Roots()[:0:0], s.Trust.Roots()...), s.Trust.Intermediates()...) {
