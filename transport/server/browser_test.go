@@ -175,7 +175,7 @@ func (b tab) until(what, expr string) {
 	b.t.Helper()
 	testtool.Eventually(b.t, 90*time.Second, 100*time.Millisecond, func() error {
 		if !js[bool](b.t, b.ctx, expr) {
-			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `document.getElementById('alerts').textContent`))
+			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `String(((document.getElementById('alerts') || document.body || {}).textContent) || '').slice(0, 500)`))
 		}
 		return nil
 	})

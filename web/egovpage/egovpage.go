@@ -209,9 +209,10 @@ func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
-	// Another site's page may not make this page sign: the browser names
-	// the page a form comes from.
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+	// Another site's page may not make this page sign: the browser says
+	// where a form comes from (Sec-Fetch-Site; Origin is "null" under
+	// no-referrer).
+	if !sameSite(r) {
 		http.Error(w, "forbidden: cross-site request", http.StatusForbidden)
 		return
 	}
@@ -235,6 +236,18 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Signed, v.Fetched = true, false
 	render(w, v)
+}
+
+// sameSite says whether a request comes from this page itself (or from no
+// page at all: a tool on the owner's machine).
+func sameSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o == "" || o == "null" || o == "http://"+r.Host || o == "https://"+r.Host
 }
 
 func render(w http.ResponseWriter, v *view) {
