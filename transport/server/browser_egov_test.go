@@ -86,7 +86,7 @@ func TestWholeActOnAPhone(t *testing.T) {
 	nctx, cancel := chromedp.NewContext(bctx)
 	t.Cleanup(cancel)
 	nTab := tab{t, nctx}
-	nTab.navigate(w.http + "/?lang=ru")
+	nTab.navigate(w.http + "/?lang=ru&ncalayer=" + ncalayerFor(t, w.notary))
 
 	ready := `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`
 	cTab.until("the page is not ready", ready)
