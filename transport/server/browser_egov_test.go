@@ -73,9 +73,11 @@ func egovPhone(t *testing.T, keys client.KeySigner, link string) {
 
 // The whole act from a phone browser, in Russian: the client at 390×844
 // (a touch screen, a phone's browser, a fake front camera) signs every step
-// in eGov mobile (the stand-in signs what the deep link names); the notary
-// works at a computer. Every screen of the client is photographed, checked
-// against the catalog and axe-core, and must not scroll sideways.
+// in eGov mobile (the stand-in signs what the deep link names): sign-in,
+// application, approval and at last the revocation; the attorney, on a
+// phone too, signs in and consents the same way; the notary works at a
+// computer. Every screen of the phones is photographed, checked against the
+// catalog and axe-core, and must not scroll sideways.
 func TestWholeActOnAPhone(t *testing.T) {
 	w := newWorld(t)
 	bctx := browser(t)
@@ -119,10 +121,23 @@ func TestWholeActOnAPhone(t *testing.T) {
 	sc.shot(cTab, "phone-awaiting-consent", true)
 	actID := js[string](t, cTab.ctx, `window.senim.act`)
 
-	ctx := w.ctx()
-	at := w.eds("attorney", w.attorney)
-	cms := mustOf[string](t)(at.SignStep(ctx, w.attorney, actID, "consent", 0))
-	mustOf[client.Ack](t)(at.Command(ctx, actID, "give_consent", map[string]any{"cms": cms}))
+	// The attorney, on a phone too, signs in and consents in eGov mobile.
+	actx, cancelA := chromedp.NewContext(bctx)
+	t.Cleanup(cancelA)
+	aTab := tab{t, actx}
+	asPhone(t, aTab)
+	aTab.navigate(w.http + "/?lang=ru")
+	aTab.until("the page is not ready", ready)
+	aTab.js(`document.getElementById('role').value = 'attorney'; document.getElementById('role').dispatchEvent(new Event('change'))`)
+	aTab.click("signin.submit", 0)
+	egovPhone(t, w.attorney, aTab.deepLink())
+	aTab.until("the attorney is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+attorneyIIN+`')`)
+	aTab.until("the act is not in Waiting for your consent", `!!document.querySelector('#attorneyWaiting a[href="#act/`+actID+`"]')`)
+	aTab.js(`document.querySelector('#attorneyWaiting a[href="#act/` + actID + `"]').click()`)
+	aTab.click("attorney.consent", 0)
+	sc.shot(aTab, "phone-attorney-egov-consent", true)
+	egovPhone(t, w.attorney, aTab.deepLink())
+	aTab.until("no consent", `window.senim.state.phase === 'ready'`)
 
 	cTab.until("the client does not see the consent", `window.senim.state.phase === 'ready'`)
 	cTab.click("client.call", 0)
@@ -208,6 +223,13 @@ func TestWholeActOnAPhone(t *testing.T) {
 		t.Fatalf("final state: %s", s.Phase)
 	}
 	assertShellOnly(cTab, s.DocumentCode)
+
+	cTab.js(`document.querySelector('#myActs a[href="#act/` + actID + `"]').click()`)
+	cTab.click("client.revoke", 0)
+	cTab.js(`document.getElementById('dlgReason').value = 'Отзываю'; document.querySelector('#dialog button[data-k="dialog.yes"]').click()`)
+	egovPhone(t, w.client, cTab.deepLink())
+	cTab.until("the revocation signed in eGov mobile did not revoke the act", `window.senim.state.phase === 'revoked'`)
+	sc.shot(cTab, "phone-revoked", true)
 }
 
 // The QR flow with two browsers: the client's computer shows the QR, and
