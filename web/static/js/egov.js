@@ -93,6 +93,8 @@ export function signByLink(session, what) {
         const r = await session.watchQuery('sign_link', what, onPush);
         cur = { id: r.id, expires: Date.parse(r.body.expires_at) };
         body.replaceChildren(...(onPhone() ? phoneView(r.body) : desktopView(r.body)));
+        const open = body.querySelector('#egovOpen');
+        if (open) open.focus(); // the next step on a phone
         clearInterval(timer);
         timer = setInterval(tick, 1000);
         tick();
