@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/digidocs"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/metrics"
@@ -74,6 +75,9 @@ type SessionDeps struct {
 	QueueEstimate time.Duration
 	// Egov issues eGov mobile signing links (sign_link); nil issues none.
 	Egov *egovmobile.Store
+	// Digidocs is the Digital documents service (save_document,
+	// my_documents); nil has none.
+	Digidocs digidocs.Port
 }
 
 // sessionActor is one signed-in app on one websocket. It speaks the
@@ -176,6 +180,10 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.registryAnswer(c, m)
 	case egovOutcome:
 		s.egovOutcome(m)
+	case digidocsSaved:
+		s.digidocsSaved(c, m)
+	case digidocsListed:
+		s.digidocsListed(m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{
@@ -290,6 +298,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		}
 		if env.Name == (act.RecordPayment{}).CommandName() {
 			s.fail(env, string(act.CodeForbidden), "payments come from the bank's callback")
+			return
+		}
+		if env.Name == (act.SaveDocument{}).CommandName() {
+			s.saveDocument(c, env) // recorded only once Digital documents took it
 			return
 		}
 		if env.Name == (act.RecordRegistryCheck{}).CommandName() {

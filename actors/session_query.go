@@ -113,6 +113,8 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		s.queuePosition(c, env)
 	case "sign_link":
 		s.signLink(c, env)
+	case "my_documents":
+		s.myDocuments(c, env)
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
 	}
@@ -214,6 +216,10 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 	delete(s.pending, "q:"+m.Tag)
 	if !ok {
 		delete(s.inFlight, m.Tag)
+		return
+	}
+	if env.Type == protocol.TypeCommand && env.Name == "save_document" && m.Code == "" {
+		s.saveDocumentState(c, env, &m.State) // still in flight until recorded
 		return
 	}
 	if env.Name == "registry_lookup" && m.Code == "" {

@@ -47,6 +47,22 @@ type Config struct {
 	Session Session `toml:"session"`
 	// Egov: see the Egov type.
 	Egov Egov `toml:"egov"`
+	// Digidocs: see the Digidocs type.
+	Digidocs Digidocs `toml:"digidocs"`
+}
+
+// Digidocs configures the port to eGov's "Digital documents" (package
+// digidocs), where a client saves a signed act's document.
+type Digidocs struct {
+	// Mode is "dev" (the stand-in, documents under data_dir/digidocs) or
+	// "http" (the service's API at URL; format in package digidocs).
+	Mode string `toml:"mode"`
+	// URL is the API base (http mode).
+	URL string `toml:"url"`
+	// APIKeyFile holds the key Senim authenticates with (http mode).
+	APIKeyFile string `toml:"api_key_file"`
+	// Timeout bounds one request to the service.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Egov configures signing with eGov mobile (package egovmobile): the links
@@ -358,6 +374,7 @@ func Default() Config {
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
 		Egov:       Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
+		Digidocs:   Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
 	}
 }
 
@@ -425,6 +442,14 @@ func (c Config) Validate() error {
 	}
 	if c.Egov.LinkTTL < Duration(time.Second) || c.Egov.LinkTTL > Duration(time.Hour) || c.Egov.MaxLinks <= 0 || !validBIN(c.Egov.OrganisationBIN) {
 		errs = append(errs, errors.New("egov: link_ttl must be 1s to 1h, max_links positive, organisation_bin 12 digits"))
+	}
+	switch d := c.Digidocs; {
+	case d.Mode != "dev" && d.Mode != "http":
+		errs = append(errs, fmt.Errorf("digidocs.mode %q: want dev or http", d.Mode))
+	case d.Mode == "http" && (!strings.HasPrefix(d.URL, "http") || d.APIKeyFile == ""):
+		errs = append(errs, errors.New("digidocs: http mode needs url and api_key_file"))
+	case d.Timeout <= 0:
+		errs = append(errs, errors.New("digidocs.timeout must be positive"))
 	}
 	if c.Limits.MaxConns <= 0 || c.Limits.MaxFrameBytes < 1024 || c.Limits.OutboundQueue <= 0 || c.Limits.MaxInFlight <= 0 || c.Limits.RatePerSecond <= 0 || c.Limits.Burst <= 0 || c.Limits.ChecksPerMinute <= 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive (max_frame_bytes at least 1024)"))

@@ -27,6 +27,9 @@ func (c Config) DevSettings() []string {
 	if c.Bank.Mode == "dev" {
 		on = append(on, `bank.mode = "dev" (the bank stand-in takes payments; set "http")`)
 	}
+	if c.Digidocs.Mode == "dev" {
+		on = append(on, `digidocs.mode = "dev" (documents are saved to the Digital documents stand-in; set "http")`)
+	}
 	if strings.HasPrefix(strings.ToLower(c.Document.PublicURL), "http://") {
 		on = append(on, "document.public_url = "+c.Document.PublicURL+" (QR codes point at plain HTTP; use https://)")
 	}

@@ -7,7 +7,7 @@ import (
 
 func TestDevSettingsOfDefaultsNameEachOne(t *testing.T) {
 	got := strings.Join(Default().DevSettings(), "\n")
-	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url"} {
+	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url", "digidocs.mode"} {
 		if !strings.Contains(got, key) {
 			t.Errorf("%s not named in:\n%s", key, got)
 		}
@@ -21,6 +21,7 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 	c.TURN.AllowLoopback = false
 	c.Media.LoopbackOnly = false
 	c.Bank.Mode = "http"
+	c.Digidocs.Mode = "http"
 	c.Document.PublicURL = "https://senim.kz"
 	if got := c.DevSettings(); len(got) != 0 {
 		t.Fatalf("want none, got %q", got)
@@ -31,6 +32,7 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 		"turn.allow_loopback": func(c *Config) { c.TURN.AllowLoopback = true },
 		"media.loopback_only": func(c *Config) { c.Media.LoopbackOnly = true },
 		"bank.mode":           func(c *Config) { c.Bank.Mode = "dev" },
+		"digidocs.mode":       func(c *Config) { c.Digidocs.Mode = "dev" },
 		"document.public_url": func(c *Config) { c.Document.PublicURL = "HTTP://senim.kz" },
 	} {
 		d := c

@@ -166,6 +166,9 @@ func (s *Store) Create(req Request) (Link, error) {
 		}
 	}
 	if len(s.links) >= s.cfg.Max {
+		s.evictSpentLocked()
+	}
+	if len(s.links) >= s.cfg.Max || s.openOfLocked(req.Owner, now) >= MaxOpenPerOwner {
 		return Link{}, ErrFull
 	}
 	token := random(32) // 256 bits
@@ -174,6 +177,35 @@ func (s *Store) Create(req Request) (Link, error) {
 	s.links[h] = e
 	s.byKey[req.Owner+"\x00"+req.Key] = h
 	return Link{ID: e.id, Token: token, APIURL: s.base + "/egov/sign/" + token, ExpiresAt: e.expiresAt}, nil
+}
+
+// MaxOpenPerOwner caps the open links of one session: a session cannot
+// fill the store for everyone (a new link for the same thing replaces the
+// old one, so an app needs few).
+const MaxOpenPerOwner = 8
+
+func (s *Store) openOfLocked(owner string, now time.Time) int {
+	n := 0
+	for _, e := range s.links {
+		if e.req.Owner == owner && e.state == open && now.Before(e.expiresAt) {
+			n++
+		}
+	}
+	return n
+}
+
+// evictSpentLocked forgets the used and expired links kept for their
+// grace period, so that replaced links cannot crowd out open ones; a
+// forgotten one answers link_unknown, which refuses as well.
+func (s *Store) evictSpentLocked() {
+	for h, e := range s.links {
+		if e.state != open {
+			delete(s.links, h)
+			if s.byKey[e.req.Owner+"\x00"+e.req.Key] == h {
+				delete(s.byKey, e.req.Owner+"\x00"+e.req.Key)
+			}
+		}
+	}
 }
 
 // DropOwner forgets the links of a session that closed: its phone can no

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,6 +35,7 @@ func cmdClient(args []string) error {
 	p12Password := fs.String("p12-password", "", "the key-store password when it differs from --password (a notary's EDS)")
 	login := fs.String("login", "", "notary login")
 	nca := fs.String("ncalayer", "", "sign through NCALayer (or the stand-in) at this URL instead of --p12, e.g. ws://127.0.0.1:13579")
+	egov := fs.Bool("egov", false, "sign in and sign (client, attorney) with eGov mobile: each signature is a link for the phone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +72,14 @@ func cmdClient(args []string) error {
 	var w protocol.Welcome
 	switch *role {
 	case "client", "attorney":
+		if *egov {
+			var cms string
+			if cms, err = phoneSign(ctx, c, os.Stdout, "http://"+*server, "", protocol.SignLinkQuery{What: "signin"}); err == nil {
+				der, _ := base64.StdEncoding.DecodeString(cms)
+				w, err = c.SignInCMS(ctx, *role, der)
+			}
+			break
+		}
 		if signer == nil {
 			return &exitError{code: 2, msg: "--p12 (or --ncalayer) is required to sign in with an EDS"}
 		}
@@ -84,7 +94,7 @@ func cmdClient(args []string) error {
 	}
 	fmt.Printf("signed in as %s %s %s%s. Type help.\n", w.Role, w.Name, w.IIN, w.Login)
 	go printPushes(c)
-	r := &repl{c: c, signer: signer, role: *role, http: "http://" + *server, out: os.Stdout}
+	r := &repl{c: c, signer: signer, role: *role, http: "http://" + *server, out: os.Stdout, egov: *egov}
 	sc := bufio.NewScanner(os.Stdin)
 	fmt.Print("> ")
 	for sc.Scan() {
@@ -120,12 +130,14 @@ type repl struct {
 	role   string
 	http   string
 	out    io.Writer
+	egov   bool // sign with eGov mobile (clientegov.go)
 }
 
 const replHelp = `commands (ACT is an act id):
   all:      show ACT | watch ACT [SEQ] | raw {json envelope} | quit
   client:   apply PHONE ATTORNEY_IIN | call ACT | approve ACT REV | changes ACT REV COMMENTS...
             pay ACT | cancel ACT [REASON...] | revoke ACT [REASON...] | end ACT | acts
+            save ACT (to Digital documents) | docs (what you saved there)
   attorney: consent ACT | refuse ACT [REASON...] | acts
   notary:   available | away | accept ACT | decline ACT | end ACT
             check ACT document_shown|registry_lookup|legal_capacity|rights_explained pass|fail [NOTE...]
@@ -159,6 +171,14 @@ func (r *repl) line(text string) bool {
 		r.report(err, fmt.Sprintf("ok, act %s is at #%d", arg(1), ack.Seq))
 	}
 	signed := func(what string, rev int) (string, bool) {
+		if r.egov && what != "document" {
+			cms, err := phoneSign(ctx, r.c, r.out, r.http, arg(1), protocol.SignLinkQuery{What: egovWhat(what), Revision: rev})
+			if err != nil {
+				r.report(err, "")
+				return "", false
+			}
+			return cms, true
+		}
 		if r.signer == nil {
 			fmt.Fprintln(r.out, "no signer: start with --p12 or --ncalayer")
 			return "", false
@@ -176,8 +196,18 @@ func (r *repl) line(text string) bool {
 	case "quit", "exit":
 		return true
 	case "apply":
-		id, err := r.c.Apply(ctx, r.signer, arg(1), arg(2))
+		var id string
+		var err error
+		if r.egov {
+			id, err = r.applyByPhone(ctx, arg(1), arg(2))
+		} else {
+			id, err = r.c.Apply(ctx, r.signer, arg(1), arg(2))
+		}
 		r.report(err, "application submitted: act "+id)
+	case "save":
+		cmd("save_document", nil)
+	case "docs":
+		r.myDocuments(ctx)
 	case "call":
 		cmd("request_call", nil)
 	case "approve":

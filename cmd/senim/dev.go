@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/egovmobile/standin"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/pki/ncalayer"
@@ -268,3 +270,82 @@ func keyKind(k *pki.Key) string {
 type roleList []pki.Role
 
 func (r roleList) String() string { return fmt.Sprint([]pki.Role(r)) }
+
+// egovServe, when set (by the stand-in's page, egovpage.go), serves a page
+// at addr where a link is pasted and signed with keys: `senim dev
+// egov-mobile --serve ADDR`.
+var egovServe func(ctx context.Context, addr string, keys []*pki.Key, pin string) error
+
+// cmdDevEgovMobile plays the citizen's eGov mobile: it takes a signing
+// link (the QR text, the deep link or the API URL), shows what is signed,
+// asks for the PIN and signs with keys from .p12 files.
+func cmdDevEgovMobile(args []string) error {
+	fs := flag.NewFlagSet("senim dev egov-mobile", flag.ContinueOnError)
+	var p12s stringList
+	fs.Var(&p12s, "p12", "PKCS#12 key store of the phone's owner (repeat: the AUTH_RSA and the RSA key)")
+	password := fs.String("password", "", "password of the key stores")
+	pin := fs.String("pin", "", "the phone's PIN (asked on stdin when left out; the stand-in's is "+standin.DevPIN+")")
+	serve := fs.String("serve", "", "serve the stand-in's page on this address instead of signing one link")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: senim dev egov-mobile --p12 AUTH.p12 --p12 SIGN.p12 --password P [--pin PIN] LINK")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(p12s) == 0 || (*serve == "" && fs.NArg() != 1) {
+		fs.Usage()
+		return &exitError{code: 2, msg: "--p12 and one LINK (or --serve ADDR) are required"}
+	}
+	var keys []*pki.Key
+	for _, p := range p12s {
+		k, err := pki.LoadPKCS12(p, *password)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		keys = append(keys, k)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *serve != "" {
+		if egovServe == nil {
+			return &exitError{code: 2, msg: "this build has no stand-in page"}
+		}
+		return egovServe(ctx, *serve, keys, *pin)
+	}
+	link := fs.Arg(0)
+	d, docs, err := standin.Fetch(ctx, link)
+	if err != nil {
+		return egovExit(err)
+	}
+	standin.Show(os.Stdout, d, docs)
+	code := *pin
+	if code == "" {
+		fmt.Print("PIN: ")
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return &exitError{code: 1, msg: "no PIN given: nothing was signed"}
+		}
+		code = strings.TrimSpace(line)
+	}
+	if code != standin.DevPIN {
+		return &exitError{code: 1, msg: standin.ErrWrongPIN.Error()}
+	}
+	signed, err := standin.SignDocuments(docs, keys)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	if err := standin.Put(ctx, d.Document.URI, signed); err != nil {
+		return egovExit(err)
+	}
+	fmt.Println("signed and sent")
+	return nil
+}
+
+// egovExit turns the server's refusal into an exit with its code.
+func egovExit(err error) error {
+	if c := standin.CodeOf(err); c != "" {
+		return &exitError{code: 1, msg: c + ": " + err.Error()}
+	}
+	return err
+}

@@ -12,6 +12,7 @@
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
 //	senim dev ncalayer …              run the NCALayer-protocol signer that stands in for NCALayer
+//	senim dev egov-mobile … LINK      sign an eGov mobile link as the citizen's phone would
 //	senim dev egov-mobile-page …      the eGov mobile stand-in as a web page (the phone of the QR)
 //	senim cms verify FILE             verify a CMS signature and print the signer
 //	senim cms sign …                  sign a file with a PKCS#12 key
@@ -53,6 +54,7 @@ func usage() {
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates
   dev ncalayer       run the NCALayer-protocol signer on 127.0.0.1:13579
+  dev egov-mobile    sign an eGov mobile link (QR text, deep link or URL) as the citizen's phone
   dev egov-mobile-page  the eGov mobile stand-in as a web page: open a link, PIN 000000, sign
   cms verify FILE    verify a CMS signature (DER, PEM or base64) and print the signer
   cms sign           sign a file with a PKCS#12 key
@@ -121,6 +123,8 @@ func run(args []string) error {
 		return cmdDevList(rest[1:])
 	case cmd == "dev" && sub == "ncalayer":
 		return cmdDevNCALayer(rest[1:])
+	case cmd == "dev" && sub == "egov-mobile":
+		return cmdDevEgovMobile(rest[1:])
 	case cmd == "cms" && sub == "verify":
 		return cmdCMSVerify(rest[1:])
 	case cmd == "cms" && sub == "sign":

@@ -451,7 +451,7 @@ func TestEventsRoundTripThroughJSON(t *testing.T) {
 	if _, err := DecodeEvent("act_teleported", []byte("{}")); err == nil {
 		t.Fatal("unknown event type decoded")
 	}
-	if len(EventTypes()) != 25 {
+	if len(EventTypes()) != 26 {
 		t.Fatalf("%d event types registered", len(EventTypes()))
 	}
 }

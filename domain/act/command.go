@@ -146,7 +146,7 @@ func Commands() map[string]Command {
 		StartRecording{}, FinishRecording{},
 		RecordCheck{}, RecordRegistryCheck{}, PresentDraft{}, ApproveDraft{}, RequestChanges{}, IssueInvoice{}, RecordPayment{},
 		IssueDocumentCode{}, SignAct{}, RefuseAct{}, CancelAct{}, RevokePOA{},
-		ExpireAct{}, GiveUpCall{}, LimitCall{}, StopRecording{},
+		ExpireAct{}, GiveUpCall{}, LimitCall{}, StopRecording{}, SaveDocument{},
 	} {
 		out[c.CommandName()] = c
 	}

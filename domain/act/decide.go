@@ -36,8 +36,11 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		return decideRecording(&s, cmd, now)
 	}
 
+	if c, ok := cmd.(SaveDocument); ok {
+		return decideSaveDocument(&s, by, c, now) // a signed (final) act's
+	}
 	if r, ok := cmd.(RevokePOA); ok {
-		// The one command a signed act takes.
+		// The one command a signed act takes, with SaveDocument.
 		if s.Phase != PhaseSigned {
 			return nil, refuse(CodeNotAllowedInState, "only a signed power of attorney can be revoked (act is %s)", s.Phase)
 		}
@@ -226,7 +229,7 @@ func authorize(s *State, by Actor, cmd Command) error {
 	switch cmd.(type) {
 	case GiveConsent, RefuseConsent:
 		ok = attorney
-	case RequestCall, ApproveDraft, RequestChanges, CancelAct, RevokePOA:
+	case RequestCall, ApproveDraft, RequestChanges, CancelAct, RevokePOA, SaveDocument:
 		ok = principal
 	case EndCall:
 		ok = principal || assigned

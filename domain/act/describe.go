@@ -32,6 +32,8 @@ func Describe(e Event) string {
 		return "recording " + e.Recording + " stopped: " + e.Reason + "; the call went on"
 	case CallUnanswered:
 		return fmt.Sprintf("no notary took the call requested at %s: %s", e.RequestedAt.UTC().Format(time.RFC3339), e.Reason)
+	case DocumentSaved:
+		return fmt.Sprintf("principal saved the document to %s as %s (sha256 %s)", e.Service, e.DocumentID, short(e.SHA256))
 	case ActExpired:
 		return "the act expired: no progress since " + e.IdleSince.UTC().Format(time.RFC3339)
 	case RecordingStarted:

@@ -21,7 +21,7 @@ func TestDescribeEveryEvent(t *testing.T) {
 	events = append(events, ConsentRefused{}, CallEnded{By: "client:1"}, ChangesRequested{Revision: 1, Comments: "x"},
 		InvoiceVoided{InvoiceID: "i"}, ActRefused{Reason: "r"}, ActCancelled{}, POARevoked{Reason: "r"},
 		ActExpired{IdleSince: t0}, CallUnanswered{Reason: CodeNoNotaryAvailable, RequestedAt: t0},
-		RecordingStopped{Recording: "r", Reason: ReasonSizeCap})
+		RecordingStopped{Recording: "r", Reason: ReasonSizeCap}, DocumentSaved{Service: "digidocs", DocumentID: "senim-x", SHA256: strings.Repeat("a", 64)})
 	seen := map[string]bool{}
 	for _, e := range events {
 		d := Describe(e)

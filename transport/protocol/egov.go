@@ -44,3 +44,21 @@ type SignedBody struct {
 	Link string `json:"link"`
 	CMS  string `json:"cms"` // base64
 }
+
+// MyDocuments is the answer to my_documents: the client's documents saved
+// to Digital documents, newest first.
+type MyDocuments struct {
+	Documents []SavedDocument `json:"documents"`
+}
+
+// SavedDocument is one document at Digital documents.
+type SavedDocument struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Act     string    `json:"act"`
+	Code    string    `json:"code"`
+	MIME    string    `json:"mime"`
+	SHA256  string    `json:"sha256"`
+	Size    int       `json:"size"`
+	SavedAt time.Time `json:"saved_at"`
+}

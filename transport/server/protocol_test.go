@@ -74,6 +74,8 @@ func TestOutsidersAreRefusedOverTheProtocol(t *testing.T) {
 	}
 	// Only the server records a registry look-up (the registry_lookup query).
 	bodies["record_registry_check"] = map[string]any{"iin": clientIIN, "found": true}
+	// Only the server records a save to Digital documents (after the service took it).
+	bodies["save_document"] = map[string]any{"service": "digidocs", "document_id": "senim-x", "sha256": strings.Repeat("a", 64)}
 	if len(bodies) != len(act.Commands()) {
 		t.Fatalf("the sweep covers %d commands, the core has %d", len(bodies), len(act.Commands()))
 	}

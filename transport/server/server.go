@@ -28,6 +28,7 @@ import (
 	"github.com/senim-kz/senim/actors"
 	"github.com/senim-kz/senim/bank"
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/digidocs"
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/egovmobile"
@@ -73,6 +74,10 @@ type Server struct {
 
 	// Egov holds the eGov mobile signing links (egov.go).
 	Egov *egovmobile.Store
+	// Digidocs is the Digital documents port (digidocs.go); DigidocsSim
+	// its development stand-in, nil with digidocs.mode = "http".
+	Digidocs    digidocs.Port
+	DigidocsSim *digidocs.Sim
 
 	// BankSim is the development bank stand-in (bank.mode = "dev"), nil
 	// with a real provider.
@@ -124,6 +129,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	s.opsSessions = newOpsSessions(cfg.Ops.SessionTTL.Std(), cfg.Ops.MaxSessions)
 	s.opsFailures = &opsFailures{limit: cfg.Ops.MaxLoginFailures, byIP: map[string]opsWindow{}}
 	if s.Registry, err = registry.OpenSim(RegistryPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	if err = s.openDigidocs(cfg); err != nil {
 		return nil, err
 	}
 	if err = s.openBank(cfg, log.With().Str("component", "bank").Logger()); err != nil {
@@ -212,7 +220,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			Resume:        actors.NewResumeStore(cfg.Session.ResumeTTL.Std(), cfg.Session.ResumeMax),
 			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
 			QueueEstimate: cfg.Session.QueueEstimate.Std(),
-			Egov:          s.Egov},
+			Egov:          s.Egov,
+			Digidocs:      s.Digidocs},
 		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
 			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
