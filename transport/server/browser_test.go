@@ -41,7 +41,9 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	// A bound on a hung browser, not a speed limit: a long walk on a
+	// machine busy with other work takes minutes.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(cancelTimeout)
 	return ctx
 }
