@@ -11,7 +11,14 @@ package web
 import (
 	"embed"
 	"io/fs"
+	"mime"
 )
+
+// The file server names a type by the file's extension; Go's own table
+// has no .webmanifest, and a browser reads a manifest only as JSON.
+func init() {
+	_ = mime.AddExtensionType(".webmanifest", "application/manifest+json")
+}
 
 //go:embed static
 var static embed.FS

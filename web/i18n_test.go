@@ -214,3 +214,32 @@ func TestNoHardCodedText(t *testing.T) {
 		}
 	}
 }
+
+// No catalog names a key twice: JSON keeps the last silently, so a merge
+// that brings the same key from two branches would hide a sentence.
+func TestCatalogsHaveNoDuplicateKeys(t *testing.T) {
+	for _, l := range langs {
+		data, err := fs.ReadFile(Static(), "i18n/"+l+".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		seen := map[string]bool{}
+		if _, err := dec.Token(); err != nil { // {
+			t.Fatal(err)
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dec.Token(); err != nil {
+				t.Fatal(err)
+			}
+			if seen[k.(string)] {
+				t.Errorf("%s.json has %s twice", l, k)
+			}
+			seen[k.(string)] = true
+		}
+	}
+}

@@ -13,6 +13,7 @@
 //	senim dev list                    list what the development CA has issued
 //	senim dev ncalayer …              run the NCALayer-protocol signer that stands in for NCALayer
 //	senim dev egov-mobile … LINK      sign an eGov mobile link as the citizen's phone would
+//	senim dev egov-mobile-page …      the eGov mobile stand-in as a web page (the phone of the QR)
 //	senim cms verify FILE             verify a CMS signature and print the signer
 //	senim cms sign …                  sign a file with a PKCS#12 key
 //
@@ -54,6 +55,7 @@ func usage() {
   dev list           list the development CA's certificates
   dev ncalayer       run the NCALayer-protocol signer on 127.0.0.1:13579
   dev egov-mobile    sign an eGov mobile link (QR text, deep link or URL) as the citizen's phone
+  dev egov-mobile-page  the eGov mobile stand-in as a web page: open a link, PIN 000000, sign
   cms verify FILE    verify a CMS signature (DER, PEM or base64) and print the signer
   cms sign           sign a file with a PKCS#12 key
 
@@ -111,6 +113,8 @@ func run(args []string) error {
 		return cmdOperatorRemove(rest[1:])
 	case cmd == "notary" && sub == "remove":
 		return cmdNotaryRemove(rest[1:])
+	case cmd == "dev" && sub == "egov-mobile-page":
+		return cmdDevEgovMobilePage(rest[1:])
 	case cmd == "dev" && sub == "issue":
 		return cmdDevIssue(rest[1:])
 	case cmd == "dev" && sub == "revoke":

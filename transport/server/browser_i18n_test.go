@@ -197,10 +197,10 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	aTab.click("signin.submit", 0)
 	aTab.until("the attorney is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+attorneyIIN+`')`)
 	sc.shot(aTab, "attorney-home", phone)
-	// attorney_acts lists acts awaiting consent once the server does (issue
-	// 11, server side); until then the attorney opens the act by its number.
-	aTab.js(`const a = document.querySelector('#attorneyWaiting a[href="#act/` + actID + `"]');
-		if (a) a.click(); else { document.getElementById('openId').value = '` + actID + `'; document.querySelector('button[data-k="home.open"]').click(); }`)
+	// The act waits for the attorney in "Waiting for your consent": they
+	// open it from there, not by its number.
+	aTab.until("the act is not in Waiting for your consent", `!!document.querySelector('#attorneyWaiting a[href="#act/`+actID+`"]')`)
+	aTab.js(`document.querySelector('#attorneyWaiting a[href="#act/` + actID + `"]').click()`)
 	aTab.until("the attorney's act is not open", `!!(window.senim.state && window.senim.state.id === '`+actID+`')`)
 	sc.shot(aTab, "attorney-consent", phone)
 	aTab.click("attorney.consent", 0)
@@ -264,6 +264,7 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	if s.Phase != act.PhaseSigned || s.NotarySig == nil || s.ApprovalSig == nil || s.Consent == nil || len(s.Checks) != 4 {
 		t.Fatalf("final state: %s", s.Phase)
 	}
+	assertShellOnly(cTab, s.DocumentCode)
 	if got := s.Current().Draft.Powers; !strings.Contains(got, "автомобилем") {
 		t.Fatalf("powers %q", got)
 	}

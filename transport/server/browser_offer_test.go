@@ -11,8 +11,9 @@ import (
 // The same notary in two tabs: both show the incoming call (with the
 // tab title changed), and when the offer is withdrawn (here the client
 // cancels the act) it vanishes from both: no stale Accept button is left.
-// (An accept in one tab does not yet withdraw the offer from the notary's
-// other tabs: the desk sends no withdrawal to the notary who took it.)
+// Then a second call is accepted in one tab, and it vanishes from the
+// other (the desk withdraws it from every session of the notary who took
+// it).
 func TestWithdrawnOfferVanishesFromEveryTab(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
@@ -52,6 +53,19 @@ func TestWithdrawnOfferVanishesFromEveryTab(t *testing.T) {
 		b.until("the offer did not vanish",
 			`window.senim.offers.size === 0 && !document.querySelector('#offers button[data-k="notary.accept"]') && document.title === `+jsString(title))
 	}
+
+	actB := mustOf[string](t)(cl.Apply(ctx, w.client, "+7 701 234 56 78", attorneyIIN))
+	cms = mustOf[string](t)(at.SignStep(ctx, w.attorney, actB, "consent", 0))
+	mustOf[client.Ack](t)(at.Command(ctx, actB, "give_consent", map[string]any{"cms": cms}))
+	mustOf[client.Ack](t)(cl.Command(ctx, actB, "request_call", nil))
+	offered = `window.senim.offers.has('` + actB + `') && document.querySelectorAll('#offers button[data-k="notary.accept"]').length === 1`
+	for _, b := range tabs {
+		b.until("the second call is not offered in every tab", offered)
+	}
+	tabs[0].click("notary.accept", 0)
+	tabs[0].until("the accepting tab did not open the call", `!!(window.senim.state && window.senim.state.id === '`+actB+`' && window.senim.state.call === 'active')`)
+	tabs[1].until("the accepted offer did not vanish from the other tab",
+		`window.senim.offers.size === 0 && !document.querySelector('#offers button[data-k="notary.accept"]') && document.title === `+jsString(title))
 }
 
 // jsString quotes s for a script.

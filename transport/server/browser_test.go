@@ -41,7 +41,9 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	// A bound on a hung browser, not a speed limit: a long walk on a
+	// machine busy with other work takes minutes.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(cancelTimeout)
 	return ctx
 }
@@ -175,7 +177,7 @@ func (b tab) until(what, expr string) {
 	b.t.Helper()
 	testtool.Eventually(b.t, 90*time.Second, 100*time.Millisecond, func() error {
 		if !js[bool](b.t, b.ctx, expr) {
-			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `document.getElementById('alerts').textContent`))
+			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `String(((document.getElementById('alerts') || document.body || {}).textContent) || '').slice(0, 500)`))
 		}
 		return nil
 	})

@@ -89,7 +89,7 @@ func contentSecurityPolicy(wsHost string) string {
 	}
 	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"media-src 'self' blob: mediastream:; connect-src " + connect + " wss://127.0.0.1:13579 ws://127.0.0.1:*; " +
-		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+		"worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 // forwardedClientIP is the client's IP: the peer's, unless the peer is a

@@ -8,6 +8,7 @@ import { t } from './i18n.js';
 import { $, run, say } from './ui.js';
 import { Session } from './proto.js';
 import { S, signBytes } from './state.js';
+import { SIGNERS, signer, choose } from './signer.js';
 import * as act from './act.js';
 import * as client from './client.js';
 import * as notary from './notary.js';
@@ -37,7 +38,7 @@ async function signIn() {
   const ch = await S.session.connect();
   const body = role === 'notary'
     ? { method: 'password', login: $('login').value.trim(), password: $('password').value }
-    : { method: 'eds', role, cms: await signBytes(ch.to_sign, 'auth') };
+    : { method: 'eds', role, cms: await signBytes(ch.to_sign, 'auth', { what: 'signin' }) };
   const w = await S.session.request({ type: 'signin', body });
   await welcome(w.body);
 }
@@ -70,6 +71,7 @@ async function welcome(me) {
   $('signin').hidden = true;
   $('home').hidden = false;
   $('signoutBtn').hidden = false;
+  showSigner();
   renderWho();
   await HOMES[me.role].home();
   const m = /^#act\/([0-9a-f]{32})$/.exec(location.hash);
@@ -101,6 +103,15 @@ function roleChanged() {
   const notaryRole = $('role').value === 'notary';
   $('pw').hidden = !notaryRole;
   $('edsnote').hidden = notaryRole;
+  showSigner();
+}
+
+// The choice of signer shows to those who sign with an EDS: the client and
+// the attorney, from the sign-in on.
+function showSigner() {
+  const role = S.me ? S.me.role : $('role').value;
+  $('signerBox').hidden = role === 'notary';
+  $('signerSel').value = signer().id;
 }
 
 async function main() {
@@ -114,6 +125,14 @@ async function main() {
     rerender();
   });
   for (const x of i18n.LANGS) $('lang-' + x).setAttribute('aria-pressed', String(x === i18n.current()));
+  $('signerSel').replaceChildren(...SIGNERS.map((x) => {
+    const o = document.createElement('option');
+    o.value = x.id;
+    o.dataset.i18n = x.label;
+    o.textContent = i18n.t(x.label);
+    return o;
+  }));
+  $('signerSel').addEventListener('change', () => choose($('signerSel').value));
   $('role').addEventListener('change', roleChanged);
   roleChanged();
   $('signinForm').addEventListener('submit', (e) => { e.preventDefault(); run(signIn, $('signinErr'), 'progress.signin'); });
@@ -121,6 +140,9 @@ async function main() {
   $('backBtn').addEventListener('click', act.closeAct);
   $('openForm').addEventListener('submit', (e) => { e.preventDefault(); run(() => act.openAct($('openId').value.trim()), $('openErr')); });
   $('reloadBtn').addEventListener('click', () => location.reload());
+  // The service worker keeps the app shell only (sw.js); without it the
+  // app works the same, only not installable.
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
   document.body.classList.add('ready');
   if (!(await resume())) $('signin').hidden = false;
 }

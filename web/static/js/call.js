@@ -11,7 +11,9 @@ import { t } from './i18n.js';
  * { act, pc, stream, queue }. onChange is called when its state changes.
  */
 export async function join(s, act, relayOnly, onChange) {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  // On a phone the front camera: the notary must see the person's face
+  // (a computer's single camera satisfies this too).
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user' }, audio: true });
   // The server's offer comes right after joined; media messages wait on
   // the call's queue until the peer connection exists.
   let ready;

@@ -35,7 +35,7 @@ async function apply() {
   if (!/^[0-9]{12}$/.test(attorney)) throw Object.assign(new Error('iin'), { code: 'bad_attorney' });
   const body = { action_type: 'power_of_attorney', phone, attorney_iin: attorney, consent: true };
   const prep = await query('prepare_application', undefined, body);
-  const cms = await signBytes(prep.data, 'sign');
+  const cms = await signBytes(prep.data, 'sign', { what: 'application', act: prep.act, application: { act: prep.act, ...body } });
   await command(prep.act, 'submit_application', { ...body, cms });
   await openAct(prep.act);
   refreshList();
@@ -128,8 +128,9 @@ function draftReview(s, cur) {
   if (approved) { box.append(tx('p', 'client.draft.approved', null, { class: 'ok' })); return box; }
   box.append(el('div', { class: 'row' }, button('client.approve', async () => {
     // Sign exactly the bytes on screen.
+    const link = { what: 'draft', act: S.act, revision: cur.number };
     const data = S.preview && S.preview.key === key ? S.preview.data : (await query('to_sign', S.act, { what: 'draft', revision: cur.number })).data;
-    await command(S.act, 'approve_draft', { revision: cur.number, cms: await signBytes(data, 'sign') });
+    await command(S.act, 'approve_draft', { revision: cur.number, cms: await signBytes(data, 'sign', link) });
   }, { vars: { n: cur.number } })));
   // What the client types survives a re-render (an event arriving meanwhile).
   const ta = el('textarea', { id: 'changes', rows: 3, required: true });

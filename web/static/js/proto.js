@@ -18,6 +18,7 @@ export class Session {
   constructor(handlers) {
     this.ws = null;
     this.pending = new Map();
+    this.watchers = new Map(); // query id → fn: pushes that answer a query later (sign_link)
     this.handlers = handlers; // onEvent, onOffer, onOfferGone, onMedia, onClose, onError
     this.challenge = null;
   }
@@ -33,6 +34,8 @@ export class Session {
         this.ws = null;
         for (const p of this.pending.values()) p.reject(new ProtocolError('connection_closed', 'closed'));
         this.pending.clear();
+        for (const fn of this.watchers.values()) fn({ type: 'error', code: 'connection_closed' });
+        this.watchers.clear();
         if (greeted) this.handlers.onClose && this.handlers.onClose(String(e.reason || '').split(':')[0]);
       };
       ws.onmessage = (e) => {
@@ -52,6 +55,9 @@ export class Session {
       case 'offer_gone': h.onOfferGone && h.onOfferGone(env); return;
       case 'media': if (!env.id || !this.pending.has(env.id)) { h.onMedia && h.onMedia(env); return; } break;
     }
+    // A push under a query's id once its answer came: a sign_link's
+    // `signed`, or the error that the link expired unused.
+    if (env.id && !this.pending.has(env.id) && this.watchers.has(env.id)) { this.watchers.get(env.id)(env); return; }
     const p = env.id && this.pending.get(env.id);
     if (p) {
       this.pending.delete(env.id);
@@ -75,6 +81,21 @@ export class Session {
   command(act, name, body) { return this.request({ type: 'command', act, name, body: body || {} }); }
 
   query(name, act, body) { return this.request({ type: 'query', name, act: act || undefined, body: body || {} }).then((e) => e.body); }
+
+  /**
+   * watchQuery sends a query whose id later carries pushes (sign_link: the
+   * `signed` push, or link_expired); onPush gets each until unwatch(id).
+   * Resolves with { id, body }.
+   */
+  watchQuery(name, body, onPush) {
+    const id = newId();
+    this.watchers.set(id, onPush);
+    return this.request({ id, type: 'query', name, body: body || {} }).then((e) => ({ id, body: e.body }),
+      (e) => { this.watchers.delete(id); throw e; });
+  }
+
+  /** unwatch stops the pushes of a watched query. */
+  unwatch(id) { this.watchers.delete(id); }
 
   operator(name, act) { return this.request({ type: 'operator', name, act: act || undefined }); }
 

@@ -1,11 +1,14 @@
 // Signers turn bytes into a CMS SignedData (attached) with the person's
-// key. A signer is { id, label (catalog key), sign(b64, purpose, locale) }:
-// NCALayer today; eGov mobile by QR is meant to sit beside it in SIGNERS.
-// purpose is 'auth' (sign-in, the AUTH key) or 'sign' (every signed step).
+// key. A signer is { id, label (catalog key), sign(b64, purpose, locale,
+// ctx) }: NCALayer signs the bytes b64 on this computer; eGov mobile signs
+// on the phone what ctx.what names (the sign_link body: the server computes
+// the same bytes) through ctx.session. purpose is 'auth' (sign-in, the AUTH
+// key) or 'sign' (every signed step).
 
 /* global NCALayerClient */
 
 import { ProtocolError } from './proto.js';
+import { signByLink, onPhone } from './egov.js';
 
 const OIDS = { auth: ['1.3.6.1.5.5.7.3.2'], sign: ['1.3.6.1.5.5.7.3.4'] };
 
@@ -43,8 +46,36 @@ export const ncalayer = {
   },
 };
 
-/** SIGNERS are the ways to sign, in the order offered. */
-export const SIGNERS = [ncalayer];
+/** egov signs in eGov mobile by QR or deep link; it shows its own dialog. */
+export const egov = {
+  id: 'egov',
+  label: 'signer.egov',
+  dialog: true,
+  sign(b64, purpose, locale, ctx) { return signByLink(ctx.session, ctx.what); },
+};
 
-/** signer is the one in use (the first, until a second exists to choose). */
-export function signer() { return SIGNERS[0]; }
+/** SIGNERS are the ways to sign, in the order offered. */
+export const SIGNERS = [ncalayer, egov];
+
+const STORE = 'senim.signer';
+
+// On a phone NCALayer cannot run: eGov mobile is the way there. Only a
+// touch screen or a phone's browser count: a narrow desktop window keeps
+// NCALayer.
+function fallback() {
+  return matchMedia('(pointer: coarse)').matches || /Android|iPhone|iPad|Mobile/i.test(navigator.userAgent) ? egov : ncalayer;
+}
+
+/** signer is the one in use: the person's choice (kept on this device, it names no one), else the device's usual one. */
+export function signer() {
+  let id = null;
+  try { id = localStorage.getItem(STORE); } catch { /* storage may be off: the device decides */ }
+  return SIGNERS.find((s) => s.id === id) || fallback();
+}
+
+/** choose makes the signer with id the one in use. */
+export function choose(id) {
+  try { localStorage.setItem(STORE, id); } catch { /* for this page only */ }
+}
+
+export { onPhone };

@@ -18,11 +18,16 @@ export const query = (name, act, body) => S.session.query(name, act, body);
 /** command sends a command to an act. */
 export const command = (act, name, body) => S.session.command(act, name, body);
 
-/** signBytes signs base64 bytes with the signer in use, showing progress. */
-export async function signBytes(b64, purpose) {
-  const done = progress('progress.signing', { signer: t(signer().label) });
+/**
+ * signBytes signs base64 bytes with the signer in use, showing progress.
+ * what names the same bytes for the server (the sign_link body), for a
+ * signer that signs elsewhere (eGov mobile).
+ */
+export async function signBytes(b64, purpose, what) {
+  const s = signer();
+  const done = s.dialog ? () => {} : progress('progress.signing', { signer: t(s.label) });
   try {
-    return await signer().sign(b64, purpose, current());
+    return await s.sign(b64, purpose, current(), { session: S.session, what });
   } finally {
     done();
   }
@@ -30,8 +35,10 @@ export async function signBytes(b64, purpose) {
 
 /** signStep signs what the server will check for a signed step of act. */
 export async function signStep(act, what, revision) {
+  const link = { what, act, revision: revision || 0 };
+  if (signer().dialog) return signBytes(null, 'sign', link);
   const ts = await query('to_sign', act, { what, revision: revision || 0 });
-  return signBytes(ts.data, 'sign');
+  return signBytes(ts.data, 'sign', link);
 }
 
 /** FINAL are the phases after which nothing more happens to an act. */
