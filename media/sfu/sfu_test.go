@@ -389,18 +389,11 @@ func TestUDPBlockedPeerCallsOverICETCP(t *testing.T) {
 // far side is UDP, from the TURN server to the SFU. pion's
 // SettingEngine has no switch for the client-to-TURN transport alone.)
 func TestRelayOnlyOverTURNS(t *testing.T) {
-	crt, key, err := turn.DevCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	// The certificate and the roots that trust it are TestMain's.
+	pair, err := tls.LoadX509KeyPair(turnsCert, turnsKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := tls.LoadX509KeyPair(crt, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// pion's TURN client checks the server's certificate against the
-	// system's roots; this test's certificate is the only root here.
-	t.Setenv("SSL_CERT_FILE", crt)
-	t.Setenv("SSL_CERT_DIR", t.TempDir())
 	srv, err := turn.Start(turn.Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: "s3cret", AllowLoopback: true,
 		TLSAddr: "127.0.0.1:0", TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}, zerolog.Nop())
 	if err != nil {
