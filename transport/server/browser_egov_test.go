@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
+	"github.com/senim-kz/senim/actors"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/act"
@@ -223,6 +224,20 @@ func TestWholeActOnAPhone(t *testing.T) {
 	nTab.click("notary.sign", 0)
 	cTab.until("the phone does not show the signed act", `window.senim.state.phase === 'signed' && !!document.querySelector('.signed')`)
 	sc.shot(cTab, "phone-signed", true)
+	// The citizen keeps the document in Digital documents (seed 000, step 8).
+	cTab.click("signed.save", 0)
+	testtool.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		recs, err := w.srv.Log.ReadAll(actors.StreamOf(actID))
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Type == "document_saved" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no document_saved in the act after the phone's Save to Digital documents")
+	})
 	cTab.click("act.back", 0)
 	cTab.until("My acts does not show the signed act", `document.getElementById('myActs').textContent.includes(window.senim.state.document_code)`)
 	sc.shot(cTab, "phone-my-acts", true)

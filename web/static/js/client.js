@@ -181,6 +181,10 @@ export function signedBlock(s, principal) {
       el('a', { href: url, target: '_blank', rel: 'noopener', 'data-k': 'signed.check', text: t('signed.check') }),
       button('signed.copy', async () => { await navigator.clipboard.writeText(url); say(t('signed.copied')); }, { kind: 'secondary' })));
   if (principal) {
+    out.querySelector('.row').append(button('signed.save', async () => {
+      await command(S.act, 'save_document');
+      say(t('signed.saved'));
+    }, { kind: 'secondary' }));
     out.append(el('div', { class: 'danger-zone' }, button('client.revoke', async (reason) => command(S.act, 'revoke_poa', { reason, cms: await signStep(S.act, 'revocation') }),
       { kind: 'danger', confirm: 'confirm.revoke', reason: true })));
   }
