@@ -14,6 +14,7 @@ import (
 
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // artifacts is where a test's screenshots go: $SENIM_ARTIFACTS/<test> when
@@ -103,6 +104,13 @@ func (s *screens) shot(b tab, name string, phone bool) {
 	if bad := js[[]string](s.t, b.ctx, textCheck+"("+s.cat+","+s.en+",'"+s.lang+"')"); len(bad) > 0 {
 		s.t.Errorf("%s (%s): texts not from the catalog: %q", name, file, bad)
 	}
+	s.axeAndWidth(b, name, file, phone)
+}
+
+// axeAndWidth asserts that axe-core finds no serious or critical violation
+// on the tab's page and (phone) that nothing scrolls sideways.
+func (s *screens) axeAndWidth(b tab, name, file string, phone bool) {
+	s.t.Helper()
 	if !js[bool](s.t, b.ctx, `!!window.axe`) {
 		js[any](s.t, b.ctx, s.axe+";true")
 	}
@@ -119,6 +127,27 @@ func (s *screens) shot(b tab, name string, phone bool) {
 			s.t.Errorf("%s (%s): the page scrolls sideways on a phone: %s", name, file, w)
 		}
 	}
+}
+
+// page photographs one of the server's own pages (the public check, the
+// bank's page, the operators' sign-in: their texts come from the pages'
+// catalogs), asserts <html lang>, that axe-core finds no serious or
+// critical violation and (phone) that nothing scrolls sideways.
+func (s *screens) page(b tab, name string, phone bool) {
+	s.t.Helper()
+	s.n++
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	file := filepath.Join(s.dir, fmt.Sprintf("%02d-%s-%s.png", s.n, s.lang, name))
+	if err := os.WriteFile(file, buf, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if got := js[string](s.t, b.ctx, `document.documentElement.lang`); got != s.lang {
+		s.t.Errorf("%s: <html lang=%q>, want %q", name, got, s.lang)
+	}
+	s.axeAndWidth(b, name, file, phone)
 }
 
 // A whole notarial act in the browser app, as the README tells it, in
@@ -243,6 +272,11 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	nTab.click("notary.invoice", 0)
 	cTab.until("no invoice on the client's page", `!!window.senim.state.invoice && !!document.querySelector('.invoice')`)
 	sc.shot(cTab, "client-invoice", phone)
+	// The bank stand-in's page, in the walk's language, before paying.
+	link := mustOf[protocol.PaymentLink](t)(cl(t, w).PaymentLink(w.ctx(), actID))
+	pages := newTab()
+	pages.navigate(link.URL + "&lang=" + lang)
+	sc.page(pages, "bank-page", phone)
 	w.pay(t, cl(t, w), actID)
 	nTab.until("not paid", `(window.senim.state.payments || []).length === 1`)
 	cTab.until("a stale Pay button after payment", `(window.senim.state.payments || []).length === 1 && !document.querySelector('button[data-k="client.pay"]')`)
@@ -263,6 +297,12 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	s := w.state(t, cl(t, w), actID)
 	if s.Phase != act.PhaseSigned || s.NotarySig == nil || s.ApprovalSig == nil || s.Consent == nil || len(s.Checks) != 4 {
 		t.Fatalf("final state: %s", s.Phase)
+	}
+	// The server's own pages in the walk's language: the public check (what
+	// the QR code opens), the form to type a code, the operators' sign-in.
+	for name, path := range map[string]string{"public-check": "/verify/" + s.DocumentCode, "check-form": "/verify/", "ops-signin": "/ops/login"} {
+		pages.navigate(w.http + path + "?lang=" + lang)
+		sc.page(pages, name, phone)
 	}
 	assertShellOnly(cTab, s.DocumentCode)
 	if got := s.Current().Draft.Powers; !strings.Contains(got, "автомобилем") {
