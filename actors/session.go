@@ -229,6 +229,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.digidocsSaved(c, m)
 	case digidocsListed:
 		s.digidocsListed(m)
+	case digidocsOpened:
+		s.digidocsOpened(m)
 	case OfferCall:
 		s.offers[m.ActID] = true
 		body, _ := json.Marshal(protocol.Offer{

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,13 @@ const digidocsTimeout = 15 * time.Second
 
 // digidocsSaved is the service's answer to a save.
 type digidocsSaved struct {
+	env protocol.Envelope
+	doc digidocs.Document
+	err error
+}
+
+// digidocsOpened is the service's answer to open_document.
+type digidocsOpened struct {
 	env protocol.Envelope
 	doc digidocs.Document
 	err error
@@ -120,6 +128,48 @@ func (s *sessionActor) digidocsListed(m digidocsListed) {
 		out.Documents = append(out.Documents, protocol.SavedDocument{ID: d.ID, Title: d.Title, Act: d.ActID, Code: d.Code,
 			MIME: d.MIME, SHA256: d.SHA256, Size: d.Size, SavedAt: d.SavedAt.UTC()})
 	}
+	body, _ := json.Marshal(out)
+	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: m.env.ID, Name: m.env.Name, Body: body})
+}
+
+// openDocument fetches one of the client's saved documents from the
+// service: the person's own only, since the service is asked under the
+// session's IIN.
+func (s *sessionActor) openDocument(c *actor.Context, env protocol.Envelope) {
+	if s.sd.Digidocs == nil || s.me.Role != act.RoleClient {
+		s.fail(env, string(act.CodeForbidden), "open_document is for clients, where Digital documents is configured")
+		return
+	}
+	var q struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(env.Body, &q); err != nil || q.ID == "" || len(q.ID) > 128 {
+		s.fail(env, protocol.CodeBadMessage, "open_document needs the id of a saved document")
+		return
+	}
+	s.inFlight[env.ID] = "query"
+	port, eng, self, who := s.sd.Digidocs, c.Engine(), c.PID(), s.me.IIN
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), digidocsTimeout)
+		defer cancel()
+		doc, err := port.Open(ctx, who, q.ID)
+		eng.Send(self, digidocsOpened{env: env, doc: doc, err: err})
+	}()
+}
+
+func (s *sessionActor) digidocsOpened(m digidocsOpened) {
+	delete(s.inFlight, m.env.ID)
+	switch {
+	case errors.Is(m.err, digidocs.ErrNotFound):
+		s.fail(m.env, protocol.CodeNotFound, "you have no saved document with that id")
+		return
+	case m.err != nil:
+		s.fail(m.env, CodeDigidocsUnavailable, "Digital documents did not answer; try again")
+		return
+	}
+	d := m.doc
+	out := protocol.OpenedDocument{SavedDocument: protocol.SavedDocument{ID: d.ID, Title: d.Title, Act: d.ActID, Code: d.Code,
+		MIME: d.MIME, SHA256: d.SHA256, Size: d.Size, SavedAt: d.SavedAt.UTC()}, Data: base64.StdEncoding.EncodeToString(d.Data)}
 	body, _ := json.Marshal(out)
 	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: m.env.ID, Name: m.env.Name, Body: body})
 }

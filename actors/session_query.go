@@ -115,6 +115,8 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		s.signLink(c, env)
 	case "my_documents":
 		s.myDocuments(c, env)
+	case "open_document":
+		s.openDocument(c, env)
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown query %q", env.Name)
 	}

@@ -51,6 +51,13 @@ type MyDocuments struct {
 	Documents []SavedDocument `json:"documents"`
 }
 
+// OpenedDocument answers open_document: one saved document with its bytes.
+type OpenedDocument struct {
+	SavedDocument
+	// Data is the document, base64.
+	Data string `json:"data"`
+}
+
 // SavedDocument is one document at Digital documents.
 type SavedDocument struct {
 	ID      string    `json:"id"`

@@ -55,7 +55,16 @@ func TestSaveToDigitalDocuments(t *testing.T) {
 		t.Fatalf("the saved document is not the act's PDF: %v", err)
 	}
 
+	// The person opens it again from Digital documents: the same PDF.
+	var opened protocol.OpenedDocument
+	if err := cl.Query(ctx, "open_document", "", map[string]string{"id": saved.DocumentID}, &opened); err != nil || opened.Data != doc.PDF || opened.SHA256 != saved.SHA256 {
+		t.Fatalf("open_document: %v (same PDF: %v)", err, opened.Data == doc.PDF)
+	}
+
 	other := w.eds("client", w.stranger)
+	if err := other.Query(ctx, "open_document", "", map[string]string{"id": saved.DocumentID}, &opened); client.CodeOf(err) != protocol.CodeNotFound {
+		t.Fatalf("another person opens the document: %v, want %s", err, protocol.CodeNotFound)
+	}
 	var theirs protocol.MyDocuments
 	if err := other.Query(ctx, "my_documents", "", nil, &theirs); err != nil {
 		t.Fatal(err)
