@@ -172,11 +172,17 @@ type tab struct {
 
 func (b tab) js(expr string) { js[any](b.t, b.ctx, expr) }
 
-// until polls a page condition.
+// until polls a page condition. A condition that throws, or a page between
+// two documents (a reload, a sign-out: no body, no execution context), is
+// "not yet", not a failure: the poll goes on until the deadline.
 func (b tab) until(what, expr string) {
 	b.t.Helper()
 	testtool.Eventually(b.t, 90*time.Second, 100*time.Millisecond, func() error {
-		if !js[bool](b.t, b.ctx, expr) {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(async () => { try { return !!(await (`+expr+`)); } catch (e) { return false; } })()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return fmt.Errorf("%s: %v", what, err)
+		}
+		if !ok {
 			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `String(((document.getElementById('alerts') || document.body || {}).textContent) || '').slice(0, 500)`))
 		}
 		return nil
