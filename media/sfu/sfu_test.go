@@ -277,24 +277,7 @@ func TestRelayOnlyThroughTURN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
-	relay := webrtc.Configuration{
-		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
-		ICEServers:         []webrtc.ICEServer{{URLs: []string{fmt.Sprintf("turn:127.0.0.1:%d?transport=udp", srv.Port())}, Username: user, Credential: pass}},
-	}
-	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
-	notary := c.join("notary:aliya", webrtc.Configuration{})
-	client := c.join("client:871008401427", relay)
-	hears(t, client, "notary:aliya")
-	hears(t, notary, "client:871008401427")
-	pair, err := client.PC.GetTransceivers()[0].Sender().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil {
-		t.Fatalf("selected pair: %v %v", pair, err)
-	}
-	if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
-		t.Fatalf("the client's candidate is %s, want relay", pair.Local.Typ)
-	}
-	c.room.Close()
+	callThroughRelay(t, fmt.Sprintf("turn:127.0.0.1:%d?transport=udp", srv.Port()))
 }
 
 // When a participant leaves, the others are renegotiated without their
@@ -400,20 +383,7 @@ func TestRelayOnlyOverTURNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
-	relay := webrtc.Configuration{
-		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
-		ICEServers:         []webrtc.ICEServer{{URLs: []string{fmt.Sprintf("turns:127.0.0.1:%d?transport=tcp", srv.TLSPort())}, Username: user, Credential: pass}},
-	}
-	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
-	notary := c.join("notary:aliya", webrtc.Configuration{})
-	client := c.join("client:871008401427", relay)
-	hears(t, client, "notary:aliya")
-	hears(t, notary, "client:871008401427")
-	if p := selectedPair(t, client); p.Local.Typ != webrtc.ICECandidateTypeRelay {
-		t.Fatalf("the client's candidate is %s, want relay", p.Local.Typ)
-	}
-	c.room.Close()
+	callThroughRelay(t, fmt.Sprintf("turns:127.0.0.1:%d?transport=tcp", srv.TLSPort()))
 }
 
 // With one UDP socket for every connection and batched writes (sendmmsg),
@@ -499,6 +469,27 @@ func TestCallWhenAPacketFilterDropsUDP(t *testing.T) {
 		if pair := selectedPair(t, p); pair.Local.Protocol != webrtc.ICEProtocolTCP {
 			t.Fatalf("pair %s, want TCP", pair)
 		}
+	}
+	c.room.Close()
+}
+
+// callThroughRelay holds a call in which the client may use relays only,
+// through the TURN server at url (secret "s3cret"), and asserts that media
+// flows both ways and that the client's selected candidate is a relay.
+func callThroughRelay(t *testing.T, url string) {
+	t.Helper()
+	user, pass := turn.Credentials("s3cret", "client:871008401427", time.Now(), time.Hour)
+	relay := webrtc.Configuration{
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
+		ICEServers:         []webrtc.ICEServer{{URLs: []string{url}, Username: user, Credential: pass}},
+	}
+	c := newCall(t, newSFU(t, 100*time.Millisecond), "")
+	notary := c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", relay)
+	hears(t, client, "notary:aliya")
+	hears(t, notary, "client:871008401427")
+	if p := selectedPair(t, client); p.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("the client's candidate is %s, want relay", p.Local.Typ)
 	}
 	c.room.Close()
 }
