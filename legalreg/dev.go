@@ -171,6 +171,19 @@ func NewDev(entities []Entity) (*Dev, error) {
 	return d, nil
 }
 
+// OpenDev makes the stand-in from the seed file at path (ReadSeed), or
+// from DevSeed if path is empty: what a development server starts.
+func OpenDev(path string) (*Dev, error) {
+	s := DevSeed()
+	if path != "" {
+		var err error
+		if s, err = ReadSeed(path); err != nil {
+			return nil, err
+		}
+	}
+	return NewDev(s.Entities)
+}
+
 // Put adds e, or replaces the entry with its BIN.
 func (d *Dev) Put(e Entity) error {
 	if err := e.Validate(); err != nil {

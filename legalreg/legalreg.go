@@ -42,6 +42,10 @@ var (
 	ErrUnavailable = errors.New("legalreg: unavailable")
 )
 
+// ErrNotActive is LookupActive's refusal of an entity that is suspended or
+// liquidated: it gets no keys.
+var ErrNotActive = errors.New("legalreg: the legal entity is not active")
+
 // ErrBadEntity is an entry that breaks Entity.Validate: a stand-in refuses
 // it as a seed, and the HTTP adapter refuses it as an answer (then as
 // ErrUnavailable).
@@ -192,6 +196,21 @@ type Register interface {
 	// ErrBadBIN, ErrNotFound or ErrUnavailable. A suspended or liquidated
 	// entity is returned, not refused: the caller checks Active.
 	Lookup(ctx context.Context, bin string) (Entity, error)
+}
+
+// LookupActive is what remote EDS issuance asks at the start of a legal
+// entity's application: the entity, if it is active. A suspended or
+// liquidated one is ErrNotActive (naming its status); the errors of Lookup
+// pass through.
+func LookupActive(ctx context.Context, r Register, bin string) (Entity, error) {
+	e, err := r.Lookup(ctx, bin)
+	if err != nil {
+		return Entity{}, err
+	}
+	if !e.Active() {
+		return Entity{}, fmt.Errorf("%w: %s is %s", ErrNotActive, bin, e.Status)
+	}
+	return e, nil
 }
 
 func checkBIN(bin string) error {

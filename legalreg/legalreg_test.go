@@ -24,7 +24,7 @@ const (
 	romashkaBIN   = "070540001236"
 	suspendedBIN  = "121040004564"
 	liquidatedBIN = "980340007892"
-	unknownBIN    = "150540003218" // valid, in no seed
+	unknownBIN    = "150540003218" // valid, in no built-in seed
 )
 
 func newDev(t *testing.T) *Dev {
@@ -129,6 +129,58 @@ func TestRepeatedAnswers(t *testing.T) {
 				t.Fatalf("again: %+v %v", e, err)
 			}
 		})
+	}
+}
+
+func TestLookupActive(t *testing.T) {
+	ctx := context.Background()
+	for name, a := range adapters(t) {
+		t.Run(name, func(t *testing.T) {
+			if e, err := LookupActive(ctx, a.Port, romashkaBIN); err != nil || e.BIN != romashkaBIN || e.Organization() != "ТОО «Ромашка»" {
+				t.Fatalf("active: %+v %v", e, err)
+			}
+			for bin, st := range map[string]Status{suspendedBIN: StatusSuspended, liquidatedBIN: StatusLiquidated} {
+				e, err := LookupActive(ctx, a.Port, bin)
+				if !errors.Is(err, ErrNotActive) || !strings.Contains(err.Error(), string(st)) || e != (Entity{}) {
+					t.Fatalf("%s: %+v %v", st, e, err)
+				}
+			}
+			if _, err := LookupActive(ctx, a.Port, unknownBIN); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("unknown: %v", err)
+			}
+			if _, err := LookupActive(ctx, a.Port, "940140000381"); !errors.Is(err, ErrBadBIN) {
+				t.Fatalf("bad BIN: %v", err)
+			}
+			a.Dev.SetDown(true)
+			if _, err := LookupActive(ctx, a.Port, senimBIN); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("down: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenDev(t *testing.T) {
+	d, err := OpenDev("")
+	if err != nil || len(d.Entities()) != len(DevSeed().Entities) {
+		t.Fatalf("built-in seed: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "seed.json")
+	body := `{"entities":[{"bin":"150540003218","name_kk":"«Жаңа» ЖШС","legal_form":"ТОО","status":"active","registered":"2015-05-04","head":{"iin":"850315401231","name":"ЖҰМАБАЕВА ГҮЛНАР"}}]}`
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err = OpenDev(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := d.Lookup(context.Background(), unknownBIN); err != nil || e.Organization() != "«Жаңа» ЖШС" {
+		t.Fatalf("seeded from the file: %+v %v", e, err)
+	}
+	if _, err := d.Lookup(context.Background(), senimBIN); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the file replaces the built-in seed: %v", err)
+	}
+	if _, err := OpenDev(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
 	}
 }
 

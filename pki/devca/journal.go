@@ -243,12 +243,14 @@ func encodeRecord(buf *bytes.Buffer, r record) error {
 
 // appendRecords writes records at the end of what the cache applied
 // (cutting off a torn tail), fsyncs, and only then applies them to the
-// cached index. It must run under ca.locked, after readIndex.
+// cached index. It must run under ca.locked. It reads what others appended
+// first, so that nothing but a torn tail is ever cut off (callers have
+// read the index under the same lock, so this finds nothing new).
 func (ca *CA) appendRecords(rs ...record) error {
-	c := &ca.cache
-	if c.idx == nil {
-		return errors.New("devca: the index was not read")
+	if _, err := ca.readIndex(); err != nil {
+		return err
 	}
+	c := &ca.cache
 	var buf bytes.Buffer
 	for _, r := range rs {
 		if err := encodeRecord(&buf, r); err != nil {
