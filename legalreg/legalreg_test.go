@@ -7,15 +7,19 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/ca"
+	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/outside"
 	"github.com/senim-kz/senim/internal/outside/outsidetest"
+	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/pki/devca"
 )
 
 const (
@@ -409,5 +413,43 @@ func TestReadSeed(t *testing.T) {
 	}
 	if _, err := ReadSeed(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Every development employee can be given keys by the development CA, as
+// `senim dev issue` (and a later `senim setup`) would: the organisation's
+// name from the register, the template's role, and the BIN.
+func TestDevEmployeesCanBeGivenKeys(t *testing.T) {
+	now := time.Now()
+	authority, err := devca.Open(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := DevSeed()
+	reg, err := NewDev(s.Entities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range s.Employees {
+		e, err := LookupActive(context.Background(), reg, p.BIN)
+		if err != nil {
+			t.Fatalf("%s works for %s: %v", p.IIN, p.BIN, err)
+		}
+		role, ok := devca.TemplateRole(p.Template)
+		if !ok {
+			t.Fatalf("%s: template %q", p.IIN, p.Template)
+		}
+		k, err := authority.Issue(devca.Request{IIN: iin.IIN(p.IIN), Surname: p.Surname, Name: p.Name, Patronymic: p.Patronymic,
+			BIN: iin.BIN(p.BIN), Organization: e.Organization(), Role: role}, devca.UsageSign, now)
+		if err != nil {
+			t.Fatalf("%s: %v", p.IIN, err)
+		}
+		sub, err := pki.SubjectOf(k.Certificate)
+		if err != nil || sub.IIN.String() != p.IIN || sub.BIN.String() != p.BIN || k.Certificate.Subject.Organization[0] != e.Organization() {
+			t.Fatalf("%s: subject %+v %v", p.IIN, sub, err)
+		}
+		if roles := pki.RolesOf(k.Certificate); !slices.Contains(roles, role) {
+			t.Fatalf("%s: roles %v, want %s", p.IIN, roles, role)
+		}
 	}
 }
