@@ -213,6 +213,23 @@ func LookupActive(ctx context.Context, r Register, bin string) (Entity, error) {
 	return e, nil
 }
 
+// Heads answers the IIN of an active entity's first head: the narrow view
+// the issuance shell asks for start's head_iin (FirstHead(ctx, bin)). A
+// suspended or liquidated entity has no head to answer (ErrNotActive), so a
+// first-head application of it fails closed.
+type Heads struct {
+	Register Register
+}
+
+// FirstHead returns the first head's IIN of the active entity bin.
+func (h Heads) FirstHead(ctx context.Context, bin string) (string, error) {
+	e, err := LookupActive(ctx, h.Register, bin)
+	if err != nil {
+		return "", err
+	}
+	return e.Head.IIN, nil
+}
+
 func checkBIN(bin string) error {
 	if _, err := iin.ParseBIN(bin); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadBIN, err)

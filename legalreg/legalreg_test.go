@@ -163,6 +163,28 @@ func TestLookupActive(t *testing.T) {
 	}
 }
 
+func TestHeads(t *testing.T) {
+	ctx := context.Background()
+	for name, a := range adapters(t) {
+		t.Run(name, func(t *testing.T) {
+			h := Heads{Register: a.Port}
+			if id, err := h.FirstHead(ctx, senimBIN); err != nil || id != senimHead {
+				t.Fatalf("head of %s: %q %v", senimBIN, id, err)
+			}
+			if id, err := h.FirstHead(ctx, liquidatedBIN); !errors.Is(err, ErrNotActive) || id != "" {
+				t.Fatalf("head of a liquidated entity: %q %v", id, err)
+			}
+			if id, err := h.FirstHead(ctx, unknownBIN); !errors.Is(err, ErrNotFound) || id != "" {
+				t.Fatalf("head of an unknown BIN: %q %v", id, err)
+			}
+			a.Dev.SetFailEvery(1)
+			if id, err := h.FirstHead(ctx, senimBIN); !errors.Is(err, ErrUnavailable) || id != "" {
+				t.Fatalf("head while down: %q %v", id, err)
+			}
+		})
+	}
+}
+
 func TestOpenDev(t *testing.T) {
 	d, err := OpenDev("")
 	if err != nil || len(d.Entities()) != len(DevSeed().Entities) {
