@@ -2,6 +2,7 @@ package legalreg
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -473,5 +474,54 @@ func TestDevEmployeesCanBeGivenKeys(t *testing.T) {
 		if roles := pki.RolesOf(k.Certificate); !slices.Contains(roles, role) {
 			t.Fatalf("%s: roles %v, want %s", p.IIN, roles, role)
 		}
+	}
+}
+
+// The stand-in's API gives every bad request a clear JSON error with a
+// stable code.
+func TestHandlerErrors(t *testing.T) {
+	d := newDev(t)
+	srv := httptest.NewServer(d.Handler("tok"))
+	defer srv.Close()
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusOK && body.Message == "" {
+			t.Errorf("%s: status %d without a message", path, resp.StatusCode)
+		}
+		return resp.StatusCode, body.Code
+	}
+	for _, c := range []struct {
+		path, token string
+		status      int
+		code        string
+	}{
+		{"/entities/" + senimBIN, "tok", 200, ""},
+		{"/entities/" + senimBIN, "", 401, "unauthorized"},
+		{"/entities/" + senimBIN, "nope", 401, "unauthorized"},
+		{"/entities/940140000381", "tok", 400, "bad_bin"},
+		{"/entities/abc", "tok", 400, "bad_bin"},
+		{"/entities/" + unknownBIN, "tok", 404, "not_found"},
+	} {
+		if st, code := get(c.path, c.token); st != c.status || code != c.code {
+			t.Errorf("%s (token %q): %d %q, want %d %q", c.path, c.token, st, code, c.status, c.code)
+		}
+	}
+	d.SetDown(true)
+	if st, code := get("/entities/"+senimBIN, "tok"); st != 503 || code != "unavailable" {
+		t.Errorf("down: %d %q", st, code)
 	}
 }
