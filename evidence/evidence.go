@@ -319,6 +319,9 @@ certificates in production, the development CA otherwise):
   senim verify this.zip
 
 Check the call recordings (the server keeps them in data/recordings/ACT):
+each file's SHA-256 and size against the log, and that the call's WebM
+(call.webm, every party's audio and video in one file that any browser
+plays) opens whole:
 
   senim verify --recordings data/recordings/ACT this.zip
 
