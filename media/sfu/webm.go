@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -114,8 +113,8 @@ type webmMuxer struct {
 	newest   int64
 	base     int64 // the first written frame's ms: the file's zero
 	started  bool
-	cluster  webm.Cluster
-	clusterT int64 // ms of the open cluster; -1: none
+	cluster  bytes.Buffer // the open cluster's blocks
+	clusterT int64        // ms of the open cluster; -1: none
 	cues     []webm.CuePoint
 	last     int64
 	frames   int64
@@ -232,7 +231,14 @@ func (s *webmSource) packet(p *rtp.Packet, now time.Time) {
 func (m *webmMuxer) run() {
 	defer close(m.exited)
 	for fr := range m.in {
+		// Into its place by time: frames come nearly in order, so this
+		// looks at the last few.
+		i := len(m.pending)
 		m.pending = append(m.pending, fr)
+		for ; i > 0 && m.pending[i-1].ms > fr.ms; i-- {
+			m.pending[i] = m.pending[i-1]
+		}
+		m.pending[i] = fr
 		if fr.ms > m.newest {
 			m.newest = fr.ms
 		}
@@ -246,7 +252,6 @@ func (m *webmMuxer) run() {
 
 // flush writes the pending frames up to ms (all, at the end), in order.
 func (m *webmMuxer) flush(upTo int64) {
-	sort.SliceStable(m.pending, func(i, j int) bool { return m.pending[i].ms < m.pending[j].ms })
 	n := 0
 	for n < len(m.pending) && m.pending[n].ms <= upTo {
 		m.write(m.pending[n])
@@ -275,38 +280,77 @@ func (m *webmMuxer) write(fr webmFrame) {
 		(fr.t.kind == "video" && fr.key && rel >= webmMinCluster) {
 		m.closeCluster()
 		m.clusterT, rel = ms, 0
-		m.cluster = webm.Cluster{Timecode: uint64(ms)}
 		m.cues = append(m.cues, webm.CuePoint{CueTime: uint64(ms), CueTrackPositions: []webm.CueTrackPosition{
 			{CueTrack: fr.t.num, CueClusterPosition: uint64(m.pos - m.segmentStart())}}})
 	}
-	m.cluster.SimpleBlock = append(m.cluster.SimpleBlock, ebml.Block{TrackNumber: fr.t.num, Timecode: int16(rel), Keyframe: fr.key, Data: [][]byte{fr.data}})
+	m.simpleBlock(fr.t.num, int16(rel), fr.key, fr.data) // the frame is not kept
 	if ms > m.last {
 		m.last = ms
 	}
 	m.frames++
 }
 
+// simpleBlock adds a SimpleBlock to the open cluster (Matroska, RFC 9559
+// 10.2: the track number as a vint, the timecode relative to the
+// cluster's, the flags, the frame; no lacing). Written here rather than
+// through ebml.Marshal, whose reflection cost twenty allocations a frame;
+// ebml-go's reader parses the result in the tests.
+func (m *webmMuxer) simpleBlock(track uint64, rel int16, key bool, data []byte) {
+	var h [16]byte
+	h[0] = 0xA3 // SimpleBlock
+	n := 9
+	if track < 0x7f {
+		h[n] = 0x80 | byte(track)
+		n++
+	} else { // at most a few dozen tracks: two bytes are plenty
+		h[n], h[n+1] = 0x40|byte(track>>8), byte(track)
+		n += 2
+	}
+	binary.BigEndian.PutUint16(h[n:], uint16(rel))
+	n += 2
+	if key {
+		h[n] = 0x80
+	}
+	n++
+	putSize(h[1:9], uint64(n-9+len(data)))
+	m.cluster.Write(h[:n])
+	m.cluster.Write(data)
+}
+
 // segmentStart is where the Segment's data begins: after the EBML header
 // and the Segment's ID and 8-byte size.
 func (m *webmMuxer) segmentStart() int64 { return int64(len(ebmlHeader())) + 12 }
 
+// closeCluster writes the open cluster: its ID and size, its Timecode,
+// then its blocks.
 func (m *webmMuxer) closeCluster() {
 	if m.clusterT < 0 || m.failed != nil {
 		return
 	}
-	var b bytes.Buffer
+	var tc bytes.Buffer
 	err := ebml.Marshal(&struct {
-		Cluster webm.Cluster `ebml:"Cluster"`
-	}{m.cluster}, &b)
-	if err == nil {
-		_, err = m.w.Write(b.Bytes())
+		Timecode uint64 `ebml:"Timecode"`
+	}{uint64(m.clusterT)}, &tc)
+	head := []byte{0x1F, 0x43, 0xB6, 0x75, 0, 0, 0, 0, 0, 0, 0, 0} // Cluster, an 8-byte size
+	putSize(head[4:], uint64(tc.Len()+m.cluster.Len()))
+	for _, b := range [][]byte{head, tc.Bytes(), m.cluster.Bytes()} {
+		if err == nil {
+			_, err = m.w.Write(b)
+		}
 	}
 	if err == nil {
 		err = m.w.Flush() // a cluster at a time reaches the file
 	}
 	m.failed = err
-	m.pos += int64(b.Len())
-	m.cluster, m.clusterT = webm.Cluster{}, -1
+	m.pos += int64(len(head) + tc.Len() + m.cluster.Len())
+	m.cluster.Reset()
+	m.clusterT = -1
+}
+
+// putSize writes an EBML element size as an 8-byte vint into b[:8].
+func putSize(b []byte, n uint64) {
+	binary.BigEndian.PutUint64(b, n)
+	b[0] = 0x01
 }
 
 // finish waits for the last frames, writes the Cues and the head, syncs
@@ -449,10 +493,8 @@ func (m *webmMuxer) writeTail() error {
 		return err
 	}
 	head := append([]byte(nil), ebmlHeader()...)
-	head = append(head, 0x18, 0x53, 0x80, 0x67, 0x01) // Segment, an 8-byte size:
-	var size [8]byte
-	binary.BigEndian.PutUint64(size[:], uint64(end-seg))
-	head = append(head, size[1:]...)
+	head = append(head, 0x18, 0x53, 0x80, 0x67, 0, 0, 0, 0, 0, 0, 0, 0) // Segment, an 8-byte size
+	putSize(head[len(head)-8:], uint64(end-seg))
 	head = append(head, sh.Bytes()...)
 	head = append(head, info.Bytes()...)
 	head = append(head, tr.Bytes()...)
