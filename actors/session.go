@@ -87,6 +87,9 @@ type SessionDeps struct {
 	// Digidocs is the Digital documents service (save_document,
 	// my_documents); nil has none.
 	Digidocs digidocs.Port
+	// Recordings issues links to play a call's recording (recording_link);
+	// nil issues none.
+	Recordings *RecordingLinks
 }
 
 // ClientAddr is implemented by a Conn that knows the client's address (the
