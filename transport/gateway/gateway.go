@@ -180,33 +180,48 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
-	// The session reads on a goroutine of its own, and this handler
-	// returns: net/http's goroutine then ends, and with it what it held
-	// for the upgrade request (its 4 KiB buffers, the request, the headers).
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	conn := &wsConn{c: c, ctx: ctx, cancel: cancel, max: g.Limits.OutboundSize, ip: ip}
-	go g.read(conn)
+	conn := &wsConn{c: c, max: g.Limits.OutboundSize, ip: ip}
+	// The session is spawned here, on net/http's goroutine, whose stack the
+	// work has already grown; the reader then starts on a fresh goroutine
+	// whose stack only ever holds the read path (a spawn on it had grown
+	// it for good: it was the largest part of an idle session). This
+	// handler returns, and net/http's goroutine ends with what it held for
+	// the upgrade (its 4 KiB buffers, the request, the headers).
+	pid := g.spawn(conn)
+	g.track(pid, true)
+	go g.read(conn, pid)
+}
+
+// spawn starts the session actor of one connection: with the gateway's
+// SessionDeps shared by every session when they allow it.
+func (g *Gateway) spawn(conn *wsConn) *actor.PID {
+	if g.Session.Summaries != nil {
+		return g.Session.Spawn(conn)
+	}
+	return actors.SpawnSession(g.Session, conn)
 }
 
 // read runs one connection's session until the connection closes.
-func (g *Gateway) read(conn *wsConn) {
+func (g *Gateway) read(conn *wsConn, pid *actor.PID) {
 	defer g.conns.Add(-1)
 	defer g.releaseIP(conn.ip)
 	defer metrics.Connections.Dec()
-	defer conn.cancel()
-	c, ctx := conn.c, conn.ctx
-	if g.Limits.PingInterval > 0 {
-		go conn.keepalive(ctx, g.Limits.PingInterval)
-	}
-	engine := g.Session.Sys.Engine
-	pid := actors.SpawnSession(g.Session, conn)
-	defer engine.Send(pid, actors.ConnClosed{})
-	g.track(pid, true)
+	defer conn.readerDone()
 	defer g.track(pid, false)
+	engine := g.Session.Sys.Engine
+	defer engine.Send(pid, actors.ConnClosed{})
+	if g.Limits.PingInterval > 0 {
+		conn.keepalive(g.Limits.PingInterval)
+	}
+	c := conn.c
 	for {
-		typ, data, err := c.Read(ctx)
+		// No deadline on the read: a context that can end makes the
+		// websocket arm a watcher per read. The connection is cut by
+		// closing it instead (the keepalive, the writer, readerDone).
+		typ, data, err := c.Read(context.Background())
 		if err != nil {
 			conn.Close("")
+			c.CloseNow() // the peer is gone or done: nothing is waited for
 			return
 		}
 		if typ != websocket.MessageText {
@@ -257,23 +272,23 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // wsConn is the session actor's handle on the websocket. Its writer runs
-// only while there is something to write: an idle session then holds no
-// goroutine and no queue besides the one reading (a parked writer
-// goroutine and a 256-slot channel were a third of an idle session's
-// memory).
+// only while there is something to write, and its keepalive is a timer:
+// an idle session then holds one goroutine, the reader, and no queue (a
+// parked writer goroutine and a 256-slot channel were a third of an idle
+// session's memory, a pinging goroutine another).
 type wsConn struct {
-	c      *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	max    int // frames queued before the client counts as too slow
-	ip     string
+	c   *websocket.Conn
+	max int // frames queued before the client counts as too slow
+	ip  string
 
 	mu      sync.Mutex
 	queue   [][]byte
 	writing bool                 // a drain goroutine runs (or has finished the connection)
 	closed  bool                 // Close was called, or writing failed
+	gone    bool                 // the reader has ended: the connection is over
 	reason  string               // why, for the close frame
 	status  websocket.StatusCode // the close status; 0: by the reason
+	ping    *time.Timer          // the keepalive's next ping; nil: none
 }
 
 // ClientIP is the client's address, for the password limiter's lockouts.
@@ -336,13 +351,18 @@ func (w *wsConn) drain() {
 		frame := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		closing := w.closed
+		closing, gone := w.closed, w.gone
 		w.mu.Unlock()
+		if gone {
+			continue // the connection is over: what is queued is dropped
+		}
 		timeout := 10 * time.Second
 		if closing {
 			timeout = 2 * time.Second
 		}
-		wctx, cancel := context.WithTimeout(w.ctx, timeout)
+		// The timeout's end closes the connection (coder/websocket), as
+		// does the reader's end: a write never outlives its connection.
+		wctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := w.c.Write(wctx, websocket.MessageText, frame)
 		cancel()
 		if err != nil && !closing {
@@ -350,14 +370,12 @@ func (w *wsConn) drain() {
 			w.closed, w.queue = true, nil
 			w.mu.Unlock()
 			w.c.CloseNow()
-			w.cancel()
 			return
 		}
 	}
 }
 
 func (w *wsConn) finish() {
-	defer w.cancel()
 	w.mu.Lock()
 	reason, status := w.reason, w.status
 	w.mu.Unlock()
@@ -372,30 +390,43 @@ func (w *wsConn) finish() {
 	}
 }
 
+// readerDone marks the connection over once its reader has ended: the
+// keepalive stops, what is still queued is dropped.
+func (w *wsConn) readerDone() {
+	w.mu.Lock()
+	w.gone = true
+	if w.ping != nil {
+		w.ping.Stop()
+	}
+	w.mu.Unlock()
+}
+
 // keepalive pings the app every interval. coder/websocket answers pings
 // on the app's side while it reads; a peer that is gone (a laptop shut, a
 // network dropped without a FIN) never answers, and its connection is cut
-// instead of holding a session and a per-IP slot until TCP gives up.
-func (w *wsConn) keepalive(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, interval)
-			err := w.c.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					metrics.Refused.WithLabelValues("ping_timeout").Inc()
-				}
-				w.Close("")
-				w.c.CloseNow()
-				w.cancel()
-				return
-			}
-		}
+// instead of holding a session and a per-IP slot until TCP gives up. It is
+// a timer, not a goroutine: a ping runs on the timer's own goroutine, which
+// ends with it.
+func (w *wsConn) keepalive(interval time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ping = time.AfterFunc(interval, func() { w.pingOnce(interval) })
+}
+
+func (w *wsConn) pingOnce(interval time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), interval)
+	err := w.c.Ping(ctx)
+	cancel()
+	w.mu.Lock()
+	gone := w.gone
+	if err == nil && !gone {
+		w.ping.Reset(interval)
 	}
+	w.mu.Unlock()
+	if err == nil || gone {
+		return
+	}
+	metrics.Refused.WithLabelValues("ping_timeout").Inc()
+	w.Close("")
+	w.c.CloseNow()
 }
