@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/transport/server"
@@ -29,6 +35,7 @@ func cmdServe(args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	applyRuntime(cfg.Runtime, log)
 	if on := cfg.DevSettings(); len(on) > 0 && !config.IsLoopbackAddr(cfg.HTTP.Addr) {
 		log.Warn().Strs("dev_settings", on).Msg("--dev: development settings on a public address")
 	}
@@ -64,4 +71,52 @@ func productionSafe(cfg config.Config, dev bool) error {
 	return &exitError{code: 2, msg: fmt.Sprintf("refusing to serve on %s (not loopback) with development settings on:\n  - %s\n"+
 		"turn each off, listen on 127.0.0.1, or start with --dev to run a development server on purpose",
 		cfg.HTTP.Addr, strings.Join(on, "\n  - "))}
+}
+
+// applyRuntime sets the garbage collector's target and memory limit from
+// the configuration (config.Runtime).
+func applyRuntime(r config.Runtime, log zerolog.Logger) {
+	debug.SetGCPercent(r.GOGC)
+	limit, ok := r.MemoryLimitBytes(availableMemory())
+	if !ok {
+		limit = math.MaxInt64 // Go's "no limit"
+	}
+	debug.SetMemoryLimit(limit)
+	log.Info().Int("gogc", r.GOGC).Str("memory_limit", r.MemoryLimit).Int64("memory_limit_bytes", limit).Msg("garbage collector")
+}
+
+// availableMemory is the memory this process may use: its cgroup's limit
+// (v2, else v1) where one is set, else the machine's RAM; 0 if unknown.
+func availableMemory() int64 {
+	ram := memTotal()
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && (ram == 0 || n < ram) { // "max", or v1's huge "unlimited", are no limit
+			return n
+		}
+	}
+	return ram
+}
+
+// memTotal is the machine's RAM from /proc/meminfo; 0 if unknown.
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
