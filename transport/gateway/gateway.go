@@ -167,7 +167,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusTooManyRequests, CodeTooManyFromIP, "too many connections from this address; close one first")
 		return
 	}
-	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	c, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Version},
 		OriginPatterns:  g.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -180,7 +181,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
-	conn := &wsConn{c: c, max: g.Limits.OutboundSize, ip: ip}
+	conn := &wsConn{c: c, nc: sb.conn, max: g.Limits.OutboundSize, ip: ip}
 	// The session is spawned here, on net/http's goroutine, whose stack the
 	// work has already grown; the reader then starts on a fresh goroutine
 	// whose stack only ever holds the read path (a spawn on it had grown
@@ -239,28 +240,39 @@ func (g *Gateway) read(conn *wsConn, pid *actor.PID) {
 	}
 }
 
-// wsBuffer is the size of a connection's read and write buffers: frames
-// are small, a large one bypasses them, and net/http's 4 KiB each were a
-// good part of an idle session's memory.
+// wsBuffer is the size of a connection's write buffer, and of its read
+// buffer where it cannot borrow one (readConn): frames are small, a large
+// one bypasses them, and net/http's 4 KiB each were a good part of an idle
+// session's memory.
 const wsBuffer = 512
 
 // smallBuffers hands the websocket small buffers of its own when it
 // hijacks the connection, instead of net/http's.
-type smallBuffers struct{ http.ResponseWriter }
+type smallBuffers struct {
+	http.ResponseWriter
+	conn net.Conn // the hijacked connection
+}
 
 // Hijack takes the connection over, moving what net/http had already
 // buffered into the new reader (a client may send its first frame right
 // behind the upgrade request).
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	s.conn = conn
 	n := brw.Reader.Buffered()
+	pending, _ := brw.Reader.Peek(n)
+	bw := bufio.NewWriterSize(conn, wsBuffer)
+	if rc := newReadConn(conn, pending); rc != nil {
+		// 16 bytes, bufio's least: reads come out of rc's borrowed
+		// buffer, or go straight into the websocket's.
+		return rc, bufio.NewReadWriter(bufio.NewReaderSize(rc, 16), bw), nil
+	}
 	if n > wsBuffer {
 		return conn, brw, nil // rare: keep net/http's buffers
 	}
-	pending, _ := brw.Reader.Peek(n)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), wsBuffer)
 	if n > 0 {
 		if _, err := br.Peek(n); err != nil {
@@ -268,7 +280,7 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBuffer)), nil
+	return conn, bufio.NewReadWriter(br, bw), nil
 }
 
 // wsConn is the session actor's handle on the websocket. Its writer runs
@@ -278,7 +290,8 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // session's memory, a pinging goroutine another).
 type wsConn struct {
 	c   *websocket.Conn
-	max int // frames queued before the client counts as too slow
+	nc  net.Conn // under c: its write deadline bounds a write
+	max int      // frames queued before the client counts as too slow
 	ip  string
 
 	mu      sync.Mutex
@@ -360,11 +373,14 @@ func (w *wsConn) drain() {
 		if closing {
 			timeout = 2 * time.Second
 		}
-		// The timeout's end closes the connection (coder/websocket), as
-		// does the reader's end: a write never outlives its connection.
-		wctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := w.c.Write(wctx, websocket.MessageText, frame)
-		cancel()
+		// The deadline is the socket's, not a context's: coder/websocket
+		// keeps the context of a connection's last write for good, and a
+		// timeout's (with its timer) was a good part of an idle session.
+		// A write past it fails, and the connection is cut below, as the
+		// context's end cut it; the reader's end cuts it too.
+		_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
+		err := w.c.Write(context.Background(), websocket.MessageText, frame)
+		_ = w.nc.SetWriteDeadline(time.Time{})
 		if err != nil && !closing {
 			w.mu.Lock()
 			w.closed, w.queue = true, nil
