@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -39,5 +40,22 @@ func TestApplyRuntime(t *testing.T) {
 	applyRuntime(config.Runtime{GOGC: 100, MemoryLimit: "off"}, zerolog.Nop())
 	if _, limit := gcSettings(); limit != math.MaxInt64 {
 		t.Fatalf("limit %d with memory_limit off", limit)
+	}
+}
+
+// The process's own cgroup is where a systemd unit's or a container's
+// memory limit is found, under cgroup v2 and v1.
+func TestCgroupLimitFiles(t *testing.T) {
+	roots := "/sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes"
+	for _, tc := range []struct{ self, want string }{
+		{"0::/system.slice/senim.service\n", roots + " /sys/fs/cgroup/system.slice/senim.service/memory.max"},
+		{"0::/\n", roots},
+		{"12:cpu,cpuacct:/x\n4:memory:/process_api/b7\n0::/\n", roots + " /sys/fs/cgroup/memory/process_api/b7/memory.limit_in_bytes"},
+		{"4:memory:/../../etc\n", roots},
+		{"", roots},
+	} {
+		if got := strings.Join(cgroupLimitFiles(tc.self), " "); got != tc.want {
+			t.Errorf("%q: %s\nwant %s", tc.self, got, tc.want)
+		}
 	}
 }

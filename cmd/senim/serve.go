@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,20 +87,46 @@ func applyRuntime(r config.Runtime, log zerolog.Logger) {
 }
 
 // availableMemory is the memory this process may use: its cgroup's limit
-// (v2, else v1) where one is set, else the machine's RAM; 0 if unknown.
+// (v2 memory.max, or v1 memory.limit_in_bytes, of the process's own
+// cgroup, e.g. a systemd unit's MemoryMax or a container's) where one is
+// set and below the machine's RAM, else the RAM; 0 if unknown.
 func availableMemory() int64 {
-	ram := memTotal()
-	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+	avail := memTotal()
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	for _, f := range cgroupLimitFiles(string(self)) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err == nil && n > 0 && (ram == 0 || n < ram) { // "max", or v1's huge "unlimited", are no limit
-			return n
+		if err == nil && n > 0 && (avail == 0 || n < avail) { // "max", or v1's huge "unlimited", are no limit
+			avail = n
 		}
 	}
-	return ram
+	return avail
+}
+
+// cgroupLimitFiles are the files that may hold the memory limit of the
+// process whose /proc/self/cgroup says self: those of the cgroup roots as
+// mounted (a container's own), then those of its cgroup.
+func cgroupLimitFiles(self string) []string {
+	files := []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	for _, line := range strings.Split(self, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || strings.Contains(parts[2], "..") {
+			continue
+		}
+		dir := strings.TrimSuffix(parts[2], "/")
+		switch {
+		case dir == "":
+			// the root: already listed
+		case parts[0] == "0" && parts[1] == "":
+			files = append(files, "/sys/fs/cgroup"+dir+"/memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			files = append(files, "/sys/fs/cgroup/memory"+dir+"/memory.limit_in_bytes")
+		}
+	}
+	return files
 }
 
 // memTotal is the machine's RAM from /proc/meminfo; 0 if unknown.
