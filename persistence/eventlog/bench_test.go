@@ -75,7 +75,7 @@ func BenchmarkAppend(b *testing.B) {
 			at := time.Now()
 			appendOne := func(w int, seq uint64) error {
 				_, err := l.Append(ctx, AppendRequest{Stream: benchStream(w), ExpectedSeq: seq,
-					Events: []Draft{{Type: "draft_presented", Actor: "notary:aliya", At: at, Payload: benchPayload}}})
+					Events: []Draft{{Type: "draft_presented", Actor: "notary:aliya", At: at, Payload: benchPayload}}, TrustedPayloads: true})
 				return err
 			}
 			// Each writer's first event, outside the timing: its stored
