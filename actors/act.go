@@ -314,6 +314,8 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		CommandDigest: digest,
 		Events:        drafts,
 		Index:         indexOps(&a.state, &next),
+		// The payloads are json.Marshal's, just above.
+		TrustedPayloads: true,
 	})
 	if errors.Is(err, eventlog.ErrIDReused) {
 		a.loaded = false // the log knows a command this actor did not: reload

@@ -21,9 +21,16 @@
 //
 // Only after the sync returns does Append return, so an acknowledged event
 // survives a crash of the process or the machine. Streams are locked
-// separately (striped locks), so appends to different acts commit
-// concurrently and pebble groups their syncs into one fsync: that is where
-// throughput under many writers comes from.
+// separately (striped locks), so appends to different acts proceed
+// concurrently; those that reach the commit while a synced commit is under
+// way are gathered into one batch, committed with one sync when it returns
+// (group commit, group.go): that is where throughput under many writers
+// comes from. A group's batch is atomic: every append in it is durable, or
+// none is.
+//
+// Payloads are checked (valid JSON) and compacted, unless the request says
+// TrustedPayloads: the act actors pass json.Marshal's output, which is both
+// already, and skip the check.
 //
 // # The hash chain
 //
