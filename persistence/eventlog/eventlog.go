@@ -687,6 +687,10 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 		if len(recs) == 0 && r.Seq != 1 {
 			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 		}
+		if r.Stream != stream {
+			// Another stream's records, chain and all, copied under this one.
+			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record names another stream " + r.Stream}
+		}
 		if err := c.next(r, stored); err != nil {
 			return err
 		}
