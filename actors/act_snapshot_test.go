@@ -19,10 +19,7 @@ import (
 
 const snapActID = "00112233445566778899aabbccddeeff"
 
-// snapshotLog is a log holding an act of 5 + 3*rounds events, appended as
-// commands of the notary (ids n1, n2, ...) in many appends: a draft
-// presented, changes requested, a check, round after round, and an
-// approval at the end.
+// snapshotLog is a log holding the act of fillAct.
 func snapshotLog(t *testing.T, rounds int) *eventlog.Log {
 	t.Helper()
 	l, err := eventlog.Open(filepath.Join(t.TempDir(), "log"), eventlog.Options{})
@@ -30,27 +27,36 @@ func snapshotLog(t *testing.T, rounds int) *eventlog.Log {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	fillAct(t, l, rounds)
+	return l
+}
+
+// fillAct appends an act of 5 + 3*rounds + 2 events, as commands of the
+// notary (ids n1, n2, ...) in many appends: a draft presented, changes
+// requested, a check, round after round, and an approval at the end. It
+// returns the last seq.
+func fillAct(tb testing.TB, l *eventlog.Log, rounds int) uint64 {
+	tb.Helper()
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	events := append(waitingSince(snapActID, at), act.CallAccepted{Notary: act.Actor{Role: act.RoleNotary, ID: "aliya"}})
-	appendAct(t, l, snapActID, at, events)
+	appendAct(tb, l, snapActID, at, events)
 	seq := uint64(len(events))
 	checks := []act.Check{act.CheckDocumentShown, act.CheckLegalCapacity, act.CheckRightsExplained}
 	for i := 1; i <= rounds; i++ {
 		at = at.Add(time.Minute)
 		draft := act.Draft{RegistryNumber: fmt.Sprintf("1-2026-%04d", i), Powers: "Управлять автомобилем", TermMonths: 12, StateDuty: 100, ServicesFee: 200}
-		seq = appendCommand(t, l, seq, fmt.Sprint("n", i), "notary:aliya", at,
+		seq = appendCommand(tb, l, seq, fmt.Sprint("n", i), "notary:aliya", at,
 			act.DraftPresented{Revision: i, Draft: draft, At: at},
 			act.ChangesRequested{Revision: i, Comments: "ещё раз"},
 			act.CheckRecorded{Check: checks[i%3], Passed: i%2 == 0, At: at})
 	}
-	appendCommand(t, l, seq, "c1", "client:"+principalIIN, at.Add(time.Minute),
+	return appendCommand(tb, l, seq, "c1", "client:"+principalIIN, at.Add(time.Minute),
 		act.DraftPresented{Revision: rounds + 1, At: at}, act.DraftApproved{Revision: rounds + 1, Signature: act.Signature{CMS: []byte{0x30}, SignerIIN: principalIIN}})
-	return l
 }
 
 // appendCommand appends events as one command, after seq; it returns the
 // seq after them.
-func appendCommand(t *testing.T, l *eventlog.Log, seq uint64, id, by string, at time.Time, events ...act.Event) uint64 {
+func appendCommand(t testing.TB, l *eventlog.Log, seq uint64, id, by string, at time.Time, events ...act.Event) uint64 {
 	t.Helper()
 	drafts := make([]eventlog.Draft, len(events))
 	for i, e := range events {
@@ -220,4 +226,44 @@ func waitPassivated(t *testing.T, sys *System, id string) {
 		}
 		return nil
 	})
+}
+
+// Loading an act of 208 events: a replay from its first event, against
+// one from its snapshot 15 events back (about half of snapshot_every's
+// default), in the same run:
+//
+//	go test ./actors -run '^$' -bench ActLoad -benchtime 200x
+func BenchmarkActLoad(b *testing.B) {
+	l, err := eventlog.Open(filepath.Join(b.TempDir(), "log"), eventlog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	seq := fillAct(b, l, 62) // 5 + 186 + 2 = 193 events
+	a := &actActor{id: snapActID, deps: Deps{Log: l, Logger: zerolog.Nop(), ActSnapshotEvery: 1}, log: zerolog.Nop()}
+	a.load() // stores a snapshot at 193
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		seq = appendCommand(b, l, seq, fmt.Sprint("m", i), "notary:aliya", at,
+			act.CheckRecorded{Check: act.CheckLegalCapacity, Passed: true}, act.CheckRecorded{Check: act.CheckDocumentShown, Passed: true},
+			act.CheckRecorded{Check: act.CheckRightsExplained, Passed: true})
+	}
+	load := func(every int) time.Duration {
+		start := time.Now()
+		a := &actActor{id: snapActID, deps: Deps{Log: l, Logger: zerolog.Nop(), ActSnapshotEvery: every}, log: zerolog.Nop()}
+		a.load()
+		if !a.loaded || a.state.Version != seq {
+			b.Fatalf("loaded %v at %d", a.loaded, a.state.Version)
+		}
+		return time.Since(start)
+	}
+	var full, snap time.Duration
+	b.ResetTimer()
+	for range b.N {
+		full += load(0)
+		snap += load(1 << 20) // reads the snapshot, stores none
+	}
+	b.ReportMetric(float64(full.Microseconds())/float64(b.N), "µs/full-replay")
+	b.ReportMetric(float64(snap.Microseconds())/float64(b.N), "µs/from-snapshot")
+	b.ReportMetric(full.Seconds()/snap.Seconds(), "speedup")
 }
