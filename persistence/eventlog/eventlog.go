@@ -170,13 +170,6 @@ func commandKey(stream, actor, id string) []byte {
 func legacyCommandKey(stream, id string) []byte {
 	return append(append(append([]byte{'c'}, stream...), sep), id...)
 }
-func indexKey(index, value, stream string) []byte {
-	k := append([]byte{'i'}, index...)
-	k = append(k, sep)
-	k = append(k, value...)
-	k = append(k, sep)
-	return append(k, stream...)
-}
 
 // upper is the smallest key after every key that starts with prefix.
 func upper(prefix []byte) []byte {
@@ -346,10 +339,24 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	} else if prev, err = decodeHash("head hash", hash); err != nil {
 		return AppendResult{}, &ChainError{Stream: req.Stream, Seq: seq, Reason: "the head does not decode"}
 	}
-	b := l.db.NewBatch()
-	defer b.Close()
-	// Keys and the head are built in one scratch buffer: Set copies them.
-	scratch := make([]byte, 0, 2*len(req.Stream)+96)
+	// The append's writes, for its group's batch (group.go). Their keys
+	// and small values share one buffer, sized exactly: a part is cut
+	// with a full slice expression, so that it could never run over the
+	// next one.
+	size := len(req.Events)*(len(req.Stream)+10) + 1 + len(req.Stream) + 8 + 2*hashLen
+	if req.CommandID != "" {
+		size += 3 + len(req.Stream) + len(req.CommandActor) + len(req.CommandID) + 16 + len(req.CommandDigest)
+	}
+	for _, op := range req.Index {
+		size += 3 + len(op.Index) + len(op.Value) + len(req.Stream)
+	}
+	buf := make([]byte, 0, size)
+	part := func(n int) []byte {
+		p := buf[len(buf) : len(buf) : len(buf)+n]
+		buf = buf[:len(buf)+n]
+		return p
+	}
+	ops := make([]batchOp, 0, len(req.Events)+2+len(req.Index))
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
 		seq++
@@ -360,42 +367,32 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
 		r.Hash = hex.EncodeToString(sum[:])
 		hash, prev = r.Hash, sum
-		k := binary.BigEndian.AppendUint64(append(append(append(scratch[:0], 'e'), req.Stream...), sep), seq)
-		if err := b.Set(k, val, nil); err != nil {
-			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
-		}
+		k := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), seq)
+		ops = append(ops, batchOp{key: k, value: val})
 		recs[i] = r
 	}
-	hk := append(append(scratch[:0], 'h'), req.Stream...)
-	hv := append(binary.BigEndian.AppendUint64(hk[len(hk):], seq), hash...)
-	if err := b.Set(hk, hv, nil); err != nil {
-		return AppendResult{}, fmt.Errorf("eventlog: %w", err)
-	}
+	hk := append(append(part(1+len(req.Stream)), 'h'), req.Stream...)
+	hv := append(binary.BigEndian.AppendUint64(part(8+2*hashLen), seq), hash...)
+	ops = append(ops, batchOp{key: hk, value: hv})
 	if req.CommandID != "" {
-		v := binary.BigEndian.AppendUint64(nil, recs[0].Seq)
+		k := part(3 + len(req.Stream) + len(req.CommandActor) + len(req.CommandID))
+		k = append(append(append(append(append(append(k, 'c'), req.Stream...), sep), req.CommandActor...), sep), req.CommandID...)
+		v := binary.BigEndian.AppendUint64(part(16+len(req.CommandDigest)), recs[0].Seq)
 		v = binary.BigEndian.AppendUint64(v, seq)
 		v = append(v, req.CommandDigest...)
-		if err := b.Set(commandKey(req.Stream, req.CommandActor, req.CommandID), v, nil); err != nil {
-			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
-		}
+		ops = append(ops, batchOp{key: k, value: v})
 	}
 	for _, op := range req.Index {
-		k := indexKey(op.Index, op.Value, req.Stream)
-		if op.Delete {
-			err = b.Delete(k, nil)
-		} else {
-			err = b.Set(k, nil, nil)
-		}
-		if err != nil {
-			return AppendResult{}, fmt.Errorf("eventlog: %w", err)
-		}
+		k := part(3 + len(op.Index) + len(op.Value) + len(req.Stream))
+		k = append(append(append(append(append(append(k, 'i'), op.Index...), sep), op.Value...), sep), req.Stream...)
+		ops = append(ops, batchOp{key: k, del: op.Delete})
 	}
 	observe := AppendObserver
 	var start time.Time
 	if observe != nil {
 		start = time.Now()
 	}
-	if err := l.commitInGroup(b); err != nil {
+	if err := l.commitInGroup(ops); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
 	st.heads[req.Stream] = streamHead{seq: seq, hash: hash}
