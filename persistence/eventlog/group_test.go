@@ -74,7 +74,8 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 			s := fmt.Sprintf("act/%02d", w)
 			for i := range each {
 				_, err := l.Append(ctx, AppendRequest{Stream: s, ExpectedSeq: uint64(2 * i), CommandID: fmt.Sprint("c", i),
-					Events: []Draft{ev("e", i), ev("f", i)}, Index: []IndexOp{{Index: "w", Value: fmt.Sprint(w)}}})
+					Events: []Draft{ev("e", i), ev("f", i)}, Index: []IndexOp{{Index: "w", Value: fmt.Sprint(w)},
+						{Index: "step", Value: fmt.Sprint(i - 1), Delete: true}, {Index: "step", Value: fmt.Sprint(i)}}})
 				if err != nil {
 					t.Error(err)
 					return
@@ -91,6 +92,12 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 		}
 		if got, _ := l.Lookup("w", fmt.Sprint(w)); len(got) != 1 || got[0] != s {
 			t.Fatalf("index of %s: %v", s, got)
+		}
+		if got, _ := l.Lookup("step", fmt.Sprint(each-1)); len(got) != writers {
+			t.Fatalf("the last step indexes %d streams, want %d", len(got), writers)
+		}
+		if got, _ := l.Lookup("step", fmt.Sprint(each-2)); len(got) != 0 {
+			t.Fatalf("the step before the last still indexes %v", got)
 		}
 		if _, found, _ := l.Command(s, "", fmt.Sprint("c", each-1)); !found {
 			t.Fatalf("%s: the last command is not recorded", s)
