@@ -280,3 +280,29 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkDecode: decoding a stream's stored records, 100 at a time (a
+// read's decoder lives for one stream), without pebble:
+//
+//	go test ./persistence/eventlog -run '^$' -bench Decode
+func BenchmarkDecode(b *testing.B) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)
+	vals := make([][]byte, 100)
+	var prev [hashLen]byte
+	for j := range vals {
+		p := fmt.Sprintf(`{"n":%d,"act":"%s","revision":%d,"draft":{"registry_number":"1-2026-0001","powers":"Управлять и распоряжаться автомобилем","term_months":24,"state_duty":216250}}`, j, benchStream(1), j)
+		r := Record{Stream: benchStream(1), Seq: uint64(j + 1), Type: replayTypes[j%len(replayTypes)], Actor: []string{"client:871008401427", "notary:aliya"}[j%2],
+			At: at.Add(time.Duration(j) * time.Second), Payload: json.RawMessage(p)}
+		vals[j], prev = encodeV1(&r, &prev)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(vals) {
+		d := decoder{stream: benchStream(1)}
+		for _, v := range vals {
+			if _, _, err := d.decode(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
