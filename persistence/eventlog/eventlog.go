@@ -54,6 +54,8 @@ type stripe struct {
 type streamHead struct {
 	seq  uint64
 	hash string
+	// raw is hash decoded (zeros for "": no record yet).
+	raw [hashLen]byte
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -326,24 +328,25 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 			return AppendResult{Records: recs, Duplicate: true}, nil
 		}
 	}
-	seq, hash, err := l.cachedHead(st, req.Stream)
+	head, err := l.cachedHead(st, req.Stream)
 	if err != nil {
 		return AppendResult{}, err
 	}
+	seq, hash, prev := head.seq, head.hash, head.raw
 	if seq != req.ExpectedSeq {
 		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
 	}
-	var prev [hashLen]byte
 	if hash == "" {
 		hash = ZeroHash
-	} else if prev, err = decodeHash("head hash", hash); err != nil {
-		return AppendResult{}, &ChainError{Stream: req.Stream, Seq: seq, Reason: "the head does not decode"}
 	}
 	// The append's writes, for its group's batch (group.go). Their keys
 	// and small values share one buffer, sized exactly: a part is cut
 	// with a full slice expression, so that it could never run over the
 	// next one.
 	size := len(req.Events)*(len(req.Stream)+10) + 1 + len(req.Stream) + 8 + 2*hashLen
+	for i, e := range req.Events {
+		size += v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])
+	}
 	if req.CommandID != "" {
 		size += 3 + len(req.Stream) + len(req.CommandActor) + len(req.CommandID) + 16 + len(req.CommandDigest)
 	}
@@ -362,7 +365,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		seq++
 		r := Record{Stream: req.Stream, Seq: seq, Type: e.Type, Actor: e.Actor, At: e.At.UTC(),
 			CommandID: req.CommandID, Payload: payloads[i], PrevHash: hash}
-		val, sum := encodeV1(&r, &prev)
+		val, sum := appendV1(part(v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])), &r, &prev)
 		// The returned record's payload is the stored copy, not the caller's.
 		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
 		r.Hash = hex.EncodeToString(sum[:])
@@ -392,10 +395,10 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if observe != nil {
 		start = time.Now()
 	}
-	if err := l.commitInGroup(ops); err != nil {
+	if err := l.commitInGroup(req.Stream, ops); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	st.heads[req.Stream] = streamHead{seq: seq, hash: hash}
+	st.heads[req.Stream] = streamHead{seq: seq, hash: hash, raw: prev}
 	if observe != nil {
 		observe(time.Since(start))
 	}
@@ -462,18 +465,25 @@ func (l *Log) getCommand(key []byte) (Command, bool, error) {
 
 // cachedHead is Head from memory once a stream has been seen; call it under
 // st, the stream's stripe.
-func (l *Log) cachedHead(st *stripe, stream string) (uint64, string, error) {
+func (l *Log) cachedHead(st *stripe, stream string) (streamHead, error) {
 	if h, ok := st.heads[stream]; ok {
-		return h.seq, h.hash, nil
+		return h, nil
 	}
 	seq, hash, err := l.Head(stream)
-	if err == nil {
-		if st.heads == nil {
-			st.heads = make(map[string]streamHead)
-		}
-		st.heads[stream] = streamHead{seq: seq, hash: hash}
+	if err != nil {
+		return streamHead{}, err
 	}
-	return seq, hash, err
+	h := streamHead{seq: seq, hash: hash}
+	if hash != "" {
+		if h.raw, err = decodeHash("head hash", hash); err != nil {
+			return streamHead{}, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
+		}
+	}
+	if st.heads == nil {
+		st.heads = make(map[string]streamHead)
+	}
+	st.heads[stream] = h
+	return h, nil
 }
 
 // AppendObserver, if set, is told how long each synced commit took (the

@@ -100,12 +100,21 @@ func appendTime(dst []byte, t time.Time) []byte {
 	return append(dst, 'Z')
 }
 
+// v1Size bounds the size of a stored record with these fields: 160 holds
+// the tag, the seq, the time and the eight netstrings' lengths.
+func v1Size(stream, typ, actor, cmdID string, payload []byte) int {
+	return v1Header + 160 + len(stream) + len(typ) + len(actor) + len(cmdID) + len(payload)
+}
+
 // encodeV1 returns r's stored form chained to prev, and its hash. r.Payload
 // must be compact JSON; r.Hash and r.PrevHash are not read.
 func encodeV1(r *Record, prev *[hashLen]byte) ([]byte, [hashLen]byte) {
-	// 128: the tag, seq, time and the eight netstrings' lengths.
-	n := v1Header + 128 + len(r.Stream) + len(r.Type) + len(r.Actor) + len(r.CommandID) + len(r.Payload)
-	v := make([]byte, v1Header, n)
+	return appendV1(make([]byte, 0, v1Size(r.Stream, r.Type, r.Actor, r.CommandID, r.Payload)), r, prev)
+}
+
+// appendV1 is encodeV1 appending to dst, which must be empty.
+func appendV1(dst []byte, r *Record, prev *[hashLen]byte) ([]byte, [hashLen]byte) {
+	v := append(dst[:0], make([]byte, v1Header)...)
 	v[0] = formatV1
 	copy(v[1+hashLen:], prev[:])
 	v = appendCanonical(v, r.Stream, r.Seq, r.Type, r.Actor, r.At, r.CommandID, r.Payload)

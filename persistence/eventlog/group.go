@@ -1,9 +1,9 @@
 package eventlog
 
 import (
-	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -24,13 +24,16 @@ import (
 // never in one group: the stream's lock is held until its append's group
 // is committed.
 //
-// The leader writes the group's batch in key order: pebble's memtable
-// inserts a batch's keys one after the other, remembering where the last
-// one went, so keys in order each cost a short search instead of one from
-// the top of the skiplist (the memtable insert was the largest part of an
-// append's CPU). The order inside a batch means nothing else: a group
-// never writes one key twice (every key names its stream), and a stable
-// sort keeps an append's own writes in their order regardless.
+// The leader writes the group's batch in key order, or nearly: pebble's
+// memtable inserts a batch's keys one after the other, remembering where
+// the last one went, so keys in order each cost a short search instead of
+// one from the top of the skiplist (the memtable insert was the largest
+// part of an append's CPU). It sorts the appends by stream, then writes
+// the command records ('c'), the events ('e', by stream and seq), the
+// heads ('h'), then the index entries ('i', which are few): every kind but
+// the last in key order. The order inside a batch means nothing else: a
+// group never writes one key twice (every key names its stream), and an
+// append's own writes of one kind keep their order.
 
 // batchOp is one write of an append.
 type batchOp struct {
@@ -38,11 +41,17 @@ type batchOp struct {
 	del        bool
 }
 
+// groupEntry is one append of a group.
+type groupEntry struct {
+	stream string
+	ops    []batchOp
+}
+
 // commitGroup is a set of appends committed as one batch.
 type commitGroup struct {
 	// appends are the writes of each append in the group; size is their
 	// bytes.
-	appends [][]batchOp
+	appends []groupEntry
 	size    int
 	// lead hands this group's commit to one of its appends.
 	lead chan struct{}
@@ -59,7 +68,7 @@ type groupCommitter struct {
 	// busy: a group is being committed, or handed to its leader.
 	busy bool
 	// sorted is the leader's buffer (there is one leader at a time).
-	sorted []batchOp
+	sorted []groupEntry
 }
 
 var errGroupAbandoned = errors.New("eventlog: the group commit did not complete")
@@ -67,7 +76,7 @@ var errGroupAbandoned = errors.New("eventlog: the group commit did not complete"
 // commitInGroup commits an append's writes durably, together with the
 // appends of other streams that wait at the same time. The keys and
 // values must not change until it returns.
-func (l *Log) commitInGroup(ops []batchOp) error {
+func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 	size := 0
 	for _, op := range ops {
 		size += len(op.key) + len(op.value)
@@ -79,7 +88,7 @@ func (l *Log) commitInGroup(ops []batchOp) error {
 		g = &commitGroup{lead: make(chan struct{}, 1), done: make(chan struct{})}
 		gc.open = g
 	}
-	g.appends = append(g.appends, ops)
+	g.appends = append(g.appends, groupEntry{stream, ops})
 	g.size += size
 	if !gc.busy {
 		gc.busy = true
@@ -121,31 +130,45 @@ func (l *Log) lead(g *commitGroup) {
 		}
 		gc.mu.Unlock()
 	}()
-	ops := g.appends[0]
-	if len(g.appends) > 1 {
-		ops = gc.sorted[:0]
-		for _, a := range g.appends {
-			ops = append(ops, a...)
-		}
-		slices.SortStableFunc(ops, func(x, y batchOp) int { return bytes.Compare(x.key, y.key) })
+	appends := g.appends
+	if len(appends) > 1 {
+		appends = append(gc.sorted[:0], appends...)
+		slices.SortFunc(appends, func(x, y groupEntry) int { return strings.Compare(x.stream, y.stream) })
 	}
-	b := l.db.NewBatchWithSize(g.size + 16*len(ops))
+	n := 0
+	for _, a := range appends {
+		n += len(a.ops)
+	}
+	b := l.db.NewBatchWithSize(g.size + 16*n)
 	defer b.Close()
-	for _, op := range ops {
-		var err error
-		if op.del {
-			err = b.Delete(op.key, nil)
-		} else {
-			err = b.Set(op.key, op.value, nil)
-		}
-		if err != nil {
-			g.err, committed = err, true
-			return
+	for _, kind := range []byte{'c', 'e', 'h', 'i'} {
+		for _, a := range appends {
+			for _, op := range a.ops {
+				if op.key[0] != kind {
+					continue
+				}
+				var err error
+				if op.del {
+					err = b.Delete(op.key, nil)
+				} else {
+					err = b.Set(op.key, op.value, nil)
+				}
+				if err != nil {
+					g.err, committed = err, true
+					return
+				}
+				n--
+			}
 		}
 	}
+	if n != 0 {
+		// A write of a kind not above would have been left out.
+		g.err, committed = errors.New("eventlog: a group held a write of an unknown kind"), true
+		return
+	}
 	if len(g.appends) > 1 {
-		clear(ops) // keep no append's bytes alive
-		gc.sorted = ops[:0]
+		clear(appends) // keep no append's bytes alive
+		gc.sorted = appends[:0]
 	}
 	g.err = commit(b)
 	committed = true
