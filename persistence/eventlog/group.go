@@ -18,7 +18,7 @@ import (
 // There is no committer goroutine: the append that finds no commit under
 // way commits its group itself (so a lone writer pays no hand-off), and
 // when it is done it hands the next group, if one gathered meanwhile, to
-// one of that group's own appends. An append joins a group with all its
+// the append that opened it; the others wait for the commit alone. An append joins a group with all its
 // writes at once (under the group lock), and the group's batch is atomic:
 // all its appends are durable, or none is. Two appends to one stream are
 // never in one group: the stream's lock is held until its append's group
@@ -53,7 +53,8 @@ type commitGroup struct {
 	// bytes.
 	appends []groupEntry
 	size    int
-	// lead hands this group's commit to one of its appends.
+	// lead hands this group's commit to the append that opened it (the
+	// group's leader; the others wait on done alone).
 	lead chan struct{}
 	// done is closed when the group's commit returned, err its result.
 	done chan struct{}
@@ -84,23 +85,27 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 	gc := &l.group
 	gc.mu.Lock()
 	g := gc.open
-	if g == nil {
+	opened := g == nil
+	if opened {
 		g = &commitGroup{lead: make(chan struct{}, 1), done: make(chan struct{})}
 		gc.open = g
 	}
 	g.appends = append(g.appends, groupEntry{stream, ops})
 	g.size += size
 	if !gc.busy {
+		// No commit under way (so no group was open: this append opened
+		// g): commit it now.
 		gc.busy = true
 		gc.mu.Unlock()
 		l.lead(g)
 		return g.err
 	}
 	gc.mu.Unlock()
-	select {
-	case <-g.done:
-	case <-g.lead:
+	if opened {
+		<-g.lead // the commit before is done: commit this group
 		l.lead(g)
+	} else {
+		<-g.done
 	}
 	return g.err
 }
