@@ -486,8 +486,9 @@ func (l *Log) cachedHead(st *stripe, stream string) (streamHead, error) {
 	return h, nil
 }
 
-// AppendObserver, if set, is told how long each synced commit took (the
-// server feeds its metrics from it).
+// AppendObserver, if set, is told how long each append waited for its
+// synced commit (its group's, and the one under way before it: see
+// group.go); the server feeds its metrics from it.
 var AppendObserver func(time.Duration)
 
 // Head returns a stream's last seq and hash; 0 and "" for an unknown stream.
