@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/persistence/eventlog"
@@ -189,4 +192,60 @@ func (a *actActor) maybeSnapshot() {
 		return
 	}
 	a.snap.seq = a.state.Version
+}
+
+// CheckActSnapshot compares act id's snapshot, if a load would use it,
+// with a replay of the act from its first event (`senim check`). A
+// snapshot is outside the hash chain and the checkpoints, so this is what
+// finds one altered on disk. It returns the snapshot's seq and what
+// differs ("" when nothing does, or when no snapshot would be used); an act
+// that does not load at all is Check's to report, not this.
+func CheckActSnapshot(l *eventlog.Log, id string) (seq uint64, diff string) {
+	load := func(every int) *actActor {
+		a := &actActor{id: id, deps: Deps{Log: l, Logger: zerolog.Nop(), ActSnapshotEvery: every}, log: zerolog.Nop()}
+		a.load()
+		return a
+	}
+	// math.MaxInt32: the snapshot is read, and no new one is written.
+	snap := load(math.MaxInt32)
+	if !snap.loaded || snap.snap.seq == 0 {
+		return 0, ""
+	}
+	full := load(0)
+	if !full.loaded {
+		return 0, ""
+	}
+	var what []string
+	if !reflect.DeepEqual(snap.state, full.state) {
+		what = append(what, "the act's state")
+	}
+	if !reflect.DeepEqual(snap.applied, full.applied) {
+		what = append(what, "the commands applied")
+	}
+	if snap.approvalHash != full.approvalHash {
+		what = append(what, "the approval's hash")
+	}
+	if !snap.lastAt.Equal(full.lastAt) {
+		what = append(what, "the time of the last event")
+	}
+	if len(what) == 0 {
+		return snap.snap.seq, ""
+	}
+	return snap.snap.seq, strings.Join(what, ", ") + " from the snapshot differ from a replay of the events"
+}
+
+// WriteActSnapshot loads act id from the log and stores its snapshot now,
+// whatever snapshot_every says (tools and tests).
+func WriteActSnapshot(l *eventlog.Log, id string) error {
+	a := &actActor{id: id, deps: Deps{Log: l, Logger: zerolog.Nop(), ActSnapshotEvery: math.MaxInt32}, log: zerolog.Nop()}
+	a.load()
+	if !a.loaded {
+		return fmt.Errorf("act %s does not load: %s %s", id, a.failCode, a.failMsg)
+	}
+	a.deps.ActSnapshotEvery, a.snap.seq = 1, 0
+	a.maybeSnapshot()
+	if a.snap.seq != a.state.Version || a.state.Version == 0 {
+		return fmt.Errorf("act %s: no snapshot stored", id)
+	}
+	return nil
 }
