@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/persistence/eventlog/storetest"
 )
 
 const snapActID = "00112233445566778899aabbccddeeff"
@@ -266,4 +268,46 @@ func BenchmarkActLoad(b *testing.B) {
 	b.ReportMetric(float64(full.Microseconds())/float64(b.N), "µs/full-replay")
 	b.ReportMetric(float64(snap.Microseconds())/float64(b.N), "µs/from-snapshot")
 	b.ReportMetric(full.Seconds()/snap.Seconds(), "speedup")
+}
+
+// With snapshots, the chain is still checked whole on every load: a
+// record altered before an act's snapshot breaks the act (chain_broken),
+// and a damaged block under the records before it answers
+// storage_corrupt; the snapshot does not paper over either.
+func TestActSnapshotsDoNotHideDamage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	marker := writeIntegrityActs(t, dir)
+	l, err := eventlog.Open(dir, eventlog.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if err := WriteActSnapshot(l, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	storetest.Rewrite(t, dir, StreamOf("a2"), 5, func(r *eventlog.Record) {
+		r.Payload = json.RawMessage(strings.Replace(string(r.Payload), `"760212350620"`, `"900101300118"`, 1))
+	})
+	storetest.FlipByte(t, dir, marker)
+	l, err = eventlog.Open(dir, eventlog.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sys, err := Start(Deps{Log: l, Rules: act.DefaultRules(), Logger: zerolog.Nop(), ActSnapshotEvery: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	if r := askState(t, sys, "a2"); r.Code != CodeChainBroken {
+		t.Fatalf("the act altered before its snapshot: %s %s", r.Code, r.Message)
+	}
+	if r := askState(t, sys, "a1"); r.Code != CodeStorageCorrupt {
+		t.Fatalf("the act damaged before its snapshot: %s %s", r.Code, r.Message)
+	}
+	if r := askState(t, sys, "a3"); r.Code != "" || r.State.Version != 20 {
+		t.Fatalf("a3 from its snapshot: %s %s, version %d", r.Code, r.Message, r.State.Version)
+	}
 }
