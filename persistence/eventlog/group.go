@@ -18,11 +18,12 @@ import (
 // There is no committer goroutine: the append that finds no commit under
 // way commits its group itself (so a lone writer pays no hand-off), and
 // when it is done it hands the next group, if one gathered meanwhile, to
-// the append that opened it; the others wait for the commit alone. An append joins a group with all its
-// writes at once (under the group lock), and the group's batch is atomic:
-// all its appends are durable, or none is. Two appends to one stream are
-// never in one group: the stream's lock is held until its append's group
-// is committed.
+// the append that opened it; the others wait for the commit alone. A
+// group holds up to maxGroupBytes; past that, appends gather into the next
+// one. An append joins a group with all its writes at once (under the
+// group lock), and the group's batch is atomic: all its appends are
+// durable, or none is. Two appends to one stream are never in one group:
+// the stream's lock is held until its append's group is committed.
 //
 // The leader writes the group's batch in key order, or nearly: pebble's
 // memtable inserts a batch's keys one after the other, remembering where
@@ -61,12 +62,22 @@ type commitGroup struct {
 	err  error
 }
 
+// maxGroupBytes bounds a group: an append that finds the last group this
+// full opens the next one, committed after it. Pebble writes a batch
+// larger than half its memtable (2 MiB by default) as a memtable of its
+// own, which a group of many large appends must not turn into a flush per
+// commit. (A variable for tests.)
+var maxGroupBytes = 1 << 20
+
 // groupCommitter gathers appends into groups; see above.
 type groupCommitter struct {
 	mu sync.Mutex
-	// open gathers appends until its leader takes it.
-	open *commitGroup
-	// busy: a group is being committed, or handed to its leader.
+	// queue holds the groups waiting for their commit, oldest first; the
+	// last gathers appends until it holds maxGroupBytes. A group leaves
+	// the queue when its leader takes it.
+	queue []*commitGroup
+	// busy: a group is being committed, or handed to its leader. When it
+	// is not, the queue is empty.
 	busy bool
 	// sorted is the leader's buffer (there is one leader at a time).
 	sorted []groupEntry
@@ -84,16 +95,19 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 	}
 	gc := &l.group
 	gc.mu.Lock()
-	g := gc.open
+	var g *commitGroup
+	if n := len(gc.queue); n > 0 && gc.queue[n-1].size < maxGroupBytes {
+		g = gc.queue[n-1]
+	}
 	opened := g == nil
 	if opened {
 		g = &commitGroup{lead: make(chan struct{}, 1), done: make(chan struct{})}
-		gc.open = g
+		gc.queue = append(gc.queue, g)
 	}
 	g.appends = append(g.appends, groupEntry{stream, ops})
 	g.size += size
 	if !gc.busy {
-		// No commit under way (so no group was open: this append opened
+		// No commit under way (so the queue was empty: this append opened
 		// g): commit it now.
 		gc.busy = true
 		gc.mu.Unlock()
@@ -115,9 +129,9 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 func (l *Log) lead(g *commitGroup) {
 	gc := &l.group
 	gc.mu.Lock()
-	if gc.open == g {
-		gc.open = nil // later appends gather into the next group
-	}
+	// g is the first in the queue: later appends gather into the next.
+	gc.queue[0] = nil
+	gc.queue = gc.queue[1:]
 	gc.mu.Unlock()
 	committed := false
 	defer func() {
@@ -128,8 +142,8 @@ func (l *Log) lead(g *commitGroup) {
 		}
 		close(g.done)
 		gc.mu.Lock()
-		if next := gc.open; next != nil {
-			next.lead <- struct{}{}
+		if len(gc.queue) > 0 {
+			gc.queue[0].lead <- struct{}{}
 		} else {
 			gc.busy = false
 		}
@@ -178,10 +192,10 @@ func (l *Log) lead(g *commitGroup) {
 	g.err = commit(b)
 	committed = true
 	if groupCommitted != nil {
-		groupCommitted(len(g.appends))
+		groupCommitted(len(g.appends), g.size)
 	}
 }
 
-// groupCommitted, if set, is told the number of appends of each group
-// committed (tests).
-var groupCommitted func(appends int)
+// groupCommitted, if set, is told the number of appends and the bytes of
+// each group committed (tests).
+var groupCommitted func(appends, size int)

@@ -108,14 +108,21 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 	}
 }
 
-// countingObserver counts the group commits and the appends in them.
+// countingObserver counts the group commits and the appends in them, and
+// keeps the largest group's bytes.
 type countingObserver struct {
-	mu             sync.Mutex
-	count, appends int
+	mu                      sync.Mutex
+	count, appends, maxSize int
 }
 
 func (c *countingObserver) install() func() {
-	groupCommitted = func(n int) { c.mu.Lock(); c.count++; c.appends += n; c.mu.Unlock() }
+	groupCommitted = func(n, size int) {
+		c.mu.Lock()
+		c.count++
+		c.appends += n
+		c.maxSize = max(c.maxSize, size)
+		c.mu.Unlock()
+	}
 	return func() { groupCommitted = nil }
 }
 
@@ -123,4 +130,40 @@ func (c *countingObserver) n() (commits, appends int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.count, c.appends
+}
+
+// A group stops gathering at maxGroupBytes: the appends past it go into
+// the next group, all of them stored.
+func TestGroupsAreBounded(t *testing.T) {
+	defer func(orig int) { maxGroupBytes = orig }(maxGroupBytes)
+	maxGroupBytes = 2000 // about three appends of two events
+	l := open(t, t.TempDir())
+	defer l.Close()
+	var commits countingObserver
+	defer commits.install()()
+	const writers, each = 32, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := l.Append(ctx, AppendRequest{Stream: fmt.Sprintf("act/%02d", w), ExpectedSeq: uint64(2 * i),
+					Events: []Draft{ev("e", i), ev("f", i)}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		if recs, err := l.ReadVerified(fmt.Sprintf("act/%02d", w)); err != nil || len(recs) != 2*each {
+			t.Fatalf("act/%02d: %d records, %v", w, len(recs), err)
+		}
+	}
+	n, appends := commits.n()
+	if appends != writers*each || commits.maxSize >= maxGroupBytes+1000 {
+		t.Fatalf("%d groups of %d appends, the largest %d bytes (bound %d)", n, appends, commits.maxSize, maxGroupBytes)
+	}
 }
