@@ -359,6 +359,11 @@ type Act struct {
 	ExpireAfter Duration `toml:"expire_after"`
 	// SweepInterval is how often the server looks for such acts.
 	SweepInterval Duration `toml:"sweep_interval"`
+	// SnapshotEvery is how many events an act goes between snapshots of
+	// its state, kept beside its stream in the event log, so that loading
+	// it decodes only the events after the last one (0: no snapshots,
+	// every load replays the act from its first event).
+	SnapshotEvery int `toml:"snapshot_every"`
 }
 
 // Desk bounds the wait for a notary.
@@ -479,7 +484,7 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
-		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
+		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute), SnapshotEvery: 32},
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
@@ -639,6 +644,9 @@ func (c Config) Validate() error {
 	}
 	if c.Act.IdleAfter < 0 {
 		errs = append(errs, errors.New("act.idle_after must not be negative (0 keeps acts in memory)"))
+	}
+	if n := c.Act.SnapshotEvery; n < 0 || n > 1_000_000 {
+		errs = append(errs, fmt.Errorf("act.snapshot_every %d: want 0 (none) to 1000000", n))
 	}
 	if a := c.Admission; a.MaxInFlight <= 0 || a.RetryAfter <= 0 || a.PasswordChecks < 0 || a.PasswordQueue < 0 || a.LoginFailures <= 0 || a.Lockout <= 0 {
 		errs = append(errs, errors.New("admission: max_in_flight, retry_after, login_failures and lockout must be positive; password_checks and password_queue not negative"))

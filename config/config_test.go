@@ -183,3 +183,17 @@ func TestRuntimeMemoryLimit(t *testing.T) {
 		t.Fatalf("env overrides: %+v %v", c.Runtime, err)
 	}
 }
+
+// act.snapshot_every: 0 turns snapshots off; a negative count is refused.
+func TestActSnapshotEvery(t *testing.T) {
+	c, err := Load("", []string{"SENIM_ACT_SNAPSHOT_EVERY=0"})
+	if err != nil || c.Act.SnapshotEvery != 0 {
+		t.Fatalf("0: %d, %v", c.Act.SnapshotEvery, err)
+	}
+	if c, err := Load("", nil); err != nil || c.Act.SnapshotEvery != 32 {
+		t.Fatalf("default: %d, %v", c.Act.SnapshotEvery, err)
+	}
+	if _, err := Load("", []string{"SENIM_ACT_SNAPSHOT_EVERY=-1"}); err == nil || !strings.Contains(err.Error(), "act.snapshot_every") {
+		t.Fatalf("-1: %v", err)
+	}
+}
