@@ -200,7 +200,10 @@ func (p *Peer) setRemote(typ webrtc.SDPType, sdp string) error {
 
 // Offer answers an offer from the SFU; the answer goes out through send.
 func (p *Peer) Offer(sdp string) error {
-	if err := p.setRemote(webrtc.SDPTypeOffer, sdp); err != nil {
+	// The layers the SFU asks to receive (a=rid … recv) are for what this
+	// peer sends; pion would take them for what it receives on that
+	// m-line, where the SFU's own stream comes as one.
+	if err := p.setRemote(webrtc.SDPTypeOffer, withoutRecvRIDs(sdp)); err != nil {
 		return err
 	}
 	answer, err := p.PC.CreateAnswer(nil)
@@ -283,4 +286,18 @@ func Route(a *Peer, s Signal) error {
 		return a.Candidate(*s.Candidate)
 	}
 	return nil
+}
+
+// withoutRecvRIDs drops a=rid … recv and a=simulcast:recv lines.
+func withoutRecvRIDs(sdp string) string {
+	lines := strings.SplitAfter(sdp, "\r\n")
+	var b strings.Builder
+	for _, l := range lines {
+		t := strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(t, "a=simulcast:recv") || (strings.HasPrefix(t, "a=rid:") && strings.HasSuffix(t, " recv")) {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -1,7 +1,7 @@
 // Package sfu is Senim's selective forwarding unit: one Room per act's call,
 // on pion/webrtc v4. Every participant has one PeerConnection with the
-// server. What a participant publishes (Opus audio, VP8 video) is forwarded
-// to every other participant of the room and, if the room records, written
+// server. What a participant publishes (Opus audio, VP8 video, in up to
+// three simulcast layers) is forwarded to every other participant of the room and, if the room records, written
 // to disk (Opus in Ogg, VP8 in IVF).
 //
 // Signaling is server-led: the server always makes the offers (on join,
@@ -12,6 +12,12 @@
 // Networks: ICE over UDP, and with Config.TCPAddr over TCP on one port
 // too, for participants whose network blocks UDP (relays through Senim's
 // TURN, over UDP, TCP or TLS, are the participants' side of it).
+//
+// Networks that are not fast enough (bwe.go): every subscriber's downlink
+// is estimated from its transport-wide congestion control feedback (pion's
+// GCC), and each subscriber gets the best simulcast layer of a camera that
+// fits (downtrack.go: one continuous stream whatever the layer, switched on
+// keyframes), or audio alone under a floor, until the estimate recovers.
 //
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
@@ -25,10 +31,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/logging"
 	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
@@ -73,7 +82,15 @@ type Config struct {
 	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
 	// default UDP4 and UDP6, and TCP4 with TCPAddr.
 	NetworkTypes []webrtc.NetworkType
-	Logger       zerolog.Logger
+	// BWEInitial is a subscriber's downlink estimate (bits/s) before any
+	// feedback: what it may get at first. BWEMax caps the estimate.
+	// Defaults 1 Mbit/s and 20 Mbit/s.
+	BWEInitial, BWEMax int
+	// VideoPauseBelow and VideoResumeAbove (bits/s): a subscriber whose
+	// estimate falls below VideoPauseBelow gets audio alone until it is
+	// back above VideoResumeAbove (hysteresis). Defaults 100 and 200 kbit/s.
+	VideoPauseBelow, VideoResumeAbove int
+	Logger                            zerolog.Logger
 }
 
 // SFU builds rooms that share one pion API (codecs, interceptors, network
@@ -85,6 +102,22 @@ type SFU struct {
 	tcpMux ice.TCPMux
 	udpMux ice.UDPMux // nil without UDPAddr
 	udp    net.PacketConn
+	// bwe holds each new connection's bandwidth estimator, by the
+	// connection's id, from pion's callback until Room.Join takes it.
+	bwe sync.Map
+}
+
+// minBWE is the least a subscriber's estimate goes down to (bits/s): audio
+// alone still fits.
+const minBWE = 30_000
+
+// takeBWE is the bandwidth estimator of a connection just made (nil for
+// one without: never on the SFU's API).
+func (s *SFU) takeBWE(pc *webrtc.PeerConnection) cc.BandwidthEstimator {
+	if e, ok := s.bwe.LoadAndDelete(pc.ID()); ok {
+		return e.(cc.BandwidthEstimator)
+	}
+	return nil
 }
 
 // batchInterval is the most a packet waits for its batch (WriteBatch): a
@@ -107,12 +140,17 @@ var (
 )
 
 // NewAPI is the pion API Senim's peers use, server and test peers alike:
-// VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
-// network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil) }
+// VP8 and Opus, the default interceptors (NACK, RTCP reports, and
+// transport-wide congestion control feedback on what they receive), and
+// the network settings of cfg.
+func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil, nil) }
 
-// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any.
-func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux) (*webrtc.API, error) {
+// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any, and, with
+// onBWE, send-side bandwidth estimation: every packet sent carries a
+// transport-wide sequence number, the subscriber's feedback on them feeds
+// pion's Google Congestion Control, and onBWE gets each new connection's
+// estimator.
+func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
@@ -123,6 +161,26 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux) (*webrtc.API, error) {
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
+	}
+	if onBWE != nil {
+		initial, maximum := cfg.BWEInitial, cfg.BWEMax
+		bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			// No pacer of pion's: the layer choice keeps each subscriber's
+			// rate under its estimate, and the leaky-bucket pacer would copy
+			// and queue every packet on its own ticker.
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
+				gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+		})
+		if err != nil {
+			return nil, err
+		}
+		bwe.OnNewPeerConnection(onBWE)
+		ir.Add(bwe)
+		// After the estimator: its writer sees the sequence number this one
+		// puts in each packet.
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+			return nil, err
+		}
 	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
@@ -163,6 +221,18 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.PLIInterval <= 0 {
 		cfg.PLIInterval = 500 * time.Millisecond
 	}
+	if cfg.BWEInitial <= 0 {
+		cfg.BWEInitial = 1_000_000
+	}
+	if cfg.BWEMax <= 0 {
+		cfg.BWEMax = 20_000_000
+	}
+	if cfg.VideoPauseBelow <= 0 {
+		cfg.VideoPauseBelow = 100_000
+	}
+	if cfg.VideoResumeAbove < cfg.VideoPauseBelow {
+		cfg.VideoResumeAbove = 2 * cfg.VideoPauseBelow
+	}
 	s := &SFU{cfg: cfg}
 	if cfg.TCPAddr != "" {
 		var err error
@@ -191,7 +261,7 @@ func New(cfg Config) (*SFU, error) {
 		s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-udp")})
 	}
 	var err error
-	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux); err != nil {
+	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux, func(id string, e cc.BandwidthEstimator) { s.bwe.Store(id, e) }); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
