@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -32,7 +34,9 @@ type Peer struct {
 	send func(Signal)
 
 	video, audio *webrtc.TrackLocalStaticSample
-	keyframe     atomic.Bool // a keyframe is wanted next
+	keyframe     atomic.Bool                   // a keyframe is wanted next
+	layers       []*webrtc.TrackLocalStaticRTP // simulcast: q, h, f
+	layerSender  *webrtc.RTPSender
 
 	// KeyframeRequests counts PLI and FIR that reached this publisher.
 	KeyframeRequests atomic.Int64
@@ -47,6 +51,12 @@ type Peer struct {
 type Received struct {
 	Stream, Track, Codec string
 	Packets, Bytes       atomic.Int64
+	// Lost counts the packets missing from the sequence (never received;
+	// late ones count as lost too), LongestLoss the most missing in a row.
+	Lost, LongestLoss atomic.Int64
+	// Layer is the simulcast layer (0 lowest) of the last video frame that
+	// came from a Publish'd peer (its frames carry it); -1 before one.
+	Layer atomic.Int32
 }
 
 // New makes a peer on api (sfu.NewAPI's, so codecs match) with the given
@@ -70,17 +80,37 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType}
+		r.Layer.Store(-1)
 		p.mu.Lock()
 		p.received[t.ID()] = r
 		p.mu.Unlock()
 		buf := make([]byte, 1500)
-		for {
+		var pkt rtp.Packet
+		var next uint16
+		for i := 0; ; i++ {
 			n, _, err := t.Read(buf)
 			if err != nil {
 				return
 			}
 			r.Packets.Add(1)
 			r.Bytes.Add(int64(n))
+			if pkt.Unmarshal(buf[:n]) != nil {
+				continue
+			}
+			if gap := int64(pkt.SequenceNumber - next); i > 0 && gap > 0 && gap < 1000 {
+				r.Lost.Add(gap)
+				if gap > r.LongestLoss.Load() {
+					r.LongestLoss.Store(gap)
+				}
+			}
+			if d := int16(pkt.SequenceNumber - next); i == 0 || d >= 0 {
+				next = pkt.SequenceNumber + 1
+			}
+			// A VP8 frame's first packet: descriptor (S set), then the frame,
+			// whose byte 10 is its layer.
+			if pl := pkt.Payload; len(pl) > 11 && pl[0]&0x10 != 0 && pl[0]&0x80 == 0 && pl[11]&0xf0 == layerMark {
+				r.Layer.Store(int32(pl[11] & 0x0f))
+			}
 		}
 	})
 	return p, nil
@@ -128,6 +158,122 @@ func (p *Peer) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
+// PublishSimulcast is Publish with the camera in three simulcast layers
+// (rids q, h and f) of the given bitrates, lowest first, as a browser
+// sends with sendEncodings. Each frame's byte 10 names its layer, so a
+// receiving Peer tells which it gets (Received.Layer).
+func (p *Peer) PublishSimulcast(ctx context.Context, stream string, bitrates [3]int) error {
+	var err error
+	for _, rid := range []string{"q", "h", "f"} {
+		t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", stream, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			return err
+		}
+		p.layers = append(p.layers, t)
+	}
+	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "microphone", stream); err != nil {
+		return err
+	}
+	video, err := p.PC.AddTrack(p.layers[0])
+	if err != nil {
+		return err
+	}
+	for _, l := range p.layers[1:] {
+		if err := video.AddEncoding(l); err != nil {
+			return err
+		}
+	}
+	p.layerSender = video
+	for _, rid := range []string{"q", "h", "f"} {
+		go p.readSimulcastRTCP(video, rid)
+	}
+	audio, err := p.PC.AddTrack(p.audio)
+	if err != nil {
+		return err
+	}
+	go p.readRTCP(audio)
+	p.keyframe.Store(true)
+	go p.sendLayers(ctx, bitrates)
+	go p.sendAudio(ctx)
+	return nil
+}
+
+func (p *Peer) readSimulcastRTCP(sender *webrtc.RTPSender, rid string) {
+	for {
+		pkts, _, err := sender.ReadSimulcastRTCP(rid)
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.KeyframeRequests.Add(1)
+				p.keyframe.Store(true)
+			}
+		}
+	}
+}
+
+// layerMark, in a frame's byte 10, with the layer in its low bits.
+const layerMark = 0xa0
+
+func (p *Peer) sendLayers(ctx context.Context, bitrates [3]int) {
+	tick := time.NewTicker(time.Second / 30)
+	defer tick.Stop()
+	var seq [3]uint16
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		key := p.keyframe.Swap(false) || i%90 == 0
+		mid, midID, ridID := p.simulcastExtensions()
+		for l, t := range p.layers {
+			f := VP8Frame(max(bitrates[l]/240, 12), key)
+			f[10] = layerMark | byte(l)
+			// pion's receiver tells simulcast layers apart by their mid and
+			// rid header extensions, which pion's sender does not write.
+			for off := 0; off < len(f); off += 1100 {
+				end := min(off+1100, len(f))
+				desc := byte(0)
+				if off == 0 {
+					desc = 0x10 // S: the frame starts here
+				}
+				pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq[l], Timestamp: uint32(3000 * i), Marker: end == len(f)},
+					Payload: append([]byte{desc}, f[off:end]...)}
+				seq[l]++
+				if midID != 0 && ridID != 0 {
+					_ = pkt.Header.SetExtension(midID, []byte(mid))
+					_ = pkt.Header.SetExtension(ridID, []byte(t.RID()))
+				}
+				if err := t.WriteRTP(&pkt); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// simulcastExtensions are the camera's mid and the header extension ids of
+// mid and rid, once negotiated (zeros before).
+func (p *Peer) simulcastExtensions() (mid string, midID, ridID uint8) {
+	for _, e := range p.layerSender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(e.ID)
+		}
+	}
+	for _, tr := range p.PC.GetTransceivers() {
+		if tr.Sender() == p.layerSender {
+			mid = tr.Mid()
+		}
+	}
+	return mid, midID, ridID
+}
+
 // VP8Frame is a synthetic VP8 frame of n bytes: a keyframe carries the
 // keyframe start code and a 640×480 size, so recorders and players take it.
 func VP8Frame(n int, key bool) []byte {
@@ -156,7 +302,9 @@ func (p *Peer) sendVideo(ctx context.Context, size int) {
 		case <-tick.C:
 		}
 		key := p.keyframe.Swap(false) || i%90 == 0
-		if err := p.video.WriteSample(media.Sample{Data: VP8Frame(size, key), Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {
+		f := VP8Frame(max(size, 12), key)
+		f[10] = layerMark // layer 0: the only one
+		if err := p.video.WriteSample(media.Sample{Data: f, Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -176,14 +177,36 @@ func (r *Room) allocatePeer(p *peer, now time.Time) {
 	if videos == 0 {
 		return
 	}
-	share := float64(est-audio) / float64(videos)
-	for _, d := range p.downs {
+	// Each video gets at least its lowest layer; in turn, each gets the best
+	// that fits in what is left once the others' lowest are set aside.
+	keys := make([]string, 0, videos)
+	lowest := map[string]int64{}
+	var reserved int64
+	for key, d := range p.downs {
 		if d.t.kind != webrtc.RTPCodecTypeVideo {
 			continue
 		}
+		keys = append(keys, key)
+		for _, rt := range d.t.rates() {
+			if rt >= 0 {
+				lowest[key] = rt
+				reserved += rt
+				break
+			}
+		}
+	}
+	sort.Strings(keys)
+	left := est - audio
+	for _, key := range keys {
+		d := p.downs[key]
+		reserved -= lowest[key]
 		next := int32(noLayer)
 		if !p.weak {
-			next = d.choose(d.t.rates(), share, now)
+			rates := d.t.rates()
+			next = d.choose(rates, float64(left-reserved), now)
+			if next != noLayer && rates[next] > 0 {
+				left -= rates[next]
+			}
 		}
 		d.retarget(next, now)
 	}

@@ -460,6 +460,12 @@ func (t *published) best() int {
 	return 0
 }
 
+func (t *published) recWantLayer() int32 {
+	t.recMu.Lock()
+	defer t.recMu.Unlock()
+	return t.recWant
+}
+
 // record hands a packet of layer to the recording if that is the layer it
 // keeps: the best one, switched to on a keyframe.
 func (t *published) record(layer int32, raw []byte, key bool, now time.Time) {
@@ -478,7 +484,7 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	idx, ok := layerOf(remote.RID())
 	if !ok {
 		r.sfu.cfg.Logger.Warn().Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("a simulcast layer Senim did not ask for: not forwarded")
-		go drainReceiverRTCP(recv)
+		go drainReceiverRTCP(recv, remote.RID())
 		return
 	}
 	r.mu.Lock()
@@ -492,7 +498,7 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 		r.seq++
 		stream := StreamID(p.id)
 		key := fmt.Sprintf("%s-%s-%d", stream, kind, r.seq)
-		t = &published{key: key, owner: p.id, kind: kind, codec: remote.Codec(), ownerPC: p.pc, every: r.sfu.cfg.PLIInterval}
+		t = &published{key: key, owner: p.id, kind: kind, codec: remote.Codec(), ownerPC: p.pc, every: r.sfu.cfg.PLIInterval, recCur: noLayer}
 		if r.opts.RecordDir != "" {
 			rec, err := newRecorder(r.opts.RecordDir, key, p.id, remote.Codec())
 			if err != nil {
@@ -515,9 +521,6 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	t.mu.Unlock()
 	t.recMu.Lock()
 	t.recWant = int32(t.best())
-	if t.recCur > t.recWant {
-		t.recCur = t.recWant
-	}
 	t.recMu.Unlock()
 	r.wg.Add(1)
 	if fresh {
@@ -527,10 +530,13 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 				r.syncLocked(other, false)
 			}
 		}
-		go drainReceiverRTCP(recv)
 	}
 	r.mu.Unlock()
 	defer r.wg.Done()
+	go drainReceiverRTCP(recv, remote.RID())
+	if t.rec != nil {
+		t.keyframe(int(t.recWantLayer())) // the recording starts, or moves up, on a keyframe
+	}
 
 	f := newForwarder(remote, t, idx, kind)
 	for f.step() == nil {
@@ -615,11 +621,17 @@ func (d *downTrack) wanted() int {
 	return 0
 }
 
-// drainReceiverRTCP reads the publisher's sender reports, so the
-// interceptors see them.
-func drainReceiverRTCP(recv *webrtc.RTPReceiver) {
+// drainReceiverRTCP reads the publisher's sender reports of one layer, so
+// the interceptors see them.
+func drainReceiverRTCP(recv *webrtc.RTPReceiver, rid string) {
 	for {
-		pkts, _, err := recv.ReadRTCP()
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = recv.ReadRTCP()
+		} else {
+			pkts, _, err = recv.ReadSimulcastRTCP(rid)
+		}
 		if err != nil {
 			return
 		}

@@ -78,6 +78,9 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// PacketConn, if set, is the one UDP socket of NewAPI's connections
+	// (a test peer behind an impaired network). New ignores it.
+	PacketConn net.PacketConn
 	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
 	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
 	// default UDP4 and UDP6, and TCP4 with TCPAddr.
@@ -143,7 +146,15 @@ var (
 // VP8 and Opus, the default interceptors (NACK, RTCP reports, and
 // transport-wide congestion control feedback on what they receive), and
 // the network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil, nil) }
+func NewAPI(cfg Config) (*webrtc.API, error) {
+	var mux ice.UDPMux
+	if cfg.PacketConn != nil {
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError
+		mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.PacketConn, Logger: lf.NewLogger("ice-udp")})
+	}
+	return newAPI(cfg, nil, mux, nil)
+}
 
 // newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any, and, with
 // onBWE, send-side bandwidth estimation: every packet sent carries a
