@@ -96,6 +96,8 @@ type MediaOut struct {
 	Message    string
 	// Ack answers a restart or leave by its Tag: done.
 	Ack bool
+	// State, of a "network" message: see sfu.Signal.
+	State string
 }
 
 // callOver tells the media actors that an act's call is no longer active.
@@ -298,7 +300,7 @@ func (r *roomActor) Receive(c *actor.Context) {
 		r.signal(c, m)
 	case signalOut:
 		if pid := r.sessions[m.Participant]; pid != nil {
-			c.Send(pid, MediaOut{ActID: r.act, Kind: m.Signal.Kind, SDP: m.Signal.SDP, Candidate: m.Signal.Candidate})
+			c.Send(pid, MediaOut{ActID: r.act, Kind: m.Signal.Kind, SDP: m.Signal.SDP, Candidate: m.Signal.Candidate, State: m.Signal.State})
 		}
 	case callOver:
 		r.close(c)

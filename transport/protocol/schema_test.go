@@ -37,6 +37,7 @@ func TestSchemaAcceptsEveryMessageType(t *testing.T) {
 		`{"type":"media","act":"a1","body":{"kind":"offer","sdp":"v=0"}}`,
 		`{"type":"media","act":"a1","body":{"kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}}`,
 		`{"type":"media","act":"a1","body":{"kind":"closed","message":"the call is over"}}`,
+		`{"type":"media","act":"a1","body":{"kind":"network","state":"weak_self"}}`,
 	}
 	for _, m := range good {
 		if err := protocol.Validate([]byte(m)); err != nil {

@@ -2,6 +2,13 @@
 // the app answers), candidates trickle both ways, TURN servers come with
 // joined. The video elements live in index.html and are never re-rendered,
 // so a screen update does not cut the picture.
+//
+// Simulcast: the server's offers ask for the camera in three layers (rids
+// q, h, f); the browser, answering, sends them as the sender's encodings,
+// which layers() sizes (about 180p, 360p, 720p). A browser that does not
+// take simulcast from an offer sends one layer, which works as well. The
+// server sends each participant the best layer their connection carries,
+// and a "network" message when it is too weak for video at all.
 
 import { $ } from './ui.js';
 import { t } from './i18n.js';
@@ -54,6 +61,7 @@ export function onMedia(s, c, env, onClosed) {
     if (!c.pc) return; // the join failed
     if (m.kind === 'offer') {
       await c.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      await layers(c.pc);
       const answer = await c.pc.createAnswer();
       await c.pc.setLocalDescription(answer);
       s.signal(c.act, { kind: 'answer', sdp: answer.sdp });
@@ -61,8 +69,45 @@ export function onMedia(s, c, env, onClosed) {
       await c.pc.addIceCandidate(m.candidate);
     } else if (m.kind === 'closed') {
       onClosed();
+    } else if (m.kind === 'network') {
+      c.network = m.state === 'ok' ? '' : m.state;
+      c.onChange(c);
     }
   }).catch((e) => console.warn('call', e));
+}
+
+// The simulcast layers, by rid: scaled down from the camera's picture
+// (720p on most phones) and capped in bitrate.
+const LAYERS = {
+  q: { scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  h: { scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  f: { scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+};
+
+/** layers sizes the camera's simulcast encodings the offer asked for. */
+async function layers(pc) {
+  for (const tr of pc.getTransceivers()) {
+    const sender = tr.sender;
+    if (!sender || !sender.track || sender.track.kind !== 'video') continue;
+    const p = sender.getParameters();
+    if (!p.encodings || p.encodings.length < 2) continue;
+    let changed = false;
+    for (const e of p.encodings) {
+      const want = LAYERS[e.rid];
+      if (!want) continue;
+      for (const [k, v] of Object.entries(want)) {
+        if (e[k] !== v) { e[k] = v; changed = true; }
+      }
+    }
+    if (changed) {
+      try { await sender.setParameters(p); } catch (e) { console.warn('simulcast layers', e); }
+    }
+  }
+}
+
+/** networkText is what the call's network state means to the person, or ''. */
+export function networkText(c) {
+  return c && c.network ? t('call.network.' + c.network) : '';
 }
 
 /** hangUp stops the camera and the connection of call c. */
