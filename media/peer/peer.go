@@ -54,6 +54,11 @@ type Received struct {
 	// Lost counts the packets missing from the sequence (never received;
 	// late ones count as lost too), LongestLoss the most missing in a row.
 	Lost, LongestLoss atomic.Int64
+	// Late counts packets that came after a later one: repairs, on a
+	// network that does not reorder. RTX tells whether the sender
+	// declared a repair stream (RFC 4588) for the track.
+	Late atomic.Int64
+	RTX  bool
 	// Layer is the simulcast layer (0 lowest) of the last video frame that
 	// came from a Publish'd peer (its frames carry it); -1 before one.
 	Layer atomic.Int32
@@ -79,7 +84,7 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType}
+		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType, RTX: t.HasRTX()}
 		r.Layer.Store(-1)
 		p.mu.Lock()
 		p.received[t.ID()] = r
@@ -105,6 +110,8 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 			}
 			if d := int16(pkt.SequenceNumber - next); i == 0 || d >= 0 {
 				next = pkt.SequenceNumber + 1
+			} else {
+				r.Late.Add(1)
 			}
 			// A VP8 frame's first packet: descriptor (S set), then the frame,
 			// whose byte 10 is its layer.

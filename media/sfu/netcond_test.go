@@ -293,7 +293,17 @@ func TestAudioThroughFivePercentLoss(t *testing.T) {
 	if run := a.LongestLoss.Load(); run > 5 {
 		t.Errorf("%d audio packets lost in a row: a gap of %d ms", run, 20*run)
 	}
-	flows(t, lossy, "notary:aliya", "video", 30)
+	// Lost video is asked for again (NACK) and repaired on its RTX stream.
+	v := flows(t, lossy, "notary:aliya", "video", 30)
+	if !v.RTX {
+		t.Error("the video came without a repair stream")
+	}
+	testtool.Eventually(t, wait, 50*time.Millisecond, func() error {
+		if v.Late.Load() == 0 {
+			return fmt.Errorf("no lost video packet was repaired (%d lost)", v.Lost.Load())
+		}
+		return nil
+	})
 }
 
 // 200 ms of jitter on a subscriber's downlink: audio and video go on.

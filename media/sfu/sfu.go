@@ -38,6 +38,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
@@ -110,6 +111,10 @@ type SFU struct {
 	bwe sync.Map
 }
 
+// nackHistory is how many packets of each stream sent are kept for repairs:
+// about 3 s of the best layer, more than a repair is worth after.
+const nackHistory = 512
+
 // minBWE is the least a subscriber's estimate goes down to (bits/s): audio
 // alone still fits.
 const minBWE = 30_000
@@ -134,6 +139,12 @@ var (
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
 			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}},
 		PayloadType: 96,
+	}
+	// RTX carries VP8's repairs on a stream of their own (RFC 4588), so
+	// they do not upset the receiver's count of the media stream.
+	RTX = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"},
+		PayloadType:        97,
 	}
 	Opus = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
@@ -166,11 +177,18 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
+	if err := m.RegisterCodec(RTX, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
 	if err := m.RegisterCodec(Opus, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// The NACK responder keeps, per stream sent, the last nackHistory
+	// packets to repair from (on the RTX stream where negotiated): each
+	// subscriber's buffer is bounded.
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
 		return nil, err
 	}
 	if onBWE != nil {
