@@ -40,6 +40,10 @@ type Peer struct {
 
 	// KeyframeRequests counts PLI and FIR that reached this publisher.
 	KeyframeRequests atomic.Int64
+	// RED, set before Publish, sends the microphone as RED (RFC 2198):
+	// each packet carries the one before too (the API must take RED).
+	RED bool
+	red *webrtc.TrackLocalStaticRTP
 
 	sig      sync.Mutex // orders an answer before its candidates
 	mu       sync.Mutex
@@ -51,6 +55,7 @@ type Peer struct {
 type Received struct {
 	Stream, Track, Codec string
 	Packets, Bytes       atomic.Int64
+	Payload              atomic.Int64 // RTP payload bytes
 	// Lost counts the packets missing from the sequence (never received;
 	// late ones count as lost too), LongestLoss the most missing in a row.
 	Lost, LongestLoss atomic.Int64
@@ -102,6 +107,7 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 			if pkt.Unmarshal(buf[:n]) != nil {
 				continue
 			}
+			r.Payload.Add(int64(len(pkt.Payload)))
 			if gap := int64(pkt.SequenceNumber - next); i > 0 && gap > 0 && gap < 1000 {
 				r.Lost.Add(gap)
 				if gap > r.LongestLoss.Load() {
@@ -136,7 +142,14 @@ func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
 	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "microphone", stream); err != nil {
 		return err
 	}
-	for _, t := range []*webrtc.TrackLocalStaticSample{p.video, p.audio} {
+	tracks := []webrtc.TrackLocal{p.video, p.audio}
+	if p.RED {
+		if p.red, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, "microphone", stream); err != nil {
+			return err
+		}
+		tracks[1] = p.red
+	}
+	for _, t := range tracks {
 		sender, err := p.PC.AddTrack(t)
 		if err != nil {
 			return err
@@ -145,7 +158,11 @@ func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
 	}
 	p.keyframe.Store(true)
 	go p.sendVideo(ctx, bitrate/240)
-	go p.sendAudio(ctx)
+	if p.RED {
+		go p.sendRED(ctx)
+	} else {
+		go p.sendAudio(ctx)
+	}
 	return nil
 }
 
@@ -332,6 +349,38 @@ func (p *Peer) sendAudio(ctx context.Context) {
 		if err := p.audio.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}); err != nil {
 			return
 		}
+	}
+}
+
+// sendRED sends 20 ms Opus frames as RED: each packet's payload is a
+// redundant block (the previous frame) and the primary one (RFC 2198).
+func (p *Peer) sendRED(ctx context.Context) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	prev := make([]byte, 80)
+	frame := make([]byte, 80)
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_, _ = rand.Read(frame[1:])
+		frame[0] = 0xfc
+		var payload []byte
+		if i == 0 {
+			payload = append([]byte{111}, frame...)
+		} else {
+			// F=1, PT 111, timestamp offset 960, length; then F=0, PT 111.
+			const off = 960
+			hdr := []byte{0x80 | 111, byte(off >> 6), byte(off&0x3f)<<2 | byte(len(prev)>>8), byte(len(prev)), 111}
+			payload = append(append(hdr, prev...), frame...)
+		}
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(960 * i), Marker: i == 0}, Payload: payload}
+		if err := p.red.WriteRTP(&pkt); err != nil {
+			return
+		}
+		copy(prev, frame)
 	}
 }
 

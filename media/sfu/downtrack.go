@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,11 @@ func layerOf(rid string) (int, bool) {
 type downTrack struct {
 	t     *published
 	sub   *peer
-	local *webrtc.TrackLocalStaticRTP
 	clock int64 // the codec's clock rate
+	// dst is the local track the subscriber's sender is bound to; unred:
+	// it takes Opus of a publisher's RED (see redLocal).
+	dst   atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	unred atomic.Bool
 
 	// target is the layer the subscriber is to get (noLayer: none, the
 	// video is paused); cur is the one it gets now. target is set by the
@@ -68,7 +72,8 @@ type downTrack struct {
 }
 
 func newDownTrack(t *published, sub *peer, local *webrtc.TrackLocalStaticRTP) *downTrack {
-	d := &downTrack{t: t, sub: sub, local: local, clock: int64(t.codec.ClockRate), backoff: probeBackoff}
+	d := &downTrack{t: t, sub: sub, clock: int64(t.codec.ClockRate), backoff: probeBackoff}
+	d.dst.Store(local)
 	if d.clock == 0 {
 		d.clock = 90000
 	}
@@ -79,8 +84,8 @@ func newDownTrack(t *published, sub *peer, local *webrtc.TrackLocalStaticRTP) *d
 
 // write sends p, a packet of layer, to the subscriber if it is the layer
 // the subscriber gets, or the keyframe that starts the layer it is to get.
-// It allocates nothing.
-func (d *downTrack) write(layer int32, p *rtp.Packet, key bool, now int64) {
+// primary is the Opus in a RED packet (nil if none). It allocates nothing.
+func (d *downTrack) write(layer int32, p *rtp.Packet, primary []byte, key bool, now int64) {
 	if layer != d.cur.Load() && layer != d.target.Load() {
 		return
 	}
@@ -116,8 +121,11 @@ func (d *downTrack) write(layer int32, p *rtp.Packet, key bool, now int64) {
 	// not the subscriber's: the sender's interceptors add the subscriber's.
 	d.out.Extension, d.out.ExtensionProfile, d.out.Extensions = false, 0, nil
 	d.out.Payload, d.out.PaddingSize = p.Payload, p.PaddingSize
+	if primary != nil && d.unred.Load() {
+		d.out.Payload = primary
+	}
 	d.lastSeq, d.lastTS, d.lastAt = d.out.SequenceNumber, d.out.Timestamp, now
-	_ = d.local.WriteRTP(&d.out) // fails only when nobody is bound yet
+	_ = d.dst.Load().WriteRTP(&d.out) // fails only when nobody is bound yet
 	d.mu.Unlock()
 }
 
@@ -217,3 +225,79 @@ func answerWithoutRecvRIDs(sdp string) string {
 	}
 	return b.String()
 }
+
+// RED (RFC 2198) for Opus: a browser that offers it sends each audio
+// packet with the one before as well, so that a single loss costs nothing.
+// A subscriber that takes RED gets the packets as they are; one that does
+// not gets the primary Opus alone, as does the recording.
+
+// redPrimary is the primary block of a RED payload (the last one, after
+// the redundant ones), or false if the payload is not well-formed RED.
+func redPrimary(p []byte) ([]byte, bool) {
+	i, skip := 0, 0
+	for {
+		if i >= len(p) {
+			return nil, false
+		}
+		if p[i]&0x80 == 0 { // the last header: F clear, one byte
+			i++
+			break
+		}
+		if i+4 > len(p) {
+			return nil, false
+		}
+		skip += int(binary.BigEndian.Uint16(p[i+2:i+4]) & 0x03ff)
+		i += 4
+	}
+	if i+skip > len(p) {
+		return nil, false
+	}
+	return p[i+skip:], true
+}
+
+// redLocal is a subscriber's track of a publisher's RED audio: bound as
+// RED where the subscriber's answer takes it, as Opus otherwise (and then
+// the down track sends the primary blocks alone).
+type redLocal struct {
+	red, opus *webrtc.TrackLocalStaticRTP
+	d         *downTrack
+}
+
+func newRedLocal(id, stream string) (*redLocal, error) {
+	red, err := webrtc.NewTrackLocalStaticRTP(RED.RTPCodecCapability, id, stream)
+	if err != nil {
+		return nil, err
+	}
+	opus, err := webrtc.NewTrackLocalStaticRTP(Opus.RTPCodecCapability, id, stream)
+	if err != nil {
+		return nil, err
+	}
+	return &redLocal{red: red, opus: opus}, nil
+}
+
+func (l *redLocal) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	if c, err := l.red.Bind(ctx); err == nil {
+		l.d.dst.Store(l.red)
+		l.d.unred.Store(false)
+		return c, nil
+	}
+	c, err := l.opus.Bind(ctx)
+	if err == nil {
+		l.d.dst.Store(l.opus)
+		l.d.unred.Store(true)
+	}
+	return c, err
+}
+
+func (l *redLocal) Unbind(ctx webrtc.TrackLocalContext) error {
+	errRed, errOpus := l.red.Unbind(ctx), l.opus.Unbind(ctx)
+	if errRed != nil && errOpus != nil {
+		return errOpus
+	}
+	return nil
+}
+
+func (l *redLocal) ID() string                { return l.opus.ID() }
+func (l *redLocal) RID() string               { return "" }
+func (l *redLocal) StreamID() string          { return l.opus.StreamID() }
+func (l *redLocal) Kind() webrtc.RTPCodecType { return webrtc.RTPCodecTypeAudio }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func (c *call) joinSimulcast(id string, rates [3]int) *peer.Peer {
 // track is what p receives of kind ("audio", "video") from participant.
 func track(p *peer.Peer, from, kind string) *peer.Received {
 	for _, r := range p.Received() {
-		if r.Stream == sfu.StreamID(from) && (r.Codec == webrtc.MimeTypeOpus) == (kind == "audio") {
+		if r.Stream == sfu.StreamID(from) && strings.HasPrefix(r.Codec, kind+"/") {
 			return r
 		}
 	}
@@ -382,5 +383,50 @@ func TestVideoPausesUnderCongestionAndResumes(t *testing.T) {
 	}
 	if got := c.network["notary:aliya"]; !slices.Contains(got, sfu.NetworkWeakPeer) || got[len(got)-1] != sfu.NetworkOK {
 		t.Errorf("the other participant was told %v", got)
+	}
+}
+
+// A publisher that sends RED audio (Opus with the previous frame again):
+// a subscriber that takes RED gets it as it is, one that does not gets the
+// primary Opus alone, and the recording is of Opus.
+func TestREDAudio(t *testing.T) {
+	s := newSFU(t, 200*time.Millisecond)
+	dir := t.TempDir()
+	c := newCall(t, s, dir)
+	red := func(id string) func(*peer.Peer) error {
+		return func(p *peer.Peer) error {
+			p.RED = true
+			return p.Publish(c.ctx, sfu.StreamID(id), 300_000)
+		}
+	}
+	c.joinPublishing("notary:aliya", sfu.Config{LoopbackOnly: true, RED: true}, webrtc.Configuration{}, red("notary:aliya"))
+	withRED := c.joinPublishing("client:1", sfu.Config{LoopbackOnly: true, RED: true}, webrtc.Configuration{}, red("client:1"))
+	plain := c.join("client:2", webrtc.Configuration{})
+	a := flows(t, withRED, "notary:aliya", "audio", 50)
+	if a.Codec != sfu.MimeTypeRED {
+		t.Errorf("the subscriber that takes RED gets %s", a.Codec)
+	}
+	if per := a.Payload.Load() / a.Packets.Load(); per < 160 {
+		t.Errorf("RED packets of %d bytes: no redundancy", per)
+	}
+	b := flows(t, plain, "notary:aliya", "audio", 50)
+	if b.Codec != webrtc.MimeTypeOpus {
+		t.Errorf("the subscriber without RED gets %s", b.Codec)
+	}
+	if per := b.Payload.Load() / b.Packets.Load(); per != 80 {
+		t.Errorf("Opus packets of %d bytes, want the 80 of the primary block", per)
+	}
+	recs := c.room.Close()
+	found := false
+	for _, r := range recs {
+		if r.Participant == "notary:aliya" && r.Kind == "audio" {
+			found = true
+			if r.Codec != webrtc.MimeTypeOpus || r.Packets < 50 {
+				t.Errorf("the RED audio was recorded as %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the RED audio was not recorded: %+v", recs)
 	}
 }

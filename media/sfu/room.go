@@ -102,6 +102,7 @@ type published struct {
 	owner   string
 	kind    webrtc.RTPCodecType
 	codec   webrtc.RTPCodecParameters
+	red     bool // RED audio: Opus with redundancy
 	ownerPC *webrtc.PeerConnection
 	every   time.Duration
 
@@ -363,17 +364,29 @@ func (r *Room) syncLocked(p *peer, force bool) {
 			continue
 		}
 		// A local track per subscriber: each gets its own layer.
-		local, err := webrtc.NewTrackLocalStaticRTP(t.codec.RTPCodecCapability, t.key, StreamID(t.owner))
-		if err != nil {
-			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward a track")
-			continue
+		var d *downTrack
+		var bound webrtc.TrackLocal
+		if t.red {
+			rl, err := newRedLocal(t.key, StreamID(t.owner))
+			if err != nil {
+				r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward a track")
+				continue
+			}
+			d = newDownTrack(t, p, rl.opus)
+			rl.d, bound = d, rl
+		} else {
+			local, err := webrtc.NewTrackLocalStaticRTP(t.codec.RTPCodecCapability, t.key, StreamID(t.owner))
+			if err != nil {
+				r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward a track")
+				continue
+			}
+			d, bound = newDownTrack(t, p, local), local
 		}
-		sender, err := p.pc.AddTrack(local)
+		sender, err := p.pc.AddTrack(bound)
 		if err != nil {
 			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("forward a track")
 			continue
 		}
-		d := newDownTrack(t, p, local)
 		if p.weak && t.kind == webrtc.RTPCodecTypeVideo {
 			d.target.Store(noLayer)
 		}
@@ -499,8 +512,13 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 		stream := StreamID(p.id)
 		key := fmt.Sprintf("%s-%s-%d", stream, kind, r.seq)
 		t = &published{key: key, owner: p.id, kind: kind, codec: remote.Codec(), ownerPC: p.pc, every: r.sfu.cfg.PLIInterval, recCur: noLayer}
+		t.red = strings.EqualFold(t.codec.MimeType, MimeTypeRED)
 		if r.opts.RecordDir != "" {
-			rec, err := newRecorder(r.opts.RecordDir, key, p.id, remote.Codec())
+			codec := remote.Codec()
+			if t.red {
+				codec = Opus // the primary blocks are recorded
+			}
+			rec, err := newRecorder(r.opts.RecordDir, key, p.id, codec)
 			if err != nil {
 				r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
 			} else {
@@ -698,6 +716,7 @@ type forwarder struct {
 	packets, bytes prometheus.Counter
 	buf            []byte
 	pkt            rtp.Packet
+	recBuf         []byte // RED audio: the packet with its primary block alone, for the recording
 }
 
 func newForwarder(src rtpSource, t *published, idx int, kind webrtc.RTPCodecType) *forwarder {
@@ -707,7 +726,7 @@ func newForwarder(src rtpSource, t *published, idx int, kind webrtc.RTPCodecType
 	if l == nil {
 		l = &layer{}
 	}
-	return &forwarder{src: src, t: t, layer: l, idx: int32(idx), buf: make([]byte, slotBytes),
+	return &forwarder{src: src, t: t, layer: l, idx: int32(idx), buf: make([]byte, slotBytes), recBuf: make([]byte, slotBytes),
 		packets: metrics.MediaPackets.WithLabelValues(kind.String()), bytes: metrics.MediaBytes.WithLabelValues(kind.String())}
 }
 
@@ -725,13 +744,26 @@ func (f *forwarder) step() error {
 	f.layer.bytes.Add(int64(n))
 	now := time.Now()
 	key := isKeyframe(f.t.kind, f.pkt.Payload)
+	raw := f.buf[:n]
+	var primary []byte
+	if f.t.red {
+		var ok bool
+		if primary, ok = redPrimary(f.pkt.Payload); !ok {
+			return nil // not RED after all: skipped
+		}
+		h, err := f.pkt.Header.MarshalTo(f.recBuf)
+		if err != nil || h+len(primary) > len(f.recBuf) {
+			return nil
+		}
+		raw = f.recBuf[:h+copy(f.recBuf[h:], primary)]
+	}
 	if f.t.rec != nil {
-		f.t.record(f.idx, f.buf[:n], key, now)
+		f.t.record(f.idx, raw, key, now)
 	}
 	if subs := f.t.subs.Load(); subs != nil {
 		ns := now.UnixNano()
 		for _, d := range *subs {
-			d.write(f.idx, &f.pkt, key, ns)
+			d.write(f.idx, &f.pkt, primary, key, ns)
 		}
 	}
 	return nil

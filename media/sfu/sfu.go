@@ -79,6 +79,9 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// RED, for NewAPI: the connections take RED audio too (the SFU's
+	// always do).
+	RED bool
 	// PacketConn, if set, is the one UDP socket of NewAPI's connections
 	// (a test peer behind an impaired network). New ignores it.
 	PacketConn net.PacketConn
@@ -133,6 +136,9 @@ func (s *SFU) takeBWE(pc *webrtc.PeerConnection) cc.BandwidthEstimator {
 // packet goes after at most this.
 const batchInterval = time.Millisecond
 
+// MimeTypeRED is Opus with redundancy.
+const MimeTypeRED = "audio/red"
+
 // Codecs Senim forwards: what every browser sends.
 var (
 	VP8 = webrtc.RTPCodecParameters{
@@ -145,6 +151,12 @@ var (
 	RTX = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"},
 		PayloadType:        97,
+	}
+	// RED carries Opus with redundancy (RFC 2198), where the browser
+	// offers it: offered first, so it is preferred.
+	RED = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+		PayloadType:        63,
 	}
 	Opus = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
@@ -179,6 +191,11 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 	}
 	if err := m.RegisterCodec(RTX, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
+	}
+	if cfg.RED || onBWE != nil {
+		if err := m.RegisterCodec(RED, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.RegisterCodec(Opus, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
