@@ -60,6 +60,8 @@ type JoinCall struct {
 	// Resume keeps the participant's connection if the room has it, with
 	// an ICE restart (the app's websocket came back; its page did not reload).
 	Resume bool
+	// Simulcast: the app sends its camera in simulcast layers when asked.
+	Simulcast bool
 }
 
 func (m JoinCall) actID() string       { return m.ActID }
@@ -376,7 +378,7 @@ func (r *roomActor) join(c *actor.Context, m JoinCall) {
 			return
 		}
 	}
-	if err := r.room.Join(p); err != nil {
+	if err := r.room.JoinWith(p, sfu.JoinOptions{Simulcast: m.Simulcast}); err != nil {
 		r.sessions[p] = old
 		c.Send(m.Session, MediaOut{ActID: r.act, Code: CodeInternal, Message: err.Error()})
 		return

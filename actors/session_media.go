@@ -25,7 +25,7 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.inFlight[env.ID] = "join"
-		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume})
+		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast})
 		return
 	}
 	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}

@@ -142,6 +142,8 @@ func (c *call) joinImpaired(id string, im *impaired) *peer.Peer {
 // joinSimulcast joins a peer that publishes its camera in three layers.
 func (c *call) joinSimulcast(id string, rates [3]int) *peer.Peer {
 	c.t.Helper()
+	c.opts.Simulcast = true
+	defer func() { c.opts.Simulcast = false }()
 	return c.joinPublishing(id, sfu.Config{LoopbackOnly: true}, webrtc.Configuration{},
 		func(p *peer.Peer) error { return p.PublishSimulcast(c.ctx, sfu.StreamID(id), rates) })
 }

@@ -84,7 +84,7 @@ type peer struct {
 	senders map[string]*webrtc.RTPSender // published key -> the sender of its copy
 	downs   map[string]*downTrack        // published key -> what this participant gets of it
 	// recvVideo is the transceiver the participant's camera comes in on:
-	// its offers ask for simulcast there.
+	// its offers ask for simulcast there (nil: no simulcast asked).
 	recvVideo *webrtc.RTPTransceiver
 	bw        bandwidth
 	// weak: video paused, the estimate is under the floor. With
@@ -159,11 +159,23 @@ func (r *Room) Has(id string) bool {
 	return ok
 }
 
+// JoinOptions are what a participant's app can do.
+type JoinOptions struct {
+	// Simulcast: the app sends its camera in the layers the server's
+	// offers ask for (a=simulcast:recv). Chrome, answering such an offer,
+	// stops sending video on that m-line, so only an app that tested its
+	// browser asks (call.js does).
+	Simulcast bool
+}
+
 // Join adds a participant with a new PeerConnection and sends them the
 // first offer: what the others publish, and room to publish their own
 // audio and video. Joining again replaces the participant's previous
 // connection (a reloaded page).
-func (r *Room) Join(id string) error {
+func (r *Room) Join(id string) error { return r.JoinWith(id, JoinOptions{}) }
+
+// JoinWith is Join with what the participant's app can do.
+func (r *Room) JoinWith(id string, o JoinOptions) error {
 	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)
@@ -176,7 +188,7 @@ func (r *Room) Join(id string) error {
 			_ = pc.Close()
 			return fmt.Errorf("sfu: %w", err)
 		}
-		if kind == webrtc.RTPCodecTypeVideo {
+		if kind == webrtc.RTPCodecTypeVideo && o.Simulcast {
 			p.recvVideo = tr
 		}
 	}

@@ -41,6 +41,7 @@ type call struct {
 	ctx   context.Context
 	// network lists the "network" signals each participant got.
 	network map[string][]string
+	opts    sfu.JoinOptions // of the next join
 }
 
 func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
@@ -124,7 +125,7 @@ func (c *call) joinPublishing(id string, net sfu.Config, cfg webrtc.Configuratio
 			}
 		}
 	}()
-	if err := c.room.Join(id); err != nil {
+	if err := c.room.JoinWith(id, c.opts); err != nil {
 		c.t.Fatal(err)
 	}
 	return p

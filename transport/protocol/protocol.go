@@ -50,6 +50,9 @@ type Media struct {
 	// SFU (the websocket came back, the page did not reload): the server
 	// answers with an ICE-restart offer instead of a new connection.
 	Resume bool `json:"resume,omitempty"`
+	// Simulcast, on join: the app sends its camera in the simulcast layers
+	// the server's offers then ask for (rids q, h, f).
+	Simulcast bool `json:"simulcast,omitempty"`
 	// Notice, on joined, is what the participants must be told: the call
 	// is recorded.
 	Notice string `json:"notice,omitempty"`

@@ -3,12 +3,14 @@
 // joined. The video elements live in index.html and are never re-rendered,
 // so a screen update does not cut the picture.
 //
-// Simulcast: the server's offers ask for the camera in three layers (rids
-// q, h, f); the browser, answering, sends them as the sender's encodings,
-// which layers() sizes (about 180p, 360p, 720p). A browser that does not
-// take simulcast from an offer sends one layer, which works as well. The
-// server sends each participant the best layer their connection carries,
-// and a "network" message when it is too weak for video at all.
+// Simulcast: if this browser sends simulcast when answering an offer that
+// asks for it (answersSimulcast, tried on two local connections: Chromium
+// does not, it makes the camera's m-line inactive), the app joins with
+// simulcast and the server's offers ask for three layers (rids q, h, f),
+// which layers() sizes (about 180p, 360p, 720p). Otherwise the camera goes
+// as one layer. The server sends each participant the best layer their
+// connection carries, and a "network" message when it is too weak for
+// video at all.
 
 import { $ } from './ui.js';
 import { t } from './i18n.js';
@@ -27,7 +29,8 @@ export async function join(s, act, relayOnly, onChange) {
   const call = { act, pc: null, stream, state: 'new', queue: new Promise((r) => { ready = r; }), onChange };
   let joined;
   try {
-    joined = await s.request({ type: 'media', act, body: { kind: 'join' } });
+    const simulcast = await answersSimulcast();
+    joined = await s.request({ type: 'media', act, body: simulcast ? { kind: 'join', simulcast } : { kind: 'join' } });
   } catch (e) {
     stream.getTracks().forEach((tr) => tr.stop());
     ready();
@@ -102,6 +105,42 @@ async function layers(pc) {
     if (changed) {
       try { await sender.setParameters(p); } catch (e) { console.warn('simulcast layers', e); }
     }
+  }
+}
+
+let simulcastProbe = null;
+
+/**
+ * answersSimulcast tells (once) whether this browser, answering an offer
+ * with a=simulcast:recv, sends its camera in those layers: a loopback
+ * negotiation between two local connections, no network.
+ */
+function answersSimulcast() {
+  if (!simulcastProbe) simulcastProbe = probeSimulcast().catch(() => false);
+  return simulcastProbe;
+}
+
+async function probeSimulcast() {
+  const a = new RTCPeerConnection();
+  const b = new RTCPeerConnection();
+  const canvas = document.createElement('canvas');
+  canvas.width = 64; canvas.height = 64;
+  canvas.getContext('2d').fillRect(0, 0, 64, 64);
+  const track = canvas.captureStream(1).getVideoTracks()[0];
+  try {
+    a.addTransceiver('video', { direction: 'recvonly' });
+    const offer = await a.createOffer();
+    const ask = 'a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\na=simulcast:recv q;h;f\r\n';
+    b.addTrack(track);
+    await b.setRemoteDescription({ type: 'offer', sdp: offer.sdp.replace(/\r\n$/, '\r\n' + ask) });
+    const answer = await b.createAnswer();
+    const sender = b.getSenders().find((x) => x.track === track);
+    return /a=simulcast:send/.test(answer.sdp) && /a=sendonly|a=sendrecv/.test(answer.sdp)
+      && !!sender && sender.getParameters().encodings.length === 3;
+  } finally {
+    track.stop();
+    a.close();
+    b.close();
   }
 }
 
