@@ -440,8 +440,13 @@ func (r *Room) offerLocked(p *peer, restart bool) {
 	r.opts.Sink(p.id, Signal{Kind: "offer", SDP: sdp})
 }
 
-// unsubscribeLocked takes p's down tracks off what they subscribe to.
+// unsubscribeLocked takes p's down tracks off what they subscribe to; p
+// is leaving.
 func (r *Room) unsubscribeLocked(p *peer) {
+	if p.weak {
+		p.weak = false
+		metrics.MediaVideoPaused.Dec()
+	}
 	for key, d := range p.downs {
 		if t := r.tracks[key]; t != nil {
 			t.removeSub(d)
