@@ -39,6 +39,7 @@ type call struct {
 	peers map[string]*peer.Peer
 	queue map[string]chan sfu.Signal
 	ctx   context.Context
+	stop  context.CancelFunc
 	// network lists the "network" signals each participant got.
 	network map[string][]string
 	opts    sfu.JoinOptions // of the next join
@@ -47,7 +48,7 @@ type call struct {
 func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := &call{t: t, peers: map[string]*peer.Peer{}, queue: map[string]chan sfu.Signal{}, ctx: ctx, network: map[string][]string{}}
+	c := &call{t: t, peers: map[string]*peer.Peer{}, queue: map[string]chan sfu.Signal{}, ctx: ctx, stop: cancel, network: map[string][]string{}}
 	c.room = s.NewRoom(sfu.RoomOptions{ID: "test", RecordDir: dir, Sink: func(id string, sig sfu.Signal) {
 		c.mu.Lock()
 		q := c.queue[id]
@@ -94,7 +95,9 @@ func (c *call) joinPublishing(id string, net sfu.Config, cfg webrtc.Configuratio
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(func() { _ = p.Close() })
+	// The call ends before the peer closes: what the room says after (the
+	// others' tracks going) is not answered by a closed peer.
+	c.t.Cleanup(func() { c.stop(); _ = p.Close() })
 	if err := publish(p); err != nil {
 		c.t.Fatal(err)
 	}
