@@ -138,6 +138,47 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 	if got := rec.tail.Load(); got != ringSlots/2-1 {
 		t.Fatalf("%d packets in the ring, want %d", got, ringSlots/2-1)
 	}
+
+	// RED audio to a subscriber that takes Opus alone, and recorded as
+	// Opus: the primary block is cut out without an allocation either.
+	rl, err := newRedLocal("a", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opus := &discard{}
+	red := &published{key: "a", kind: webrtc.RTPCodecTypeAudio, codec: RED, red: true,
+		rec: &recorder{slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1)}}
+	red.layers[0] = &layer{}
+	d := newDownTrack(red, &peer{}, rl.opus)
+	rl.d = d
+	if _, err := rl.Bind(bindCtx{opus}); err != nil || !d.unred.Load() {
+		t.Fatalf("bound to a subscriber without RED: unred %v, %v", d.unred.Load(), err)
+	}
+	red.addSub(d)
+	var raw [][]byte
+	for i := 0; i < 10; i++ {
+		payload := append([]byte{0x80 | 111, 0x0f, 0x00, 3, 111, 1, 2, 3}, make([]byte, 80)...)
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 63, SequenceNumber: uint16(i), Timestamp: uint32(960 * i), SSRC: 9}, Payload: payload}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	f = newForwarder(&packets{raw: raw, loop: true}, red, 0, webrtc.RTPCodecTypeAudio)
+	if n := testing.AllocsPerRun(ringSlots/2-2, func() {
+		if err := f.step(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("forwarding RED as Opus: %v allocations per packet", n)
+	}
+	if opus.n == 0 || red.rec.tail.Load() == 0 {
+		t.Fatalf("%d packets sent, %d recorded", opus.n, red.rec.tail.Load())
+	}
+	if s := &red.rec.slots[0]; s.n != 12+80 {
+		t.Errorf("a recorded packet of %d bytes, want the header and the 80-byte primary block", s.n)
+	}
 }
 
 // A recording written through the ring and the buffer is byte for byte
