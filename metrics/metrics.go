@@ -69,12 +69,13 @@ var (
 	MediaKeyframeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "media_keyframe_requests_total", Help: "Keyframe requests (PLI) to publishers: sent or coalesced by the throttle.",
 	}, []string{"outcome"})
-	// MediaBandwidthEstimate is each subscriber's downlink estimate (bits/s,
-	// from transport-wide congestion control feedback, or REMB), observed
-	// every time the SFU chooses what the subscriber gets.
+	// MediaBandwidthEstimate is each subscriber's downlink estimate (from
+	// transport-wide congestion control feedback, or REMB), in bytes per
+	// second as Prometheus names units (bits/s ÷ 8), observed every time
+	// the SFU chooses what the subscriber gets.
 	MediaBandwidthEstimate = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: "senim", Name: "media_bandwidth_estimate_bits", Help: "Subscribers' downlink bandwidth estimates (bits/s), observed at each layer choice.",
-		Buckets: []float64{50e3, 100e3, 200e3, 300e3, 500e3, 750e3, 1e6, 1.5e6, 2e6, 3e6, 5e6, 10e6},
+		Namespace: "senim", Name: "media_downlink_estimate_bytes_per_second", Help: "Subscribers' downlink bandwidth estimates (bytes/s), observed at each layer choice.",
+		Buckets: []float64{50e3 / 8, 100e3 / 8, 200e3 / 8, 300e3 / 8, 500e3 / 8, 750e3 / 8, 1e6 / 8, 1.5e6 / 8, 2e6 / 8, 3e6 / 8, 5e6 / 8, 10e6 / 8},
 	})
 	// MediaLayerSwitches counts changes of what a subscriber gets of a
 	// video track: up, down (a simulcast layer), pause, resume (video off

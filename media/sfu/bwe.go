@@ -141,7 +141,7 @@ func (r *Room) allocatePeer(p *peer, now time.Time) {
 	if est == 0 {
 		return // nothing known: everything as it is (the best layer)
 	}
-	metrics.MediaBandwidthEstimate.Observe(float64(est))
+	metrics.MediaBandwidthEstimate.Observe(float64(est) / 8)
 	cfg := r.sfu.cfg
 	var audio int64
 	videos := 0
