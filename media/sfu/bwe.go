@@ -98,6 +98,7 @@ func (t *published) measure(dt time.Duration) {
 		}
 		n := l.bytes.Load()
 		inst := int64(float64(n-l.prev) * 8 / dt.Seconds())
+		l.idle.Store(n == l.prev)
 		l.prev = n
 		old := l.rate.Load()
 		if old == 0 {
@@ -108,13 +109,13 @@ func (t *published) measure(dt time.Duration) {
 	}
 }
 
-// rates is each layer's bitrate, -1 for a layer not sent.
+// rates is each layer's bitrate, -1 for a layer not sent (or idle).
 func (t *published) rates() (out [maxLayers]int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, l := range t.layers {
 		out[i] = -1
-		if l != nil {
+		if l != nil && !l.idle.Load() {
 			out[i] = l.rate.Load()
 		}
 	}

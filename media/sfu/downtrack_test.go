@@ -142,3 +142,28 @@ func TestREDPrimary(t *testing.T) {
 		}
 	}
 }
+
+// A layer the publisher stopped sending (a browser drops its top layer
+// when its own uplink is short) is not chosen however well it would fit;
+// the next one down is.
+func TestIdleLayerIsNotChosen(t *testing.T) {
+	pub := &published{key: "v", kind: webrtc.RTPCodecTypeVideo, codec: VP8}
+	for i := range pub.layers {
+		pub.layers[i] = &layer{}
+	}
+	pub.layers[0].bytes.Store(10_000)
+	pub.layers[1].bytes.Store(40_000)
+	pub.layers[2].bytes.Store(100_000)
+	pub.measure(allocInterval)
+	d := newDownTrack(pub, &peer{}, nil)
+	now := time.Now()
+	if got := d.choose(pub.rates(), 10e6, now); got != 2 {
+		t.Fatalf("with every layer sending, layer %d is chosen", got)
+	}
+	pub.layers[0].bytes.Add(10_000)
+	pub.layers[1].bytes.Add(40_000) // layer 2 sends nothing this tick
+	pub.measure(allocInterval)
+	if got := d.choose(pub.rates(), 10e6, now); got != 1 {
+		t.Fatalf("layer %d is chosen, not 1, while layer 2 is idle", got)
+	}
+}

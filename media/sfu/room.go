@@ -130,6 +130,9 @@ type layer struct {
 	// tick; prev the byte count then.
 	rate atomic.Int64
 	prev int64
+	// idle: nothing came in the last tick (a browser stops its top layer
+	// when its own uplink is short): the layer is not chosen.
+	idle atomic.Bool
 }
 
 // NewRoom opens a room. It costs nothing until someone joins.
