@@ -60,6 +60,8 @@ type JoinCall struct {
 	// Resume keeps the participant's connection if the room has it, with
 	// an ICE restart (the app's websocket came back; its page did not reload).
 	Resume bool
+	// Simulcast: the app sends its camera in simulcast layers when asked.
+	Simulcast bool
 }
 
 func (m JoinCall) actID() string       { return m.ActID }
@@ -96,6 +98,8 @@ type MediaOut struct {
 	Message    string
 	// Ack answers a restart or leave by its Tag: done.
 	Ack bool
+	// State, of a "network" message: see sfu.Signal.
+	State string
 }
 
 // callOver tells the media actors that an act's call is no longer active.
@@ -298,7 +302,7 @@ func (r *roomActor) Receive(c *actor.Context) {
 		r.signal(c, m)
 	case signalOut:
 		if pid := r.sessions[m.Participant]; pid != nil {
-			c.Send(pid, MediaOut{ActID: r.act, Kind: m.Signal.Kind, SDP: m.Signal.SDP, Candidate: m.Signal.Candidate})
+			c.Send(pid, MediaOut{ActID: r.act, Kind: m.Signal.Kind, SDP: m.Signal.SDP, Candidate: m.Signal.Candidate, State: m.Signal.State})
 		}
 	case callOver:
 		r.close(c)
@@ -374,7 +378,7 @@ func (r *roomActor) join(c *actor.Context, m JoinCall) {
 			return
 		}
 	}
-	if err := r.room.Join(p); err != nil {
+	if err := r.room.JoinWith(p, sfu.JoinOptions{Simulcast: m.Simulcast}); err != nil {
 		r.sessions[p] = old
 		c.Send(m.Session, MediaOut{ActID: r.act, Code: CodeInternal, Message: err.Error()})
 		return

@@ -25,7 +25,7 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.inFlight[env.ID] = "join"
-		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume})
+		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast})
 		return
 	}
 	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
@@ -67,7 +67,7 @@ func (s *sessionActor) mediaOut(m MediaOut) {
 		s.send(protocol.Envelope{Type: protocol.TypeAck, ID: m.Tag, Act: m.ActID})
 		return
 	}
-	out := protocol.Media{Kind: m.Kind, SDP: m.SDP, Notice: m.Notice, Message: m.Message, ICEServers: m.ICEServers}
+	out := protocol.Media{Kind: m.Kind, SDP: m.SDP, Notice: m.Notice, Message: m.Message, ICEServers: m.ICEServers, State: m.State}
 	if c := m.Candidate; c != nil {
 		out.Candidate = &protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 	}

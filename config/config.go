@@ -251,6 +251,17 @@ type Media struct {
 	// candidates on this one port) for participants whose network blocks
 	// UDP.
 	TCPPort uint16 `toml:"tcp_port"`
+
+	// BWEInitial is a participant's downlink estimate (bits/s) before any
+	// feedback, BWEMax its cap: the SFU sends each participant the best
+	// simulcast layer that fits its estimate.
+	BWEInitial int `toml:"bwe_initial"`
+	BWEMax     int `toml:"bwe_max"`
+	// VideoPauseBelow and VideoResumeAbove (bits/s): under the first, a
+	// participant gets audio alone (and both are told), until the estimate
+	// is back over the second.
+	VideoPauseBelow  int `toml:"video_pause_below"`
+	VideoResumeAbove int `toml:"video_resume_above"`
 }
 
 // TURN configures the embedded TURN server.
@@ -481,7 +492,8 @@ func Default() Config {
 			CredentialTTL: Duration(time.Hour), ReadBuffer: 4 << 20,
 			MaxAllocationsPerUser: 4, MaxBitratePerUser: 10_000_000},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
-			PLIInterval: Duration(500 * time.Millisecond)},
+			PLIInterval: Duration(500 * time.Millisecond), BWEInitial: 1_000_000, BWEMax: 20_000_000,
+			VideoPauseBelow: 100_000, VideoResumeAbove: 200_000},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
 		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute), SnapshotEvery: 32},
@@ -602,6 +614,10 @@ func (c Config) Validate() error {
 		}
 		if m.PLIInterval <= 0 {
 			errs = append(errs, errors.New("media: pli_interval must be positive"))
+		}
+		if m.VideoPauseBelow < 30_000 || m.VideoResumeAbove <= m.VideoPauseBelow || m.BWEMax < 300_000 ||
+			m.BWEInitial < m.VideoResumeAbove || m.BWEInitial > m.BWEMax {
+			errs = append(errs, errors.New("media: video_pause_below at least 30000 (bits/s), video_resume_above over it, bwe_max at least 300000, bwe_initial from video_resume_above to bwe_max"))
 		}
 		for _, ip := range m.PublicIPs {
 			if net.ParseIP(ip) == nil {

@@ -69,6 +69,25 @@ var (
 	MediaKeyframeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "senim", Name: "media_keyframe_requests_total", Help: "Keyframe requests (PLI) to publishers: sent or coalesced by the throttle.",
 	}, []string{"outcome"})
+	// MediaBandwidthEstimate is each subscriber's downlink estimate (from
+	// transport-wide congestion control feedback, or REMB), in bytes per
+	// second as Prometheus names units (bits/s ÷ 8), observed every time
+	// the SFU chooses what the subscriber gets.
+	MediaBandwidthEstimate = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "media_downlink_estimate_bytes_per_second", Help: "Subscribers' downlink bandwidth estimates (bytes/s), observed at each layer choice.",
+		Buckets: []float64{50e3 / 8, 100e3 / 8, 200e3 / 8, 300e3 / 8, 500e3 / 8, 750e3 / 8, 1e6 / 8, 1.5e6 / 8, 2e6 / 8, 3e6 / 8, 5e6 / 8, 10e6 / 8},
+	})
+	// MediaLayerSwitches counts changes of what a subscriber gets of a
+	// video track: up, down (a simulcast layer), pause, resume (video off
+	// and on under congestion).
+	MediaLayerSwitches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "senim", Name: "media_layer_switches_total", Help: "Changes of the video layer a subscriber gets: up, down, pause, resume.",
+	}, []string{"change"})
+	// MediaVideoPaused is the number of subscribers whose incoming video is
+	// paused because their connection is too weak for it.
+	MediaVideoPaused = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "media_video_paused", Help: "Subscribers whose video is paused under congestion (audio goes on).",
+	})
 
 	// StorageCorruption counts damage the event log's store met: "checksum"
 	// (a block failed its checksum on a read; the read answered
@@ -128,6 +147,7 @@ var (
 func init() {
 	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
 		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
+		MediaBandwidthEstimate, MediaLayerSwitches, MediaVideoPaused,
 		StorageCorruption, Checkpoints,
 		CommandSeconds, AppendBatch, Sessions, Notaries, LongestWait, Acts, TURNAllocations, TURNRelayedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

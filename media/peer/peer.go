@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -32,10 +34,16 @@ type Peer struct {
 	send func(Signal)
 
 	video, audio *webrtc.TrackLocalStaticSample
-	keyframe     atomic.Bool // a keyframe is wanted next
+	keyframe     atomic.Bool                   // a keyframe is wanted next
+	layers       []*webrtc.TrackLocalStaticRTP // simulcast: q, h, f
+	layerSender  *webrtc.RTPSender
 
 	// KeyframeRequests counts PLI and FIR that reached this publisher.
 	KeyframeRequests atomic.Int64
+	// RED, set before Publish, sends the microphone as RED (RFC 2198):
+	// each packet carries the one before too (the API must take RED).
+	RED bool
+	red *webrtc.TrackLocalStaticRTP
 
 	sig      sync.Mutex // orders an answer before its candidates
 	mu       sync.Mutex
@@ -47,6 +55,18 @@ type Peer struct {
 type Received struct {
 	Stream, Track, Codec string
 	Packets, Bytes       atomic.Int64
+	Payload              atomic.Int64 // RTP payload bytes
+	// Lost counts the packets missing from the sequence (never received;
+	// late ones count as lost too), LongestLoss the most missing in a row.
+	Lost, LongestLoss atomic.Int64
+	// Late counts packets that came after a later one: repairs, on a
+	// network that does not reorder. RTX tells whether the sender
+	// declared a repair stream (RFC 4588) for the track.
+	Late atomic.Int64
+	RTX  bool
+	// Layer is the simulcast layer (0 lowest) of the last video frame that
+	// came from a Publish'd peer (its frames carry it); -1 before one.
+	Layer atomic.Int32
 }
 
 // New makes a peer on api (sfu.NewAPI's, so codecs match) with the given
@@ -69,18 +89,41 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType}
+		r := &Received{Stream: t.StreamID(), Track: t.ID(), Codec: t.Codec().MimeType, RTX: t.HasRTX()}
+		r.Layer.Store(-1)
 		p.mu.Lock()
 		p.received[t.ID()] = r
 		p.mu.Unlock()
 		buf := make([]byte, 1500)
-		for {
+		var pkt rtp.Packet
+		var next uint16
+		for i := 0; ; i++ {
 			n, _, err := t.Read(buf)
 			if err != nil {
 				return
 			}
 			r.Packets.Add(1)
 			r.Bytes.Add(int64(n))
+			if pkt.Unmarshal(buf[:n]) != nil {
+				continue
+			}
+			r.Payload.Add(int64(len(pkt.Payload)))
+			if gap := int64(pkt.SequenceNumber - next); i > 0 && gap > 0 && gap < 1000 {
+				r.Lost.Add(gap)
+				if gap > r.LongestLoss.Load() {
+					r.LongestLoss.Store(gap)
+				}
+			}
+			if d := int16(pkt.SequenceNumber - next); i == 0 || d >= 0 {
+				next = pkt.SequenceNumber + 1
+			} else {
+				r.Late.Add(1)
+			}
+			// A VP8 frame's first packet: descriptor (S set), then the frame,
+			// whose byte 10 is its layer.
+			if pl := pkt.Payload; len(pl) > 11 && pl[0]&0x10 != 0 && pl[0]&0x80 == 0 && pl[11]&0xf0 == layerMark {
+				r.Layer.Store(int32(pl[11] & 0x0f))
+			}
 		}
 	})
 	return p, nil
@@ -99,7 +142,14 @@ func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
 	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "microphone", stream); err != nil {
 		return err
 	}
-	for _, t := range []*webrtc.TrackLocalStaticSample{p.video, p.audio} {
+	tracks := []webrtc.TrackLocal{p.video, p.audio}
+	if p.RED {
+		if p.red, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, "microphone", stream); err != nil {
+			return err
+		}
+		tracks[1] = p.red
+	}
+	for _, t := range tracks {
 		sender, err := p.PC.AddTrack(t)
 		if err != nil {
 			return err
@@ -108,7 +158,11 @@ func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
 	}
 	p.keyframe.Store(true)
 	go p.sendVideo(ctx, bitrate/240)
-	go p.sendAudio(ctx)
+	if p.RED {
+		go p.sendRED(ctx)
+	} else {
+		go p.sendAudio(ctx)
+	}
 	return nil
 }
 
@@ -126,6 +180,122 @@ func (p *Peer) readRTCP(sender *webrtc.RTPSender) {
 			}
 		}
 	}
+}
+
+// PublishSimulcast is Publish with the camera in three simulcast layers
+// (rids q, h and f) of the given bitrates, lowest first, as a browser
+// sends with sendEncodings. Each frame's byte 10 names its layer, so a
+// receiving Peer tells which it gets (Received.Layer).
+func (p *Peer) PublishSimulcast(ctx context.Context, stream string, bitrates [3]int) error {
+	var err error
+	for _, rid := range []string{"q", "h", "f"} {
+		t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", stream, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			return err
+		}
+		p.layers = append(p.layers, t)
+	}
+	if p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "microphone", stream); err != nil {
+		return err
+	}
+	video, err := p.PC.AddTrack(p.layers[0])
+	if err != nil {
+		return err
+	}
+	for _, l := range p.layers[1:] {
+		if err := video.AddEncoding(l); err != nil {
+			return err
+		}
+	}
+	p.layerSender = video
+	for _, rid := range []string{"q", "h", "f"} {
+		go p.readSimulcastRTCP(video, rid)
+	}
+	audio, err := p.PC.AddTrack(p.audio)
+	if err != nil {
+		return err
+	}
+	go p.readRTCP(audio)
+	p.keyframe.Store(true)
+	go p.sendLayers(ctx, bitrates)
+	go p.sendAudio(ctx)
+	return nil
+}
+
+func (p *Peer) readSimulcastRTCP(sender *webrtc.RTPSender, rid string) {
+	for {
+		pkts, _, err := sender.ReadSimulcastRTCP(rid)
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.KeyframeRequests.Add(1)
+				p.keyframe.Store(true)
+			}
+		}
+	}
+}
+
+// layerMark, in a frame's byte 10, with the layer in its low bits.
+const layerMark = 0xa0
+
+func (p *Peer) sendLayers(ctx context.Context, bitrates [3]int) {
+	tick := time.NewTicker(time.Second / 30)
+	defer tick.Stop()
+	var seq [3]uint16
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		key := p.keyframe.Swap(false) || i%90 == 0
+		mid, midID, ridID := p.simulcastExtensions()
+		for l, t := range p.layers {
+			f := VP8Frame(max(bitrates[l]/240, 12), key)
+			f[10] = layerMark | byte(l)
+			// pion's receiver tells simulcast layers apart by their mid and
+			// rid header extensions, which pion's sender does not write.
+			for off := 0; off < len(f); off += 1100 {
+				end := min(off+1100, len(f))
+				desc := byte(0)
+				if off == 0 {
+					desc = 0x10 // S: the frame starts here
+				}
+				pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq[l], Timestamp: uint32(3000 * i), Marker: end == len(f)},
+					Payload: append([]byte{desc}, f[off:end]...)}
+				seq[l]++
+				if midID != 0 && ridID != 0 {
+					_ = pkt.Header.SetExtension(midID, []byte(mid))
+					_ = pkt.Header.SetExtension(ridID, []byte(t.RID()))
+				}
+				if err := t.WriteRTP(&pkt); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// simulcastExtensions are the camera's mid and the header extension ids of
+// mid and rid, once negotiated (zeros before).
+func (p *Peer) simulcastExtensions() (mid string, midID, ridID uint8) {
+	for _, e := range p.layerSender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(e.ID)
+		}
+	}
+	for _, tr := range p.PC.GetTransceivers() {
+		if tr.Sender() == p.layerSender {
+			mid = tr.Mid()
+		}
+	}
+	return mid, midID, ridID
 }
 
 // VP8Frame is a synthetic VP8 frame of n bytes: a keyframe carries the
@@ -156,7 +326,9 @@ func (p *Peer) sendVideo(ctx context.Context, size int) {
 		case <-tick.C:
 		}
 		key := p.keyframe.Swap(false) || i%90 == 0
-		if err := p.video.WriteSample(media.Sample{Data: VP8Frame(size, key), Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {
+		f := VP8Frame(max(size, 12), key)
+		f[10] = layerMark // layer 0: the only one
+		if err := p.video.WriteSample(media.Sample{Data: f, Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {
 			return
 		}
 	}
@@ -180,6 +352,38 @@ func (p *Peer) sendAudio(ctx context.Context) {
 	}
 }
 
+// sendRED sends 20 ms Opus frames as RED: each packet's payload is a
+// redundant block (the previous frame) and the primary one (RFC 2198).
+func (p *Peer) sendRED(ctx context.Context) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	prev := make([]byte, 80)
+	frame := make([]byte, 80)
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_, _ = rand.Read(frame[1:])
+		frame[0] = 0xfc
+		var payload []byte
+		if i == 0 {
+			payload = append([]byte{111}, frame...)
+		} else {
+			// F=1, PT 111, timestamp offset 960, length; then F=0, PT 111.
+			const off = 960
+			hdr := []byte{0x80 | 111, byte(off >> 6), byte(off&0x3f)<<2 | byte(len(prev)>>8), byte(len(prev)), 111}
+			payload = append(append(hdr, prev...), frame...)
+		}
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(960 * i), Marker: i == 0}, Payload: payload}
+		if err := p.red.WriteRTP(&pkt); err != nil {
+			return
+		}
+		copy(prev, frame)
+	}
+}
+
 // setRemote applies the other side's description, then the candidates that
 // came before it.
 func (p *Peer) setRemote(typ webrtc.SDPType, sdp string) error {
@@ -200,7 +404,10 @@ func (p *Peer) setRemote(typ webrtc.SDPType, sdp string) error {
 
 // Offer answers an offer from the SFU; the answer goes out through send.
 func (p *Peer) Offer(sdp string) error {
-	if err := p.setRemote(webrtc.SDPTypeOffer, sdp); err != nil {
+	// The layers the SFU asks to receive (a=rid … recv) are for what this
+	// peer sends; pion would take them for what it receives on that
+	// m-line, where the SFU's own stream comes as one.
+	if err := p.setRemote(webrtc.SDPTypeOffer, withoutRecvRIDs(sdp)); err != nil {
 		return err
 	}
 	answer, err := p.PC.CreateAnswer(nil)
@@ -283,4 +490,18 @@ func Route(a *Peer, s Signal) error {
 		return a.Candidate(*s.Candidate)
 	}
 	return nil
+}
+
+// withoutRecvRIDs drops a=rid … recv and a=simulcast:recv lines.
+func withoutRecvRIDs(sdp string) string {
+	lines := strings.SplitAfter(sdp, "\r\n")
+	var b strings.Builder
+	for _, l := range lines {
+		t := strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(t, "a=simulcast:recv") || (strings.HasPrefix(t, "a=rid:") && strings.HasSuffix(t, " recv")) {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -62,6 +62,45 @@ func vp8Packets(t testing.TB, n int) [][]byte {
 	return out
 }
 
+// oneLayer is a published VP8 track of one layer, recorded by rec (if not
+// nil), with one subscriber whose down track is local.
+func oneLayer(local *webrtc.TrackLocalStaticRTP, rec *recorder) *published {
+	t := &published{key: "v", kind: webrtc.RTPCodecTypeVideo, codec: VP8, rec: rec}
+	t.layers[0] = &layer{}
+	t.addSub(newDownTrack(t, &peer{}, local))
+	return t
+}
+
+// discard is a subscriber's connection that counts what it is sent.
+type discard struct {
+	n    int
+	last rtp.Header
+}
+
+func (d *discard) WriteRTP(h *rtp.Header, _ []byte) (int, error) { d.n++; d.last = *h; return 0, nil }
+func (d *discard) Write(b []byte) (int, error)                   { d.n++; return len(b), nil }
+
+// bindCtx binds a local track to a discard writer, as a sender does.
+type bindCtx struct{ w webrtc.TrackLocalWriter }
+
+func (c bindCtx) CodecParameters() []webrtc.RTPCodecParameters {
+	return []webrtc.RTPCodecParameters{VP8, Opus}
+}
+func (c bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (c bindCtx) SSRC() webrtc.SSRC                                      { return 1234 }
+func (c bindCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (c bindCtx) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (c bindCtx) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
+func (c bindCtx) ID() string                                             { return "test" }
+func (c bindCtx) RTCPReader() interceptor.RTCPReader                     { return nil }
+
+func bind(t testing.TB, local *webrtc.TrackLocalStaticRTP, w webrtc.TrackLocalWriter) {
+	t.Helper()
+	if _, err := local.Bind(bindCtx{w}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Forwarding a packet allocates nothing: not the read, not the packet,
 // not the copy a recording keeps (the ring's slots are reused).
 func TestForwardingDoesNotAllocate(t *testing.T) {
@@ -70,7 +109,9 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &packets{raw: vp8Packets(t, 10), loop: true}
-	f := newForwarder(src, local, nil, webrtc.RTPCodecTypeVideo)
+	sink := &discard{}
+	bind(t, local, sink)
+	f := newForwarder(src, oneLayer(local, nil), 0, webrtc.RTPCodecTypeVideo)
 	if n := testing.AllocsPerRun(1000, func() {
 		if err := f.step(); err != nil {
 			t.Fatal(err)
@@ -78,12 +119,15 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("forwarding: %v allocations per packet", n)
 	}
+	if sink.n < 1000 {
+		t.Fatalf("the subscriber got %d packets", sink.n)
+	}
 
 	// With a recording: a ring nobody drains during the run (its writer
 	// goroutine would allocate in the Ogg/IVF writers, and AllocsPerRun
 	// counts every goroutine), filled to just below half.
 	rec := &recorder{slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1)}
-	f = newForwarder(src, local, rec, webrtc.RTPCodecTypeVideo)
+	f = newForwarder(src, oneLayer(local, rec), 0, webrtc.RTPCodecTypeVideo)
 	if n := testing.AllocsPerRun(ringSlots/2-2, func() {
 		if err := f.step(); err != nil {
 			t.Fatal(err)
@@ -93,6 +137,47 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 	}
 	if got := rec.tail.Load(); got != ringSlots/2-1 {
 		t.Fatalf("%d packets in the ring, want %d", got, ringSlots/2-1)
+	}
+
+	// RED audio to a subscriber that takes Opus alone, and recorded as
+	// Opus: the primary block is cut out without an allocation either.
+	rl, err := newRedLocal("a", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opus := &discard{}
+	red := &published{key: "a", kind: webrtc.RTPCodecTypeAudio, codec: RED, red: true,
+		rec: &recorder{slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1)}}
+	red.layers[0] = &layer{}
+	d := newDownTrack(red, &peer{}, rl.opus)
+	rl.d = d
+	if _, err := rl.Bind(bindCtx{opus}); err != nil || !d.unred.Load() {
+		t.Fatalf("bound to a subscriber without RED: unred %v, %v", d.unred.Load(), err)
+	}
+	red.addSub(d)
+	var raw [][]byte
+	for i := 0; i < 10; i++ {
+		payload := append([]byte{0x80 | 111, 0x0f, 0x00, 3, 111, 1, 2, 3}, make([]byte, 80)...)
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 63, SequenceNumber: uint16(i), Timestamp: uint32(960 * i), SSRC: 9}, Payload: payload}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	f = newForwarder(&packets{raw: raw, loop: true}, red, 0, webrtc.RTPCodecTypeAudio)
+	if n := testing.AllocsPerRun(ringSlots/2-2, func() {
+		if err := f.step(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("forwarding RED as Opus: %v allocations per packet", n)
+	}
+	if opus.n == 0 || red.rec.tail.Load() == 0 {
+		t.Fatalf("%d packets sent, %d recorded", opus.n, red.rec.tail.Load())
+	}
+	if s := &red.rec.slots[0]; s.n != 12+80 {
+		t.Errorf("a recorded packet of %d bytes, want the header and the 80-byte primary block", s.n)
 	}
 }
 
@@ -112,7 +197,7 @@ func TestRecordingThroughTheRingIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newForwarder(&packets{raw: raw}, local, rec, webrtc.RTPCodecTypeVideo)
+	f := newForwarder(&packets{raw: raw}, oneLayer(local, rec), 0, webrtc.RTPCodecTypeVideo)
 	for f.step() == nil {
 	}
 	got, err := rec.finish()

@@ -19,11 +19,24 @@ import (
 
 // Signal is a message from the room to one participant.
 type Signal struct {
-	// Kind is "offer" or "candidate".
+	// Kind is "offer", "candidate" or "network".
 	Kind      string                   `json:"kind"`
 	SDP       string                   `json:"sdp,omitempty"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	// State, of a "network" signal: NetworkWeakSelf, NetworkWeakPeer or
+	// NetworkOK.
+	State string `json:"state,omitempty"`
 }
+
+// The states of a "network" signal: the participant's own connection is
+// too weak for video (theirs is paused, audio goes on), another
+// participant's is (they no longer see this one's video), or all is well
+// again.
+const (
+	NetworkWeakSelf = "weak_self"
+	NetworkWeakPeer = "weak_peer"
+	NetworkOK       = "ok"
+)
 
 // Sink takes the room's signals; it must not block.
 type Sink func(participant string, s Signal)
@@ -55,6 +68,11 @@ type Room struct {
 	webm    callWebM // the call's WebM (webm.go)
 	seq     int
 	wg      sync.WaitGroup
+	// byRecv groups the layers of one published track (a simulcast
+	// camera's are one receiver's tracks).
+	byRecv map[*webrtc.RTPReceiver]*published
+	ticker sync.Once
+	stop   chan struct{}
 }
 
 type peer struct {
@@ -65,24 +83,64 @@ type peer struct {
 	// current one.
 	again   bool
 	senders map[string]*webrtc.RTPSender // published key -> the sender of its copy
+	downs   map[string]*downTrack        // published key -> what this participant gets of it
+	// recvVideo is the transceiver the participant's camera comes in on:
+	// its offers ask for simulcast there (nil: no simulcast asked).
+	recvVideo *webrtc.RTPTransceiver
+	bw        bandwidth
+	// weak: video paused, the estimate is under the floor. With
+	// resumedAt, nextProbe and backoff: the room's lock.
+	weak      bool
+	resumedAt time.Time
+	nextProbe time.Time
+	backoff   time.Duration
 }
 
-// published is one track a participant sends, forwarded to the others.
+// published is one track a participant sends (one or more simulcast
+// layers), forwarded to the others.
 type published struct {
 	key     string
 	owner   string
 	kind    webrtc.RTPCodecType
-	ssrc    uint32
+	codec   webrtc.RTPCodecParameters
+	red     bool // RED audio: Opus with redundancy
 	ownerPC *webrtc.PeerConnection
-	local   *webrtc.TrackLocalStaticRTP
-	lastPLI atomic.Int64
 	every   time.Duration
+
+	mu     sync.Mutex
+	layers [maxLayers]*layer // by layer index; nil: not sent
+
+	// subs are the subscribers' down tracks, replaced whole (under the
+	// room's lock) so the forwarding path reads them without a lock.
+	subs atomic.Pointer[[]*downTrack]
+
+	rec *recorder // nil: not recorded
+	// The recording takes the best layer: recWant, switched to on its
+	// keyframe (recCur until then).
+	recMu           sync.Mutex
+	recWant, recCur int32
+}
+
+// layer is one simulcast layer of a published track (the only one without
+// simulcast).
+type layer struct {
+	ssrc    uint32
+	bytes   atomic.Int64 // received, for the rate
+	lastPLI atomic.Int64
+	// rate is the layer's bitrate (bits/s) as last measured by the room's
+	// tick; prev the byte count then.
+	rate atomic.Int64
+	prev int64
+	// idle: nothing came in the last tick (a browser stops its top layer
+	// when its own uplink is short): the layer is not chosen.
+	idle atomic.Bool
 }
 
 // NewRoom opens a room. It costs nothing until someone joins.
 func (s *SFU) NewRoom(opts RoomOptions) *Room {
 	metrics.MediaRooms.Inc()
-	return &Room{sfu: s, opts: opts, peers: map[string]*peer{}, tracks: map[string]*published{}}
+	return &Room{sfu: s, opts: opts, peers: map[string]*peer{}, tracks: map[string]*published{},
+		byRecv: map[*webrtc.RTPReceiver]*published{}, stop: make(chan struct{})}
 }
 
 // Participants lists who is in the room.
@@ -105,22 +163,39 @@ func (r *Room) Has(id string) bool {
 	return ok
 }
 
+// JoinOptions are what a participant's app can do.
+type JoinOptions struct {
+	// Simulcast: the app sends its camera in the layers the server's
+	// offers ask for (a=simulcast:recv). Chrome, answering such an offer,
+	// stops sending video on that m-line, so only an app that tested its
+	// browser asks (call.js does).
+	Simulcast bool
+}
+
 // Join adds a participant with a new PeerConnection and sends them the
 // first offer: what the others publish, and room to publish their own
 // audio and video. Joining again replaces the participant's previous
 // connection (a reloaded page).
-func (r *Room) Join(id string) error {
+func (r *Room) Join(id string) error { return r.JoinWith(id, JoinOptions{}) }
+
+// JoinWith is Join with what the participant's app can do.
+func (r *Room) JoinWith(id string, o JoinOptions) error {
 	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)
 	}
+	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}}
+	p.bw.gcc = r.sfu.takeBWE(pc)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		tr, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
 			_ = pc.Close()
 			return fmt.Errorf("sfu: %w", err)
 		}
+		if kind == webrtc.RTPCodecTypeVideo && o.Simulcast {
+			p.recvVideo = tr
+		}
 	}
-	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -154,11 +229,15 @@ func (r *Room) Join(id string) error {
 	if old == nil {
 		metrics.MediaParticipants.Inc()
 	}
+	if old != nil {
+		r.unsubscribeLocked(old)
+	}
 	r.syncLocked(p, false)
 	r.mu.Unlock()
 	if old != nil {
 		_ = old.pc.Close()
 	}
+	r.ticker.Do(func() { go r.tick() })
 	return nil
 }
 
@@ -173,7 +252,7 @@ func (r *Room) Answer(id, sdp string) error {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return fmt.Errorf("%w: no offer is waiting for an answer", ErrBadDescription)
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerWithoutRecvRIDs(sdp)}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadDescription, err)
 	}
 	for _, c := range p.pending {
@@ -242,6 +321,7 @@ func (r *Room) drop(p *peer) bool {
 	if cur {
 		delete(r.peers, p.id)
 		metrics.MediaParticipants.Dec()
+		r.unsubscribeLocked(p)
 	}
 	r.mu.Unlock()
 	_ = p.pc.Close() // its tracks end; publish's loops take them away
@@ -258,9 +338,11 @@ func (r *Room) Close() []Recording {
 		return r.recordings()
 	}
 	r.closed = true
+	close(r.stop)
 	peers := make([]*peer, 0, len(r.peers))
 	for _, p := range r.peers {
 		peers = append(peers, p)
+		r.unsubscribeLocked(p)
 	}
 	r.peers = map[string]*peer{}
 	metrics.MediaParticipants.Sub(float64(len(peers)))
@@ -290,6 +372,7 @@ func (r *Room) syncLocked(p *peer, force bool) {
 		if _, ok := r.tracks[key]; !ok {
 			_ = p.pc.RemoveTrack(sender)
 			delete(p.senders, key)
+			delete(p.downs, key)
 			changed = true
 		}
 	}
@@ -297,15 +380,38 @@ func (r *Room) syncLocked(p *peer, force bool) {
 		if t.owner == p.id || p.senders[key] != nil {
 			continue
 		}
-		sender, err := p.pc.AddTrack(t.local)
+		// A local track per subscriber: each gets its own layer.
+		var d *downTrack
+		var bound webrtc.TrackLocal
+		if t.red {
+			rl, err := newRedLocal(t.key, StreamID(t.owner))
+			if err != nil {
+				r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward a track")
+				continue
+			}
+			d = newDownTrack(t, p, rl.opus)
+			rl.d, bound = d, rl
+		} else {
+			local, err := webrtc.NewTrackLocalStaticRTP(t.codec.RTPCodecCapability, t.key, StreamID(t.owner))
+			if err != nil {
+				r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward a track")
+				continue
+			}
+			d, bound = newDownTrack(t, p, local), local
+		}
+		sender, err := p.pc.AddTrack(bound)
 		if err != nil {
 			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("forward a track")
 			continue
 		}
-		p.senders[key] = sender
+		if p.weak && t.kind == webrtc.RTPCodecTypeVideo {
+			d.target.Store(noLayer)
+		}
+		p.senders[key], p.downs[key] = sender, d
+		t.addSub(d)
 		changed = true
-		go r.readSenderRTCP(sender, t)
-		t.keyframe() // the new subscriber needs a picture to start from
+		go r.readSenderRTCP(sender, d)
+		t.keyframe(int(d.target.Load())) // the new subscriber needs a picture to start from
 	}
 	if changed {
 		r.offerLocked(p, false)
@@ -332,64 +438,172 @@ func (r *Room) offerLocked(p *peer, restart bool) {
 		r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("offer")
 		return
 	}
-	r.opts.Sink(p.id, Signal{Kind: "offer", SDP: offer.SDP})
+	sdp := offer.SDP
+	if p.recvVideo != nil {
+		sdp = simulcastOffer(sdp, p.recvVideo.Mid())
+	}
+	r.opts.Sink(p.id, Signal{Kind: "offer", SDP: sdp})
 }
 
-// publish forwards a participant's new track to the others and records it.
+// unsubscribeLocked takes p's down tracks off what they subscribe to; p
+// is leaving.
+func (r *Room) unsubscribeLocked(p *peer) {
+	if p.weak {
+		p.weak = false
+		metrics.MediaVideoPaused.Dec()
+	}
+	for key, d := range p.downs {
+		if t := r.tracks[key]; t != nil {
+			t.removeSub(d)
+		}
+	}
+}
+
+// addSub and removeSub change the subscribers (under the room's lock).
+func (t *published) addSub(d *downTrack) {
+	var next []*downTrack
+	if cur := t.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, d)
+	t.subs.Store(&next)
+}
+
+func (t *published) removeSub(d *downTrack) {
+	cur := t.subs.Load()
+	if cur == nil {
+		return
+	}
+	next := make([]*downTrack, 0, len(*cur))
+	for _, x := range *cur {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	t.subs.Store(&next)
+}
+
+// best is the highest layer the publisher sends (0 before any).
+func (t *published) best() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := maxLayers - 1; i > 0; i-- {
+		if t.layers[i] != nil {
+			return i
+		}
+	}
+	return 0
+}
+
+func (t *published) recWantLayer() int32 {
+	t.recMu.Lock()
+	defer t.recMu.Unlock()
+	return t.recWant
+}
+
+// record hands a packet of layer to the recording if that is the layer it
+// keeps: the best one, switched to on a keyframe.
+func (t *published) record(layer int32, raw []byte, key bool, now time.Time) {
+	t.recMu.Lock()
+	if layer == t.recCur || (layer == t.recWant && key) {
+		t.recCur = layer
+		t.rec.add(raw, now)
+	}
+	t.recMu.Unlock()
+}
+
+// publish forwards a participant's new track (or a simulcast layer of
+// one) to the others and records it.
 func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	kind := remote.Kind()
+	idx, ok := layerOf(remote.RID())
+	if !ok {
+		r.sfu.cfg.Logger.Warn().Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("a simulcast layer Senim did not ask for: not forwarded")
+		go drainReceiverRTCP(recv, remote.RID())
+		return
+	}
 	r.mu.Lock()
 	if r.closed || r.peers[p.id] != p {
 		r.mu.Unlock()
 		return
 	}
-	r.seq++
-	n := r.seq
+	t := r.byRecv[recv]
+	fresh := t == nil
+	if fresh {
+		r.seq++
+		stream := StreamID(p.id)
+		key := fmt.Sprintf("%s-%s-%d", stream, kind, r.seq)
+		t = &published{key: key, owner: p.id, kind: kind, codec: remote.Codec(), ownerPC: p.pc, every: r.sfu.cfg.PLIInterval, recCur: noLayer}
+		t.red = strings.EqualFold(t.codec.MimeType, MimeTypeRED)
+		if r.opts.RecordDir != "" {
+			codec := remote.Codec()
+			if t.red {
+				codec = Opus // the primary blocks are recorded
+			}
+			rec, err := newRecorder(r.opts.RecordDir, r.seq, p.id, codec, &r.webm)
+			if err != nil {
+				r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
+			} else {
+				rec.budget = r.opts.Budget
+				t.rec = rec
+			}
+		}
+		r.byRecv[recv] = t
+	}
+	t.mu.Lock()
+	if t.layers[idx] != nil {
+		t.mu.Unlock()
+		r.mu.Unlock()
+		return // the same layer twice: the first one is forwarded
+	}
+	l := &layer{ssrc: uint32(remote.SSRC())}
+	t.layers[idx] = l
+	t.mu.Unlock()
+	t.recMu.Lock()
+	t.recWant = int32(t.best())
+	t.recMu.Unlock()
 	r.wg.Add(1)
+	if fresh {
+		r.tracks[t.key] = t
+		for _, other := range r.peers {
+			if other != p {
+				r.syncLocked(other, false)
+			}
+		}
+	}
 	r.mu.Unlock()
 	defer r.wg.Done()
+	go drainReceiverRTCP(recv, remote.RID())
+	if t.rec != nil {
+		t.keyframe(int(t.recWantLayer())) // the recording starts, or moves up, on a keyframe
+	}
 
-	stream := StreamID(p.id)
-	key := fmt.Sprintf("%s-%s-%d", stream, kind, n)
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, key, stream)
-	if err != nil {
-		r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Msg("forward track")
-		return
-	}
-	t := &published{key: key, owner: p.id, kind: kind, ssrc: uint32(remote.SSRC()), ownerPC: p.pc, local: local, every: r.sfu.cfg.PLIInterval}
-	var rec *recorder
-	if r.opts.RecordDir != "" {
-		rec, err = newRecorder(r.opts.RecordDir, n, p.id, remote.Codec(), &r.webm)
-		if err != nil {
-			r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
-		} else {
-			rec.budget = r.opts.Budget
-		}
-	}
-	r.mu.Lock()
-	r.tracks[key] = t
-	for _, other := range r.peers {
-		if other != p {
-			r.syncLocked(other, false)
-		}
-	}
-	r.mu.Unlock()
-
-	go drainReceiverRTCP(recv)
-	f := newForwarder(remote, local, rec, kind)
+	f := newForwarder(remote, t, idx, kind)
 	for f.step() == nil {
 	}
 
 	r.mu.Lock()
-	delete(r.tracks, key)
+	t.mu.Lock()
+	t.layers[idx] = nil
+	last := t.layers == [maxLayers]*layer{}
+	t.mu.Unlock()
+	if !last {
+		t.recMu.Lock()
+		t.recWant = int32(t.best())
+		t.recMu.Unlock()
+		r.mu.Unlock()
+		return
+	}
+	delete(r.byRecv, recv)
+	delete(r.tracks, t.key)
 	if !r.closed {
 		for _, other := range r.peers {
 			r.syncLocked(other, false)
 		}
 	}
 	r.mu.Unlock()
-	if rec != nil {
-		done, err := rec.finish()
+	if t.rec != nil {
+		done, err := t.rec.finish()
 		if err != nil {
 			r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("finish recording")
 			return
@@ -401,9 +615,12 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 }
 
 // readSenderRTCP handles what a subscriber says about one forwarded track:
-// keyframe requests go to the publisher (throttled), NACKs are answered by
-// the NACK interceptor from its buffer and counted here.
-func (r *Room) readSenderRTCP(sender *webrtc.RTPSender, t *published) {
+// keyframe requests go to the publisher (throttled), for the layer the
+// subscriber gets; NACKs are answered by the NACK interceptor from its
+// buffer and counted here; REMB and transport-wide feedback tell the
+// subscriber's bandwidth (the latter read by the estimator, noted here).
+func (r *Room) readSenderRTCP(sender *webrtc.RTPSender, d *downTrack) {
+	t := d.t
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -413,10 +630,10 @@ func (r *Room) readSenderRTCP(sender *webrtc.RTPSender, t *published) {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication:
 				metrics.MediaRTCP.WithLabelValues("pli").Inc()
-				t.keyframe()
+				t.keyframe(d.wanted())
 			case *rtcp.FullIntraRequest:
 				metrics.MediaRTCP.WithLabelValues("fir").Inc()
-				t.keyframe()
+				t.keyframe(d.wanted())
 			case *rtcp.TransportLayerNack:
 				n := 0
 				for _, pair := range p.Nacks {
@@ -425,16 +642,36 @@ func (r *Room) readSenderRTCP(sender *webrtc.RTPSender, t *published) {
 				metrics.MediaRTCP.WithLabelValues("nack").Add(float64(n))
 			case *rtcp.ReceiverReport:
 				metrics.MediaRTCP.WithLabelValues("rr").Inc()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				metrics.MediaRTCP.WithLabelValues("remb").Inc()
+				d.sub.bw.remb(p.Bitrate)
+			case *rtcp.TransportLayerCC:
+				d.sub.bw.twcc()
 			}
 		}
 	}
 }
 
-// drainReceiverRTCP reads the publisher's sender reports, so the
-// interceptors see them.
-func drainReceiverRTCP(recv *webrtc.RTPReceiver) {
+// wanted is the layer the subscriber is to get, or gets (while paused, the
+// lowest).
+func (d *downTrack) wanted() int {
+	if l := d.target.Load(); l != noLayer {
+		return int(l)
+	}
+	return 0
+}
+
+// drainReceiverRTCP reads the publisher's sender reports of one layer, so
+// the interceptors see them.
+func drainReceiverRTCP(recv *webrtc.RTPReceiver, rid string) {
 	for {
-		pkts, _, err := recv.ReadRTCP()
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = recv.ReadRTCP()
+		} else {
+			pkts, _, err = recv.ReadSimulcastRTCP(rid)
+		}
 		if err != nil {
 			return
 		}
@@ -446,19 +683,25 @@ func drainReceiverRTCP(recv *webrtc.RTPReceiver) {
 	}
 }
 
-// keyframe asks the publisher of a video track for a keyframe, at most once
-// per interval however many subscribers ask.
-func (t *published) keyframe() {
-	if t.kind != webrtc.RTPCodecTypeVideo {
+// keyframe asks the publisher of a video track for a keyframe of one
+// layer, at most once per interval however many subscribers ask.
+func (t *published) keyframe(idx int) {
+	if t.kind != webrtc.RTPCodecTypeVideo || idx < 0 || idx >= maxLayers {
+		return
+	}
+	t.mu.Lock()
+	l := t.layers[idx]
+	t.mu.Unlock()
+	if l == nil {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := t.lastPLI.Load()
-	if now-last < int64(t.every) || !t.lastPLI.CompareAndSwap(last, now) {
+	last := l.lastPLI.Load()
+	if now-last < int64(t.every) || !l.lastPLI.CompareAndSwap(last, now) {
 		metrics.MediaKeyframeRequests.WithLabelValues("coalesced").Inc()
 		return
 	}
-	if err := t.ownerPC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}}); err != nil {
+	if err := t.ownerPC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		return
 	}
 	metrics.MediaKeyframeRequests.WithLabelValues("sent").Inc()
@@ -482,22 +725,30 @@ type rtpSource interface {
 	Read(b []byte) (int, interceptor.Attributes, error)
 }
 
-// forwarder moves one published track's packets to its subscribers (the
-// local track every subscriber's sender is bound to) and its recorder.
-// It reads into one buffer and one rtp.Packet it reuses, so that
+// forwarder moves one layer's packets to the subscribers that get that
+// layer (each its own local track, rewritten to one stream) and to the
+// recording. It reads into one buffer and one rtp.Packet it reuses, so that
 // forwarding costs no allocation per packet: TrackRemote.ReadRTP would make
 // a buffer and a packet for each one.
 type forwarder struct {
 	src            rtpSource
-	dst            *webrtc.TrackLocalStaticRTP
-	rec            *recorder // nil: not recorded
+	t              *published
+	layer          *layer
+	idx            int32
 	packets, bytes prometheus.Counter
 	buf            []byte
 	pkt            rtp.Packet
+	recBuf         []byte // RED audio: the packet with its primary block alone, for the recording
 }
 
-func newForwarder(src rtpSource, dst *webrtc.TrackLocalStaticRTP, rec *recorder, kind webrtc.RTPCodecType) *forwarder {
-	return &forwarder{src: src, dst: dst, rec: rec, buf: make([]byte, slotBytes),
+func newForwarder(src rtpSource, t *published, idx int, kind webrtc.RTPCodecType) *forwarder {
+	t.mu.Lock()
+	l := t.layers[idx]
+	t.mu.Unlock()
+	if l == nil {
+		l = &layer{}
+	}
+	return &forwarder{src: src, t: t, layer: l, idx: int32(idx), buf: make([]byte, slotBytes), recBuf: make([]byte, slotBytes),
 		packets: metrics.MediaPackets.WithLabelValues(kind.String()), bytes: metrics.MediaBytes.WithLabelValues(kind.String())}
 }
 
@@ -512,9 +763,30 @@ func (f *forwarder) step() error {
 	}
 	f.packets.Inc()
 	f.bytes.Add(float64(len(f.pkt.Payload)))
-	if f.rec != nil {
-		f.rec.add(f.buf[:n], time.Now())
+	f.layer.bytes.Add(int64(n))
+	now := time.Now()
+	key := isKeyframe(f.t.kind, f.pkt.Payload)
+	raw := f.buf[:n]
+	var primary []byte
+	if f.t.red {
+		var ok bool
+		if primary, ok = redPrimary(f.pkt.Payload); !ok {
+			return nil // not RED after all: skipped
+		}
+		h, err := f.pkt.Header.MarshalTo(f.recBuf)
+		if err != nil || h+len(primary) > len(f.recBuf) {
+			return nil
+		}
+		raw = f.recBuf[:h+copy(f.recBuf[h:], primary)]
 	}
-	_ = f.dst.WriteRTP(&f.pkt) // fails only when nobody is bound yet
+	if f.t.rec != nil {
+		f.t.record(f.idx, raw, key, now)
+	}
+	if subs := f.t.subs.Load(); subs != nil {
+		ns := now.UnixNano()
+		for _, d := range *subs {
+			d.write(f.idx, &f.pkt, primary, key, ns)
+		}
+	}
 	return nil
 }

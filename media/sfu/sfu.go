@@ -1,7 +1,7 @@
 // Package sfu is Senim's selective forwarding unit: one Room per act's call,
 // on pion/webrtc v4. Every participant has one PeerConnection with the
-// server. What a participant publishes (Opus audio, VP8 video) is forwarded
-// to every other participant of the room and, if the room records, written
+// server. What a participant publishes (Opus audio, VP8 video, in up to
+// three simulcast layers) is forwarded to every other participant of the room and, if the room records, written
 // to disk (Opus in Ogg, VP8 in IVF).
 //
 // Signaling is server-led: the server always makes the offers (on join,
@@ -12,6 +12,12 @@
 // Networks: ICE over UDP, and with Config.TCPAddr over TCP on one port
 // too, for participants whose network blocks UDP (relays through Senim's
 // TURN, over UDP, TCP or TLS, are the participants' side of it).
+//
+// Networks that are not fast enough (bwe.go): every subscriber's downlink
+// is estimated from its transport-wide congestion control feedback (pion's
+// GCC), and each subscriber gets the best simulcast layer of a camera that
+// fits (downtrack.go: one continuous stream whatever the layer, switched on
+// keyframes), or audio alone under a floor, until the estimate recovers.
 //
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
@@ -25,10 +31,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
@@ -69,11 +79,25 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// RED, for NewAPI: the connections take RED audio too (the SFU's
+	// always do).
+	RED bool
+	// PacketConn, if set, is the one UDP socket of NewAPI's connections
+	// (a test peer behind an impaired network). New ignores it.
+	PacketConn net.PacketConn
 	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
 	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
 	// default UDP4 and UDP6, and TCP4 with TCPAddr.
 	NetworkTypes []webrtc.NetworkType
-	Logger       zerolog.Logger
+	// BWEInitial is a subscriber's downlink estimate (bits/s) before any
+	// feedback: what it may get at first. BWEMax caps the estimate.
+	// Defaults 1 Mbit/s and 20 Mbit/s.
+	BWEInitial, BWEMax int
+	// VideoPauseBelow and VideoResumeAbove (bits/s): a subscriber whose
+	// estimate falls below VideoPauseBelow gets audio alone until it is
+	// back above VideoResumeAbove (hysteresis). Defaults 100 and 200 kbit/s.
+	VideoPauseBelow, VideoResumeAbove int
+	Logger                            zerolog.Logger
 }
 
 // SFU builds rooms that share one pion API (codecs, interceptors, network
@@ -85,6 +109,26 @@ type SFU struct {
 	tcpMux ice.TCPMux
 	udpMux ice.UDPMux // nil without UDPAddr
 	udp    net.PacketConn
+	// bwe holds each new connection's bandwidth estimator, by the
+	// connection's id, from pion's callback until Room.Join takes it.
+	bwe sync.Map
+}
+
+// nackHistory is how many packets of each stream sent are kept for repairs:
+// about 3 s of the best layer, more than a repair is worth after.
+const nackHistory = 512
+
+// minBWE is the least a subscriber's estimate goes down to (bits/s): audio
+// alone still fits.
+const minBWE = 30_000
+
+// takeBWE is the bandwidth estimator of a connection just made (nil for
+// one without: never on the SFU's API).
+func (s *SFU) takeBWE(pc *webrtc.PeerConnection) cc.BandwidthEstimator {
+	if e, ok := s.bwe.LoadAndDelete(pc.ID()); ok {
+		return e.(cc.BandwidthEstimator)
+	}
+	return nil
 }
 
 // batchInterval is the most a packet waits for its batch (WriteBatch): a
@@ -92,12 +136,27 @@ type SFU struct {
 // packet goes after at most this.
 const batchInterval = time.Millisecond
 
+// MimeTypeRED is Opus with redundancy.
+const MimeTypeRED = "audio/red"
+
 // Codecs Senim forwards: what every browser sends.
 var (
 	VP8 = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
 			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}},
 		PayloadType: 96,
+	}
+	// RTX carries VP8's repairs on a stream of their own (RFC 4588), so
+	// they do not upset the receiver's count of the media stream.
+	RTX = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"},
+		PayloadType:        97,
+	}
+	// RED carries Opus with redundancy (RFC 2198), where the browser
+	// offers it: offered first, so it is preferred.
+	RED = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+		PayloadType:        63,
 	}
 	Opus = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
@@ -107,22 +166,67 @@ var (
 )
 
 // NewAPI is the pion API Senim's peers use, server and test peers alike:
-// VP8 and Opus, the default interceptors (NACK, RTCP reports), and the
-// network settings of cfg.
-func NewAPI(cfg Config) (*webrtc.API, error) { return newAPI(cfg, nil, nil) }
+// VP8 and Opus, the default interceptors (NACK, RTCP reports, and
+// transport-wide congestion control feedback on what they receive), and
+// the network settings of cfg.
+func NewAPI(cfg Config) (*webrtc.API, error) {
+	var mux ice.UDPMux
+	if cfg.PacketConn != nil {
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelError
+		mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.PacketConn, Logger: lf.NewLogger("ice-udp")})
+	}
+	return newAPI(cfg, nil, mux, nil)
+}
 
-// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any.
-func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux) (*webrtc.API, error) {
+// newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any, and, with
+// onBWE, send-side bandwidth estimation: every packet sent carries a
+// transport-wide sequence number, the subscriber's feedback on them feeds
+// pion's Google Congestion Control, and onBWE gets each new connection's
+// estimator.
+func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
+	}
+	if err := m.RegisterCodec(RTX, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if cfg.RED || onBWE != nil {
+		if err := m.RegisterCodec(RED, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.RegisterCodec(Opus, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// The NACK responder keeps, per stream sent, the last nackHistory
+	// packets to repair from (on the RTX stream where negotiated): each
+	// subscriber's buffer is bounded.
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
 		return nil, err
+	}
+	if onBWE != nil {
+		initial, maximum := cfg.BWEInitial, cfg.BWEMax
+		bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			// No pacer of pion's: the layer choice keeps each subscriber's
+			// rate under its estimate, and the leaky-bucket pacer would copy
+			// and queue every packet on its own ticker.
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
+				gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+		})
+		if err != nil {
+			return nil, err
+		}
+		bwe.OnNewPeerConnection(onBWE)
+		ir.Add(bwe)
+		// After the estimator: its writer sees the sequence number this one
+		// puts in each packet.
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+			return nil, err
+		}
 	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
@@ -163,6 +267,18 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.PLIInterval <= 0 {
 		cfg.PLIInterval = 500 * time.Millisecond
 	}
+	if cfg.BWEInitial <= 0 {
+		cfg.BWEInitial = 1_000_000
+	}
+	if cfg.BWEMax <= 0 {
+		cfg.BWEMax = 20_000_000
+	}
+	if cfg.VideoPauseBelow <= 0 {
+		cfg.VideoPauseBelow = 100_000
+	}
+	if cfg.VideoResumeAbove < cfg.VideoPauseBelow {
+		cfg.VideoResumeAbove = 2 * cfg.VideoPauseBelow
+	}
 	s := &SFU{cfg: cfg}
 	if cfg.TCPAddr != "" {
 		var err error
@@ -191,7 +307,7 @@ func New(cfg Config) (*SFU, error) {
 		s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-udp")})
 	}
 	var err error
-	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux); err != nil {
+	if s.api, err = newAPI(cfg, s.tcpMux, s.udpMux, func(id string, e cc.BandwidthEstimator) { s.bwe.Store(id, e) }); err != nil {
 		_ = s.Close()
 		return nil, err
 	}

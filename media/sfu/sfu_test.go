@@ -40,12 +40,16 @@ type call struct {
 	peers map[string]*peer.Peer
 	queue map[string]chan sfu.Signal
 	ctx   context.Context
+	stop  context.CancelFunc
+	// network lists the "network" signals each participant got.
+	network map[string][]string
+	opts    sfu.JoinOptions // of the next join
 }
 
 func newCall(t *testing.T, s *sfu.SFU, dir string) *call {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := &call{t: t, peers: map[string]*peer.Peer{}, queue: map[string]chan sfu.Signal{}, ctx: ctx}
+	c := &call{t: t, peers: map[string]*peer.Peer{}, queue: map[string]chan sfu.Signal{}, ctx: ctx, stop: cancel, network: map[string][]string{}}
 	c.room = s.NewRoom(sfu.RoomOptions{ID: "test", RecordDir: dir, Sink: func(id string, sig sfu.Signal) {
 		c.mu.Lock()
 		q := c.queue[id]
@@ -67,6 +71,12 @@ func (c *call) join(id string, cfg webrtc.Configuration) *peer.Peer {
 // network that blocks UDP).
 func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *peer.Peer {
 	c.t.Helper()
+	return c.joinPublishing(id, net, cfg, func(p *peer.Peer) error { return p.Publish(c.ctx, sfu.StreamID(id), 300_000) })
+}
+
+// joinPublishing is joinWith with what the peer publishes.
+func (c *call) joinPublishing(id string, net sfu.Config, cfg webrtc.Configuration, publish func(*peer.Peer) error) *peer.Peer {
+	c.t.Helper()
 	api, err := sfu.NewAPI(net)
 	if err != nil {
 		c.t.Fatal(err)
@@ -86,8 +96,10 @@ func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *pe
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(func() { _ = p.Close() })
-	if err := p.Publish(c.ctx, sfu.StreamID(id), 300_000); err != nil {
+	// The call ends before the peer closes: what the room says after (the
+	// others' tracks going) is not answered by a closed peer.
+	c.t.Cleanup(func() { c.stop(); _ = p.Close() })
+	if err := publish(p); err != nil {
 		c.t.Fatal(err)
 	}
 	q := make(chan sfu.Signal, 256)
@@ -101,10 +113,15 @@ func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *pe
 				return
 			case s := <-q:
 				var err error
-				if s.Kind == "offer" {
+				switch s.Kind {
+				case "offer":
 					err = p.Offer(s.SDP)
-				} else {
+				case "candidate":
 					err = p.Candidate(*s.Candidate)
+				case "network":
+					c.mu.Lock()
+					c.network[id] = append(c.network[id], s.State)
+					c.mu.Unlock()
 				}
 				if err != nil && c.ctx.Err() == nil {
 					c.t.Errorf("%s: %s from the room: %v", id, s.Kind, err)
@@ -112,7 +129,7 @@ func (c *call) joinWith(id string, net sfu.Config, cfg webrtc.Configuration) *pe
 			}
 		}
 	}()
-	if err := c.room.Join(id); err != nil {
+	if err := c.room.JoinWith(id, c.opts); err != nil {
 		c.t.Fatal(err)
 	}
 	return p

@@ -42,7 +42,7 @@ const (
 // answers; candidates trickle both ways.
 type Media struct {
 	// Kind is, app → server: join, answer, candidate, restart, leave;
-	// server → app: joined, offer, candidate, closed.
+	// server → app: joined, offer, candidate, closed, network.
 	Kind      string        `json:"kind"`
 	SDP       string        `json:"sdp,omitempty"`
 	Candidate *ICECandidate `json:"candidate,omitempty"`
@@ -50,6 +50,9 @@ type Media struct {
 	// SFU (the websocket came back, the page did not reload): the server
 	// answers with an ICE-restart offer instead of a new connection.
 	Resume bool `json:"resume,omitempty"`
+	// Simulcast, on join: the app sends its camera in the simulcast layers
+	// the server's offers then ask for (rids q, h, f).
+	Simulcast bool `json:"simulcast,omitempty"`
 	// Notice, on joined, is what the participants must be told: the call
 	// is recorded.
 	Notice string `json:"notice,omitempty"`
@@ -58,6 +61,10 @@ type Media struct {
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 	// Message, on closed, says why.
 	Message string `json:"message,omitempty"`
+	// State, on network: weak_self (your connection is too weak for
+	// video: it is paused, audio goes on), weak_peer (the other
+	// participant's is: they no longer see you), ok (video is back).
+	State string `json:"state,omitempty"`
 }
 
 // ICECandidate is RTCIceCandidateInit as browsers write it.

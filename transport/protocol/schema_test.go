@@ -33,10 +33,12 @@ func TestSchemaAcceptsEveryMessageType(t *testing.T) {
 		`{"type":"offer","act":"a1","body":{"principal_iin":"871008401427","waiting_since":"2026-11-22T10:00:00Z","queue_position":1}}`,
 		`{"type":"offer_gone","act":"a1"}`,
 		`{"type":"media","id":"m1","act":"a1","body":{"kind":"join","resume":true}}`,
+		`{"type":"media","id":"m1","act":"a1","body":{"kind":"join","simulcast":true}}`,
 		`{"type":"media","id":"m1","act":"a1","body":{"kind":"joined","notice":"recorded"}}`,
 		`{"type":"media","act":"a1","body":{"kind":"offer","sdp":"v=0"}}`,
 		`{"type":"media","act":"a1","body":{"kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}}`,
 		`{"type":"media","act":"a1","body":{"kind":"closed","message":"the call is over"}}`,
+		`{"type":"media","act":"a1","body":{"kind":"network","state":"weak_self"}}`,
 	}
 	for _, m := range good {
 		if err := protocol.Validate([]byte(m)); err != nil {

@@ -166,7 +166,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
 		}
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
-			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger()})
+			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger(),
+			BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove})
 		s.SFU = media.SFU
 		if err != nil {
 			s.closeTURN()

@@ -213,6 +213,9 @@ export function renderCall() {
   $('localLabel').textContent = t('call.you');
   $('notice').hidden = !(S.call && S.call.notice);
   $('notice').textContent = S.call ? S.call.notice : '';
+  const weak = call.networkText(S.call);
+  $('network').hidden = !weak;
+  $('network').textContent = weak;
   const ctl = [];
   if (can) {
     ctl.push(S.call ? button('call.leave', async () => leaveCall(), { kind: 'secondary' })

@@ -1,0 +1,311 @@
+package sfu
+
+import (
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/metrics"
+)
+
+// Bandwidth per subscriber, and what each subscriber gets.
+//
+// Every packet the SFU sends carries a transport-wide sequence number; the
+// subscriber's browser reports when each arrived (transport-cc feedback),
+// and pion's Google Congestion Control turns that into an estimate of the
+// subscriber's downlink. A browser that sends REMB alone (no transport-cc)
+// is taken at its word. Every allocInterval the room chooses, for each
+// subscriber and each video track it gets, the best simulcast layer that
+// fits the estimate next to the audio; below Config.VideoPauseBelow the
+// subscriber gets audio alone until the estimate is back above
+// Config.VideoResumeAbove, and both sides are told ("network" signals).
+//
+// GCC lets its estimate grow to 1.5 times what is being sent, so a layer
+// far above the current one is never shown to fit: while the estimate sits
+// at that ceiling (nothing is lost or delayed) the room tries the next
+// layer up, no sooner than probeBackoff after the last step down, and
+// doubles that wait each time a try fails within probeFail.
+const (
+	allocInterval   = 500 * time.Millisecond
+	probeBackoff    = 4 * time.Second
+	probeBackoffMax = time.Minute
+	probeFail       = 8 * time.Second
+	// headroom: a layer fits when its rate is at most this share of what
+	// the estimate leaves for video.
+	headroom = 0.9
+	// feedbackFresh: REMB or transport-cc older than this is not counted.
+	feedbackFresh = 5 * time.Second
+)
+
+// bandwidth is what the SFU knows of one subscriber's downlink.
+type bandwidth struct {
+	gcc    cc.BandwidthEstimator // nil on a connection without (never on the SFU's API)
+	rembBw atomic.Int64          // the last REMB, bits/s
+	rembAt atomic.Int64          // unix ns of the last REMB
+	twccAt atomic.Int64          // unix ns of the last transport-cc feedback
+}
+
+func (b *bandwidth) remb(bps float32) {
+	b.rembBw.Store(int64(bps))
+	b.rembAt.Store(time.Now().UnixNano())
+}
+
+func (b *bandwidth) twcc() { b.twccAt.Store(time.Now().UnixNano()) }
+
+// estimate is the subscriber's downlink (bits/s): GCC's, or the REMB where
+// that is all the subscriber sends, the lower of the two where both come;
+// 0 when nothing is known (no estimator).
+func (b *bandwidth) estimate(now time.Time) int64 {
+	fresh := func(at int64) bool { return at != 0 && now.Sub(time.Unix(0, at)) < feedbackFresh }
+	var est int64
+	if b.gcc != nil {
+		est = int64(b.gcc.GetTargetBitrate())
+	}
+	if fresh(b.rembAt.Load()) {
+		if r := b.rembBw.Load(); est == 0 || !fresh(b.twccAt.Load()) || r < est {
+			est = r
+		}
+	}
+	return est
+}
+
+// tick chooses what every subscriber gets, every allocInterval, until the
+// room closes.
+func (r *Room) tick() {
+	t := time.NewTicker(allocInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-t.C:
+			r.allocate(now)
+		}
+	}
+}
+
+// measure updates each layer's rate from the bytes it brought since the
+// last tick.
+func (t *published) measure(dt time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.layers {
+		if l == nil {
+			continue
+		}
+		n := l.bytes.Load()
+		inst := int64(float64(n-l.prev) * 8 / dt.Seconds())
+		l.idle.Store(n == l.prev)
+		l.prev = n
+		old := l.rate.Load()
+		if old == 0 {
+			l.rate.Store(inst)
+		} else {
+			l.rate.Store((old + inst) / 2)
+		}
+	}
+}
+
+// rates is each layer's bitrate, -1 for a layer not sent (or idle).
+func (t *published) rates() (out [maxLayers]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, l := range t.layers {
+		out[i] = -1
+		if l != nil && !l.idle.Load() {
+			out[i] = l.rate.Load()
+		}
+	}
+	return out
+}
+
+func (r *Room) allocate(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	for _, t := range r.tracks {
+		t.measure(allocInterval)
+	}
+	for _, p := range r.peers {
+		r.allocatePeer(p, now)
+	}
+}
+
+// allocatePeer chooses the layers of one subscriber (under the room's lock).
+func (r *Room) allocatePeer(p *peer, now time.Time) {
+	est := p.bw.estimate(now)
+	if est == 0 {
+		return // nothing known: everything as it is (the best layer)
+	}
+	metrics.MediaBandwidthEstimate.Observe(float64(est) / 8)
+	cfg := r.sfu.cfg
+	var audio int64
+	videos := 0
+	for _, d := range p.downs {
+		if d.t.kind == webrtc.RTPCodecTypeAudio {
+			if rt := d.t.rates()[0]; rt > 0 {
+				audio += rt
+			}
+		} else {
+			videos++
+		}
+	}
+	switch {
+	case !p.weak && est < int64(cfg.VideoPauseBelow):
+		p.weak = true
+		metrics.MediaVideoPaused.Inc()
+		r.tellNetwork(p, NetworkWeakSelf, NetworkWeakPeer)
+		if now.Sub(p.resumedAt) < probeFail {
+			p.backoff = min(2*p.backoff, probeBackoffMax) // the video came back too soon
+		} else {
+			p.backoff = probeBackoff
+		}
+		p.nextProbe = now.Add(p.backoff)
+	case p.weak && (est >= int64(cfg.VideoResumeAbove) ||
+		// Audio alone cannot show more than 1.5 times itself: while the
+		// estimate sits at that ceiling, try the video again.
+		(!now.Before(p.nextProbe) && float64(est) >= 1.4*float64(audio))):
+		p.weak = false
+		p.resumedAt = now
+		metrics.MediaVideoPaused.Dec()
+		r.tellNetwork(p, NetworkOK, NetworkOK)
+	}
+	if videos == 0 {
+		return
+	}
+	// Each video gets at least its lowest layer; in turn, each gets the best
+	// that fits in what is left once the others' lowest are set aside.
+	keys := make([]string, 0, videos)
+	lowest := map[string]int64{}
+	var reserved int64
+	for key, d := range p.downs {
+		if d.t.kind != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		keys = append(keys, key)
+		for _, rt := range d.t.rates() {
+			if rt >= 0 {
+				lowest[key] = rt
+				reserved += rt
+				break
+			}
+		}
+	}
+	sort.Strings(keys)
+	left := est - audio
+	for _, key := range keys {
+		d := p.downs[key]
+		reserved -= lowest[key]
+		next := int32(noLayer)
+		if !p.weak {
+			rates := d.t.rates()
+			next = d.choose(rates, float64(left-reserved), now)
+			if next != noLayer && rates[next] > 0 {
+				left -= rates[next]
+			}
+		}
+		d.retarget(next, now)
+	}
+}
+
+// choose is the layer that fits share (bits/s), given the layers' rates.
+func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time) int32 {
+	best := int32(noLayer)
+	for i := maxLayers - 1; i >= 0; i-- {
+		if rates[i] >= 0 && float64(rates[i]) <= headroom*share {
+			best = int32(i)
+			break
+		}
+	}
+	if best == noLayer { // nothing fits: the lowest layer sent, until the floor pauses it
+		for i := 0; i < maxLayers; i++ {
+			if rates[i] >= 0 {
+				return int32(i)
+			}
+		}
+		return noLayer
+	}
+	cur := d.target.Load()
+	if cur == noLayer || best > cur || rates[cur] < 0 {
+		return best
+	}
+	// The estimate sits at its ceiling above what is sent: try one up.
+	if best == cur && float64(rates[cur]) <= share/1.4 && !now.Before(d.nextProbe) {
+		for i := cur + 1; i < maxLayers; i++ {
+			if rates[i] >= 0 {
+				return i
+			}
+		}
+	}
+	return best
+}
+
+// retarget makes next the layer the subscriber is to get, and asks the
+// publisher for the keyframe the switch waits for.
+func (d *downTrack) retarget(next int32, now time.Time) {
+	cur := d.target.Load()
+	if next == cur {
+		return
+	}
+	switch {
+	case next == noLayer:
+		metrics.MediaLayerSwitches.WithLabelValues("pause").Inc()
+	case cur == noLayer:
+		metrics.MediaLayerSwitches.WithLabelValues("resume").Inc()
+	case next > cur:
+		metrics.MediaLayerSwitches.WithLabelValues("up").Inc()
+		d.upAt = now
+	default:
+		metrics.MediaLayerSwitches.WithLabelValues("down").Inc()
+		if now.Sub(d.upAt) < probeFail {
+			d.backoff = min(2*d.backoff, probeBackoffMax) // the last step up did not hold
+		} else {
+			d.backoff = probeBackoff
+		}
+		d.nextProbe = now.Add(d.backoff)
+	}
+	d.target.Store(next)
+	if next != noLayer {
+		d.t.keyframe(int(next))
+	}
+}
+
+// tellNetwork tells p (self) and everyone else (peer) that p's video is
+// paused, or back.
+func (r *Room) tellNetwork(p *peer, self, others string) {
+	r.opts.Sink(p.id, Signal{Kind: "network", State: self})
+	for _, o := range r.peers {
+		if o != p {
+			r.opts.Sink(o.id, Signal{Kind: "network", State: others})
+		}
+	}
+}
+
+// Subscription is what one subscriber gets of one published track.
+type Subscription struct {
+	// Track is the published track's id; Kind "audio" or "video".
+	Track, Kind string
+	// Layer is the simulcast layer it gets (0 lowest), -1 none (video
+	// paused); Target the one it is to get.
+	Layer, Target int
+}
+
+// Quality tells what a participant gets, and their downlink estimate
+// (bits/s, 0 unknown): for tests and the operators' view.
+func (r *Room) Quality(id string) (estimate int64, subs []Subscription, weak bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.peers[id]
+	if !ok {
+		return 0, nil, false
+	}
+	for key, d := range p.downs {
+		subs = append(subs, Subscription{Track: key, Kind: d.t.kind.String(), Layer: int(d.cur.Load()), Target: int(d.target.Load())})
+	}
+	return p.bw.estimate(time.Now()), subs, p.weak
+}
