@@ -1,7 +1,6 @@
 package sfu_test
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -230,7 +229,7 @@ func TestSlowSubscriberGetsALowerLayer(t *testing.T) {
 	recs := c.room.Close()
 	var ivf string
 	for _, r := range recs {
-		if filepath.Ext(r.File) == ".ivf" && bytes.Contains([]byte(r.File), []byte(sfu.StreamID("notary:aliya"))) {
+		if filepath.Ext(r.File) == ".ivf" && r.Participant == "notary:aliya" && r.Kind == "video" {
 			ivf = filepath.Join(dir, r.File)
 		}
 	}
