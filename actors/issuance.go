@@ -257,8 +257,8 @@ type appActor struct {
 	// poke or a replay does not start one twice.
 	running map[string]bool
 	// waiting are the outside services answering "unavailable" now.
-	waiting map[string]bool
-	problem string
+	waiting           map[string]bool
+	problem           string
 	failCode, failMsg string
 }
 
