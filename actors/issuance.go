@@ -170,6 +170,10 @@ type IssuanceView struct {
 	Seq     uint64
 	Waiting []string // outside services being retried
 	Problem string   // the last outside refusal the applicant must act on
+	// CodeExpiresAt and CodeTriesLeft describe the outstanding code (its
+	// hash is not in State).
+	CodeExpiresAt *time.Time
+	CodeTriesLeft int
 	Code    string
 	Message string
 }
@@ -310,6 +314,10 @@ func (a *appActor) Receive(c *actor.Context) {
 			v.Code, v.Message = string(issuance.CodeForbidden), "not your application"
 		default:
 			v.State, v.Seq, v.Problem = a.state, a.seq, a.problem
+			if code := a.state.Code; code != nil && code.Tries < a.idep.Rules.OTPMaxTries {
+				at := code.ExpiresAt
+				v.CodeExpiresAt, v.CodeTriesLeft = &at, a.idep.Rules.OTPMaxTries-code.Tries
+			}
 			v.State.Code = nil // the code's hash stays in the server
 			for w := range a.waiting {
 				v.Waiting = append(v.Waiting, w)
