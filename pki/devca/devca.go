@@ -47,8 +47,15 @@ const (
 	keyBits         = 2048
 )
 
-// ErrNotFound is returned when a revocation names no issued certificate.
-var ErrNotFound = errors.New("devca: no such certificate")
+// Errors of the CA.
+var (
+	// ErrNotFound is returned when a revocation names no issued certificate.
+	ErrNotFound = errors.New("devca: no such certificate")
+	// ErrKeyCertified: a public key the CA certified before (IssueFor).
+	ErrKeyCertified = errors.New("devca: public key certified before")
+	// ErrWeakKey: a public key too short to certify (IssueFor).
+	ErrWeakKey = errors.New("devca: key too short")
+)
 
 // CA is an opened development CA.
 type CA struct {
@@ -70,6 +77,10 @@ type Entry struct {
 	NotBefore  time.Time  `json:"not_before"`
 	NotAfter   time.Time  `json:"not_after"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// KeyFingerprint is pki.PublicKeyFingerprint of the certified key: the
+	// index is also the register of keys certified before (entries written
+	// before it existed have none).
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 }
 
 type index struct {
