@@ -88,12 +88,6 @@ type HeadRegister interface {
 	FirstHead(ctx context.Context, bin string) (string, error)
 }
 
-// KeyRegister is what a CA may offer besides ca.CA: whether it certified a
-// public key (by its SPKI fingerprint) before.
-type KeyRegister interface {
-	Certified(ctx context.Context, fingerprint string) (bool, error)
-}
-
 // IssuanceStreamOf is the event-log stream of an application.
 func IssuanceStreamOf(id string) string { return "issuance/" + id }
 
@@ -299,8 +293,12 @@ func (a *appActor) Receive(c *actor.Context) {
 			res.Code, res.Message = a.failure()
 		} else if a.state.Phase == issuance.PhaseNone || m.Actor.ID != a.state.Applicant.ID {
 			res.Code, res.Message = CodeBadToken, "the application token is not this application's"
+		} else if cur, ok := a.state.Uploads[m.Upload.Purpose]; ok && cur == m.Upload {
+			res.Seq, res.Duplicate = a.seq, true // the same file again: already the one in use
+		} else if len(m.Upload.SHA256) < 16 {
+			res.Code, res.Message = string(issuance.CodeBadUpload), "an upload's SHA-256 must be 64 lower-case hex digits"
 		} else {
-			res = a.handle(c, IssuanceCommand{AppID: a.id, CommandID: "sys:upload-" + m.Upload.SHA256[:16] + "-" + string(m.Upload.Purpose),
+			res = a.handle(c, IssuanceCommand{AppID: a.id, CommandID: fmt.Sprintf("sys:upload-%s-%s-%d", m.Upload.SHA256[:16], m.Upload.Purpose, a.seq),
 				Actor: issuance.Actor{Role: issuance.RoleSystem}, Cmd: issuance.RecordUpload{Upload: m.Upload}})
 		}
 		c.Engine().Send(m.ReplyTo, res)

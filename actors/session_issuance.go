@@ -309,9 +309,9 @@ func (s *sessionActor) issuanceCSRs(app string, in protocol.IssuanceRequests) (i
 		if seen, err := s.deps.Log.Lookup(IndexIssuanceKey, facts.Fingerprint); err == nil && len(seen) > 0 {
 			facts.SeenBefore = true
 		}
-		if reg, ok := idep.CA.(KeyRegister); ok && !facts.SeenBefore {
+		if reg, ok := idep.CA.(ca.KeyRegister); ok && !facts.SeenBefore {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			certified, err := reg.Certified(ctx, facts.Fingerprint)
+			certified, err := reg.KeySeen(ctx, facts.Fingerprint)
 			cancel()
 			if err != nil {
 				return nil, CodeInternal, "the CA's key register did not answer; try again later"

@@ -1,0 +1,297 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/senim-kz/senim/actors"
+	"github.com/senim-kz/senim/bmg"
+	"github.com/senim-kz/senim/ca"
+	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/docrecog"
+	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/faceid"
+	"github.com/senim-kz/senim/internal/outside"
+	"github.com/senim-kz/senim/internal/safepath"
+	"github.com/senim-kz/senim/sms"
+	"github.com/senim-kz/senim/web"
+)
+
+// IssuanceDevs are the development stand-ins of remote EDS issuance's
+// ports, each nil when its port is configured "http".
+type IssuanceDevs struct {
+	BMG      *bmg.Dev
+	SMS      *sms.Dev
+	FaceID   *faceid.Dev
+	DocRecog *docrecog.Dev
+	CA       *ca.Dev
+}
+
+// IssuanceFilesPath is where the applications' uploads and certificate
+// requests are kept under a data directory (one directory per application).
+func IssuanceFilesPath(dataDir string) string { return filepath.Join(dataDir, "issuance") }
+
+// startIssuance opens the ports issuance.* name and starts the
+// application actors.
+func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
+	i := cfg.Issuance
+	if !i.Enabled {
+		return nil
+	}
+	keyFile := i.CodeKeyFile
+	var key []byte
+	if keyFile == "" {
+		secret, err := loadOrMakeSecret(filepath.Join(cfg.DataDir, "issuance.key"))
+		if err != nil {
+			return err
+		}
+		key = []byte(secret)
+	} else {
+		var err error
+		if key, err = readSecretFile(keyFile, 32); err != nil {
+			return fmt.Errorf("issuance.code_key_file: %w", err)
+		}
+	}
+	client := func(name string, p config.Port) (outside.Client, error) {
+		tok, err := readSecretFile(p.TokenFile, 1)
+		if err != nil {
+			return outside.Client{}, fmt.Errorf("issuance.%s.token_file: %w", name, err)
+		}
+		return outside.Client{BaseURL: strings.TrimRight(p.URL, "/"), Token: string(tok), HTTP: &http.Client{Timeout: p.Timeout.Std()}}, nil
+	}
+	d := actors.IssuanceDeps{
+		Rules: issuance.Rules{OTPTTL: i.OTPTTL.Std(), OTPMaxTries: i.OTPMaxTries, OTPPerWindow: i.OTPPerWindow, OTPWindow: i.OTPWindow.Std(),
+			MaxImageBytes: i.MaxImageBytes, MaxVideoBytes: i.MaxVideoBytes, MaxUploadsPerPurpose: i.MaxUploadsPerPurpose,
+			MinKeyBits: i.MinKeyBits, ExpireAfter: i.ExpireAfter.Std()},
+		CodeKey: key, FilesDir: IssuanceFilesPath(cfg.DataDir), IdleAfter: i.IdleAfter.Std(),
+		RetryMin: i.RetryMin.Std(), RetryMax: i.RetryMax.Std(), CAPoll: i.CAPoll.Std(),
+		MaxOpenPerIIN: i.MaxOpenPerIIN, StartsPerIP: i.StartsPerIP, Text: smsText,
+	}
+	var err error
+	if i.BMG.Mode == "dev" {
+		if s.IssuanceDev.BMG, err = bmg.NewDev(nil); err != nil {
+			return err
+		}
+		d.BMG = s.IssuanceDev.BMG
+	} else {
+		c, err := client("bmg", i.BMG)
+		if err != nil {
+			return err
+		}
+		d.BMG = &bmg.HTTP{Client: c}
+	}
+	if i.SMS.Mode == "dev" {
+		s.IssuanceDev.SMS = sms.NewDev(s.log.With().Str("component", "sms").Logger(), 1000, now)
+		d.SMS = s.IssuanceDev.SMS
+	} else {
+		c, err := client("sms", i.SMS)
+		if err != nil {
+			return err
+		}
+		d.SMS = &sms.HTTP{Client: c}
+	}
+	if i.FaceID.Mode == "dev" {
+		s.IssuanceDev.FaceID = &faceid.Dev{}
+		d.FaceID = s.IssuanceDev.FaceID
+	} else {
+		c, err := client("faceid", i.FaceID)
+		if err != nil {
+			return err
+		}
+		d.FaceID = &faceid.HTTP{Client: c}
+	}
+	if i.DocRecog.Mode == "dev" {
+		s.IssuanceDev.DocRecog = &docrecog.Dev{Registry: s.Registry}
+		d.DocRecog = s.IssuanceDev.DocRecog
+	} else {
+		c, err := client("docrecog", i.DocRecog)
+		if err != nil {
+			return err
+		}
+		d.DocRecog = &docrecog.HTTP{Client: c}
+	}
+	if i.CA.Mode == "dev" {
+		if s.DevCA == nil {
+			return errors.New(`issuance.ca.mode = "dev" certifies with the development CA: it needs pki.dev_ca = true`)
+		}
+		if s.IssuanceDev.CA, err = ca.NewDev(s.DevCA, filepath.Join(s.DevCA.Dir(), "requests"), ca.DevOptions{MinKeyBits: i.MinKeyBits, Now: now}); err != nil {
+			return err
+		}
+		d.CA = s.IssuanceDev.CA
+	} else {
+		c, err := client("ca", i.CA)
+		if err != nil {
+			return err
+		}
+		d.CA = &ca.HTTP{Client: c}
+	}
+	return s.Actors.StartIssuance(d)
+}
+
+// smsText is an SMS of remote EDS issuance, in Russian and Kazakh, from the
+// pages' catalogs.
+func smsText(key, arg string) string {
+	cats, err := web.PageCatalogs()
+	if err != nil {
+		return key + " " + arg
+	}
+	var parts []string
+	for _, lang := range []string{"ru", "kk"} {
+		if t, ok := cats[lang][key]; ok {
+			parts = append(parts, strings.ReplaceAll(t, "{arg}", arg))
+		}
+	}
+	if len(parts) == 0 {
+		return key + " " + arg
+	}
+	return strings.Join(parts, " / ")
+}
+
+// issuanceRoutes serves the applicant's uploads.
+func (s *Server) issuanceRoutes(mux *http.ServeMux) {
+	if s.Actors.Issuance() == nil {
+		return
+	}
+	mux.HandleFunc("POST /issuance/{app}/uploads/{purpose}", s.issuanceUpload)
+}
+
+// uploadLimit is the most an upload of purpose may weigh.
+func (s *Server) uploadLimit(p issuance.Purpose) (int64, bool) {
+	switch p {
+	case issuance.PurposeLiveness:
+		return s.cfg.Issuance.MaxVideoBytes, true
+	case issuance.PurposeSelfie, issuance.PurposeDocumentFront, issuance.PurposeDocumentBack, issuance.PurposePassportPage:
+		return s.cfg.Issuance.MaxImageBytes, true
+	}
+	return 0, false
+}
+
+// issuanceUpload takes one file of the applicant's Digital ID: authorized
+// by the application token (Authorization: Bearer), its type sniffed from
+// its bytes, stored under data_dir/issuance/<app>/ (named by its purpose
+// and SHA-256) before the application records its SHA-256, size and type.
+func (s *Server) issuanceUpload(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, code, msg string) {
+		writeJSON(w, status, map[string]string{"code": code, "message": msg})
+	}
+	app, purpose := r.PathValue("app"), issuance.Purpose(r.PathValue("purpose"))
+	if !issuance.ValidApplicationID(app) {
+		fail(http.StatusNotFound, string(issuance.CodeBadApplicationID), "not an application id the server made")
+		return
+	}
+	limit, ok := s.uploadLimit(purpose)
+	if !ok {
+		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), "the purpose is selfie, liveness, document_front, document_back or passport_page")
+		return
+	}
+	token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !found || token == "" || len(token) > 128 {
+		fail(http.StatusUnauthorized, actors.CodeBadToken, "the application token is required (Authorization: Bearer)")
+		return
+	}
+	who := issuance.Actor{Role: issuance.RoleApplicant, ID: actors.ApplicantID(token)}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	// The token is checked before a byte is read: nobody fills the disk
+	// under an application that is not theirs.
+	ans, err := s.Actors.Ask(ctx, s.Actors.Issuance(), func(to *actorPID) any {
+		return actors.IssuanceGet{AppID: app, Actor: who, ReplyTo: to}
+	})
+	if err != nil {
+		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the application did not answer; try again")
+		return
+	}
+	if v := ans.(actors.IssuanceView); v.Code != "" {
+		fail(http.StatusForbidden, actors.CodeBadToken, "the token is not this application's")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		fail(http.StatusRequestEntityTooLarge, string(issuance.CodeUploadTooLarge), fmt.Sprintf("a %s may be at most %d bytes", purpose, limit))
+		return
+	case err != nil:
+		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), "the upload was cut short")
+		return
+	case len(body) == 0:
+		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), "the upload is empty")
+		return
+	}
+	typ := issuance.FileType(http.DetectContentType(body))
+	ext := map[issuance.FileType]string{issuance.TypeJPEG: ".jpg", issuance.TypePNG: ".png", issuance.TypeWebM: ".webm"}[typ]
+	if ext == "" || (purpose == issuance.PurposeLiveness) != (typ == issuance.TypeWebM) {
+		fail(http.StatusUnsupportedMediaType, string(issuance.CodeUploadType), fmt.Sprintf("a %s must be %s, this is %s", purpose,
+			map[bool]string{true: "a WebM video", false: "a JPEG or PNG photo"}[purpose == issuance.PurposeLiveness], typ))
+		return
+	}
+	sum := issuance.SHA256Hex(body)
+	name := string(purpose) + "-" + sum[:16] + ext
+	path, err := safepath.Join(IssuanceFilesPath(s.cfg.DataDir), app, name)
+	if err != nil {
+		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), err.Error())
+		return
+	}
+	if err := writeFileSynced(path, body); err != nil {
+		s.log.Error().Err(err).Str("application", app).Msg("upload not stored")
+		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the file could not be stored; try again")
+		return
+	}
+	ans, err = s.Actors.Ask(ctx, s.Actors.Issuance(), func(to *actorPID) any {
+		return actors.IssuanceUpload{AppID: app, Actor: who, ReplyTo: to,
+			Upload: issuance.Upload{Purpose: purpose, Name: name, SHA256: sum, Size: int64(len(body)), Type: typ}}
+	})
+	if err != nil {
+		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the application did not answer; try again")
+		return
+	}
+	res := ans.(actors.IssuanceResult)
+	if res.Code != "" {
+		if !res.Duplicate && res.Code != actors.CodeInternal {
+			_ = os.Remove(path) // refused: nothing refers to it
+		}
+		status := http.StatusConflict
+		switch issuance.Code(res.Code) {
+		case issuance.CodeUploadTooLarge:
+			status = http.StatusRequestEntityTooLarge
+		case issuance.CodeUploadType:
+			status = http.StatusUnsupportedMediaType
+		case issuance.CodeBadUpload, issuance.CodeBadDocumentKind:
+			status = http.StatusBadRequest
+		}
+		fail(status, res.Code, res.Message)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"sha256": sum, "size": len(body), "type": typ, "seq": res.Seq, "duplicate": res.Duplicate})
+}
+
+// writeFileSynced writes data to path durably, making its directory.
+func writeFileSynced(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
