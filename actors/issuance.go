@@ -168,8 +168,8 @@ type IssuanceView struct {
 	// hash is not in State).
 	CodeExpiresAt *time.Time
 	CodeTriesLeft int
-	Code    string
-	Message string
+	Code          string
+	Message       string
 }
 
 // IssuanceSubscribe asks for the application's events after FromSeq.
