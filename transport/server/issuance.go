@@ -160,6 +160,17 @@ func (s *Server) issuanceRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("POST /issuance/{app}/uploads/{purpose}", s.issuanceUpload)
+	// The development stand-ins' own APIs, for a developer (and the crash
+	// tests) to register a phone and read the SMS: development settings,
+	// which a server on a public address refuses without --dev.
+	if d := s.IssuanceDev.SMS; d != nil {
+		mux.Handle("GET /dev/issuance/sms/messages", http.StripPrefix("/dev/issuance/sms", d.Handler("")))
+	}
+	if d := s.IssuanceDev.BMG; d != nil {
+		h := http.StripPrefix("/dev/issuance/bmg", d.Handler(""))
+		mux.Handle("GET /dev/issuance/bmg/phones/{iin}", h)
+		mux.Handle("PUT /dev/issuance/bmg/phones/{iin}", h)
+	}
 }
 
 // uploadLimit is the most an upload of purpose may weigh.
