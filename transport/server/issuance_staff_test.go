@@ -1,0 +1,114 @@
+package server_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/transport/protocol"
+	"github.com/senim-kz/senim/transport/server"
+)
+
+// staffIn signs in a staff account with roles (created on first use).
+func (w *world) staffIn(login string, roles ...string) *applicant {
+	w.t.Helper()
+	if err := accounts.Add(server.AccountsPath(w.dir), accounts.Notary{Login: login, Name: "Сотрудник " + login, IIN: notaryIIN,
+		Roles: roles}, login+"-password", time.Now()); err != nil {
+		w.t.Fatal(err)
+	}
+	w.srv.Accounts.Refresh()
+	c := w.dial()
+	if _, err := c.SignInPassword(w.ctx(), login, login+"-password"); err != nil {
+		w.t.Fatal(err)
+	}
+	return &applicant{w: w, c: c}
+}
+
+func (a *applicant) cases(name string) []protocol.IssuanceCase {
+	a.w.t.Helper()
+	var out struct {
+		Cases []protocol.IssuanceCase `json:"cases"`
+	}
+	saved := a.app
+	a.app = ""
+	defer func() { a.app = saved }()
+	if err := json.Unmarshal(a.must(name, nil).Body, &out); err != nil {
+		a.w.t.Fatal(err)
+	}
+	return out.Cases
+}
+
+// on is the staff session pointed at application app.
+func (a *applicant) on(app string) *applicant {
+	b := *a
+	b.app = app
+	return &b
+}
+
+func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	// The face does not match: the case goes to moderation.
+	first := w.toApplication(clientIIN, "SENIM-FACE:MISMATCH")
+	first.waitPhase(issuance.PhaseModeration)
+	second := w.toApplication(clientIIN, "SENIM-FACE:NOLIVE")
+	second.waitPhase(issuance.PhaseModeration)
+
+	// Only moderators see the queue; an applicant cannot moderate.
+	notary := w.staffIn("registrar1", accounts.RoleRegistrar)
+	notary.refused("moderation_queue", nil, "forbidden")
+	first.refused("take_moderation", nil, "forbidden")
+
+	mod := w.staffIn("dana", accounts.RoleModerator)
+	queue := mod.cases("moderation_queue")
+	if len(queue) != 2 || queue[0].Application != first.app || queue[0].Reason != "face_mismatch" || queue[1].Reason != "liveness_failed" {
+		t.Fatalf("moderation queue (oldest first): %+v", queue)
+	}
+	other := w.staffIn("erlan", accounts.RoleModerator)
+
+	// Approve the first: identity verified, the applicant is told by SMS, and goes on to the keys.
+	m1 := mod.on(first.app)
+	m1.refused("moderate", protocol.IssuanceDecision{Approve: true, Reason: "похож"}, "not_allowed_in_state")
+	m1.must("take_moderation", nil)
+	other.on(first.app).refused("take_moderation", nil, "wrong_operator")
+	m1.refused("moderate", protocol.IssuanceDecision{Approve: true}, "reason_required")
+	m1.must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "лицо совпадает с фото в удостоверении"})
+	first.waitPhase(issuance.PhaseApplication)
+	_, auth := csr(t, 2048, "IIN"+clientIIN)
+	_, sign := csr(t, 2048, "IIN"+clientIIN)
+	first.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: auth}, {Purpose: "SIGN", DER: sign}}})
+	first.waitPhase(issuance.PhaseIssued)
+	// A moderator no longer reads a case that left moderation, unless it was theirs.
+	other.on(first.app).refused("status", nil, "forbidden")
+
+	// Reject the second with a reason: it ends, and the SMS says why.
+	m2 := other.on(second.app)
+	m2.must("take_moderation", nil)
+	m2.must("moderate", protocol.IssuanceDecision{Approve: false, Reason: "видео не показывает живого человека"})
+	st := second.waitPhase(issuance.PhaseRejected)
+	if st.Rejection != "видео не показывает живого человека" || st.Status != "rejected" {
+		t.Fatalf("rejected: %+v", st)
+	}
+	second.refused("submit_requests", protocol.IssuanceRequests{}, "not_allowed_in_state")
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		var approved, rejected bool
+		for _, m := range w.srv.IssuanceDev.SMS.Messages(applicantPhone) {
+			approved = approved || strings.Contains(m.Text, "проверка личности пройдена")
+			rejected = rejected || strings.Contains(m.Text, "видео не показывает живого человека")
+		}
+		if !approved || !rejected {
+			return errors.New("the moderation outcomes were not sent by SMS")
+		}
+		return nil
+	})
+	if q := mod.cases("moderation_queue"); len(q) != 0 {
+		t.Fatalf("the queue after both decisions: %+v", q)
+	}
+}
