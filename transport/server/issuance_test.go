@@ -84,8 +84,13 @@ func (a *applicant) waitPhase(phase issuance.Phase) protocol.IssuanceStatus {
 // start dials and starts an individual's application for id.
 func (w *world) startApplication(id string) *applicant {
 	w.t.Helper()
+	return w.startApplicationAs(protocol.IssuanceStart{Kind: "individual", IIN: id})
+}
+
+func (w *world) startApplicationAs(start protocol.IssuanceStart) *applicant {
+	w.t.Helper()
 	a := &applicant{w: w, c: w.dial()}
-	ans := a.must("start", protocol.IssuanceStart{Kind: "individual", IIN: id})
+	ans := a.must("start", start)
 	var started protocol.IssuanceStarted
 	if err := json.Unmarshal(ans.Body, &started); err != nil {
 		w.t.Fatal(err)
@@ -165,8 +170,15 @@ func (a *applicant) mustUpload(purpose string, body []byte) {
 // requests.
 func (w *world) toApplication(id, faceMarker string) *applicant {
 	w.t.Helper()
+	return w.toApplicationAs(protocol.IssuanceStart{Kind: "individual", IIN: id}, faceMarker)
+}
+
+// toApplicationAs is toApplication for the application start asks for.
+func (w *world) toApplicationAs(start protocol.IssuanceStart, faceMarker string) *applicant {
+	w.t.Helper()
+	id := start.IIN
 	sent := len(w.smsCodes(applicantPhone))
-	a := w.startApplication(id)
+	a := w.startApplicationAs(start)
 	code := w.waitCode(applicantPhone, sent+1)
 	a.must("verify_code", protocol.IssuanceCode{Code: code})
 	a.waitPhase(issuance.PhaseIdentity)
@@ -188,13 +200,13 @@ func (w *world) toApplication(id, faceMarker string) *applicant {
 }
 
 // csr makes a key pair and its PKCS#10 request with subject serial.
-func csr(t *testing.T, bits int, serial string) (*rsa.PrivateKey, string) {
+func csr(t *testing.T, bits int, serial string, ou ...string) (*rsa.PrivateKey, string) {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial, CommonName: "TEST"}}, k)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{SerialNumber: serial, CommonName: "TEST", OrganizationalUnit: ou}}, k)
 	if err != nil {
 		t.Fatal(err)
 	}
