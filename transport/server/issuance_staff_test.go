@@ -3,11 +3,13 @@ package server_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/accounts"
+	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -111,4 +113,52 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 	if q := mod.cases("moderation_queue"); len(q) != 0 {
 		t.Fatalf("the queue after both decisions: %+v", q)
 	}
+}
+
+// Not in БМГ: the applicant asks for a registration call; a registrar takes
+// it from the queue, records the phone (the code read aloud), and БМГ gets
+// the phone; then Digital ID as usual.
+func TestIssuanceRegistrationByAnOperator(t *testing.T) {
+	w := newWorld(t)
+	a := w.startApplication(clientIIN)
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		_, err := a.ask("resend", nil)
+		if client.CodeOf(err) != "phone_unknown" {
+			return fmt.Errorf("resend before the БМГ answer: %v", err)
+		}
+		return nil
+	})
+	a.refused("verify_code", protocol.IssuanceCode{Code: "123456"}, "no_code")
+	a.must("request_registration", nil)
+	a.waitPhase(issuance.PhaseRegistrationWaiting)
+
+	mod := w.staffIn("dana", accounts.RoleModerator)
+	mod.refused("registration_queue", nil, "forbidden")
+	reg := w.staffIn("registrar1", accounts.RoleRegistrar)
+	queue := reg.cases("registration_queue")
+	if len(queue) != 1 || queue[0].Application != a.app || queue[0].IIN != clientIIN {
+		t.Fatalf("registration queue: %+v", queue)
+	}
+	r := reg.on(a.app)
+	r.must("take_registration", nil)
+	w.staffIn("registrar2", accounts.RoleRegistrar).on(a.app).refused("record_registration",
+		protocol.IssuanceDecision{Success: true, Phone: applicantPhone}, "wrong_operator")
+	// A failed call puts the applicant back to the phone step, with the reason.
+	r.must("record_registration", protocol.IssuanceDecision{Success: false, Reason: "связь прервалась"})
+	a.waitPhase(issuance.PhasePhone)
+	a.must("request_registration", nil)
+	r.must("take_registration", nil)
+	r.refused("record_registration", protocol.IssuanceDecision{Success: true, Phone: "+1 555 0100"}, "bad_phone")
+	r.must("record_registration", protocol.IssuanceDecision{Success: true, Phone: applicantPhone})
+	st := a.waitPhase(issuance.PhaseIdentity)
+	if !st.PhoneVerified || !strings.HasSuffix(st.Phone, "4567") {
+		t.Fatalf("after the call: %+v", st)
+	}
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		p, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN)
+		if err != nil || p != applicantPhone {
+			return fmt.Errorf("БМГ has %q, %v", p, err)
+		}
+		return nil
+	})
 }
