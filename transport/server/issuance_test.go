@@ -19,6 +19,7 @@ import (
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -257,6 +258,19 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 	}
 	if len(got.Certificates) != 2 {
 		t.Fatalf("certificates: %+v", got)
+	}
+	// The new keys are the applicant's EDS: they sign in and sign a
+	// notarial act as its client from start to finish.
+	var issued client.KeySigner
+	for _, c := range got.Certificates {
+		der, _ := base64.StdEncoding.DecodeString(c.DER)
+		cert, _ := x509.ParseCertificate(der)
+		issued = append(issued, &pki.Key{Certificate: cert, Chain: w.client[0].Chain, PrivateKey: keys[c.Purpose]})
+	}
+	w.client = issued
+	actID, cl, _ := w.toSigned(t)
+	if s := w.state(t, cl, actID); s.Phase != "signed" || s.Principal.IIN != clientIIN {
+		t.Fatalf("the act signed with the issued keys: %s %+v", s.Phase, s.Principal)
 	}
 	// The code's keyed hash never leaves the server, and the applicant is told by SMS.
 	raw, _ := json.Marshal(st)
