@@ -1,7 +1,9 @@
 package protocol_test
 
 import (
+	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/senim-kz/senim/domain/issuance"
@@ -38,6 +40,24 @@ func TestSchemaMatchesTheIssuanceCore(t *testing.T) {
 	} {
 		if err := protocol.Validate([]byte(m)); err == nil {
 			t.Errorf("accepted %s", m)
+		}
+	}
+}
+
+// PROTOCOL.md names every refusal code of the issuance core.
+func TestProtocolNamesEveryIssuanceCode(t *testing.T) {
+	doc, err := os.ReadFile("PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range issuance.Codes() {
+		if !strings.Contains(string(doc), "`"+string(c)+"`") {
+			t.Errorf("PROTOCOL.md does not name %s", c)
+		}
+	}
+	for _, e := range issuance.EventTypes() {
+		if !strings.Contains(string(doc), "`"+e+"`") {
+			t.Errorf("PROTOCOL.md does not name the event %s", e)
 		}
 	}
 }
