@@ -165,3 +165,32 @@ func TestIssuanceBadRequestsAndUploads(t *testing.T) {
 	intruder.refused("verify_code", protocol.IssuanceCode{Code: "123456"}, "forbidden")
 	intruder.refused("resume", protocol.IssuanceResume{Token: strings.Repeat("A", 43)}, "bad_token")
 }
+
+// An unfinished application expires issuance.expire_after after its start,
+// found by the sweep over the log's index (not a timer a restart loses);
+// a younger one does not.
+func TestIssuanceExpiry(t *testing.T) {
+	clk := &offsetClock{}
+	w := newWorldAt(t, clk.now, func(c *config.Config) { c.Issuance.ExpireAfter = config.Duration(48 * time.Hour) })
+	old := w.startApplication(clientIIN)
+	old.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Seq >= 2 }) // БМГ answered
+	clk.jump(47 * time.Hour)
+	young := w.startApplication(attorneyIIN)
+	if n, err := w.srv.Actors.SweepIssuance(w.ctx()); err != nil || n != 0 {
+		t.Fatalf("sweep before the time: %d, %v", n, err)
+	}
+	clk.jump(2 * time.Hour)
+	if n, err := w.srv.Actors.SweepIssuance(w.ctx()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d expired, %v", n, err)
+	}
+	if st := old.status(); st.Phase != string(issuance.PhaseExpired) || st.Status != "expired" {
+		t.Fatalf("the old application: %+v", st)
+	}
+	if st := young.status(); st.Phase != string(issuance.PhasePhone) {
+		t.Fatalf("the young application: %+v", st)
+	}
+	old.refused("request_registration", nil, "not_allowed_in_state")
+	if n, _ := w.srv.Actors.SweepIssuance(w.ctx()); n != 0 {
+		t.Fatalf("a second sweep expired %d more", n)
+	}
+}

@@ -224,7 +224,19 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 
 	// The applicant follows the application's events from the start.
 	a.must("subscribe", nil)
-	next(t, a.c.Events(), eventNamed("identity_verified"))
+	codes := 0
+	next(t, a.c.Events(), func(e protocol.Envelope) bool {
+		if e.Name == "code_issued" {
+			codes++
+			if bytes.Contains(e.Body, []byte("hash")) {
+				t.Errorf("code_issued leaves with the code's hash: %s", e.Body)
+			}
+		}
+		return e.Name == "identity_verified"
+	})
+	if codes != 1 {
+		t.Fatalf("%d code_issued events before identity_verified", codes)
+	}
 
 	auth, authCSR := csr(t, 2048, "IIN"+clientIIN)
 	sign, signCSR := csr(t, 2048, "IIN"+clientIIN)
