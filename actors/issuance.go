@@ -65,6 +65,15 @@ type IssuanceDeps struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// the staff queues (issuance_desk.go)
+	registrationDesk, moderationDesk *actor.PID
+}
+
+func (d *IssuanceDeps) desk(q StaffQueue) *actor.PID {
+	if q == QueueModeration {
+		return d.moderationDesk
+	}
+	return d.registrationDesk
 }
 
 func (d *IssuanceDeps) context() context.Context { return d.ctx }
@@ -538,10 +547,12 @@ func (a *appActor) commit(c *actor.Context, m IssuanceCommand, events []issuance
 		res.Seq, res.Duplicate = out.Records[len(out.Records)-1].Seq, true
 		return res
 	}
+	before := a.state
 	a.state = next
 	for _, r := range out.Records {
 		a.note(r)
 	}
+	a.tellQueues(c, &before, &a.state)
 	if m.CommandID != "" {
 		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: a.seq, digest: digest}
 	}
@@ -772,6 +783,8 @@ func (s *System) StartIssuance(idep IssuanceDeps) error {
 	}
 	d := s.deps
 	idep.ctx, idep.cancel = context.WithCancel(context.Background())
+	idep.registrationDesk = s.Engine.Spawn(newStaffDesk(d, QueueRegistration), "issuance-desk", spawnOpts(d.Logger, "registration")...)
+	idep.moderationDesk = s.Engine.Spawn(newStaffDesk(d, QueueModeration), "issuance-desk", spawnOpts(d.Logger, "moderation")...)
 	p := &idep
 	s.issuanceDeps = p
 	s.issuance = s.Engine.Spawn(func() actor.Receiver {
@@ -804,6 +817,8 @@ func (s *System) stopIssuance() {
 	}
 	s.issuanceDeps.cancel()
 	<-s.Engine.Poison(s.issuance).Done()
+	<-s.Engine.Poison(s.issuanceDeps.registrationDesk).Done()
+	<-s.Engine.Poison(s.issuanceDeps.moderationDesk).Done()
 }
 
 // ipWindow counts the applications each address started in the last hour.

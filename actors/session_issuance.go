@@ -35,6 +35,10 @@ type issuanceSession struct {
 	apps    map[string]string // application id -> applicant id this session speaks for
 	subs    map[string]uint64 // application -> last seq sent
 	pending map[string]issPending
+	// joined are the staff queues this session is registered with; offers
+	// the cases a queue offers to this staff member, by application.
+	joined map[StaffQueue]bool
+	offers map[string]StaffQueue
 }
 
 type issPending struct {
@@ -46,7 +50,8 @@ type issPending struct {
 
 func (s *sessionActor) iss() *issuanceSession {
 	if s.issuance == nil {
-		s.issuance = &issuanceSession{apps: map[string]string{}, subs: map[string]uint64{}, pending: map[string]issPending{}}
+		s.issuance = &issuanceSession{apps: map[string]string{}, subs: map[string]uint64{}, pending: map[string]issPending{},
+			joined: map[StaffQueue]bool{}, offers: map[string]StaffQueue{}}
 	}
 	return s.issuance
 }
@@ -96,9 +101,13 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 		}
 		return true
 	}
-	if env.Name != "start" && env.Name != "approvals" && env.Name != "registration_queue" && env.Name != "moderation_queue" && env.Act == "" {
-		s.fail(env, protocol.CodeBadMessage, "%s needs act: the application id", env.Name)
-		return
+	switch env.Name {
+	case "start", "approvals", "registration_queue", "moderation_queue", "available", "away":
+	default:
+		if env.Act == "" {
+			s.fail(env, protocol.CodeBadMessage, "%s needs act: the application id", env.Name)
+			return
+		}
 	}
 	switch env.Name {
 	case "start":
@@ -196,6 +205,10 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 		}
 		switch env.Name {
 		case "take_registration":
+			if st.offers[env.Act] != QueueRegistration {
+				s.fail(env, string(issuance.CodeForbidden), "the registration desk offers each call to one registrar: this one is not offered to you")
+				return
+			}
 			command(by, issuance.TakeRegistration{})
 		case "record_registration":
 			command(by, issuance.RecordRegistration{Success: in.Success, Phone: in.Phone, Reason: in.Reason})
@@ -212,10 +225,16 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 			return
 		}
 		if env.Name == "take_moderation" {
+			if st.offers[env.Act] != QueueModeration {
+				s.fail(env, string(issuance.CodeForbidden), "the moderation queue offers each case to one moderator: this one is not offered to you")
+				return
+			}
 			command(by, issuance.TakeModeration{})
 		} else {
 			command(by, issuance.Moderate{Approve: in.Approve, Reason: in.Reason})
 		}
+	case "available", "away", "decline":
+		s.staffMode(c, env)
 	case "approvals":
 		s.issuanceApprovals(env)
 	case "approval_data":
@@ -237,6 +256,48 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 	default:
 		s.fail(env, protocol.CodeUnknownName, "unknown issuance request %q", env.Name)
 	}
+}
+
+// staffQueues are the queues of the signed-in staff member's roles.
+func (s *sessionActor) staffQueues() []StaffQueue {
+	var qs []StaffQueue
+	for _, r := range s.staffRoles() {
+		switch r {
+		case accounts.RoleRegistrar:
+			qs = append(qs, QueueRegistration)
+		case accounts.RoleModerator:
+			qs = append(qs, QueueModeration)
+		}
+	}
+	return qs
+}
+
+// staffMode is operator mode for staff: available, away, or decline the
+// case offered.
+func (s *sessionActor) staffMode(c *actor.Context, env protocol.Envelope) {
+	st, deps := s.iss(), s.sd.Sys.IssuanceDeps()
+	qs := s.staffQueues()
+	if len(qs) == 0 {
+		s.fail(env, string(issuance.CodeForbidden), "operator mode is for registrars and moderators")
+		return
+	}
+	if env.Name == "decline" {
+		q, ok := st.offers[env.Act]
+		if !ok {
+			s.fail(env, protocol.CodeNotOffered, "this case is not offered to you")
+			return
+		}
+		c.Send(deps.desk(q), StaffDecline{Queue: q, Login: s.me.ID, AppID: env.Act})
+	} else {
+		for _, q := range qs {
+			if !st.joined[q] {
+				st.joined[q] = true
+				c.Send(deps.desk(q), StaffJoin{Queue: q, Login: s.me.ID, Session: c.PID()})
+			}
+			c.Send(deps.desk(q), StaffMode{Queue: q, Login: s.me.ID, Available: env.Name == "available"})
+		}
+	}
+	s.send(protocol.Envelope{Type: protocol.TypeAck, ID: env.ID, Act: env.Act})
 }
 
 // issuanceStart opens an application under the bounds of anonymous
@@ -594,6 +655,14 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			return
 		}
 		s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: p.env.ID, Act: m.AppID})
+	case IssuanceOffer:
+		st.offers[m.AppID] = m.Queue
+		body, _ := json.Marshal(protocol.Offer{PrincipalIIN: m.IIN, ActionType: "issuance_" + string(m.Queue),
+			WaitingSince: m.WaitingSince.UTC(), QueuePosition: m.Position})
+		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.AppID, Body: body})
+	case IssuanceOfferGone:
+		delete(st.offers, m.AppID)
+		s.send(protocol.Envelope{Type: protocol.TypeOfferGone, Act: m.AppID})
 	case IssuanceEvents:
 		last, ok := st.subs[m.AppID]
 		if !ok {
@@ -655,6 +724,9 @@ func statusOf(v IssuanceView) protocol.IssuanceStatus {
 func (s *sessionActor) closeIssuance(c *actor.Context) {
 	if s.issuance == nil || s.sd.Sys.Issuance() == nil {
 		return
+	}
+	for q := range s.issuance.joined {
+		c.Send(s.sd.Sys.IssuanceDeps().desk(q), StaffLeave{Queue: q, Login: s.me.ID, Session: c.PID()})
 	}
 	for app := range s.issuance.subs {
 		c.Send(s.sd.Sys.Issuance(), IssuanceUnsubscribe{AppID: app, Subscriber: c.PID()})

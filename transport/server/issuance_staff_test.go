@@ -45,6 +45,12 @@ func (a *applicant) cases(name string) []protocol.IssuanceCase {
 	return out.Cases
 }
 
+// nextOffer waits for the next offer to the staff session.
+func (a *applicant) nextOffer() protocol.Envelope {
+	a.w.t.Helper()
+	return next(a.w.t, a.c.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer })
+}
+
 // on is the staff session pointed at application app.
 func (a *applicant) on(app string) *applicant {
 	b := *a
@@ -73,13 +79,24 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 	if len(queue) != 2 || queue[0].Application != first.app || queue[0].Reason != "face_mismatch" || queue[1].Reason != "liveness_failed" {
 		t.Fatalf("moderation queue (oldest first): %+v", queue)
 	}
+	// In operator mode each moderator is offered one case, the oldest first.
+	mod.refused("take_moderation", nil, "bad_message") // no act
+	mod.on(first.app).refused("take_moderation", nil, "forbidden")
+	mod.must("available", nil)
+	if off := mod.nextOffer(); off.Act != first.app {
+		t.Fatalf("the first offer is %s, want the oldest case %s", off.Act, first.app)
+	}
 	other := w.staffIn("erlan", accounts.RoleModerator)
+	other.must("available", nil)
+	if off := other.nextOffer(); off.Act != second.app {
+		t.Fatalf("the second moderator is offered %s, want %s", off.Act, second.app)
+	}
 
 	// Approve the first: identity verified, the applicant is told by SMS, and goes on to the keys.
 	m1 := mod.on(first.app)
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true, Reason: "похож"}, "not_allowed_in_state")
 	m1.must("take_moderation", nil)
-	other.on(first.app).refused("take_moderation", nil, "wrong_operator")
+	other.on(first.app).refused("take_moderation", nil, "forbidden")
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true}, "reason_required")
 	m1.must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "лицо совпадает с фото в удостоверении"})
 	first.waitPhase(issuance.PhaseApplication)
@@ -139,14 +156,23 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 	if len(queue) != 1 || queue[0].Application != a.app || queue[0].IIN != clientIIN {
 		t.Fatalf("registration queue: %+v", queue)
 	}
+	reg.must("available", nil)
+	if off := reg.nextOffer(); off.Act != a.app {
+		t.Fatalf("offered %s", off.Act)
+	}
 	r := reg.on(a.app)
 	r.must("take_registration", nil)
-	w.staffIn("registrar2", accounts.RoleRegistrar).on(a.app).refused("record_registration",
+	reg2 := w.staffIn("registrar2", accounts.RoleRegistrar)
+	reg2.on(a.app).refused("take_registration", nil, "forbidden")
+	reg2.on(a.app).refused("record_registration",
 		protocol.IssuanceDecision{Success: true, Phone: applicantPhone}, "wrong_operator")
 	// A failed call puts the applicant back to the phone step, with the reason.
 	r.must("record_registration", protocol.IssuanceDecision{Success: false, Reason: "связь прервалась"})
 	a.waitPhase(issuance.PhasePhone)
 	a.must("request_registration", nil)
+	if off := reg.nextOffer(); off.Act != a.app {
+		t.Fatalf("offered again: %s", off.Act)
+	}
 	r.must("take_registration", nil)
 	r.refused("record_registration", protocol.IssuanceDecision{Success: true, Phone: "+1 555 0100"}, "bad_phone")
 	r.must("record_registration", protocol.IssuanceDecision{Success: true, Phone: applicantPhone})
