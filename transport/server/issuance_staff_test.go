@@ -10,6 +10,7 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -187,4 +188,49 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The queues are rebuilt from the log at start: after a restart the waiting
+// cases are offered again, oldest first, and a case taken before the
+// restart keeps its moderator busy.
+func TestIssuanceQueuesAfterARestart(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	first := w.toApplication(clientIIN, "SENIM-FACE:MISMATCH")
+	first.waitPhase(issuance.PhaseModeration)
+	second := w.toApplication(clientIIN, "SENIM-FACE:MISMATCH")
+	second.waitPhase(issuance.PhaseModeration)
+	mod := w.staffIn("dana", accounts.RoleModerator)
+	mod.must("available", nil)
+	if off := mod.nextOffer(); off.Act != first.app {
+		t.Fatalf("offered %s", off.Act)
+	}
+	mod.on(first.app).must("take_moderation", nil)
+
+	w.restart(t, func(*config.Config) {})
+	mod = &applicant{w: w, c: w.dial()}
+	if _, err := mod.c.SignInPassword(w.ctx(), "dana", "dana-password"); err != nil {
+		t.Fatal(err)
+	}
+	other := &applicant{w: w, c: w.dial()}
+	if err := accounts.Add(server.AccountsPath(w.dir), accounts.Notary{Login: "erlan", Name: "Ерлан", IIN: notaryIIN,
+		Roles: []string{accounts.RoleModerator}}, "erlan-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.Accounts.Refresh()
+	if _, err := other.c.SignInPassword(w.ctx(), "erlan", "erlan-password"); err != nil {
+		t.Fatal(err)
+	}
+	// dana still holds the first case: the second goes to erlan, not to her.
+	mod.must("available", nil)
+	other.must("available", nil)
+	if off := other.nextOffer(); off.Act != second.app {
+		t.Fatalf("after the restart erlan is offered %s, want %s", off.Act, second.app)
+	}
+	mod.on(first.app).must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "совпадает"})
+	first.c = w.dial()
+	first.must("resume", protocol.IssuanceResume{Token: first.token})
+	first.waitPhase(issuance.PhaseApplication)
 }
