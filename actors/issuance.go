@@ -65,8 +65,9 @@ type IssuanceDeps struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	// the staff queues (issuance_desk.go)
-	registrationDesk, moderationDesk *actor.PID
+	// the staff queues (issuance_desk.go) and the registration calls
+	// (issuance_call.go; nil without an SFU)
+	registrationDesk, moderationDesk, calls *actor.PID
 }
 
 func (d *IssuanceDeps) desk(q StaffQueue) *actor.PID {
@@ -335,6 +336,9 @@ func (a *appActor) Receive(c *actor.Context) {
 	case IssuanceSubscribe:
 		a.ensureLoaded(c)
 		a.subscribe(c, m)
+	case IssuanceJoin:
+		a.ensureLoaded(c)
+		a.joinCall(c, m)
 	case IssuanceUnsubscribe:
 		delete(a.subs, m.Subscriber.ID)
 	case outsideDone:
@@ -553,6 +557,9 @@ func (a *appActor) commit(c *actor.Context, m IssuanceCommand, events []issuance
 		a.note(r)
 	}
 	a.tellQueues(c, &before, &a.state)
+	if before.Phase == issuance.PhaseRegistrationCall && a.state.Phase != issuance.PhaseRegistrationCall && a.idep.calls != nil {
+		c.Send(a.idep.calls, issuanceCallOver{AppID: a.id})
+	}
 	if m.CommandID != "" {
 		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: a.seq, digest: digest}
 	}
@@ -762,6 +769,8 @@ func refuseIssuance(c *actor.Context, m issuanceMessage, code, why string) {
 		c.Engine().Send(m.ReplyTo, IssuanceView{AppID: m.AppID, Tag: m.Tag, Code: string(issuance.CodeForbidden), Message: "not your application"})
 	case IssuanceSubscribe:
 		c.Engine().Send(m.Subscriber, IssuanceSubscribed{AppID: m.AppID, Tag: m.Tag, Code: string(issuance.CodeForbidden), Message: "not your application"})
+	case IssuanceJoin:
+		c.Engine().Send(m.Session, MediaOut{ActID: m.AppID, Tag: m.Tag, Code: string(issuance.CodeForbidden), Message: "not your application"})
 	}
 }
 
@@ -785,6 +794,10 @@ func (s *System) StartIssuance(idep IssuanceDeps) error {
 	idep.ctx, idep.cancel = context.WithCancel(context.Background())
 	idep.registrationDesk = s.Engine.Spawn(newStaffDesk(d, QueueRegistration), "issuance-desk", spawnOpts(d.Logger, "registration")...)
 	idep.moderationDesk = s.Engine.Spawn(newStaffDesk(d, QueueModeration), "issuance-desk", spawnOpts(d.Logger, "moderation")...)
+	if d.Media.SFU != nil {
+		idep.calls = s.Engine.Spawn(func() actor.Receiver { return &issuanceCalls{deps: d, rooms: map[string]*callRoom{}} },
+			"issuance-calls", spawnOpts(d.Logger, "rooms")...)
+	}
 	p := &idep
 	s.issuanceDeps = p
 	s.issuance = s.Engine.Spawn(func() actor.Receiver {
@@ -819,6 +832,9 @@ func (s *System) stopIssuance() {
 	<-s.Engine.Poison(s.issuance).Done()
 	<-s.Engine.Poison(s.issuanceDeps.registrationDesk).Done()
 	<-s.Engine.Poison(s.issuanceDeps.moderationDesk).Done()
+	if s.issuanceDeps.calls != nil {
+		<-s.Engine.Poison(s.issuanceDeps.calls).Done()
+	}
 }
 
 // ipWindow counts the applications each address started in the last hour.

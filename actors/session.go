@@ -327,7 +327,7 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.signIn(c, env)
 		return
 	}
-	if env.Type == protocol.TypeIssuance {
+	if env.Type == protocol.TypeIssuance || (env.Type == protocol.TypeMedia && s.inIssuanceCall(env.Act)) {
 		s.issuanceRequest(c, env) // an applicant has no EDS yet
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/ca"
@@ -39,6 +40,8 @@ type issuanceSession struct {
 	// the cases a queue offers to this staff member, by application.
 	joined map[StaffQueue]bool
 	offers map[string]StaffQueue
+	// calls are the registration calls this staff session took.
+	calls map[string]bool
 }
 
 type issPending struct {
@@ -51,7 +54,7 @@ type issPending struct {
 func (s *sessionActor) iss() *issuanceSession {
 	if s.issuance == nil {
 		s.issuance = &issuanceSession{apps: map[string]string{}, subs: map[string]uint64{}, pending: map[string]issPending{},
-			joined: map[StaffQueue]bool{}, offers: map[string]StaffQueue{}}
+			joined: map[StaffQueue]bool{}, offers: map[string]StaffQueue{}, calls: map[string]bool{}}
 	}
 	return s.issuance
 }
@@ -65,6 +68,10 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 	sys := s.sd.Sys
 	if sys.Issuance() == nil {
 		s.fail(env, CodeIssuanceUnavailable, "remote EDS issuance is not enabled on this server")
+		return
+	}
+	if env.Type == protocol.TypeMedia {
+		s.issuanceMedia(c, env)
 		return
 	}
 	if !s.admit(env) {
@@ -604,6 +611,9 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 				protocol.IssuanceStarted{Application: p.app, Token: p.token})
 			return
 		}
+		if p.env.Name == "take_registration" {
+			st.calls[m.AppID] = true
+		}
 		s.send(protocol.Envelope{Type: protocol.TypeAck, ID: p.env.ID, Act: m.AppID, Seq: m.Seq, Duplicate: m.Duplicate})
 	case IssuanceView:
 		p, ok := st.pending[m.Tag]
@@ -731,4 +741,60 @@ func (s *sessionActor) closeIssuance(c *actor.Context) {
 	for app := range s.issuance.subs {
 		c.Send(s.sd.Sys.Issuance(), IssuanceUnsubscribe{AppID: app, Subscriber: c.PID()})
 	}
+}
+
+// inIssuanceCall reports whether a media message for app is about a
+// registration call of this session: its own application, or a call it took.
+func (s *sessionActor) inIssuanceCall(app string) bool {
+	if s.issuance == nil || app == "" {
+		return false
+	}
+	_, mine := s.issuance.apps[app]
+	return mine || s.issuance.calls[app]
+}
+
+// issuanceMedia is the signaling of a registration call.
+func (s *sessionActor) issuanceMedia(c *actor.Context, env protocol.Envelope) {
+	st, deps := s.iss(), s.sd.Sys.IssuanceDeps()
+	var m protocol.Media
+	if err := json.Unmarshal(env.Body, &m); err != nil {
+		s.fail(env, protocol.CodeBadMessage, "media needs a body with kind")
+		return
+	}
+	by := issuance.Actor{Role: issuance.RoleOperator, ID: s.me.ID}
+	if who, ok := st.apps[env.Act]; ok {
+		by = issuance.Actor{Role: issuance.RoleApplicant, ID: who}
+	}
+	if m.Kind == "join" {
+		if !s.admit(env) {
+			return
+		}
+		s.inFlight[env.ID] = "join"
+		c.Send(s.sd.Sys.Issuance(), IssuanceJoin{AppID: env.Act, Actor: by, Session: c.PID(), Tag: env.ID})
+		return
+	}
+	in := IssuanceMediaIn{AppID: env.Act, Participant: callParticipant(by), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
+	switch m.Kind {
+	case "answer":
+		if m.SDP == "" {
+			s.fail(env, CodeBadSDP, "an answer needs sdp")
+			return
+		}
+	case "candidate":
+		if m.Candidate == nil {
+			s.fail(env, CodeBadCandidate, "a candidate message needs candidate")
+			return
+		}
+		in.Candidate = &webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
+			SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment}
+	case "restart", "leave":
+	default:
+		s.fail(env, CodeUnknownMediaKind, "unknown media kind %q", m.Kind)
+		return
+	}
+	if deps.calls == nil {
+		s.fail(env, CodeMediaUnavailable, "this server runs no video calls")
+		return
+	}
+	c.Send(deps.calls, in)
 }

@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -175,9 +178,37 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 		t.Fatalf("offered again: %s", off.Act)
 	}
 	r.must("take_registration", nil)
+
+	// The call: the applicant and the registrar hear each other through
+	// the SFU; the other registrar may not join.
+	ctx := w.ctx()
+	regStream, appStream := sfu.StreamID("operator:registrar1"), sfu.StreamID("applicant")
+	rCall, err := reg.c.StartCall(ctx, a.app, webrtc.Configuration{}, regStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rCall.Close()
+	aCall, err := a.c.StartCall(ctx, a.app, webrtc.Configuration{}, appStream, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aCall.Close()
+	hears(t, aCall, regStream)
+	hears(t, rCall, appStream)
+	if _, err := reg2.c.JoinCall(ctx, a.app, false); err == nil {
+		t.Fatal("another registrar joined the call")
+	}
 	r.refused("record_registration", protocol.IssuanceDecision{Success: true, Phone: "+1 555 0100"}, "bad_phone")
 	r.must("record_registration", protocol.IssuanceDecision{Success: true, Phone: applicantPhone})
 	st := a.waitPhase(issuance.PhaseIdentity)
+	// The call's room closes with the call.
+	for _, call := range []*client.Call{aCall, rCall} {
+		select {
+		case <-call.Closed:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the call's room did not close after the registration")
+		}
+	}
 	if !st.PhoneVerified || !strings.HasSuffix(st.Phone, "4567") {
 		t.Fatalf("after the call: %+v", st)
 	}
