@@ -194,3 +194,15 @@ func TestIssuanceExpiry(t *testing.T) {
 		t.Fatalf("a second sweep expired %d more", n)
 	}
 }
+
+// The anonymous applicant's bounds: unfinished applications per IIN, and
+// starts per address per hour.
+func TestIssuanceStartBounds(t *testing.T) {
+	w := newWorld(t, func(c *config.Config) { c.Issuance.MaxOpenPerIIN = 2; c.Issuance.StartsPerIP = 3 })
+	w.startApplication(clientIIN)
+	w.startApplication(clientIIN)
+	c := &applicant{w: w, c: w.dial()}
+	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: clientIIN}, "too_many_applications")
+	w.startApplication(attorneyIIN)
+	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: otherIIN}, "too_many_applications")
+}
