@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,5 +197,21 @@ func upload(t *testing.T, addr, app, token, purpose string, body []byte) {
 		var out map[string]any
 		_ = json.NewDecoder(res.Body).Decode(&out)
 		t.Fatalf("upload %s: HTTP %d %v", purpose, res.StatusCode, out)
+	}
+}
+
+// `senim notary add --roles` makes staff of remote EDS issuance; an unknown
+// role is refused.
+func TestNotaryAddWithStaffRoles(t *testing.T) {
+	data := t.TempDir()
+	mustCLI(t, data, "notary", "add", "--login", "dana", "--name", "Дана Модератор", "--iin", "791028302728",
+		"--password", "dana-password", "--roles", "moderator, registrar")
+	b, err := os.ReadFile(server.AccountsPath(data))
+	if err != nil || !strings.Contains(string(b), `"moderator"`) || !strings.Contains(string(b), `"registrar"`) {
+		t.Fatalf("roles not stored: %s %v", b, err)
+	}
+	if out, code := cli(t, data, "notary", "add", "--login", "eve", "--name", "Eve", "--iin", "791028302728",
+		"--password", "eve-password-1", "--roles", "admin"); code == 0 || !strings.Contains(out, "role") {
+		t.Fatalf("an unknown role: exit %d\n%s", code, out)
 	}
 }
