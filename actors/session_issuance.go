@@ -381,10 +381,13 @@ func (s *sessionActor) issuanceCSRs(app string, in protocol.IssuanceRequests) (i
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			certified, err := reg.KeySeen(ctx, facts.Fingerprint)
 			cancel()
+			// A register that does not answer holds nobody up: the CA
+			// checks the key again when it signs, and refuses one it
+			// certified before (the application is then rejected).
 			if err != nil {
-				return nil, CodeInternal, "the CA's key register did not answer; try again later"
+				s.log.Warn().Err(err).Msg("the CA's key register did not answer; the CA checks the key when it signs")
 			}
-			facts.SeenBefore = certified
+			facts.SeenBefore = err == nil && certified
 		}
 		p, err := CSRPath(idep.FilesDir, app, purpose)
 		if err != nil {
