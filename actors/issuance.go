@@ -700,6 +700,13 @@ func (r *issuanceRouter) Receive(c *actor.Context) {
 			}
 		}
 		return
+	case liveActs:
+		pids := make(map[string]*actor.PID, len(r.live))
+		for id, la := range r.live {
+			pids[id] = la.pid
+		}
+		c.Engine().Send(m.ReplyTo, pids)
+		return
 	case passivateReady:
 		la := r.live[m.ActID]
 		if la == nil || !la.pid.Equals(m.PID) || la.sent != m.Sent {
