@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -438,10 +439,20 @@ func (s *sessionActor) issuanceCSRs(app string, in protocol.IssuanceRequests) (i
 }
 
 // writeSynced writes b to path durably (the directory made if need be).
-func writeSynced(path string, b []byte) error {
-	if err := os.MkdirAll(path[:strings.LastIndexByte(path, '/')], 0o700); err != nil {
+func writeSynced(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	defer func() {
+		if err == nil { // the new name is durable too
+			var d *os.File
+			if d, err = os.Open(dir); err == nil {
+				err = d.Sync()
+				d.Close()
+			}
+		}
+	}()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
