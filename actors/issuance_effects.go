@@ -56,6 +56,9 @@ const (
 	ProblemSMSFailed          = "sms_failed"
 )
 
+// maxSMSArg bounds what an SMS quotes (a rejection's reason), in characters.
+const maxSMSArg = 150
+
 // Services named in IssuanceView.Waiting.
 const (
 	ServiceBMG      = "bmg"
@@ -142,6 +145,10 @@ func (a *appActor) resume(c *actor.Context) {
 }
 
 func (a *appActor) text(key, arg string) string {
+	// A reason may be long; an SMS is short (sms.MaxText in both languages).
+	if r := []rune(arg); len(r) > maxSMSArg {
+		arg = string(r[:maxSMSArg-1]) + "…"
+	}
 	if a.idep.Text != nil {
 		return a.idep.Text(key, arg)
 	}

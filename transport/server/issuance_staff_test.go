@@ -114,9 +114,11 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 	// Reject the second with a reason: it ends, and the SMS says why.
 	m2 := other.on(second.app)
 	m2.must("take_moderation", nil)
-	m2.must("moderate", protocol.IssuanceDecision{Approve: false, Reason: "видео не показывает живого человека"})
+	// A long reason is kept whole in the application, and quoted in the SMS as far as it fits.
+	reason := "видео не показывает живого человека" + strings.Repeat(", подробности проверки", 40)
+	m2.must("moderate", protocol.IssuanceDecision{Approve: false, Reason: reason})
 	st := second.waitPhase(issuance.PhaseRejected)
-	if st.Rejection != "видео не показывает живого человека" || st.Status != "rejected" {
+	if st.Rejection != reason || st.Status != "rejected" {
 		t.Fatalf("rejected: %+v", st)
 	}
 	second.refused("submit_requests", protocol.IssuanceRequests{}, "not_allowed_in_state")
