@@ -137,14 +137,16 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 		d.CA = &ca.HTTP{Client: c}
 	}
 	if i.LegalReg.Mode == "dev" {
-		s.IssuanceDev.LegalReg = legalreg.NewDev()
-		d.Heads = s.IssuanceDev.LegalReg
+		if s.IssuanceDev.LegalReg, err = legalreg.OpenDev(""); err != nil {
+			return err
+		}
+		d.Heads = legalreg.Heads{Register: s.IssuanceDev.LegalReg}
 	} else {
 		c, err := client("legalreg", i.LegalReg)
 		if err != nil {
 			return err
 		}
-		d.Heads = &legalreg.HTTP{Client: c}
+		d.Heads = legalreg.Heads{Register: &legalreg.HTTP{Client: c}}
 	}
 	return s.Actors.StartIssuance(d)
 }
@@ -186,9 +188,7 @@ func (s *Server) issuanceRoutes(mux *http.ServeMux) {
 		mux.Handle("PUT /dev/issuance/bmg/phones/{iin}", h)
 	}
 	if d := s.IssuanceDev.LegalReg; d != nil {
-		h := http.StripPrefix("/dev/issuance/legalreg", d.Handler(""))
-		mux.Handle("GET /dev/issuance/legalreg/entities/{bin}", h)
-		mux.Handle("PUT /dev/issuance/legalreg/entities/{bin}", h)
+		mux.Handle("GET /dev/issuance/legalreg/entities/{bin}", http.StripPrefix("/dev/issuance/legalreg", d.Handler("")))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -60,14 +61,23 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	firstHead := protocol.IssuanceStart{Kind: "legal_entity", Template: "first_head", BIN: orgBIN, IIN: clientIIN}
 	c.refused("start", firstHead, "not_first_head") // the register does not know the BIN
 	reg := w.srv.IssuanceDev.LegalReg
-	if err := reg.Set(orgBIN, notaryIIN); err != nil {
+	entity := legalreg.Entity{BIN: orgBIN, NameRu: "ТОО «Тест»", LegalForm: "ТОО", Status: legalreg.StatusActive, Registered: "2001-02-03",
+		Head: legalreg.Head{IIN: notaryIIN, Name: "НОТАРИУС АЛИЯ"}}
+	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
 	}
 	c.refused("start", firstHead, "not_first_head") // it names someone else
 	reg.SetDown(true)
 	c.refused("start", firstHead, "legal_register_unavailable")
 	reg.SetDown(false)
-	if err := reg.Set(orgBIN, clientIIN); err != nil {
+	entity.Head = legalreg.Head{IIN: clientIIN, Name: "СЕЙТҚАЛИ ӘЙГЕРІМ"}
+	entity.Status = legalreg.StatusLiquidated
+	if err := reg.Put(entity); err != nil {
+		t.Fatal(err)
+	}
+	c.refused("start", firstHead, "not_first_head") // a liquidated entity has no head to name
+	entity.Status = legalreg.StatusActive
+	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
 	}
 	head1 := w.toApplicationAs(firstHead, "SENIM-FACE:MATCH")
