@@ -140,13 +140,13 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 		if s.IssuanceDev.LegalReg, err = legalreg.OpenDev(""); err != nil {
 			return err
 		}
-		d.Heads = legalreg.Heads{Register: s.IssuanceDev.LegalReg}
+		d.LegalEntities = s.IssuanceDev.LegalReg
 	} else {
 		c, err := client("legalreg", i.LegalReg)
 		if err != nil {
 			return err
 		}
-		d.Heads = legalreg.Heads{Register: &legalreg.HTTP{Client: c}}
+		d.LegalEntities = &legalreg.HTTP{Client: c}
 	}
 	return s.Actors.StartIssuance(d)
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -59,7 +60,7 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	// entities names, and not while the register is down.
 	c := &applicant{w: w, c: w.dial()}
 	firstHead := protocol.IssuanceStart{Kind: "legal_entity", Template: "first_head", BIN: orgBIN, IIN: clientIIN}
-	c.refused("start", firstHead, "not_first_head") // the register does not know the BIN
+	c.refused("start", firstHead, "entity_unknown") // the register does not know the BIN
 	reg := w.srv.IssuanceDev.LegalReg
 	entity := legalreg.Entity{BIN: orgBIN, NameRu: "ТОО «Тест»", LegalForm: "ТОО", Status: legalreg.StatusActive, Registered: "2001-02-03",
 		Head: legalreg.Head{IIN: notaryIIN, Name: "НОТАРИУС АЛИЯ"}}
@@ -75,7 +76,8 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
 	}
-	c.refused("start", firstHead, "not_first_head") // a liquidated entity has no head to name
+	c.refused("start", firstHead, "entity_not_active") // a liquidated entity gets no keys
+	c.refused("start", protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "entity_not_active")
 	entity.Status = legalreg.StatusActive
 	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
@@ -87,6 +89,22 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	head1.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: hAuth}, {Purpose: "SIGN", DER: hSign}}})
 	if st := head1.waitPhase(issuance.PhaseIssued); st.Template != "first_head" || st.NextApproval != "" {
 		t.Fatalf("the first head, without approvals: %+v", st)
+	}
+	var got struct {
+		Certificates []protocol.IssuanceCertificate `json:"certificates"`
+	}
+	if err := json.Unmarshal(head1.must("certificates", nil).Body, &got); err != nil || len(got.Certificates) != 2 {
+		t.Fatalf("certificates: %+v %v", got, err)
+	}
+	for _, c := range got.Certificates {
+		der, _ := base64.StdEncoding.DecodeString(c.DER)
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "ТОО «Тест»" {
+			t.Errorf("the %s certificate's O= is %q, want the register's name", c.Purpose, cert.Subject.Organization)
+		}
 	}
 
 	emp := w.toApplicationAs(protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "SENIM-FACE:MATCH")
