@@ -95,7 +95,6 @@ func (d *IssuanceDeps) sleep(wait time.Duration) bool {
 	}
 }
 
-
 // IssuanceStreamOf is the event-log stream of an application.
 func IssuanceStreamOf(id string) string { return "issuance/" + id }
 
