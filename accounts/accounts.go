@@ -35,7 +35,22 @@ type Notary struct {
 	// Hash is "argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>".
 	Hash    string    `json:"hash"`
 	Created time.Time `json:"created"`
+	// Roles are the account's duties in remote EDS issuance besides the
+	// notary's: RoleRegistrar, RoleModerator. None: a notary only.
+	Roles []string `json:"roles,omitempty"`
 }
+
+// The staff roles of remote EDS issuance an account may have.
+const (
+	// RoleRegistrar takes the registration video calls of applicants whose
+	// phone is not in the mobile-citizen database.
+	RoleRegistrar = "registrar"
+	// RoleModerator reviews a Digital ID that failed liveness or the face match.
+	RoleModerator = "moderator"
+)
+
+// ValidRole reports whether r is a staff role.
+func ValidRole(r string) bool { return r == RoleRegistrar || r == RoleModerator }
 
 // ErrBadLogin is returned for an unknown login or a wrong password alike.
 var ErrBadLogin = errors.New("accounts: wrong login or password")
@@ -219,6 +234,11 @@ func Add(path string, n Notary, password string, now time.Time) error {
 	}
 	if len(password) < minPassword {
 		return fmt.Errorf("accounts: the password needs at least %d characters", minPassword)
+	}
+	for _, r := range n.Roles {
+		if !ValidRole(r) {
+			return fmt.Errorf("accounts: role %q: want %s or %s", r, RoleRegistrar, RoleModerator)
+		}
 	}
 	n.Hash, n.Created = HashPassword(password), now.UTC()
 	return update(path, func(list []Notary) ([]Notary, error) {

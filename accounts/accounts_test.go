@@ -100,3 +100,20 @@ func TestRemoveIsNoticed(t *testing.T) {
 		t.Fatal("removing one notary lost another")
 	}
 }
+
+func TestStaffRolesAreKeptAndChecked(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "notaries.json")
+	if err := Add(p, Notary{Login: "dana", Name: "Дана Модератор", IIN: "791028302728", Roles: []string{RoleModerator}}, "dana-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := s.Get("dana"); !ok || len(n.Roles) != 1 || n.Roles[0] != RoleModerator {
+		t.Fatalf("roles not kept: %+v", n)
+	}
+	if err := Add(p, Notary{Login: "eve", Name: "Eve", IIN: "791028302728", Roles: []string{"admin"}}, "eve-password-1", time.Now()); err == nil {
+		t.Fatal("an unknown role was accepted")
+	}
+}

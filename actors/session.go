@@ -146,6 +146,8 @@ type sessionActor struct {
 	// checkingPassword: a password sign-in is being checked off this
 	// actor's goroutine (passwordChecked answers it).
 	checkingPassword bool
+	// issuance is the session's remote EDS issuance state (session_issuance.go).
+	issuance *issuanceSession
 }
 
 // NewSession returns the producer of a session actor for one connection.
@@ -173,7 +175,7 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.challenge()
 		s.armTimers(c)
 	case signinDeadline:
-		if !s.signedIn {
+		if !s.signedIn && !s.isApplicant() {
 			// An unauthenticated connection holds a slot of the IP's cap
 			// and a session actor: it gets a bounded time to sign in.
 			metrics.Refused.WithLabelValues(protocol.CodeSigninTimeout).Inc()
@@ -250,6 +252,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 			ActionType: m.Call.ActionType, WaitingSince: m.Call.RequestedAt.UTC(), QueuePosition: m.Position,
 		})
 		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.ActID, Body: body})
+	case IssuanceResult, IssuanceView, IssuanceSubscribed, IssuanceEvents, IssuanceOffer, IssuanceOfferGone, issuanceEntity:
+		s.issuanceAnswer(c, m)
 	case WithdrawOffer:
 		delete(s.offers, m.ActID)
 		s.send(protocol.Envelope{Type: protocol.TypeOfferGone, Act: m.ActID})
@@ -335,6 +339,10 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.signIn(c, env)
 		return
 	}
+	if env.Type == protocol.TypeIssuance || (env.Type == protocol.TypeMedia && s.inIssuanceCall(env.Act)) {
+		s.issuanceRequest(c, env) // an applicant has no EDS yet
+		return
+	}
 	if !s.signedIn && env.Type == protocol.TypeQuery && env.Name == "sign_link" {
 		s.signLink(c, env) // a phone's sign-in
 		return
@@ -408,6 +416,7 @@ func (s *sessionActor) closed(c *actor.Context) {
 	for a := range s.subs {
 		c.Send(s.sd.Sys.Acts(), Unsubscribe{ActID: a, Subscriber: c.PID()})
 	}
+	s.closeIssuance(c)
 	if s.sd.Egov != nil {
 		s.sd.Egov.DropOwner(c.PID().String())
 	}

@@ -19,6 +19,10 @@ type System struct {
 	desk      *actor.PID
 	operators *actor.PID
 	media     *actor.PID
+	// issuance is the applications' router (StartIssuance); nil: off.
+	issuance     *actor.PID
+	issuanceDeps *IssuanceDeps
+	ipStarts     *ipWindow
 }
 
 // Start builds the engine and spawns the router.
@@ -79,6 +83,7 @@ func (s *System) Stop() {
 		// tell the acts before the acts stop.
 		<-s.Engine.Poison(s.media).Done()
 	}
+	s.stopIssuance()
 	<-s.Engine.Poison(s.router).Done()
 	<-s.Engine.Poison(s.operators).Done()
 	<-s.Engine.Poison(s.desk).Done()

@@ -53,6 +53,8 @@ type Config struct {
 	Digidocs Digidocs `toml:"digidocs"`
 	// Runtime: see the Runtime type.
 	Runtime Runtime `toml:"runtime"`
+	// Issuance: remote EDS issuance (see its type, docs/issuance.md).
+	Issuance Issuance `toml:"issuance"`
 }
 
 // Runtime tunes the Go runtime's garbage collector, which decides how much
@@ -120,6 +122,76 @@ func (r Runtime) MemoryLimitBytes(available int64) (int64, bool) {
 		return int64(float64(available) * p / 100), true
 	}
 	return 0, false
+}
+
+// Issuance configures remote EDS issuance (docs/issuance.md): the rules of
+// domain/issuance, the bounds of anonymous applicants, and the ports to the
+// outside systems.
+type Issuance struct {
+	// Enabled runs the application actors and the applicant's protocol.
+	Enabled bool `toml:"enabled"`
+	// OTPTTL is a one-time code's lifetime and the countdown before a
+	// resend; OTPMaxTries wrong entries void a code; OTPPerWindow codes per
+	// IIN within OTPWindow, then a lockout.
+	OTPTTL       Duration `toml:"otp_ttl"`
+	OTPMaxTries  int      `toml:"otp_max_tries"`
+	OTPPerWindow int      `toml:"otp_per_window"`
+	OTPWindow    Duration `toml:"otp_window"`
+	// MaxImageBytes and MaxVideoBytes bound uploads (photos, the liveness
+	// video); MaxUploadsPerPurpose bounds attempts at each.
+	MaxImageBytes        int64 `toml:"max_image_bytes"`
+	MaxVideoBytes        int64 `toml:"max_video_bytes"`
+	MaxUploadsPerPurpose int   `toml:"max_uploads_per_purpose"`
+	// MinKeyBits is the shortest key the CA certifies.
+	MinKeyBits int `toml:"min_key_bits"`
+	// ExpireAfter ends an unfinished application that long after its start;
+	// SweepInterval is how often the server looks for them.
+	ExpireAfter   Duration `toml:"expire_after"`
+	SweepInterval Duration `toml:"sweep_interval"`
+	// CodeKeyFile holds the HMAC key of the one-time codes (at least 32
+	// bytes); empty: data_dir/issuance.key, made on first start.
+	CodeKeyFile string `toml:"code_key_file"`
+	// MaxOpenPerIIN bounds one IIN's unfinished applications; StartsPerIP
+	// bounds the applications one address starts per hour (the applicant
+	// is anonymous until the phone is verified).
+	MaxOpenPerIIN int `toml:"max_open_per_iin"`
+	StartsPerIP   int `toml:"starts_per_ip"`
+	// IdleAfter passivates an application actor idle that long (0: never).
+	IdleAfter Duration `toml:"idle_after"`
+	// RetryMin and RetryMax bound the backoff of an outside service that is
+	// unavailable; CAPoll is the wait between fetches of unsigned certificates.
+	RetryMin Duration `toml:"retry_min"`
+	RetryMax Duration `toml:"retry_max"`
+	CAPoll   Duration `toml:"ca_poll"`
+	// The ports (docs/issuance.md): БМГ, the SMS gateway, the face checks,
+	// document recognition, the CA, and the register of legal entities.
+	BMG      Port `toml:"bmg"`
+	SMS      Port `toml:"sms"`
+	FaceID   Port `toml:"faceid"`
+	DocRecog Port `toml:"docrecog"`
+	CA       Port `toml:"ca"`
+	LegalReg Port `toml:"legalreg"`
+}
+
+// Ports lists the issuance ports by their config names.
+func (i Issuance) Ports() []NamedPort {
+	return []NamedPort{{"bmg", i.BMG}, {"sms", i.SMS}, {"faceid", i.FaceID}, {"docrecog", i.DocRecog}, {"ca", i.CA}, {"legalreg", i.LegalReg}}
+}
+
+// NamedPort is a port with its name under [issuance].
+type NamedPort struct {
+	Name string
+	Port Port
+}
+
+// Port is the adapter of an outside system: "dev", the development
+// stand-in (a development setting: DevSettings names it), or "http", its
+// JSON API at URL with the bearer token in TokenFile.
+type Port struct {
+	Mode      string   `toml:"mode"`
+	URL       string   `toml:"url"`
+	TokenFile string   `toml:"token_file"`
+	Timeout   Duration `toml:"timeout"`
 }
 
 // Digidocs configures the port to eGov's "Digital documents" (package
@@ -506,8 +578,16 @@ func Default() Config {
 		Egov:     Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
 		Digidocs: Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
 		Runtime:  Runtime{GOGC: 100, MemoryLimit: "80%"},
+		Issuance: Issuance{Enabled: true, OTPTTL: Duration(120 * time.Second), OTPMaxTries: 3, OTPPerWindow: 5, OTPWindow: Duration(time.Hour),
+			MaxImageBytes: 10 << 20, MaxVideoBytes: 50 << 20, MaxUploadsPerPurpose: 5, MinKeyBits: 2048,
+			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute),
+			MaxOpenPerIIN: 3, StartsPerIP: 20, IdleAfter: Duration(2 * time.Minute),
+			RetryMin: Duration(time.Second), RetryMax: Duration(time.Minute), CAPoll: Duration(2 * time.Second),
+			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort(), LegalReg: devPort()},
 	}
 }
+
+func devPort() Port { return Port{Mode: "dev", Timeout: Duration(10 * time.Second)} }
 
 // EnvPrefix starts every environment override; SENIM_CONFIG names the file.
 const EnvPrefix = "SENIM_"
@@ -690,10 +770,58 @@ func (c Config) Validate() error {
 	} else if c.Runtime.GOGC == -1 && p == 0 && n == 0 {
 		errs = append(errs, errors.New("runtime: gogc = -1 needs a memory_limit (else the heap grows without end)"))
 	}
+	errs = append(errs, c.validateIssuance()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+func (c Config) validateIssuance() []error {
+	i := c.Issuance
+	if !i.Enabled {
+		return nil
+	}
+	var errs []error
+	if i.OTPTTL < Duration(30*time.Second) || i.OTPTTL > Duration(15*time.Minute) {
+		errs = append(errs, fmt.Errorf("issuance.otp_ttl %s: want 30s to 15m", i.OTPTTL.Std()))
+	}
+	if i.OTPMaxTries < 1 || i.OTPMaxTries > 10 || i.OTPPerWindow < 1 || i.OTPPerWindow > 50 || i.OTPWindow < Duration(time.Minute) {
+		errs = append(errs, errors.New("issuance: otp_max_tries 1 to 10, otp_per_window 1 to 50, otp_window at least 1m"))
+	}
+	if i.MaxImageBytes < 64<<10 || i.MaxVideoBytes < 64<<10 || i.MaxImageBytes > 64<<20 || i.MaxVideoBytes > 64<<20 {
+		errs = append(errs, errors.New("issuance: max_image_bytes and max_video_bytes 64 KiB to 64 MiB (the face service's limit)"))
+	}
+	if i.MaxUploadsPerPurpose < 1 || i.MinKeyBits < 2048 {
+		errs = append(errs, errors.New("issuance: max_uploads_per_purpose at least 1, min_key_bits at least 2048"))
+	}
+	if i.ExpireAfter < Duration(time.Hour) || i.SweepInterval < Duration(time.Second) || i.IdleAfter < 0 {
+		errs = append(errs, errors.New("issuance: expire_after at least 1h, sweep_interval at least 1s, idle_after not negative"))
+	}
+	if i.MaxOpenPerIIN < 1 || i.StartsPerIP < 1 {
+		errs = append(errs, errors.New("issuance: max_open_per_iin and starts_per_ip at least 1"))
+	}
+	if i.RetryMin <= 0 || i.RetryMax < i.RetryMin || i.CAPoll <= 0 {
+		errs = append(errs, errors.New("issuance: retry_min and ca_poll positive, retry_max at least retry_min"))
+	}
+	for _, p := range i.Ports() {
+		switch p.Port.Mode {
+		case "dev": // a development stand-in: named by DevSettings
+		case "http":
+			if err := checkBankURL(p.Port.URL); err != nil {
+				errs = append(errs, fmt.Errorf("issuance.%s: %w", p.Name, err))
+			}
+			if p.Port.TokenFile == "" {
+				errs = append(errs, fmt.Errorf("issuance.%s: mode http needs token_file", p.Name))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("issuance.%s.mode %q: want dev or http", p.Name, p.Port.Mode))
+		}
+		if p.Port.Timeout <= 0 {
+			errs = append(errs, fmt.Errorf("issuance.%s.timeout must be positive", p.Name))
+		}
+	}
+	return errs
 }
 
 // checkBankURL accepts an https URL, or http to a loopback host (a provider

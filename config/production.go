@@ -33,6 +33,13 @@ func (c Config) DevSettings() []string {
 	if c.Digidocs.Mode == "dev" {
 		on = append(on, `digidocs.mode = "dev" (documents are saved to the Digital documents stand-in; set "http")`)
 	}
+	if i := c.Issuance; i.Enabled {
+		for _, p := range i.Ports() {
+			if p.Port.Mode == "dev" {
+				on = append(on, "issuance."+p.Name+`.mode = "dev" (remote EDS issuance talks to a development stand-in; set "http")`)
+			}
+		}
+	}
 	if strings.HasPrefix(strings.ToLower(c.Document.PublicURL), "http://") {
 		on = append(on, "document.public_url = "+c.Document.PublicURL+" (QR codes point at plain HTTP; use https://)")
 	}

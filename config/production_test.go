@@ -7,7 +7,7 @@ import (
 
 func TestDevSettingsOfDefaultsNameEachOne(t *testing.T) {
 	got := strings.Join(Default().DevSettings(), "\n")
-	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url", "digidocs.mode"} {
+	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url", "digidocs.mode", "issuance.ca.mode"} {
 		if !strings.Contains(got, key) {
 			t.Errorf("%s not named in:\n%s", key, got)
 		}
@@ -23,6 +23,9 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 	c.Bank.Mode = "http"
 	c.Digidocs.Mode = "http"
 	c.Document.PublicURL = "https://senim.kz"
+	for _, p := range []*Port{&c.Issuance.BMG, &c.Issuance.SMS, &c.Issuance.FaceID, &c.Issuance.DocRecog, &c.Issuance.CA, &c.Issuance.LegalReg} {
+		p.Mode = "http"
+	}
 	if got := c.DevSettings(); len(got) != 0 {
 		t.Fatalf("want none, got %q", got)
 	}
@@ -33,6 +36,7 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 		"media.loopback_only": func(c *Config) { c.Media.LoopbackOnly = true },
 		"bank.mode":           func(c *Config) { c.Bank.Mode = "dev" },
 		"digidocs.mode":       func(c *Config) { c.Digidocs.Mode = "dev" },
+		"issuance.sms.mode":   func(c *Config) { c.Issuance.SMS.Mode = "dev" },
 		"document.public_url": func(c *Config) { c.Document.PublicURL = "HTTP://senim.kz" },
 	} {
 		d := c

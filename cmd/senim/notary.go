@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strings"
 	"time"
 
 	"github.com/senim-kz/senim/accounts"
@@ -17,8 +18,15 @@ var notaryAccounts = accountKind{
 	flags: func(fs *flag.FlagSet) (func(path, login, name, pw string, now time.Time) error, func() bool) {
 		id := fs.String("iin", "", "the notary's IIN: their EDS must carry it")
 		license := fs.String("license", "", "licence number")
+		roles := fs.String("roles", "", "staff roles of remote EDS issuance, comma-separated: registrar, moderator")
 		add := func(path, login, name, pw string, now time.Time) error {
-			return accounts.Add(path, accounts.Notary{Login: login, Name: name, IIN: *id, License: *license}, pw, now)
+			var rs []string
+			for _, r := range strings.Split(*roles, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					rs = append(rs, r)
+				}
+			}
+			return accounts.Add(path, accounts.Notary{Login: login, Name: name, IIN: *id, License: *license, Roles: rs}, pw, now)
 		}
 		return add, func() bool { return *id == "" }
 	},

@@ -75,6 +75,10 @@ type Server struct {
 	now          func() time.Time
 	stopReload   chan struct{}
 
+	// IssuanceDev are the stand-ins of remote EDS issuance's ports in
+	// development (issuance.go).
+	IssuanceDev IssuanceDevs
+
 	// Egov holds the eGov mobile signing links (egov.go).
 	Egov *egovmobile.Store
 	// Digidocs is the Digital documents port (digidocs.go); DigidocsSim
@@ -221,6 +225,13 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	s.checkpoints = checkpoint.Start(s.Log, s.CheckpointKey, cfg.Checkpoint.Interval.Std(), now, log)
 	s.opsSampler = newOpsSampler(s.Actors, s.Log, now, log.With().Str("component", "ops").Logger())
 	if s.Egov, err = newEgovStore(cfg, s); err != nil {
+		s.Actors.Stop()
+		s.closeTURN()
+		s.Log.Close()
+		s.closeBank()
+		return nil, err
+	}
+	if err = s.startIssuance(cfg, now); err != nil {
 		s.Actors.Stop()
 		s.closeTURN()
 		s.Log.Close()
@@ -401,6 +412,9 @@ func (s *Server) Start() error {
 	go s.reloadLoop()
 	// Acts idle past act.expire_after expire; the sweep stops with the reload loop.
 	go s.Actors.SweepEvery(s.cfg.Act.SweepInterval.Std(), s.stopReload)
+	if s.Actors.Issuance() != nil {
+		go s.Actors.IssuanceSweepEvery(s.cfg.Issuance.SweepInterval.Std(), s.stopReload)
+	}
 	go s.opsSampler.run()
 	if s.DevCA != nil {
 		s.log.Warn().Str("dir", s.DevCA.Dir()).Str("root_sha256", pki.Fingerprint(s.DevCA.Root())).
@@ -493,6 +507,7 @@ func (s *Server) routes() http.Handler {
 	s.opsRoutes(mux)
 	s.recordingRoutes(mux)
 	s.egovRoutes(mux)
+	s.issuanceRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		for _, c := range append(append(s.Trust.Roots()[:0:0], s.Trust.Roots()...), s.Trust.Intermediates()...) {
