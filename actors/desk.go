@@ -33,8 +33,14 @@ type (
 	}
 	// NotaryDeclined: the notary passes on the offered call.
 	NotaryDeclined struct{ Login, ActID string }
-	// NotaryGone: the notary's last session closed.
+	// NotaryGone: the notary's last session closed, and the grace in which
+	// they could come back as they were is over.
 	NotaryGone struct{ Login string }
+	// NotaryAbsent: the notary's last session closed; they keep their
+	// place for the grace time but are offered nothing.
+	NotaryAbsent struct{ Login string }
+	// NotaryPresent: an absent notary signed in again.
+	NotaryPresent struct{ Login string }
 	// DeskSnapshot asks the desk for what the operators' dashboard shows;
 	// the desk answers a DeskView to ReplyTo, never waiting on anyone.
 	DeskSnapshot struct{ ReplyTo *actor.PID }
@@ -176,6 +182,10 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.notary(m.Login).Available = m.Available
 	case NotaryDeclined:
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
+	case NotaryAbsent:
+		k.carry(c, k.d.Absent(m.Login))
+	case NotaryPresent:
+		k.carry(c, k.d.Present(m.Login))
 	case NotaryGone:
 		k.carry(c, k.d.Disconnected(m.Login, now))
 		delete(k.seen, m.Login)

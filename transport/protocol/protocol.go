@@ -25,6 +25,9 @@ const (
 	TypeEvent      = "event"      // an event of a subscribed act
 	TypeOffer      = "offer"      // the desk offers a waiting call to a notary
 	TypeOfferGone  = "offer_gone" // that call was taken or withdrawn
+	// TypeOperatorState restores a notary's console on sign-in: their
+	// operator mode and the acts in progress.
+	TypeOperatorState = "operator_state"
 
 	// App to server.
 	TypeSignIn    = "signin"
@@ -215,6 +218,21 @@ type ActList struct {
 	Total int          `json:"total"`
 	// Partial is set when the list was cut short: more of the notary's
 	// acts changed than one query replays; asking again continues.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// OperatorState is the body of operator_state, sent to a notary's session
+// right after its welcome: what the console shows as the notary left it.
+type OperatorState struct {
+	// Available is the notary's operator mode: true if they were available
+	// for calls and signed in again within desk.operator_grace (or have
+	// another session open), false otherwise.
+	Available bool `json:"available"`
+	// InProgress are the notary's acts accepted and not finished (phase
+	// with_notary), newest first, from the log: they survive a restart.
+	InProgress []ActSummary `json:"in_progress"`
+	// Partial: more acts changed than one sign-in reads; the register
+	// lists them all.
 	Partial bool `json:"partial,omitempty"`
 }
 

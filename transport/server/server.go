@@ -201,7 +201,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
-		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(),
+		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(), OperatorGrace: cfg.Desk.OperatorGrace.Std(),
 	})
 	if err != nil {
 		s.closeSFU()
