@@ -38,7 +38,41 @@ export function home() {
   }
   renderOperator();
   renderOffers();
-  return refreshRegister();
+  renderInProgress();
+  return Promise.all([refreshRegister(), S.inProgress ? refreshInProgress() : null]);
+}
+
+/**
+ * onOperatorState restores the console as the notary left it, right after
+ * a sign-in (a reload, a new tab, a dropped network): the operator mode
+ * (the server kept it for desk.operator_grace) and the acts in progress.
+ * The offers they hold come next as offer messages.
+ */
+export function onOperatorState(env) {
+  const b = env.body || {};
+  const was = S.operator;
+  S.operator = b.available ? 'available' : 'away';
+  S.inProgress = b.in_progress || [];
+  renderOperator();
+  renderInProgress();
+  if (b.available && was !== 'available') say(t('notary.restored.on'));
+}
+
+/** refreshInProgress asks the register for the acts in progress again. */
+async function refreshInProgress() {
+  const r = await query('register', undefined, { status: 'with_notary', per_page: 100 });
+  S.inProgress = r.acts || [];
+  renderInProgress();
+}
+
+// renderInProgress lists the acts accepted and not finished, each with a
+// button that opens it.
+function renderInProgress() {
+  const acts = S.inProgress || [];
+  $('inProgress').replaceChildren(...(acts.length ? acts.map((a) => el('li', { class: 'in-progress', 'data-act': a.act },
+    el('span', { text: t('notary.inprogress.item', { principal: a.principal || a.principal_iin || '', code: a.registry_number || a.act.slice(0, 8) + '…', date: a.date || date(a.created_at) }) }), ' ',
+    button('notary.inprogress.open', () => openAct(a.act), { kind: 'secondary', vars: { principal: a.principal || a.principal_iin || '' } })))
+    : [tx('li', 'notary.inprogress.none', null, { class: 'muted' })]));
 }
 
 function renderOperator() {
