@@ -81,13 +81,16 @@ func TestNotaryReloadKeepsModeAndAct(t *testing.T) {
 	b.until("the act did not open from the list", `!document.getElementById('actView').hidden && window.senim.state.id === '`+actID+`'`)
 }
 
-// The register of actions in the real UI: 21 acts of the notary (one of
-// another client, two refused) make two pages of 20; the pager moves
-// between them; the status filter, the date filter and the search by name
-// narrow the list.
+// The register of actions in the real UI: 22 acts of the notary (one
+// signed, one of another client, two refused, one with a draft) make two
+// pages of 20; the pager moves between them; the status filter, the date
+// filters and the search by name and by registry number narrow the list;
+// the registry number and the amount are shown; the electronic register of
+// completed acts lists the signed one.
 func TestRegisterInTheBrowser(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
+	signed, _, _ := w.toSigned(t)
 	nt := w.notaryIn("aliya", "aliya-password")
 	must(t, 0, nt.Operator(ctx, "available", ""))
 	cl := w.eds("client", w.client)
@@ -103,12 +106,17 @@ func TestRegisterInTheBrowser(t *testing.T) {
 		return id
 	}
 	var refused []string
+	var drafted string
 	for i := 0; i < 20; i++ {
 		id := take(cl, w.client)
 		if i < 2 {
 			mustOf[client.Ack](t)(nt.Command(ctx, id, "refuse_act", map[string]any{"reason": "нет документов"}))
 			refused = append(refused, id)
 			continue
+		}
+		if i == 2 {
+			mustOf[client.Ack](t)(nt.Command(ctx, id, "present_draft", map[string]any{"registry_number": "1-2026-0042", "powers": "Управлять автомобилем", "term_months": 12}))
+			drafted = id
 		}
 		mustOf[client.Ack](t)(nt.Command(ctx, id, "end_call", nil))
 	}
@@ -125,16 +133,21 @@ func TestRegisterInTheBrowser(t *testing.T) {
 		return `document.querySelector('#regPages span').textContent === ` +
 			jsString(catalogText(t, "ru", "register.page", map[string]any{"page": page, "pages": pages, "total": total}))
 	}
-	b.until("page 1 is not 20 of 21", rows+` === 20 && `+pager(1, 2, 21))
+	b.until("page 1 is not 20 of 22", rows+` === 20 && `+pager(1, 2, 22))
 	// The newest first: the other client's act, the last made, heads page 1.
 	b.until("the newest act is not first", `document.querySelector('#register tr a').getAttribute('href') === '#act/`+stranger+`'`)
 	b.until("Previous is enabled on the first page", `document.querySelector('#regPages button[data-k="register.prev"]').disabled`)
 	sc.shot(b, "register-page-1", false)
 	b.click("register.next", 0)
-	b.until("page 2 is not the 21st act", rows+` === 1 && `+pager(2, 2, 21)+` && document.querySelector('#regPages button[data-k="register.next"]').disabled`)
+	b.until("page 2 is not the last two acts", rows+` === 2 && `+pager(2, 2, 22)+` && document.querySelector('#regPages button[data-k="register.next"]').disabled`+
+		` && !!document.querySelector('#register a[href="#act/`+signed+`"]')`)
 	sc.shot(b, "register-page-2", false)
 	b.click("register.prev", 0)
-	b.until("back on page 1", rows+` === 20 && `+pager(1, 2, 21))
+	b.until("back on page 1", rows+` === 20 && `+pager(1, 2, 22))
+	// The act with a draft shows its registry number and amount.
+	amount := "15\u00a0137,50\u00a0₸"
+	b.until("the registry number and the amount are not shown",
+		`(r => r.children[1].textContent === '1-2026-0042' && r.children[5].textContent === '`+amount+`')(document.querySelector('#register a[href="#act/`+drafted+`"]').closest('tr'))`)
 
 	// Status: refused.
 	b.js(`document.getElementById('regStatus').value = 'refused'`)
@@ -145,7 +158,7 @@ func TestRegisterInTheBrowser(t *testing.T) {
 	}
 	phase := catalogText(t, "ru", "phase.refused", nil)
 	b.until("the status column does not read the catalog's phase",
-		`[...document.querySelectorAll('#register tr')].every(r => r.children[2].textContent === `+jsString(phase)+`)`)
+		`[...document.querySelectorAll('#register tr')].every(r => r.children[3].textContent === `+jsString(phase)+`)`)
 	sc.shot(b, "register-refused", false)
 
 	// Dates (Almaty): tomorrow on has nothing; today has them all.
@@ -157,15 +170,25 @@ func TestRegisterInTheBrowser(t *testing.T) {
 	sc.shot(b, "register-empty", false)
 	b.js(`document.getElementById('regFrom').value = '` + today.Format("2006-01-02") + `'; document.getElementById('regTo').value = '` + today.Format("2006-01-02") + `'`)
 	b.click("register.search", 0)
-	b.until("today's acts", rows+` === 20 && `+pager(1, 2, 21))
+	b.until("today's acts", rows+` === 20 && `+pager(1, 2, 22))
 
 	// Search by the other client's surname, in lower case.
 	surname := strings.ToLower(strings.Fields(strangerName)[0])
 	b.js(`document.getElementById('regQ').value = ` + jsString(surname))
 	b.click("register.search", 0)
 	b.until("the search does not find the other client's act alone", rows+` === 1 && `+pager(1, 1, 1)+
-		` && document.querySelector('#register a').getAttribute('href') === '#act/`+stranger+`' && document.querySelector('#register tr').children[1].textContent === `+jsString(strangerName))
+		` && document.querySelector('#register a').getAttribute('href') === '#act/`+stranger+`' && document.querySelector('#register tr').children[2].textContent === `+jsString(strangerName))
 	sc.shot(b, "register-search", false)
+	b.js(`document.getElementById('regQ').value = '0042'`)
+	b.click("register.search", 0)
+	b.until("the search by registry number", rows+` === 1 && document.querySelector('#register a').getAttribute('href') === '#act/`+drafted+`'`)
+
+	// The electronic register of completed acts: the signed act alone.
+	b.js(`document.getElementById('regQ').value = ''; document.getElementById('regKind').value = 'completed'`)
+	b.click("register.search", 0)
+	b.until("the electronic register does not list the signed act alone", rows+` === 1 && `+pager(1, 1, 1)+
+		` && document.querySelector('#register a').getAttribute('href') === '#act/`+signed+`'`)
+	sc.shot(b, "register-completed", false)
 	b.js(`document.querySelector('#register a').click()`)
-	b.until("the act did not open from the register", `!document.getElementById('actView').hidden && window.senim.state.id === '`+stranger+`'`)
+	b.until("the act did not open from the register", `!document.getElementById('actView').hidden && window.senim.state.id === '`+signed+`'`)
 }

@@ -4,13 +4,15 @@
 // registry card, the draft in Russian and Kazakh with its exact preview,
 // the revisions with the client's requested changes, the invoice and Sign.
 
-import { t, time, date, dateTime } from './i18n.js';
+import { t, time, date, dateTime, money } from './i18n.js';
 import { $, el, tx, button, run, say } from './ui.js';
 import { S, query, command, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
 const CHECKS = ['document_shown', 'registry_lookup', 'legal_capacity', 'rights_explained'];
-const REG = { q: '', status: '', from: '', to: '', page: 1, per_page: 20 };
+// REG is the register's query; kind is the list: every act of the notary
+// (register) or the electronic register of completed acts (completed).
+const REG = { kind: 'register', q: '', status: '', from: '', to: '', page: 1, per_page: 20 };
 
 /** home draws operator mode and the register. */
 export function home() {
@@ -30,7 +32,7 @@ export function home() {
     }, $('opErr')));
     $('regForm').addEventListener('submit', (e) => {
       e.preventDefault();
-      Object.assign(REG, { q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
+      Object.assign(REG, { kind: $('regKind').value, q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
       run(refreshRegister, $('regErr'));
     });
     // The longest wait grows while nobody takes the call: redraw it.
@@ -139,7 +141,7 @@ export function renderOffers() {
 /** refreshRegister loads a page of the register (search where the server supports it). */
 export async function refreshRegister() {
   const body = { q: REG.q, status: REG.status, from: REG.from, to: REG.to, page: REG.page, per_page: REG.per_page };
-  const r = await query('register', undefined, body);
+  const r = await query(REG.kind, undefined, body);
   let acts = r.acts || [];
   const hasTotal = typeof r.total === 'number';
   if (!hasTotal) acts = filterLocally(acts); // an older server: filter and page here
@@ -147,11 +149,13 @@ export async function refreshRegister() {
   if (!hasTotal) acts = acts.slice((REG.page - 1) * REG.per_page, REG.page * REG.per_page);
   const rows = acts.map((a) => el('tr', {},
     el('td', {}, el('a', { href: '#act/' + a.act, onclick: (e) => { e.preventDefault(); run(() => openAct(a.act)); }, text: a.document_code || a.act.slice(0, 8) + '…' })),
+    el('td', { text: a.registry_number || '' }),
     el('td', { text: a.principal || a.principal_iin }),
     el('td', { text: phaseText(a.phase) }),
     el('td', { text: a.phone || '' }),
-    el('td', { text: dateTime(a.created_at) })));
-  $('register').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: t('list.empty') }))]));
+    el('td', { class: 'num', text: a.amount ? money(a.amount) : '' }),
+    el('td', { text: dateTime(a.signed_at || a.created_at) })));
+  $('register').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 7, class: 'muted', text: t('list.empty') }))]));
   const pages = Math.max(1, Math.ceil(total / REG.per_page));
   $('regPages').replaceChildren(
     el('span', { text: t('register.page', { page: REG.page, pages, total }) }), ' ',
