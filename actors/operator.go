@@ -30,10 +30,11 @@ type (
 	OperatorsSnapshot struct{ ReplyTo *actor.PID }
 	// OperatorsView lists the signed-in notaries with their open sessions.
 	OperatorsView struct{ Online map[string]int }
-	// OperatorRestored tells a session that joined what its notary's
-	// operator mode is: the one they left, if they come back within the
-	// grace time. The offers they hold follow as OfferCall.
-	OperatorRestored struct{ Available bool }
+	// OperatorStatus tells a session its notary's operator mode: on
+	// joining (the mode they left, if they come back within the grace
+	// time; the offers they hold follow as OfferCall), and to every
+	// session when one of them changes it.
+	OperatorStatus struct{ Available bool }
 )
 
 // operatorGraceOver is the grace time after a notary's last session closed
@@ -75,7 +76,7 @@ func (o *operatorActor) Receive(c *actor.Context) {
 		o.stopGrace()
 	case OperatorJoin:
 		o.sessions[m.Session.ID] = m.Session
-		c.Send(m.Session, OperatorRestored{Available: o.available})
+		c.Send(m.Session, OperatorStatus{Available: o.available})
 		if o.absent {
 			// Back within the grace: the desk offers them calls again
 			// (the offers come through OfferCall, to this session too).
@@ -108,6 +109,8 @@ func (o *operatorActor) Receive(c *actor.Context) {
 	case OperatorMode:
 		o.available = m.Available
 		c.Send(o.desk, NotaryAvailable{Login: o.login, Available: m.Available})
+		// The notary's other tabs show the same mode.
+		o.broadcast(c, OperatorStatus{Available: m.Available})
 	case OperatorDecline:
 		if _, ok := o.offers[m.ActID]; ok {
 			// The notary's other sessions drop the declined offer too.

@@ -238,8 +238,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 			ActionType: m.Call.ActionType, WaitingSince: m.Call.RequestedAt.UTC(), QueuePosition: m.Position,
 		})
 		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.ActID, Body: body})
-	case OperatorRestored:
-		s.operatorRestored(m)
+	case OperatorStatus:
+		s.operatorStatus(m)
 	case WithdrawOffer:
 		delete(s.offers, m.ActID)
 		s.send(protocol.Envelope{Type: protocol.TypeOfferGone, Act: m.ActID})

@@ -197,11 +197,12 @@ func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {
 	s.send(protocol.Envelope{Type: protocol.TypeAck, ID: env.ID, Act: env.Act})
 }
 
-// operatorRestored sends the notary's console what it shows as they left
-// it: the operator mode (from the operator actor) and the acts in
-// progress (from the log's notary index, so a restart keeps them). The
-// offers the notary holds follow as offer frames.
-func (s *sessionActor) operatorRestored(m OperatorRestored) {
+// operatorStatus sends the notary's console its operator_state: after
+// the sign-in, what it shows as they left it, and again when the mode
+// changes in any of their sessions. The mode comes from the operator
+// actor, the acts in progress from the log's notary index (a restart
+// keeps them). The offers the notary holds follow as offer frames.
+func (s *sessionActor) operatorStatus(m OperatorStatus) {
 	if !s.signedIn || s.me.Role != act.RoleNotary {
 		return
 	}

@@ -42,7 +42,7 @@ func signInNotary(b tab) {
 // resumes the session, reopens the act, and the console is as they left
 // it: available for calls (operator_state), and the act listed under
 // "Acts in progress" with a button that opens it.
-func TestNotaryReloadKeepsModeAndAct(t *testing.T) {
+func TestNotaryReloadInTheBrowserKeepsModeAndAct(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
 	sc := newScreens(t, "ru")

@@ -128,6 +128,11 @@ func TestOperatorModeRestoredWithinTheGrace(t *testing.T) {
 		t.Fatalf("second tab: %+v", st)
 	}
 	next(t, tab.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer && e.Act == second })
+	// Away in one tab: the other shows it too.
+	must(t, 0, again.Operator(ctx, "away", ""))
+	if st := operatorState(t, tab); st.Available {
+		t.Fatalf("the other tab after away: %+v", st)
+	}
 }
 
 // After the grace the notary is away: signing in again shows it, and no

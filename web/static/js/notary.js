@@ -48,16 +48,17 @@ export function home() {
  * onOperatorState restores the console as the notary left it, right after
  * a sign-in (a reload, a new tab, a dropped network): the operator mode
  * (the server kept it for desk.operator_grace) and the acts in progress.
- * The offers they hold come next as offer messages.
+ * The offers they hold come next as offer messages. It comes again when
+ * another tab of the notary changes the mode.
  */
 export function onOperatorState(env) {
   const b = env.body || {};
-  const was = S.operator;
+  const first = S.inProgress === null; // later ones follow a change of mode in another tab
   S.operator = b.available ? 'available' : 'away';
   S.inProgress = b.in_progress || [];
   renderOperator();
   renderInProgress();
-  if (b.available && was !== 'available') say(t('notary.restored.on'));
+  if (first && b.available) say(t('notary.restored.on'));
 }
 
 /** refreshInProgress asks the register for the acts in progress again. */
