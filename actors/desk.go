@@ -52,7 +52,22 @@ type (
 		Default                  time.Duration
 		ReplyTo                  *actor.PID
 	}
+	// DeskQueueAsk asks how many calls wait and since when the oldest, for
+	// a notary's console; the desk answers ReplyTo with a DeskQueue under
+	// Tag.
+	DeskQueueAsk struct {
+		Tag     string
+		ReplyTo *actor.PID
+	}
 )
+
+// DeskQueue is the queue's size and its oldest call's request time (zero
+// when nobody waits).
+type DeskQueue struct {
+	Tag     string
+	Waiting int
+	Oldest  time.Time
+}
 
 // DeskView is the desk at one moment: the calls waiting, oldest first, and
 // the notaries in operator mode or in a call. It carries full IINs: whoever
@@ -193,6 +208,12 @@ func (k *deskActor) Receive(c *actor.Context) {
 		c.Send(m.ReplyTo, k.view())
 	case QueuePositionAsk:
 		c.Send(m.ReplyTo, k.position(m))
+	case DeskQueueAsk:
+		q := DeskQueue{Tag: m.Tag}
+		if w := k.d.Waiting(); len(w) > 0 {
+			q.Waiting, q.Oldest = len(w), w[0].RequestedAt
+		}
+		c.Send(m.ReplyTo, q)
 	}
 	if k.d != nil {
 		metrics.Queue.Set(float64(len(k.d.Waiting())))

@@ -190,6 +190,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.recheck()
 	case QueuePositionAnswer:
 		s.queueAnswer(m)
+	case DeskQueue:
+		s.deskQueueAnswer(m)
 	case CommandResult:
 		if s.registryRecorded(m) {
 			return

@@ -111,6 +111,16 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		result(list)
 	case "queue_position":
 		s.queuePosition(c, env)
+	case "desk_queue":
+		// A notary's console shows how many wait and for how long, also
+		// when no call is offered to them.
+		if s.me.Role != act.RoleNotary {
+			s.fail(env, string(act.CodeForbidden), "desk_queue is for notaries")
+			return
+		}
+		s.inFlight[env.ID] = "query"
+		s.pending["dq:"+env.ID] = env
+		c.Send(s.deps.Desk, DeskQueueAsk{Tag: env.ID, ReplyTo: c.PID()})
 	case "sign_link":
 		s.signLink(c, env)
 	case "my_documents":
@@ -296,6 +306,23 @@ func (s *sessionActor) queuePosition(c *actor.Context, env protocol.Envelope) {
 	s.inFlight[env.ID] = "query"
 	s.pending["qp:"+env.ID] = env
 	c.Send(s.deps.Desk, QueuePositionAsk{ActID: env.Act, PrincipalIIN: s.me.IIN, Default: s.sd.QueueEstimate, ReplyTo: c.PID(), Tag: env.ID})
+}
+
+// deskQueueAnswer answers a desk_queue query.
+func (s *sessionActor) deskQueueAnswer(m DeskQueue) {
+	env, ok := s.pending["dq:"+m.Tag]
+	delete(s.pending, "dq:"+m.Tag)
+	delete(s.inFlight, m.Tag)
+	if !ok {
+		return
+	}
+	q := protocol.DeskQueue{Waiting: m.Waiting}
+	if !m.Oldest.IsZero() {
+		t := m.Oldest.UTC()
+		q.OldestSince = &t
+	}
+	body, _ := json.Marshal(q)
+	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Name: env.Name, Body: body})
 }
 
 func (s *sessionActor) queueAnswer(m QueuePositionAnswer) {

@@ -236,6 +236,13 @@ type OperatorState struct {
 	Partial bool `json:"partial,omitempty"`
 }
 
+// DeskQueue answers desk_queue: how many calls wait for a notary, and
+// since when the oldest (left out when none waits).
+type DeskQueue struct {
+	Waiting     int        `json:"waiting"`
+	OldestSince *time.Time `json:"oldest_since,omitempty"`
+}
+
 // QueuePosition answers queue_position: where the principal's call waits.
 type QueuePosition struct {
 	Position        int   `json:"position"`

@@ -192,3 +192,27 @@ func TestRegisterInTheBrowser(t *testing.T) {
 	b.js(`document.querySelector('#register a').click()`)
 	b.until("the act did not open from the register", `!document.getElementById('actView').hidden && window.senim.state.id === '`+signed+`'`)
 }
+
+// The console counts the citizens waiting also when their call is offered
+// to another notary (desk_queue), and the count follows the desk: when the
+// other notary takes the call, nobody waits.
+func TestQueueCountInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	bolat := w.notaryIn("bolat", "bolat-password")
+	must(t, 0, bolat.Operator(ctx, "available", ""))
+	id, c := w.readyAct(t)
+	mustOf[client.Ack](t)(c.Command(ctx, id, "request_call", nil))
+	next(t, bolat.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer && e.Act == id })
+
+	sc := newScreens(t, "kk")
+	b := tab{t, browser(t)}
+	b.navigate(w.http + "/?lang=kk")
+	signInNotary(b)
+	tmpl := catalogText(t, "kk", "notary.queue", map[string]any{"n": 1})
+	one := tmpl[:strings.Index(tmpl, "{")] // "Күтуде: 1. Ең ұзақ …" up to the time
+	b.until("the console does not count the call offered to bolat", `document.getElementById('queueInfo').textContent.startsWith(`+jsString(one)+`) && window.senim.offers.size === 0`)
+	sc.shot(b, "notary-queue-of-others", false)
+	mustOf[client.Ack](t)(bolat.Command(ctx, id, "accept_call", nil))
+	b.until("the count does not follow the desk", `document.getElementById('queueInfo').textContent === `+jsString(catalogText(t, "kk", "notary.queue.empty", nil)))
+}

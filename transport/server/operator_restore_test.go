@@ -190,3 +190,28 @@ func TestActsInProgressAfterARestart(t *testing.T) {
 		t.Fatalf("in progress %+v, want %s only (%s is signed)", st.InProgress, actID, done)
 	}
 }
+
+// desk_queue tells any notary how many calls wait and since when, also
+// when the call is offered to someone else; nobody else may ask.
+func TestDeskQueueForNotaries(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	aliya := w.notaryIn("aliya", "aliya-password")
+	var q protocol.DeskQueue
+	if err := aliya.Query(ctx, "desk_queue", "", nil, &q); err != nil || q.Waiting != 0 || q.OldestSince != nil {
+		t.Fatalf("empty desk: %+v %v", q, err)
+	}
+	bolat := w.notaryIn("bolat", "bolat-password")
+	must(t, 0, bolat.Operator(ctx, "available", ""))
+	id, c := w.readyAct(t)
+	mustOf[client.Ack](t)(c.Command(ctx, id, "request_call", nil))
+	next(t, bolat.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer && e.Act == id })
+	if err := aliya.Query(ctx, "desk_queue", "", nil, &q); err != nil || q.Waiting != 1 || q.OldestSince == nil {
+		t.Fatalf("one call offered to bolat: %+v %v", q, err)
+	}
+	if want := w.state(t, c, id).CallRequestedAt; !q.OldestSince.Equal(want) {
+		t.Fatalf("oldest since %v, want %v", q.OldestSince, want)
+	}
+	err := c.Query(ctx, "desk_queue", "", nil, &q)
+	refused(t, err, "forbidden")
+}

@@ -35,11 +35,13 @@ export function home() {
       Object.assign(REG, { kind: $('regKind').value, q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
       run(refreshRegister, $('regErr'));
     });
-    // The longest wait grows while nobody takes the call: redraw it.
-    setInterval(() => { if (S.offers.size) renderOffers(); }, 30000);
+    // The queue changes without this notary (calls offered to others,
+    // taken, given up) and the longest wait grows: ask the desk again.
+    setInterval(() => { if (S.session && S.me && S.me.role === 'notary') refreshQueue(); }, 15000);
   }
   renderOperator();
   renderOffers();
+  refreshQueue();
   renderInProgress();
   return Promise.all([refreshRegister(), S.inProgress ? refreshInProgress() : null]);
 }
@@ -90,6 +92,7 @@ export function onOffer(env) {
   const fresh = !S.offers.has(env.act);
   S.offers.set(env.act, env.body || {});
   renderOffers();
+  refreshQueue();
   if (fresh) alertCall(env.body || {});
 }
 
@@ -97,6 +100,14 @@ export function onOffer(env) {
 export function onOfferGone(env) {
   S.offers.delete(env.act);
   renderOffers();
+  refreshQueue();
+}
+
+// refreshQueue asks the desk how many wait and since when (desk_queue):
+// the count includes calls offered to other notaries.
+function refreshQueue() {
+  if (!S.session) return;
+  query('desk_queue').then((q) => { S.queue = q; renderOffers(); }).catch(() => { /* the offers' own count remains */ });
 }
 
 function alertCall(o) {
@@ -128,9 +139,13 @@ function beep() {
 export function renderOffers() {
   const offers = [...S.offers.entries()];
   document.title = offers.length ? t('notary.title.offers', { n: offers.length }) : t('app.title');
-  const oldest = offers.reduce((m, [, o]) => (o.waiting_since && (!m || o.waiting_since < m) ? o.waiting_since : m), '');
-  const waiting = offers.reduce((m, [, o]) => Math.max(m, o.queue_position || 0, o.waiting || 0), offers.length);
-  $('queueInfo').textContent = offers.length
+  let oldest = offers.reduce((m, [, o]) => (o.waiting_since && (!m || o.waiting_since < m) ? o.waiting_since : m), '');
+  let waiting = offers.reduce((m, [, o]) => Math.max(m, o.queue_position || 0, o.waiting || 0), offers.length);
+  if (S.queue) {
+    waiting = Math.max(waiting, S.queue.waiting || 0);
+    if (S.queue.oldest_since && (!oldest || S.queue.oldest_since < oldest)) oldest = S.queue.oldest_since;
+  }
+  $('queueInfo').textContent = waiting && oldest
     ? t('notary.queue', { n: waiting, since: time(oldest), minutes: Math.max(0, Math.round((Date.now() - new Date(oldest)) / 60000)) })
     : t('notary.queue.empty');
   $('offers').replaceChildren(...offers.map(([act, o]) => el('li', { class: 'offer' },
