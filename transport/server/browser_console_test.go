@@ -216,3 +216,25 @@ func TestQueueCountInTheBrowser(t *testing.T) {
 	mustOf[client.Ack](t)(bolat.Command(ctx, id, "accept_call", nil))
 	b.until("the count does not follow the desk", `document.getElementById('queueInfo').textContent === `+jsString(catalogText(t, "kk", "notary.queue.empty", nil)))
 }
+
+// The attorney finds the act waiting for their consent with the
+// principal's name and what the consent is for (the kind of act).
+func TestAttorneyWaitingListInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	c := w.eds("client", w.client)
+	id := mustOf[string](t)(c.Apply(ctx, w.client, "+7 701 234 56 78", attorneyIIN))
+	principal := w.state(t, c, id).Principal.Name
+
+	sc := newScreens(t, "kk")
+	b := tab{t, browser(t)}
+	b.navigate(w.http + "/?lang=kk&ncalayer=" + ncalayerFor(t, w.attorney))
+	b.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	b.js(`document.getElementById('role').value = 'attorney'; document.getElementById('role').dispatchEvent(new Event('change'))`)
+	b.click("signin.submit", 0)
+	b.until("the attorney is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+attorneyIIN+`')`)
+	item := `document.querySelector('#attorneyWaiting a[href="#act/` + id + `"]').textContent`
+	b.until("the waiting act does not say whose it is and what for", item+`.includes(`+jsString(principal)+`) && `+
+		item+`.includes(`+jsString(catalogText(t, "kk", "action.power_of_attorney", nil))+`)`)
+	sc.shot(b, "attorney-waiting", false)
+}
