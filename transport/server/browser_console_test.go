@@ -218,13 +218,15 @@ func TestQueueCountInTheBrowser(t *testing.T) {
 }
 
 // The attorney finds the act waiting for their consent with the
-// principal's name and what the consent is for (the kind of act).
+// principal's name and what the consent is for (the kind of act); a signed
+// act's public check opens in the app's language.
 func TestAttorneyWaitingListInTheBrowser(t *testing.T) {
 	w := newWorld(t)
 	ctx := w.ctx()
 	c := w.eds("client", w.client)
 	id := mustOf[string](t)(c.Apply(ctx, w.client, "+7 701 234 56 78", attorneyIIN))
 	principal := w.state(t, c, id).Principal.Name
+	signed, _, _ := w.toSigned(t)
 
 	sc := newScreens(t, "kk")
 	b := tab{t, browser(t)}
@@ -237,4 +239,12 @@ func TestAttorneyWaitingListInTheBrowser(t *testing.T) {
 	b.until("the waiting act does not say whose it is and what for", item+`.includes(`+jsString(principal)+`) && `+
 		item+`.includes(`+jsString(catalogText(t, "kk", "action.power_of_attorney", nil))+`)`)
 	sc.shot(b, "attorney-waiting", false)
+
+	// A signed power of attorney: its public check opens in the app's
+	// language.
+	b.js(`document.querySelector('#attorneyActs a[href="#act/` + signed + `"]').click()`)
+	check := `document.querySelector('a[data-k="signed.check"]')`
+	b.until("the check link does not carry the language", `!!`+check+` && `+check+`.href.endsWith('?lang=kk')`)
+	b.until("the check does not open in Kazakh", `fetch(`+check+`.href).then(r => r.text()).then(h => h.includes('<html lang="kk"'))`)
+	sc.shot(b, "attorney-signed", false)
 }
