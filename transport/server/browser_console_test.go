@@ -247,4 +247,7 @@ func TestAttorneyWaitingListInTheBrowser(t *testing.T) {
 	b.until("the check link does not carry the language", `!!`+check+` && `+check+`.href.endsWith('?lang=kk')`)
 	b.until("the check does not open in Kazakh", `fetch(`+check+`.href).then(r => r.text()).then(h => h.includes('<html lang="kk"'))`)
 	sc.shot(b, "attorney-signed", false)
+	// The app's choice holds on the server's pages without ?lang= too
+	// (the senim_lang cookie), over the browser's own language.
+	b.until("the check form does not follow the app's language", `fetch('/verify/').then(r => r.text()).then(h => h.includes('<html lang="kk"'))`)
 }
