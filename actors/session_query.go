@@ -277,8 +277,13 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 			data = s.deps.Rules.Document(&m.State)
 		case "revocation":
 			data = act.RevocationBytes(&m.State)
+		case "draft_preview":
+			var ok bool
+			if data, ok = s.draftPreview(env, m.State, q.Draft); !ok {
+				return
+			}
 		default:
-			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft, document or revocation")
+			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft, document, revocation or draft_preview")
 			return
 		}
 		out = protocol.ToSign{Data: base64.StdEncoding.EncodeToString(data)}
@@ -306,6 +311,29 @@ func (s *sessionActor) queuePosition(c *actor.Context, env protocol.Envelope) {
 	s.inFlight[env.ID] = "query"
 	s.pending["qp:"+env.ID] = env
 	c.Send(s.deps.Desk, QueuePositionAsk{ActID: env.Act, PrincipalIIN: s.me.IIN, Default: s.sd.QueueEstimate, ReplyTo: c.PID(), Tag: env.ID})
+}
+
+// draftPreview is what the client would sign if the notary presented the
+// draft in body now: present_draft decided on a copy of the act and
+// applied there, never recorded. The core's rules judge it as they would
+// the command (the act's notary only, in a call's act, a valid draft), so
+// the preview shows the refusal the command would get, and the fees the
+// tariff gives.
+func (s *sessionActor) draftPreview(env protocol.Envelope, st act.State, body json.RawMessage) ([]byte, bool) {
+	var pd act.PresentDraft
+	if len(body) == 0 || json.Unmarshal(body, &pd) != nil {
+		s.fail(env, protocol.CodeBadMessage, "draft_preview needs draft: a present_draft body")
+		return nil, false
+	}
+	events, err := act.Decide(st, s.me, pd, s.deps.Now(), s.deps.Rules)
+	if err != nil {
+		s.fail(env, codeOf(err), "%s", messageOf(err))
+		return nil, false
+	}
+	for _, e := range events {
+		st = act.Apply(st, e)
+	}
+	return act.DraftBytes(&st, len(st.Revisions)), true
 }
 
 // deskQueueAnswer answers a desk_queue query.

@@ -144,9 +144,13 @@ type Signed struct {
 
 // ToSignQuery asks for the bytes a signing step needs.
 type ToSignQuery struct {
-	// What is "consent", "draft" (with Revision) or "document".
+	// What is "consent", "draft" (with Revision), "document", "revocation",
+	// or "draft_preview" (with Draft): the act's notary's live preview.
 	What     string `json:"what"`
 	Revision int    `json:"revision,omitempty"`
+	// Draft, for draft_preview, is a present_draft body not yet sent: the
+	// answer is the bytes the client would sign if it were presented now.
+	Draft json.RawMessage `json:"draft,omitempty"`
 }
 
 // ToSign is the answer: base64 bytes to sign (format cms, decode true,
