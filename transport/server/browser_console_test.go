@@ -79,6 +79,27 @@ func TestNotaryReloadInTheBrowserKeepsModeAndAct(t *testing.T) {
 	sc.shot(b, "notary-console-restored", false)
 	b.js(`document.querySelector('#inProgress li[data-act="` + actID + `"] button').click()`)
 	b.until("the act did not open from the list", `!document.getElementById('actView').hidden && window.senim.state.id === '`+actID+`'`)
+
+	// The live preview: the document as the client would sign it, while
+	// the notary types, with the tariff's amount; a draft the server would
+	// refuse says why beside it, in the catalog's words.
+	typeIn := func(id, v string) {
+		b.js(`(e => { e.value = ` + jsString(v) + `; e.dispatchEvent(new Event('input')); })(document.getElementById('` + id + `'))`)
+	}
+	typeIn("dReg", "1-2026-0099")
+	typeIn("dPowers", "Управлять автомобилем Toyota")
+	typeIn("dPowersKk", "Toyota көлігін басқару")
+	live := `document.getElementById('livePreview').textContent`
+	b.until("no live preview of the typed draft", live+`.includes('Управлять автомобилем Toyota') && `+live+`.includes('Toyota көлігін басқару') && `+
+		live+`.includes('1-2026-0099') && `+live+`.includes('15\u00a0137,50\u00a0₸')`)
+	sc.shot(b, "notary-live-preview", false)
+	typeIn("dTerm", "999")
+	tooLong := catalogText(t, "ru", "err.term_too_long", nil)
+	b.until("a refused draft does not say why", `[...document.querySelectorAll('.draft-form .err')].some(e => e.textContent === `+jsString(tooLong)+`)`)
+	typeIn("dTerm", "12")
+	b.click("notary.present", 0)
+	b.until("the presented revision is not the previewed one", `(window.senim.state.revisions || []).length === 1 && `+
+		`window.senim.state.revisions[0].draft.powers === 'Управлять автомобилем Toyota'`)
 }
 
 // The register of actions in the real UI: 22 acts of the notary (one

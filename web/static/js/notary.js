@@ -5,7 +5,7 @@
 // the revisions with the client's requested changes, the invoice and Sign.
 
 import { t, time, date, dateTime, money } from './i18n.js';
-import { $, el, tx, button, run, say } from './ui.js';
+import { $, el, tx, button, run, say, explain } from './ui.js';
 import { S, query, command, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
@@ -264,10 +264,12 @@ function draftForm(s) {
     S.drafting = { act: s.id, registry_number: d.registry_number || '', powers: d.powers || '', powers_kk: d.powers_kk || '', term_months: d.term_months || 12 };
   }
   const f = S.drafting;
+  const live = el('div', { class: 'preview live-preview', id: 'livePreview', 'aria-live': 'polite' });
+  const liveErr = el('span', { class: 'err', role: 'alert' });
   const field = (id, key, input) => {
     input.id = id;
     input.value = f[key];
-    input.addEventListener('input', () => { f[key] = input.value; });
+    input.addEventListener('input', () => { f[key] = input.value; livePreview(s, live, liveErr); });
     return el('div', { class: 'field' }, el('label', { for: id, text: t('draft.' + key) }), input);
   };
   const form = el('form', { class: 'draft-form', 'aria-labelledby': 'draftFormTitle' },
@@ -277,12 +279,35 @@ function draftForm(s) {
     field('dPowers', 'powers', el('textarea', { rows: 4, lang: 'ru' })),
     field('dPowersKk', 'powers_kk', el('textarea', { rows: 4, lang: 'kk' })));
   const err = el('span', { class: 'err', role: 'alert' });
-  form.append(el('button', { type: 'submit', 'data-k': 'notary.present', text: t('notary.present') }), err);
+  form.append(el('button', { type: 'submit', 'data-k': 'notary.present', text: t('notary.present') }), err,
+    el('h4', { text: t('notary.live_preview') }), liveErr, live);
+  if (S.liveDoc && S.liveDoc.act === s.id) live.append(documentView(S.liveDoc.data, s));
+  if (f.powers.trim()) livePreview(s, live, liveErr);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run(() => command(s.id, 'present_draft', { registry_number: f.registry_number.trim(), powers: f.powers.trim(), powers_kk: f.powers_kk.trim(), term_months: Number(f.term_months) }), err);
   });
   return form;
+}
+
+// livePreview asks the server for the bytes the client would sign if the
+// draft were presented now (to_sign draft_preview) and shows them as the
+// document, a moment after the notary stops typing. A draft the server
+// would refuse says why beside the preview.
+let liveTimer = 0;
+function livePreview(s, holder, errEl) {
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => {
+    const f = S.drafting;
+    if (!f || f.act !== s.id || !f.powers.trim()) return;
+    const draft = { registry_number: f.registry_number.trim(), powers: f.powers.trim(), powers_kk: f.powers_kk.trim(), term_months: Number(f.term_months) };
+    // Not run(): a half-typed draft is no alert, only a note beside it.
+    query('to_sign', s.id, { what: 'draft_preview', draft }).then((r) => {
+      errEl.replaceChildren();
+      S.liveDoc = { act: s.id, data: r.data };
+      holder.replaceChildren(documentView(r.data, s));
+    }, (e) => { errEl.replaceChildren(explain(e)); });
+  }, 400);
 }
 
 function revisions(s) {
