@@ -88,6 +88,9 @@ func (o *operatorActor) Receive(c *actor.Context) {
 			c.Send(m.Session, off)
 		}
 	case OperatorLeave:
+		if _, ok := o.sessions[m.Session.ID]; !ok {
+			return // not one of ours, or told twice: nothing changes
+		}
 		delete(o.sessions, m.Session.ID)
 		if len(o.sessions) == 0 {
 			o.offers = map[string]OfferCall{}
