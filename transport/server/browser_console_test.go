@@ -185,13 +185,22 @@ func TestRegisterInTheBrowser(t *testing.T) {
 	// Dates (Almaty): tomorrow on has nothing; today has them all.
 	almaty := time.FixedZone("Asia/Almaty", 5*3600)
 	today := time.Now().In(almaty)
-	b.js(`document.getElementById('regStatus').value = ''; document.getElementById('regFrom').value = '` + today.AddDate(0, 0, 1).Format("2006-01-02") + `'`)
+	// Typed as dd.mm.yyyy whatever the browser's locale; a date that is
+	// not one says how to type it.
+	b.js(`document.getElementById('regStatus').value = ''; document.getElementById('regFrom').value = '31.02.2026'`)
+	b.click("register.search", 0)
+	b.until("a bad date does not say how to type it", `document.getElementById('regErr').textContent === `+jsString(catalogText(t, "ru", "err.bad_date_input", nil))+
+		` && document.activeElement === document.getElementById('regFrom')`)
+	b.js(`document.getElementById('regFrom').value = '` + today.AddDate(0, 0, 1).Format("02.01.2006") + `'`)
 	b.click("register.search", 0)
 	b.until("acts from tomorrow on", rows+` === 0 && !!document.querySelector('#register td[data-k="list.empty"], #register td.muted') && `+pager(1, 1, 0))
 	sc.shot(b, "register-empty", false)
-	b.js(`document.getElementById('regFrom').value = '` + today.Format("2006-01-02") + `'; document.getElementById('regTo').value = '` + today.Format("2006-01-02") + `'`)
+	b.js(`document.getElementById('regFrom').value = '` + today.Format("02.01.2006") + `'; document.getElementById('regTo').value = '` + today.Format("02.01.2006") + `'`)
 	b.click("register.search", 0)
-	b.until("today's acts", rows+` === 20 && `+pager(1, 2, 22))
+	b.until("today's acts", rows+` === 20 && `+pager(1, 2, 22)+` && document.getElementById('regErr').textContent === ''`)
+	if ph := js[string](t, b.ctx, `document.getElementById('regFrom').placeholder`); ph != catalogText(t, "ru", "register.date_hint", nil) {
+		t.Fatalf("the date fields' hint reads %q", ph)
+	}
 
 	// Search by the other client's surname, in lower case.
 	surname := strings.ToLower(strings.Fields(strangerName)[0])

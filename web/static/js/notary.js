@@ -32,8 +32,12 @@ export function home() {
     }, $('opErr')));
     $('regForm').addEventListener('submit', (e) => {
       e.preventDefault();
-      Object.assign(REG, { kind: $('regKind').value, q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
-      run(refreshRegister, $('regErr'));
+      run(() => {
+        // Dates are typed as people here write them (dd.mm.yyyy), whatever
+        // the browser's own locale; the query takes yyyy-mm-dd.
+        Object.assign(REG, { kind: $('regKind').value, q: $('regQ').value.trim(), status: $('regStatus').value, from: isoDay($('regFrom')), to: isoDay($('regTo')), page: 1 });
+        return refreshRegister();
+      }, $('regErr'));
     });
     // The queue changes without this notary (calls offered to others,
     // taken, given up) and the longest wait grows: ask the desk again.
@@ -177,6 +181,20 @@ export async function refreshRegister() {
     el('span', { text: t('register.page', { page: REG.page, pages, total }) }), ' ',
     button('register.prev', async () => { REG.page--; await refreshRegister(); }, { kind: 'secondary', disabled: REG.page <= 1 ? 'why.first_page' : undefined }),
     button('register.next', async () => { REG.page++; await refreshRegister(); }, { kind: 'secondary', disabled: REG.page >= pages ? 'why.last_page' : undefined }));
+}
+
+// isoDay reads a dd.mm.yyyy field as yyyy-mm-dd ("" when empty), or
+// throws bad_date_input (shown beside the form).
+function isoDay(input) {
+  const v = input.value.trim();
+  if (!v) return '';
+  const m = /^(\d{1,2})[.\/-](\d{1,2})[.\/-](\d{4})$/.exec(v);
+  const d = m && new Date(Date.UTC(+m[3], +m[2] - 1, +m[1]));
+  if (!d || d.getUTCDate() !== +m[1] || d.getUTCMonth() !== +m[2] - 1) {
+    input.focus();
+    throw Object.assign(new Error('bad date'), { code: 'bad_date_input' });
+  }
+  return `${m[3]}-${m[2].padStart(2, '0')}-${m[1].padStart(2, '0')}`;
 }
 
 function filterLocally(acts) {
