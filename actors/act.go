@@ -64,6 +64,9 @@ type Deps struct {
 	// their operator mode and place at the desk (desk.operator_grace); 0
 	// forgets them at once.
 	OperatorGrace time.Duration
+	// ActSnapshotEvery is how many events an act goes between snapshots
+	// of its state (act_snapshot.go); 0 takes none.
+	ActSnapshotEvery int
 }
 
 // StreamOf is the event-log stream of an act.
@@ -141,6 +144,8 @@ type actActor struct {
 	// lastAt is when the act's last event was recorded: expire_act's
 	// idle_since, which no sender may state.
 	lastAt time.Time
+	// snap is the snapshot bookkeeping (act_snapshot.go).
+	snap actSnapshots
 }
 
 const refusedMemory = 256
@@ -214,7 +219,7 @@ func (a *actActor) load() {
 	if a.subscribers == nil {
 		a.subscribers = map[string]*actor.PID{}
 	}
-	recs, err := a.deps.Log.ReadVerified(StreamOf(a.id))
+	recs, err := a.restore() // from the act's snapshot, if it has one
 	for _, r := range recs {
 		e, derr := act.DecodeEvent(r.Type, r.Payload)
 		if derr != nil {
@@ -232,6 +237,7 @@ func (a *actActor) load() {
 	}
 	a.failCode, a.failMsg = "", ""
 	a.loaded = true
+	a.maybeSnapshot()
 	if a.state.Version > 0 {
 		a.log.Debug().Uint64("seq", a.state.Version).Str("phase", string(a.state.Phase)).Msg("act rebuilt from the log")
 	}
@@ -318,6 +324,8 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		CommandDigest: digest,
 		Events:        drafts,
 		Index:         indexOps(&a.state, &next),
+		// The payloads are json.Marshal's, just above.
+		TrustedPayloads: true,
 	})
 	if errors.Is(err, eventlog.ErrIDReused) {
 		a.loaded = false // the log knows a command this actor did not: reload
@@ -349,6 +357,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 	if m.CommandID != "" {
 		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: res.Seq, digest: digest}
 	}
+	a.maybeSnapshot()
 	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
 	a.publish(c, out.Records)
 	if a.deps.Desk != nil {
@@ -388,6 +397,7 @@ func (a *actActor) noteRecord(r eventlog.Record) {
 		a.approvalHash = r.Hash
 	}
 	a.lastAt = r.At
+	a.snap.noteHead(r)
 }
 
 func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {

@@ -87,6 +87,9 @@ type SessionDeps struct {
 	// Digidocs is the Digital documents service (save_document,
 	// my_documents); nil has none.
 	Digidocs digidocs.Port
+	// Recordings issues links to play a call's recording (recording_link);
+	// nil issues none.
+	Recordings *RecordingLinks
 }
 
 // ClientAddr is implemented by a Conn that knows the client's address (the
@@ -110,8 +113,11 @@ func (sd *SessionDeps) passwords() *pwlimit.Limiter {
 // protocol, checks limits, and turns frames into messages for acts, the desk
 // and the operators; answers come back as messages and leave as frames.
 type sessionActor struct {
-	deps     Deps
-	sd       SessionDeps
+	// deps and sd are shared, read-only: the System's Deps, and the
+	// SessionDeps of SessionDeps.Spawn (or a copy of SpawnSession's).
+	// Copied into every session they were half of an idle one's struct.
+	deps     *Deps
+	sd       *SessionDeps
 	conn     Conn
 	log      zerolog.Logger
 	toSign   []byte
@@ -144,8 +150,14 @@ type sessionActor struct {
 
 // NewSession returns the producer of a session actor for one connection.
 func NewSession(sd SessionDeps, conn Conn) actor.Producer {
+	return newSession(&sd, conn)
+}
+
+// newSession is NewSession with sd shared: sd is not changed while the
+// session lives, except that a session with no Summaries makes its own.
+func newSession(sd *SessionDeps, conn Conn) actor.Producer {
 	return func() actor.Receiver {
-		d := sd.Sys.Deps()
+		d := &sd.Sys.deps // set once by Start, read-only since
 		return &sessionActor{deps: d, sd: sd, conn: conn, log: d.Logger,
 			inFlight: map[string]string{}, pending: map[string]protocol.Envelope{}, subs: map[string]uint64{}, offers: map[string]bool{}}
 	}
@@ -447,8 +459,23 @@ func newActID() string {
 // session's memory.
 const sessionInbox = 8
 
-// SpawnSession starts the session actor of one websocket.
+// SpawnSession starts the session actor of one websocket, with a copy of
+// sd of its own.
 func SpawnSession(sd SessionDeps, conn Conn) *actor.PID {
-	opts := append(spawnOpts(sd.Sys.Deps().Logger, newActID()), actor.WithInboxSize(sessionInbox))
-	return sd.Sys.Engine.Spawn(NewSession(sd, conn), "session", opts...)
+	return spawnSession(&sd, conn)
+}
+
+// Spawn starts the session actor of one websocket, sharing sd with every
+// other session it spawns: sd must not change from then on, and must have
+// Summaries (a session without one makes its own in its SessionDeps).
+func (sd *SessionDeps) Spawn(conn Conn) *actor.PID {
+	if sd.Summaries == nil {
+		panic("actors: SessionDeps.Spawn needs Summaries")
+	}
+	return spawnSession(sd, conn)
+}
+
+func spawnSession(sd *SessionDeps, conn Conn) *actor.PID {
+	opts := append(spawnOpts(sd.Sys.deps.Logger, newActID()), actor.WithInboxSize(sessionInbox))
+	return sd.Sys.Engine.Spawn(newSession(sd, conn), "session", opts...)
 }

@@ -56,6 +56,15 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		id := newActID()
 		data := act.ApplicationBytes(id, p.ActionType, s.me.IIN, p.Phone, p.AttorneyIIN, p.Consent)
 		result(protocol.PreparedApplication{Act: id, Data: base64.StdEncoding.EncodeToString(data)})
+	case "recording_link":
+		var q protocol.RecordingLinkQuery
+		if env.Act == "" || json.Unmarshal(env.Body, &q) != nil || q.Recording == "" || len(q.Recording) > 64 {
+			s.fail(env, protocol.CodeBadMessage, "recording_link needs act and a body {\"recording\": id}")
+			return
+		}
+		s.inFlight[env.ID] = "query"
+		s.pending["q:"+env.ID] = env
+		c.Send(s.sd.Sys.Acts(), GetState{ActID: env.Act, Actor: s.me, ReplyTo: c.PID(), Tag: env.ID})
 	case "to_sign", "act", "document", "payment_link":
 		if env.Act == "" {
 			s.fail(env, protocol.CodeBadMessage, "%s needs act", env.Name)
@@ -263,6 +272,9 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 		out = map[string]string{"code": m.State.DocumentCode, "pdf": base64.StdEncoding.EncodeToString(pdf)}
 	case "payment_link":
 		s.paymentLink(c, env, &m.State)
+		return
+	case "recording_link":
+		s.recordingLink(env, &m.State)
 		return
 	case "to_sign":
 		var q protocol.ToSignQuery

@@ -51,6 +51,75 @@ type Config struct {
 	Egov Egov `toml:"egov"`
 	// Digidocs: see the Digidocs type.
 	Digidocs Digidocs `toml:"digidocs"`
+	// Runtime: see the Runtime type.
+	Runtime Runtime `toml:"runtime"`
+}
+
+// Runtime tunes the Go runtime's garbage collector, which decides how much
+// memory the server holds beyond its live data (`senim serve` applies it at
+// start; it overrides the GOGC and GOMEMLIMIT environment variables).
+type Runtime struct {
+	// GOGC is how far the heap grows past the live data, in percent of
+	// it, before the next collection (Go's GOGC; 100 is Go's own
+	// default). Lower holds less memory for more collector CPU; -1 turns
+	// the proportional trigger off, leaving only the memory limit.
+	GOGC int `toml:"gogc"`
+	// MemoryLimit is the soft limit of the memory the Go runtime holds
+	// (runtime/debug.SetMemoryLimit): nearing it, the collector runs
+	// sooner whatever GOGC says, so garbage never takes the box's memory.
+	// A share, "80%", of the memory the process may use (its cgroup's
+	// limit, else the machine's RAM); a size, "3GiB", "512MiB" or bytes;
+	// or "off". See ParseMemoryLimit.
+	MemoryLimit string `toml:"memory_limit"`
+}
+
+// ParseMemoryLimit reads Runtime.MemoryLimit: a share of the memory
+// available (percent > 0, at most 100), a size in bytes, or neither ("off").
+func ParseMemoryLimit(spec string) (percent float64, bytes int64, err error) {
+	s := strings.TrimSpace(spec)
+	if s == "off" {
+		return 0, 0, nil
+	}
+	if v, ok := strings.CutSuffix(s, "%"); ok {
+		p, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || !(p > 0 && p <= 100) {
+			return 0, 0, fmt.Errorf("runtime.memory_limit %q: want a share from 0%% (exclusive) to 100%%", spec)
+		}
+		return p, 0, nil
+	}
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = strings.TrimSpace(v), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/unit {
+		return 0, 0, fmt.Errorf("runtime.memory_limit %q: want \"off\", a share such as \"80%%\", or a size such as \"3GiB\", \"512MiB\" or bytes", spec)
+	}
+	if n*unit < 64<<20 {
+		return 0, 0, fmt.Errorf("runtime.memory_limit %q: want at least 64MiB (the collector would run without pause below it)", spec)
+	}
+	return 0, n * unit, nil
+}
+
+// MemoryLimitBytes is the memory limit in bytes for a process that may use
+// available bytes of memory (0: unknown); false: no limit.
+func (r Runtime) MemoryLimitBytes(available int64) (int64, bool) {
+	p, n, err := ParseMemoryLimit(r.MemoryLimit)
+	switch {
+	case err != nil:
+		return 0, false
+	case n > 0:
+		return n, true
+	case p > 0 && available > 0:
+		return int64(float64(available) * p / 100), true
+	}
+	return 0, false
 }
 
 // Digidocs configures the port to eGov's "Digital documents" (package
@@ -290,6 +359,11 @@ type Act struct {
 	ExpireAfter Duration `toml:"expire_after"`
 	// SweepInterval is how often the server looks for such acts.
 	SweepInterval Duration `toml:"sweep_interval"`
+	// SnapshotEvery is how many events an act goes between snapshots of
+	// its state, kept beside its stream in the event log, so that loading
+	// it decodes only the events after the last one (0: no snapshots,
+	// every load replays the act from its first event).
+	SnapshotEvery int `toml:"snapshot_every"`
 }
 
 // Desk bounds the wait for a notary.
@@ -415,7 +489,7 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond)},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
-		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute)},
+		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute), SnapshotEvery: 32},
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute), OperatorGrace: Duration(5 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
@@ -424,6 +498,7 @@ func Default() Config {
 			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
 		Egov:     Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
 		Digidocs: Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
+		Runtime:  Runtime{GOGC: 100, MemoryLimit: "80%"},
 	}
 }
 
@@ -575,6 +650,9 @@ func (c Config) Validate() error {
 	if c.Act.IdleAfter < 0 {
 		errs = append(errs, errors.New("act.idle_after must not be negative (0 keeps acts in memory)"))
 	}
+	if n := c.Act.SnapshotEvery; n < 0 || n > 1_000_000 {
+		errs = append(errs, fmt.Errorf("act.snapshot_every %d: want 0 (none) to 1000000", n))
+	}
 	if a := c.Admission; a.MaxInFlight <= 0 || a.RetryAfter <= 0 || a.PasswordChecks < 0 || a.PasswordQueue < 0 || a.LoginFailures <= 0 || a.Lockout <= 0 {
 		errs = append(errs, errors.New("admission: max_in_flight, retry_after, login_failures and lockout must be positive; password_checks and password_queue not negative"))
 	}
@@ -595,6 +673,14 @@ func (c Config) Validate() error {
 	}
 	if g := c.Desk.OperatorGrace; g < 0 || g > Duration(time.Hour) {
 		errs = append(errs, errors.New("desk.operator_grace must be 0 to 1h"))
+	}
+	if g := c.Runtime.GOGC; g != -1 && (g < 10 || g > 10000) {
+		errs = append(errs, fmt.Errorf("runtime.gogc %d: want 10 to 10000, or -1 (off: only the memory limit triggers a collection)", g))
+	}
+	if p, n, err := ParseMemoryLimit(c.Runtime.MemoryLimit); err != nil {
+		errs = append(errs, err)
+	} else if c.Runtime.GOGC == -1 && p == 0 && n == 0 {
+		errs = append(errs, errors.New("runtime: gogc = -1 needs a memory_limit (else the heap grows without end)"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -126,3 +126,74 @@ func TestLoadNamesEveryInvalidValue(t *testing.T) {
 		t.Errorf("the limits are named %d times: %v", n, err)
 	}
 }
+
+// The memory limit is a share, a size or "off"; anything else, a share
+// past 100% or a size too small to run in, is refused at load.
+func TestRuntimeMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		spec  string
+		limit int64 // for 8 GiB available; 0: none
+		bad   bool
+	}{
+		{spec: "80%", limit: 8 << 30 * 80 / 100},
+		{spec: " 50 %", limit: 4 << 30},
+		{spec: "3GiB", limit: 3 << 30},
+		{spec: "512MiB", limit: 512 << 20},
+		{spec: "134217728", limit: 128 << 20},
+		{spec: "off"},
+		{spec: "", bad: true},
+		{spec: "0%", bad: true},
+		{spec: "101%", bad: true},
+		{spec: "-1", bad: true},
+		{spec: "3GB", bad: true},
+		{spec: "1MiB", bad: true},
+		{spec: "99999999999TiB", bad: true},
+	} {
+		_, _, err := ParseMemoryLimit(tc.spec)
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: error %v, want bad=%v", tc.spec, err, tc.bad)
+			continue
+		}
+		c := Default()
+		c.Runtime.MemoryLimit = tc.spec
+		if verr := c.Validate(); (verr != nil) != tc.bad {
+			t.Errorf("%q: Validate %v, want bad=%v", tc.spec, verr, tc.bad)
+		}
+		if tc.bad {
+			continue
+		}
+		got, ok := c.Runtime.MemoryLimitBytes(8 << 30)
+		if ok != (tc.limit != 0) || got != tc.limit {
+			t.Errorf("%q: limit %d %v, want %d", tc.spec, got, ok, tc.limit)
+		}
+	}
+	// A share of nothing known is no limit, not a limit of zero.
+	if _, ok := (Runtime{MemoryLimit: "80%"}).MemoryLimitBytes(0); ok {
+		t.Error("a share of unknown memory gave a limit")
+	}
+	for _, r := range []Runtime{{GOGC: 5, MemoryLimit: "80%"}, {GOGC: -2, MemoryLimit: "80%"}, {GOGC: -1, MemoryLimit: "off"}} {
+		c := Default()
+		c.Runtime = r
+		if c.Validate() == nil {
+			t.Errorf("%+v accepted", r)
+		}
+	}
+	c, err := Load("", []string{"SENIM_RUNTIME_GOGC=-1", "SENIM_RUNTIME_MEMORY_LIMIT=2GiB"})
+	if err != nil || c.Runtime != (Runtime{GOGC: -1, MemoryLimit: "2GiB"}) {
+		t.Fatalf("env overrides: %+v %v", c.Runtime, err)
+	}
+}
+
+// act.snapshot_every: 0 turns snapshots off; a negative count is refused.
+func TestActSnapshotEvery(t *testing.T) {
+	c, err := Load("", []string{"SENIM_ACT_SNAPSHOT_EVERY=0"})
+	if err != nil || c.Act.SnapshotEvery != 0 {
+		t.Fatalf("0: %d, %v", c.Act.SnapshotEvery, err)
+	}
+	if c, err := Load("", nil); err != nil || c.Act.SnapshotEvery != 32 {
+		t.Fatalf("default: %d, %v", c.Act.SnapshotEvery, err)
+	}
+	if _, err := Load("", []string{"SENIM_ACT_SNAPSHOT_EVERY=-1"}); err == nil || !strings.Contains(err.Error(), "act.snapshot_every") {
+		t.Fatalf("-1: %v", err)
+	}
+}

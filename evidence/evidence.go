@@ -319,6 +319,9 @@ certificates in production, the development CA otherwise):
   senim verify this.zip
 
 Check the call recordings (the server keeps them in data/recordings/ACT):
+each file's SHA-256 and size against the log, and that the call's WebM
+(call.webm, every party's audio and video in one file that any browser
+plays) opens whole:
 
   senim verify --recordings data/recordings/ACT this.zip
 
@@ -360,8 +363,9 @@ func unzip(zipBytes []byte) (map[string][]byte, error) {
 
 // VerifyRecordings checks the call recordings a package's manifest names
 // against the files under dir (the server's recordings directory of the
-// act: dir/<recording>/<file>), by SHA-256 and size. Verify checks that the
-// manifest names what the log names.
+// act: dir/<recording>/<file>), by SHA-256 and size, and that the call's
+// WebM parses whole (CheckWebM). Verify checks that the manifest names what
+// the log names.
 func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
 	files, err := unzip(zipBytes)
 	if err != nil {
@@ -382,11 +386,28 @@ func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
 			if err == nil {
 				sum, size, err = hashfile.SHA256(path)
 			}
+			// The call's WebM must also open: it parses whole.
+			var webmNote string
+			var webmErr error
+			if err == nil && f.Codec == WebMCodec {
+				var w WebMSummary
+				if w, webmErr = CheckWebM(path); webmErr == nil {
+					webmNote = fmt.Sprintf("WebM of %d video and %d audio tracks, %d frames, %d ms", w.Video, w.Audio, w.Frames, w.DurationMS)
+				}
+			}
 			switch {
 			case err != nil:
 				items = append(items, Item{Name: name, Note: err.Error()})
 			case sum != f.SHA256 || size != f.Bytes:
-				items = append(items, Item{Name: name, Note: "SHA-256 or size differs from the log"})
+				note := "SHA-256 or size differs from the log: the file was changed or damaged"
+				if webmErr != nil {
+					note += "; and it does not open: " + webmErr.Error()
+				}
+				items = append(items, Item{Name: name, Note: note})
+			case webmErr != nil:
+				items = append(items, Item{Name: name, Note: "the hash is as logged, but the WebM does not open: " + webmErr.Error()})
+			case webmNote != "":
+				items = append(items, Item{Name: name, OK: true, Note: fmt.Sprintf("%s, sha256 %s…", webmNote, sum[:16])})
 			default:
 				items = append(items, Item{Name: name, OK: true, Note: fmt.Sprintf("%s %s, %d ms, sha256 %s…", f.Participant, f.Kind, f.DurationMS, sum[:16])})
 			}

@@ -28,6 +28,30 @@ func Fingerprint(cert *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// PublicKeyFingerprint is the hex SHA-256 of pub's SubjectPublicKeyInfo, DER
+// as crypto/x509 encodes it: one key has one fingerprint, whether it comes
+// from a certificate request or a certificate. It is what registers of
+// certified keys compare.
+func PublicKeyFingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("pki: public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// KeyStoreFileName is the name NUC gives the key store of cert:
+// AUTH_RSA256_<serial>.p12 for an authentication key (clientAuth), and
+// RSA256_<serial>.p12 for a signing key, the serial in lower-case hex.
+func KeyStoreFileName(cert *x509.Certificate) string {
+	prefix := "RSA256_"
+	if hasEKU(cert, x509.ExtKeyUsageClientAuth) {
+		prefix = "AUTH_RSA256_"
+	}
+	return prefix + SerialHex(cert.SerialNumber) + ".p12"
+}
+
 // EncodePKCS12 writes k as a PKCS#12 key store protected by password, which
 // must pass ValidateKeyStorePassword. It uses AES-256 and PBKDF2 (the 2023
 // profile that OpenSSL 3 and NCALayer read).

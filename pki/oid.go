@@ -21,17 +21,23 @@ const (
 	RoleHR            Role = "hr"
 	RoleEmployee      Role = "employee"
 	RoleDigitalID     Role = "digital-id"
+	// RoleTreasuryClient is the participant of the Treasury-Client system
+	// («Казначейство – Клиент»), a legal entity's template of its own.
+	// DOMAIN.md does not list its OID; 1.2.398.5.19.1.2.2.1 is the one NUC
+	// certificates carry, as public NUC tooling reads them.
+	RoleTreasuryClient Role = "treasury-client"
 )
 
 var roleOIDs = map[Role]asn1.ObjectIdentifier{
-	RoleIndividual:    {1, 2, 398, 3, 3, 4, 1, 1},
-	RoleLegalEntity:   {1, 2, 398, 3, 3, 4, 1, 2},
-	RoleFirstHead:     {1, 2, 398, 3, 3, 4, 1, 2, 1},
-	RoleSigningRights: {1, 2, 398, 3, 3, 4, 1, 2, 2},
-	RoleFinancial:     {1, 2, 398, 3, 3, 4, 1, 2, 3},
-	RoleHR:            {1, 2, 398, 3, 3, 4, 1, 2, 4},
-	RoleEmployee:      {1, 2, 398, 3, 3, 4, 1, 2, 5},
-	RoleDigitalID:     {1, 2, 398, 3, 3, 4, 3, 2, 1},
+	RoleIndividual:     {1, 2, 398, 3, 3, 4, 1, 1},
+	RoleLegalEntity:    {1, 2, 398, 3, 3, 4, 1, 2},
+	RoleFirstHead:      {1, 2, 398, 3, 3, 4, 1, 2, 1},
+	RoleSigningRights:  {1, 2, 398, 3, 3, 4, 1, 2, 2},
+	RoleFinancial:      {1, 2, 398, 3, 3, 4, 1, 2, 3},
+	RoleHR:             {1, 2, 398, 3, 3, 4, 1, 2, 4},
+	RoleEmployee:       {1, 2, 398, 3, 3, 4, 1, 2, 5},
+	RoleDigitalID:      {1, 2, 398, 3, 3, 4, 3, 2, 1},
+	RoleTreasuryClient: {1, 2, 398, 5, 19, 1, 2, 2, 1},
 }
 
 // OID returns the role's object identifier.

@@ -7,7 +7,7 @@
 //	senim load acts|sessions …        the load generator (package loadgen)
 //	senim replay ACT [--at N]         an act's timeline, or its state after event N
 //	senim export ACT / verify ZIP     an act's evidence package, and its offline check
-//	senim check                       scan the whole event log: checksums, chains, checkpoints
+//	senim check                       scan the whole event log: checksums, chains, checkpoints, act snapshots
 //	senim dev issue …                 issue NUC-profile test keys from the development CA
 //	senim dev revoke …                revoke them and publish the CRL
 //	senim dev list                    list what the development CA has issued
@@ -49,7 +49,7 @@ func usage() {
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
   export ACT         write an act's evidence package (ZIP)
   verify ZIP|CODE    check an evidence package, or a document by code, part by part
-  check              scan the event log: block checksums, every hash chain, the signed checkpoints
+  check              scan the event log: block checksums, every hash chain, the signed checkpoints, act snapshots
   dev issue          issue a person's AUTH_RSA and RSA keys from the development CA
   dev revoke         revoke development certificates and publish the CRL
   dev list           list the development CA's certificates

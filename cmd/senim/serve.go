@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/transport/server"
@@ -29,6 +36,7 @@ func cmdServe(args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	applyRuntime(cfg.Runtime, log)
 	if on := cfg.DevSettings(); len(on) > 0 && !config.IsLoopbackAddr(cfg.HTTP.Addr) {
 		log.Warn().Strs("dev_settings", on).Msg("--dev: development settings on a public address")
 	}
@@ -64,4 +72,78 @@ func productionSafe(cfg config.Config, dev bool) error {
 	return &exitError{code: 2, msg: fmt.Sprintf("refusing to serve on %s (not loopback) with development settings on:\n  - %s\n"+
 		"turn each off, listen on 127.0.0.1, or start with --dev to run a development server on purpose",
 		cfg.HTTP.Addr, strings.Join(on, "\n  - "))}
+}
+
+// applyRuntime sets the garbage collector's target and memory limit from
+// the configuration (config.Runtime).
+func applyRuntime(r config.Runtime, log zerolog.Logger) {
+	debug.SetGCPercent(r.GOGC)
+	limit, ok := r.MemoryLimitBytes(availableMemory())
+	if !ok {
+		limit = math.MaxInt64 // Go's "no limit"
+	}
+	debug.SetMemoryLimit(limit)
+	log.Info().Int("gogc", r.GOGC).Str("memory_limit", r.MemoryLimit).Int64("memory_limit_bytes", limit).Msg("garbage collector")
+}
+
+// availableMemory is the memory this process may use: its cgroup's limit
+// (v2 memory.max, or v1 memory.limit_in_bytes, of the process's own
+// cgroup, e.g. a systemd unit's MemoryMax or a container's) where one is
+// set and below the machine's RAM, else the RAM; 0 if unknown.
+func availableMemory() int64 {
+	avail := memTotal()
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	for _, f := range cgroupLimitFiles(string(self)) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && (avail == 0 || n < avail) { // "max", or v1's huge "unlimited", are no limit
+			avail = n
+		}
+	}
+	return avail
+}
+
+// cgroupLimitFiles are the files that may hold the memory limit of the
+// process whose /proc/self/cgroup says self: those of the cgroup roots as
+// mounted (a container's own), then those of its cgroup.
+func cgroupLimitFiles(self string) []string {
+	files := []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	for _, line := range strings.Split(self, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || strings.Contains(parts[2], "..") {
+			continue
+		}
+		dir := strings.TrimSuffix(parts[2], "/")
+		switch {
+		case dir == "":
+			// the root: already listed
+		case parts[0] == "0" && parts[1] == "":
+			files = append(files, "/sys/fs/cgroup"+dir+"/memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			files = append(files, "/sys/fs/cgroup/memory"+dir+"/memory.limit_in_bytes")
+		}
+	}
+	return files
+}
+
+// memTotal is the machine's RAM from /proc/meminfo; 0 if unknown.
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

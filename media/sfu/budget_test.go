@@ -17,8 +17,8 @@ func TestRecordBudgetStopsRecording(t *testing.T) {
 	b := NewRecordBudget(1000, func() { capped++ })
 	codec := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}
 	var recs []*recorder
-	for _, key := range []string{"client-1-audio-1", "notary-a-audio-2"} {
-		r, err := newRecorder(dir, key, "p", codec)
+	for n, who := range []string{"client:1", "notary:a"} {
+		r, err := newRecorder(dir, n+1, who, codec, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

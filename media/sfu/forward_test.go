@@ -108,7 +108,7 @@ func TestRecordingThroughTheRingIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := newRecorder(dir, "client-1-video-1", "client:1", VP8)
+	rec, err := newRecorder(dir, 1, "client:1", VP8, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func BenchmarkRecording(b *testing.B) {
 			b.ReportMetric(float64(rusageCPU(b)-cpu0)/float64(b.N), "cpu-ns/pkt")
 		})
 		b.Run(name+"/ring", func(b *testing.B) {
-			rec, err := newRecorder(b.TempDir(), "k", "p", codec)
+			rec, err := newRecorder(b.TempDir(), 1, "p", codec, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

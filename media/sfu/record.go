@@ -111,6 +111,7 @@ type recorder struct {
 
 	// The writer goroutine's alone until exited.
 	w      mediaWriter
+	webm   *webmSource // the call's WebM; nil: none
 	pkt    rtp.Packet
 	path   string
 	rec    Recording
@@ -148,7 +149,11 @@ func (b *bufferedFile) Close() error {
 	return err
 }
 
-func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) (*recorder, error) {
+// newRecorder starts the file of a participant's n-th track of the room
+// (n counts every track of the room), and feeds the call's WebM if mux is
+// set. The file is named by the participant's role, the kind and n, e.g.
+// client-video-4.ivf: never by who the participant is (an IIN).
+func newRecorder(dir string, n int, participant string, codec webrtc.RTPCodecParameters, mux *callWebM) (*recorder, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -161,9 +166,10 @@ func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) 
 	default:
 		return nil, fmt.Errorf("sfu: no recorder for %s", codec.MimeType)
 	}
-	name := key + ext
-	// The name comes from the participant's stream id: checked, like every
-	// path a request influences.
+	role, _, _ := strings.Cut(participant, ":")
+	name := fmt.Sprintf("%s-%s-%d%s", StreamID(role), kind, n, ext)
+	// The role comes from the participant's id: checked, like every path a
+	// request influences.
 	path, err := safepath.Join(dir, name)
 	if err != nil {
 		return nil, err
@@ -190,6 +196,9 @@ func newRecorder(dir, key, participant string, codec webrtc.RTPCodecParameters) 
 		rec:   Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name},
 		slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1),
 		done: make(chan struct{}), exited: make(chan struct{})}
+	if mux != nil {
+		r.webm = mux.source(dir, participant, kind, codec)
+	}
 	go r.run(out)
 	return r, nil
 }
@@ -278,6 +287,9 @@ func (r *recorder) write(raw []byte, now time.Time) {
 	if err := r.w.WriteRTP(p); err != nil {
 		r.failed = err
 	}
+	if r.webm != nil {
+		r.webm.packet(p, now)
+	}
 }
 
 // finish closes the file (synced) and hashes it.
@@ -307,7 +319,10 @@ func HashFile(path string) (string, int64, error) { return hashfile.SHA256(path)
 // Salvage describes the files a recording directory holds, for a room that
 // never finished them (the server died mid-call): each file as far as it
 // got, hashed as it is. Durations are unknown (0); participant and kind
-// come from the file names the room gave them.
+// come from the file names the room gave them: the role (client-video-4.ivf),
+// or, in a recording made before names left out who the participant is,
+// the participant (client-871008401427-video-4.ivf). An unfinished WebM
+// (call.webm.part) is not one: it has no head until the call ends.
 func Salvage(dir string) ([]Recording, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -52,6 +52,7 @@ type Room struct {
 	peers   map[string]*peer
 	tracks  map[string]*published
 	records []Recording
+	webm    callWebM // the call's WebM (webm.go)
 	seq     int
 	wg      sync.WaitGroup
 }
@@ -268,6 +269,7 @@ func (r *Room) Close() []Recording {
 		_ = p.pc.Close()
 	}
 	r.wg.Wait()
+	r.finishWebM()
 	metrics.MediaRooms.Dec()
 	return r.recordings()
 }
@@ -357,7 +359,7 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	t := &published{key: key, owner: p.id, kind: kind, ssrc: uint32(remote.SSRC()), ownerPC: p.pc, local: local, every: r.sfu.cfg.PLIInterval}
 	var rec *recorder
 	if r.opts.RecordDir != "" {
-		rec, err = newRecorder(r.opts.RecordDir, key, p.id, remote.Codec())
+		rec, err = newRecorder(r.opts.RecordDir, n, p.id, remote.Codec(), &r.webm)
 		if err != nil {
 			r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
 		} else {

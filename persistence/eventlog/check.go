@@ -12,7 +12,7 @@ type Problem struct {
 	// record).
 	Code   string
 	Stream string // "" for damage not tied to one stream
-	Seq    uint64 // for chain_broken: the first bad seq
+	Seq    uint64 // for chain_broken: the first bad seq; for snapshot_mismatch (senim check): the snapshot's
 	File   string // for storage_corrupt: the damaged file, when known
 	Detail string
 }

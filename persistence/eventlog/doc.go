@@ -21,9 +21,16 @@
 //
 // Only after the sync returns does Append return, so an acknowledged event
 // survives a crash of the process or the machine. Streams are locked
-// separately (striped locks), so appends to different acts commit
-// concurrently and pebble groups their syncs into one fsync: that is where
-// throughput under many writers comes from.
+// separately (striped locks), so appends to different acts proceed
+// concurrently; those that reach the commit while a synced commit is under
+// way are gathered into one batch, committed with one sync when it returns
+// (group commit, group.go): that is where throughput under many writers
+// comes from. A group's batch is atomic: every append in it is durable, or
+// none is.
+//
+// Payloads are checked (valid JSON) and compacted, unless the request says
+// TrustedPayloads: the act actors pass json.Marshal's output, which is both
+// already, and skip the check.
 //
 // # The hash chain
 //
@@ -44,6 +51,7 @@
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
 //	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
+//	's' stream                       → snapshot (see snapshot.go)
 //
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
@@ -70,4 +78,14 @@
 // stream may hold both, old records first, and chains across them: the
 // hash is the same function of the same fields in both formats. Nothing is
 // migrated: old records stay as they were signed into checkpoints.
+//
+// # Snapshots
+//
+// A stream's owner may store a snapshot of what it computed from the
+// stream (PutSnapshot): a cache outside the hash chain, named by the seq
+// and hash of the record it was taken at and checksummed. ReadVerifiedAfter
+// checks the whole chain but decodes only the records after a seq, and
+// gives the hash at that seq for the owner to match against its snapshot's;
+// a snapshot that does not match is not used. Check, exports and
+// checkpoints never read snapshots.
 package eventlog

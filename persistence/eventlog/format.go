@@ -63,17 +63,58 @@ func appendCanonical(dst []byte, stream string, seq uint64, typ, actor string, a
 	dst = appendNetstring(dst, appendUint(num[:0], seq))
 	dst = appendNetstring(dst, typ)
 	dst = appendNetstring(dst, actor)
-	dst = appendNetstring(dst, at.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
+	dst = appendNetstring(dst, appendTime(ts[:0], at))
 	dst = appendNetstring(dst, cmdID)
 	return appendNetstring(dst, payload)
+}
+
+// appendTime appends t as time.RFC3339Nano spells it in UTC. Years
+// 0000-9999 (all that Append stores) are spelled here, several times
+// faster than AppendFormat; others are left to AppendFormat.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, time.RFC3339Nano)
+	}
+	h, mi, s := t.Clock()
+	two := func(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	dst = two(two(dst, y/100), y%100)
+	dst = two(append(dst, '-'), int(mo))
+	dst = two(append(dst, '-'), d)
+	dst = two(append(dst, 'T'), h)
+	dst = two(append(dst, ':'), mi)
+	dst = two(append(dst, ':'), s)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [9]byte
+		for i := 8; i >= 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 9
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(append(dst, '.'), frac[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+// v1Size bounds the size of a stored record with these fields: 160 holds
+// the tag, the seq, the time and the eight netstrings' lengths.
+func v1Size(stream, typ, actor, cmdID string, payload []byte) int {
+	return v1Header + 160 + len(stream) + len(typ) + len(actor) + len(cmdID) + len(payload)
 }
 
 // encodeV1 returns r's stored form chained to prev, and its hash. r.Payload
 // must be compact JSON; r.Hash and r.PrevHash are not read.
 func encodeV1(r *Record, prev *[hashLen]byte) ([]byte, [hashLen]byte) {
-	// 128: the tag, seq, time and the eight netstrings' lengths.
-	n := v1Header + 128 + len(r.Stream) + len(r.Type) + len(r.Actor) + len(r.CommandID) + len(r.Payload)
-	v := make([]byte, v1Header, n)
+	return appendV1(make([]byte, 0, v1Size(r.Stream, r.Type, r.Actor, r.CommandID, r.Payload)), r, prev)
+}
+
+// appendV1 is encodeV1 appending to dst, which must be empty.
+func appendV1(dst []byte, r *Record, prev *[hashLen]byte) ([]byte, [hashLen]byte) {
+	v := append(dst[:0], make([]byte, v1Header)...)
 	v[0] = formatV1
 	copy(v[1+hashLen:], prev[:])
 	v = appendCanonical(v, r.Stream, r.Seq, r.Type, r.Actor, r.At, r.CommandID, r.Payload)

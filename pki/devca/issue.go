@@ -1,6 +1,7 @@
 package devca
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -34,7 +35,8 @@ type Request struct {
 	Email                     string
 	// BIN and Organization make a legal entity's certificate; Role then names
 	// the employee's template (first-head, signing-rights, financial, hr,
-	// employee). Without a BIN the certificate is an individual's.
+	// employee, treasury-client). Without a BIN the certificate is an
+	// individual's.
 	BIN          iin.BIN
 	Organization string
 	Role         pki.Role
@@ -43,6 +45,11 @@ type Request struct {
 	// NotBefore defaults to one minute before now; Validity to one year.
 	NotBefore time.Time
 	Validity  time.Duration
+
+	// noOrganization lets a legal entity's request from an application go
+	// without O=: the server has no register of legal entities to read the
+	// name from yet (RequestFor).
+	noOrganization bool
 }
 
 // ParseFullName splits "SURNAME NAME [PATRONYMIC]" into its parts.
@@ -68,11 +75,11 @@ func (r Request) validate() error {
 		if _, err := iin.ParseBIN(r.BIN.String()); err != nil {
 			return fmt.Errorf("devca: %w", err)
 		}
-		if r.Organization == "" {
+		if r.Organization == "" && !r.noOrganization {
 			return errors.New("devca: a legal entity's certificate needs the organisation name")
 		}
 		if !r.Role.IsLegalEntityRole() || r.Role == pki.RoleLegalEntity {
-			return fmt.Errorf("devca: a legal entity's certificate needs a role: first-head, signing-rights, financial, hr or employee (got %q)", r.Role)
+			return fmt.Errorf("devca: a legal entity's certificate needs a role: first-head, signing-rights, financial, hr, employee or treasury-client (got %q)", r.Role)
 		}
 	} else if r.Role != "" && r.Role != pki.RoleIndividual {
 		return fmt.Errorf("devca: role %q needs a BIN", r.Role)
@@ -114,6 +121,111 @@ func (ca *CA) Issue(r Request, usage Usage, now time.Time) (*pki.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devca: %w", err)
 	}
+	issued, err := ca.IssueKeys(r, []KeyFor{{Usage: usage, Public: &key.PublicKey}}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &pki.Key{Certificate: issued[0].Certificate, Chain: issued[0].Chain, PrivateKey: key}, nil
+}
+
+// KeyFor is a public key to certify, and what for.
+type KeyFor struct {
+	Usage  Usage
+	Public crypto.PublicKey
+}
+
+// Issued is a certificate the CA made for a public key, with the CA chain
+// (intermediate, root).
+type Issued struct {
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	// KeyFingerprint is pki.PublicKeyFingerprint of the certified key.
+	KeyFingerprint string
+}
+
+// IssueFor certifies pub, the key of a verified certificate request, for
+// the holder r with the given usage: the same NUC profile, subject and
+// roles as Issue. A key the CA certified before is refused with
+// ErrKeyCertified; so is an RSA key shorter than 2048 bits, with ErrWeakKey.
+func (ca *CA) IssueFor(r Request, usage Usage, pub crypto.PublicKey, now time.Time) (*Issued, error) {
+	issued, err := ca.IssueKeys(r, []KeyFor{{Usage: usage, Public: pub}}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &issued[0], nil
+}
+
+// IssueKeys certifies several keys of one holder at once (the AUTH and the
+// SIGN key of an application): either all of them or, if any is refused,
+// none. The check that no key was certified before and the recording in the
+// index happen under the CA's lock, so two requests racing with one key
+// cannot both get it certified.
+func (ca *CA) IssueKeys(r Request, keys []KeyFor, now time.Time) ([]Issued, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("devca: no key to certify")
+	}
+	fps := make([]string, len(keys))
+	for i, k := range keys {
+		if k.Usage != UsageAuth && k.Usage != UsageSign {
+			return nil, fmt.Errorf("devca: unknown usage %q", k.Usage)
+		}
+		rk, ok := k.Public.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("devca: key type %T is not supported (RSA only)", k.Public)
+		}
+		if rk.N.BitLen() < keyBits {
+			return nil, fmt.Errorf("%w: %d bits, at least %d", ErrWeakKey, rk.N.BitLen(), keyBits)
+		}
+		fp, err := pki.PublicKeyFingerprint(rk)
+		if err != nil {
+			return nil, fmt.Errorf("devca: %w", err)
+		}
+		for _, prev := range fps[:i] {
+			if prev == fp {
+				return nil, fmt.Errorf("%w: one key given twice", ErrKeyCertified)
+			}
+		}
+		fps[i] = fp
+	}
+	var out []Issued
+	err := ca.locked(func() error {
+		idx, err := ca.readIndex()
+		if err != nil {
+			return err
+		}
+		for i, fp := range fps {
+			if idx.keySeen(fp) {
+				return fmt.Errorf("%w: the %s key %s", ErrKeyCertified, keys[i].Usage, fp)
+			}
+		}
+		out = make([]Issued, 0, len(keys))
+		rs := make([]record, 0, len(keys))
+		for i, k := range keys {
+			cert, err := ca.certify(r, k, now)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, record{Issue: &Entry{
+				Serial: pki.SerialHex(cert.SerialNumber), Usage: k.Usage, IIN: r.IIN.String(), BIN: r.BIN.String(),
+				CommonName: cert.Subject.CommonName, Roles: r.roles(), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
+				KeyFingerprint: fps[i],
+			}})
+			out = append(out, Issued{Certificate: cert, Chain: []*x509.Certificate{ca.intermediate, ca.root}, KeyFingerprint: fps[i]})
+		}
+		// One append, one fsync, for all the keys: all or none.
+		return ca.appendRecords(rs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// certify signs the certificate of k for r.
+func (ca *CA) certify(r Request, k KeyFor, now time.Time) (*x509.Certificate, error) {
 	notBefore := r.NotBefore
 	if notBefore.IsZero() {
 		notBefore = now.Add(-time.Minute)
@@ -122,7 +234,6 @@ func (ca *CA) Issue(r Request, usage Usage, now time.Time) (*pki.Key, error) {
 	if validity == 0 {
 		validity = DefaultValidity
 	}
-	roles := r.roles()
 	tmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
 		Subject:               r.subject().PkixName(),
@@ -130,10 +241,10 @@ func (ca *CA) Issue(r Request, usage Usage, now time.Time) (*pki.Key, error) {
 		NotAfter:              notBefore.Add(validity),
 		BasicConstraintsValid: true,
 	}
-	for _, role := range roles {
+	for _, role := range r.roles() {
 		tmpl.UnknownExtKeyUsage = append(tmpl.UnknownExtKeyUsage, role.OID())
 	}
-	switch usage {
+	switch k.Usage {
 	case UsageAuth:
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
@@ -141,9 +252,9 @@ func (ca *CA) Issue(r Request, usage Usage, now time.Time) (*pki.Key, error) {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
 	default:
-		return nil, fmt.Errorf("devca: unknown usage %q", usage)
+		return nil, fmt.Errorf("devca: unknown usage %q", k.Usage)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, &key.PublicKey, ca.interKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, k.Public, ca.interKey)
 	if err != nil {
 		return nil, fmt.Errorf("devca: issue: %w", err)
 	}
@@ -151,22 +262,22 @@ func (ca *CA) Issue(r Request, usage Usage, now time.Time) (*pki.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devca: issue: %w", err)
 	}
-	entry := Entry{
-		Serial: pki.SerialHex(cert.SerialNumber), Usage: usage, IIN: r.IIN.String(), BIN: r.BIN.String(),
-		CommonName: cert.Subject.CommonName, Roles: roles, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
-	}
-	err = ca.locked(func() error {
+	return cert, nil
+}
+
+// KeySeen reports whether the CA has certified the public key whose
+// fingerprint (pki.PublicKeyFingerprint) is fp. The index is the register:
+// it is on disk, so the answer survives a restart.
+func (ca *CA) KeySeen(fp string) (bool, error) {
+	var seen bool
+	err := ca.locked(func() error {
 		idx, err := ca.readIndex()
-		if err != nil {
-			return err
+		if err == nil {
+			seen = idx.keySeen(fp)
 		}
-		idx.Certs = append(idx.Certs, entry)
-		return ca.writeIndex(idx)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &pki.Key{Certificate: cert, Chain: []*x509.Certificate{ca.intermediate, ca.root}, PrivateKey: key}, nil
+	return seen, err
 }
 
 // Pair is a person's two keys, as NUC issues them.
@@ -192,6 +303,5 @@ func (ca *CA) IssuePair(r Request, now time.Time) (Pair, error) {
 // AUTH_RSA256_<serial>.p12 and RSA256_<serial>.p12 (GOST512_ for legal
 // entities at NUC; the dev CA issues RSA for both).
 func (p Pair) FileNames() (auth, sign string) {
-	return "AUTH_RSA256_" + pki.SerialHex(p.Auth.Certificate.SerialNumber) + ".p12",
-		"RSA256_" + pki.SerialHex(p.Sign.Certificate.SerialNumber) + ".p12"
+	return pki.KeyStoreFileName(p.Auth.Certificate), pki.KeyStoreFileName(p.Sign.Certificate)
 }

@@ -167,7 +167,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusTooManyRequests, CodeTooManyFromIP, "too many connections from this address; close one first")
 		return
 	}
-	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	c, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Version},
 		OriginPatterns:  g.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -180,33 +181,48 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
-	// The session reads on a goroutine of its own, and this handler
-	// returns: net/http's goroutine then ends, and with it what it held
-	// for the upgrade request (its 4 KiB buffers, the request, the headers).
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	conn := &wsConn{c: c, ctx: ctx, cancel: cancel, max: g.Limits.OutboundSize, ip: ip}
-	go g.read(conn)
+	conn := &wsConn{c: c, nc: sb.conn, max: g.Limits.OutboundSize, ip: ip}
+	// The session is spawned here, on net/http's goroutine, whose stack the
+	// work has already grown; the reader then starts on a fresh goroutine
+	// whose stack only ever holds the read path (a spawn on it had grown
+	// it for good: it was the largest part of an idle session). This
+	// handler returns, and net/http's goroutine ends with what it held for
+	// the upgrade (its 4 KiB buffers, the request, the headers).
+	pid := g.spawn(conn)
+	g.track(pid, true)
+	go g.read(conn, pid)
+}
+
+// spawn starts the session actor of one connection: with the gateway's
+// SessionDeps shared by every session when they allow it.
+func (g *Gateway) spawn(conn *wsConn) *actor.PID {
+	if g.Session.Summaries != nil {
+		return g.Session.Spawn(conn)
+	}
+	return actors.SpawnSession(g.Session, conn)
 }
 
 // read runs one connection's session until the connection closes.
-func (g *Gateway) read(conn *wsConn) {
+func (g *Gateway) read(conn *wsConn, pid *actor.PID) {
 	defer g.conns.Add(-1)
 	defer g.releaseIP(conn.ip)
 	defer metrics.Connections.Dec()
-	defer conn.cancel()
-	c, ctx := conn.c, conn.ctx
-	if g.Limits.PingInterval > 0 {
-		go conn.keepalive(ctx, g.Limits.PingInterval)
-	}
-	engine := g.Session.Sys.Engine
-	pid := actors.SpawnSession(g.Session, conn)
-	defer engine.Send(pid, actors.ConnClosed{})
-	g.track(pid, true)
+	defer conn.readerDone()
 	defer g.track(pid, false)
+	engine := g.Session.Sys.Engine
+	defer engine.Send(pid, actors.ConnClosed{})
+	if g.Limits.PingInterval > 0 {
+		conn.keepalive(g.Limits.PingInterval)
+	}
+	c := conn.c
 	for {
-		typ, data, err := c.Read(ctx)
+		// No deadline on the read: a context that can end makes the
+		// websocket arm a watcher per read. The connection is cut by
+		// closing it instead (the keepalive, the writer, readerDone).
+		typ, data, err := c.Read(context.Background())
 		if err != nil {
 			conn.Close("")
+			c.CloseNow() // the peer is gone or done: nothing is waited for
 			return
 		}
 		if typ != websocket.MessageText {
@@ -224,28 +240,39 @@ func (g *Gateway) read(conn *wsConn) {
 	}
 }
 
-// wsBuffer is the size of a connection's read and write buffers: frames
-// are small, a large one bypasses them, and net/http's 4 KiB each were a
-// good part of an idle session's memory.
+// wsBuffer is the size of a connection's write buffer, and of its read
+// buffer where it cannot borrow one (readConn): frames are small, a large
+// one bypasses them, and net/http's 4 KiB each were a good part of an idle
+// session's memory.
 const wsBuffer = 512
 
 // smallBuffers hands the websocket small buffers of its own when it
 // hijacks the connection, instead of net/http's.
-type smallBuffers struct{ http.ResponseWriter }
+type smallBuffers struct {
+	http.ResponseWriter
+	conn net.Conn // the hijacked connection
+}
 
 // Hijack takes the connection over, moving what net/http had already
 // buffered into the new reader (a client may send its first frame right
 // behind the upgrade request).
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	s.conn = conn
 	n := brw.Reader.Buffered()
+	pending, _ := brw.Reader.Peek(n)
+	bw := bufio.NewWriterSize(conn, wsBuffer)
+	if rc := newReadConn(conn, pending); rc != nil {
+		// 16 bytes, bufio's least: reads come out of rc's borrowed
+		// buffer, or go straight into the websocket's.
+		return rc, bufio.NewReadWriter(bufio.NewReaderSize(rc, 16), bw), nil
+	}
 	if n > wsBuffer {
 		return conn, brw, nil // rare: keep net/http's buffers
 	}
-	pending, _ := brw.Reader.Peek(n)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), wsBuffer)
 	if n > 0 {
 		if _, err := br.Peek(n); err != nil {
@@ -253,27 +280,28 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBuffer)), nil
+	return conn, bufio.NewReadWriter(br, bw), nil
 }
 
 // wsConn is the session actor's handle on the websocket. Its writer runs
-// only while there is something to write: an idle session then holds no
-// goroutine and no queue besides the one reading (a parked writer
-// goroutine and a 256-slot channel were a third of an idle session's
-// memory).
+// only while there is something to write, and its keepalive is a timer:
+// an idle session then holds one goroutine, the reader, and no queue (a
+// parked writer goroutine and a 256-slot channel were a third of an idle
+// session's memory, a pinging goroutine another).
 type wsConn struct {
-	c      *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	max    int // frames queued before the client counts as too slow
-	ip     string
+	c   *websocket.Conn
+	nc  net.Conn // under c: its write deadline bounds a write
+	max int      // frames queued before the client counts as too slow
+	ip  string
 
 	mu      sync.Mutex
 	queue   [][]byte
 	writing bool                 // a drain goroutine runs (or has finished the connection)
 	closed  bool                 // Close was called, or writing failed
+	gone    bool                 // the reader has ended: the connection is over
 	reason  string               // why, for the close frame
 	status  websocket.StatusCode // the close status; 0: by the reason
+	ping    *time.Timer          // the keepalive's next ping; nil: none
 }
 
 // ClientIP is the client's address, for the password limiter's lockouts.
@@ -336,28 +364,34 @@ func (w *wsConn) drain() {
 		frame := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		closing := w.closed
+		closing, gone := w.closed, w.gone
 		w.mu.Unlock()
+		if gone {
+			continue // the connection is over: what is queued is dropped
+		}
 		timeout := 10 * time.Second
 		if closing {
 			timeout = 2 * time.Second
 		}
-		wctx, cancel := context.WithTimeout(w.ctx, timeout)
-		err := w.c.Write(wctx, websocket.MessageText, frame)
-		cancel()
+		// The deadline is the socket's, not a context's: coder/websocket
+		// keeps the context of a connection's last write for good, and a
+		// timeout's (with its timer) was a good part of an idle session.
+		// A write past it fails, and the connection is cut below, as the
+		// context's end cut it; the reader's end cuts it too.
+		_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
+		err := w.c.Write(context.Background(), websocket.MessageText, frame)
+		_ = w.nc.SetWriteDeadline(time.Time{})
 		if err != nil && !closing {
 			w.mu.Lock()
 			w.closed, w.queue = true, nil
 			w.mu.Unlock()
 			w.c.CloseNow()
-			w.cancel()
 			return
 		}
 	}
 }
 
 func (w *wsConn) finish() {
-	defer w.cancel()
 	w.mu.Lock()
 	reason, status := w.reason, w.status
 	w.mu.Unlock()
@@ -372,30 +406,43 @@ func (w *wsConn) finish() {
 	}
 }
 
+// readerDone marks the connection over once its reader has ended: the
+// keepalive stops, what is still queued is dropped.
+func (w *wsConn) readerDone() {
+	w.mu.Lock()
+	w.gone = true
+	if w.ping != nil {
+		w.ping.Stop()
+	}
+	w.mu.Unlock()
+}
+
 // keepalive pings the app every interval. coder/websocket answers pings
 // on the app's side while it reads; a peer that is gone (a laptop shut, a
 // network dropped without a FIN) never answers, and its connection is cut
-// instead of holding a session and a per-IP slot until TCP gives up.
-func (w *wsConn) keepalive(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, interval)
-			err := w.c.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					metrics.Refused.WithLabelValues("ping_timeout").Inc()
-				}
-				w.Close("")
-				w.c.CloseNow()
-				w.cancel()
-				return
-			}
-		}
+// instead of holding a session and a per-IP slot until TCP gives up. It is
+// a timer, not a goroutine: a ping runs on the timer's own goroutine, which
+// ends with it.
+func (w *wsConn) keepalive(interval time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ping = time.AfterFunc(interval, func() { w.pingOnce(interval) })
+}
+
+func (w *wsConn) pingOnce(interval time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), interval)
+	err := w.c.Ping(ctx)
+	cancel()
+	w.mu.Lock()
+	gone := w.gone
+	if err == nil && !gone {
+		w.ping.Reset(interval)
 	}
+	w.mu.Unlock()
+	if err == nil || gone {
+		return
+	}
+	metrics.Refused.WithLabelValues("ping_timeout").Inc()
+	w.Close("")
+	w.c.CloseNow()
 }

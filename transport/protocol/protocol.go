@@ -272,6 +272,20 @@ type PaymentLink struct {
 	Amount  int64  `json:"amount"` // tiyn
 }
 
+// RecordingLinkQuery is the body of the recording_link query: which of the
+// act's recordings (its id, as recording_finished names it).
+type RecordingLinkQuery struct {
+	Recording string `json:"recording"`
+}
+
+// RecordingLink answers recording_link: where the act's notary plays the
+// call's WebM (a path on this server, with range requests) until
+// ExpiresAt. The path is a token alone: it names no one.
+type RecordingLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // Offer is the body of an offer: what the notary sees when the window
 // "lights green".
 type Offer struct {

@@ -310,7 +310,7 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	}
 	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		s = w.state(t, cl(t, w), actID)
-		if len(s.Recordings) != 1 || len(s.Recordings[0].Files) != 4 {
+		if len(s.Recordings) != 1 || len(s.Recordings[0].Files) != 5 {
 			return fmt.Errorf("recordings %+v", s.Recordings)
 		}
 		return nil

@@ -86,7 +86,7 @@ func TestAPartyCannotTakeTheRecordingsFinishID(t *testing.T) {
 
 	finished := next(t, cl.Events(), eventNamed("recording_finished"))
 	var rf act.RecordingFinished
-	if err := json.Unmarshal(finished.Body, &rf); err != nil || rf.Recording != rs.Recording || len(rf.Files) != 4 || finished.Actor != "system" {
+	if err := json.Unmarshal(finished.Body, &rf); err != nil || rf.Recording != rs.Recording || len(rf.Files) != 5 || finished.Actor != "system" {
 		t.Fatalf("recording_finished: %+v %v", rf, err)
 	}
 	dir := filepath.Join(w.dir, "recordings", actID, rf.Recording)

@@ -168,8 +168,9 @@ func TestVideoCallThroughSenim(t *testing.T) {
 	}
 	finished := next(t, cl.Events(), func(e protocol.Envelope) bool { return e.Name == "recording_finished" })
 	var rf act.RecordingFinished
-	// Four files: resuming kept the client's tracks (a new connection would add two).
-	if err := json.Unmarshal(finished.Body, &rf); err != nil || rf.Recording != rs.Recording || len(rf.Files) != 4 {
+	// Four track files and the call's WebM: resuming kept the client's tracks (a new
+	// connection would add two files, and go on in the same WebM tracks).
+	if err := json.Unmarshal(finished.Body, &rf); err != nil || rf.Recording != rs.Recording || len(rf.Files) != 5 {
 		t.Fatalf("recording_finished: %+v %v", rf, err)
 	}
 	for _, f := range rf.Files {
@@ -182,7 +183,7 @@ func TestVideoCallThroughSenim(t *testing.T) {
 			t.Errorf("%s: hash %s, file %x, %d ms", f.File, f.SHA256, sum, f.DurationMS)
 		}
 	}
-	if s := w.state(t, cl, actID); len(s.Recordings) != 1 || len(s.Recordings[0].Files) != 4 {
+	if s := w.state(t, cl, actID); len(s.Recordings) != 1 || len(s.Recordings[0].Files) != 5 {
 		t.Fatalf("state recordings %+v", s.Recordings)
 	}
 	// The call is over: nobody joins.
@@ -212,7 +213,7 @@ func TestStoppingMidCallFinishesTheRecording(t *testing.T) {
 	srv := startServer(t, w.dir)
 	w.url = "ws://" + srv.Addr() + "/ws"
 	s := w.state(t, w.eds("client", w.client), actID)
-	if len(s.Recordings) != 1 || s.Recordings[0].FinishedAt.IsZero() || len(s.Recordings[0].Files) != 4 {
+	if len(s.Recordings) != 1 || s.Recordings[0].FinishedAt.IsZero() || len(s.Recordings[0].Files) != 5 {
 		t.Fatalf("recordings after the stop: %+v", s.Recordings)
 	}
 	for _, f := range s.Recordings[0].Files {

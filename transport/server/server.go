@@ -34,6 +34,7 @@ import (
 	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/internal/pseudonym"
 	"github.com/senim-kz/senim/internal/pwlimit"
+	"github.com/senim-kz/senim/media/playback"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/media/turn"
 	"github.com/senim-kz/senim/metrics"
@@ -85,6 +86,11 @@ type Server struct {
 	// with a real provider.
 	BankSim *bank.Sim
 
+	// Recordings are the links that play a call's recording (recordings.go);
+	// recordDir is where the recordings are ("" records none).
+	Recordings *playback.Links
+	recordDir  string
+
 	// Operators are the /ops dashboard's accounts (ops.go).
 	Operators   *accounts.Operators
 	opsSessions *opsSessions
@@ -113,7 +119,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute),
+	s := &Server{cfg: cfg, log: log, Recordings: newRecordingLinks(), errc: make(chan error, 1), checkLimiter: newIPLimiter(cfg.Limits.ChecksPerMinute, cfg.Limits.ChecksPerMinute),
 		now: now, stopReload: make(chan struct{})}
 	var err error
 	if s.Trust, s.DevCA, err = OpenTrust(cfg, now()); err != nil {
@@ -173,6 +179,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			if !filepath.IsAbs(media.RecordDir) {
 				media.RecordDir = filepath.Join(cfg.DataDir, media.RecordDir)
 			}
+			s.recordDir = media.RecordDir
 		}
 	}
 	// Log lines name people by a keyed hash of their IIN; the key stays in
@@ -201,7 +208,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
-		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(), OperatorGrace: cfg.Desk.OperatorGrace.Std(),
+		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(), ActSnapshotEvery: cfg.Act.SnapshotEvery, OperatorGrace: cfg.Desk.OperatorGrace.Std(),
 	})
 	if err != nil {
 		s.closeSFU()
@@ -234,7 +241,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
 			QueueEstimate: cfg.Session.QueueEstimate.Std(),
 			Egov:          s.Egov,
-			Digidocs:      s.Digidocs},
+			Digidocs:      s.Digidocs,
+			Recordings:    &actors.RecordingLinks{Links: s.Recordings, Now: now}},
 		Limits: gateway.Limits{MaxConns: l.MaxConns, MaxFrame: l.MaxFrameBytes, OutboundSize: l.OutboundQueue,
 			MaxPerIP: l.MaxConnsPerIP, PingInterval: l.PingInterval.Std()},
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
@@ -482,6 +490,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /bank/callback", s.bankCallback)
 	s.bankRoutes(mux)
 	s.opsRoutes(mux)
+	s.recordingRoutes(mux)
 	s.egovRoutes(mux)
 	mux.HandleFunc("GET /pki/trust.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")

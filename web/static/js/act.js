@@ -79,6 +79,8 @@ export function renderAct() {
   if (s.end_reason) parts.push(el('p', { class: 'notice' }, tx('strong', 'act.reason'), ' ', s.end_reason));
   if (s.consent_refusal) parts.push(el('p', { class: 'notice' }, tx('strong', 'act.consent_refusal'), ' ', s.consent_refusal));
   parts.push(...ROLES[S.me.role].actions(s));
+  const rec = recordingsView(s);
+  if (rec) parts.push(rec);
   // Keep the focus and the caret where they were: an event must not throw
   // a typing notary (or a keyboard user) out of their field.
   const f = document.activeElement;
@@ -101,6 +103,40 @@ function parties(s) {
   list.append(el('div', { class: 'muted' }, t('act.created', { date: dateTime(s.created_at) })));
   if (s.document_code) list.append(el('div', {}, t('act.code'), ' ', el('code', { text: s.document_code })));
   return list;
+}
+
+// ---- the call's recording ----
+
+/** links are the recordings' playback links this page got: id -> url. */
+const links = new Map();
+
+/**
+ * recordingsView lets the act's notary play each finished call's WebM: a
+ * link from recording_link (a token alone, valid an hour), played by a
+ * <video> with range requests.
+ */
+function recordingsView(s) {
+  if (S.me.role !== 'notary' || !s.notary || s.notary.id !== S.me.login) return null;
+  const recs = (s.recordings || []).filter((r) => r.finished_at && (r.files || []).some((f) => f.codec === 'video/webm'));
+  if (!recs.length) return null;
+  return el('section', { class: 'recordings', 'aria-labelledby': 'recTitle' },
+    tx('h3', 'recording.title', null, { id: 'recTitle' }),
+    recs.map((r, i) => {
+      const label = t('recording.call', { n: i + 1, date: dateTime(r.started_at) });
+      const box = el('div', { class: 'recording' }, el('p', { text: label }));
+      const show = (url) => box.append(el('video', { controls: true, preload: 'metadata', src: url, 'aria-label': label, 'data-recording': r.id },
+        tx('span', 'recording.unsupported')));
+      if (links.has(r.id)) show(links.get(r.id));
+      else {
+        box.append(button('recording.play', async () => {
+          const l = await query('recording_link', S.act, { recording: r.id });
+          links.set(r.id, l.url);
+          box.querySelector('.control').remove();
+          show(l.url);
+        }, { busy: 'recording.loading' }));
+      }
+      return box;
+    }));
 }
 
 /** documentView renders the exact bytes to sign (JSON of the draft) as a document. */
