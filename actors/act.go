@@ -60,6 +60,10 @@ type Deps struct {
 	// message before it is stopped (rebuilt from the log on demand); 0
 	// keeps every act in memory.
 	ActIdleAfter time.Duration
+	// OperatorGrace is how long a notary whose last session closed keeps
+	// their operator mode and place at the desk (desk.operator_grace); 0
+	// forgets them at once.
+	OperatorGrace time.Duration
 	// ActSnapshotEvery is how many events an act goes between snapshots
 	// of its state (act_snapshot.go); 0 takes none.
 	ActSnapshotEvery int

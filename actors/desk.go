@@ -33,8 +33,14 @@ type (
 	}
 	// NotaryDeclined: the notary passes on the offered call.
 	NotaryDeclined struct{ Login, ActID string }
-	// NotaryGone: the notary's last session closed.
+	// NotaryGone: the notary's last session closed, and the grace in which
+	// they could come back as they were is over.
 	NotaryGone struct{ Login string }
+	// NotaryAbsent: the notary's last session closed; they keep their
+	// place for the grace time but are offered nothing.
+	NotaryAbsent struct{ Login string }
+	// NotaryPresent: an absent notary signed in again.
+	NotaryPresent struct{ Login string }
 	// DeskSnapshot asks the desk for what the operators' dashboard shows;
 	// the desk answers a DeskView to ReplyTo, never waiting on anyone.
 	DeskSnapshot struct{ ReplyTo *actor.PID }
@@ -46,7 +52,22 @@ type (
 		Default                  time.Duration
 		ReplyTo                  *actor.PID
 	}
+	// DeskQueueAsk asks how many calls wait and since when the oldest, for
+	// a notary's console; the desk answers ReplyTo with a DeskQueue under
+	// Tag.
+	DeskQueueAsk struct {
+		Tag     string
+		ReplyTo *actor.PID
+	}
 )
+
+// DeskQueue is the queue's size and its oldest call's request time (zero
+// when nobody waits).
+type DeskQueue struct {
+	Tag     string
+	Waiting int
+	Oldest  time.Time
+}
 
 // DeskView is the desk at one moment: the calls waiting, oldest first, and
 // the notaries in operator mode or in a call. It carries full IINs: whoever
@@ -176,6 +197,10 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.notary(m.Login).Available = m.Available
 	case NotaryDeclined:
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
+	case NotaryAbsent:
+		k.carry(c, k.d.Absent(m.Login))
+	case NotaryPresent:
+		k.carry(c, k.d.Present(m.Login))
 	case NotaryGone:
 		k.carry(c, k.d.Disconnected(m.Login, now))
 		delete(k.seen, m.Login)
@@ -183,6 +208,12 @@ func (k *deskActor) Receive(c *actor.Context) {
 		c.Send(m.ReplyTo, k.view())
 	case QueuePositionAsk:
 		c.Send(m.ReplyTo, k.position(m))
+	case DeskQueueAsk:
+		q := DeskQueue{Tag: m.Tag}
+		if w := k.d.Waiting(); len(w) > 0 {
+			q.Waiting, q.Oldest = len(w), w[0].RequestedAt
+		}
+		c.Send(m.ReplyTo, q)
 	}
 	if k.d != nil {
 		metrics.Queue.Set(float64(len(k.d.Waiting())))

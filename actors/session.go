@@ -204,6 +204,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.recheck()
 	case QueuePositionAnswer:
 		s.queueAnswer(m)
+	case DeskQueue:
+		s.deskQueueAnswer(m)
 	case CommandResult:
 		if s.registryRecorded(m) {
 			return
@@ -254,6 +256,8 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.ActID, Body: body})
 	case IssuanceResult, IssuanceView, IssuanceSubscribed, IssuanceEvents, IssuanceOffer, IssuanceOfferGone, issuanceEntity:
 		s.issuanceAnswer(c, m)
+	case OperatorStatus:
+		s.operatorStatus(m)
 	case WithdrawOffer:
 		delete(s.offers, m.ActID)
 		s.send(protocol.Envelope{Type: protocol.TypeOfferGone, Act: m.ActID})

@@ -120,6 +120,16 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 		result(list)
 	case "queue_position":
 		s.queuePosition(c, env)
+	case "desk_queue":
+		// A notary's console shows how many wait and for how long, also
+		// when no call is offered to them.
+		if s.me.Role != act.RoleNotary {
+			s.fail(env, string(act.CodeForbidden), "desk_queue is for notaries")
+			return
+		}
+		s.inFlight[env.ID] = "query"
+		s.pending["dq:"+env.ID] = env
+		c.Send(s.deps.Desk, DeskQueueAsk{Tag: env.ID, ReplyTo: c.PID()})
 	case "sign_link":
 		s.signLink(c, env)
 	case "my_documents":
@@ -279,8 +289,13 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 			data = s.deps.Rules.Document(&m.State)
 		case "revocation":
 			data = act.RevocationBytes(&m.State)
+		case "draft_preview":
+			var ok bool
+			if data, ok = s.draftPreview(env, m.State, q.Draft); !ok {
+				return
+			}
 		default:
-			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft, document or revocation")
+			s.fail(env, protocol.CodeBadMessage, "what must be consent, draft, document, revocation or draft_preview")
 			return
 		}
 		out = protocol.ToSign{Data: base64.StdEncoding.EncodeToString(data)}
@@ -308,6 +323,46 @@ func (s *sessionActor) queuePosition(c *actor.Context, env protocol.Envelope) {
 	s.inFlight[env.ID] = "query"
 	s.pending["qp:"+env.ID] = env
 	c.Send(s.deps.Desk, QueuePositionAsk{ActID: env.Act, PrincipalIIN: s.me.IIN, Default: s.sd.QueueEstimate, ReplyTo: c.PID(), Tag: env.ID})
+}
+
+// draftPreview is what the client would sign if the notary presented the
+// draft in body now: present_draft decided on a copy of the act and
+// applied there, never recorded. The core's rules judge it as they would
+// the command (the act's notary only, in a call's act, a valid draft), so
+// the preview shows the refusal the command would get, and the fees the
+// tariff gives.
+func (s *sessionActor) draftPreview(env protocol.Envelope, st act.State, body json.RawMessage) ([]byte, bool) {
+	var pd act.PresentDraft
+	if len(body) == 0 || json.Unmarshal(body, &pd) != nil {
+		s.fail(env, protocol.CodeBadMessage, "draft_preview needs draft: a present_draft body")
+		return nil, false
+	}
+	events, err := act.Decide(st, s.me, pd, s.deps.Now(), s.deps.Rules)
+	if err != nil {
+		s.fail(env, codeOf(err), "%s", messageOf(err))
+		return nil, false
+	}
+	for _, e := range events {
+		st = act.Apply(st, e)
+	}
+	return act.DraftBytes(&st, len(st.Revisions)), true
+}
+
+// deskQueueAnswer answers a desk_queue query.
+func (s *sessionActor) deskQueueAnswer(m DeskQueue) {
+	env, ok := s.pending["dq:"+m.Tag]
+	delete(s.pending, "dq:"+m.Tag)
+	delete(s.inFlight, m.Tag)
+	if !ok {
+		return
+	}
+	q := protocol.DeskQueue{Waiting: m.Waiting}
+	if !m.Oldest.IsZero() {
+		t := m.Oldest.UTC()
+		q.OldestSince = &t
+	}
+	body, _ := json.Marshal(q)
+	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Name: env.Name, Body: body})
 }
 
 func (s *sessionActor) queueAnswer(m QueuePositionAnswer) {

@@ -197,6 +197,31 @@ func (s *sessionActor) operator(c *actor.Context, env protocol.Envelope) {
 	s.send(protocol.Envelope{Type: protocol.TypeAck, ID: env.ID, Act: env.Act})
 }
 
+// operatorStatus sends the notary's console its operator_state: after
+// the sign-in, what it shows as they left it, and again when the mode
+// changes in any of their sessions. The mode comes from the operator
+// actor, the acts in progress from the log's notary index (a restart
+// keeps them). The offers the notary holds follow as offer frames.
+func (s *sessionActor) operatorStatus(m OperatorStatus) {
+	if !s.signedIn || s.me.Role != act.RoleNotary {
+		return
+	}
+	st := protocol.OperatorState{Available: m.Available, InProgress: []protocol.ActSummary{}}
+	if s.sd.Summaries == nil {
+		s.sd.Summaries = NewSummaryCache(DefaultSummaryCacheSize)
+	}
+	list, err := listActs(s.deps.Log, s.sd.Summaries, s.me, "register",
+		listFilter{status: string(act.PhaseWithNotary), page: 1, per: maxPerPage})
+	if err != nil {
+		s.log.Warn().Err(err).Msg("operator_state: cannot list the acts in progress")
+		st.Partial = true
+	} else {
+		st.InProgress, st.Partial = list.Acts, list.Partial || list.Total > len(list.Acts)
+	}
+	body, _ := json.Marshal(st)
+	s.send(protocol.Envelope{Type: protocol.TypeOperatorState, Body: body})
+}
+
 // admit applies the rules of a request that waits for an answer: it has a
 // fresh id, and the connection is under its in-flight limit.
 func (s *sessionActor) admit(env protocol.Envelope) bool {

@@ -67,8 +67,10 @@ type Client struct {
 
 	events chan protocol.Envelope
 	offers chan protocol.Envelope
-	media  chan protocol.Envelope
-	done   chan struct{}
+	// opState holds operator_state messages (one per notary sign-in).
+	opState chan protocol.Envelope
+	media   chan protocol.Envelope
+	done    chan struct{}
 
 	inspect func([]byte)
 }
@@ -111,7 +113,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 		n = 1024
 	}
 	c := &Client{conn: conn, pending: map[string]chan protocol.Envelope{},
-		events: make(chan protocol.Envelope, n), offers: make(chan protocol.Envelope, n), media: make(chan protocol.Envelope, n),
+		events: make(chan protocol.Envelope, n), offers: make(chan protocol.Envelope, n), opState: make(chan protocol.Envelope, 4), media: make(chan protocol.Envelope, n),
 		done: make(chan struct{}), inspect: opts.Inspect}
 	if err := json.Unmarshal(env.Body, &c.challenge); err != nil {
 		conn.CloseNow()
@@ -126,6 +128,10 @@ func (c *Client) Events() <-chan protocol.Envelope { return c.events }
 
 // Offers delivers offer and offer_gone messages (notaries).
 func (c *Client) Offers() <-chan protocol.Envelope { return c.offers }
+
+// OperatorState delivers the operator_state message that follows a
+// notary's welcome: their restored operator mode and acts in progress.
+func (c *Client) OperatorState() <-chan protocol.Envelope { return c.opState }
 
 // Media delivers the server's media messages (offer, candidate, closed)
 // and the errors that answer no request of Do (a refused answer or
@@ -165,6 +171,7 @@ func (c *Client) readLoop() {
 			c.mu.Unlock()
 			close(c.events)
 			close(c.offers)
+			close(c.opState)
 			close(c.media)
 			return
 		}
@@ -180,6 +187,11 @@ func (c *Client) readLoop() {
 			c.events <- env
 		case protocol.TypeOffer, protocol.TypeOfferGone:
 			c.offers <- env
+		case protocol.TypeOperatorState:
+			select {
+			case c.opState <- env:
+			default: // nobody reads them: a sign-in's restore is dropped, not waited on
+			}
 		default:
 			c.mu.Lock()
 			ch := c.pending[env.ID]

@@ -454,6 +454,11 @@ type Desk struct {
 	// MaxWait is how long a call waits for a notary before it goes back
 	// to the client with no_notary_available.
 	MaxWait Duration `toml:"max_wait"`
+	// OperatorGrace is how long a notary whose last session closed (a
+	// reload, a dropped network) keeps their operator mode and place at
+	// the desk: back within it, they are available for calls again without
+	// asking. Meanwhile they are offered nothing. 0 forgets them at once.
+	OperatorGrace Duration `toml:"operator_grace"`
 }
 
 // Call bounds one video call.
@@ -569,7 +574,7 @@ func Default() Config {
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
 		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute), SnapshotEvery: 32},
-		Desk:       Desk{MaxWait: Duration(15 * time.Minute)},
+		Desk:       Desk{MaxWait: Duration(15 * time.Minute), OperatorGrace: Duration(5 * time.Minute)},
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
@@ -762,6 +767,9 @@ func (c Config) Validate() error {
 	if c.Desk.MaxWait <= 0 || c.Call.MaxLength <= 0 || c.Call.MaxRecordingBytes < 1<<20 {
 		errs = append(errs, errors.New("desk.max_wait and call.max_length must be positive, call.max_recording_bytes at least 1 MiB"))
 	}
+	if g := c.Desk.OperatorGrace; g < 0 || g > Duration(time.Hour) {
+		errs = append(errs, errors.New("desk.operator_grace must be 0 to 1h"))
+	}
 	if g := c.Runtime.GOGC; g != -1 && (g < 10 || g > 10000) {
 		errs = append(errs, fmt.Errorf("runtime.gogc %d: want 10 to 10000, or -1 (off: only the memory limit triggers a collection)", g))
 	}
@@ -883,6 +891,9 @@ func applyEnv(c *Config, environ []string) error {
 		if err := setFromString(field, val); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
+	}
+	if g := c.Desk.OperatorGrace; g < 0 || g > Duration(time.Hour) {
+		errs = append(errs, errors.New("desk.operator_grace must be 0 to 1h"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

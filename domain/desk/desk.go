@@ -9,6 +9,11 @@
 // back to its place in the queue and is offered to the next free notary; a
 // notary who declined a call is not offered it again while it waits.
 //
+// A notary whose last session closed is absent for a grace time: they keep
+// their place (operator mode, free since, the call they are in) but are
+// offered nothing, and an offer they held goes back to the queue at once;
+// back within the grace, they are offered calls again without asking.
+//
 // Desk does no I/O and reads no clock; every method returns the effects
 // (offers to make, offers to withdraw) for the shell to carry out.
 package desk
@@ -51,6 +56,7 @@ type notary struct {
 	freeSince time.Time
 	offer     string // act id offered, "" none
 	busy      string // act id in a call, "" none
+	absent    bool   // no session: keeps its place, offered nothing
 }
 
 // Desk is the queue and the notaries' availability.
@@ -171,14 +177,45 @@ func (d *Desk) SetAvailable(login string, available bool, now time.Time) []Effec
 	return append(out, d.match()...)
 }
 
-// Disconnected is a notary's last session closing: like going away, and a
-// call they were in no longer keeps them busy.
+// Absent is a notary's last session closing, for the grace time in which
+// they may come back: their offer, if any, is withdrawn and goes to the
+// next free notary; they keep their place and are offered nothing until
+// Present (or Disconnected, when the grace is over).
+func (d *Desk) Absent(login string) []Effect {
+	n := d.notaries[login]
+	if n == nil || n.absent {
+		return nil
+	}
+	n.absent = true
+	var out []Effect
+	if n.offer != "" {
+		out = append(out, Effect{Kind: Withdraw, Notary: login, ActID: n.offer})
+		delete(d.offered, n.offer)
+		n.offer = ""
+	}
+	return append(out, d.match()...)
+}
+
+// Present is an absent notary signing in again: they are offered calls
+// again as before they left.
+func (d *Desk) Present(login string) []Effect {
+	n := d.notaries[login]
+	if n == nil || !n.absent {
+		return nil
+	}
+	n.absent = false
+	return d.match()
+}
+
+// Disconnected is a notary's last session closing for good (or the grace
+// of Absent running out): like going away, and a call they were in no
+// longer keeps them busy.
 func (d *Desk) Disconnected(login string, now time.Time) []Effect {
 	n := d.notaries[login]
 	if n == nil {
 		return nil
 	}
-	n.busy = ""
+	n.busy, n.absent = "", false
 	out := d.SetAvailable(login, false, now)
 	// The notary cannot receive a withdrawal any more.
 	kept := out[:0]
@@ -224,7 +261,7 @@ func (d *Desk) match() []Effect {
 		}
 		var best *notary
 		for _, n := range d.notaries {
-			if !n.available || n.offer != "" || n.busy != "" || d.declined[c.ActID][n.login] {
+			if !n.available || n.absent || n.offer != "" || n.busy != "" || d.declined[c.ActID][n.login] {
 				continue
 			}
 			if c.Notary != "" && c.Notary != n.login {

@@ -129,3 +129,35 @@ func TestOverdue(t *testing.T) {
 		t.Fatalf("no limit: %v", got)
 	}
 }
+
+// An absent notary (their last session closed, within the grace) keeps
+// their place and the call they are in, but is offered nothing; back, they
+// are offered calls again without asking. Their offer goes to the next
+// free notary at once, or back to them when they return.
+func TestAbsentKeepsThePlaceNotTheOffer(t *testing.T) {
+	d := New()
+	d.SetAvailable("aliya", true, at(0))
+	expect(t, "a to aliya", d.Enqueue(Call{ActID: "a", RequestedAt: at(1)}), offer("aliya", "a", 1))
+	expect(t, "aliya's tab closes", d.Absent("aliya"), withdraw("aliya", "a"))
+	expect(t, "absent twice", d.Absent("aliya"))
+	expect(t, "b waits: aliya is absent", d.Enqueue(Call{ActID: "b", RequestedAt: at(2)}))
+	expect(t, "aliya back: a again", d.Present("aliya"), offer("aliya", "a", 1))
+	expect(t, "present twice", d.Present("aliya"))
+
+	// Absent while holding an offer, with another notary free: it moves on.
+	d.SetAvailable("bolat", true, at(3)) // gets b
+	expect(t, "bolat takes b", d.Accepted("b", "bolat", at(4)), withdraw("bolat", "b"))
+	d.SetAvailable("daulet", true, at(5))
+	expect(t, "aliya drops again: a to daulet", d.Absent("aliya"), withdraw("aliya", "a"), offer("daulet", "a", 1))
+
+	// bolat, in b's call, reloads: still busy when back, so c is not his.
+	expect(t, "bolat absent", d.Absent("bolat"))
+	expect(t, "bolat back", d.Present("bolat"))
+	expect(t, "c waits for a free notary", d.Enqueue(Call{ActID: "c", RequestedAt: at(6)}))
+	expect(t, "aliya back gets c", d.Present("aliya"), offer("aliya", "c", 2))
+
+	// After the grace: gone, and not offered on a later Present.
+	expect(t, "daulet absent", d.Absent("daulet"), withdraw("daulet", "a"))
+	expect(t, "daulet gone", d.Disconnected("daulet", at(7)))
+	expect(t, "present after gone", d.Present("daulet"))
+}

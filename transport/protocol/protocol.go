@@ -25,6 +25,9 @@ const (
 	TypeEvent      = "event"      // an event of a subscribed act
 	TypeOffer      = "offer"      // the desk offers a waiting call to a notary
 	TypeOfferGone  = "offer_gone" // that call was taken or withdrawn
+	// TypeOperatorState restores a notary's console on sign-in: their
+	// operator mode and the acts in progress.
+	TypeOperatorState = "operator_state"
 
 	// App to server.
 	TypeSignIn    = "signin"
@@ -148,9 +151,13 @@ type Signed struct {
 
 // ToSignQuery asks for the bytes a signing step needs.
 type ToSignQuery struct {
-	// What is "consent", "draft" (with Revision) or "document".
+	// What is "consent", "draft" (with Revision), "document", "revocation",
+	// or "draft_preview" (with Draft): the act's notary's live preview.
 	What     string `json:"what"`
 	Revision int    `json:"revision,omitempty"`
+	// Draft, for draft_preview, is a present_draft body not yet sent: the
+	// answer is the bytes the client would sign if it were presented now.
+	Draft json.RawMessage `json:"draft,omitempty"`
 }
 
 // ToSign is the answer: base64 bytes to sign (format cms, decode true,
@@ -223,6 +230,28 @@ type ActList struct {
 	// Partial is set when the list was cut short: more of the notary's
 	// acts changed than one query replays; asking again continues.
 	Partial bool `json:"partial,omitempty"`
+}
+
+// OperatorState is the body of operator_state, sent to a notary's session
+// right after its welcome: what the console shows as the notary left it.
+type OperatorState struct {
+	// Available is the notary's operator mode: true if they were available
+	// for calls and signed in again within desk.operator_grace (or have
+	// another session open), false otherwise.
+	Available bool `json:"available"`
+	// InProgress are the notary's acts accepted and not finished (phase
+	// with_notary), newest first, from the log: they survive a restart.
+	InProgress []ActSummary `json:"in_progress"`
+	// Partial: more acts changed than one sign-in reads; the register
+	// lists them all.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// DeskQueue answers desk_queue: how many calls wait for a notary, and
+// since when the oldest (left out when none waits).
+type DeskQueue struct {
+	Waiting     int        `json:"waiting"`
+	OldestSince *time.Time `json:"oldest_since,omitempty"`
 }
 
 // QueuePosition answers queue_position: where the principal's call waits.

@@ -12,7 +12,13 @@ import (
 
 // The server-rendered pages (the public check, the bank stand-in) speak
 // Russian, Kazakh and English. The language comes from ?lang=, else from
-// Accept-Language, else Russian; each page links to itself in the others.
+// the senim_lang cookie (the last choice, on these pages or in the app),
+// else Accept-Language, else Russian; each page links to itself in the
+// others.
+
+// langCookie remembers the language chosen on a page or in the app (which
+// sets it beside its localStorage): a language code, nothing personal.
+const langCookie = "senim_lang"
 
 // pageLang is one entry of a page's language switch.
 type pageLang struct {
@@ -33,6 +39,9 @@ type pageText struct {
 func pickLanguage(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); supportedLang(l) {
 		return l
+	}
+	if c, err := r.Cookie(langCookie); err == nil && supportedLang(c.Value) {
+		return c.Value
 	}
 	type weighted struct {
 		lang string
@@ -92,8 +101,13 @@ func pageTextFor(w http.ResponseWriter, r *http.Request) pageText {
 		q.Set("lang", l)
 		p.Langs = append(p.Langs, pageLang{Code: l, Name: cats[l]["lang.name"], Href: "?" + q.Encode(), Current: l == lang})
 	}
+	if supportedLang(r.URL.Query().Get("lang")) {
+		// The switch's choice holds for the next pages without ?lang=.
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	}
 	w.Header().Set("Content-Language", lang)
 	w.Header().Add("Vary", "Accept-Language")
+	w.Header().Add("Vary", "Cookie")
 	return p
 }
 

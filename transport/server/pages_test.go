@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -134,5 +135,47 @@ func TestPageTemplatesUseKnownKeys(t *testing.T) {
 				t.Errorf("%s uses %q, which the catalogs lack", name, m[1])
 			}
 		}
+	}
+}
+
+// The language chosen on a page (?lang=) or in the app (the senim_lang
+// cookie it sets) holds for the next page without ?lang=, over the
+// browser's Accept-Language; an unknown cookie value is ignored.
+func TestPagesRememberTheLanguage(t *testing.T) {
+	w := newWorld(t)
+	get := func(url, cookie string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept-Language", "en")
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "senim_lang", Value: cookie})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp, b.String()
+	}
+	resp, html := get(w.http+"/verify/?lang=kk", "")
+	var set *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "senim_lang" {
+			set = c
+		}
+	}
+	if !strings.Contains(html, `<html lang="kk">`) || set == nil || set.Value != "kk" || set.Path != "/" {
+		t.Fatalf("?lang=kk: cookie %+v", set)
+	}
+	if _, html := get(w.http+"/verify/", "kk"); !strings.Contains(html, `<html lang="kk">`) {
+		t.Fatal("the cookie's language does not hold without ?lang=")
+	}
+	if _, html := get(w.http+"/verify/?lang=ru", "kk"); !strings.Contains(html, `<html lang="ru">`) {
+		t.Fatal("?lang= does not win over the cookie")
+	}
+	if _, html := get(w.http+"/verify/", "xx<script>"); !strings.Contains(html, `<html lang="en">`) {
+		t.Fatal("an unknown cookie value is not ignored")
 	}
 }

@@ -213,7 +213,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 				text, _ := document.Canonical(document.FactsOf(st, legacy)) // an unknown template version: nil, refused by Decide
 				return text
 			}},
-		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(), ActSnapshotEvery: cfg.Act.SnapshotEvery,
+		Document: record, ActIdleAfter: cfg.Act.IdleAfter.Std(), ActSnapshotEvery: cfg.Act.SnapshotEvery, OperatorGrace: cfg.Desk.OperatorGrace.Std(),
 	})
 	if err != nil {
 		s.closeSFU()

@@ -22,6 +22,7 @@ function newSession() {
     onEvent: act.onEvent,
     onOffer: notary.onOffer,
     onOfferGone: notary.onOfferGone,
+    onOperatorState: notary.onOperatorState,
     onMedia: act.onMedia,
     onError: (e) => say(i18n.errorText(e.code), true),
     onClose: (code) => {

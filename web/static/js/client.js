@@ -2,7 +2,7 @@
 // an act the step guide, the queue, the full draft before approval, the
 // invoice and the bank, and the signed document.
 
-import { t, duration, dateTime } from './i18n.js';
+import { t, has, current, duration, dateTime } from './i18n.js';
 import { $, el, tx, button, run, say } from './ui.js';
 import { S, query, command, signBytes, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
@@ -50,7 +50,9 @@ export async function refreshList() {
 
 /** actItem is one act in a list, a link that opens it. */
 export function actItem(a) {
-  const label = [a.document_code || a.act.slice(0, 8) + '…', phaseText(a.phase), a.principal, dateTime(a.created_at)].filter(Boolean).join(' · ');
+  // What the act is for (an attorney consents to it), by its kind.
+  const kind = a.action_type && has('action.' + a.action_type) ? t('action.' + a.action_type) : '';
+  const label = [a.document_code || a.act.slice(0, 8) + '…', kind, phaseText(a.phase), a.principal, dateTime(a.created_at)].filter(Boolean).join(' · ');
   return el('li', {}, el('a', { href: '#act/' + a.act, onclick: (e) => { e.preventDefault(); run(() => openAct(a.act)); } }, label));
 }
 
@@ -178,7 +180,9 @@ export function signedBlock(s, principal) {
     el('h3', { id: 'signedTitle', text: t('signed.title') }),
     el('div', { class: 'row' },
       button('signed.pdf', downloadPDF),
-      el('a', { href: url, target: '_blank', rel: 'noopener', 'data-k': 'signed.check', text: t('signed.check') }),
+      // Opened from here, the check speaks the app's language; the copied
+      // link is left to its reader's browser.
+      el('a', { href: url + '?lang=' + current(), target: '_blank', rel: 'noopener', 'data-k': 'signed.check', text: t('signed.check') }),
       button('signed.copy', async () => { await navigator.clipboard.writeText(url); say(t('signed.copied')); }, { kind: 'secondary' })));
   if (principal) {
     out.querySelector('.row').append(button('signed.save', async () => {

@@ -56,6 +56,9 @@ export async function setLanguage(l, remember = true) {
   if (remember) {
     try { localStorage.setItem(STORE, l); } catch { /* not remembered: still switched */ }
   }
+  // The server's pages (the public check, the bank) read the same choice
+  // from a cookie: a language code, nothing else.
+  document.cookie = 'senim_lang=' + l + '; path=/; max-age=31536000; samesite=lax';
   translateStatic(document);
   for (const fn of listeners) fn(l);
 }

@@ -4,13 +4,15 @@
 // registry card, the draft in Russian and Kazakh with its exact preview,
 // the revisions with the client's requested changes, the invoice and Sign.
 
-import { t, time, date, dateTime } from './i18n.js';
-import { $, el, tx, button, run, say } from './ui.js';
+import { t, time, date, dateTime, money } from './i18n.js';
+import { $, el, tx, button, run, say, explain } from './ui.js';
 import { S, query, command, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
 const CHECKS = ['document_shown', 'registry_lookup', 'legal_capacity', 'rights_explained'];
-const REG = { q: '', status: '', from: '', to: '', page: 1, per_page: 20 };
+// REG is the register's query; kind is the list: every act of the notary
+// (register) or the electronic register of completed acts (completed).
+const REG = { kind: 'register', q: '', status: '', from: '', to: '', page: 1, per_page: 20 };
 
 /** home draws operator mode and the register. */
 export function home() {
@@ -30,15 +32,56 @@ export function home() {
     }, $('opErr')));
     $('regForm').addEventListener('submit', (e) => {
       e.preventDefault();
-      Object.assign(REG, { q: $('regQ').value.trim(), status: $('regStatus').value, from: $('regFrom').value, to: $('regTo').value, page: 1 });
-      run(refreshRegister, $('regErr'));
+      run(() => {
+        // Dates are typed as people here write them (dd.mm.yyyy), whatever
+        // the browser's own locale; the query takes yyyy-mm-dd.
+        Object.assign(REG, { kind: $('regKind').value, q: $('regQ').value.trim(), status: $('regStatus').value, from: isoDay($('regFrom')), to: isoDay($('regTo')), page: 1 });
+        return refreshRegister();
+      }, $('regErr'));
     });
-    // The longest wait grows while nobody takes the call: redraw it.
-    setInterval(() => { if (S.offers.size) renderOffers(); }, 30000);
+    // The queue changes without this notary (calls offered to others,
+    // taken, given up) and the longest wait grows: ask the desk again.
+    setInterval(() => { if (S.session && S.me && S.me.role === 'notary') refreshQueue(); }, 15000);
   }
   renderOperator();
   renderOffers();
-  return refreshRegister();
+  refreshQueue();
+  renderInProgress();
+  return Promise.all([refreshRegister(), S.inProgress ? refreshInProgress() : null]);
+}
+
+/**
+ * onOperatorState restores the console as the notary left it, right after
+ * a sign-in (a reload, a new tab, a dropped network): the operator mode
+ * (the server kept it for desk.operator_grace) and the acts in progress.
+ * The offers they hold come next as offer messages. It comes again when
+ * another tab of the notary changes the mode.
+ */
+export function onOperatorState(env) {
+  const b = env.body || {};
+  const first = S.inProgress === null; // later ones follow a change of mode in another tab
+  S.operator = b.available ? 'available' : 'away';
+  S.inProgress = b.in_progress || [];
+  renderOperator();
+  renderInProgress();
+  if (first && b.available) say(t('notary.restored.on'));
+}
+
+/** refreshInProgress asks the register for the acts in progress again. */
+async function refreshInProgress() {
+  const r = await query('register', undefined, { status: 'with_notary', per_page: 100 });
+  S.inProgress = r.acts || [];
+  renderInProgress();
+}
+
+// renderInProgress lists the acts accepted and not finished, each with a
+// button that opens it.
+function renderInProgress() {
+  const acts = S.inProgress || [];
+  $('inProgress').replaceChildren(...(acts.length ? acts.map((a) => el('li', { class: 'in-progress', 'data-act': a.act },
+    el('span', { text: t('notary.inprogress.item', { principal: a.principal || a.principal_iin || '', code: a.registry_number || a.act.slice(0, 8) + '…', date: a.date || date(a.created_at) }) }), ' ',
+    button('notary.inprogress.open', () => openAct(a.act), { kind: 'secondary', vars: { principal: a.principal || a.principal_iin || '' } })))
+    : [tx('li', 'notary.inprogress.none', null, { class: 'muted' })]));
 }
 
 function renderOperator() {
@@ -53,6 +96,7 @@ export function onOffer(env) {
   const fresh = !S.offers.has(env.act);
   S.offers.set(env.act, env.body || {});
   renderOffers();
+  refreshQueue();
   if (fresh) alertCall(env.body || {});
 }
 
@@ -60,6 +104,14 @@ export function onOffer(env) {
 export function onOfferGone(env) {
   S.offers.delete(env.act);
   renderOffers();
+  refreshQueue();
+}
+
+// refreshQueue asks the desk how many wait and since when (desk_queue):
+// the count includes calls offered to other notaries.
+function refreshQueue() {
+  if (!S.session) return;
+  query('desk_queue').then((q) => { S.queue = q; renderOffers(); }).catch(() => { /* the offers' own count remains */ });
 }
 
 function alertCall(o) {
@@ -91,9 +143,13 @@ function beep() {
 export function renderOffers() {
   const offers = [...S.offers.entries()];
   document.title = offers.length ? t('notary.title.offers', { n: offers.length }) : t('app.title');
-  const oldest = offers.reduce((m, [, o]) => (o.waiting_since && (!m || o.waiting_since < m) ? o.waiting_since : m), '');
-  const waiting = offers.reduce((m, [, o]) => Math.max(m, o.queue_position || 0, o.waiting || 0), offers.length);
-  $('queueInfo').textContent = offers.length
+  let oldest = offers.reduce((m, [, o]) => (o.waiting_since && (!m || o.waiting_since < m) ? o.waiting_since : m), '');
+  let waiting = offers.reduce((m, [, o]) => Math.max(m, o.queue_position || 0, o.waiting || 0), offers.length);
+  if (S.queue) {
+    waiting = Math.max(waiting, S.queue.waiting || 0);
+    if (S.queue.oldest_since && (!oldest || S.queue.oldest_since < oldest)) oldest = S.queue.oldest_since;
+  }
+  $('queueInfo').textContent = waiting && oldest
     ? t('notary.queue', { n: waiting, since: time(oldest), minutes: Math.max(0, Math.round((Date.now() - new Date(oldest)) / 60000)) })
     : t('notary.queue.empty');
   $('offers').replaceChildren(...offers.map(([act, o]) => el('li', { class: 'offer' },
@@ -105,7 +161,7 @@ export function renderOffers() {
 /** refreshRegister loads a page of the register (search where the server supports it). */
 export async function refreshRegister() {
   const body = { q: REG.q, status: REG.status, from: REG.from, to: REG.to, page: REG.page, per_page: REG.per_page };
-  const r = await query('register', undefined, body);
+  const r = await query(REG.kind, undefined, body);
   let acts = r.acts || [];
   const hasTotal = typeof r.total === 'number';
   if (!hasTotal) acts = filterLocally(acts); // an older server: filter and page here
@@ -113,16 +169,32 @@ export async function refreshRegister() {
   if (!hasTotal) acts = acts.slice((REG.page - 1) * REG.per_page, REG.page * REG.per_page);
   const rows = acts.map((a) => el('tr', {},
     el('td', {}, el('a', { href: '#act/' + a.act, onclick: (e) => { e.preventDefault(); run(() => openAct(a.act)); }, text: a.document_code || a.act.slice(0, 8) + '…' })),
+    el('td', { text: a.registry_number || '' }),
     el('td', { text: a.principal || a.principal_iin }),
     el('td', { text: phaseText(a.phase) }),
     el('td', { text: a.phone || '' }),
-    el('td', { text: dateTime(a.created_at) })));
-  $('register').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: t('list.empty') }))]));
+    el('td', { class: 'num', text: a.amount ? money(a.amount) : '' }),
+    el('td', { text: dateTime(a.signed_at || a.created_at) })));
+  $('register').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 7, class: 'muted', text: t('list.empty') }))]));
   const pages = Math.max(1, Math.ceil(total / REG.per_page));
   $('regPages').replaceChildren(
     el('span', { text: t('register.page', { page: REG.page, pages, total }) }), ' ',
     button('register.prev', async () => { REG.page--; await refreshRegister(); }, { kind: 'secondary', disabled: REG.page <= 1 ? 'why.first_page' : undefined }),
     button('register.next', async () => { REG.page++; await refreshRegister(); }, { kind: 'secondary', disabled: REG.page >= pages ? 'why.last_page' : undefined }));
+}
+
+// isoDay reads a dd.mm.yyyy field as yyyy-mm-dd ("" when empty), or
+// throws bad_date_input (shown beside the form).
+function isoDay(input) {
+  const v = input.value.trim();
+  if (!v) return '';
+  const m = /^(\d{1,2})[.\/-](\d{1,2})[.\/-](\d{4})$/.exec(v);
+  const d = m && new Date(Date.UTC(+m[3], +m[2] - 1, +m[1]));
+  if (!d || d.getUTCDate() !== +m[1] || d.getUTCMonth() !== +m[2] - 1) {
+    input.focus();
+    throw Object.assign(new Error('bad date'), { code: 'bad_date_input' });
+  }
+  return `${m[3]}-${m[2].padStart(2, '0')}-${m[1].padStart(2, '0')}`;
 }
 
 function filterLocally(acts) {
@@ -210,10 +282,12 @@ function draftForm(s) {
     S.drafting = { act: s.id, registry_number: d.registry_number || '', powers: d.powers || '', powers_kk: d.powers_kk || '', term_months: d.term_months || 12 };
   }
   const f = S.drafting;
+  const live = el('div', { class: 'preview live-preview', id: 'livePreview', 'aria-live': 'polite' });
+  const liveErr = el('span', { class: 'err', role: 'alert' });
   const field = (id, key, input) => {
     input.id = id;
     input.value = f[key];
-    input.addEventListener('input', () => { f[key] = input.value; });
+    input.addEventListener('input', () => { f[key] = input.value; livePreview(s, live, liveErr); });
     return el('div', { class: 'field' }, el('label', { for: id, text: t('draft.' + key) }), input);
   };
   const form = el('form', { class: 'draft-form', 'aria-labelledby': 'draftFormTitle' },
@@ -223,12 +297,35 @@ function draftForm(s) {
     field('dPowers', 'powers', el('textarea', { rows: 4, lang: 'ru' })),
     field('dPowersKk', 'powers_kk', el('textarea', { rows: 4, lang: 'kk' })));
   const err = el('span', { class: 'err', role: 'alert' });
-  form.append(el('button', { type: 'submit', 'data-k': 'notary.present', text: t('notary.present') }), err);
+  form.append(el('button', { type: 'submit', 'data-k': 'notary.present', text: t('notary.present') }), err,
+    el('h4', { text: t('notary.live_preview') }), liveErr, live);
+  if (S.liveDoc && S.liveDoc.act === s.id) live.append(documentView(S.liveDoc.data, s));
+  if (f.powers.trim()) livePreview(s, live, liveErr);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run(() => command(s.id, 'present_draft', { registry_number: f.registry_number.trim(), powers: f.powers.trim(), powers_kk: f.powers_kk.trim(), term_months: Number(f.term_months) }), err);
   });
   return form;
+}
+
+// livePreview asks the server for the bytes the client would sign if the
+// draft were presented now (to_sign draft_preview) and shows them as the
+// document, a moment after the notary stops typing. A draft the server
+// would refuse says why beside the preview.
+let liveTimer = 0;
+function livePreview(s, holder, errEl) {
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => {
+    const f = S.drafting;
+    if (!f || f.act !== s.id || !f.powers.trim()) return;
+    const draft = { registry_number: f.registry_number.trim(), powers: f.powers.trim(), powers_kk: f.powers_kk.trim(), term_months: Number(f.term_months) };
+    // Not run(): a half-typed draft is no alert, only a note beside it.
+    query('to_sign', s.id, { what: 'draft_preview', draft }).then((r) => {
+      errEl.replaceChildren();
+      S.liveDoc = { act: s.id, data: r.data };
+      holder.replaceChildren(documentView(r.data, s));
+    }, (e) => { errEl.replaceChildren(explain(e)); });
+  }, 400);
 }
 
 function revisions(s) {

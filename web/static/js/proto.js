@@ -19,7 +19,7 @@ export class Session {
     this.ws = null;
     this.pending = new Map();
     this.watchers = new Map(); // query id → fn: pushes that answer a query later (sign_link)
-    this.handlers = handlers; // onEvent, onOffer, onOfferGone, onMedia, onClose, onError
+    this.handlers = handlers; // onEvent, onOffer, onOfferGone, onOperatorState, onMedia, onClose, onError
     this.challenge = null;
   }
 
@@ -53,6 +53,7 @@ export class Session {
       case 'event': h.onEvent && h.onEvent(env); return;
       case 'offer': h.onOffer && h.onOffer(env); return;
       case 'offer_gone': h.onOfferGone && h.onOfferGone(env); return;
+      case 'operator_state': h.onOperatorState && h.onOperatorState(env); return;
       case 'media': if (!env.id || !this.pending.has(env.id)) { h.onMedia && h.onMedia(env); return; } break;
     }
     // A push under a query's id once its answer came: a sign_link's

@@ -8,7 +8,7 @@ import { progress } from './ui.js';
 /** S is the page's state; window.senim exposes it to tests and the curious. */
 export const S = {
   session: null, me: null, act: null, state: null, events: [], offers: new Map(),
-  call: null, operator: 'away', rerender: () => {},
+  call: null, operator: 'away', inProgress: null, queue: null, rerender: () => {},
 };
 window.senim = S;
 
