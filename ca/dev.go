@@ -27,7 +27,8 @@ import (
 const (
 	// MaxCSR bounds one request's DER.
 	MaxCSR = 8 << 10
-	// MaxOrganization bounds the organisation's name, in bytes.
+	// MaxOrganization bounds the organisation's name, and each name in the
+	// subject, in bytes.
 	MaxOrganization = 256
 	// DefaultMinKeyBits is the shortest RSA key the CA certifies.
 	DefaultMinKeyBits = 2048
@@ -388,6 +389,11 @@ func Validate(r Request, minBits int) ([]string, error) {
 	}
 	if _, err := devca.RequestFor(r.Subject, r.Template, r.Organization, r.Email, r.RemoteIdentified); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	for _, f := range []string{r.Subject.CommonName, r.Subject.Surname, r.Subject.GivenName} {
+		if !printable(f, MaxOrganization) {
+			return nil, fmt.Errorf("%w: a name in the subject is longer than %d bytes or not printable", ErrBadRequest, MaxOrganization)
+		}
 	}
 	if !printable(r.Organization, MaxOrganization) {
 		return nil, fmt.Errorf("%w: the organisation's name is longer than %d bytes or not printable", ErrBadRequest, MaxOrganization)
