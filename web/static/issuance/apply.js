@@ -506,9 +506,11 @@ async function buildStores(kept) {
     const bytes = forge.asn1.toDer(p12).getBytes();
     const arr = new Uint8Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) arr[i] = bytes.charCodeAt(i);
-    const serial = String(c.serial || '').toLowerCase();
+    // NUC's file name: the serial in lower-case hex, no leading zeros (pki.KeyStoreFileName).
+    const serial = cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
     const name = (c.purpose === 'AUTH' ? 'AUTH_RSA256_' : 'RSA256_') + serial + '.p12';
-    stores.push({ purpose: c.purpose, name, url: URL.createObjectURL(new Blob([arr], { type: 'application/x-pkcs12' })) });
+    const blob = new Blob([arr], { type: 'application/x-pkcs12' });
+    stores.push({ purpose: c.purpose, name, blob, url: URL.createObjectURL(blob) });
   }
   A.keys = keys;
   A.password = pw;

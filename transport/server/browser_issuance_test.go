@@ -1,0 +1,205 @@
+package server_test
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/pki"
+)
+
+// keyStorePassword follows NUC's rule: a-z and 0-9, with A-Z and a sign.
+const keyStorePassword = "Aigerim.2026"
+
+// The applicant's main path of remote EDS issuance in Chromium, in
+// Russian, on a 390×844 phone: an individual with a БМГ phone. A bad check
+// digit in the IIN is refused by the page with the catalog's sentence; the
+// SMS code (read from the SMS stand-in) with its countdown and "send again"
+// closed until it ends; Digital ID with the selfie taken by the fake camera
+// (getUserMedia → canvas → JPEG), the liveness video recorded by
+// MediaRecorder (WebM), the card's two sides chosen as files (the front
+// carries the recognition stand-in's marker); the recognised fields
+// confirmed; a password breaking NUC's rule refused in the page; the keys
+// and requests made in the browser; the certificates issued; the PKCS#12
+// key stores built in the browser, downloaded, opened in Go with
+// pki.DecodePKCS12, and the AUTH key signs in to Senim. A reload resumes
+// the application with its token and builds the key stores again from the
+// keys kept encrypted under the password.
+func TestIssuanceApplicantInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	bctx := browser(t)
+	sc := newScreens(t, "ru")
+	b := tab{t, bctx}
+	if _, err := chromedp.Run(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	ru := catalogOf(t, "ru")
+	b.navigate(w.http + "/issuance/")
+	b.until("the page is not ready", `document.body.classList.contains('ready') && !!document.getElementById('startForm')`)
+	b.js(`document.getElementById('lang-ru').click()`)
+	b.until("the language did not switch", `document.documentElement.lang === 'ru' && !!document.getElementById('startForm')`)
+	sc.shot(b, "issuance-start", true)
+
+	// A wrong check digit: the page refuses it with the catalog's sentence.
+	bad := clientIIN[:11] + fmt.Sprint((int(clientIIN[11]-'0')+1)%10)
+	b.js(`document.getElementById('iin').value = '` + bad + `'`)
+	b.click("iss.start", 0)
+	b.until("no check-digit error", `document.getElementById('startErr').textContent === `+jsString(ru["err.iss_iin_check"]))
+	if n := len(w.srv.IssuanceDev.SMS.Messages(applicantPhone)); n != 0 {
+		t.Fatalf("an application started with a bad IIN: %d SMS", n)
+	}
+
+	b.js(`document.getElementById('iin').value = '` + clientIIN + `'`)
+	b.click("iss.start", 0)
+	b.until("no code sent", `!!(window.senimIssuance.st && window.senimIssuance.st.phase === 'phone' && window.senimIssuance.st.phone && document.getElementById('code'))`)
+	b.until("no countdown", `/[0-9]+/.test(document.getElementById('countdown').textContent)`)
+	if !js[bool](t, bctx, `document.querySelector('#resendBox button').disabled`) {
+		t.Fatal("send again is open before the countdown ends")
+	}
+	sc.shot(b, "issuance-code", true)
+	code := w.waitCode(applicantPhone, 1)
+	b.js(`document.getElementById('code').value = '` + code + `'`)
+	b.click("iss.code.verify", 0)
+	b.until("the phone is not verified", `window.senimIssuance.st.phase === 'identity'`)
+
+	b.click("iss.document.id_card", 0)
+	b.until("no capture cards", `!!document.querySelector('[data-capture="selfie"]')`)
+	sc.shot(b, "issuance-identity", true)
+	// The selfie by the fake camera.
+	b.click("iss.camera.open", 0)
+	b.until("the camera shows nothing", `(document.querySelector('[data-capture="selfie"] video') || {}).videoWidth > 0`)
+	b.click("iss.camera.shoot", 0)
+	uploaded := func(p string) string {
+		return `(window.senimIssuance.st.uploads || []).includes('` + p + `')`
+	}
+	b.until("no selfie", uploaded("selfie"))
+	// The liveness video by MediaRecorder.
+	b.click("iss.liveness.record", 0)
+	b.until("no liveness video", uploaded("liveness"))
+	// The card's sides as files.
+	for purpose, body := range map[string][]byte{"document_front": jpegWith("SENIM-IIN:" + clientIIN), "document_back": jpegWith("back")} {
+		b.js(`(() => {
+			const bytes = Uint8Array.from(atob('` + base64.StdEncoding.EncodeToString(body) + `'), c => c.charCodeAt(0));
+			const dt = new DataTransfer();
+			dt.items.add(new File([bytes], '` + purpose + `.jpg', { type: 'image/jpeg' }));
+			const input = document.getElementById('file-` + purpose + `');
+			input.files = dt.files;
+			input.dispatchEvent(new Event('change'));
+		})()`)
+		b.until("no "+purpose, uploaded(purpose))
+	}
+	b.until("no recognised fields", `!!document.getElementById('fields')`)
+	sc.shot(b, "issuance-fields", true)
+	b.click("iss.fields.confirm", 0)
+	b.until("not identified", `window.senimIssuance.st.phase === 'application' && !!document.getElementById('keysForm')`)
+
+	// A password breaking NUC's rule is refused in the page.
+	b.js(`document.getElementById('pw1').value = 'abcdefgh'; document.getElementById('pw2').value = 'abcdefgh'`)
+	b.click("iss.keys.make", 0)
+	b.until("no password error", `document.getElementById('keysErr').textContent === `+jsString(ru["err.iss_password_digit"]))
+	b.js(`document.getElementById('email').value = 'aigerim@example.kz';
+		document.getElementById('pw1').value = '` + keyStorePassword + `'; document.getElementById('pw2').value = '` + keyStorePassword + `'`)
+	sc.shot(b, "issuance-keys", true)
+	b.click("iss.keys.make", 0)
+	b.until("not issued", `window.senimIssuance.st.phase === 'issued' && window.senimIssuance.st.status === 'issued' && !!document.getElementById('storeForm')`)
+	sc.shot(b, "issuance-issued", true)
+	b.click("iss.store.make", 0)
+	b.until("no key stores", `document.querySelectorAll('#stores a[download]').length === 2`)
+	sc.shot(b, "issuance-key-stores", true)
+	first := keyStores(t, b)
+
+	// The keys are the applicant's EDS: the AUTH key signs in.
+	var signer client.KeySigner
+	for _, k := range first {
+		k.Chain = w.client[0].Chain
+		signer = append(signer, k)
+	}
+	c := w.dial()
+	wel, err := c.SignInEDS(w.ctx(), "client", signer)
+	if err != nil || wel.IIN != clientIIN {
+		t.Fatalf("sign-in with the issued AUTH key: %+v, %v", wel, err)
+	}
+
+	// A reload resumes the application with its token; the key stores are
+	// built again from the keys kept under the password.
+	b.navigate(w.http + "/issuance/")
+	b.until("the reload did not resume the application", `document.body.classList.contains('ready') && !!window.senimIssuance.st && window.senimIssuance.st.phase === 'issued' && !!document.getElementById('pw')`)
+	b.js(`document.getElementById('pw').value = 'wrong.pass1'`)
+	b.click("iss.store.make", 0)
+	b.until("no wrong-password error", `document.getElementById('storeErr').textContent === `+jsString(ru["err.iss_password_wrong"]))
+	b.js(`document.getElementById('pw').value = '` + keyStorePassword + `'`)
+	b.click("iss.store.make", 0)
+	b.until("no key stores after the reload", `document.querySelectorAll('#stores a[download]').length === 2`)
+	again := keyStores(t, b)
+	for p, k := range first {
+		if again[p] == nil || !again[p].Certificate.Equal(k.Certificate) {
+			t.Errorf("the %s key store after the reload holds another certificate", p)
+		}
+	}
+}
+
+// keyStores reads the files behind the page's download links (the CSP
+// keeps fetch from blob: URLs, so from the blobs the links were made of)
+// and opens each PKCS#12 in Go: the key matches its certificate (DecodePKCS12 checks), the subject
+// is the applicant's, and the file is named as NUC names it.
+func keyStores(t *testing.T, b tab) map[string]*pki.Key {
+	t.Helper()
+	var links []struct{ Purpose, Name, B64 string }
+	raw := js[string](t, b.ctx, `(async () => JSON.stringify(await Promise.all([...document.querySelectorAll('#stores a[download]')].map(async (a) => {
+		const store = window.senimIssuance.stores.find((x) => x.url === a.href);
+		const bytes = new Uint8Array(await store.blob.arrayBuffer());
+		let s = ''; for (const x of bytes) s += String.fromCharCode(x);
+		return { Purpose: a.dataset.store, Name: a.download, B64: btoa(s) };
+	}))))()`)
+	if err := json.Unmarshal([]byte(raw), &links); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*pki.Key{}
+	for _, l := range links {
+		der, err := base64.StdEncoding.DecodeString(l.B64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := pki.DecodePKCS12(der, keyStorePassword)
+		if err != nil {
+			t.Fatalf("%s: %v", l.Name, err)
+		}
+		if _, err := pki.DecodePKCS12(der, "other.pass1"); err == nil {
+			t.Fatalf("%s opens with another password", l.Name)
+		}
+		if k.Certificate.Subject.SerialNumber != "IIN"+clientIIN {
+			t.Errorf("%s names %q", l.Name, k.Certificate.Subject.SerialNumber)
+		}
+		if l.Name != pki.KeyStoreFileName(k.Certificate) {
+			t.Errorf("the key store is named %s, NUC names it %s", l.Name, pki.KeyStoreFileName(k.Certificate))
+		}
+		auth := slices.Contains(k.Certificate.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+		if auth != (l.Purpose == "AUTH") {
+			t.Errorf("%s (%s): clientAuth %v", l.Name, l.Purpose, auth)
+		}
+		out[l.Purpose] = k
+	}
+	if len(out) != 2 || out["AUTH"] == nil || out["SIGN"] == nil {
+		t.Fatalf("key stores %v", out)
+	}
+	return out
+}
+
+// catalogOf is one language's catalog as a map.
+func catalogOf(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal([]byte(catalog(t, lang)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
