@@ -462,6 +462,12 @@ func (a *appActor) handle(c *actor.Context, m IssuanceCommand) IssuanceResult {
 	}
 	key := cmdKey{m.Actor.String(), m.CommandID}
 	if m.CommandID != "" {
+		// A refusal first: a wrong code is both in the log and refused,
+		// and its retry must hear the refusal again, not an ack.
+		if r, ok := a.refused[key]; ok && r.digest == digest {
+			r.res.Duplicate = true
+			return issuanceResultOf(r.res, a.id)
+		}
 		if done, ok := a.applied[key]; ok {
 			if done.digest == "" {
 				if cmd, found, err := a.deps.Log.Command(IssuanceStreamOf(a.id), key.actor, key.id); err == nil && found {
@@ -476,10 +482,6 @@ func (a *appActor) handle(c *actor.Context, m IssuanceCommand) IssuanceResult {
 			res.Seq, res.Duplicate = done.seq, true
 			return res
 		}
-		if r, ok := a.refused[key]; ok && r.digest == digest {
-			r.res.Duplicate = true
-			return issuanceResultOf(r.res, a.id)
-		}
 	}
 	now := a.deps.Now()
 	events, err := issuance.Decide(a.state, m.Actor, m.Cmd, now, a.idep.Rules)
@@ -493,9 +495,7 @@ func (a *appActor) handle(c *actor.Context, m IssuanceCommand) IssuanceResult {
 	}
 	if err != nil {
 		res.Code, res.Message = issuanceCodeOf(err), issuanceMessageOf(err)
-		if len(events) == 0 {
-			a.remember(key, digest, res)
-		}
+		a.remember(key, digest, res)
 		a.log.Info().Str("command", m.Cmd.CommandName()).Str("by", string(m.Actor.Role)).Str("code", res.Code).Msg("command refused")
 	}
 	return res
@@ -699,6 +699,13 @@ func (r *issuanceRouter) Receive(c *actor.Context) {
 				c.Send(la.pid, passivateAsk{Sent: la.sent})
 			}
 		}
+		return
+	case liveActs:
+		pids := make(map[string]*actor.PID, len(r.live))
+		for id, la := range r.live {
+			pids[id] = la.pid
+		}
+		c.Engine().Send(m.ReplyTo, pids)
 		return
 	case passivateReady:
 		la := r.live[m.ActID]

@@ -196,6 +196,9 @@ func (a *appActor) outsideDone(c *actor.Context, m outsideDone) {
 	}
 	if m.Cmd != nil && a.loaded {
 		if res := a.system(c, m.CommandID, m.Cmd); res.Code != "" {
+			// What the service found does not fit (a document of another
+			// person or kind): the applicant must act on it.
+			a.problem = res.Code
 			a.log.Info().Str("command", m.Cmd.CommandName()).Str("code", res.Code).Msg("outside outcome not recorded")
 		} else {
 			a.problem = ""
@@ -385,6 +388,8 @@ func (a *appActor) submitToCA(c *actor.Context) {
 		req.Subject = *s.Subject
 	}
 	a.run(c, "ca-submit", ServiceCA, func(ctx context.Context) (string, issuance.Command, string, error) {
+		req := req // each attempt builds its own list of keys
+		req.Keys = nil
 		for _, q := range s.CSRs {
 			p, err := CSRPath(a.idep.FilesDir, a.id, q.Purpose)
 			if err != nil {
@@ -404,6 +409,10 @@ func (a *appActor) submitToCA(c *actor.Context) {
 		switch {
 		case errors.As(err, &refused):
 			return "sys:ca-refused", issuance.Reject{Reason: refused.Reason}, "", nil
+		case err != nil && !unavailable(err):
+			// The CA will not take this request as it is: the application
+			// ends with the CA's reason rather than wait for ever.
+			return "sys:ca-refused", issuance.Reject{Reason: "the CA did not take the request: " + err.Error()}, "", nil
 		case err != nil:
 			return "", nil, "", err
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"github.com/senim-kz/senim/ca"
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -333,18 +335,49 @@ func (s *sessionActor) issuanceStart(c *actor.Context, env protocol.Envelope, in
 	app := newActID()
 	who := ApplicantID(token)
 	cmd := issuance.Start{ApplicationID: app, Kind: issuance.Kind(in.Kind), Template: issuance.Template(in.Template), BIN: in.BIN, IIN: in.IIN}
-	if cmd.Template == issuance.TemplateFirstHead && idep.Heads != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		head, err := idep.Heads.FirstHead(ctx, in.BIN)
-		cancel()
-		if err == nil {
-			cmd.HeadIIN = head
-		}
-	}
 	s.inFlight[env.ID] = "issuance"
 	s.iss().pending[env.ID] = issPending{kind: "start", env: env, app: app, token: token}
-	c.Send(sys.Issuance(), IssuanceCommand{AppID: app, CommandID: env.ID, Actor: issuance.Actor{Role: issuance.RoleApplicant, ID: who},
-		Cmd: cmd, Digest: commandDigest(env.Name, env.Body), ReplyTo: c.PID()})
+	start := IssuanceCommand{AppID: app, CommandID: env.ID, Actor: issuance.Actor{Role: issuance.RoleApplicant, ID: who},
+		Cmd: cmd, Digest: commandDigest(env.Name, env.Body), ReplyTo: c.PID()}
+	if cmd.Kind == issuance.KindLegalEntity && cmd.Template == issuance.TemplateFirstHead && idep.Heads != nil {
+		// The register of legal entities names the first head (never the
+		// applicant), asked off the session's goroutine.
+		eng, self := c.Engine(), c.PID()
+		go func() {
+			ctx, cancel := context.WithTimeout(idep.context(), 10*time.Second)
+			defer cancel()
+			head, err := idep.Heads.FirstHead(ctx, in.BIN)
+			eng.Send(self, issuanceHead{start: start, head: head, err: err})
+		}()
+		return
+	}
+	c.Send(sys.Issuance(), start)
+}
+
+// issuanceHead is the register of legal entities' answer for a start.
+type issuanceHead struct {
+	start IssuanceCommand
+	head  string
+	err   error
+}
+
+// CodeLegalRegisterUnavailable: the register of legal entities did not
+// answer a first head's start; try again later.
+const CodeLegalRegisterUnavailable = "legal_register_unavailable"
+
+func (s *sessionActor) issuanceHeadAnswer(c *actor.Context, m issuanceHead) {
+	if m.err != nil && errors.Is(m.err, legalreg.ErrUnavailable) {
+		p := s.iss().pending[m.start.CommandID]
+		delete(s.iss().pending, m.start.CommandID)
+		delete(s.inFlight, m.start.CommandID)
+		s.fail(p.env, CodeLegalRegisterUnavailable, "the register of legal entities did not answer; try again later")
+		return
+	}
+	// Not found, or a bad BIN: no head, and the core refuses (bad_bin, not_first_head).
+	st := m.start.Cmd.(issuance.Start)
+	st.HeadIIN = m.head
+	m.start.Cmd = st
+	c.Send(s.sd.Sys.Issuance(), m.start)
 }
 
 // issuanceCSRs parses the requests, keeps their DER under the
@@ -381,10 +414,13 @@ func (s *sessionActor) issuanceCSRs(app string, in protocol.IssuanceRequests) (i
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			certified, err := reg.KeySeen(ctx, facts.Fingerprint)
 			cancel()
+			// A register that does not answer holds nobody up: the CA
+			// checks the key again when it signs, and refuses one it
+			// certified before (the application is then rejected).
 			if err != nil {
-				return nil, CodeInternal, "the CA's key register did not answer; try again later"
+				s.log.Warn().Err(err).Msg("the CA's key register did not answer; the CA checks the key when it signs")
 			}
-			facts.SeenBefore = certified
+			facts.SeenBefore = err == nil && certified
 		}
 		p, err := CSRPath(idep.FilesDir, app, purpose)
 		if err != nil {
@@ -665,6 +701,8 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			return
 		}
 		s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: p.env.ID, Act: m.AppID})
+	case issuanceHead:
+		s.issuanceHeadAnswer(c, m)
 	case IssuanceOffer:
 		st.offers[m.AppID] = m.Queue
 		body, _ := json.Marshal(protocol.Offer{PrincipalIIN: m.IIN, ActionType: "issuance_" + string(m.Queue),

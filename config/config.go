@@ -95,12 +95,24 @@ type Issuance struct {
 	RetryMax Duration `toml:"retry_max"`
 	CAPoll   Duration `toml:"ca_poll"`
 	// The ports (docs/issuance.md): БМГ, the SMS gateway, the face checks,
-	// document recognition and the CA.
+	// document recognition, the CA, and the register of legal entities.
 	BMG      Port `toml:"bmg"`
 	SMS      Port `toml:"sms"`
 	FaceID   Port `toml:"faceid"`
 	DocRecog Port `toml:"docrecog"`
 	CA       Port `toml:"ca"`
+	LegalReg Port `toml:"legalreg"`
+}
+
+// Ports lists the issuance ports by their config names.
+func (i Issuance) Ports() []NamedPort {
+	return []NamedPort{{"bmg", i.BMG}, {"sms", i.SMS}, {"faceid", i.FaceID}, {"docrecog", i.DocRecog}, {"ca", i.CA}, {"legalreg", i.LegalReg}}
+}
+
+// NamedPort is a port with its name under [issuance].
+type NamedPort struct {
+	Name string
+	Port Port
 }
 
 // Port is the adapter of an outside system: "dev", the development
@@ -484,7 +496,7 @@ func Default() Config {
 			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute),
 			MaxOpenPerIIN: 3, StartsPerIP: 20, IdleAfter: Duration(2 * time.Minute),
 			RetryMin: Duration(time.Second), RetryMax: Duration(time.Minute), CAPoll: Duration(2 * time.Second),
-			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort()},
+			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort(), LegalReg: devPort()},
 	}
 }
 
@@ -690,24 +702,21 @@ func (c Config) validateIssuance() []error {
 	if i.RetryMin <= 0 || i.RetryMax < i.RetryMin || i.CAPoll <= 0 {
 		errs = append(errs, errors.New("issuance: retry_min and ca_poll positive, retry_max at least retry_min"))
 	}
-	for _, p := range []struct {
-		name string
-		port Port
-	}{{"bmg", i.BMG}, {"sms", i.SMS}, {"faceid", i.FaceID}, {"docrecog", i.DocRecog}, {"ca", i.CA}} {
-		switch p.port.Mode {
+	for _, p := range i.Ports() {
+		switch p.Port.Mode {
 		case "dev": // a development stand-in: named by DevSettings
 		case "http":
-			if err := checkBankURL(p.port.URL); err != nil {
-				errs = append(errs, fmt.Errorf("issuance.%s: %w", p.name, err))
+			if err := checkBankURL(p.Port.URL); err != nil {
+				errs = append(errs, fmt.Errorf("issuance.%s: %w", p.Name, err))
 			}
-			if p.port.TokenFile == "" {
-				errs = append(errs, fmt.Errorf("issuance.%s: mode http needs token_file", p.name))
+			if p.Port.TokenFile == "" {
+				errs = append(errs, fmt.Errorf("issuance.%s: mode http needs token_file", p.Name))
 			}
 		default:
-			errs = append(errs, fmt.Errorf("issuance.%s.mode %q: want dev or http", p.name, p.port.Mode))
+			errs = append(errs, fmt.Errorf("issuance.%s.mode %q: want dev or http", p.Name, p.Port.Mode))
 		}
-		if p.port.Timeout <= 0 {
-			errs = append(errs, fmt.Errorf("issuance.%s.timeout must be positive", p.name))
+		if p.Port.Timeout <= 0 {
+			errs = append(errs, fmt.Errorf("issuance.%s.timeout must be positive", p.Name))
 		}
 	}
 	return errs

@@ -34,12 +34,9 @@ func (c Config) DevSettings() []string {
 		on = append(on, `digidocs.mode = "dev" (documents are saved to the Digital documents stand-in; set "http")`)
 	}
 	if i := c.Issuance; i.Enabled {
-		for _, p := range []struct {
-			name string
-			port Port
-		}{{"bmg", i.BMG}, {"sms", i.SMS}, {"faceid", i.FaceID}, {"docrecog", i.DocRecog}, {"ca", i.CA}} {
-			if p.port.Mode == "dev" {
-				on = append(on, "issuance."+p.name+`.mode = "dev" (remote EDS issuance talks to a development stand-in; set "http")`)
+		for _, p := range i.Ports() {
+			if p.Port.Mode == "dev" {
+				on = append(on, "issuance."+p.Name+`.mode = "dev" (remote EDS issuance talks to a development stand-in; set "http")`)
 			}
 		}
 	}

@@ -23,7 +23,7 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 	c.Bank.Mode = "http"
 	c.Digidocs.Mode = "http"
 	c.Document.PublicURL = "https://senim.kz"
-	for _, p := range []*Port{&c.Issuance.BMG, &c.Issuance.SMS, &c.Issuance.FaceID, &c.Issuance.DocRecog, &c.Issuance.CA} {
+	for _, p := range []*Port{&c.Issuance.BMG, &c.Issuance.SMS, &c.Issuance.FaceID, &c.Issuance.DocRecog, &c.Issuance.CA, &c.Issuance.LegalReg} {
 		p.Mode = "http"
 	}
 	if got := c.DevSettings(); len(got) != 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/senim-kz/senim/faceid"
 	"github.com/senim-kz/senim/internal/outside"
 	"github.com/senim-kz/senim/internal/safepath"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/sms"
 	"github.com/senim-kz/senim/web"
 )
@@ -32,6 +33,7 @@ type IssuanceDevs struct {
 	FaceID   *faceid.Dev
 	DocRecog *docrecog.Dev
 	CA       *ca.Dev
+	LegalReg *legalreg.Dev
 }
 
 // IssuanceFilesPath is where the applications' uploads and certificate
@@ -132,6 +134,16 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 		}
 		d.CA = &ca.HTTP{Client: c}
 	}
+	if i.LegalReg.Mode == "dev" {
+		s.IssuanceDev.LegalReg = legalreg.NewDev()
+		d.Heads = s.IssuanceDev.LegalReg
+	} else {
+		c, err := client("legalreg", i.LegalReg)
+		if err != nil {
+			return err
+		}
+		d.Heads = &legalreg.HTTP{Client: c}
+	}
 	return s.Actors.StartIssuance(d)
 }
 
@@ -170,6 +182,11 @@ func (s *Server) issuanceRoutes(mux *http.ServeMux) {
 		h := http.StripPrefix("/dev/issuance/bmg", d.Handler(""))
 		mux.Handle("GET /dev/issuance/bmg/phones/{iin}", h)
 		mux.Handle("PUT /dev/issuance/bmg/phones/{iin}", h)
+	}
+	if d := s.IssuanceDev.LegalReg; d != nil {
+		h := http.StripPrefix("/dev/issuance/legalreg", d.Handler(""))
+		mux.Handle("GET /dev/issuance/legalreg/entities/{bin}", h)
+		mux.Handle("PUT /dev/issuance/legalreg/entities/{bin}", h)
 	}
 }
 

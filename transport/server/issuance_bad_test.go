@@ -206,3 +206,28 @@ func TestIssuanceStartBounds(t *testing.T) {
 	w.startApplication(attorneyIIN)
 	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: otherIIN}, "too_many_applications")
 }
+
+// A retried wrong code (the answer was lost) hears the refusal again, and
+// counts once.
+func TestIssuanceRetriedWrongCode(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	a := w.startApplication(clientIIN)
+	code := w.waitCode(applicantPhone, 1)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	body := []byte(`{"code":"` + wrong + `"}`)
+	for i := 0; i < 2; i++ {
+		_, err := a.c.Do(w.ctx(), protocol.Envelope{Type: protocol.TypeIssuance, ID: "vc-1", Act: a.app, Name: "verify_code", Body: body})
+		if client.CodeOf(err) != "wrong_code" {
+			t.Fatalf("try %d: %v", i+1, err)
+		}
+	}
+	if st := a.status(); st.CodeTriesLeft != 2 {
+		t.Fatalf("a retry counted again: %+v", st)
+	}
+}

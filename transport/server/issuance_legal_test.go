@@ -54,10 +54,30 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)
 	}
-	// The first head's own template is refused until a register of legal
-	// entities names heads (fail closed).
+	// The first head's own template: only the person the register of legal
+	// entities names, and not while the register is down.
 	c := &applicant{w: w, c: w.dial()}
-	c.refused("start", protocol.IssuanceStart{Kind: "legal_entity", Template: "first_head", BIN: orgBIN, IIN: clientIIN}, "not_first_head")
+	firstHead := protocol.IssuanceStart{Kind: "legal_entity", Template: "first_head", BIN: orgBIN, IIN: clientIIN}
+	c.refused("start", firstHead, "not_first_head") // the register does not know the BIN
+	reg := w.srv.IssuanceDev.LegalReg
+	if err := reg.Set(orgBIN, notaryIIN); err != nil {
+		t.Fatal(err)
+	}
+	c.refused("start", firstHead, "not_first_head") // it names someone else
+	reg.SetDown(true)
+	c.refused("start", firstHead, "legal_register_unavailable")
+	reg.SetDown(false)
+	if err := reg.Set(orgBIN, clientIIN); err != nil {
+		t.Fatal(err)
+	}
+	head1 := w.toApplicationAs(firstHead, "SENIM-FACE:MATCH")
+	head1.waitPhase(issuance.PhaseApplication)
+	_, hAuth := csr(t, 2048, "IIN"+clientIIN, "BIN"+orgBIN)
+	_, hSign := csr(t, 2048, "IIN"+clientIIN, "BIN"+orgBIN)
+	head1.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: hAuth}, {Purpose: "SIGN", DER: hSign}}})
+	if st := head1.waitPhase(issuance.PhaseIssued); st.Template != "first_head" || st.NextApproval != "" {
+		t.Fatalf("the first head, without approvals: %+v", st)
+	}
 
 	emp := w.toApplicationAs(protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "SENIM-FACE:MATCH")
 	emp.waitPhase(issuance.PhaseApplication)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
@@ -297,4 +298,59 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 		}
 		return errors.New("no SMS about the issued certificates")
 	})
+}
+
+// Outside systems that are down: the application shows which one it waits
+// for ("try again later"), retries with backoff, and goes on by itself once
+// the system is back. A CA that refuses ends the application with its reason.
+func TestIssuanceOutagesAreRetried(t *testing.T) {
+	w := newWorld(t, func(c *config.Config) {
+		c.Issuance.RetryMin = config.Duration(20 * time.Millisecond)
+		c.Issuance.RetryMax = config.Duration(100 * time.Millisecond)
+	})
+	dev := w.srv.IssuanceDev
+	if err := dev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	dev.BMG.SetDown(true)
+	a := w.startApplication(clientIIN)
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return strings.Join(st.Waiting, ",") == "bmg" })
+	dev.SMS.SetDown(true)
+	dev.BMG.SetDown(false)
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return strings.Join(st.Waiting, ",") == "sms" && st.Phone != "" })
+	dev.SMS.SetDown(false)
+	a.must("verify_code", protocol.IssuanceCode{Code: w.waitCode(applicantPhone, 1)})
+	a.waitPhase(issuance.PhaseIdentity)
+
+	// A passport page of a person whose document is an ID card: the
+	// applicant is told what is wrong, and fixes it.
+	a.must("choose_document", map[string]string{"kind": "passport"})
+	a.mustUpload("passport_page", jpegWith("SENIM-IIN:"+clientIIN))
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Problem == "bad_document_kind" })
+	dev.FaceID.SetDown(true)
+	dev.DocRecog.SetDown(true)
+	a.must("choose_document", map[string]string{"kind": "id_card"})
+	a.mustUpload("selfie", jpegWith("SENIM-FACE:MATCH"))
+	a.mustUpload("liveness", webmWith("SENIM-FACE:MATCH"))
+	a.mustUpload("document_front", jpegWith("SENIM-IIN:"+clientIIN))
+	a.mustUpload("document_back", jpegWith("back"))
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return strings.Join(st.Waiting, ",") == "docrecog,faceid" })
+	dev.FaceID.SetDown(false)
+	dev.DocRecog.SetDown(false)
+	st := a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Recognised != nil && len(st.Waiting) == 0 })
+	fields, _ := json.Marshal(st.Recognised)
+	a.must("confirm_fields", json.RawMessage(`{"fields":`+string(fields)+`}`))
+	a.waitPhase(issuance.PhaseApplication)
+
+	dev.CA.SetDown(true)
+	_, auth := csr(t, 2048, "IIN"+clientIIN)
+	_, sign := csr(t, 2048, "IIN"+clientIIN)
+	a.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: auth}, {Purpose: "SIGN", DER: sign}}})
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool {
+		return st.Phase == string(issuance.PhaseIdentified) && strings.Join(st.Waiting, ",") == "ca"
+	})
+	dev.CA.SetDown(false)
+	if st := a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Phase == "issued" || st.Phase == "rejected" }); st.Phase != "issued" || len(st.Waiting) != 0 || st.Certificates != 2 {
+		t.Fatalf("issued: %+v", st)
+	}
 }
