@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
 )
 
@@ -202,4 +206,48 @@ func catalogOf(t *testing.T, lang string) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// The moderator's page in Chromium, in Russian: a case whose face did not
+// match is offered to the moderator in operator mode, taken, shown with the
+// registry's data, and approved with a reason; the applicant goes on to the
+// requests and is told by SMS.
+func TestIssuanceModeratorInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	a := w.toApplication(clientIIN, "SENIM-FACE:MISMATCH")
+	a.waitPhase(issuance.PhaseModeration)
+	w.staffIn("moderator1", accounts.RoleModerator)
+	sent := len(w.srv.IssuanceDev.SMS.Messages(applicantPhone))
+
+	bctx := browser(t)
+	sc := newScreens(t, "ru")
+	b := tab{t, bctx}
+	b.navigate(w.http + "/issuance/staff.html?lang=ru")
+	b.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	b.js(`document.getElementById('role').value = 'moderator'; document.getElementById('role').dispatchEvent(new Event('change'));
+		document.getElementById('login').value = 'moderator1'; document.getElementById('password').value = 'moderator1-password'`)
+	sc.shot(b, "staff-signin", false)
+	b.click("signin.submit", 0)
+	b.until("not signed in", `!!window.senimStaff.me && document.getElementById('signin').hidden`)
+	b.until("the queue does not show the case", `window.senimStaff.cases.length === 1`)
+	b.click("notary.available", 0)
+	b.until("no offer", `window.senimStaff.offers.has('`+a.app+`')`)
+	sc.shot(b, "moderator-offer", false)
+	b.click("iss.staff.take", 0)
+	b.until("the case does not show the registry's data", `!!document.querySelector('#case #registry') && document.querySelector('#case #registry').textContent.includes('`+clientIIN+`')`)
+	sc.shot(b, "moderator-case", false)
+	b.js(`document.getElementById('modReason').value = 'лицо совпадает с фото в удостоверении'`)
+	b.click("iss.staff.approve", 0)
+	b.until("the decision is not shown", `window.senimStaff.st && window.senimStaff.st.phase === 'application'`)
+	sc.shot(b, "moderator-decided", false)
+	a.waitPhase(issuance.PhaseApplication)
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if n := len(w.srv.IssuanceDev.SMS.Messages(applicantPhone)); n <= sent {
+			return fmt.Errorf("%d SMS, no news of the decision", n)
+		}
+		return nil
+	})
 }

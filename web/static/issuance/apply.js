@@ -19,7 +19,7 @@ import { $, el, tx, button, run, say } from '../js/ui.js';
 import { Session, ProtocolError } from '../js/proto.js';
 import * as call from '../js/call.js';
 import { makeApplicantKeys, exportPKCS8, base64 } from './csr.js';
-import { validIIN, passwordProblem } from './rules.js';
+import { validIIN, passwordProblem, showDate } from './rules.js';
 
 const STORE = 'senim.issuance';
 const KEYS = 'senim.issuance.keys.';
@@ -406,9 +406,8 @@ function livenessCard() {
 const FIELDS = ['iin', 'surname', 'name', 'patronymic', 'birth_date', 'number', 'valid_until'];
 
 function fieldsCard(f) {
-  const dates = (k, v) => (k.endsWith('_date') || k === 'valid_until') && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v.split('-').reverse().join('.') : v;
   return el('section', { class: 'capture', id: 'fields' }, tx('h3', 'iss.fields.title'), tx('p', 'iss.fields.text', null, { class: 'muted' }),
-    el('dl', { class: 'card-registry' }, ...FIELDS.filter((k) => f[k]).flatMap((k) => [el('dt', {}, t('iss.field.' + k)), el('dd', {}, dates(k, String(f[k])))])),
+    el('dl', { class: 'card-registry' }, ...FIELDS.filter((k) => f[k]).flatMap((k) => [el('dt', {}, t('iss.field.' + k)), el('dd', {}, showDate(f[k]))])),
     el('div', { class: 'row' }, button('iss.fields.confirm', async () => { await ask('confirm_fields', { fields: f }); await refresh(); })));
 }
 

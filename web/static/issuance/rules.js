@@ -34,3 +34,8 @@ export function passwordProblem(pw) {
   if (!/[0-9]/.test(s)) return 'digit';
   return '';
 }
+
+/** showDate writes a document's YYYY-MM-DD date as people read it: dd.mm.yyyy. */
+export function showDate(v) {
+  return /^\d{4}-\d{2}-\d{2}$/.test(String(v)) ? String(v).split('-').reverse().join('.') : String(v);
+}
