@@ -13,6 +13,7 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
@@ -32,11 +33,14 @@ const keyStorePassword = "Aigerim.2026"
 // confirmed; a password breaking NUC's rule refused in the page; the keys
 // and requests made in the browser; the certificates issued; the PKCS#12
 // key stores built in the browser, downloaded, opened in Go with
-// pki.DecodePKCS12, and the AUTH key signs in to Senim. A reload resumes
+// pki.DecodePKCS12, and the AUTH key signs in to Senim. The page's idle
+// session closed by the sign-in deadline before start is replaced quietly. A reload resumes
 // the application with its token and builds the key stores again from the
 // keys kept encrypted under the password.
 func TestIssuanceApplicantInTheBrowser(t *testing.T) {
-	w := newWorld(t)
+	// A short sign-in deadline: the page's session, which speaks for no
+	// application before start, is closed while the form waits.
+	w := newWorld(t, func(c *config.Config) { c.Limits.SigninTimeout = config.Duration(time.Second) })
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +56,10 @@ func TestIssuanceApplicantInTheBrowser(t *testing.T) {
 	b.js(`document.getElementById('lang-ru').click()`)
 	b.until("the language did not switch", `document.documentElement.lang === 'ru' && !!document.getElementById('startForm')`)
 	sc.shot(b, "issuance-start", true)
+	b.until("the page holds a session past the sign-in deadline", `window.senimIssuance.session === null`)
+	if msg := js[string](t, bctx, `document.getElementById('alerts').textContent`); msg != "" {
+		t.Fatalf("the closed idle session alarms the applicant: %q", msg)
+	}
 
 	// A wrong check digit: the page refuses it with the catalog's sentence.
 	bad := clientIIN[:11] + fmt.Sprint((int(clientIIN[11]-'0')+1)%10)

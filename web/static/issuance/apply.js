@@ -31,26 +31,36 @@ window.senimIssuance = A;
 // ---- the session ----
 
 function newSession() {
-  return new Session({
+  const s = new Session({
     onEvent: (env) => { if (env.act === A.app) refresh().catch(() => {}); },
     onMedia: (env) => call.onMedia(A.session, A.call, env, hangUp),
-    onError: (e) => say(i18n.errorText(e.code), true),
+    onError: (e) => { if (e.code !== 'signin_timeout') say(i18n.errorText(e.code), true); },
+    // Before start the session speaks for nobody, and the server closes it
+    // after its sign-in deadline: the next request opens another. Once it
+    // speaks for an application, a lost connection resumes with the token.
     onClose: () => {
+      if (A.session !== s) return;
       A.session = null;
-      $('closed').hidden = false;
-      $('closedText').textContent = t('iss.closed');
+      if (A.app) connect().then(refresh).catch(() => { $('closed').hidden = false; $('closedText').textContent = t('iss.closed'); });
     },
   });
+  return s;
 }
 
 /** ask sends an issuance request for the application and resolves with its answer. */
-function ask(name, body) {
+async function ask(name, body) {
+  if (!A.session) await connect();
   return A.session.request({ type: 'issuance', name, act: A.app || undefined, body: body || {} });
 }
 
+/** connect opens a session; with an application, it speaks for it again (resume, subscribe). */
 async function connect() {
-  A.session = newSession();
-  await A.session.connect();
+  const s = newSession();
+  A.session = s;
+  await s.connect();
+  if (!A.token) return;
+  await s.request({ type: 'issuance', name: 'resume', act: A.app, body: { token: A.token } });
+  if (A.st) await s.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: A.st.seq });
 }
 
 function remember() {
@@ -74,11 +84,13 @@ async function resume() {
   A.app = kept.app;
   A.token = kept.token;
   try {
-    await ask('resume', { token: A.token });
+    await connect();
   } catch (e) {
-    if (e.code === 'bad_token' || e.code === 'no_such_application') {
+    if (e.code === 'bad_token' || e.code === 'no_such_application' || e.code === 'bad_application_id') {
       try { localStorage.removeItem(STORE); } catch { /* none */ }
       A.app = A.token = null;
+      if (A.session) A.session.close();
+      A.session = null;
       return false;
     }
     throw e;
@@ -528,7 +540,6 @@ async function main() {
   });
   for (const x of i18n.LANGS) $('lang-' + x).setAttribute('aria-pressed', String(x === i18n.current()));
   $('reloadBtn').addEventListener('click', () => location.reload());
-  await connect();
   if (!(await resume())) render(true);
   document.body.classList.add('ready');
 }
