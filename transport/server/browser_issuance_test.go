@@ -259,3 +259,67 @@ func TestIssuanceModeratorInTheBrowser(t *testing.T) {
 		return nil
 	})
 }
+
+// Not in БМГ, in Chromium, in Russian: the applicant's page (on a phone)
+// says so and puts the application in the registration queue; the
+// registration operator's page (a second tab) is offered the call, takes
+// it, and both join the video call through the SFU (each decodes the
+// other's fake camera); the operator records the phone, which БМГ then
+// has, and the applicant's page goes on to Digital ID.
+func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	w.staffIn("registrar1", accounts.RoleRegistrar)
+	bctx := browser(t)
+	sc := newScreens(t, "ru")
+	aTab := tab{t, bctx}
+	if _, err := chromedp.Run(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	aTab.navigate(w.http + "/issuance/?lang=ru")
+	aTab.until("the page is not ready", `document.body.classList.contains('ready') && !!document.getElementById('startForm')`)
+	aTab.js(`document.getElementById('iin').value = '` + clientIIN + `'`)
+	aTab.click("iss.start", 0)
+	aTab.until("not told the phone is not in БМГ", `!!window.senimIssuance.st && window.senimIssuance.st.phase === 'phone' && !!window.senimIssuance.seen.phone_not_found && !!document.querySelector('[data-k="err.phone_unknown"]')`)
+	sc.shot(aTab, "issuance-not-in-bmg", true)
+	aTab.click("iss.registration.request", 0)
+	aTab.until("not in the registration queue", `window.senimIssuance.st.phase === 'registration_waiting'`)
+	sc.shot(aTab, "issuance-registration-queue", true)
+	app := js[string](t, bctx, `window.senimIssuance.app`)
+
+	rctx, cancel := chromedp.NewContext(bctx) // another tab in the running browser
+	t.Cleanup(cancel)
+	rTab := tab{t, rctx}
+	rTab.navigate(w.http + "/issuance/staff.html?lang=ru")
+	rTab.until("the staff page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	rTab.js(`document.getElementById('login').value = 'registrar1'; document.getElementById('password').value = 'registrar1-password'`)
+	rTab.click("signin.submit", 0)
+	rTab.until("not signed in", `!!window.senimStaff.me`)
+	rTab.click("notary.available", 0)
+	rTab.until("no offer", `window.senimStaff.offers.has('`+app+`')`)
+	rTab.click("iss.staff.take", 0)
+	rTab.until("the case is not in hand", `!!window.senimStaff.st && window.senimStaff.st.phase === 'registration_call' && !!document.getElementById('outcomeForm')`)
+	rTab.click("call.join", 0)
+	aTab.until("the applicant's page does not show the call", `window.senimIssuance.st.phase === 'registration_call' && !document.getElementById('call').hidden`)
+	aTab.click("call.join", 0)
+	decoded := func(who string) string {
+		return `(async () => {
+		const c = window.` + who + `.call;
+		if (!c || !c.pc) return false;
+		let n = 0;
+		(await c.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded || 0; });
+		return n > 10; })()`
+	}
+	aTab.until("the applicant decodes no video from the operator", decoded("senimIssuance"))
+	rTab.until("the operator decodes no video from the applicant", decoded("senimStaff"))
+	sc.shot(aTab, "issuance-registration-call", true)
+	sc.shot(rTab, "registrar-call", false)
+
+	rTab.js(`document.getElementById('regPhone').value = '` + applicantPhone + `'`)
+	rTab.click("iss.staff.record", 0)
+	aTab.until("the applicant's page does not go on to Digital ID", `window.senimIssuance.st.phase === 'identity' && window.senimIssuance.st.phone_verified && window.senimIssuance.call === null`)
+	rTab.until("the operator's page does not show the decision", `window.senimStaff.st.phase === 'identity' && window.senimStaff.call === null`)
+	sc.shot(rTab, "registrar-recorded", false)
+	if phone, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN); err != nil || phone != applicantPhone {
+		t.Fatalf("БМГ after the call: %q, %v", phone, err)
+	}
+}

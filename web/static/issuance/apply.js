@@ -25,14 +25,19 @@ const STORE = 'senim.issuance';
 const KEYS = 'senim.issuance.keys.';
 
 /** A is the page's state; window.senimIssuance exposes it to tests. */
-const A = { session: null, app: null, token: null, st: null, view: '', keys: null, password: null, call: null, stores: [] };
+const A = { session: null, app: null, token: null, st: null, view: '', keys: null, password: null, call: null, stores: [], seen: {}, seq: 0 };
 window.senimIssuance = A;
 
 // ---- the session ----
 
 function newSession() {
   const s = new Session({
-    onEvent: (env) => { if (env.act === A.app) refresh().catch(() => {}); },
+    onEvent: (env) => {
+      if (env.act !== A.app) return;
+      A.seen[env.name] = env.body || {}; // the last of each: phone_not_found, registration_recorded
+      A.seq = Math.max(A.seq, env.seq || 0);
+      refresh().catch(() => {});
+    },
     onMedia: (env) => call.onMedia(A.session, A.call, env, hangUp),
     onError: (e) => { if (e.code !== 'signin_timeout') say(i18n.errorText(e.code), true); },
     // Before start the session speaks for nobody, and the server closes it
@@ -60,7 +65,7 @@ async function connect() {
   await s.connect();
   if (!A.token) return;
   await s.request({ type: 'issuance', name: 'resume', act: A.app, body: { token: A.token } });
-  if (A.st) await s.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: A.st.seq });
+  if (A.st) await s.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: A.seq });
 }
 
 function remember() {
@@ -99,16 +104,30 @@ async function resume() {
   return true;
 }
 
-/** follow subscribes to the application's events and shows its status. */
+/** follow shows the application's status and subscribes to its events from the first. */
 async function follow() {
   await refresh();
-  await A.session.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: A.st.seq });
+  await A.session.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: 0 });
 }
 
-async function refresh() {
-  const ans = await ask('status');
-  A.st = ans.body;
-  render();
+// refresh asks for the status; the events that arrive meanwhile (a replay
+// brings many) make one more ask, not one each.
+let refreshing = null;
+let again = false;
+function refresh() {
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    try {
+      do {
+        again = false;
+        A.st = (await ask('status')).body;
+      } while (again);
+    } finally {
+      refreshing = null;
+    }
+    render();
+  })();
+  return refreshing;
 }
 
 // ---- rendering ----
@@ -139,7 +158,7 @@ function renderSteps() {
 function viewKey() {
   const s = A.st;
   if (!s) return 'start';
-  return JSON.stringify([s.phase, s.phone, s.code_expires_at, s.code_tries_left, s.document, s.uploads, !!s.recognised, s.confirmed,
+  return JSON.stringify([s.phase, s.phone, !!A.seen.phone_not_found, !!A.seen.registration_recorded, s.code_expires_at, s.code_tries_left, s.document, s.uploads, !!s.recognised, s.confirmed,
     s.problem, s.waiting, s.next_approval, s.rejection, s.certificates, !!A.call, A.stores.length, i18n.current()]);
 }
 
@@ -259,9 +278,13 @@ function phoneView() {
     const left = secondsLeft();
     out.push(el('div', { id: 'resendBox' }, button('iss.code.resend', async () => { await ask('resend'); await refresh(); },
       { kind: 'secondary', disabled: left > 0 ? 'iss.code.resend_after' : undefined })));
+  } else if (A.seen.phone_not_found) {
+    out.push(tx('p', 'err.phone_unknown', null, { class: 'notice' }));
   } else {
     out.push(tx('p', 'iss.phone.looking', null, { class: 'waiting' }));
   }
+  const rec = A.seen.registration_recorded;
+  if (rec && !rec.success) out.push(el('p', { class: 'bad' }, t('iss.registration.failed', { reason: rec.reason || '' })));
   out.push(el('div', { class: 'danger-zone' }, tx('p', 'iss.registration.why'),
     button('iss.registration.request', async () => { await ask('request_registration'); await refresh(); }, { kind: 'secondary' })));
   return out;
@@ -280,7 +303,8 @@ function queueView() {
 }
 
 function callView() {
-  return [tx('h2', 'iss.registration.title'), tx('p', 'iss.registration.call', null, { class: 'waiting' })];
+  return [tx('h2', 'iss.registration.title'), tx('p', 'iss.registration.call', null, { class: 'waiting' }),
+    tx('p', 'iss.registration.prepare', null, { class: 'muted' })];
 }
 
 function renderCall() {
