@@ -17,6 +17,7 @@ import (
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // keyStorePassword follows NUC's rule: a-z and 0-9, with A-Z and a sign.
@@ -321,5 +322,54 @@ func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
 	sc.shot(rTab, "registrar-recorded", false)
 	if phone, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN); err != nil || phone != applicantPhone {
 		t.Fatalf("БМГ after the call: %q, %v", phone, err)
+	}
+}
+
+// The approvers' page in Chromium, in Russian: a legal entity's employee
+// waits for approvals; HR signs in with the EDS through NCALayer (the
+// stand-in with HR's keys), sees the request, approves it by EDS; then the
+// first head does the same in another tab, and the certificates are issued.
+func TestIssuanceApproversInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	emp := w.toApplicationAs(protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "SENIM-FACE:MATCH")
+	emp.waitPhase(issuance.PhaseApplication)
+	_, auth := csr(t, 2048, "IIN"+clientIIN, "BIN"+orgBIN)
+	_, sign := csr(t, 2048, "IIN"+clientIIN, "BIN"+orgBIN)
+	emp.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: auth}, {Purpose: "SIGN", DER: sign}}})
+	emp.waitPhase(issuance.PhaseApprovals)
+	_, hrKeys := w.approverIn(attorneyIIN, orgBIN, pki.RoleHR)
+	_, headKeys := w.approverIn(notaryIIN, orgBIN, pki.RoleFirstHead)
+
+	bctx := browser(t)
+	sc := newScreens(t, "ru")
+	for i, keys := range []client.KeySigner{{hrKeys.Auth, hrKeys.Sign}, {headKeys.Auth, headKeys.Sign}} {
+		ctx := bctx
+		if i > 0 {
+			c, cancel := chromedp.NewContext(bctx) // another tab in the running browser
+			t.Cleanup(cancel)
+			ctx = c
+		}
+		b := tab{t, ctx}
+		b.navigate(w.http + "/issuance/staff.html?lang=ru&ncalayer=" + ncalayerFor(t, keys))
+		b.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+		b.js(`document.getElementById('role').value = 'approver'; document.getElementById('role').dispatchEvent(new Event('change'))`)
+		b.click("signin.submit", 0)
+		b.until("the approver is not signed in", `!!window.senimStaff.me && !!window.senimStaff.me.iin`)
+		b.until("the request is not waiting", `!!document.querySelector('#approvals li[data-app="`+emp.app+`"]')`)
+		sc.shot(b, fmt.Sprintf("approver-%d-waiting", i+1), false)
+		b.click("iss.staff.approve_eds", 0)
+		b.until("the approval is not shown", `window.senimStaff.done.has('`+emp.app+`') && !document.querySelector('button[data-k="iss.staff.approve_eds"]')`)
+		sc.shot(b, fmt.Sprintf("approver-%d-approved", i+1), false)
+		if i == 0 {
+			if st := emp.status(); st.NextApproval != "first_head" {
+				t.Fatalf("after HR's approval: %+v", st)
+			}
+		}
+	}
+	if st := emp.waitPhase(issuance.PhaseIssued); st.Status != "issued" {
+		t.Fatalf("after both approvals: %+v", st)
 	}
 }

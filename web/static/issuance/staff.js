@@ -17,7 +17,7 @@ import * as call from '../js/call.js';
 import { showDate } from './rules.js';
 
 /** T is the page's state; window.senimStaff exposes it to tests. */
-const T = { session: null, role: null, me: null, mode: 'away', offers: new Map(), cases: [], app: null, st: null, call: null };
+const T = { session: null, role: null, me: null, mode: 'away', offers: new Map(), cases: [], app: null, st: null, call: null, done: new Set() };
 window.senimStaff = T;
 
 const QUEUE = { registrar: 'registration_queue', moderator: 'moderation_queue' };
@@ -214,10 +214,13 @@ function approverView() {
   return [el('section', { class: 'card' }, tx('h2', 'iss.staff.approvals'),
     T.cases.length ? el('ul', { class: 'list', id: 'approvals' }, ...T.cases.map((c) => el('li', { 'data-app': c.application },
       el('p', {}, t('iss.staff.approval', { iin: c.iin, template: c.template ? t('iss.template.' + c.template) : '', since: when(c.waiting_since) })),
-      button('iss.staff.approve_eds', async () => {
+      // A case stays in HR's list until the first head approves: it says
+      // that this approver signed already.
+      T.done.has(c.application) ? tx('p', 'iss.staff.approved', null, { class: 'ok' }) : button('iss.staff.approve_eds', async () => {
         const data = (await ask('approval_data', c.application)).body.data;
         const cms = await ncalayer.sign(data, 'sign', i18n.current());
         await ask('approve', c.application, { cms });
+        T.done.add(c.application);
         say(t('iss.staff.approved'));
         await reload();
       }, { busy: 'iss.staff.signing' }))))
