@@ -57,6 +57,14 @@ func TestIssuanceApplicantInTheBrowser(t *testing.T) {
 	b.js(`document.getElementById('lang-ru').click()`)
 	b.until("the language did not switch", `document.documentElement.lang === 'ru' && !!document.getElementById('startForm')`)
 	sc.shot(b, "issuance-start", true)
+	// The same form in Kazakh and English, by the switch, then back.
+	for _, lang := range []string{"kk", "en"} {
+		b.js(`document.getElementById('lang-` + lang + `').click()`)
+		b.until("the language did not switch", `document.documentElement.lang === '`+lang+`' && document.querySelector('[data-k="iss.start"]').textContent === `+jsString(catalogOf(t, lang)["iss.start"]))
+		newScreens(t, lang).shot(b, "issuance-start", true)
+	}
+	b.js(`document.getElementById('lang-ru').click()`)
+	b.until("the language did not switch back", `document.documentElement.lang === 'ru' && document.querySelector('[data-k="iss.start"]').textContent === `+jsString(ru["iss.start"]))
 	b.until("the page holds a session past the sign-in deadline", `window.senimIssuance.session === null`)
 	if msg := js[string](t, bctx, `document.getElementById('alerts').textContent`); msg != "" {
 		t.Fatalf("the closed idle session alarms the applicant: %q", msg)
