@@ -20,6 +20,7 @@ import (
 	"github.com/senim-kz/senim/docrecog"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/faceid"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/sms"
 )
@@ -46,9 +47,11 @@ type IssuanceDeps struct {
 	FaceID   faceid.Checker
 	DocRecog docrecog.Recogniser
 	CA       ca.CA
-	// Heads is the register of legal entities' first heads; nil refuses
+	// LegalEntities is the register of legal entities (ГБД ЮЛ): a legal
+	// entity's start needs it active, a first head's its head's IIN, and
+	// the CA request its name. nil refuses every first-head application
 	// every first-head application (fail closed).
-	Heads HeadRegister
+	LegalEntities legalreg.Register
 	// IdleAfter passivates an application idle that long (0: never).
 	IdleAfter time.Duration
 	// RetryMin and RetryMax bound the backoff of an outside call that
@@ -90,12 +93,6 @@ func (d *IssuanceDeps) sleep(wait time.Duration) bool {
 	case <-d.ctx.Done():
 		return false
 	}
-}
-
-// HeadRegister is the port to the register of legal entities (ГБД ЮЛ): the
-// IIN of an organisation's first head.
-type HeadRegister interface {
-	FirstHead(ctx context.Context, bin string) (string, error)
 }
 
 // IssuanceStreamOf is the event-log stream of an application.

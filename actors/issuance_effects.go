@@ -19,6 +19,7 @@ import (
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/faceid"
 	"github.com/senim-kz/senim/internal/safepath"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/sms"
 )
 
@@ -55,6 +56,9 @@ const (
 	ProblemDocumentUnreadable = "document_unreadable"
 	ProblemSMSFailed          = "sms_failed"
 )
+
+// maxSMSArg bounds what an SMS quotes (a rejection's reason), in characters.
+const maxSMSArg = 150
 
 // Services named in IssuanceView.Waiting.
 const (
@@ -142,6 +146,10 @@ func (a *appActor) resume(c *actor.Context) {
 }
 
 func (a *appActor) text(key, arg string) string {
+	// A reason may be long; an SMS is short (sms.MaxText in both languages).
+	if r := []rune(arg); len(r) > maxSMSArg {
+		arg = string(r[:maxSMSArg-1]) + "…"
+	}
 	if a.idep.Text != nil {
 		return a.idep.Text(key, arg)
 	}
@@ -390,6 +398,18 @@ func (a *appActor) submitToCA(c *actor.Context) {
 	a.run(c, "ca-submit", ServiceCA, func(ctx context.Context) (string, issuance.Command, string, error) {
 		req := req // each attempt builds its own list of keys
 		req.Keys = nil
+		if s.Kind == issuance.KindLegalEntity && a.idep.LegalEntities != nil {
+			// The certificate's O= is the organisation's name as the
+			// register keeps it, read when the request goes out.
+			e, err := legalreg.LookupActive(ctx, a.idep.LegalEntities, s.BIN)
+			switch {
+			case errors.Is(err, legalreg.ErrUnavailable):
+				return "", nil, "", fmt.Errorf("%w: %v", ca.ErrUnavailable, err) // retried
+			case err != nil:
+				return "sys:entity-refused", issuance.Reject{Reason: "the register of legal entities: " + err.Error()}, "", nil
+			}
+			req.Organization = e.Organization()
+		}
 		for _, q := range s.CSRs {
 			p, err := CSRPath(a.idep.FilesDir, a.id, q.Purpose)
 			if err != nil {

@@ -240,7 +240,7 @@ func (s *sessionActor) Receive(c *actor.Context) {
 			ActionType: m.Call.ActionType, WaitingSince: m.Call.RequestedAt.UTC(), QueuePosition: m.Position,
 		})
 		s.send(protocol.Envelope{Type: protocol.TypeOffer, Act: m.ActID, Body: body})
-	case IssuanceResult, IssuanceView, IssuanceSubscribed, IssuanceEvents, IssuanceOffer, IssuanceOfferGone, issuanceHead:
+	case IssuanceResult, IssuanceView, IssuanceSubscribed, IssuanceEvents, IssuanceOffer, IssuanceOfferGone, issuanceEntity:
 		s.issuanceAnswer(c, m)
 	case WithdrawOffer:
 		delete(s.offers, m.ActID)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -339,41 +340,60 @@ func (s *sessionActor) issuanceStart(c *actor.Context, env protocol.Envelope, in
 	s.iss().pending[env.ID] = issPending{kind: "start", env: env, app: app, token: token}
 	start := IssuanceCommand{AppID: app, CommandID: env.ID, Actor: issuance.Actor{Role: issuance.RoleApplicant, ID: who},
 		Cmd: cmd, Digest: commandDigest(env.Name, env.Body), ReplyTo: c.PID()}
-	if cmd.Kind == issuance.KindLegalEntity && cmd.Template == issuance.TemplateFirstHead && idep.Heads != nil {
-		// The register of legal entities names the first head (never the
-		// applicant), asked off the session's goroutine.
+	if cmd.Kind == issuance.KindLegalEntity && idep.LegalEntities != nil {
+		// The register of legal entities: the entity must be active, and
+		// it names the first head (never the applicant). Asked off the
+		// session's goroutine.
 		eng, self := c.Engine(), c.PID()
 		go func() {
 			ctx, cancel := context.WithTimeout(idep.context(), 10*time.Second)
 			defer cancel()
-			head, err := idep.Heads.FirstHead(ctx, in.BIN)
-			eng.Send(self, issuanceHead{start: start, head: head, err: err})
+			e, err := legalreg.LookupActive(ctx, idep.LegalEntities, in.BIN)
+			eng.Send(self, issuanceEntity{start: start, head: e.Head.IIN, err: err})
 		}()
 		return
 	}
 	c.Send(sys.Issuance(), start)
 }
 
-// issuanceHead is the register of legal entities' answer for a start.
-type issuanceHead struct {
+// issuanceEntity is the register of legal entities' answer for a start.
+type issuanceEntity struct {
 	start IssuanceCommand
 	head  string
 	err   error
 }
 
-// CodeLegalRegisterUnavailable: the register of legal entities did not
-// answer a first head's start; try again later.
-const CodeLegalRegisterUnavailable = "legal_register_unavailable"
+// Codes of a legal entity's start the register decides.
+const (
+	// CodeLegalRegisterUnavailable: the register of legal entities did not
+	// answer; try again later.
+	CodeLegalRegisterUnavailable = "legal_register_unavailable"
+	// CodeEntityUnknown: the BIN is not a registered legal entity.
+	CodeEntityUnknown = "entity_unknown"
+	// CodeEntityNotActive: the legal entity is suspended or liquidated: it
+	// gets no keys.
+	CodeEntityNotActive = "entity_not_active"
+)
 
-func (s *sessionActor) issuanceHeadAnswer(c *actor.Context, m issuanceHead) {
-	if m.err != nil && errors.Is(m.err, legalreg.ErrUnavailable) {
+func (s *sessionActor) issuanceEntityAnswer(c *actor.Context, m issuanceEntity) {
+	refuse := func(code, msg string) {
 		p := s.iss().pending[m.start.CommandID]
 		delete(s.iss().pending, m.start.CommandID)
 		delete(s.inFlight, m.start.CommandID)
-		s.fail(p.env, CodeLegalRegisterUnavailable, "the register of legal entities did not answer; try again later")
+		s.fail(p.env, code, "%s", msg)
+	}
+	switch {
+	case errors.Is(m.err, legalreg.ErrUnavailable):
+		refuse(CodeLegalRegisterUnavailable, "the register of legal entities did not answer; try again later")
+		return
+	case errors.Is(m.err, legalreg.ErrNotFound):
+		refuse(CodeEntityUnknown, "the register of legal entities has no entity with this BIN")
+		return
+	case errors.Is(m.err, legalreg.ErrNotActive):
+		refuse(CodeEntityNotActive, "the legal entity is suspended or liquidated: it gets no keys")
 		return
 	}
-	// Not found, or a bad BIN: no head, and the core refuses (bad_bin, not_first_head).
+	// A bad BIN: the core refuses it (bad_bin).
 	st := m.start.Cmd.(issuance.Start)
 	st.HeadIIN = m.head
 	m.start.Cmd = st
@@ -438,10 +458,20 @@ func (s *sessionActor) issuanceCSRs(app string, in protocol.IssuanceRequests) (i
 }
 
 // writeSynced writes b to path durably (the directory made if need be).
-func writeSynced(path string, b []byte) error {
-	if err := os.MkdirAll(path[:strings.LastIndexByte(path, '/')], 0o700); err != nil {
+func writeSynced(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	defer func() {
+		if err == nil { // the new name is durable too
+			var d *os.File
+			if d, err = os.Open(dir); err == nil {
+				err = d.Sync()
+				d.Close()
+			}
+		}
+	}()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -701,8 +731,8 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			return
 		}
 		s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: p.env.ID, Act: m.AppID})
-	case issuanceHead:
-		s.issuanceHeadAnswer(c, m)
+	case issuanceEntity:
+		s.issuanceEntityAnswer(c, m)
 	case IssuanceOffer:
 		st.offers[m.AppID] = m.Queue
 		body, _ := json.Marshal(protocol.Offer{PrincipalIIN: m.IIN, ActionType: "issuance_" + string(m.Queue),

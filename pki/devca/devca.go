@@ -10,7 +10,9 @@
 //	root.crt, root.key   root CA (PEM); the key file is 0600
 //	ca.crt, ca.key       intermediate CA
 //	root.crl, ca.crl     CRLs (DER) of each issuer, rewritten on every revocation
-//	index.json           every issued certificate, like openssl's index.txt
+//	index.log            every issued certificate and revocation, like openssl's
+//	                     index.txt: an append-only journal (journal.go)
+//	index.json           the index as older versions kept it: still read, never written
 //	lock                 flock(2) so that the CLI and a running server can share the CA
 //
 // Its certificates say "NOT NUC" in their names. A deployment that trusts the
@@ -23,13 +25,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -64,6 +66,9 @@ type CA struct {
 	rootKey      crypto.Signer
 	intermediate *x509.Certificate
 	interKey     crypto.Signer
+
+	mu    sync.Mutex // with the flock: the index in memory
+	cache cache
 }
 
 // Entry is one issued certificate in the CA's index.
@@ -83,11 +88,6 @@ type Entry struct {
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 }
 
-type index struct {
-	CRLNumber int64   `json:"crl_number"`
-	Certs     []Entry `json:"certs"`
-}
-
 // Open loads the CA in dir, creating the directory, the root, the
 // intermediate and empty CRLs if they do not exist yet. CRLs close to their
 // next update are re-issued.
@@ -105,12 +105,15 @@ func Open(dir string, now time.Time) (*CA, error) {
 		if err := ca.load(); err != nil {
 			return err
 		}
-		if crl, err := readCRL(ca.path("ca.crl")); err != nil || crl.NextUpdate.Before(now.Add(24*time.Hour)) {
-			idx, err := ca.readIndex()
-			if err != nil {
-				return err
-			}
-			return ca.publish(idx, now)
+		idx, err := ca.readIndex()
+		if err != nil {
+			return err
+		}
+		// A crash between the journal's record of a CRL and the CRL files
+		// leaves files older than the index: publish them again.
+		if crl, err := readCRL(ca.path("ca.crl")); err != nil || crl.NextUpdate.Before(now.Add(24*time.Hour)) ||
+			crl.Number == nil || !crl.Number.IsInt64() || crl.Number.Int64() != idx.CRLNumber {
+			return ca.publish(nil, now)
 		}
 		return nil
 	})
@@ -152,6 +155,8 @@ func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }
 // `senim dev issue` or `senim dev revoke` and a running server never
 // interleave their writes.
 func (ca *CA) locked(fn func() error) error {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
 	f, err := os.OpenFile(ca.path("lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("devca: %w", err)
@@ -288,29 +293,6 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-func (ca *CA) readIndex() (*index, error) {
-	data, err := os.ReadFile(ca.path("index.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return &index{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("devca: %w", err)
-	}
-	var idx index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("devca: index.json: %w", err)
-	}
-	return &idx, nil
-}
-
-func (ca *CA) writeIndex(idx *index) error {
-	data, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return fmt.Errorf("devca: %w", err)
-	}
-	return writeAtomic(ca.path("index.json"), data, 0o600)
-}
-
 func readCRL(path string) (*x509.RevocationList, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -319,9 +301,15 @@ func readCRL(path string) (*x509.RevocationList, error) {
 	return x509.ParseRevocationList(data)
 }
 
-// publish writes both CRLs from the index with the next CRL number.
-func (ca *CA) publish(idx *index, now time.Time) error {
-	idx.CRLNumber++
+// publish records the revocations rs and the next CRL number in the
+// journal, then writes both CRLs from the index. It runs under ca.locked,
+// after readIndex.
+func (ca *CA) publish(rs []record, now time.Time) error {
+	n := ca.cache.idx.CRLNumber + 1
+	if err := ca.appendRecords(append(rs, record{CRL: n})...); err != nil {
+		return err
+	}
+	idx := ca.cache.idx
 	var revoked []x509.RevocationListEntry
 	for _, e := range idx.Certs {
 		if e.RevokedAt == nil {
@@ -329,7 +317,7 @@ func (ca *CA) publish(idx *index, now time.Time) error {
 		}
 		serial, ok := new(big.Int).SetString(e.Serial, 16)
 		if !ok {
-			return fmt.Errorf("devca: index.json: bad serial %q", e.Serial)
+			return fmt.Errorf("devca: index: bad serial %q", e.Serial)
 		}
 		revoked = append(revoked, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: *e.RevokedAt})
 	}
@@ -343,7 +331,7 @@ func (ca *CA) publish(idx *index, now time.Time) error {
 		{"ca.crl", ca.intermediate, ca.interKey, revoked},
 	} {
 		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-			Number:                    big.NewInt(idx.CRLNumber),
+			Number:                    big.NewInt(n),
 			ThisUpdate:                now.Add(-time.Minute),
 			NextUpdate:                now.Add(crlValidity),
 			RevokedCertificateEntries: l.entries,
@@ -355,7 +343,7 @@ func (ca *CA) publish(idx *index, now time.Time) error {
 			return err
 		}
 	}
-	return ca.writeIndex(idx)
+	return nil
 }
 
 // Entries lists every certificate the CA has issued.
@@ -364,7 +352,7 @@ func (ca *CA) Entries() ([]Entry, error) {
 	err := ca.locked(func() error {
 		idx, err := ca.readIndex()
 		if err == nil {
-			out = idx.Certs
+			out = append([]Entry(nil), idx.Certs...)
 		}
 		return err
 	})
@@ -383,9 +371,10 @@ func (ca *CA) Revoke(sel Selector, now time.Time) ([]Entry, error) {
 			return err
 		}
 		found := false
+		var rs []record
 		for i := range idx.Certs {
-			e := &idx.Certs[i]
-			if !sel.matches(e) {
+			e := idx.Certs[i]
+			if !sel.matches(&e) {
 				continue
 			}
 			found = true
@@ -394,7 +383,8 @@ func (ca *CA) Revoke(sel Selector, now time.Time) ([]Entry, error) {
 			}
 			t := now.UTC()
 			e.RevokedAt = &t
-			done = append(done, *e)
+			rs = append(rs, record{Revoke: &revocation{Serial: e.Serial, At: t}})
+			done = append(done, e)
 		}
 		if !found {
 			return fmt.Errorf("%w: %s", ErrNotFound, sel)
@@ -402,7 +392,7 @@ func (ca *CA) Revoke(sel Selector, now time.Time) ([]Entry, error) {
 		if len(done) == 0 {
 			return nil
 		}
-		return ca.publish(idx, now)
+		return ca.publish(rs, now)
 	})
 	return done, err
 }

@@ -202,19 +202,21 @@ func (ca *CA) IssueKeys(r Request, keys []KeyFor, now time.Time) ([]Issued, erro
 			}
 		}
 		out = make([]Issued, 0, len(keys))
+		rs := make([]record, 0, len(keys))
 		for i, k := range keys {
 			cert, err := ca.certify(r, k, now)
 			if err != nil {
 				return err
 			}
-			idx.Certs = append(idx.Certs, Entry{
+			rs = append(rs, record{Issue: &Entry{
 				Serial: pki.SerialHex(cert.SerialNumber), Usage: k.Usage, IIN: r.IIN.String(), BIN: r.BIN.String(),
 				CommonName: cert.Subject.CommonName, Roles: r.roles(), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
 				KeyFingerprint: fps[i],
-			})
+			}})
 			out = append(out, Issued{Certificate: cert, Chain: []*x509.Certificate{ca.intermediate, ca.root}, KeyFingerprint: fps[i]})
 		}
-		return ca.writeIndex(idx)
+		// One append, one fsync, for all the keys: all or none.
+		return ca.appendRecords(rs...)
 	})
 	if err != nil {
 		return nil, err
@@ -276,15 +278,6 @@ func (ca *CA) KeySeen(fp string) (bool, error) {
 		return err
 	})
 	return seen, err
-}
-
-func (idx *index) keySeen(fp string) bool {
-	for i := range idx.Certs {
-		if idx.Certs[i].KeyFingerprint == fp {
-			return true
-		}
-	}
-	return false
 }
 
 // Pair is a person's two keys, as NUC issues them.

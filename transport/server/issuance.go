@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -135,14 +137,16 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 		d.CA = &ca.HTTP{Client: c}
 	}
 	if i.LegalReg.Mode == "dev" {
-		s.IssuanceDev.LegalReg = legalreg.NewDev()
-		d.Heads = s.IssuanceDev.LegalReg
+		if s.IssuanceDev.LegalReg, err = legalreg.OpenDev(""); err != nil {
+			return err
+		}
+		d.LegalEntities = s.IssuanceDev.LegalReg
 	} else {
 		c, err := client("legalreg", i.LegalReg)
 		if err != nil {
 			return err
 		}
-		d.Heads = &legalreg.HTTP{Client: c}
+		d.LegalEntities = &legalreg.HTTP{Client: c}
 	}
 	return s.Actors.StartIssuance(d)
 }
@@ -184,9 +188,7 @@ func (s *Server) issuanceRoutes(mux *http.ServeMux) {
 		mux.Handle("PUT /dev/issuance/bmg/phones/{iin}", h)
 	}
 	if d := s.IssuanceDev.LegalReg; d != nil {
-		h := http.StripPrefix("/dev/issuance/legalreg", d.Handler(""))
-		mux.Handle("GET /dev/issuance/legalreg/entities/{bin}", h)
-		mux.Handle("PUT /dev/issuance/legalreg/entities/{bin}", h)
+		mux.Handle("GET /dev/issuance/legalreg/entities/{bin}", http.StripPrefix("/dev/issuance/legalreg", d.Handler("")))
 	}
 }
 
@@ -240,41 +242,56 @@ func (s *Server) issuanceUpload(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, actors.CodeBadToken, "the token is not this application's")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	dir, err := safepath.Join(IssuanceFilesPath(s.cfg.DataDir), app)
+	if err != nil {
+		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), err.Error())
+		return
+	}
+	up, err := receiveUpload(dir, http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		fail(http.StatusRequestEntityTooLarge, string(issuance.CodeUploadTooLarge), fmt.Sprintf("a %s may be at most %d bytes", purpose, limit))
 		return
+	case errors.Is(err, errStore):
+		s.log.Error().Err(err).Str("application", app).Msg("upload not stored")
+		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the file could not be stored; try again")
+		return
 	case err != nil:
 		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), "the upload was cut short")
 		return
-	case len(body) == 0:
+	case up.size == 0:
+		up.discard()
 		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), "the upload is empty")
 		return
 	}
-	typ := issuance.FileType(http.DetectContentType(body))
+	typ := issuance.FileType(http.DetectContentType(up.head))
 	ext := map[issuance.FileType]string{issuance.TypeJPEG: ".jpg", issuance.TypePNG: ".png", issuance.TypeWebM: ".webm"}[typ]
 	if ext == "" || (purpose == issuance.PurposeLiveness) != (typ == issuance.TypeWebM) {
+		up.discard()
 		fail(http.StatusUnsupportedMediaType, string(issuance.CodeUploadType), fmt.Sprintf("a %s must be %s, this is %s", purpose,
 			map[bool]string{true: "a WebM video", false: "a JPEG or PNG photo"}[purpose == issuance.PurposeLiveness], typ))
 		return
 	}
-	sum := issuance.SHA256Hex(body)
+	sum := up.sha256
 	name := string(purpose) + "-" + sum[:16] + ext
-	path, err := safepath.Join(IssuanceFilesPath(s.cfg.DataDir), app, name)
+	path, err := safepath.Join(dir, name)
 	if err != nil {
+		up.discard()
 		fail(http.StatusBadRequest, string(issuance.CodeBadUpload), err.Error())
 		return
 	}
-	if err := writeFileSynced(path, body); err != nil {
+	// A file of the same content may be stored already (an earlier upload
+	// the log names): it stays, and is never removed on a refusal.
+	existed, err := up.keepAs(path)
+	if err != nil {
 		s.log.Error().Err(err).Str("application", app).Msg("upload not stored")
 		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the file could not be stored; try again")
 		return
 	}
 	ans, err = s.Actors.Ask(ctx, s.Actors.Issuance(), func(to *actorPID) any {
 		return actors.IssuanceUpload{AppID: app, Actor: who, ReplyTo: to,
-			Upload: issuance.Upload{Purpose: purpose, Name: name, SHA256: sum, Size: int64(len(body)), Type: typ}}
+			Upload: issuance.Upload{Purpose: purpose, Name: name, SHA256: sum, Size: up.size, Type: typ}}
 	})
 	if err != nil {
 		fail(http.StatusServiceUnavailable, actors.CodeInternal, "the application did not answer; try again")
@@ -282,7 +299,7 @@ func (s *Server) issuanceUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	res := ans.(actors.IssuanceResult)
 	if res.Code != "" {
-		if !res.Duplicate && res.Code != actors.CodeInternal {
+		if !existed && !res.Duplicate && res.Code != actors.CodeInternal {
 			_ = os.Remove(path) // refused: nothing refers to it
 		}
 		status := http.StatusConflict
@@ -297,29 +314,77 @@ func (s *Server) issuanceUpload(w http.ResponseWriter, r *http.Request) {
 		fail(status, res.Code, res.Message)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"sha256": sum, "size": len(body), "type": typ, "seq": res.Seq, "duplicate": res.Duplicate})
+	writeJSON(w, http.StatusCreated, map[string]any{"sha256": sum, "size": up.size, "type": typ, "seq": res.Seq, "duplicate": res.Duplicate})
 }
 
-// writeFileSynced writes data to path durably, making its directory.
-func writeFileSynced(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+// errStore marks a failure of the disk, not of the upload.
+var errStore = errors.New("upload not stored")
+
+// upload is a file being received: streamed to a temporary file in its
+// application's directory while hashed, its first bytes kept for sniffing.
+type upload struct {
+	tmp    string
+	head   []byte
+	size   int64
+	sha256 string
+}
+
+// headWriter keeps the first 512 bytes written (what sniffing reads).
+type headWriter struct{ b []byte }
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := 512 - len(h.b); n > 0 {
+		h.b = append(h.b, p[:min(n, len(p))]...)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	return len(p), nil
+}
+
+// receiveUpload streams body into dir, durably, never holding it in memory.
+func receiveUpload(dir string, body io.Reader) (*upload, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: %v", errStore, err)
+	}
+	f, err := os.CreateTemp(dir, "receiving-*.part")
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %v", errStore, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	up := &upload{tmp: f.Name()}
+	h, head := sha256.New(), &headWriter{}
+	n, err := io.Copy(io.MultiWriter(f, h, head), body)
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("%w: %v", errStore, err)
+		}
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%w: %v", errStore, cerr)
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err != nil {
+		up.discard()
+		return nil, err
 	}
-	return os.Rename(tmp, path)
+	up.head, up.size, up.sha256 = head.b, n, hex.EncodeToString(h.Sum(nil))
+	return up, nil
+}
+
+func (u *upload) discard() { _ = os.Remove(u.tmp) }
+
+// keepAs moves the file to path, unless a file is there already (the same
+// content: the name holds its SHA-256), and reports whether one was.
+func (u *upload) keepAs(path string) (bool, error) {
+	if _, err := os.Stat(path); err == nil {
+		u.discard()
+		return true, nil
+	}
+	if err := os.Rename(u.tmp, path); err != nil {
+		u.discard()
+		return false, err
+	}
+	// The rename is durable before the log names the file.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	return false, d.Sync()
 }

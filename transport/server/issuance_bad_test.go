@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/transport/protocol"
+	"github.com/senim-kz/senim/transport/server"
 )
 
 // Bad input on the way to the keys: every one gets its stable code, and
@@ -132,6 +135,9 @@ func TestIssuanceBadRequestsAndUploads(t *testing.T) {
 	}
 	if st := b.status(); len(st.Uploads) != 0 {
 		t.Fatalf("refused uploads were recorded: %v", st.Uploads)
+	}
+	if files, _ := os.ReadDir(filepath.Join(server.IssuanceFilesPath(w.dir), b.app)); len(files) != 0 {
+		t.Fatalf("refused uploads left files: %v", files)
 	}
 
 	// Requests: a 1024-bit key, another person's, a key used twice, garbage.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/iin"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -58,16 +60,26 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	// entities names, and not while the register is down.
 	c := &applicant{w: w, c: w.dial()}
 	firstHead := protocol.IssuanceStart{Kind: "legal_entity", Template: "first_head", BIN: orgBIN, IIN: clientIIN}
-	c.refused("start", firstHead, "not_first_head") // the register does not know the BIN
+	c.refused("start", firstHead, "entity_unknown") // the register does not know the BIN
 	reg := w.srv.IssuanceDev.LegalReg
-	if err := reg.Set(orgBIN, notaryIIN); err != nil {
+	entity := legalreg.Entity{BIN: orgBIN, NameRu: "ТОО «Тест»", LegalForm: "ТОО", Status: legalreg.StatusActive, Registered: "2001-02-03",
+		Head: legalreg.Head{IIN: notaryIIN, Name: "НОТАРИУС АЛИЯ"}}
+	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
 	}
 	c.refused("start", firstHead, "not_first_head") // it names someone else
 	reg.SetDown(true)
 	c.refused("start", firstHead, "legal_register_unavailable")
 	reg.SetDown(false)
-	if err := reg.Set(orgBIN, clientIIN); err != nil {
+	entity.Head = legalreg.Head{IIN: clientIIN, Name: "СЕЙТҚАЛИ ӘЙГЕРІМ"}
+	entity.Status = legalreg.StatusLiquidated
+	if err := reg.Put(entity); err != nil {
+		t.Fatal(err)
+	}
+	c.refused("start", firstHead, "entity_not_active") // a liquidated entity gets no keys
+	c.refused("start", protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "entity_not_active")
+	entity.Status = legalreg.StatusActive
+	if err := reg.Put(entity); err != nil {
 		t.Fatal(err)
 	}
 	head1 := w.toApplicationAs(firstHead, "SENIM-FACE:MATCH")
@@ -77,6 +89,22 @@ func TestIssuanceLegalEntityApprovals(t *testing.T) {
 	head1.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: hAuth}, {Purpose: "SIGN", DER: hSign}}})
 	if st := head1.waitPhase(issuance.PhaseIssued); st.Template != "first_head" || st.NextApproval != "" {
 		t.Fatalf("the first head, without approvals: %+v", st)
+	}
+	var got struct {
+		Certificates []protocol.IssuanceCertificate `json:"certificates"`
+	}
+	if err := json.Unmarshal(head1.must("certificates", nil).Body, &got); err != nil || len(got.Certificates) != 2 {
+		t.Fatalf("certificates: %+v %v", got, err)
+	}
+	for _, c := range got.Certificates {
+		der, _ := base64.StdEncoding.DecodeString(c.DER)
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "ТОО «Тест»" {
+			t.Errorf("the %s certificate's O= is %q, want the register's name", c.Purpose, cert.Subject.Organization)
+		}
 	}
 
 	emp := w.toApplicationAs(protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "SENIM-FACE:MATCH")

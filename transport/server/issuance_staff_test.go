@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/client/keys"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/media/sfu"
+	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -104,19 +107,59 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true}, "reason_required")
 	m1.must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "лицо совпадает с фото в удостоверении"})
 	first.waitPhase(issuance.PhaseApplication)
-	_, auth := csr(t, 2048, "IIN"+clientIIN)
-	_, sign := csr(t, 2048, "IIN"+clientIIN)
-	first.must("submit_requests", protocol.IssuanceRequests{CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: auth}, {Purpose: "SIGN", DER: sign}}})
+	// The applicant's side is the key tool (client/keys): its requests,
+	// then its NUC key stores with the certificates, and a sign-in with them.
+	pending, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := pending.Requests(keys.Holder{IIN: clientIIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csrs []protocol.IssuanceCSR
+	for _, r := range reqs {
+		csrs = append(csrs, protocol.IssuanceCSR{Purpose: string(r.Purpose), DER: base64.StdEncoding.EncodeToString(r.DER)})
+	}
+	first.must("submit_requests", protocol.IssuanceRequests{CSRs: csrs})
 	first.waitPhase(issuance.PhaseIssued)
+	var got struct {
+		Certificates []protocol.IssuanceCertificate `json:"certificates"`
+	}
+	if err := json.Unmarshal(first.must("certificates", nil).Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	var certs []issuance.Certificate
+	for _, c := range got.Certificates {
+		der, _ := base64.StdEncoding.DecodeString(c.DER)
+		certs = append(certs, issuance.Certificate{Purpose: issuance.KeyPurpose(c.Purpose), Serial: c.Serial, NotAfter: c.NotAfter, DER: der})
+	}
+	stored, err := pending.Store(t.TempDir(), "senim2026", certs, w.client[0].Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authKey, err := pki.LoadPKCS12(stored.Auth, "senim2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signKey, err := pki.LoadPKCS12(stored.Sign, "senim2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wel, err := w.dial().SignInEDS(w.ctx(), "client", client.KeySigner{authKey, signKey}); err != nil || wel.IIN != clientIIN {
+		t.Fatalf("sign-in with the new key store: %+v %v", wel, err)
+	}
 	// A moderator no longer reads a case that left moderation, unless it was theirs.
 	other.on(first.app).refused("status", nil, "forbidden")
 
 	// Reject the second with a reason: it ends, and the SMS says why.
 	m2 := other.on(second.app)
 	m2.must("take_moderation", nil)
-	m2.must("moderate", protocol.IssuanceDecision{Approve: false, Reason: "видео не показывает живого человека"})
+	// A long reason is kept whole in the application, and quoted in the SMS as far as it fits.
+	reason := "видео не показывает живого человека" + strings.Repeat(", подробности проверки", 40)
+	m2.must("moderate", protocol.IssuanceDecision{Approve: false, Reason: reason})
 	st := second.waitPhase(issuance.PhaseRejected)
-	if st.Rejection != "видео не показывает живого человека" || st.Status != "rejected" {
+	if st.Rejection != reason || st.Status != "rejected" {
 		t.Fatalf("rejected: %+v", st)
 	}
 	second.refused("submit_requests", protocol.IssuanceRequests{}, "not_allowed_in_state")
