@@ -16,6 +16,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/legalreg"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -340,6 +341,10 @@ func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
 func TestIssuanceApproversInTheBrowser(t *testing.T) {
 	w := newWorld(t)
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.srv.IssuanceDev.LegalReg.Put(legalreg.Entity{BIN: orgBIN, NameRu: "ТОО «Тест»", LegalForm: "ТОО", Status: legalreg.StatusActive,
+		Registered: "2001-02-03", Head: legalreg.Head{IIN: notaryIIN, Name: "НОТАРИУС АЛИЯ"}}); err != nil {
 		t.Fatal(err)
 	}
 	emp := w.toApplicationAs(protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: orgBIN, IIN: clientIIN}, "SENIM-FACE:MATCH")
