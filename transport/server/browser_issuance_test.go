@@ -439,3 +439,25 @@ func TestIssuanceFirstHeadInTheBrowser(t *testing.T) {
 		}
 	}
 }
+
+// An outage of БМГ in Chromium: the applicant's page says "try again
+// later" while Senim retries, not a stuck screen, and goes on to the code
+// by itself once БМГ answers again.
+func TestIssuanceOutageInTheBrowser(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.IssuanceDev.BMG.SetDown(true)
+	bctx := browser(t)
+	sc := newScreens(t, "ru")
+	b := tab{t, bctx}
+	b.navigate(w.http + "/issuance/?lang=ru")
+	b.until("the page is not ready", `document.body.classList.contains('ready') && !!document.getElementById('startForm')`)
+	b.js(`document.getElementById('iin').value = '` + clientIIN + `'`)
+	b.click("iss.start", 0)
+	b.until("no 'try again later'", `!!document.querySelector('[data-k="iss.waiting"]') && (window.senimIssuance.st.waiting || []).length > 0`)
+	sc.shot(b, "issuance-outage", false)
+	w.srv.IssuanceDev.BMG.SetDown(false)
+	b.until("the page did not go on after the outage", `window.senimIssuance.st.phase === 'phone' && !!window.senimIssuance.st.phone && !!document.getElementById('code') && !document.querySelector('[data-k="iss.waiting"]')`)
+}

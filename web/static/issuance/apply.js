@@ -297,6 +297,14 @@ setInterval(() => {
   if (secondsLeft() === 0 && document.querySelector('#resendBox button[disabled]')) render(true);
 }, 1000);
 
+// Some changes come without an event (an outside service being retried,
+// "try again later", and its end before the next event): the status is
+// asked again every few seconds while the application is open.
+const FINAL = ['issued', 'rejected', 'expired'];
+setInterval(() => {
+  if (A.app && A.st && !FINAL.includes(A.st.phase) && document.visibilityState !== 'hidden') refresh().catch(() => {});
+}, 5000);
+
 function queueView() {
   return [tx('h2', 'iss.registration.title'), tx('p', 'iss.registration.waiting', null, { class: 'waiting' }),
     tx('p', 'iss.registration.prepare', null, { class: 'muted' })];
