@@ -25,7 +25,7 @@ const STORE = 'senim.issuance';
 const KEYS = 'senim.issuance.keys.';
 
 /** A is the page's state; window.senimIssuance exposes it to tests. */
-const A = { session: null, app: null, token: null, st: null, view: '', keys: null, password: null, call: null, stores: [], seen: {}, seq: 0 };
+const A = { session: null, app: null, token: null, st: null, view: '', keys: null, password: null, call: null, stores: [], seen: {}, seq: 0, skew: 0, streams: new Set() };
 window.senimIssuance = A;
 
 // ---- the session ----
@@ -62,7 +62,10 @@ async function ask(name, body) {
 async function connect() {
   const s = newSession();
   A.session = s;
-  await s.connect();
+  const ch = await s.connect();
+  // The countdown follows the server's clock, not this device's.
+  const at = Date.parse(ch && ch.server_time);
+  if (!Number.isNaN(at)) A.skew = at - Date.now();
   if (!A.token) return;
   await s.request({ type: 'issuance', name: 'resume', act: A.app, body: { token: A.token } });
   if (A.st) await s.request({ type: 'issuance', name: 'subscribe', act: A.app, seq: A.seq });
@@ -187,6 +190,9 @@ function render(force) {
     parts.push(...(views[s.phase] || (() => []))());
     parts.push(el('div', { class: 'danger-zone' }, button('iss.forget', async () => forget(), { kind: 'secondary', confirm: 'iss.forget.confirm' })));
   }
+  // A camera left on by a card that is gone is turned off.
+  for (const st of A.streams) st.getTracks().forEach((tr) => tr.stop());
+  A.streams.clear();
   $('view').replaceChildren(...parts);
   renderCall();
 }
@@ -246,7 +252,7 @@ async function start() {
 
 function secondsLeft() {
   const at = A.st && A.st.code_expires_at;
-  return at ? Math.max(0, Math.ceil((new Date(at).getTime() - Date.now()) / 1000)) : 0;
+  return at ? Math.max(0, Math.ceil((new Date(at).getTime() - Date.now() - A.skew) / 1000)) : 0;
 }
 
 function countdownText() {
@@ -387,8 +393,10 @@ function fileInput(purpose, accept, err) {
   return el('div', { class: 'field' }, el('label', { for: id, 'data-k': 'iss.upload.file', text: t('iss.upload.file') }), input);
 }
 
-function camera(facing) {
-  return navigator.mediaDevices.getUserMedia({ video: { facingMode: facing, width: { ideal: 1280 } }, audio: false });
+async function camera(facing) {
+  const st = await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing, width: { ideal: 1280 } }, audio: false });
+  A.streams.add(st);
+  return st;
 }
 
 function photoCard(purpose) {
