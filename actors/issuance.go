@@ -71,6 +71,8 @@ type IssuanceDeps struct {
 	// the staff queues (issuance_desk.go) and the registration calls
 	// (issuance_call.go; nil without an SFU)
 	registrationDesk, moderationDesk, calls *actor.PID
+	// tickets open the applications' files over HTTP (issuance_files.go).
+	tickets *fileTickets
 }
 
 func (d *IssuanceDeps) desk(q StaffQueue) *actor.PID {
@@ -796,6 +798,7 @@ func (s *System) StartIssuance(idep IssuanceDeps) error {
 	}
 	d := s.deps
 	idep.ctx, idep.cancel = context.WithCancel(context.Background())
+	idep.tickets = &fileTickets{}
 	idep.registrationDesk = s.Engine.Spawn(newStaffDesk(d, QueueRegistration), "issuance-desk", spawnOpts(d.Logger, "registration")...)
 	idep.moderationDesk = s.Engine.Spawn(newStaffDesk(d, QueueModeration), "issuance-desk", spawnOpts(d.Logger, "moderation")...)
 	if d.Media.SFU != nil {

@@ -193,6 +193,22 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 		if by, ok := applicant(); ok {
 			get(by, "certificates")
 		}
+	case "file":
+		var in struct {
+			Purpose string `json:"purpose"`
+		}
+		if !decode(&in) {
+			return
+		}
+		by, ok := issuance.Actor{}, false
+		if who, mine := st.apps[env.Act]; mine {
+			by, ok = issuance.Actor{Role: issuance.RoleApplicant, ID: who}, true
+		} else {
+			by, ok = s.staff(env, accounts.RoleModerator, issuance.RoleModerator)
+		}
+		if ok {
+			get(by, "file:"+in.Purpose)
+		}
 	case "subscribe":
 		by, ok := applicant()
 		if !ok {
@@ -717,6 +733,10 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			}
 			s.result(p.env, map[string]any{"step": string(step),
 				"data": base64.StdEncoding.EncodeToString(issuance.ApprovalBytes(&m.State, step))})
+		default:
+			if purpose, ok := strings.CutPrefix(p.kind, "file:"); ok {
+				s.fileTicket(p.env, m, issuance.Purpose(purpose))
+			}
 		}
 	case IssuanceSubscribed:
 		p, ok := st.pending[m.Tag]
@@ -865,4 +885,19 @@ func (s *sessionActor) issuanceMedia(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	c.Send(deps.calls, in)
+}
+
+// fileTicket answers the file query: a one-time address of the file.
+func (s *sessionActor) fileTicket(env protocol.Envelope, m IssuanceView, purpose issuance.Purpose) {
+	up, ok := m.State.Uploads[purpose]
+	if !ok {
+		s.fail(env, string(issuance.CodeMissingUpload), "the application has no such file")
+		return
+	}
+	tok := s.sd.Sys.issuanceDeps.tickets.issue(FileTicket{AppID: m.AppID, Upload: up}, s.deps.Now())
+	if tok == "" {
+		s.fail(env, protocol.CodeOverloaded, "too many files are being read; try again shortly")
+		return
+	}
+	s.result(env, map[string]any{"url": "/issuance/" + m.AppID + "/files/" + tok, "sha256": up.SHA256, "type": string(up.Type), "size": up.Size})
 }

@@ -19,7 +19,7 @@ func TestSchemaMatchesTheIssuanceCore(t *testing.T) {
 	want := []string{"start", "resume", "verify_code", "resend", "request_registration", "choose_document",
 		"confirm_fields", "submit_requests", "status", "certificates", "subscribe", "registration_queue",
 		"take_registration", "record_registration", "reject", "moderation_queue", "take_moderation", "moderate",
-		"approvals", "approval_data", "approve", "available", "away", "decline"}
+		"approvals", "approval_data", "approve", "available", "away", "decline", "file"}
 	sort.Strings(want)
 	if got := enumOf(t, "issuance"); !equal(got, want) {
 		t.Errorf("schema issuance requests %v\n want %v", got, want)

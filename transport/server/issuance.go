@@ -176,6 +176,7 @@ func (s *Server) issuanceRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("POST /issuance/{app}/uploads/{purpose}", s.issuanceUpload)
+	mux.HandleFunc("GET /issuance/{app}/files/{ticket}", s.issuanceFile)
 	// The development stand-ins' own APIs, for a developer (and the crash
 	// tests) to register a phone and read the SMS: development settings,
 	// which a server on a public address refuses without --dev.
@@ -387,4 +388,34 @@ func (u *upload) keepAs(path string) (bool, error) {
 	}
 	defer d.Close()
 	return false, d.Sync()
+}
+
+// issuanceFile serves one file of an application to whoever got its ticket
+// from the file query (the applicant, or the moderator of the case): once,
+// within minutes, never sniffed by the browser as anything else.
+func (s *Server) issuanceFile(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	f, ok := s.Actors.RedeemFileTicket(r.PathValue("ticket"), s.now())
+	if !ok || f.AppID != app {
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "no_such_file", "message": "the address is unknown, used or expired; ask for the file again"})
+		return
+	}
+	path, err := safepath.Join(IssuanceFilesPath(s.cfg.DataDir), app, f.Upload.Name)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "no_such_file", "message": err.Error()})
+		return
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		s.log.Error().Err(err).Str("application", app).Msg("an application's file is missing")
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"code": actors.CodeInternal, "message": "the file could not be read"})
+		return
+	}
+	defer file.Close()
+	w.Header().Set("Content-Type", string(f.Upload.Type))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", "attachment")
+	w.Header().Set("Content-Length", fmt.Sprint(f.Upload.Size))
+	_, _ = io.Copy(w, file)
 }

@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +107,28 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true, Reason: "похож"}, "not_allowed_in_state")
 	m1.must("take_moderation", nil)
 	other.on(first.app).refused("take_moderation", nil, "forbidden")
+	// The moderator sees the applicant's selfie (once per address); a registrar does not.
+	var file struct {
+		URL    string `json:"url"`
+		SHA256 string `json:"sha256"`
+	}
+	if err := json.Unmarshal(m1.must("file", map[string]string{"purpose": "selfie"}).Body, &file); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(w.http + file.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selfie, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" || !bytes.Equal(selfie, jpegWith("SENIM-FACE:MISMATCH")) {
+		t.Fatalf("the selfie: HTTP %d %s, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(selfie))
+	}
+	if res, err := http.Get(w.http + file.URL); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the address a second time: %v %v", res, err)
+	}
+	notary.on(first.app).refused("file", map[string]string{"purpose": "selfie"}, "forbidden")
+	m1.refused("file", map[string]string{"purpose": "passport_page"}, "missing_upload")
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true}, "reason_required")
 	m1.must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "лицо совпадает с фото в удостоверении"})
 	first.waitPhase(issuance.PhaseApplication)
