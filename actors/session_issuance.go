@@ -187,7 +187,11 @@ func (s *sessionActor) issuanceRequest(c *actor.Context, env protocol.Envelope) 
 		command(by, cmd)
 	case "status":
 		if by, ok := s.issuanceReader(env); ok {
-			get(by, "status")
+			kind := "status"
+			if by.Role == issuance.RoleModerator {
+				kind = "status-moderator" // with the registry's data beside the document's
+			}
+			get(by, kind)
 		}
 	case "certificates":
 		if by, ok := applicant(); ok {
@@ -718,6 +722,16 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			s.result(p.env, statusOf(m))
 		case "status":
 			s.result(p.env, statusOf(m))
+		case "status-moderator":
+			out := statusOf(m)
+			if s.deps.Registry != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if person, err := s.deps.Registry.Lookup(ctx, m.State.IIN); err == nil {
+					out.Registry = &person
+				}
+				cancel()
+			}
+			s.result(p.env, out)
 		case "certificates":
 			certs := []protocol.IssuanceCertificate{}
 			for _, crt := range m.State.Certificates {

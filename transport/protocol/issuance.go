@@ -79,6 +79,9 @@ type IssuanceStatus struct {
 	// (document_unreadable: retake the photos).
 	Waiting []string `json:"waiting,omitempty"`
 	Problem string   `json:"problem,omitempty"`
+	// Registry is the individuals registry's record of the IIN, shown to
+	// the moderator beside the recognised document.
+	Registry any `json:"registry,omitempty"`
 }
 
 // IssuanceCertificate is one issued certificate (certificates query).

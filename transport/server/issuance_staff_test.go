@@ -128,6 +128,14 @@ func TestIssuanceModerationApprovesAndRejects(t *testing.T) {
 		t.Fatalf("the address a second time: %v %v", res, err)
 	}
 	notary.on(first.app).refused("file", map[string]string{"purpose": "selfie"}, "forbidden")
+	var seen struct {
+		Recognised struct{ IIN string } `json:"recognised"`
+		Registry   struct{ IIN, Surname string }
+	}
+	if err := json.Unmarshal(m1.must("status", nil).Body, &seen); err != nil || seen.Registry.IIN != clientIIN ||
+		seen.Registry.Surname != "Сейтқали" || seen.Recognised.IIN != clientIIN {
+		t.Fatalf("the moderator's view: %+v %v", seen, err)
+	}
 	m1.refused("file", map[string]string{"purpose": "passport_page"}, "missing_upload")
 	m1.refused("moderate", protocol.IssuanceDecision{Approve: true}, "reason_required")
 	m1.must("moderate", protocol.IssuanceDecision{Approve: true, Reason: "лицо совпадает с фото в удостоверении"})
