@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +274,20 @@ func TestIssuanceModeratorInTheBrowser(t *testing.T) {
 	sc.shot(b, "moderator-offer", false)
 	b.click("iss.staff.take", 0)
 	b.until("the case does not show the registry's data", `!!document.querySelector('#case #registry') && document.querySelector('#case #registry').textContent.includes('`+clientIIN+`')`)
+	// The selfie, the card's sides and the video, beside the data: each is
+	// the file the applicant sent.
+	b.until("the case does not show the files", `document.querySelectorAll('#case [data-file] img').length === 3 && !!document.querySelector('#case [data-file="liveness"] video')`)
+	for purpose, want := range map[string][]byte{"selfie": jpegWith("SENIM-FACE:MISMATCH"), "document_front": jpegWith("SENIM-IIN:" + clientIIN), "document_back": jpegWith("back")} {
+		src := js[string](t, bctx, `document.querySelector('#case [data-file="`+purpose+`"] img').src`)
+		got, err := base64.StdEncoding.DecodeString(src[strings.Index(src, ",")+1:])
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the moderator's %s is not the applicant's file (%d bytes, %v)", purpose, len(got), err)
+		}
+	}
+	// The CSP keeps fetch from blob: URLs: the video's is the blob the page read.
+	if n := js[int](t, bctx, `document.querySelector('#case [data-file="liveness"] video').src === window.senimStaff.files.liveness ? window.senimStaff.blobs.liveness.size : -1`); n != len(webmWith("SENIM-FACE:MISMATCH")) {
+		t.Errorf("the moderator's video has %d bytes", n)
+	}
 	sc.shot(b, "moderator-case", false)
 	b.js(`document.getElementById('modReason').value = 'лицо совпадает с фото в удостоверении'`)
 	b.click("iss.staff.approve", 0)

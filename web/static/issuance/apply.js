@@ -356,9 +356,10 @@ function identityView() {
     return out;
   }
   const have = new Set(s.uploads || []);
-  const retake = s.problem === 'document_unreadable';
-  if (retake) out.push(tx('p', 'iss.problem.document_unreadable', null, { class: 'notice' }));
-  if (s.problem === 'sms_failed') out.push(tx('p', 'iss.problem.sms_failed', null, { class: 'notice' }));
+  // The document's pages are taken again when they could not be read, are
+  // another person's, or of the other kind; every problem has its sentence.
+  const retake = ['document_unreadable', 'identity_mismatch', 'bad_document_kind'].includes(s.problem);
+  if (s.problem) out.push(el('p', { class: 'notice' }, i18n.has('iss.problem.' + s.problem) ? t('iss.problem.' + s.problem) : i18n.errorText(s.problem)));
   const purposes = ['selfie', 'liveness', ...PAGES[s.document]];
   out.push(el('ul', { class: 'checks', id: 'uploads' }, ...purposes.map((p) => el('li', { class: have.has(p) ? 'ok' : 'muted', 'data-purpose': p },
     (have.has(p) ? '✓ ' : '○ ') + t('iss.upload.' + p)))));

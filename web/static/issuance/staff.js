@@ -17,7 +17,7 @@ import * as call from '../js/call.js';
 import { showDate } from './rules.js';
 
 /** T is the page's state; window.senimStaff exposes it to tests. */
-const T = { session: null, role: null, me: null, mode: 'away', offers: new Map(), cases: [], app: null, st: null, call: null, done: new Set() };
+const T = { session: null, role: null, me: null, mode: 'away', offers: new Map(), cases: [], app: null, st: null, call: null, done: new Set(), files: {}, blobs: {}, filesFor: null };
 window.senimStaff = T;
 
 const QUEUE = { registrar: 'registration_queue', moderator: 'moderation_queue' };
@@ -75,6 +75,34 @@ async function refreshCase() {
   if (!T.app) return;
   T.st = (await ask('status', T.app)).body;
   render();
+  if (T.role === 'moderator' && T.st.phase === 'moderation' && T.filesFor !== T.app) await loadFiles(T.app, T.st.uploads || []);
+}
+
+function dataURL(blob) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(blob);
+  });
+}
+
+// loadFiles fetches the case's files once each: the file query gives a
+// single-use address, so the page keeps what it read (photos as data: URLs,
+// which the CSP allows for images; the video as a blob: URL for <video>).
+async function loadFiles(app, purposes) {
+  T.filesFor = app;
+  T.files = {};
+  T.blobs = {};
+  for (const purpose of purposes) {
+    const f = (await ask('file', app, { purpose })).body;
+    const r = await fetch(f.url);
+    if (!r.ok) continue;
+    const blob = await r.blob();
+    T.blobs[purpose] = blob;
+    T.files[purpose] = purpose === 'liveness' ? URL.createObjectURL(blob) : await dataURL(blob);
+  }
+  render();
 }
 
 // ---- rendering ----
@@ -123,8 +151,24 @@ function queueCard() {
 
 const FIELDS = ['iin', 'surname', 'name', 'patronymic', 'birth_date', 'number', 'valid_until'];
 
-function fieldsList(f) {
-  return el('dl', { class: 'card-registry', id: 'registry' }, ...FIELDS.filter((k) => f && f[k]).flatMap((k) => [el('dt', {}, t('iss.field.' + k)), el('dd', {}, showDate(f[k]))]));
+function fieldsList(f, id) {
+  return el('dl', { class: 'card-registry', id }, ...FIELDS.filter((k) => f && f[k]).flatMap((k) => [el('dt', {}, t('iss.field.' + k)), el('dd', {}, showDate(f[k]))]));
+}
+
+// registryFields are the registry's record in the document's terms.
+function registryFields(p) {
+  if (!p) return null;
+  const d = p.document || {};
+  return { iin: p.iin, surname: p.surname, name: p.name, patronymic: p.patronymic, birth_date: p.birth_date, number: d.number, valid_until: d.valid_until };
+}
+
+function media(purpose) {
+  const src = T.files[purpose];
+  const cap = el('figcaption', {}, t('iss.upload.' + purpose));
+  if (!src) return el('figure', { class: 'shot' }, tx('p', 'iss.staff.loading', null, { class: 'muted' }), cap);
+  return el('figure', { class: 'shot', 'data-file': purpose }, purpose === 'liveness'
+    ? el('video', { src, controls: true, muted: true, playsinline: true, 'aria-label': t('iss.upload.liveness') })
+    : el('img', { src, alt: t('iss.upload.' + purpose) }), cap);
 }
 
 function caseCard() {
@@ -164,9 +208,12 @@ function caseCard() {
     out.push(form, el('div', { class: 'danger-zone' },
       button('iss.staff.reject', async (reason) => { await ask('reject', T.app, { reason }); await refreshCase(); }, { kind: 'danger', confirm: 'iss.staff.reject.confirm', reason: true })));
   } else {
-    out.push(tx('h3', 'iss.staff.registry'), fieldsList(s.recognised),
-      el('p', { class: 'muted' }, t('iss.staff.uploads', { list: (s.uploads || []).map((p) => t('iss.upload.' + p)).join(', ') })),
-      tx('p', 'iss.staff.photos', null, { class: 'notice' }));
+    const c = T.cases.find((x) => x.application === T.app);
+    if (c && c.reason) out.push(el('p', { class: 'bad' }, t('iss.staff.reason.' + c.reason)));
+    out.push(el('div', { class: 'side' },
+      el('div', { class: 'shots' }, ...(s.uploads || []).map(media)),
+      el('div', {}, tx('h3', 'iss.staff.recognised'), fieldsList(s.recognised, 'recognised'),
+        tx('h3', 'iss.staff.registry'), s.registry ? fieldsList(registryFields(s.registry), 'registry') : tx('p', 'registry.not_found', null, { class: 'muted' }))));
     const err = el('span', { class: 'err', id: 'modErr', role: 'alert' });
     const form = el('form', { id: 'modForm', novalidate: true },
       el('div', { class: 'field' }, el('label', { for: 'modReason', 'data-k': 'iss.staff.reason', text: t('iss.staff.reason') }),
