@@ -9,7 +9,7 @@ import (
 
 // shellPath is a file of the app shell, the only thing the service worker
 // may keep (web/static/sw.js).
-var shellPath = regexp.MustCompile(`^/(index\.html|style\.css|manifest\.webmanifest|icons/icon-\d+\.png|i18n/(ru|kk|en)\.json|js/\w+\.js|vendor/ncalayer-js-client/ncalayer-client\.js)?$`)
+var shellPath = regexp.MustCompile(`^/(index\.html|style\.css|manifest\.webmanifest|icons/icon-\d+\.png|i18n/(ru|kk|en)\.json|js/\w+\.js|vendor/(ncalayer-js-client/ncalayer-client|node-forge/forge\.min)\.js)?$`)
 
 // assertShellOnly checks, after a signed act, that a service worker runs
 // the page and that its caches hold app files only: not the act's check

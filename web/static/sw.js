@@ -15,6 +15,7 @@ const SHELL = [
   '/js/act.js', '/js/app.js', '/js/attorney.js', '/js/call.js', '/js/client.js', '/js/egov.js', '/js/i18n.js',
   '/js/notary.js', '/js/proto.js', '/js/signer.js', '/js/state.js', '/js/ui.js',
   '/vendor/ncalayer-js-client/ncalayer-client.js',
+  '/vendor/node-forge/forge.min.js',
 ];
 
 // shell says whether a request is for a file of the shell, and nothing more.
