@@ -185,7 +185,7 @@ func (k *deskActor) Receive(c *actor.Context) {
 		c.Send(m.ReplyTo, k.position(m))
 	}
 	if k.d != nil {
-		metrics.Queue.Set(float64(len(k.d.Waiting())))
+		metrics.Queue.Set(float64(k.d.Len()))
 	}
 }
 
