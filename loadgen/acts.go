@@ -277,6 +277,28 @@ func (g *generator) signIn(ctx context.Context, role string, p person) (*client.
 	return c, nil
 }
 
+// signInRetrying is signIn for a session an act under way needs: refused
+// overloaded (the server sheds new sessions first), it waits the server's
+// retry-after and tries again until the step's deadline, as the app does.
+// An act's first sign-in is not retried: that act is shed, and counted so.
+func (g *generator) signInRetrying(ctx context.Context, role string, p person) (*client.Client, error) {
+	for {
+		c, err := g.signIn(ctx, role, p)
+		var ce *client.Error
+		if err == nil || !errors.As(err, &ce) || ce.Code != protocol.CodeOverloaded {
+			return c, err
+		}
+		wait := time.Duration(max(ce.RetryAfterMS, 100)) * time.Millisecond
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
 // notaryIn signs a notary in with their password and makes them available.
 func (g *generator) notaryIn(ctx context.Context, a notaryAccount) (*notarySession, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.StepTimeout)
@@ -487,7 +509,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 	}
 	var at *client.Client
 	if err := do("signin", false, func(ctx context.Context) error {
-		at, err = g.signIn(ctx, "attorney", a.attorney)
+		at, err = g.signInRetrying(ctx, "attorney", a.attorney)
 		return err
 	}); err != nil {
 		return "", err
