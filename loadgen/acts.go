@@ -284,18 +284,26 @@ func (g *generator) signIn(ctx context.Context, role string, p person) (*client.
 func (g *generator) signInRetrying(ctx context.Context, role string, p person) (*client.Client, error) {
 	for {
 		c, err := g.signIn(ctx, role, p)
-		var ce *client.Error
-		if err == nil || !errors.As(err, &ce) || ce.Code != protocol.CodeOverloaded {
+		if !waitRetryAfter(ctx, err) {
 			return c, err
 		}
-		wait := time.Duration(max(ce.RetryAfterMS, 100)) * time.Millisecond
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
-		}
+	}
+}
+
+// waitRetryAfter waits the retry-after of an overloaded error and reports
+// true: try again. Any other outcome, or the deadline first, is false.
+func waitRetryAfter(ctx context.Context, err error) bool {
+	var ce *client.Error
+	if err == nil || !errors.As(err, &ce) || ce.Code != protocol.CodeOverloaded {
+		return false
+	}
+	t := time.NewTimer(time.Duration(max(ce.RetryAfterMS, 100)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
