@@ -283,7 +283,7 @@ func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 		var events []act.Event
 		events, err = act.Decide(a.state, m.Actor, cmd, now, a.deps.Rules)
 		if err == nil {
-			return a.commit(c, m, events, now)
+			return a.commit(c, m, digest, events, now)
 		}
 	}
 	res.Code, res.Message = codeOf(err), err.Error()
@@ -293,7 +293,8 @@ func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {
 }
 
 // commit appends the events durably, then applies and publishes them.
-func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, now time.Time) CommandResult {
+// digest is the command's commandDigest.
+func (a *actActor) commit(c *actor.Context, m ActCommand, digest string, events []act.Event, now time.Time) CommandResult {
 	res := CommandResult{ActID: a.id, CommandID: m.CommandID, Seq: a.state.Version}
 	if len(events) == 0 {
 		return res // an idempotent repeat: nothing to write
@@ -308,7 +309,6 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, events []act.Event, no
 		drafts[i] = eventlog.Draft{Type: e.EventType(), Actor: m.Actor.String(), At: now, Payload: payload}
 		next = act.Apply(next, e)
 	}
-	digest := commandDigest(m.Name, m.Body)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.tellBank(ctx, events); err != nil {

@@ -216,7 +216,7 @@ func (k *deskActor) Receive(c *actor.Context) {
 		c.Send(m.ReplyTo, q)
 	}
 	if k.d != nil {
-		metrics.Queue.Set(float64(len(k.d.Waiting())))
+		metrics.Queue.Set(float64(k.d.Len()))
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
 )
 
@@ -130,11 +132,7 @@ func TestPayDeliversAtLeastOnceWithRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "redelivery", func() bool { _, got := rcv.count(); return got == 2 })
-	// One small file per invoice, not one file of everything rewritten on
-	// every payment.
-	if _, err := os.Stat(filepath.Join(dir, "invoices", "INV-1.json")); err != nil {
-		t.Fatalf("no file for the invoice: %v", err)
-	}
+	// A database, not one file of everything rewritten on every payment.
 	if _, err := os.Stat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a whole-state file: %v", err)
 	}
@@ -229,8 +227,80 @@ func TestPendingDeliveryResumesAfterRestart(t *testing.T) {
 		_, pays, _ := s2.Lookup("INV-1", keyOf(t, s2, "INV-1"))
 		return len(pays) == 1 && pays[0].Status == StatusAccepted
 	})
-	if entries, _ := os.ReadDir(filepath.Join(dir, "pending")); len(entries) != 0 {
-		t.Fatalf("pending markers left: %v", entries)
+	if left := pendingMarkers(t, s2); len(left) != 0 {
+		t.Fatalf("pending markers left: %v", left)
+	}
+}
+
+// pendingMarkers lists the invoices marked as waiting for Senim's answer.
+func pendingMarkers(t *testing.T, s *Sim) []string {
+	t.Helper()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pendPrefix), UpperBound: []byte(pendPrefix + "\xff")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var ids []string
+	for it.First(); it.Valid(); it.Next() {
+		ids = append(ids, string(it.Key()))
+	}
+	return ids
+}
+
+// The second version's files (one per invoice, pending markers, refunds)
+// move into the database: the invoice keeps its key, its pending payment is
+// delivered again, and its refund is still known.
+func TestInvoiceFilesAreMigrated(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"invoices/INV-1.json": `{"invoice":{"id":"INV-1","act_id":"a1","amount":500},"key":"` + strings.Repeat("k", 64) + `",
+			"payments":[{"payment_id":"PAY-1","invoice_id":"INV-1","act_id":"a1","amount":500,"status":"pending"}]}`,
+		"invoices/INV-2.json":     `{"invoice":{"id":"INV-2","act_id":"a2","amount":700},"key":"` + strings.Repeat("q", 64) + `","payments":null}`,
+		"invoices/INV-3.json.tmp": `{"half":`,
+		"pending/INV-1":           "",
+		"refunds/PAY-0.json":      `{"payment_id":"PAY-0","amount":300,"reason":"invoice_expired"}`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	s := openSim(t, dir, srv.URL)
+	inv, pays, err := s.Lookup("INV-1", strings.Repeat("k", 64))
+	if err != nil || inv.Amount != 500 || len(pays) != 1 || pays[0].PaymentID != "PAY-1" || pays[0].Status != StatusPending {
+		t.Fatalf("migrated: %+v %+v %v", inv, pays, err)
+	}
+	if inv, _, err := s.Lookup("INV-2", strings.Repeat("q", 64)); err != nil || inv.Amount != 700 {
+		t.Fatalf("second invoice: %+v %v", inv, err)
+	}
+	if r, ok := s.Refunded("PAY-0"); !ok || r.Amount != 300 {
+		t.Fatalf("refund lost: %+v %v", r, ok)
+	}
+	for _, d := range []string{"invoices", "pending", "refunds"} {
+		if _, err := os.Stat(filepath.Join(dir, d+".migrated")); err != nil {
+			t.Fatalf("%s not kept as %s.migrated: %v", d, d, err)
+		}
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "migrated payment delivered", func() bool { _, got := rcv.count(); return got == 1 })
+	waitFor(t, "status saved", func() bool {
+		_, pays, _ := s.Lookup("INV-1", strings.Repeat("k", 64))
+		return len(pays) == 1 && pays[0].Status == StatusAccepted
+	})
+	// Opened again, nothing is migrated twice and nothing is lost.
+	s.Close()
+	s2 := openSim(t, dir, srv.URL)
+	if _, pays, err := s2.Lookup("INV-1", strings.Repeat("k", 64)); err != nil || len(pays) != 1 || pays[0].Status != StatusAccepted {
+		t.Fatalf("after reopening: %+v %v", pays, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -91,10 +92,15 @@ type Options struct {
 // Dial connects to a Senim websocket URL (ws://host/ws) and reads the
 // challenge.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		Subprotocols: []string{protocol.Version}, HTTPHeader: opts.Header, CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+			// The server sheds load (PROTOCOL.md, Limits): come back later.
+			secs, _ := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64)
+			return nil, fmt.Errorf("client: dial: %w", &Error{Code: protocol.CodeOverloaded, Message: "HTTP 503", RetryAfterMS: secs * 1000})
+		}
 		return nil, fmt.Errorf("client: dial: %w", err)
 	}
 	conn.SetReadLimit(64 << 20)

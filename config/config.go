@@ -257,6 +257,11 @@ type Admission struct {
 	// RetryAfter is what overloaded and busy answers suggest; while work
 	// in flight is past MaxInFlight, new websockets get HTTP 503 with it.
 	RetryAfter Duration `toml:"retry_after"`
+	// MaxDelay bounds the wait that work admitted now can expect (work in
+	// flight over the rate of answers, measured): past it new websockets get
+	// HTTP 503, past twice it requests on open sessions get overloaded.
+	// 0: only MaxInFlight bounds.
+	MaxDelay Duration `toml:"max_delay"`
 	// PasswordChecks is the number of argon2id checks run at once (0: one
 	// per two CPUs); PasswordQueue sign-ins may wait for one, more get busy.
 	PasswordChecks int `toml:"password_checks"`
@@ -578,7 +583,7 @@ func Default() Config {
 		Call:       Call{MaxLength: Duration(2 * time.Hour), MaxRecordingBytes: 2 << 30},
 		Ops:        Ops{SessionTTL: Duration(8 * time.Hour), MaxSessions: 64, MaxLoginFailures: 10},
 		Session:    Session{ResumeTTL: Duration(10 * time.Minute), ResumeMax: 20000, QueueEstimate: Duration(5 * time.Minute)},
-		Admission: Admission{MaxInFlight: 4096, RetryAfter: Duration(time.Second),
+		Admission: Admission{MaxInFlight: 4096, RetryAfter: Duration(time.Second), MaxDelay: Duration(200 * time.Millisecond),
 			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
 		Egov:     Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
 		Digidocs: Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
@@ -751,6 +756,9 @@ func (c Config) Validate() error {
 	}
 	if a := c.Admission; a.MaxInFlight <= 0 || a.RetryAfter <= 0 || a.PasswordChecks < 0 || a.PasswordQueue < 0 || a.LoginFailures <= 0 || a.Lockout <= 0 {
 		errs = append(errs, errors.New("admission: max_in_flight, retry_after, login_failures and lockout must be positive; password_checks and password_queue not negative"))
+	}
+	if d := c.Admission.MaxDelay; d < 0 || (d > 0 && d < Duration(10*time.Millisecond)) {
+		errs = append(errs, errors.New("admission.max_delay must be 0 (off) or at least 10ms"))
 	}
 	if c.Checkpoint.Interval < Duration(time.Second) {
 		errs = append(errs, errors.New("checkpoint.interval must be at least 1s"))

@@ -277,6 +277,36 @@ func (g *generator) signIn(ctx context.Context, role string, p person) (*client.
 	return c, nil
 }
 
+// signInRetrying is signIn for a session an act under way needs: refused
+// overloaded (the server sheds new sessions first), it waits the server's
+// retry-after and tries again until the step's deadline, as the app does.
+// An act's first sign-in is not retried: that act is shed, and counted so.
+func (g *generator) signInRetrying(ctx context.Context, role string, p person) (*client.Client, error) {
+	for {
+		c, err := g.signIn(ctx, role, p)
+		if !waitRetryAfter(ctx, err) {
+			return c, err
+		}
+	}
+}
+
+// waitRetryAfter waits the retry-after of an overloaded error and reports
+// true: try again. Any other outcome, or the deadline first, is false.
+func waitRetryAfter(ctx context.Context, err error) bool {
+	var ce *client.Error
+	if err == nil || !errors.As(err, &ce) || ce.Code != protocol.CodeOverloaded {
+		return false
+	}
+	t := time.NewTimer(time.Duration(max(ce.RetryAfterMS, 100)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // notaryIn signs a notary in with their password and makes them available.
 func (g *generator) notaryIn(ctx context.Context, a notaryAccount) (*notarySession, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.StepTimeout)
@@ -487,7 +517,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 	}
 	var at *client.Client
 	if err := do("signin", false, func(ctx context.Context) error {
-		at, err = g.signIn(ctx, "attorney", a.attorney)
+		at, err = g.signInRetrying(ctx, "attorney", a.attorney)
 		return err
 	}); err != nil {
 		return "", err

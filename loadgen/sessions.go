@@ -93,10 +93,19 @@ func RunSessions(ctx context.Context, opts SessionsOptions) (*Report, error) {
 				}
 				t0 := time.Now()
 				sctx, cancel := context.WithTimeout(ctx, opts.StepTimeout)
-				c, err := client.Dial(sctx, g.wsURL, client.Options{Buffer: 1})
-				if err == nil {
-					if _, err = c.SignInEDS(sctx, "client", people[i%len(people)].Keys); err != nil {
-						c.CloseNow()
+				var c *client.Client
+				var err error
+				for {
+					c, err = client.Dial(sctx, g.wsURL, client.Options{Buffer: 1})
+					if err == nil {
+						if _, err = c.SignInEDS(sctx, "client", people[i%len(people)].Keys); err != nil {
+							c.CloseNow()
+						}
+					}
+					// Shed (overloaded): come back when the server says, as
+					// the app does, within the step's deadline.
+					if !waitRetryAfter(sctx, err) {
+						break
 					}
 				}
 				cancel()

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -25,6 +28,7 @@ func cmdServe(args []string) error {
 	fs := flag.NewFlagSet("senim serve", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	dev := fs.Bool("dev", false, "allow development settings (dev CA, bank stand-in, …) on a non-loopback http.addr")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback HOST:PORT, for profiling under load")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,6 +41,11 @@ func cmdServe(args []string) error {
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 	applyRuntime(cfg.Runtime, log)
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	if on := cfg.DevSettings(); len(on) > 0 && !config.IsLoopbackAddr(cfg.HTTP.Addr) {
 		log.Warn().Strs("dev_settings", on).Msg("--dev: development settings on a public address")
 	}
@@ -146,4 +155,31 @@ func memTotal() int64 {
 		}
 	}
 	return 0
+}
+
+// servePprof serves net/http/pprof's handlers on their own loopback
+// listener, never on http.addr: profiles show the server's code paths and
+// may hold request data.
+func servePprof(addr string, log zerolog.Logger) error {
+	if !config.IsLoopbackAddr(addr) {
+		return &exitError{code: 2, msg: fmt.Sprintf("--pprof %s: only a loopback address (127.0.0.1:PORT)", addr)}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info().Str("addr", ln.Addr().String()).Msg("profiles at /debug/pprof/")
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.Serve(ln); err != nil {
+			log.Warn().Err(err).Msg("pprof listener stopped")
+		}
+	}()
+	return nil
 }

@@ -86,33 +86,43 @@ func (d *Desk) OfferOf(login string) string {
 // Enqueue puts a call in the queue (or updates it if already there) and
 // returns the offers that follow.
 func (d *Desk) Enqueue(c Call) []Effect {
+	d.unqueue(c.ActID)
+	// Binary search for its place (by RequestedAt, then ActID): the queue
+	// is sorted already, and a queue of thousands under load must not be
+	// sorted again on every call.
+	i := sort.Search(len(d.waiting), func(i int) bool { return callBefore(c, d.waiting[i]) })
+	d.waiting = append(d.waiting, Call{})
+	copy(d.waiting[i+1:], d.waiting[i:])
+	d.waiting[i] = c
+	return d.match()
+}
+
+// Len is how many calls wait.
+func (d *Desk) Len() int { return len(d.waiting) }
+
+// callBefore orders the queue: oldest request first, then act id.
+func callBefore(a, b Call) bool {
+	if !a.RequestedAt.Equal(b.RequestedAt) {
+		return a.RequestedAt.Before(b.RequestedAt)
+	}
+	return a.ActID < b.ActID
+}
+
+// unqueue takes actID's call out of the queue, if it is there.
+func (d *Desk) unqueue(actID string) {
 	for i, w := range d.waiting {
-		if w.ActID == c.ActID {
+		if w.ActID == actID {
 			d.waiting = append(d.waiting[:i], d.waiting[i+1:]...)
-			break
+			return
 		}
 	}
-	d.waiting = append(d.waiting, c)
-	sort.SliceStable(d.waiting, func(i, j int) bool {
-		a, b := d.waiting[i], d.waiting[j]
-		if !a.RequestedAt.Equal(b.RequestedAt) {
-			return a.RequestedAt.Before(b.RequestedAt)
-		}
-		return a.ActID < b.ActID
-	})
-	return d.match()
 }
 
 // Remove takes a call out of the queue: it was accepted, cancelled or the
 // act ended. A pending offer of it is withdrawn.
 func (d *Desk) Remove(actID string) []Effect {
 	var out []Effect
-	for i, w := range d.waiting {
-		if w.ActID == actID {
-			d.waiting = append(d.waiting[:i], d.waiting[i+1:]...)
-			break
-		}
-	}
+	d.unqueue(actID)
 	if login, ok := d.offered[actID]; ok {
 		delete(d.offered, actID)
 		if n := d.notaries[login]; n != nil && n.offer == actID {
@@ -252,31 +262,44 @@ func (d *Desk) notary(login string, now time.Time) *notary {
 }
 
 // match offers waiting calls, oldest first, to free notaries, longest free
-// first, until no pair fits.
+// first, until no pair fits. It costs one pass over the notaries, then one
+// over the queue that stops as soon as no notary is free: under load, with
+// every notary busy and thousands waiting, almost nothing.
 func (d *Desk) match() []Effect {
+	var free []*notary
+	for _, n := range d.notaries {
+		if n.available && !n.absent && n.offer == "" && n.busy == "" {
+			free = append(free, n)
+		}
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	sort.Slice(free, func(i, j int) bool {
+		a, b := free[i], free[j]
+		if !a.freeSince.Equal(b.freeSince) {
+			return a.freeSince.Before(b.freeSince)
+		}
+		return a.login < b.login
+	})
 	var out []Effect
 	for pos, c := range d.waiting {
+		if len(free) == 0 {
+			break
+		}
 		if _, ok := d.offered[c.ActID]; ok {
 			continue
 		}
-		var best *notary
-		for _, n := range d.notaries {
-			if !n.available || n.absent || n.offer != "" || n.busy != "" || d.declined[c.ActID][n.login] {
+		for i, n := range free {
+			if d.declined[c.ActID][n.login] || (c.Notary != "" && c.Notary != n.login) {
 				continue
 			}
-			if c.Notary != "" && c.Notary != n.login {
-				continue
-			}
-			if best == nil || n.freeSince.Before(best.freeSince) || (n.freeSince.Equal(best.freeSince) && n.login < best.login) {
-				best = n
-			}
+			n.offer = c.ActID
+			d.offered[c.ActID] = n.login
+			out = append(out, Effect{Kind: Offer, Notary: n.login, ActID: c.ActID, Position: pos + 1})
+			free = append(free[:i], free[i+1:]...)
+			break
 		}
-		if best == nil {
-			continue
-		}
-		best.offer = c.ActID
-		d.offered[c.ActID] = best.login
-		out = append(out, Effect{Kind: Offer, Notary: best.login, ActID: c.ActID, Position: pos + 1})
 	}
 	return out
 }

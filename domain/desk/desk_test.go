@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -160,4 +161,36 @@ func TestAbsentKeepsThePlaceNotTheOffer(t *testing.T) {
 	expect(t, "daulet absent", d.Absent("daulet"), withdraw("daulet", "a"))
 	expect(t, "daulet gone", d.Disconnected("daulet", at(7)))
 	expect(t, "present after gone", d.Present("daulet"))
+}
+
+// BenchmarkBusyDesk is the desk past its capacity: every notary in a call
+// and a long queue; calls keep coming and calls keep ending.
+func BenchmarkBusyDesk(b *testing.B) {
+	for _, waiting := range []int{100, 3000} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+			d := New()
+			const notaries = 64
+			for i := range notaries {
+				d.SetAvailable(fmt.Sprintf("n%02d", i), true, t0)
+			}
+			n := 0
+			next := func() string { n++; return fmt.Sprintf("act-%07d", n) }
+			for range waiting + notaries {
+				d.Enqueue(Call{ActID: next(), RequestedAt: t0.Add(time.Duration(n) * time.Millisecond)})
+			}
+			for i := range notaries {
+				d.Accepted(fmt.Sprintf("act-%07d", i+1), fmt.Sprintf("n%02d", i), t0)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// One call comes, one call ends, its notary takes the next.
+				d.Enqueue(Call{ActID: next(), RequestedAt: t0.Add(time.Duration(n) * time.Millisecond)})
+				login := fmt.Sprintf("n%02d", i%notaries)
+				busy := d.notaries[login].busy
+				for _, e := range d.CallEnded(busy, t0.Add(time.Hour)) {
+					d.Accepted(e.ActID, e.Notary, t0.Add(time.Hour))
+				}
+			}
+		})
+	}
 }

@@ -147,7 +147,7 @@ func (g *Gateway) Conns() int64 { return g.conns.Load() }
 
 // ServeHTTP upgrades one connection and runs it until it closes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if adm := g.Session.Admission; adm.Full() {
+	if adm := g.Session.Admission; !adm.Accepting() {
 		// Past capacity a new session would only add to the queue: it is
 		// told when to come back instead.
 		metrics.OverloadSheds.WithLabelValues("connection").Inc()

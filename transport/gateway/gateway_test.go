@@ -1,13 +1,18 @@
 package gateway_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/actors"
+	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/transport/gateway"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // While the server's work in flight is at its bound, a new websocket is
@@ -30,5 +35,11 @@ func TestOverloadedServerRefusesNewConnections(t *testing.T) {
 	}
 	if g.Conns() != 0 {
 		t.Fatalf("%d connections counted", g.Conns())
+	}
+	// The Go client names it: overloaded, with the server's advice.
+	_, err = client.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{})
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != protocol.CodeOverloaded || ce.RetryAfterMS != 3000 {
+		t.Fatalf("client.Dial: %v", err)
 	}
 }

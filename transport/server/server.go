@@ -241,7 +241,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	l := cfg.Limits
 	s.Gateway = &gateway.Gateway{
 		Session: actors.SessionDeps{Sys: s.Actors, Accounts: s.Accounts,
-			Admission: actors.NewAdmission(cfg.Admission.MaxInFlight, cfg.Admission.RetryAfter.Std()),
+			Admission: actors.NewAdmission(cfg.Admission.MaxInFlight, cfg.Admission.RetryAfter.Std()).BoundDelay(cfg.Admission.MaxDelay.Std(), now),
 			Passwords: pwlimit.New(pwlimit.Config{Workers: cfg.Admission.PasswordChecks, Queue: cfg.Admission.PasswordQueue,
 				Failures: cfg.Admission.LoginFailures, Lockout: cfg.Admission.Lockout.Std(), RetryAfter: cfg.Admission.RetryAfter.Std(), Now: now}),
 			Limits: actors.SessionLimits{MaxInFlight: l.MaxInFlight, RatePerSecond: l.RatePerSecond, Burst: l.Burst,
