@@ -206,7 +206,7 @@ func (a *actActor) ensureLoaded() {
 }
 
 // load replays the act's stream, checking its hash chain and head as it
-// goes (ReadVerified). A failure leaves the actor unloaded, answering
+// goes (ReplayVerified). A failure leaves the actor unloaded, answering
 // failCode; the next message tries again, so a broken chain or a damaged
 // block keeps answering chain_broken or storage_corrupt, and a transient
 // failure heals.
@@ -219,18 +219,10 @@ func (a *actActor) load() {
 	if a.subscribers == nil {
 		a.subscribers = map[string]*actor.PID{}
 	}
-	recs, err := a.restore() // from the act's snapshot, if it has one
-	for _, r := range recs {
-		e, derr := act.DecodeEvent(r.Type, r.Payload)
-		if derr != nil {
-			err = derr
-			break
-		}
-		a.state = act.Apply(a.state, e)
-		a.noteRecord(r)
-	}
+	err := a.restore(a.replayRecord) // from the act's snapshot, if it has one
 	if err != nil {
-		a.state = act.State{}
+		// Records before a damaged one may have been applied: drop all.
+		a.state, a.applied, a.approvalHash, a.lastAt = act.State{}, map[cmdKey]appliedCmd{}, "", time.Time{}
 		a.failCode, a.failMsg = loadFailure(err)
 		a.log.Error().Err(err).Str("code", a.failCode).Msg("replay failed")
 		return
@@ -241,6 +233,20 @@ func (a *actActor) load() {
 	if a.state.Version > 0 {
 		a.log.Debug().Uint64("seq", a.state.Version).Str("phase", string(a.state.Phase)).Msg("act rebuilt from the log")
 	}
+}
+
+// replayRecord applies one record of the act's stream during load. Its
+// payload is borrowed from the log's read (eventlog.Replay): decoded here,
+// never kept.
+func (a *actActor) replayRecord(r eventlog.Record) error {
+	e, err := act.DecodeEvent(r.Type, r.Payload)
+	if err != nil {
+		return err
+	}
+	a.state = act.Apply(a.state, e)
+	a.noteRecord(r)
+	a.snap.decoded++
+	return nil
 }
 
 func (a *actActor) handle(c *actor.Context, m ActCommand) CommandResult {

@@ -114,25 +114,32 @@ var stateShape = func() string {
 var errSnapshotMismatch = errors.New("the snapshot does not match the act's chain")
 
 // restore is load's read of the act: from its snapshot, if it has a
-// usable one (restoring what the snapshot holds, and returning the records
-// after it), else every record. Called with the actor's fields reset.
-func (a *actActor) restore() ([]eventlog.Record, error) {
+// usable one (restoring what the snapshot holds, and applying the records
+// after it), else every record, each handed to apply as it is read. Called
+// with the actor's fields reset; on an error, apply may have been called
+// for records before it.
+func (a *actActor) restore(apply func(eventlog.Record) error) error {
 	stream := StreamOf(a.id)
 	a.snap = actSnapshots{}
 	if a.deps.ActSnapshotEvery > 0 {
 		recs, used, err := a.restoreSnapshot(stream)
 		if used {
-			a.snap.decoded = len(recs)
-			return recs, err
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if err := apply(r); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		if err != nil {
 			a.log.Warn().Err(err).Msg("act snapshot not used; replaying the act from its first event")
 		}
 		a.state, a.applied, a.approvalHash, a.lastAt, a.snap = act.State{}, map[cmdKey]appliedCmd{}, "", time.Time{}, actSnapshots{}
 	}
-	recs, err := a.deps.Log.ReadVerified(stream)
-	a.snap.decoded = len(recs)
-	return recs, err
+	return a.deps.Log.ReplayVerified(stream, apply)
 }
 
 // restoreSnapshot restores the act from its snapshot and returns the

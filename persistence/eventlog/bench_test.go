@@ -29,8 +29,9 @@ import (
 // work included) per append while each side ran.
 //
 // BenchmarkReplay: 1M events over 10k streams (-short: 100k over 1k),
-// written once per run; each iteration reads every stream through Read and
-// through ReadVerified, and iterates the same keys with a raw pebble
+// written once per run; each iteration reads every stream through Read,
+// ReadVerified, Replay (payloads borrowed, not copied) and ReplayVerified,
+// and iterates the same keys with a raw pebble
 // iterator over the same store, touching every value, the two sides taking
 // turns by chunks of 500 streams.
 
@@ -207,17 +208,30 @@ func BenchmarkReplay(b *testing.B) {
 	// chunk second finds it no warmer than the first did; which side goes
 	// first alternates. A drift of the machine's speed weighs on both.
 	const chunk = 500
-	for _, mode := range []string{"Read", "ReadVerified"} {
+	for _, mode := range []string{"Read", "ReadVerified", "Replay", "ReplayVerified"} {
 		b.Run(mode, func(b *testing.B) {
-			read := func(s string) (int, error) {
-				n := 0
-				err := l.Read(s, 1, func(r Record) error { n++; return nil })
-				return n, err
-			}
-			if mode == "ReadVerified" {
+			var read func(s string) (int, error)
+			switch mode {
+			case "Read", "Replay":
+				each := l.Read
+				if mode == "Replay" {
+					each = l.Replay
+				}
+				read = func(s string) (int, error) {
+					n := 0
+					err := each(s, 1, func(r Record) error { n++; return nil })
+					return n, err
+				}
+			case "ReadVerified":
 				read = func(s string) (int, error) {
 					recs, err := l.ReadVerified(s)
 					return len(recs), err
+				}
+			case "ReplayVerified":
+				read = func(s string) (int, error) {
+					n := 0
+					err := l.ReplayVerified(s, func(r Record) error { n++; return nil })
+					return n, err
 				}
 			}
 			var logTime, rawTime time.Duration

@@ -56,6 +56,16 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
+// # Reading
+//
+// Read and ReadVerified hand out records a caller may keep: each payload
+// is a copy (the records of one read share blocks of at most 4 KiB).
+// Replay and ReplayVerified are for a caller that decodes each record at
+// once and keeps no payload (an act's load, VerifyChain): a payload is the
+// stored value itself, valid only until the callback returns, which spares
+// a replay most of its allocations and so most of its garbage collection.
+// Every other field of their records may be kept.
+//
 // # Record format
 //
 // A record is stored as

@@ -523,12 +523,23 @@ func headFrom(from pebble.Reader, stream string) (_ uint64, _ string, err error)
 // records share blocks of at most 4 KiB: a field kept long after its
 // record keeps its block alive.
 func (l *Log) Read(stream string, fromSeq uint64, fn func(Record) error) error {
-	return l.read(l.db, stream, fromSeq, func(r Record, _ []byte) error { return fn(r) })
+	return l.read(l.db, stream, fromSeq, false, func(r Record, _ []byte) error { return fn(r) })
 }
 
-// read is Read from a store or a snapshot, also handing fn a binary
-// record's stored value (nil for a JSON record), valid only during the call.
-func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, fn func(Record, []byte) error) (err error) {
+// Replay is Read for a caller that decodes each record at once and keeps
+// no payload: a record's Payload is the stored value itself, valid only
+// until fn returns (copy what must outlive the call, bytes.Clone). Its
+// strings (Stream, Type, Actor, CommandID, Hash, PrevHash) stay valid, as
+// Read's do. Not copying the payload is most of what a replay allocates:
+// act loads, `senim check` and exports go through it.
+func (l *Log) Replay(stream string, fromSeq uint64, fn func(Record) error) error {
+	return l.read(l.db, stream, fromSeq, true, func(r Record, _ []byte) error { return fn(r) })
+}
+
+// read is Read (borrow: Replay) from a store or a snapshot, also handing
+// fn a binary record's stored value (nil for a JSON record), valid only
+// during the call.
+func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, borrow bool, fn func(Record, []byte) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -541,7 +552,8 @@ func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, fn func(Re
 		return storeErr(stream, err)
 	}
 	defer it.Close()
-	d := decoder{stream: stream}
+	d := getDecoder(stream, borrow)
+	defer decoders.Put(d)
 	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -666,10 +678,10 @@ func (l *Log) scan(prefix []byte, fn func(value, stream string) error) (err erro
 }
 
 // VerifyChain re-reads a stream and checks its hash chain, and that its head
-// names the last record.
+// names the last record (`senim check` runs it over every stream). It
+// keeps no record, so it borrows their payloads (ReplayVerified).
 func (l *Log) VerifyChain(stream string) error {
-	_, err := l.ReadVerified(stream)
-	return err
+	return l.ReplayVerified(stream, func(Record) error { return nil })
 }
 
 // ReadVerified returns every record of a stream after checking, as
@@ -677,8 +689,32 @@ func (l *Log) VerifyChain(stream string) error {
 // are loaded through it, so a record altered on disk is found the moment
 // its act is.
 func (l *Log) ReadVerified(stream string) ([]Record, error) {
+	var recs []Record
+	err := l.verifiedRead(stream, false, func(seq uint64) { recs = make([]Record, 0, min(seq, 1<<12)) }, func(r Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// ReplayVerified is ReadVerified for a caller that applies each record at
+// once (an act's load): fn gets the records in order, each Payload valid
+// only until fn returns, as Replay's. The chain is checked as the records
+// go, and the head after the last: an error (a *ChainError, a
+// *CorruptError, or fn's) can come after fn has been called, so the
+// caller must discard whatever it built from the records before it.
+func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
+	return l.verifiedRead(stream, true, nil, fn)
+}
+
+// verifiedRead is ReadVerified and ReplayVerified: sized (if not nil) is
+// told the head's seq before the first record.
+func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) error {
 	if l.closed.Load() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	// The head and the records from one snapshot: an append landing
 	// between the two reads cannot make them disagree, and the head's seq
@@ -687,12 +723,16 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	defer snap.Close()
 	seq, hash, err := headFrom(snap, stream)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	recs := make([]Record, 0, min(seq, 1<<12))
+	if sized != nil {
+		sized(seq)
+	}
 	var c chainCheck
-	err = l.read(snap, stream, 1, func(r Record, stored []byte) error {
-		if len(recs) == 0 && r.Seq != 1 {
+	var n uint64
+	var last string
+	err = l.read(snap, stream, 1, borrow, func(r Record, stored []byte) error {
+		if n == 0 && r.Seq != 1 {
 			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 		}
 		if r.Stream != stream {
@@ -702,17 +742,15 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 		if err := c.next(r, stored); err != nil {
 			return err
 		}
-		recs = append(recs, r)
-		return nil
+		n++
+		last = r.Hash
+		return fn(r)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if n := uint64(len(recs)); seq != n || (n > 0 && hash != recs[n-1].Hash) {
-		return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+	if seq != n || (n > 0 && hash != last) {
+		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
 	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	return recs, nil
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -169,11 +170,34 @@ type decoder struct {
 	// midnight; a stream's events mostly share a day.
 	day      [10]byte
 	dayStart time.Time
-	// lastActor and lastCmd: the fields of the record decoded before.
-	lastActor, lastCmd string
-	strs               map[string]string
-	prevRaw            [hashLen]byte
-	prevHex            string
+	// lastType, lastActor and lastCmd: the fields of the record decoded
+	// before.
+	lastType, lastActor, lastCmd string
+	strs                         map[string]string
+	prevRaw                      [hashLen]byte
+	prevHex                      string
+	// borrow: a record's Payload is the stored value's own bytes, valid
+	// only until the read moves on (Replay), instead of a copy.
+	borrow bool
+}
+
+// decoders keeps the decoders of finished reads: what they cache (the
+// interned strings, the rest of a slab, the last day and hash) is right
+// for any stream, and a replay of many short streams (every act at start,
+// `senim check`) would otherwise build a new table per stream. Nothing a
+// decoder handed out is ever handed out again.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// getDecoder returns a pooled decoder set up for a read of stream; put it
+// back with decoders.Put when the read is over.
+func getDecoder(stream string, borrow bool) *decoder {
+	d := decoders.Get().(*decoder)
+	d.stream, d.borrow = stream, borrow
+	if len(d.strs) > maxStrs/2 {
+		// Other streams' actors filled the table: make room for this one's.
+		clear(d.strs)
+	}
+	return d
 }
 
 // decode returns the record stored as v and, for the binary format, v
@@ -213,17 +237,31 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
 	// The hash in hex and the payload share the read's slab. The hex part
 	// is never handed out as bytes, so the string over it never changes.
-	buf := d.alloc(2*hashLen + len(f[7]))
+	// A borrowing read hands out the stored payload itself (capacity cut,
+	// so that an append to it cannot write over the value's end).
+	n := 2*hashLen + len(f[7])
+	if d.borrow {
+		n = 2 * hashLen
+	}
+	buf := d.alloc(n)
 	hex.Encode(buf, hash)
-	copy(buf[2*hashLen:], f[7])
-	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen), Payload: buf[2*hashLen:]}
+	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen)}
+	if d.borrow {
+		r.Payload = f[7][:len(f[7]):len(f[7])]
+	} else {
+		copy(buf[2*hashLen:], f[7])
+		r.Payload = buf[2*hashLen:]
+	}
 	if string(f[1]) == d.stream {
 		r.Stream = d.stream
 	} else {
 		r.Stream = string(f[1])
 	}
-	r.Type = d.intern(f[3])
-	// Neighbouring records mostly share their actor and command id.
+	// Neighbouring records mostly share their type, actor and command id.
+	if string(f[3]) != d.lastType {
+		d.lastType = d.intern(f[3])
+	}
+	r.Type = d.lastType
 	if string(f[4]) != d.lastActor {
 		d.lastActor = d.intern(f[4])
 	}
@@ -281,11 +319,14 @@ func (d *decoder) intern(b []byte) string {
 	if d.strs == nil {
 		d.strs = make(map[string]string, 8)
 	}
-	if len(d.strs) < 64 {
+	if len(d.strs) < maxStrs {
 		d.strs[s] = s
 	}
 	return s
 }
+
+// maxStrs bounds a decoder's table of interned strings.
+const maxStrs = 64
 
 // nextNetstring splits the first netstring off b. The length must be a
 // canonical decimal (no leading zero), so that one record has exactly one
