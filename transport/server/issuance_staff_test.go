@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -287,6 +291,35 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 	}
 	if !st.PhoneVerified || !strings.HasSuffix(st.Phone, "4567") {
 		t.Fatalf("after the call: %+v", st)
+	}
+	// The call was recorded as an act's is: its files are under the
+	// application's, and their SHA-256 are in its log (call_recorded).
+	var rec issuance.CallRecorded
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		recs, err := w.srv.Log.ReadVerified("issuance/" + a.app)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Type == "call_recorded" {
+				return json.Unmarshal(r.Payload, &rec)
+			}
+		}
+		return errors.New("no call_recorded in the application's log")
+	})
+	kinds := map[string]int{}
+	for _, f := range rec.Files {
+		data, err := os.ReadFile(filepath.Join(server.IssuanceFilesPath(w.dir), a.app, "calls", rec.Recording, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(data)) != f.Bytes || f.Bytes == 0 {
+			t.Errorf("%s: event %s %d bytes, file %x %d bytes", f.File, f.SHA256, f.Bytes, sum, len(data))
+		}
+		kinds[f.Participant+"/"+f.Kind]++
+	}
+	if kinds["applicant/video"] != 1 || kinds["applicant/audio"] != 1 || kinds["operator:registrar1/video"] != 1 || kinds["operator:registrar1/audio"] != 1 {
+		t.Fatalf("recorded files %+v", rec.Files)
 	}
 	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		p, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN)
