@@ -23,6 +23,7 @@ import (
 	"github.com/senim-kz/senim/client/keys"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/pki"
@@ -320,6 +321,23 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 	}
 	if kinds["applicant/video"] != 1 || kinds["applicant/audio"] != 1 || kinds["operator:registrar1/video"] != 1 || kinds["operator:registrar1/audio"] != 1 {
 		t.Fatalf("recorded files %+v", rec.Files)
+	}
+	// The application's evidence names the recording, and its files verify.
+	recs, err := w.srv.Log.ReadVerified("issuance/" + a.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := evidence.BuildApplication(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := evidence.VerifyApplication(pkg, nil)
+	if err != nil || !evidence.Passed(items) {
+		t.Fatalf("the application's evidence: %+v %v", items, err)
+	}
+	items, err = evidence.VerifyApplicationFiles(pkg, filepath.Join(server.IssuanceFilesPath(w.dir), a.app))
+	if err != nil || !evidence.Passed(items) || len(items) != len(rec.Files)+len(st.Uploads) {
+		t.Fatalf("the application's stored files: %+v %v", items, err)
 	}
 	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		p, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN)
