@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -134,6 +136,8 @@ func RoomOf(appID string) string { return IssuanceStreamOf(appID) }
 
 func (k *issuanceCalls) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
+	case actor.Started:
+		k.salvage(c)
 	case issuanceCallJoin:
 		r := k.rooms[m.AppID]
 		if r == nil {
@@ -231,12 +235,63 @@ func (k *issuanceCalls) recorded(c *actor.Context, m IssuanceResult) {
 		return
 	}
 	delete(k.pending, m.CommandID)
+	if m.Code == CodeIDReused {
+		// A salvage of a recording the application already took from the
+		// room (its durations were known then): the log has it.
+		m.Code = ""
+	}
 	if m.Code != "" {
 		k.deps.Logger.Error().Str("application", m.AppID).Str("recording", p.Cmd.Recording).Str("code", m.Code).Str("message", m.Message).
 			Msg("registration call's recording refused")
 		return
 	}
 	k.deps.Logger.Info().Str("application", m.AppID).Str("recording", p.Cmd.Recording).Int("files", len(p.Cmd.Files)).Msg("registration call recorded")
+	if dir, err := k.callDir(m.AppID, p.Cmd.Recording); err == nil && dir != "" {
+		markFinished(dir)
+	}
+}
+
+// salvage records the calls whose rooms never closed properly (the server
+// stopped mid-call): each recording directory without its FINISHED marker
+// is hashed as it is and sent to its application, as acts' are. One the
+// application holds already is a repeat and changes nothing.
+func (k *issuanceCalls) salvage(c *actor.Context) {
+	if k.deps.Media.RecordDir == "" || k.idep == nil || k.idep.FilesDir == "" {
+		return
+	}
+	apps, err := os.ReadDir(k.idep.FilesDir)
+	if err != nil {
+		return // nothing stored yet
+	}
+	for _, a := range apps {
+		if !a.IsDir() || !issuance.ValidApplicationID(a.Name()) {
+			continue
+		}
+		calls, err := safepath.Join(k.idep.FilesDir, a.Name(), "calls")
+		if err != nil {
+			continue
+		}
+		recs, _ := os.ReadDir(calls)
+		for _, rec := range recs {
+			dir, err := k.callDir(a.Name(), rec.Name())
+			if err != nil || !rec.IsDir() {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil {
+				continue
+			}
+			files, err := sfu.Salvage(dir)
+			if err != nil {
+				k.deps.Logger.Error().Err(err).Str("dir", dir).Msg("salvage registration call")
+				continue
+			}
+			k.deps.Logger.Warn().Str("application", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).
+				Msg("recording a registration call left by a stopped server")
+			m := callClosed{AppID: a.Name(), Cmd: recordCallOf(rec.Name(), files)}
+			k.pending[recordCallID(rec.Name())] = m
+			k.sendRecording(c, m)
+		}
+	}
 }
 
 func recordCallOf(id string, recs []sfu.Recording) issuance.RecordCall {

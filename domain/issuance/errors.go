@@ -102,8 +102,8 @@ const (
 	CodeCertificateMismatch Code = "certificate_mismatch"
 	// CodeNotDue: an expiry before the application's time is up.
 	CodeNotDue Code = "not_due"
-	// CodeBadRecording: a call's recording that is malformed, or one more
-	// than the calls taken.
+	// CodeBadRecording: a call's recording that is malformed, or one too
+	// many (MaxRecordings).
 	CodeBadRecording Code = "bad_recording"
 )
 

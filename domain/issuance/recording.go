@@ -10,8 +10,12 @@ import (
 // SHA-256, as the system's record_call; the event call_recorded keeps them
 // in the application's log, so export and verify can check the files.
 
-// MaxCallFiles bounds the files of one recorded call.
-const MaxCallFiles = 64
+// MaxCallFiles bounds the files of one recorded call; MaxRecordings the
+// recordings of one application.
+const (
+	MaxCallFiles  = 64
+	MaxRecordings = 32
+)
 
 // CallFile is one file of a recorded registration call.
 type CallFile struct {
@@ -57,8 +61,9 @@ func plainName(v string) bool {
 }
 
 // decideRecordCall takes a recording in any phase, final ones included (a
-// call may end with the application's rejection), once a call was taken;
-// the same recording again is a repeat and changes nothing.
+// call may end with the application's rejection), once a call was taken,
+// up to MaxRecordings; the same recording again is a repeat and changes
+// nothing.
 func decideRecordCall(s *State, c RecordCall, now time.Time) ([]Event, error) {
 	if s.CallsTaken == 0 {
 		return nil, refuse(CodeNotAllowedInState, "the application had no registration call")
@@ -71,8 +76,10 @@ func decideRecordCall(s *State, c RecordCall, now time.Time) ([]Event, error) {
 			return nil, nil
 		}
 	}
-	if len(s.Recordings) >= s.CallsTaken {
-		return nil, refuse(CodeBadRecording, "every registration call is already recorded")
+	// A call's room may open more than once (a server restarted in the
+	// middle of it): each opening is a recording. Their number is bounded.
+	if len(s.Recordings) >= MaxRecordings {
+		return nil, refuse(CodeBadRecording, "at most %d recordings in an application", MaxRecordings)
 	}
 	if len(c.Files) > MaxCallFiles {
 		return nil, refuse(CodeBadRecording, "at most %d files in a recording", MaxCallFiles)

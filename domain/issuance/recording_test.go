@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -64,7 +65,7 @@ func TestRecordCall(t *testing.T) {
 		{"a recording after a rejection", "rejected", system, rec("rec-2", callFiles("b")), []string{"call_recorded"}, ""},
 		{"a call with no files", "registered", system, rec("rec-1", nil), []string{"call_recorded"}, ""},
 		{"no call taken", "requested", system, rec("rec-1", callFiles("a")), nil, CodeNotAllowedInState},
-		{"more recordings than calls", "taken", system, rec("rec-1", callFiles("a")), []string{"call_recorded"}, ""},
+		{"the first call's, still on (its room reopened)", "taken", system, rec("rec-1", callFiles("a")), []string{"call_recorded"}, ""},
 		{"not the applicant's to say", "registered", applicant, rec("rec-1", callFiles("a")), nil, CodeForbidden},
 		{"not an operator's either", "registered", operator2, rec("rec-1", callFiles("a")), nil, CodeForbidden},
 		{"a recording id with a slash", "registered", system, rec("../rec", callFiles("a")), nil, CodeBadRecording},
@@ -98,13 +99,17 @@ func TestRecordCall(t *testing.T) {
 		})
 	}
 
-	// Both calls recorded: a third recording is one too many, and the
-	// files stay in the state as they were given.
+	// The files stay in the state as they were given; the number of
+	// recordings is bounded.
 	s := run(t, rejectedPath(), "rejected")
 	s = mustApply(t, s, system, RecordCall{Recording: "rec-1", Files: callFiles("a")})
 	s = mustApply2(t, s, system, RecordCall{Recording: "rec-2", Files: callFiles("b")}, t0.Add(time.Hour))
-	if _, err := Decide(s, system, RecordCall{Recording: "rec-3"}, t0, rules); code(err) != CodeBadRecording {
-		t.Fatalf("a third recording of two calls: %v", err)
+	full := s
+	for i := 3; i <= MaxRecordings; i++ {
+		full = mustApply(t, full, system, RecordCall{Recording: fmt.Sprintf("rec-%d", i)})
+	}
+	if _, err := Decide(full, system, RecordCall{Recording: "one-more"}, t0, rules); code(err) != CodeBadRecording {
+		t.Fatalf("recording %d: %v", MaxRecordings+1, err)
 	}
 	if s.Phase != PhaseRejected || s.CallsTaken != 2 || len(s.Recordings) != 2 || s.Recordings[1].Recording != "rec-2" ||
 		s.Recordings[1].Files[0].File != "b-applicant-video.webm" || s.Recordings[0].Files[1].SHA256 != hex64('b') {
