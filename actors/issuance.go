@@ -71,6 +71,8 @@ type IssuanceDeps struct {
 	// the staff queues (issuance_desk.go) and the registration calls
 	// (issuance_call.go; nil without an SFU)
 	registrationDesk, moderationDesk, calls *actor.PID
+	// router is the applications' router (the calls send it recordings).
+	router *actor.PID
 	// tickets open the applications' files over HTTP (issuance_files.go).
 	tickets *fileTickets
 }
@@ -801,15 +803,17 @@ func (s *System) StartIssuance(idep IssuanceDeps) error {
 	idep.tickets = &fileTickets{}
 	idep.registrationDesk = s.Engine.Spawn(newStaffDesk(d, QueueRegistration), "issuance-desk", spawnOpts(d.Logger, "registration")...)
 	idep.moderationDesk = s.Engine.Spawn(newStaffDesk(d, QueueModeration), "issuance-desk", spawnOpts(d.Logger, "moderation")...)
-	if d.Media.SFU != nil {
-		idep.calls = s.Engine.Spawn(func() actor.Receiver { return &issuanceCalls{deps: d, rooms: map[string]*callRoom{}} },
-			"issuance-calls", spawnOpts(d.Logger, "rooms")...)
-	}
 	p := &idep
 	s.issuanceDeps = p
 	s.issuance = s.Engine.Spawn(func() actor.Receiver {
 		return &issuanceRouter{deps: d, idep: p, live: map[string]*liveAct{}, parked: map[string]map[string]*actor.PID{}}
 	}, "issuance", spawnOpts(d.Logger, "router")...)
+	p.router = s.issuance
+	if d.Media.SFU != nil {
+		p.calls = s.Engine.Spawn(func() actor.Receiver {
+			return &issuanceCalls{deps: d, idep: p, rooms: map[string]*callRoom{}, pending: map[string]callClosed{}}
+		}, "issuance-calls", spawnOpts(d.Logger, "rooms")...)
+	}
 	s.ipStarts = newIPWindow()
 	for _, ph := range []issuance.Phase{issuance.PhasePhone, issuance.PhaseIdentity, issuance.PhaseIdentified, issuance.PhaseSigning,
 		issuance.PhaseRegistrationCall} {

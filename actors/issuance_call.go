@@ -1,10 +1,16 @@
 package actors
 
 import (
+	"os"
+	"path/filepath"
+	"time"
+
 	"github.com/anthdm/hollywood/actor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/media/sfu"
 )
 
@@ -13,8 +19,11 @@ import (
 // "issuance/<id>"), through the same SFU and TURN as the acts' calls but
 // apart from the acts' media actors. The application decides who joins (its
 // applicant, and its registrar while the call is on) and closes the room
-// when the call's phase ends. The call is not recorded: the core has no
-// event for a recording yet (docs/issuance.md).
+// when the call's phase ends. When the server records calls (media.record),
+// the call is recorded as an act's is, into the application's files
+// (FilesDir/<id>/calls/<recording>/); once the room closed, its files and
+// their SHA-256 go to the application as the system's record_call
+// (call_recorded), retried until the log holds them.
 
 // IssuanceJoin asks to join an application's registration call; the
 // application checks Actor and forwards it to the calls actor.
@@ -89,31 +98,73 @@ func (a *appActor) joinCall(c *actor.Context, m IssuanceJoin) {
 // callRoom is one application's room.
 type callRoom struct {
 	room     *sfu.Room
+	id       string                // the recording id
+	dir      string                // where it records; "" records nothing
 	sessions map[string]*actor.PID // participant -> the session that joined last
+}
+
+// callClosed: a room closed (off the actor: closing waits for the
+// recorders) with what it recorded.
+type callClosed struct {
+	AppID string
+	Cmd   issuance.RecordCall
 }
 
 // issuanceCalls owns the registration calls' rooms.
 type issuanceCalls struct {
 	deps  Deps
+	idep  *IssuanceDeps
 	rooms map[string]*callRoom
+	// pending are the recordings the application has not taken yet, by
+	// command id.
+	pending map[string]callClosed
 }
+
+// callDir is where an application's call records: FilesDir/<app>/calls/<recording>.
+func (k *issuanceCalls) callDir(app, rec string) (string, error) {
+	if k.deps.Media.RecordDir == "" || k.idep == nil || k.idep.FilesDir == "" {
+		return "", nil
+	}
+	return safepath.Join(k.idep.FilesDir, app, "calls", rec)
+}
+
+// recordCallID is the command id of a recording's record_call.
+func recordCallID(rec string) string { return SystemIDPrefix + "record_call-" + rec }
 
 // RoomOf is the SFU room (and TURN credential) key of an application's call.
 func RoomOf(appID string) string { return IssuanceStreamOf(appID) }
 
 func (k *issuanceCalls) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
+	case actor.Started:
+		k.salvage(c)
 	case issuanceCallJoin:
 		r := k.rooms[m.AppID]
 		if r == nil {
 			eng, self, app := c.Engine(), c.PID(), m.AppID
-			r = &callRoom{sessions: map[string]*actor.PID{}}
-			r.room = k.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: RoomOf(app),
+			r = &callRoom{id: newRecordingID(), sessions: map[string]*actor.PID{}}
+			dir, err := k.callDir(app, r.id)
+			if err != nil {
+				c.Send(m.Session, MediaOut{ActID: m.AppID, Tag: m.Tag, Code: string(issuance.CodeBadApplicationID), Message: err.Error()})
+				return
+			}
+			r.dir = dir
+			var budget *sfu.RecordBudget
+			if n := k.deps.Media.MaxRecordingBytes; n > 0 && dir != "" {
+				budget = sfu.NewRecordBudget(n, func() {
+					k.deps.Logger.Warn().Str("application", app).Int64("max_bytes", n).Msg("registration call's recording stopped at its size cap")
+				})
+			}
+			r.room = k.deps.Media.SFU.NewRoom(sfu.RoomOptions{ID: RoomOf(app), RecordDir: dir, Budget: budget,
 				Sink: func(p string, s sfu.Signal) { eng.Send(self, issuanceSignal{AppID: app, Participant: p, Signal: s}) }})
 			k.rooms[m.AppID] = r
+			k.deps.Logger.Info().Str("application", app).Str("recording", r.id).Bool("records", dir != "").Msg("registration call opened")
 		}
 		r.sessions[m.Participant] = m.Session
 		out := MediaOut{ActID: m.AppID, Tag: m.Tag, Kind: "joined"}
+		if r.dir != "" {
+			out.Notice = act.RecordingNotice
+		}
 		if f := k.deps.Media.ICEServers; f != nil {
 			out.ICEServers = f(RoomOf(m.AppID), m.Participant)
 		}
@@ -133,16 +184,123 @@ func (k *issuanceCalls) Receive(c *actor.Context) {
 	case issuanceCallOver:
 		if r := k.rooms[m.AppID]; r != nil {
 			delete(k.rooms, m.AppID)
-			r.room.Close()
 			for _, pid := range r.sessions {
 				c.Send(pid, MediaOut{ActID: m.AppID, Kind: "closed", Message: "the registration call is over"})
 			}
+			eng, self, app := c.Engine(), c.PID(), m.AppID
+			go func() {
+				recs := r.room.Close()
+				if r.dir != "" {
+					eng.Send(self, callClosed{AppID: app, Cmd: recordCallOf(r.id, recs)})
+				}
+			}()
 		}
+	case callClosed:
+		k.pending[recordCallID(m.Cmd.Recording)] = m
+		k.sendRecording(c, m)
+	case retryRecording:
+		if m2, ok := k.pending[m.CommandID]; ok {
+			k.sendRecording(c, m2)
+		}
+	case IssuanceResult:
+		k.recorded(c, m)
 	case actor.Stopped:
 		for _, r := range k.rooms {
 			r.room.Close()
 		}
 	}
+}
+
+// retryRecording asks the application again to record a call.
+type retryRecording struct{ CommandID string }
+
+func (k *issuanceCalls) sendRecording(c *actor.Context, m callClosed) {
+	if k.idep == nil || k.idep.router == nil {
+		return
+	}
+	c.Send(k.idep.router, IssuanceCommand{AppID: m.AppID, CommandID: recordCallID(m.Cmd.Recording),
+		Actor: issuance.Actor{Role: issuance.RoleSystem}, Cmd: m.Cmd, ReplyTo: c.PID()})
+}
+
+// recorded is the application's answer to a record_call: done, or (if the
+// log could not take it) asked again later, since the files are on disk.
+func (k *issuanceCalls) recorded(c *actor.Context, m IssuanceResult) {
+	p, ok := k.pending[m.CommandID]
+	if !ok {
+		return
+	}
+	if m.Code == CodeInternal && !k.idep.stopped() {
+		eng, self, id := c.Engine(), c.PID(), m.CommandID
+		time.AfterFunc(retryRecordingCommand, func() { eng.Send(self, retryRecording{CommandID: id}) })
+		return
+	}
+	delete(k.pending, m.CommandID)
+	if m.Code == CodeIDReused {
+		// A salvage of a recording the application already took from the
+		// room (its durations were known then): the log has it.
+		m.Code = ""
+	}
+	if m.Code != "" {
+		k.deps.Logger.Error().Str("application", m.AppID).Str("recording", p.Cmd.Recording).Str("code", m.Code).Str("message", m.Message).
+			Msg("registration call's recording refused")
+		return
+	}
+	k.deps.Logger.Info().Str("application", m.AppID).Str("recording", p.Cmd.Recording).Int("files", len(p.Cmd.Files)).Msg("registration call recorded")
+	if dir, err := k.callDir(m.AppID, p.Cmd.Recording); err == nil && dir != "" {
+		markFinished(dir)
+	}
+}
+
+// salvage records the calls whose rooms never closed properly (the server
+// stopped mid-call): each recording directory without its FINISHED marker
+// is hashed as it is and sent to its application, as acts' are. One the
+// application holds already is a repeat and changes nothing.
+func (k *issuanceCalls) salvage(c *actor.Context) {
+	if k.deps.Media.RecordDir == "" || k.idep == nil || k.idep.FilesDir == "" {
+		return
+	}
+	apps, err := os.ReadDir(k.idep.FilesDir)
+	if err != nil {
+		return // nothing stored yet
+	}
+	for _, a := range apps {
+		if !a.IsDir() || !issuance.ValidApplicationID(a.Name()) {
+			continue
+		}
+		calls, err := safepath.Join(k.idep.FilesDir, a.Name(), "calls")
+		if err != nil {
+			continue
+		}
+		recs, _ := os.ReadDir(calls)
+		for _, rec := range recs {
+			dir, err := k.callDir(a.Name(), rec.Name())
+			if err != nil || !rec.IsDir() {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, finishedMarker)); err == nil {
+				continue
+			}
+			files, err := sfu.Salvage(dir)
+			if err != nil {
+				k.deps.Logger.Error().Err(err).Str("dir", dir).Msg("salvage registration call")
+				continue
+			}
+			k.deps.Logger.Warn().Str("application", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).
+				Msg("recording a registration call left by a stopped server")
+			m := callClosed{AppID: a.Name(), Cmd: recordCallOf(rec.Name(), files)}
+			k.pending[recordCallID(rec.Name())] = m
+			k.sendRecording(c, m)
+		}
+	}
+}
+
+func recordCallOf(id string, recs []sfu.Recording) issuance.RecordCall {
+	out := issuance.RecordCall{Recording: id, Files: []issuance.CallFile{}}
+	for _, x := range recs {
+		out.Files = append(out.Files, issuance.CallFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
+			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
+	}
+	return out
 }
 
 func (k *issuanceCalls) signal(c *actor.Context, m IssuanceMediaIn) {

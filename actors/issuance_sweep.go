@@ -16,20 +16,28 @@ import (
 var errFirst = errors.New("first record read")
 
 // SweepIssuance asks every unfinished application started more than
-// Rules.ExpireAfter ago to expire (not one at the CA: its outcome is the
+// Rules.ExpireAfter ago (Rules.UnverifiedExpireAfter while its phone is
+// not verified) to expire (not one at the CA: its outcome is the
 // CA's), and returns how many did. Like SweepIdle it reads the log's
 // issuance_phase index, not timers that a restart would lose, and the
 // application still decides.
 //
 // It blocks while the applications answer: never call it from an actor.
 func (s *System) SweepIssuance(ctx context.Context) (int, error) {
-	if s.issuance == nil || s.issuanceDeps.Rules.ExpireAfter <= 0 {
+	if s.issuance == nil {
 		return 0, nil
 	}
-	after, now := s.issuanceDeps.Rules.ExpireAfter, s.deps.Now()
+	rules, now := s.issuanceDeps.Rules, s.deps.Now()
 	expired := 0
 	for _, ph := range []issuance.Phase{issuance.PhasePhone, issuance.PhaseRegistrationWaiting, issuance.PhaseRegistrationCall,
 		issuance.PhaseIdentity, issuance.PhaseModeration, issuance.PhaseApplication, issuance.PhaseApprovals, issuance.PhaseIdentified} {
+		// The phone is verified in every phase after the phone's: the
+		// core's rules give each phase its time (shorter unverified).
+		unverified := ph == issuance.PhasePhone || ph == issuance.PhaseRegistrationWaiting || ph == issuance.PhaseRegistrationCall
+		after := rules.ExpiresAfter(&issuance.State{Phase: ph, PhoneVerified: !unverified})
+		if after <= 0 {
+			continue
+		}
 		streams, err := s.deps.Log.Lookup(IndexIssuancePhase, string(ph))
 		if err != nil {
 			return expired, fmt.Errorf("actors: issuance sweep: %w", err)

@@ -148,6 +148,10 @@ type Issuance struct {
 	// SweepInterval is how often the server looks for them.
 	ExpireAfter   Duration `toml:"expire_after"`
 	SweepInterval Duration `toml:"sweep_interval"`
+	// UnverifiedExpireAfter ends sooner an application whose phone is not
+	// verified (by a code or a registration call), outside a registration
+	// call: a stranger cannot hold someone's IIN for expire_after.
+	UnverifiedExpireAfter Duration `toml:"unverified_expire_after"`
 	// CodeKeyFile holds the HMAC key of the one-time codes (at least 32
 	// bytes); empty: data_dir/issuance.key, made on first start.
 	CodeKeyFile string `toml:"code_key_file"`
@@ -590,7 +594,7 @@ func Default() Config {
 		Runtime:  Runtime{GOGC: 100, MemoryLimit: "80%"},
 		Issuance: Issuance{Enabled: true, OTPTTL: Duration(120 * time.Second), OTPMaxTries: 3, OTPPerWindow: 5, OTPWindow: Duration(time.Hour),
 			MaxImageBytes: 10 << 20, MaxVideoBytes: 50 << 20, MaxUploadsPerPurpose: 5, MinKeyBits: 2048,
-			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute),
+			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute), UnverifiedExpireAfter: Duration(time.Hour),
 			MaxOpenPerIIN: 3, StartsPerIP: 20, IdleAfter: Duration(2 * time.Minute),
 			RetryMin: Duration(time.Second), RetryMax: Duration(time.Minute), CAPoll: Duration(2 * time.Second),
 			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort(), LegalReg: devPort()},
@@ -813,6 +817,9 @@ func (c Config) validateIssuance() []error {
 	}
 	if i.ExpireAfter < Duration(time.Hour) || i.SweepInterval < Duration(time.Second) || i.IdleAfter < 0 {
 		errs = append(errs, errors.New("issuance: expire_after at least 1h, sweep_interval at least 1s, idle_after not negative"))
+	}
+	if i.UnverifiedExpireAfter < Duration(10*time.Minute) || i.UnverifiedExpireAfter > i.ExpireAfter {
+		errs = append(errs, errors.New("issuance: unverified_expire_after at least 10m and at most expire_after"))
 	}
 	if i.MaxOpenPerIIN < 1 || i.StartsPerIP < 1 {
 		errs = append(errs, errors.New("issuance: max_open_per_iin and starts_per_ip at least 1"))

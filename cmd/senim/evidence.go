@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/persistence/checkpoint"
@@ -29,7 +30,50 @@ func openLogWith(cfg config.Config, readOnly bool) (*eventlog.Log, error) {
 	return l, err
 }
 
-func buildEvidence(cfg config.Config, actID string) ([]byte, error) {
+// applicationPrefix names an application's stream (remote EDS issuance)
+// where the tools take an act id.
+const applicationPrefix = "issuance/"
+
+// buildEvidence makes the package of an act, or of an application when id
+// is issuance/<application-id>.
+func buildEvidence(cfg config.Config, id string) ([]byte, error) {
+	if app, ok := strings.CutPrefix(id, applicationPrefix); ok {
+		return buildApplicationEvidence(cfg, app)
+	}
+	return buildActEvidence(cfg, id)
+}
+
+// buildApplicationEvidence makes an application's package, with the latest
+// signed checkpoint that covers it.
+func buildApplicationEvidence(cfg config.Config, appID string) ([]byte, error) {
+	if !issuance.ValidApplicationID(appID) {
+		return nil, &exitError{code: 2, msg: "not an application id: " + appID}
+	}
+	l, err := openLog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	stream := applicationPrefix + appID
+	recs, err := l.ReadAll(stream)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, &exitError{code: 1, msg: "no application " + appID}
+	}
+	cps, err := checkpoint.Load(l)
+	if err != nil {
+		return nil, err
+	}
+	var more []evidence.File
+	if p, cms, ok := checkpoint.ProofFor(cps, stream); ok {
+		more = evidence.CheckpointFiles(p, cms)
+	}
+	return evidence.BuildApplication(recs, more...)
+}
+
+func buildActEvidence(cfg config.Config, actID string) ([]byte, error) {
 	l, err := openLog(cfg)
 	if err != nil {
 		return nil, err
@@ -58,12 +102,12 @@ func buildEvidence(cfg config.Config, actID string) ([]byte, error) {
 func cmdExport(args []string) error {
 	fs := flag.NewFlagSet("senim export", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
-	out := fs.String("out", "", "the ZIP to write (default: <act-id>.zip)")
+	out := fs.String("out", "", "the ZIP to write (default: <act-id>.zip, issuance-<application-id>.zip)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, msg: "usage: senim export [--out FILE] ACT-ID"}
+		return &exitError{code: 2, msg: "usage: senim export [--out FILE] ACT-ID | issuance/APPLICATION-ID"}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -75,10 +119,11 @@ func cmdExport(args []string) error {
 	}
 	if *out == "" {
 		// The act id becomes a file name here: only a plain one.
-		if err := safepath.Check(fs.Arg(0) + ".zip"); err != nil {
+		name := strings.Replace(fs.Arg(0), applicationPrefix, "issuance-", 1) + ".zip"
+		if err := safepath.Check(name); err != nil {
 			return &exitError{code: 2, msg: "the act id is not a plain file name; name the package with --out"}
 		}
-		*out = fs.Arg(0) + ".zip"
+		*out = name
 	}
 	if err := os.WriteFile(*out, zip, 0o644); err != nil {
 		return err
@@ -93,11 +138,12 @@ func cmdVerify(args []string) error {
 	fs := flag.NewFlagSet("senim verify", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	recordings := fs.String("recordings", "", "also check the call recordings' files, in this directory (the server's data/recordings/ACT)")
+	stored := fs.String("files", "", "an application's package: also check its stored files (uploads, requests, call recordings) in this directory (the server's data/issuance/APPLICATION)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, msg: "usage: senim verify [--recordings DIR] EVIDENCE.zip | DOCUMENT-CODE"}
+		return &exitError{code: 2, msg: "usage: senim verify [--recordings DIR | --files DIR] EVIDENCE.zip | DOCUMENT-CODE | issuance/APPLICATION-ID"}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -111,6 +157,10 @@ func cmdVerify(args []string) error {
 	var zip []byte
 	if strings.HasSuffix(strings.ToLower(arg), ".zip") {
 		if zip, err = os.ReadFile(arg); err != nil {
+			return err
+		}
+	} else if strings.HasPrefix(arg, applicationPrefix) {
+		if zip, err = buildEvidence(cfg, arg); err != nil {
 			return err
 		}
 	} else {
@@ -130,11 +180,24 @@ func cmdVerify(args []string) error {
 			return err
 		}
 	}
-	items, err := evidence.Verify(zip, ts)
+	items, err := evidence.VerifyAny(zip, ts)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
+	if *stored != "" {
+		if evidence.FormatOf(zip) != evidence.FormatApplication {
+			return &exitError{code: 2, msg: "--files is for an application's package; an act's recordings: --recordings"}
+		}
+		more, err := evidence.VerifyApplicationFiles(zip, *stored)
+		if err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		items = append(items, more...)
+	}
 	if *recordings != "" {
+		if evidence.FormatOf(zip) == evidence.FormatApplication {
+			return &exitError{code: 2, msg: "--recordings is for an act's package; an application's files: --files"}
+		}
 		more, err := evidence.VerifyRecordings(zip, *recordings)
 		if err != nil {
 			return &exitError{code: 1, msg: err.Error()}

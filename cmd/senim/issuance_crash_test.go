@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/registry"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -141,6 +144,73 @@ func TestIssuanceSurvivesSIGKILL(t *testing.T) {
 	kill9(t, proc)
 	if out := mustCLI(t, data, "check"); !strings.Contains(out, "the event log is sound: 1 streams") {
 		t.Fatalf("senim check after the crash:\n%s", out)
+	}
+	checkApplicationEvidence(t, data, app)
+}
+
+// checkApplicationEvidence: an application's evidence works as an act's.
+// export → verify passes (and the stored files against the log); a flipped
+// byte in the log or a certificate (the manifest fixed, as a careful
+// forger would) fails its own check, and so does a changed stored file;
+// replay prints the application's timeline.
+func checkApplicationEvidence(t *testing.T, data, app string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "application.zip")
+	mustCLI(t, data, "export", "--out", out, "issuance/"+app)
+	files := filepath.Join(data, "issuance", app)
+	res := mustCLI(t, data, "verify", "--files", files, out)
+	for _, want := range []string{"all checks passed", "pass  event log replays to the application", "pass  certificate AUTH",
+		"pass  certificate SIGN", "pass  upload ", "pass  request AUTH", "2 requests"} {
+		if !strings.Contains(res, want) || strings.Contains(res, "FAIL") {
+			t.Fatalf("verify of the application, want %q:\n%s", want, res)
+		}
+	}
+	if res := mustCLI(t, data, "replay", "issuance/"+app); !strings.Contains(res, "certificates_issued") || !strings.Contains(res, "hash chain intact") {
+		t.Fatalf("replay of the application:\n%s", res)
+	}
+	orig, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m evidence.ApplicationManifest
+	if err := json.Unmarshal(readZip(t, orig)[evidence.FileManifest], &m); err != nil || m.Format != evidence.FormatApplication || m.Status != "issued" {
+		t.Fatalf("manifest %+v %v", m, err)
+	}
+	var cert string
+	for name := range m.Files {
+		if strings.HasPrefix(name, "certificates/AUTH-") {
+			cert = name
+		}
+	}
+	for file, check := range map[string]string{evidence.FileEvents: "event log hash chain", cert: "certificate AUTH"} {
+		zf := readZip(t, orig)
+		b := zf[file]
+		b[len(b)/2] ^= 0x01
+		m2 := m
+		m2.Files = map[string]string{}
+		for k, v := range m.Files {
+			m2.Files[k] = v
+		}
+		m2.Files[file] = act.SHA256Hex(b)
+		zf[evidence.FileManifest], _ = json.Marshal(m2)
+		tampered := filepath.Join(t.TempDir(), "tampered.zip")
+		writeZip(t, tampered, zf)
+		if res, code := cli(t, data, "verify", tampered); code != 1 || !strings.Contains(res, "FAIL  "+check) {
+			t.Errorf("a flipped byte in %s: exit %d, want FAIL %q:\n%s", file, code, check, res)
+		}
+	}
+	// A stored file changed on the server's disk.
+	p := filepath.Join(files, m.Uploads[0].Name)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0x01
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, code := cli(t, data, "verify", "--files", files, out); code != 1 || !strings.Contains(res, "FAIL  upload "+m.Uploads[0].Name) {
+		t.Errorf("a changed upload: exit %d:\n%s", code, res)
 	}
 }
 

@@ -38,6 +38,11 @@ func Apply(s State, e Event) State {
 		s.Phase, s.Operator, s.LastEventAt = PhaseRegistrationWaiting, Actor{}, e.At
 	case RegistrationTaken:
 		s.Phase, s.Operator, s.LastEventAt = PhaseRegistrationCall, e.Operator, e.At
+		s.CallsTaken++
+	case CallRecorded:
+		// The recording of a call that ended; not the applicant's doing,
+		// so LastEventAt stays.
+		s.Recordings = append(append([]CallRecorded(nil), s.Recordings...), e)
 	case RegistrationRecorded:
 		s.LastEventAt = e.At
 		if !e.Success {

@@ -39,6 +39,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	if by.Role == RoleApplicant && by.ID != s.Applicant.ID {
 		return nil, refuse(CodeForbidden, "this is another applicant's application")
 	}
+	if c, ok := cmd.(RecordCall); ok {
+		return decideRecordCall(&s, c, now) // the files of a call are facts in any phase
+	}
 	if s.Phase.Final() {
 		return nil, refuse(CodeNotAllowedInState, "the application is %s", s.Phase)
 	}
@@ -70,7 +73,7 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 		if s.Phase == PhaseSigning {
 			return nil, refuse(CodeNotAllowedInState, "the application is at the CA")
 		}
-		if r.ExpireAfter <= 0 || now.Sub(s.CreatedAt) < r.ExpireAfter {
+		if after := r.ExpiresAfter(&s); after <= 0 || now.Sub(s.CreatedAt) < after {
 			return nil, refuse(CodeNotDue, "the application is not due to expire")
 		}
 		return []Event{ApplicationExpired{At: now}}, nil

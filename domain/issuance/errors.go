@@ -102,6 +102,9 @@ const (
 	CodeCertificateMismatch Code = "certificate_mismatch"
 	// CodeNotDue: an expiry before the application's time is up.
 	CodeNotDue Code = "not_due"
+	// CodeBadRecording: a call's recording that is malformed, or one too
+	// many (MaxRecordings).
+	CodeBadRecording Code = "bad_recording"
 )
 
 // Error is a refused command.
@@ -133,7 +136,7 @@ func Codes() []Code {
 		CodeUploadTooLarge, CodeTooManyUploads, CodeMissingUpload, CodeFieldsMismatch, CodeIdentityMismatch,
 		CodeBadEmail, CodeBadCSR, CodeWeakKey, CodeKeyReused, CodeSubjectMismatch, CodeSignerMismatch,
 		CodeContentMismatch, CodeOtherBIN, CodeWrongRole, CodeApprovalOrder, CodeAuthKey, CodeSelfApproval,
-		CodeCertificateMismatch, CodeNotDue,
+		CodeCertificateMismatch, CodeNotDue, CodeBadRecording,
 	}
 }
 

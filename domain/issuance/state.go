@@ -29,6 +29,10 @@ type State struct {
 	// Registration by a video call.
 	Operator           Actor  `json:"operator"`
 	RegistrationReason string `json:"registration_reason,omitempty"` // of the last failed call
+	// CallsTaken counts the registration calls; Recordings are their
+	// recordings, in the order recorded.
+	CallsTaken int            `json:"calls_taken,omitempty"`
+	Recordings []CallRecorded `json:"recordings,omitempty"`
 
 	// Digital ID.
 	Document   DocumentKind         `json:"document,omitempty"`

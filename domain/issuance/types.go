@@ -274,19 +274,35 @@ type Rules struct {
 	// ExpireAfter is how long after its start an unfinished application
 	// expires (not while it is at the CA).
 	ExpireAfter time.Duration
+	// UnverifiedExpireAfter is how long after its start an application
+	// whose phone is not verified expires (0: only ExpireAfter), while it
+	// is not in a registration call: an IIN cannot be held for long by
+	// someone who does not hold its phone.
+	UnverifiedExpireAfter time.Duration
+}
+
+// ExpiresAfter is how long after its start s expires under r (0: never).
+func (r Rules) ExpiresAfter(s *State) time.Duration {
+	after := r.ExpireAfter
+	if !s.PhoneVerified && s.Phase != PhaseRegistrationCall && r.UnverifiedExpireAfter > 0 &&
+		(after <= 0 || r.UnverifiedExpireAfter < after) {
+		after = r.UnverifiedExpireAfter
+	}
+	return after
 }
 
 // DefaultRules are the rules of seeds 002 and 003.
 func DefaultRules() Rules {
 	return Rules{
-		OTPTTL:               120 * time.Second,
-		OTPMaxTries:          3,
-		OTPPerWindow:         5,
-		OTPWindow:            time.Hour,
-		MaxImageBytes:        10 << 20,
-		MaxVideoBytes:        50 << 20,
-		MaxUploadsPerPurpose: 5,
-		MinKeyBits:           2048,
-		ExpireAfter:          30 * 24 * time.Hour,
+		OTPTTL:                120 * time.Second,
+		OTPMaxTries:           3,
+		OTPPerWindow:          5,
+		OTPWindow:             time.Hour,
+		MaxImageBytes:         10 << 20,
+		MaxVideoBytes:         50 << 20,
+		MaxUploadsPerPurpose:  5,
+		MinKeyBits:            2048,
+		ExpireAfter:           30 * 24 * time.Hour,
+		UnverifiedExpireAfter: time.Hour,
 	}
 }

@@ -73,7 +73,8 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 	d := actors.IssuanceDeps{
 		Rules: issuance.Rules{OTPTTL: i.OTPTTL.Std(), OTPMaxTries: i.OTPMaxTries, OTPPerWindow: i.OTPPerWindow, OTPWindow: i.OTPWindow.Std(),
 			MaxImageBytes: i.MaxImageBytes, MaxVideoBytes: i.MaxVideoBytes, MaxUploadsPerPurpose: i.MaxUploadsPerPurpose,
-			MinKeyBits: i.MinKeyBits, ExpireAfter: i.ExpireAfter.Std()},
+			MinKeyBits: i.MinKeyBits, ExpireAfter: i.ExpireAfter.Std(),
+			UnverifiedExpireAfter: i.UnverifiedExpireAfter.Std()},
 		CodeKey: key, FilesDir: IssuanceFilesPath(cfg.DataDir), IdleAfter: i.IdleAfter.Std(),
 		RetryMin: i.RetryMin.Std(), RetryMax: i.RetryMax.Std(), CAPoll: i.CAPoll.Std(),
 		MaxOpenPerIIN: i.MaxOpenPerIIN, StartsPerIP: i.StartsPerIP, Text: smsText,

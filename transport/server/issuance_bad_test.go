@@ -177,7 +177,9 @@ func TestIssuanceBadRequestsAndUploads(t *testing.T) {
 // a younger one does not.
 func TestIssuanceExpiry(t *testing.T) {
 	clk := &offsetClock{}
-	w := newWorldAt(t, clk.now, func(c *config.Config) { c.Issuance.ExpireAfter = config.Duration(48 * time.Hour) })
+	w := newWorldAt(t, clk.now, func(c *config.Config) {
+		c.Issuance.ExpireAfter, c.Issuance.UnverifiedExpireAfter = config.Duration(48*time.Hour), config.Duration(48*time.Hour)
+	})
 	old := w.startApplication(clientIIN)
 	old.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Seq >= 2 }) // БМГ answered
 	clk.jump(47 * time.Hour)
@@ -199,6 +201,43 @@ func TestIssuanceExpiry(t *testing.T) {
 	if n, _ := w.srv.Actors.SweepIssuance(w.ctx()); n != 0 {
 		t.Fatalf("a second sweep expired %d more", n)
 	}
+}
+
+// An IIN cannot be held by a stranger for expire_after: an application
+// whose phone is not verified expires issuance.unverified_expire_after
+// after its start, and the IIN's owner may then start theirs; one whose
+// phone was verified keeps the long time.
+func TestIssuanceUnverifiedExpiry(t *testing.T) {
+	clk := &offsetClock{}
+	w := newWorldAt(t, clk.now, func(c *config.Config) {
+		c.Issuance.MaxOpenPerIIN, c.Issuance.UnverifiedExpireAfter = 1, config.Duration(time.Hour)
+	})
+	stranger := w.startApplication(attorneyIIN) // not in БМГ: the stranger has no code to enter
+	stranger.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Seq >= 2 })
+	owner := &applicant{w: w, c: w.dial()}
+	owner.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: attorneyIIN}, "too_many_applications")
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	verified := w.startApplication(clientIIN)
+	verified.must("verify_code", protocol.IssuanceCode{Code: w.waitCode(applicantPhone, 1)})
+	verified.waitPhase(issuance.PhaseIdentity)
+
+	clk.jump(59 * time.Minute)
+	if n, err := w.srv.Actors.SweepIssuance(w.ctx()); err != nil || n != 0 {
+		t.Fatalf("sweep before the time: %d, %v", n, err)
+	}
+	clk.jump(2 * time.Minute)
+	if n, err := w.srv.Actors.SweepIssuance(w.ctx()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d expired, %v", n, err)
+	}
+	if st := stranger.status(); st.Phase != string(issuance.PhaseExpired) {
+		t.Fatalf("the stranger's application: %+v", st)
+	}
+	if st := verified.status(); st.Phase != string(issuance.PhaseIdentity) {
+		t.Fatalf("the verified application: %+v", st)
+	}
+	w.startApplication(attorneyIIN) // the owner's turn
 }
 
 // The anonymous applicant's bounds: unfinished applications per IIN, and

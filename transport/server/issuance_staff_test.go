@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"github.com/senim-kz/senim/client/keys"
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
+	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/pki"
@@ -288,6 +293,52 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 	if !st.PhoneVerified || !strings.HasSuffix(st.Phone, "4567") {
 		t.Fatalf("after the call: %+v", st)
 	}
+	// The call was recorded as an act's is: its files are under the
+	// application's, and their SHA-256 are in its log (call_recorded).
+	var rec issuance.CallRecorded
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		recs, err := w.srv.Log.ReadVerified("issuance/" + a.app)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Type == "call_recorded" {
+				return json.Unmarshal(r.Payload, &rec)
+			}
+		}
+		return errors.New("no call_recorded in the application's log")
+	})
+	kinds := map[string]int{}
+	for _, f := range rec.Files {
+		data, err := os.ReadFile(filepath.Join(server.IssuanceFilesPath(w.dir), a.app, "calls", rec.Recording, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(data)) != f.Bytes || f.Bytes == 0 {
+			t.Errorf("%s: event %s %d bytes, file %x %d bytes", f.File, f.SHA256, f.Bytes, sum, len(data))
+		}
+		kinds[f.Participant+"/"+f.Kind]++
+	}
+	if kinds["applicant/video"] != 1 || kinds["applicant/audio"] != 1 || kinds["operator:registrar1/video"] != 1 || kinds["operator:registrar1/audio"] != 1 {
+		t.Fatalf("recorded files %+v", rec.Files)
+	}
+	// The application's evidence names the recording, and its files verify.
+	recs, err := w.srv.Log.ReadVerified("issuance/" + a.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := evidence.BuildApplication(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := evidence.VerifyApplication(pkg, nil)
+	if err != nil || !evidence.Passed(items) {
+		t.Fatalf("the application's evidence: %+v %v", items, err)
+	}
+	items, err = evidence.VerifyApplicationFiles(pkg, filepath.Join(server.IssuanceFilesPath(w.dir), a.app))
+	if err != nil || !evidence.Passed(items) || len(items) != len(rec.Files)+len(st.Uploads) {
+		t.Fatalf("the application's stored files: %+v %v", items, err)
+	}
 	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		p, err := w.srv.IssuanceDev.BMG.Lookup(w.ctx(), clientIIN)
 		if err != nil || p != applicantPhone {
@@ -295,6 +346,114 @@ func TestIssuanceRegistrationByAnOperator(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// callRecording waits for the n-th call_recorded of app in the log and
+// checks its files on disk against it.
+func (w *world) callRecording(app string, n int) issuance.CallRecorded {
+	w.t.Helper()
+	var rec issuance.CallRecorded
+	testtool.Eventually(w.t, 30*time.Second, 20*time.Millisecond, func() error {
+		recs, err := w.srv.Log.ReadVerified("issuance/" + app)
+		if err != nil {
+			return err
+		}
+		seen := 0
+		for _, r := range recs {
+			if r.Type == "call_recorded" {
+				if seen++; seen == n {
+					return json.Unmarshal(r.Payload, &rec)
+				}
+			}
+		}
+		return fmt.Errorf("%d call_recorded in the application's log, want %d", seen, n)
+	})
+	for _, f := range rec.Files {
+		data, err := os.ReadFile(filepath.Join(server.IssuanceFilesPath(w.dir), app, "calls", rec.Recording, f.File))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(data)) != f.Bytes || f.Bytes == 0 {
+			w.t.Errorf("%s: event %s %d bytes, file %x %d bytes", f.File, f.SHA256, f.Bytes, sum, len(data))
+		}
+	}
+	return rec
+}
+
+// A server stopped in the middle of a registration call: at its next start
+// the call's files are recorded all the same (salvaged, as acts' are), the
+// call goes on in a new room, and that one is recorded when it ends.
+func TestIssuanceCallRecordedAcrossARestart(t *testing.T) {
+	w := newWorld(t)
+	a := w.startApplication(clientIIN)
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Seq >= 2 }) // БМГ answered: no phone
+	a.must("request_registration", nil)
+	reg := w.staffIn("registrar1", accounts.RoleRegistrar)
+	reg.must("available", nil)
+	if off := reg.nextOffer(); off.Act != a.app {
+		t.Fatalf("offered %s", off.Act)
+	}
+	reg.on(a.app).must("take_registration", nil)
+	func() {
+		ctx := w.ctx()
+		regStream, appStream := sfu.StreamID("operator:registrar1"), sfu.StreamID("applicant")
+		rCall, err := reg.c.StartCall(ctx, a.app, webrtc.Configuration{}, regStream, 300_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rCall.Close() })
+		aCall, err := a.c.StartCall(ctx, a.app, webrtc.Configuration{}, appStream, 300_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { aCall.Close() })
+		hears(t, aCall, regStream)
+		hears(t, rCall, appStream)
+	}()
+	w.restart(t, func(*config.Config) {})
+	first := w.callRecording(a.app, 1)
+	if len(first.Files) < 4 {
+		t.Fatalf("salvaged recording %+v", first)
+	}
+	a.c = w.dial()
+	a.must("resume", protocol.IssuanceResume{Token: a.token})
+	reg.c = w.dial()
+	if _, err := reg.c.SignInPassword(w.ctx(), "registrar1", "registrar1-password"); err != nil {
+		t.Fatal(err)
+	}
+	// The applicant joins again (a new room; a registrar's new session
+	// cannot rejoin the call it took before the restart: see the report).
+	aCall, err := a.c.StartCall(w.ctx(), a.app, webrtc.Configuration{}, sfu.StreamID("applicant"), 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aCall.Close()
+	// The new room records: its track files have bytes on disk.
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		calls := filepath.Join(server.IssuanceFilesPath(w.dir), a.app, "calls")
+		dirs, _ := os.ReadDir(calls)
+		for _, d := range dirs {
+			if d.Name() == first.Recording {
+				continue
+			}
+			files, _ := os.ReadDir(filepath.Join(calls, d.Name()))
+			written := 0
+			for _, f := range files {
+				if i, err := f.Info(); err == nil && i.Size() > 0 && !strings.HasSuffix(f.Name(), ".part") {
+					written++
+				}
+			}
+			if written >= 2 {
+				return nil
+			}
+		}
+		return errors.New("the new room has not written the applicant's tracks yet")
+	})
+	reg.on(a.app).must("record_registration", protocol.IssuanceDecision{Success: true, Phone: applicantPhone})
+	a.waitPhase(issuance.PhaseIdentity)
+	if second := w.callRecording(a.app, 2); second.Recording == first.Recording {
+		t.Fatalf("the second room's recording %+v (first %s)", second, first.Recording)
+	}
 }
 
 // The queues are rebuilt from the log at start: after a restart the waiting
