@@ -72,9 +72,9 @@ func cmdApply(args []string) error {
 
 type applyOptions struct {
 	server, kind, template, bin, iin, email, document string
-	files                                            struct{ selfie, liveness, front, back, passport string }
-	out, passwordFile, resume, lang                  string
-	poll                                             time.Duration
+	files                                             struct{ selfie, liveness, front, back, passport string }
+	out, passwordFile, resume, lang                   string
+	poll                                              time.Duration
 }
 
 // applier is one run of `senim client apply`.
