@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,8 @@ func (l *lockedBuffer) String() string {
 // The README's walk-through from the terminal: `senim client apply` takes an
 // individual with a БМГ phone through the SMS code (a resend before the
 // countdown is refused), Digital ID and the confirmation of the recognised
-// fields, makes the keys here, and writes the two key stores; then
+// fields, refuses a password that breaks NUC's rule, goes on with
+// --resume, makes the keys here and writes the two key stores; then
 // `senim client` signs in with the new AUTH key.
 func TestClientApplyThenSignIn(t *testing.T) {
 	const (
@@ -65,7 +67,7 @@ func TestClientApplyThenSignIn(t *testing.T) {
 		"--kind", "individual", "--iin", id, "--email", "aigerim@example.kz",
 		"--selfie", file("selfie.jpg", jpeg+"SENIM-FACE:MATCH"), "--liveness", file("live.webm", webm+"SENIM-FACE:MATCH"),
 		"--front", file("front.jpg", jpeg+"SENIM-IIN:"+id), "--back", file("back.jpg", jpeg+"back"),
-		"--out", keys, "--password-file", file("password", "senim2026\n"))
+		"--out", keys, "--password-file", file("weak", "SENIM2026\n"))
 	cmd.Env = append(os.Environ(), "SENIM_CONFIG=")
 	cmd.Dir = t.TempDir()
 	out := &lockedBuffer{}
@@ -112,14 +114,37 @@ func TestClientApplyThenSignIn(t *testing.T) {
 	stdin.Close()
 	select {
 	case err := <-exited:
-		if err != nil {
-			t.Fatalf("senim client apply: %v\n%s", err, out)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("a password without a-z: %v\n%s", err, out)
 		}
 	case <-time.After(90 * time.Second):
-		t.Fatalf("senim client apply did not finish:\n%s", out)
+		t.Fatalf("senim client apply did not stop at the weak password:\n%s", out)
 	}
 	o := out.String()
-	for _, want := range []string{"cannot be recovered", "Step: certificates issued.", "Your keys: "} {
+	for _, want := range []string{"cannot be recovered", "The password does not fit the rule"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("the output has no %q:\n%s", want, o)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(keys, "*.p12")); len(m) != 0 {
+		t.Fatalf("key stores written under a weak password: %v", m)
+	}
+
+	// The application goes on where it stopped.
+	resume := regexp.MustCompile(`--resume ([0-9a-f]{32}:\S+)`).FindStringSubmatch(o)
+	if resume == nil {
+		t.Fatalf("no --resume line:\n%s", o)
+	}
+	again := exec.Command(senim, "client", "apply", "--server", addr, "--lang", "en", "--poll", "50ms",
+		"--resume", resume[1], "--out", keys, "--password-file", file("password", "senim2026\n"))
+	again.Env, again.Dir = cmd.Env, t.TempDir()
+	b, err := again.CombinedOutput()
+	o = string(b)
+	if err != nil {
+		t.Fatalf("senim client apply --resume: %v\n%s", err, o)
+	}
+	for _, want := range []string{"Resuming application", "Step: certificates issued.", "Your keys: "} {
 		if !strings.Contains(o, want) {
 			t.Errorf("the output has no %q:\n%s", want, o)
 		}
