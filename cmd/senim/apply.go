@@ -131,7 +131,7 @@ func (a *applier) run(ctx context.Context) error {
 		a.say("cli.apply.started", "application", a.app.ID)
 		a.say("cli.apply.resume_hint", "resume", a.app.ID+":"+a.app.Token)
 	}
-	// The events tell whether БMГ knows the phone (and, on resume, replay
+	// The events tell whether БМГ knows the phone (and, on resume, replay
 	// from the start).
 	if _, err := a.app.Do(ctx, "subscribe", nil); err != nil {
 		return err
