@@ -45,6 +45,7 @@ func usage() {
   operator add       add or replace an account for the /ops dashboard (login, name, password)
   operator remove    remove an operator's account
   client             an interactive protocol client: a client, attorney or notary at a terminal
+  client apply       get EDS keys remotely (SMS code, Digital ID, keys made here, the CA): an applicant at a terminal
   load acts|sessions the load generator: whole acts (closed or open loop), or idle sessions
   replay ACT         an act's timeline from the event log (--at N: its state after event N)
   export ACT         write an act's evidence package (ZIP)
@@ -101,6 +102,10 @@ func run(args []string) error {
 		return cmdCheck(rest)
 	case cmd == "replay":
 		return cmdReplay(rest)
+	case cmd == "client" && sub == "apply":
+		return cmdApply(rest[1:])
+	case cmd == "apply":
+		return cmdApply(rest)
 	case cmd == "client":
 		return cmdClient(rest)
 	case cmd == "load":
