@@ -25,14 +25,14 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.inFlight[env.ID] = "join"
-		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast})
+		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast, Offers: m.Offers})
 		return
 	}
 	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
 	switch m.Kind {
-	case "answer":
+	case "answer", "offer":
 		if m.SDP == "" {
-			s.fail(env, CodeBadSDP, "an answer needs sdp")
+			s.fail(env, CodeBadSDP, "an %s needs sdp", m.Kind)
 			return
 		}
 	case "candidate":
