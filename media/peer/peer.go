@@ -469,6 +469,25 @@ func (p *Peer) Offer(sdp string) error {
 	return nil
 }
 
+// MakeOffer makes this peer's own offer, for what it publishes (an SFU
+// that lets the participant offer first: sfu.JoinOptions.Offers); the SFU's
+// answer goes to Answer. Candidates go out through send after it.
+func (p *Peer) MakeOffer() (string, error) {
+	offer, err := p.PC.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	p.sig.Lock()
+	defer p.sig.Unlock()
+	if err := p.PC.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	return offer.SDP, nil
+}
+
+// Answer applies the SFU's answer to MakeOffer's offer.
+func (p *Peer) Answer(sdp string) error { return p.setRemote(webrtc.SDPTypeAnswer, sdp) }
+
 // Candidate adds the SFU's candidate.
 func (p *Peer) Candidate(c webrtc.ICECandidateInit) error {
 	p.mu.Lock()
