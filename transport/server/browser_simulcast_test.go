@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -61,15 +62,11 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 			defer cCall.Close()
 
 			// The browser sends three layers: each rid's frames at its scale.
-			sent := map[string]float64{}
+			var sent map[string]layerStats
 			testtool.Eventually(t, 60*time.Second, 250*time.Millisecond, func() error {
-				sent = js[map[string]float64](t, bctx, `(async () => {
-					const out = {};
-					(await window.senim.call.pc.getStats()).forEach(r => {
-						if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid && r.framesEncoded > 0) out[r.rid] = r.frameWidth || 0; });
-					return out; })()`)
-				if sent["q"] != 320 || sent["h"] != 640 || sent["f"] != 1280 {
-					return fmt.Errorf("the browser sends layers of widths %v", sent)
+				sent = outbound(t, bctx)
+				if sent["q"].Width != 320 || sent["h"].Width != 640 || sent["f"].Width != 1280 {
+					return fmt.Errorf("the browser sends layers %+v", sent)
 				}
 				return nil
 			})
@@ -88,8 +85,36 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 				}
 				return nil
 			})
+			// And goes on sending all three after the server's offers of the
+			// client's tracks (they keep asking for the layers).
+			before := outbound(t, bctx)
+			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+				now := outbound(t, bctx)
+				for _, rid := range []string{"q", "h", "f"} {
+					if now[rid].Frames-before[rid].Frames < 30 {
+						return fmt.Errorf("the browser stopped a layer: %+v, then %+v", before, now)
+					}
+				}
+				return nil
+			})
 		})
 	}
+}
+
+// layerStats is one simulcast layer a browser sends, from getStats.
+type layerStats struct {
+	Width  float64 `json:"width"`
+	Frames float64 `json:"frames"`
+}
+
+// outbound is what the call's browser sends of its camera, by rid.
+func outbound(t *testing.T, bctx context.Context) map[string]layerStats {
+	return js[map[string]layerStats](t, bctx, `(async () => {
+		const out = {};
+		(await window.senim.call.pc.getStats()).forEach(r => {
+			if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid && r.framesEncoded > 0)
+				out[r.rid] = { width: r.frameWidth || 0, frames: r.framesEncoded }; });
+		return out; })()`)
 }
 
 // videoWidth is the width of the last keyframe a call received from a
