@@ -206,24 +206,6 @@ func simulcastOffer(sdp, mid string) string {
 	return b.String()
 }
 
-// simulcastMid is the mid of the first video m-section of an offer that
-// sends simulcast (a=simulcast:send), or "".
-func simulcastMid(sdp string) string {
-	video, mid := false, ""
-	for _, l := range strings.Split(sdp, "\n") {
-		l = strings.TrimRight(l, "\r")
-		switch {
-		case strings.HasPrefix(l, "m="):
-			video, mid = strings.HasPrefix(l, "m=video "), ""
-		case video && strings.HasPrefix(l, "a=mid:"):
-			mid = strings.TrimPrefix(l, "a=mid:")
-		case video && mid != "" && strings.HasPrefix(l, "a=simulcast:send "):
-			return mid
-		}
-	}
-	return ""
-}
-
 // answerWithoutRecvRIDs drops from an answer the layers it would receive
 // (a=rid … recv, a=simulcast:recv): the SFU sends no simulcast, and an
 // answerer that echoes the offer's receive layers (pion does) would make the

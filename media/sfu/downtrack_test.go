@@ -122,14 +122,6 @@ func TestSimulcastSDP(t *testing.T) {
 	if simulcastOffer(offer, "") != offer {
 		t.Error("an offer without the camera's mid changed")
 	}
-	// An app's own offer: its camera's layers are on the second video.
-	own := "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=simulcast:send q;h;f\r\nm=video 9 X 96\r\na=mid:1\r\nm=video 9 X 96\r\na=mid:cam\r\na=rid:q send\r\na=simulcast:send q;h;f\r\n"
-	if got := simulcastMid(own); got != "cam" {
-		t.Errorf("the simulcast camera of an app's offer is %q", got)
-	}
-	if got := simulcastMid(offer); got != "" {
-		t.Errorf("an offer without simulcast has it on %q", got)
-	}
 	answer := "m=video 9 X 96\r\na=rid:q recv\r\na=rid:q send\r\na=simulcast:recv q;h;f\r\na=simulcast:send q;h;f\r\n"
 	if got := answerWithoutRecvRIDs(answer); got != "m=video 9 X 96\r\na=rid:q send\r\na=simulcast:send q;h;f\r\n" {
 		t.Errorf("answer:\n%s", got)

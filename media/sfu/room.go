@@ -308,15 +308,8 @@ func (r *Room) Offer(id, sdp string) error {
 		_ = p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
 		return fmt.Errorf("%w: %v", ErrBadDescription, err)
 	}
-	if mid := simulcastMid(sdp); mid != "" {
-		// The room's later offers ask for the same layers there: an offer
-		// without them would end the app's simulcast.
-		for _, tr := range p.pc.GetTransceivers() {
-			if tr.Mid() == mid && tr.Kind() == webrtc.RTPCodecTypeVideo {
-				p.recvVideo = tr
-			}
-		}
-	}
+	// pion's later offers ask for the same layers on that m-line
+	// themselves (a=rid … recv, a=simulcast:recv), from the offer.
 	r.opts.Sink(p.id, Signal{Kind: "answer", SDP: answer.SDP})
 	for _, c := range p.pending {
 		_ = p.pc.AddICECandidate(c)

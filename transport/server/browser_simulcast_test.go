@@ -85,8 +85,19 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 				}
 				return nil
 			})
-			// And goes on sending all three after the server's offers of the
-			// client's tracks (they keep asking for the layers).
+			// The browser took the server's offer of the client's tracks
+			// (which asks for the same layers again) and receives them, and
+			// goes on sending all three layers.
+			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+				n := js[float64](t, bctx, `(async () => {
+					let n = 0;
+					(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
+					return n; })()`)
+				if n < 30 {
+					return fmt.Errorf("the browser received %v video packets", n)
+				}
+				return nil
+			})
 			before := outbound(t, bctx)
 			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
 				now := outbound(t, bctx)
