@@ -170,9 +170,9 @@ func (r *Room) Has(id string) bool {
 // JoinOptions are what a participant's app can do.
 type JoinOptions struct {
 	// Simulcast: the app sends its camera in the layers the server's
-	// offers ask for (a=simulcast:recv). Chrome, answering such an offer,
-	// stops sending video on that m-line, so only an app that tested its
-	// browser asks (call.js does).
+	// offers ask for (a=simulcast:recv). Chromium, answering such an
+	// offer, stops sending video on that m-line: browsers use Offers
+	// instead (call.js does); Go peers use this.
 	Simulcast bool
 	// Offers: the app makes the first offer itself, for what it sends
 	// (Room.Offer), and the room answers; after that the room leads again
