@@ -62,6 +62,8 @@ type JoinCall struct {
 	Resume bool
 	// Simulcast: the app sends its camera in simulcast layers when asked.
 	Simulcast bool
+	// Offers: the app makes the first offer (sfu.JoinOptions.Offers).
+	Offers bool
 }
 
 func (m JoinCall) actID() string       { return m.ActID }
@@ -77,7 +79,7 @@ type MediaIn struct {
 	Participant string // act.Actor.String() of the session's user
 	Session     *actor.PID
 	Tag         string
-	Kind        string // answer, candidate, restart, leave
+	Kind        string // offer, answer, candidate, restart, leave
 	SDP         string
 	Candidate   *webrtc.ICECandidateInit
 }
@@ -378,7 +380,7 @@ func (r *roomActor) join(c *actor.Context, m JoinCall) {
 			return
 		}
 	}
-	if err := r.room.JoinWith(p, sfu.JoinOptions{Simulcast: m.Simulcast}); err != nil {
+	if err := r.room.JoinWith(p, sfu.JoinOptions{Simulcast: m.Simulcast, Offers: m.Offers}); err != nil {
 		r.sessions[p] = old
 		c.Send(m.Session, MediaOut{ActID: r.act, Code: CodeInternal, Message: err.Error()})
 		return
@@ -395,6 +397,8 @@ func (r *roomActor) signal(c *actor.Context, m MediaIn) {
 	}
 	var err error
 	switch m.Kind {
+	case "offer":
+		err = r.room.Offer(m.Participant, m.SDP)
 	case "answer":
 		err = r.room.Answer(m.Participant, m.SDP)
 	case "candidate":

@@ -11,6 +11,10 @@ import (
 
 // The call's signaling between the app and the act's room.
 
+// maxSDP bounds a session description from an app (schema.json's
+// maxLength): a call's has a few kilobytes.
+const maxSDP = 65536
+
 // mediaIn takes the app's side of the call's signaling. A join goes to the
 // act, which checks who asks; the rest goes to the call's room, which
 // checks that this connection joined.
@@ -25,14 +29,14 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.inFlight[env.ID] = "join"
-		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast})
+		c.Send(s.sd.Sys.Acts(), JoinCall{ActID: env.Act, Actor: s.me, Session: c.PID(), Tag: env.ID, Resume: m.Resume, Simulcast: m.Simulcast, Offers: m.Offers})
 		return
 	}
 	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
 	switch m.Kind {
-	case "answer":
-		if m.SDP == "" {
-			s.fail(env, CodeBadSDP, "an answer needs sdp")
+	case "answer", "offer":
+		if m.SDP == "" || len(m.SDP) > maxSDP {
+			s.fail(env, CodeBadSDP, "an %s needs sdp, of at most %d bytes", m.Kind, maxSDP)
 			return
 		}
 	case "candidate":

@@ -8,6 +8,7 @@ package peer
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"sync"
@@ -67,6 +68,9 @@ type Received struct {
 	// Layer is the simulcast layer (0 lowest) of the last video frame that
 	// came from a Publish'd peer (its frames carry it); -1 before one.
 	Layer atomic.Int32
+	// Width is the picture width of the last VP8 keyframe received (0
+	// before one): which simulcast layer of a browser's camera comes.
+	Width atomic.Int32
 }
 
 // New makes a peer on api (sfu.NewAPI's, so codecs match) with the given
@@ -123,6 +127,9 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 			// whose byte 10 is its layer.
 			if pl := pkt.Payload; len(pl) > 11 && pl[0]&0x10 != 0 && pl[0]&0x80 == 0 && pl[11]&0xf0 == layerMark {
 				r.Layer.Store(int32(pl[11] & 0x0f))
+			}
+			if w := vp8KeyframeWidth(pkt.Payload); w > 0 {
+				r.Width.Store(int32(w))
 			}
 		}
 	})
@@ -236,6 +243,45 @@ func (p *Peer) readSimulcastRTCP(sender *webrtc.RTPSender, rid string) {
 			}
 		}
 	}
+}
+
+// vp8KeyframeWidth is the width a VP8 keyframe's first packet gives
+// (RFC 7741 payload descriptor, then RFC 6386's frame header: a 3-byte
+// tag, the start code 9d 01 2a, 14 bits of width), or 0 for any other
+// packet.
+func vp8KeyframeWidth(p []byte) int {
+	if len(p) < 1 || p[0]&0x10 == 0 || p[0]&0x07 != 0 { // S, PartID 0
+		return 0
+	}
+	i := 1
+	if p[0]&0x80 != 0 { // X
+		if len(p) < 2 {
+			return 0
+		}
+		x := p[1]
+		i = 2
+		if x&0x80 != 0 { // I: picture id, 7 or 15 bits
+			if len(p) <= i {
+				return 0
+			}
+			if p[i]&0x80 != 0 {
+				i += 2
+			} else {
+				i++
+			}
+		}
+		if x&0x40 != 0 { // L
+			i++
+		}
+		if x&0x30 != 0 { // T or K
+			i++
+		}
+	}
+	f := p[min(i, len(p)):]
+	if len(f) < 10 || f[0]&0x01 != 0 || f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint16(f[6:8]) & 0x3fff)
 }
 
 // layerMark, in a frame's byte 10, with the layer in its low bits.
@@ -422,6 +468,25 @@ func (p *Peer) Offer(sdp string) error {
 	p.send(Signal{Kind: "answer", SDP: answer.SDP})
 	return nil
 }
+
+// MakeOffer makes this peer's own offer, for what it publishes (an SFU
+// that lets the participant offer first: sfu.JoinOptions.Offers); the SFU's
+// answer goes to Answer. Candidates go out through send after it.
+func (p *Peer) MakeOffer() (string, error) {
+	offer, err := p.PC.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	p.sig.Lock()
+	defer p.sig.Unlock()
+	if err := p.PC.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	return offer.SDP, nil
+}
+
+// Answer applies the SFU's answer to MakeOffer's offer.
+func (p *Peer) Answer(sdp string) error { return p.setRemote(webrtc.SDPTypeAnswer, sdp) }
 
 // Candidate adds the SFU's candidate.
 func (p *Peer) Candidate(c webrtc.ICECandidateInit) error {

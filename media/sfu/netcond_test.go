@@ -434,3 +434,61 @@ func TestREDAudio(t *testing.T) {
 		t.Errorf("the RED audio was not recorded: %+v", recs)
 	}
 }
+
+// A publisher that offers its own simulcast camera (as a browser does:
+// JoinOptions.Offers) gets an answer that takes its three layers: a fast
+// subscriber, whom the room offers to as before, gets the best one and a
+// slow one the lowest. The room takes that one offer only: a second one,
+// or one from a participant it leads, is a bad description.
+func TestPublisherOffersSimulcast(t *testing.T) {
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 200 * time.Millisecond, BWEInitial: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCall(t, s, "")
+	c.opts.Offers = true
+	pub := c.joinPublishing("notary:aliya", sfu.Config{LoopbackOnly: true}, webrtc.Configuration{},
+		func(p *peer.Peer) error { return p.PublishSimulcast(c.ctx, sfu.StreamID("notary:aliya"), layers) })
+	c.opts.Offers = false
+	fast := c.join("client:2", webrtc.Configuration{})
+	slow := c.joinImpaired("client:1", newImpaired(t, func(im *impaired) { im.rate = 300_000 }))
+
+	testtool.Eventually(t, wait, 50*time.Millisecond, func() error {
+		v := track(fast, "notary:aliya", "video")
+		if v == nil {
+			return errors.New("the fast subscriber gets no video yet")
+		}
+		if l := v.Layer.Load(); l != 2 {
+			return fmt.Errorf("the fast subscriber gets layer %d, not the best", l)
+		}
+		return nil
+	})
+	testtool.Eventually(t, 2*wait, 50*time.Millisecond, func() error {
+		v := track(slow, "notary:aliya", "video")
+		if v == nil {
+			return errors.New("no video yet")
+		}
+		if l := v.Layer.Load(); l != 0 {
+			if _, _, weak := c.room.Quality("client:1"); !weak {
+				return fmt.Errorf("the slow subscriber gets layer %d", l)
+			}
+		}
+		return nil
+	})
+	// The publisher hears the others: the room offered their tracks after
+	// its answer, and the publisher answered.
+	flows(t, pub, "client:2", "audio", 30)
+
+	offer, err := fast.PC.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"notary:aliya", "client:2"} {
+		if err := c.room.Offer(id, offer.SDP); !errors.Is(err, sfu.ErrBadDescription) {
+			t.Errorf("an offer from %s that the room leads: %v", id, err)
+		}
+	}
+	if err := c.room.Offer("nobody", offer.SDP); !errors.Is(err, sfu.ErrNoParticipant) {
+		t.Errorf("an offer from no participant: %v", err)
+	}
+}

@@ -19,7 +19,8 @@ import (
 
 // Signal is a message from the room to one participant.
 type Signal struct {
-	// Kind is "offer", "candidate" or "network".
+	// Kind is "offer", "answer" (to a participant's own offer, see
+	// JoinOptions.Offers), "candidate" or "network".
 	Kind      string                   `json:"kind"`
 	SDP       string                   `json:"sdp,omitempty"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
@@ -87,7 +88,10 @@ type peer struct {
 	// recvVideo is the transceiver the participant's camera comes in on:
 	// its offers ask for simulcast there (nil: no simulcast asked).
 	recvVideo *webrtc.RTPTransceiver
-	bw        bandwidth
+	// awaitOffer: the participant offers first (JoinOptions.Offers); the
+	// room makes no offer and adds no track until it answered that one.
+	awaitOffer bool
+	bw         bandwidth
 	// weak: video paused, the estimate is under the floor. With
 	// resumedAt, nextProbe and backoff: the room's lock.
 	weak      bool
@@ -166,10 +170,18 @@ func (r *Room) Has(id string) bool {
 // JoinOptions are what a participant's app can do.
 type JoinOptions struct {
 	// Simulcast: the app sends its camera in the layers the server's
-	// offers ask for (a=simulcast:recv). Chrome, answering such an offer,
-	// stops sending video on that m-line, so only an app that tested its
-	// browser asks (call.js does).
+	// offers ask for (a=simulcast:recv). Chromium, answering such an
+	// offer, stops sending video on that m-line: browsers use Offers
+	// instead (call.js does); Go peers use this.
 	Simulcast bool
+	// Offers: the app makes the first offer itself, for what it sends
+	// (Room.Offer), and the room answers; after that the room leads again
+	// (it offers the others' tracks and ICE restarts). This is how a
+	// browser sends simulcast: Chromium sends the layers of its own
+	// offer's sendEncodings (a=simulcast:send), which the room's answer
+	// takes (a=simulcast:recv). One side offers at a time: the room makes
+	// no offer before it answered, and takes no offer after.
+	Offers bool
 }
 
 // Join adds a participant with a new PeerConnection and sends them the
@@ -184,9 +196,12 @@ func (r *Room) JoinWith(id string, o JoinOptions) error {
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)
 	}
-	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}}
+	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers}
 	p.bw.gcc = r.sfu.takeBWE(pc)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if o.Offers {
+			break // the app's offer brings its own m-lines
+		}
 		tr, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 		if err != nil {
 			_ = pc.Close()
@@ -263,6 +278,45 @@ func (r *Room) Answer(id, sdp string) error {
 		p.again = false
 		r.syncLocked(p, true)
 	}
+	return nil
+}
+
+// Offer answers a participant's own offer, for what it sends: the one
+// offer of a participant that joined with Offers, before the room offered
+// anything. The answer goes out through the sink (before the candidates it
+// gathers); then the room offers the others' tracks, if there are any.
+func (r *Room) Offer(id, sdp string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.peers[id]
+	if !ok {
+		return ErrNoParticipant
+	}
+	if !p.awaitOffer || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return fmt.Errorf("%w: the server leads this connection: no offer is taken (join with offers, and offer once, first)", ErrBadDescription)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadDescription, err)
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err == nil {
+		err = p.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		// The offer parsed but cannot be answered (nothing Senim takes in
+		// it): back to stable, and the app may offer again.
+		_ = p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		return fmt.Errorf("%w: %v", ErrBadDescription, err)
+	}
+	// pion's later offers ask for the same layers on that m-line
+	// themselves (a=rid … recv, a=simulcast:recv), from the offer.
+	r.opts.Sink(p.id, Signal{Kind: "answer", SDP: answer.SDP})
+	for _, c := range p.pending {
+		_ = p.pc.AddICECandidate(c)
+	}
+	p.pending = nil
+	p.awaitOffer, p.again = false, false
+	r.syncLocked(p, false)
 	return nil
 }
 
@@ -367,6 +421,9 @@ func (r *Room) recordings() []Recording {
 // syncLocked makes p's connection carry exactly the room's tracks that are
 // not p's own, and offers if anything changed (or force).
 func (r *Room) syncLocked(p *peer, force bool) {
+	if p.awaitOffer {
+		return // after the answer to the participant's offer (Offer)
+	}
 	changed := force || p.pc.LocalDescription() == nil
 	for key, sender := range p.senders {
 		if _, ok := r.tracks[key]; !ok {
@@ -426,6 +483,9 @@ func logName(id string) string {
 }
 
 func (r *Room) offerLocked(p *peer, restart bool) {
+	if p.awaitOffer {
+		return // no connection yet: the participant's offer starts it
+	}
 	if p.pc.SignalingState() != webrtc.SignalingStateStable {
 		p.again = true // offered already; offer again after the answer
 		return

@@ -4,10 +4,14 @@
 // three simulcast layers) is forwarded to every other participant of the room and, if the room records, written
 // to disk (Opus in Ogg, VP8 in IVF).
 //
-// Signaling is server-led: the server always makes the offers (on join,
-// when tracks come and go, and for an ICE restart) and participants answer.
-// One side offering removes glare from renegotiation. Candidates trickle
-// both ways.
+// Signaling is server-led: the server makes the offers (on join, when
+// tracks come and go, and for an ICE restart) and participants answer. One
+// exception: a participant that joins with JoinOptions.Offers makes the
+// first offer, for what it sends (Room.Offer), and the room answers; that
+// is how a browser sends simulcast (its own sendEncodings). The room makes
+// no offer before that answer and takes no offer after it, so one side
+// offers at a time and renegotiation has no glare. Candidates trickle both
+// ways.
 //
 // Networks: ICE over UDP, and with Config.TCPAddr over TCP on one port
 // too, for participants whose network blocks UDP (relays through Senim's

@@ -116,6 +116,8 @@ func (c *call) joinPublishing(id string, net sfu.Config, cfg webrtc.Configuratio
 				switch s.Kind {
 				case "offer":
 					err = p.Offer(s.SDP)
+				case "answer":
+					err = p.Answer(s.SDP)
 				case "candidate":
 					err = p.Candidate(*s.Candidate)
 				case "network":
@@ -131,6 +133,15 @@ func (c *call) joinPublishing(id string, net sfu.Config, cfg webrtc.Configuratio
 	}()
 	if err := c.room.JoinWith(id, c.opts); err != nil {
 		c.t.Fatal(err)
+	}
+	if c.opts.Offers {
+		offer, err := p.MakeOffer()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if err := c.room.Offer(id, offer); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	return p
 }

@@ -44,8 +44,9 @@ const (
 // joining, when tracks come and go, and for an ICE restart) and the app
 // answers; candidates trickle both ways.
 type Media struct {
-	// Kind is, app → server: join, answer, candidate, restart, leave;
-	// server → app: joined, offer, candidate, closed, network.
+	// Kind is, app → server: join, offer (with offers on join), answer,
+	// candidate, restart, leave; server → app: joined, offer, answer (to
+	// the app's offer), candidate, closed, network.
 	Kind      string        `json:"kind"`
 	SDP       string        `json:"sdp,omitempty"`
 	Candidate *ICECandidate `json:"candidate,omitempty"`
@@ -56,6 +57,11 @@ type Media struct {
 	// Simulcast, on join: the app sends its camera in the simulcast layers
 	// the server's offers then ask for (rids q, h, f).
 	Simulcast bool `json:"simulcast,omitempty"`
+	// Offers, on join: the app makes the first offer, for what it sends
+	// (its camera in its own simulcast sendEncodings), and the server
+	// answers; the server makes no offer before that answer, and leads
+	// the connection after it.
+	Offers bool `json:"offers,omitempty"`
 	// Notice, on joined, is what the participants must be told: the call
 	// is recorded.
 	Notice string `json:"notice,omitempty"`

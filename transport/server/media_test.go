@@ -139,6 +139,14 @@ func TestVideoCallThroughSenim(t *testing.T) {
 		return nil
 	})
 
+	// The server leads this connection (joined without offers): an offer
+	// of the app's is refused, as is one without sdp, and the call goes on.
+	for _, body := range []string{`{"kind":"offer"}`, `{"kind":"offer","sdp":` + strconv.Quote(cCall.PC.LocalDescription().SDP) + `}`} {
+		if _, err := cl.Do(ctx, protocol.Envelope{Type: protocol.TypeMedia, ID: "offer-1", Act: actID, Body: json.RawMessage(body)}); client.CodeOf(err) != "bad_sdp" {
+			t.Fatalf("an offer the server does not expect (%.40s): %v, want bad_sdp", body, err)
+		}
+	}
+
 	// The client's websocket drops; a new connection resumes the call on
 	// the same peer connection (an ICE restart, no new tracks).
 	cl.CloseNow()

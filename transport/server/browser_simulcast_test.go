@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/media/sfu"
+)
+
+// Simulcast from a real browser: the notary's app (headless Chromium, its
+// fake camera at 1280×720) offers its camera in three layers of its own
+// sendEncodings, the server answers taking them, and getStats shows the
+// browser sending all three (outbound-rtp with rid q, h and f, each at its
+// own width). The client, a Go peer, gets the best layer (the full width)
+// on a server whose estimates may grow, and a lower one on a server whose
+// estimates are capped (media.bwe_max) under the best layer's bitrate.
+func TestBrowserSendsSimulcast(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mod  func(*config.Config)
+		// want tells whether the client's picture width is right.
+		want func(width int32) bool
+		says string
+	}{
+		{"free", func(*config.Config) {}, func(w int32) bool { return w == 1280 }, "the best layer (1280 wide)"},
+		{"capped", func(c *config.Config) { c.Media.BWEInitial, c.Media.BWEMax = 300_000, 400_000 },
+			func(w int32) bool { return w > 0 && w < 1280 }, "a lower layer (under 1280 wide)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, c.mod)
+			ctx := w.ctx()
+			bctx := browser(t)
+			actID, cl, _ := w.toCall(t)
+			if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
+				t.Fatal(err)
+			}
+			nTab := tab{t, bctx}
+			nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+			nTab.js(`document.getElementById('role').value = 'notary';
+				document.getElementById('login').value = 'aliya';
+				document.getElementById('password').value = 'aliya-password'`)
+			nTab.click("signin.submit", 0)
+			nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
+			nTab.js(`document.getElementById('openId').value = '` + actID + `'`)
+			nTab.click("home.open", 0)
+			nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+			nTab.click("call.join", 0)
+			nTab.until("not in the call", `!!(window.senim.call && window.senim.call.pc)`)
+
+			cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, sfu.StreamID("client:"+clientIIN), 300_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cCall.Close()
+
+			// The browser sends three layers: each rid's frames at its scale.
+			var sent map[string]layerStats
+			testtool.Eventually(t, 60*time.Second, 250*time.Millisecond, func() error {
+				sent = outbound(t, bctx)
+				if sent["q"].Width != 320 || sent["h"].Width != 640 || sent["f"].Width != 1280 {
+					return fmt.Errorf("the browser sends layers %+v", sent)
+				}
+				return nil
+			})
+
+			notary := sfu.StreamID("notary:aliya")
+			testtool.Eventually(t, 90*time.Second, 250*time.Millisecond, func() error {
+				select {
+				case err := <-cCall.Errors:
+					t.Fatalf("call: %v", err)
+				default:
+				}
+				v, a := cCall.ReceivedFrom(notary)
+				width := videoWidth(cCall, notary)
+				if v < 30 || a < 30 || !c.want(width) {
+					return fmt.Errorf("the client gets %d video and %d audio packets, pictures %d wide, not %s (browser sends %v)", v, a, width, c.says, sent)
+				}
+				return nil
+			})
+			// The browser took the server's offer of the client's tracks
+			// (which asks for the same layers again) and receives them, and
+			// goes on sending all three layers.
+			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+				n := js[float64](t, bctx, `(async () => {
+					let n = 0;
+					(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
+					return n; })()`)
+				if n < 30 {
+					return fmt.Errorf("the browser received %v video packets", n)
+				}
+				return nil
+			})
+			before := outbound(t, bctx)
+			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+				now := outbound(t, bctx)
+				for _, rid := range []string{"q", "h", "f"} {
+					if now[rid].Frames-before[rid].Frames < 30 {
+						return fmt.Errorf("the browser stopped a layer: %+v, then %+v", before, now)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// layerStats is one simulcast layer a browser sends, from getStats.
+type layerStats struct {
+	Width  float64 `json:"width"`
+	Frames float64 `json:"frames"`
+}
+
+// outbound is what the call's browser sends of its camera, by rid.
+func outbound(t *testing.T, bctx context.Context) map[string]layerStats {
+	return js[map[string]layerStats](t, bctx, `(async () => {
+		const out = {};
+		(await window.senim.call.pc.getStats()).forEach(r => {
+			if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid && r.framesEncoded > 0)
+				out[r.rid] = { width: r.frameWidth || 0, frames: r.framesEncoded }; });
+		return out; })()`)
+}
+
+// videoWidth is the width of the last keyframe a call received from a
+// stream's video.
+func videoWidth(c *client.Call, stream string) int32 {
+	for _, r := range c.Received() {
+		if r.Stream == stream && r.Codec == webrtc.MimeTypeVP8 {
+			return r.Width.Load()
+		}
+	}
+	return 0
+}
