@@ -70,6 +70,9 @@ type SessionDeps struct {
 	Limits   SessionLimits
 	// PDF renders a signed act's printable document.
 	PDF func(*act.State) ([]byte, error)
+	// DraftPDF renders a presented revision of the act as a draft's PDF
+	// (the document query with draft); nil: drafts have no PDF.
+	DraftPDF func(s *act.State, revision int) ([]byte, error)
 	// Resume issues and redeems resume tokens; nil issues none.
 	Resume *ResumeStore
 	// Summaries caches the list queries' act summaries; nil gets one per session.

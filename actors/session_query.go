@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -68,6 +69,10 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 	case "to_sign", "act", "document", "payment_link":
 		if env.Act == "" {
 			s.fail(env, protocol.CodeBadMessage, "%s needs act", env.Name)
+			return
+		}
+		if env.Name == "document" && !documentQueryOK(env.Body) {
+			s.fail(env, protocol.CodeBadMessage, "document's body is none, {} or {\"draft\": revision} with a revision from 1")
 			return
 		}
 		s.inFlight[env.ID] = "query"
@@ -260,6 +265,12 @@ func (s *sessionActor) stateAnswer(c *actor.Context, m StateResult) {
 	case "act":
 		out = m.State
 	case "document":
+		var q protocol.DocumentQuery
+		_ = json.Unmarshal(env.Body, &q) // checked before asking the act
+		if q.Draft != 0 {
+			s.draftPDF(env, &m.State, q.Draft)
+			return
+		}
 		if m.State.Phase != act.PhaseSigned && m.State.Phase != act.PhaseRevoked {
 			s.fail(env, string(act.CodeNotAllowedInState), "the document is not signed (act is %s)", m.State.Phase)
 			return
@@ -377,5 +388,39 @@ func (s *sessionActor) queueAnswer(m QueuePositionAnswer) {
 		return
 	}
 	body, _ := json.Marshal(protocol.QueuePosition{Position: m.Position, Waiting: m.Waiting, EstimateSeconds: m.EstimateSeconds})
+	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Act: env.Act, Name: env.Name, Body: body})
+}
+
+// documentQueryOK checks the document query's body: none, or a
+// DocumentQuery whose draft, if set, is a revision number (from 1).
+func documentQueryOK(body json.RawMessage) bool {
+	if len(body) == 0 || string(body) == "null" {
+		return true
+	}
+	var q protocol.DocumentQuery
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	return d.Decode(&q) == nil && q.Draft >= 0
+}
+
+// draftPDF answers the document query with draft: the PDF of a presented
+// revision, marked as a draft, for the act's parties (the act answered the
+// state only to them). The answer has the shape of the signed document's,
+// with the revision in place of the code.
+func (s *sessionActor) draftPDF(env protocol.Envelope, st *act.State, rev int) {
+	if rev < 1 || rev > len(st.Revisions) {
+		s.fail(env, protocol.CodeNotPresented, "revision %d is not a presented draft (the act has %d)", rev, len(st.Revisions))
+		return
+	}
+	if s.sd.DraftPDF == nil {
+		s.fail(env, protocol.CodeInternal, "this server renders no draft PDFs")
+		return
+	}
+	pdf, err := s.sd.DraftPDF(st, rev)
+	if err != nil {
+		s.fail(env, protocol.CodeInternal, "%v", err)
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"draft": rev, "pdf": base64.StdEncoding.EncodeToString(pdf)})
 	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Act: env.Act, Name: env.Name, Body: body})
 }

@@ -221,47 +221,15 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("document: qr: %w", err)
 	}
-	p := fpdf.New("P", "mm", "A4", "")
-	p.SetTitle("Доверенность "+f.Code, true)
-	p.SetCreator("Senim", true)
-	p.SetCatalogSort(true) // reproducible output: verify re-renders and compares
-	p.SetCreationDate(f.Date)
-	p.SetModificationDate(f.Date)
-	p.AddUTF8FontFromBytes("DejaVu", "", fontRegular)
-	p.AddUTF8FontFromBytes("DejaVu", "B", fontBold)
-	p.SetMargins(20, 18, 20)
-	p.AddPage()
-	p.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(qr))
-	p.ImageOptions("qr", 150, 14, 40, 40, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 	text, err := Canonical(f)
 	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
-	if len(lines) < 5 { // the layout below sets the first lines apart
-		return nil, fmt.Errorf("document: template version %d has %d lines, the PDF needs 5", f.Format, len(lines))
-	}
-	p.SetFont("DejaVu", "B", 15)
-	p.MultiCell(125, 8, lines[0], "", "L", false)
-	p.SetFont("DejaVu", "", 9.5)
-	p.MultiCell(125, 5, lines[1], "", "L", false)
-	p.Ln(3)
-	p.SetFont("DejaVu", "B", 11)
-	p.MultiCell(125, 6, lines[3], "", "L", false)
-	p.SetFont("DejaVu", "", 10.5)
-	p.SetY(58)
-	lineHeight := 5.5
-	for _, l := range lines[4:] {
-		if l == "" {
-			p.Ln(3)
-			continue
-		}
-		if f.Format >= FormatV2 && l == technicalBlock {
-			// Hashes and addresses are for checking, not for reading.
-			p.SetFont("DejaVu", "", 7)
-			lineHeight = 3.6
-		}
-		p.MultiCell(0, lineHeight, l, "", "L", false)
+	p := newPDF(f, "Доверенность "+f.Code)
+	p.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(qr))
+	p.ImageOptions("qr", 150, 14, 40, 40, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+	if err := body(p, f, text, nil); err != nil {
+		return nil, err
 	}
 	p.Ln(6)
 	p.SetFont("DejaVu", "B", 10.5)
@@ -277,6 +245,149 @@ func PDF(f Facts, sig *Signature) ([]byte, error) {
 	} else {
 		p.MultiCell(0, 5.5, "ПРОЕКТ — не подписан / ЖОБА — қол қойылмаған", "", "L", false)
 	}
+	return output(p)
+}
+
+// DraftMark is how a draft's PDF says it is a draft, in the document's
+// languages; the caller takes the words from the pages catalogs.
+type DraftMark struct {
+	// Mark is set large across the page and above the title, e.g.
+	// «ПРОЕКТ / ЖОБА».
+	Mark string
+	// Note closes the text where a signed document names its signature,
+	// e.g. that the draft is not signed and has no code yet.
+	Note string
+}
+
+// hole stands in for what a draft does not have yet (the document code,
+// the public check's address, the history up to approval): the lines that
+// hold it are left out of a draft. No UTF-8 text a person writes has it.
+const hole = "￿"
+
+// DraftPDF renders a draft as the client reads it before approval: the
+// same layout and template as the signed document, with the draft's
+// parties, powers, term and amounts, marked as a draft by mark, and
+// without what only a signed document has: no document code, no QR code,
+// no public check, no signature. f's Code, VerifyURL and HistoryHead are
+// ignored. Like PDF it does no I/O.
+func DraftPDF(f Facts, mark DraftMark) ([]byte, error) {
+	if strings.TrimSpace(mark.Mark) == "" {
+		return nil, errors.New("document: a draft needs its mark")
+	}
+	f.Code, f.VerifyURL, f.HistoryHead = hole, hole, hole
+	text, err := Canonical(f)
+	if err != nil {
+		return nil, err
+	}
+	p := newPDF(f, mark.Mark)
+	// The mark across the page, light, under the text.
+	p.SetFont("DejaVu", "B", 64)
+	p.SetTextColor(225, 225, 225)
+	p.TransformBegin()
+	p.TransformRotate(45, 105, 160)
+	w := p.GetStringWidth(mark.Mark)
+	p.Text(105-w/2, 160, mark.Mark)
+	p.TransformEnd()
+	p.SetTextColor(0, 0, 0)
+	// And above the title, where the QR code of a signed one is.
+	p.SetFont("DejaVu", "B", 14)
+	p.SetXY(145, 20)
+	p.MultiCell(45, 7, mark.Mark, "1", "C", false)
+	p.SetXY(20, 18)
+	if err := body(p, f, text, func(l string) bool { return !strings.Contains(l, hole) }); err != nil {
+		return nil, err
+	}
+	if mark.Note != "" {
+		p.Ln(6)
+		p.SetFont("DejaVu", "B", 10.5)
+		p.MultiCell(0, 5.5, mark.Note, "", "L", false)
+	}
+	return output(p)
+}
+
+// DraftFacts are the facts of revision rev of s as presented to the client:
+// the revision's draft (the one its to_sign bytes carry), the parties and
+// the notary, dated when it was presented. The place and template version
+// are those the act recorded, else legacy's place with the current version.
+// ok is false if rev is not a presented revision.
+func DraftFacts(s *act.State, rev int, legacy act.DocumentInputs) (f Facts, ok bool) {
+	if rev < 1 || rev > len(s.Revisions) {
+		return Facts{}, false
+	}
+	r := s.Revisions[rev-1]
+	in := s.DocumentInputs
+	if in.Format == 0 {
+		in = legacy
+		in.Format = CurrentFormat()
+	}
+	d := r.Draft
+	f = Facts{
+		ActID: s.ID, Date: r.At.UTC(), Place: in.Place, Format: in.Format,
+		Principal:      Person{IIN: s.Principal.IIN, Name: s.Principal.Name},
+		Attorney:       Person{IIN: s.Attorney.IIN, Name: s.Attorney.Name},
+		Notary:         Notary{Name: s.Notary.Name, IIN: s.Notary.IIN},
+		RegistryNumber: d.RegistryNumber, Powers: d.Powers, PowersKK: d.PowersKK,
+		TermMonths: d.TermMonths, StateDuty: d.StateDuty, ServicesFee: d.ServicesFee,
+	}
+	if f.Attorney.Name == "" && s.Consent != nil {
+		f.Attorney.Name = s.Consent.SignerName
+	}
+	return f, true
+}
+
+func newPDF(f Facts, title string) *fpdf.Fpdf {
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetTitle(title, true)
+	p.SetCreator("Senim", true)
+	p.SetCatalogSort(true) // reproducible output: verify re-renders and compares
+	p.SetCreationDate(f.Date)
+	p.SetModificationDate(f.Date)
+	p.AddUTF8FontFromBytes("DejaVu", "", fontRegular)
+	p.AddUTF8FontFromBytes("DejaVu", "B", fontBold)
+	p.SetMargins(20, 18, 20)
+	p.AddPage()
+	return p
+}
+
+// body sets the canonical text: the title, the subtitle and the code line
+// apart, then the rest. keep, if not nil, says which lines are shown.
+func body(p *fpdf.Fpdf, f Facts, text []byte, keep func(string) bool) error {
+	lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
+	if len(lines) < 5 { // the layout below sets the first lines apart
+		return fmt.Errorf("document: template version %d has %d lines, the PDF needs 5", f.Format, len(lines))
+	}
+	shown := func(l string) bool { return keep == nil || keep(l) }
+	p.SetFont("DejaVu", "B", 15)
+	p.MultiCell(125, 8, lines[0], "", "L", false)
+	p.SetFont("DejaVu", "", 9.5)
+	p.MultiCell(125, 5, lines[1], "", "L", false)
+	p.Ln(3)
+	if shown(lines[3]) {
+		p.SetFont("DejaVu", "B", 11)
+		p.MultiCell(125, 6, lines[3], "", "L", false)
+	}
+	p.SetFont("DejaVu", "", 10.5)
+	p.SetY(58)
+	lineHeight := 5.5
+	for _, l := range lines[4:] {
+		if l == "" {
+			p.Ln(3)
+			continue
+		}
+		if f.Format >= FormatV2 && l == technicalBlock {
+			// Hashes and addresses are for checking, not for reading.
+			p.SetFont("DejaVu", "", 7)
+			lineHeight = 3.6
+		}
+		if !shown(l) {
+			continue
+		}
+		p.MultiCell(0, lineHeight, l, "", "L", false)
+	}
+	return nil
+}
+
+func output(p *fpdf.Fpdf) ([]byte, error) {
 	var out bytes.Buffer
 	if err := p.Output(&out); err != nil {
 		return nil, fmt.Errorf("document: pdf: %w", err)

@@ -166,6 +166,13 @@ type ToSignQuery struct {
 	Draft json.RawMessage `json:"draft,omitempty"`
 }
 
+// DocumentQuery is the document query's body. Empty (or no body) asks for
+// the signed act's document; Draft asks for the PDF of that presented
+// revision, marked as a draft, before it is signed.
+type DocumentQuery struct {
+	Draft int `json:"draft,omitempty"`
+}
+
 // ToSign is the answer: base64 bytes to sign (format cms, decode true,
 // encapsulate true in NCALayer's terms).
 type ToSign struct {
@@ -345,4 +352,7 @@ const (
 	CodeBadQuery = "bad_query"
 	// CodeNotWaiting answers queue_position when the act has no call waiting.
 	CodeNotWaiting = "not_waiting"
+	// CodeNotPresented refuses a draft's PDF for a revision the notary has
+	// not presented (the document query with draft).
+	CodeNotPresented = "not_presented"
 )

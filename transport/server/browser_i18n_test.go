@@ -267,6 +267,17 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	nTab.click("notary.present", 0)
 	cTab.until("the client does not see the draft in full", `!!document.querySelector('.draft .doc') && document.querySelector('.draft .doc').textContent.includes('Управлять и распоряжаться автомобилем')`)
 	sc.shot(cTab, "client-draft", phone)
+	// The draft as a PDF: the app saves what the server answered through
+	// a download link, caught here rather than followed.
+	for _, b := range []struct {
+		tab tab
+		key string
+	}{{cTab, "client.draft.pdf"}, {nTab, "notary.draft.pdf"}} {
+		b.tab.js(`window.__saved = null; const follow = HTMLAnchorElement.prototype.click;
+			HTMLAnchorElement.prototype.click = function () { if (this.download) { window.__saved = this.href; return; } return follow.call(this); }`)
+		b.tab.click(b.key, 0)
+		b.tab.until("the draft's PDF was not saved", `(window.__saved || '').startsWith('data:application/pdf;base64,JVBERi0')`) // %PDF-
+	}
 	cTab.click("client.approve", 0)
 	nTab.until("not approved", `window.senim.state.approved === 1`)
 	nTab.click("notary.invoice", 0)

@@ -249,6 +249,17 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 			PDF: func(st *act.State) ([]byte, error) {
 				return document.PDF(document.FactsOf(st, legacy), document.SignatureOf(st))
 			},
+			DraftPDF: func(st *act.State, rev int) ([]byte, error) {
+				f, ok := document.DraftFacts(st, rev, legacy)
+				if !ok {
+					return nil, fmt.Errorf("revision %d is not presented", rev)
+				}
+				mark, err := draftMark()
+				if err != nil {
+					return nil, err
+				}
+				return document.DraftPDF(f, mark)
+			},
 			Resume:        actors.NewResumeStore(cfg.Session.ResumeTTL.Std(), cfg.Session.ResumeMax),
 			Summaries:     actors.NewSummaryCache(actors.DefaultSummaryCacheSize),
 			QueueEstimate: cfg.Session.QueueEstimate.Std(),
@@ -593,4 +604,25 @@ func (s *Server) bankCallback(w http.ResponseWriter, r *http.Request) {
 		metrics.BankCallbacks.WithLabelValues(res.Code).Inc()
 		writeJSON(w, http.StatusConflict, map[string]string{"code": res.Code, "message": res.Message})
 	}
+}
+
+// draftMark is how a draft's PDF is marked, in the document's languages
+// (Russian and Kazakh), from the pages catalogs: draft.mark and draft.note.
+func draftMark() (document.DraftMark, error) {
+	c, err := web.PageCatalogs()
+	if err != nil {
+		return document.DraftMark{}, err
+	}
+	both := func(key string) string {
+		ru, kk := c["ru"][key], c["kk"][key]
+		if ru == "" || kk == "" {
+			return ""
+		}
+		return ru + " / " + kk
+	}
+	m := document.DraftMark{Mark: both("draft.mark"), Note: both("draft.note")}
+	if m.Mark == "" {
+		return m, errors.New("server: the pages catalogs lack draft.mark")
+	}
+	return m, nil
 }

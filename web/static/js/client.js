@@ -127,6 +127,8 @@ function draftReview(s, cur) {
   const show = (b64) => holder.replaceChildren(documentView(b64, s));
   if (S.preview && S.preview.key === key) show(S.preview.data);
   else query('to_sign', S.act, { what: 'draft', revision: cur.number }).then((r) => { S.preview = { key, data: r.data }; show(r.data); }).catch(() => {});
+  // The same text laid out as the document, marked as a draft.
+  box.append(el('div', { class: 'row' }, button('client.draft.pdf', () => downloadDraftPDF(cur.number), { kind: 'secondary' })));
   if (approved) { box.append(tx('p', 'client.draft.approved', null, { class: 'ok' })); return box; }
   box.append(el('div', { class: 'row' }, button('client.approve', async () => {
     // Sign exactly the bytes on screen.
@@ -198,6 +200,15 @@ export function signedBlock(s, principal) {
 async function downloadPDF() {
   const d = await query('document', S.act);
   const link = el('a', { href: 'data:application/pdf;base64,' + d.pdf, download: d.code + '.pdf' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// downloadDraftPDF saves a presented revision's PDF, marked as a draft.
+async function downloadDraftPDF(n) {
+  const d = await query('document', S.act, { draft: n });
+  const link = el('a', { href: 'data:application/pdf;base64,' + d.pdf, download: 'draft-' + S.act.slice(0, 8) + '-' + n + '.pdf' });
   document.body.append(link);
   link.click();
   link.remove();

@@ -328,6 +328,15 @@ function livePreview(s, holder, errEl) {
   }, 400);
 }
 
+// saveDraftPDF saves revision n's PDF, marked as a draft, as the client sees it.
+async function saveDraftPDF(id, n) {
+  const d = await query('document', id, { draft: n });
+  const link = el('a', { href: 'data:application/pdf;base64,' + d.pdf, download: 'draft-' + id.slice(0, 8) + '-' + n + '.pdf' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 function revisions(s) {
   const revs = s.revisions || [];
   const box = el('section', { class: 'revisions', 'aria-labelledby': 'revTitle' }, el('h3', { id: 'revTitle', text: t('notary.revisions.title') }));
@@ -340,7 +349,8 @@ function revisions(s) {
   }
   const cur = revs[revs.length - 1];
   const holder = el('div', { class: 'preview' });
-  box.append(el('h4', { text: t('notary.preview') }), holder);
+  box.append(el('h4', { text: t('notary.preview') }), holder,
+    el('div', { class: 'row' }, button('notary.draft.pdf', () => saveDraftPDF(s.id, cur.number), { kind: 'secondary' })));
   const key = s.id + ':' + cur.number;
   if (S.preview && S.preview.key === key) holder.append(documentView(S.preview.data, s));
   else query('to_sign', s.id, { what: 'draft', revision: cur.number }).then((r) => { S.preview = { key, data: r.data }; renderAct(); }).catch(() => {});
