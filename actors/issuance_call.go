@@ -32,6 +32,9 @@ type IssuanceJoin struct {
 	Actor   issuance.Actor
 	Session *actor.PID
 	Tag     string
+	// Offers: the app makes the first offer for what it sends
+	// (sfu.JoinOptions.Offers), as the browser app does for simulcast.
+	Offers bool
 }
 
 func (m IssuanceJoin) appID() string { return m.AppID }
@@ -42,6 +45,7 @@ type issuanceCallJoin struct {
 	Participant string
 	Session     *actor.PID
 	Tag         string
+	Offers      bool
 }
 
 // issuanceCallOver closes an application's room.
@@ -91,7 +95,7 @@ func (a *appActor) joinCall(c *actor.Context, m IssuanceJoin) {
 	case a.idep.calls == nil:
 		fail(CodeMediaUnavailable, "this server runs no video calls")
 	default:
-		c.Send(a.idep.calls, issuanceCallJoin{AppID: a.id, Participant: callParticipant(m.Actor), Session: m.Session, Tag: m.Tag})
+		c.Send(a.idep.calls, issuanceCallJoin{AppID: a.id, Participant: callParticipant(m.Actor), Session: m.Session, Tag: m.Tag, Offers: m.Offers})
 	}
 }
 
@@ -170,7 +174,7 @@ func (k *issuanceCalls) Receive(c *actor.Context) {
 		}
 		// The session hears joined before the room's first offer.
 		c.Send(m.Session, out)
-		if err := r.room.Join(m.Participant); err != nil {
+		if err := r.room.JoinWith(m.Participant, sfu.JoinOptions{Offers: m.Offers}); err != nil {
 			c.Send(m.Session, MediaOut{ActID: m.AppID, Code: CodeInternal, Message: err.Error()})
 		}
 	case issuanceSignal:
@@ -311,6 +315,8 @@ func (k *issuanceCalls) signal(c *actor.Context, m IssuanceMediaIn) {
 	}
 	var err error
 	switch m.Kind {
+	case "offer":
+		err = r.room.Offer(m.Participant, m.SDP)
 	case "answer":
 		err = r.room.Answer(m.Participant, m.SDP)
 	case "candidate":
@@ -322,7 +328,7 @@ func (k *issuanceCalls) signal(c *actor.Context, m IssuanceMediaIn) {
 		delete(r.sessions, m.Participant)
 	}
 	switch {
-	case err != nil && m.Kind == "answer":
+	case err != nil && (m.Kind == "answer" || m.Kind == "offer"):
 		c.Send(m.Session, MediaOut{ActID: m.AppID, Tag: m.Tag, Code: CodeBadSDP, Message: err.Error()})
 	case err != nil && m.Kind == "candidate":
 		c.Send(m.Session, MediaOut{ActID: m.AppID, Tag: m.Tag, Code: CodeBadCandidate, Message: err.Error()})

@@ -872,14 +872,14 @@ func (s *sessionActor) issuanceMedia(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		s.inFlight[env.ID] = "join"
-		c.Send(s.sd.Sys.Issuance(), IssuanceJoin{AppID: env.Act, Actor: by, Session: c.PID(), Tag: env.ID})
+		c.Send(s.sd.Sys.Issuance(), IssuanceJoin{AppID: env.Act, Actor: by, Session: c.PID(), Tag: env.ID, Offers: m.Offers})
 		return
 	}
 	in := IssuanceMediaIn{AppID: env.Act, Participant: callParticipant(by), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
 	switch m.Kind {
-	case "answer":
-		if m.SDP == "" {
-			s.fail(env, CodeBadSDP, "an answer needs sdp")
+	case "answer", "offer":
+		if m.SDP == "" || len(m.SDP) > maxSDP {
+			s.fail(env, CodeBadSDP, "an %s needs sdp, of at most %d bytes", m.Kind, maxSDP)
 			return
 		}
 	case "candidate":
