@@ -111,3 +111,22 @@ func TestStaffRolesOfNotaries(t *testing.T) {
 		t.Fatalf("the act is with %q, want dana", s.Notary.ID)
 	}
 }
+
+// Turning a notary's account into a staff one ends its notary sessions:
+// they would keep the desk and acts the account no longer has.
+func TestAccountKindChangeEndsSessions(t *testing.T) {
+	w := recheckWorld(t)
+	aliya := w.notaryIn("aliya", "aliya-password")
+	bolat := w.notaryIn("bolat", "bolat-password")
+	if err := accounts.Add(server.AccountsPath(w.dir), accounts.Notary{Login: "aliya", Name: "Алия Нотариус", IIN: notaryIIN,
+		Roles: []string{accounts.RoleModerator}}, "aliya-password", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.Accounts.Refresh()
+	closedWith(t, aliya, "account_removed")
+	alive(t, w, bolat)
+	// Signing in again, aliya is staff now.
+	if wel, err := w.dial().SignInPassword(w.ctx(), "aliya", "aliya-password"); err != nil || wel.Role != "staff" {
+		t.Fatalf("aliya signed in again as %+v, %v; want staff", wel, err)
+	}
+}
