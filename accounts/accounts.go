@@ -35,13 +35,18 @@ type Notary struct {
 	// Hash is "argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>".
 	Hash    string    `json:"hash"`
 	Created time.Time `json:"created"`
-	// Roles are the account's duties in remote EDS issuance besides the
-	// notary's: RoleRegistrar, RoleModerator. None: a notary only.
+	// Roles are the account's duties: RoleNotary, and the staff roles of
+	// remote EDS issuance RoleRegistrar, RoleModerator. None (every account
+	// made before roles existed): a notary only. Staff roles without
+	// RoleNotary: staff only, never a notary.
 	Roles []string `json:"roles,omitempty"`
 }
 
-// The staff roles of remote EDS issuance an account may have.
+// The roles an account may have.
 const (
+	// RoleNotary is the notary's: the notaries' desk, acts, the register.
+	// An account with no roles has it.
+	RoleNotary = "notary"
 	// RoleRegistrar takes the registration video calls of applicants whose
 	// phone is not in the mobile-citizen database.
 	RoleRegistrar = "registrar"
@@ -49,8 +54,38 @@ const (
 	RoleModerator = "moderator"
 )
 
-// ValidRole reports whether r is a staff role.
-func ValidRole(r string) bool { return r == RoleRegistrar || r == RoleModerator }
+// ValidRole reports whether r is a role an account may have.
+func ValidRole(r string) bool { return r == RoleNotary || StaffRole(r) }
+
+// StaffRole reports whether r is a staff role of remote EDS issuance.
+func StaffRole(r string) bool { return r == RoleRegistrar || r == RoleModerator }
+
+// IsNotary reports whether the account acts as a notary: it has no roles
+// (the default), or RoleNotary among them.
+func (n Notary) IsNotary() bool {
+	return len(n.Roles) == 0 || n.HasRole(RoleNotary)
+}
+
+// HasRole reports whether role is among the account's roles as written.
+func (n Notary) HasRole(role string) bool {
+	for _, r := range n.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// StaffRoles are the account's staff roles, in its order.
+func (n Notary) StaffRoles() []string {
+	var out []string
+	for _, r := range n.Roles {
+		if StaffRole(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // ErrBadLogin is returned for an unknown login or a wrong password alike.
 var ErrBadLogin = errors.New("accounts: wrong login or password")
@@ -237,7 +272,7 @@ func Add(path string, n Notary, password string, now time.Time) error {
 	}
 	for _, r := range n.Roles {
 		if !ValidRole(r) {
-			return fmt.Errorf("accounts: role %q: want %s or %s", r, RoleRegistrar, RoleModerator)
+			return fmt.Errorf("accounts: role %q: want %s, %s or %s", r, RoleNotary, RoleRegistrar, RoleModerator)
 		}
 	}
 	n.Hash, n.Created = HashPassword(password), now.UTC()

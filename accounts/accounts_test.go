@@ -117,3 +117,28 @@ func TestStaffRolesAreKeptAndChecked(t *testing.T) {
 		t.Fatal("an unknown role was accepted")
 	}
 }
+
+// An account is a notary with no roles (every account made before roles
+// existed) or with the notary role; staff roles alone make staff only.
+func TestNotaryOrStaff(t *testing.T) {
+	for _, c := range []struct {
+		roles  []string
+		notary bool
+		staff  []string
+	}{
+		{nil, true, nil},
+		{[]string{RoleNotary}, true, nil},
+		{[]string{RoleModerator}, false, []string{RoleModerator}},
+		{[]string{RoleRegistrar, RoleModerator}, false, []string{RoleRegistrar, RoleModerator}},
+		{[]string{RoleModerator, RoleNotary}, true, []string{RoleModerator}},
+	} {
+		n := Notary{Roles: c.roles}
+		if n.IsNotary() != c.notary || strings.Join(n.StaffRoles(), ",") != strings.Join(c.staff, ",") {
+			t.Errorf("roles %v: notary %v staff %v, want %v %v", c.roles, n.IsNotary(), n.StaffRoles(), c.notary, c.staff)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "notaries.json")
+	if err := Add(p, Notary{Login: "dana", Name: "Дана", IIN: "791028302728", Roles: []string{RoleNotary, RoleModerator}}, "dana-password", time.Now()); err != nil {
+		t.Fatalf("notary and moderator: %v", err)
+	}
+}

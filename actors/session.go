@@ -358,6 +358,9 @@ func (s *sessionActor) inbound(c *actor.Context, frame []byte) {
 		s.fail(env, protocol.CodeNotSignedIn, "sign in first")
 		return
 	}
+	if s.staffOnly(env) {
+		return
+	}
 	switch env.Type {
 	case protocol.TypeCommand, protocol.TypeQuery, protocol.TypeSubscribe:
 		if !s.admit(env) {

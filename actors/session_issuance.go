@@ -32,7 +32,8 @@ import (
 // An applicant has no EDS: start gives them an application token, and the
 // session speaks for the applications whose token it was given (start or
 // resume). Staff are accounts with the registrar or moderator role, signed
-// in with their password; approvers are people signed in with their EDS.
+// in with their password (as staff, or as notary if the account also has
+// the notary role); approvers are people signed in with their EDS.
 
 // issuanceSession is a session's issuance state.
 type issuanceSession struct {
@@ -507,16 +508,17 @@ func writeSynced(path string, b []byte) (err error) {
 	return f.Close()
 }
 
-// staffRoles are the roles of the signed-in notary account, if any.
+// staffRoles are the staff roles of the signed-in account (notary or
+// staff), if any: a notary's account without them has none.
 func (s *sessionActor) staffRoles() []string {
-	if !s.signedIn || s.me.Role != act.RoleNotary || s.sd.Accounts == nil {
+	if !s.signedIn || (s.me.Role != act.RoleNotary && s.me.Role != act.RoleStaff) || s.sd.Accounts == nil {
 		return nil
 	}
 	n, ok := s.sd.Accounts.Get(s.me.ID)
-	if !ok {
+	if !ok || accountRole(n) != s.me.Role {
 		return nil
 	}
-	return n.Roles
+	return n.StaffRoles()
 }
 
 // staff is the session's actor for a staff request needing role.

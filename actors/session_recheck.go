@@ -34,11 +34,15 @@ func (s *sessionActor) recheck() {
 		}
 		code, why = string(pki.CodeOf(err)), "the sign-in certificate is no longer accepted"
 		s.log.Warn().Err(err).Str("code", code).Msg("closing the session: sign-in certificate refused on recheck")
-	case s.me.Role == act.RoleNotary:
-		if _, ok := s.sd.Accounts.Get(s.me.ID); ok {
+	case s.me.Role == act.RoleNotary || s.me.Role == act.RoleStaff:
+		n, ok := s.sd.Accounts.Get(s.me.ID)
+		if ok && accountRole(n) == s.me.Role {
 			return
 		}
 		code, why = protocol.CodeAccountRemoved, "the notary's account was removed"
+		if ok {
+			why = "the account's roles changed: sign in again"
+		}
 		s.log.Warn().Str("code", code).Msg("closing the session: notary account removed")
 	default:
 		return

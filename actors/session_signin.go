@@ -120,7 +120,7 @@ func (s *sessionActor) welcome(env protocol.Envelope) {
 	s.log = s.log.With().Str("who", s.deps.who(s.me)).Logger()
 	s.log.Info().Msg("signed in")
 	w := protocol.Welcome{Role: string(s.me.Role), Name: s.me.Name}
-	if s.me.Role == act.RoleNotary {
+	if s.me.Role == act.RoleNotary || s.me.Role == act.RoleStaff {
 		w.Login, w.IIN = s.me.ID, s.me.IIN
 	} else {
 		w.IIN = s.me.IIN
@@ -160,14 +160,20 @@ func (s *sessionActor) resume(c *actor.Context, env protocol.Envelope, in protoc
 			return false
 		}
 		s.cert, s.certChain = e.cert, e.chain
-	case e.who.Role == act.RoleNotary:
+	case e.who.Role == act.RoleNotary || e.who.Role == act.RoleStaff:
 		n, ok := s.sd.Accounts.Get(e.who.ID)
 		if !ok {
 			s.fail(env, protocol.CodeAccountRemoved, "the notary's account was removed")
 			return false
 		}
+		if accountRole(n) != e.who.Role {
+			s.fail(env, protocol.CodeAccountRemoved, "the account's roles changed since; sign in again")
+			return false
+		}
 		e.who.IIN, e.who.Name = n.IIN, n.Name
-		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+		if e.who.Role == act.RoleNotary {
+			c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+		}
 	default:
 		s.fail(env, protocol.CodeResumeExpired, "the resume token is unknown, used, expired or for another role; sign in again")
 		return false
@@ -316,9 +322,32 @@ func (s *sessionActor) passwordChecked(c *actor.Context, m passwordChecked) {
 		return
 	}
 	n := m.notary
-	s.me = act.Actor{Role: act.RoleNotary, ID: n.Login, IIN: n.IIN, Name: n.Name}
-	c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	s.me = act.Actor{Role: accountRole(n), ID: n.Login, IIN: n.IIN, Name: n.Name}
+	if s.me.Role == act.RoleNotary {
+		c.Send(s.sd.Sys.Operators(), OperatorJoin{Login: n.Login, Session: c.PID()})
+	}
 	s.welcome(m.env)
+}
+
+// accountRole is the role an account signs in with: notary if it is a
+// notary's (no roles, or notary among them), staff if its roles are only
+// staff roles (registrar, moderator). Staff have no notary capability.
+func accountRole(n accounts.Notary) act.Role {
+	if n.IsNotary() {
+		return act.RoleNotary
+	}
+	return act.RoleStaff
+}
+
+// staffOnly refuses a staff session everything of the notaries' and the
+// parties' (acts, their queries and media, operator mode on the notaries'
+// desk) and reports whether it did.
+func (s *sessionActor) staffOnly(env protocol.Envelope) bool {
+	if s.me.Role != act.RoleStaff {
+		return false
+	}
+	s.fail(env, string(act.CodeForbidden), "a staff account (registrar, moderator) is not a notary: it works only on issuance")
+	return true
 }
 
 // retryMS is a retry-after in whole milliseconds, at least 1.

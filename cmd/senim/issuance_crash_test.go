@@ -280,6 +280,11 @@ func TestNotaryAddWithStaffRoles(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"moderator"`) || !strings.Contains(string(b), `"registrar"`) {
 		t.Fatalf("roles not stored: %s %v", b, err)
 	}
+	mustCLI(t, data, "notary", "add", "--login", "erlan", "--name", "Ерлан Нотариус", "--iin", "791028302728",
+		"--password", "erlan-password", "--roles", "notary,moderator")
+	if b, err := os.ReadFile(server.AccountsPath(data)); err != nil || !strings.Contains(string(b), `"notary"`) {
+		t.Fatalf("the notary role not stored: %s %v", b, err)
+	}
 	if out, code := cli(t, data, "notary", "add", "--login", "eve", "--name", "Eve", "--iin", "791028302728",
 		"--password", "eve-password-1", "--roles", "admin"); code == 0 || !strings.Contains(out, "role") {
 		t.Fatalf("an unknown role: exit %d\n%s", code, out)

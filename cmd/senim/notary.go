@@ -18,7 +18,7 @@ var notaryAccounts = accountKind{
 	flags: func(fs *flag.FlagSet) (func(path, login, name, pw string, now time.Time) error, func() bool) {
 		id := fs.String("iin", "", "the notary's IIN: their EDS must carry it")
 		license := fs.String("license", "", "licence number")
-		roles := fs.String("roles", "", "staff roles of remote EDS issuance, comma-separated: registrar, moderator")
+		roles := fs.String("roles", "", "comma-separated: notary, registrar, moderator (remote EDS issuance staff); none is notary. Staff roles without notary make a staff account that cannot act as a notary")
 		add := func(path, login, name, pw string, now time.Time) error {
 			var rs []string
 			for _, r := range strings.Split(*roles, ",") {

@@ -14,6 +14,10 @@ const (
 	RoleNotary   Role = "notary"   // a notary in operator mode, signed in with login and password
 	RoleBank     Role = "bank"     // the bank's payment callback
 	RoleSystem   Role = "system"   // Senim itself (the desk, timers)
+	// RoleStaff is a registrar or moderator of remote EDS issuance whose
+	// account is not also a notary's: it has no part in any act, and
+	// authorize refuses it every command.
+	RoleStaff Role = "staff"
 )
 
 // Actor is who sends a command. For clients and attorneys IIN is taken from

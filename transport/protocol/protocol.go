@@ -140,6 +140,8 @@ type SignIn struct {
 
 // Welcome is the body of a welcome message.
 type Welcome struct {
+	// Role is client, attorney, notary, or staff (an account of registrar
+	// or moderator roles only, which is no notary).
 	Role  string `json:"role"`
 	IIN   string `json:"iin,omitempty"`
 	Login string `json:"login,omitempty"`

@@ -65,6 +65,14 @@ async function resume() {
 }
 
 async function welcome(me) {
+  if (me.role === 'staff') {
+    // A registrar's or moderator's account is not a notary's: its desk is
+    // the staff page (/issuance/staff.html).
+    try { sessionStorage.removeItem(RESUME); } catch { /* nothing kept */ }
+    S.session.close();
+    S.session = null;
+    throw Object.assign(new Error('staff account'), { code: 'staff_account' });
+  }
   S.me = me;
   if (me.resume_token) {
     try { sessionStorage.setItem(RESUME, me.resume_token); } catch { /* reload will ask for a signature */ }
