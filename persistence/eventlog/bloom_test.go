@@ -34,7 +34,7 @@ func fillCommands(tb testing.TB, l *Log, streams, perFlush, flushes int) int {
 			for s := 0; s < streams; s++ {
 				_, err := l.Append(ctx, AppendRequest{Stream: benchStream(s), ExpectedSeq: seq[s],
 					CommandID: fmt.Sprintf("cmd-%06d", n), CommandActor: "client:871008401427",
-					Events:    []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: at, Payload: benchPayload}}, TrustedPayloads: true})
+					Events: []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: at, Payload: benchPayload}}, TrustedPayloads: true})
 				if err != nil {
 					tb.Fatal(err)
 				}
@@ -102,7 +102,7 @@ func TestBloomFilterStoresCompatible(t *testing.T) {
 			}
 			if _, err := l.Append(ctx, AppendRequest{Stream: s, ExpectedSeq: head,
 				CommandID: fmt.Sprintf("r%d-%d", i/4, i%4), CommandActor: "client:871008401427",
-				Events:    []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: time.Now(), Payload: benchPayload}}}); err != nil {
+				Events: []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: time.Now(), Payload: benchPayload}}}); err != nil {
 				t.Fatalf("round %d: append %d: %v", round, i, err)
 			}
 		}
