@@ -21,32 +21,40 @@ func noFilters(po *pebble.Options) {
 // meets all of them.
 func noCompactions(po *pebble.Options) { po.DisableAutomaticCompactions = true }
 
-// fillCommands appends streams×perFlush commands per flush, flushes times
-// times, and returns the number of commands per stream.
+// fillCommands appends perFlush commands to each of streams streams (one
+// writer a stream, so that their appends share syncs), flushes, and does
+// that flushes times; it returns the number of commands per stream, whose
+// ids are cmd-000000 on.
 func fillCommands(tb testing.TB, l *Log, streams, perFlush, flushes int) int {
 	tb.Helper()
 	ctx := context.Background()
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-	seq := make([]uint64, streams)
-	n := 0
+	errs := make(chan error, streams)
 	for f := 0; f < flushes; f++ {
-		for i := 0; i < perFlush; i++ {
-			for s := 0; s < streams; s++ {
-				_, err := l.Append(ctx, AppendRequest{Stream: benchStream(s), ExpectedSeq: seq[s],
-					CommandID: fmt.Sprintf("cmd-%06d", n), CommandActor: "client:871008401427",
-					Events: []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: at, Payload: benchPayload}}, TrustedPayloads: true})
-				if err != nil {
-					tb.Fatal(err)
+		for s := 0; s < streams; s++ {
+			go func(s int) {
+				for i := f * perFlush; i < (f+1)*perFlush; i++ {
+					_, err := l.Append(ctx, AppendRequest{Stream: benchStream(s), ExpectedSeq: uint64(i),
+						CommandID: fmt.Sprintf("cmd-%06d", i), CommandActor: "client:871008401427",
+						Events: []Draft{{Type: "draft_presented", Actor: "client:871008401427", At: at, Payload: benchPayload}}, TrustedPayloads: true})
+					if err != nil {
+						errs <- err
+						return
+					}
 				}
-				seq[s]++
+				errs <- nil
+			}(s)
+		}
+		for range streams {
+			if err := <-errs; err != nil {
+				tb.Fatal(err)
 			}
-			n++
 		}
 		if err := l.Flush(); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	return n
+	return flushes * perFlush
 }
 
 // The sstables a log writes carry bloom filters, and a command look-up
@@ -118,7 +126,7 @@ func TestBloomFilterStoresCompatible(t *testing.T) {
 
 // BenchmarkCommandLookup: the command look-up of an append (Log.Command,
 // a point get on the command key, and on the legacy key when that misses)
-// on a store of 64 sstables in L0 (automatic compactions off), with and
+// on a store of 64 sstables in L0 (64 streams, 256 commands each) (automatic compactions off), with and
 // without bloom filters, in the same run:
 //
 //	go test ./persistence/eventlog -run '^$' -bench CommandLookup -count 3
@@ -135,7 +143,7 @@ func BenchmarkCommandLookup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := fillCommands(b, l, 16, 16, 64)
+		n := fillCommands(b, l, 64, 4, 64)
 		for _, kind := range []string{"miss", "hit"} {
 			b.Run(fmt.Sprintf("filter=%v/%s", filter, kind), func(b *testing.B) {
 				for i := 0; b.Loop(); i++ {
@@ -143,7 +151,7 @@ func BenchmarkCommandLookup(b *testing.B) {
 					if kind == "miss" {
 						id = fmt.Sprintf("new-%06d", i)
 					}
-					_, found, err := l.Command(benchStream(i%16), "client:871008401427", id)
+					_, found, err := l.Command(benchStream(i%64), "client:871008401427", id)
 					if err != nil || found != (kind == "hit") {
 						b.Fatalf("Command(%s) = %v, %v", id, found, err)
 					}
