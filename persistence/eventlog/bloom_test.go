@@ -18,8 +18,12 @@ func noFilters(po *pebble.Options) {
 }
 
 // noCompactions keeps every flushed sstable in L0, so that a point get
-// meets all of them.
-func noCompactions(po *pebble.Options) { po.DisableAutomaticCompactions = true }
+// meets all of them (and lets L0 grow past the 12 sublevels at which
+// pebble stalls writes for a compaction that would never come).
+func noCompactions(po *pebble.Options) {
+	po.DisableAutomaticCompactions = true
+	po.L0StopWritesThreshold = 1 << 20
+}
 
 // fillCommands appends perFlush commands to each of streams streams (one
 // writer a stream, so that their appends share syncs), flushes, and does
