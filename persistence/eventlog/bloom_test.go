@@ -130,38 +130,46 @@ func TestBloomFilterStoresCompatible(t *testing.T) {
 
 // BenchmarkCommandLookup: the command look-up of an append (Log.Command,
 // a point get on the command key, and on the legacy key when that misses)
-// on a store of 64 sstables in L0 (64 streams, 256 commands each) (automatic compactions off), with and
-// without bloom filters, in the same run:
+// with and without bloom filters, in the same run, on a store of 64
+// streams with 256 commands each written in 64 flushes: layout=l0 keeps
+// the 64 sstables in L0 (automatic compactions off, the worst case),
+// layout=compacted lets pebble compact them as it does in service.
 //
 //	go test ./persistence/eventlog -run '^$' -bench CommandLookup -count 3
 //
 // miss: a new command id (every fresh command, the common case); hit: a
-// retried one.
+// retried one (which also reads the command's events).
 func BenchmarkCommandLookup(b *testing.B) {
-	for _, filter := range []bool{false, true} {
-		o := Options{tune: noCompactions}
-		if !filter {
-			o.tune = func(po *pebble.Options) { noCompactions(po); noFilters(po) }
-		}
-		l, err := Open(b.TempDir(), o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := fillCommands(b, l, 64, 4, 64)
-		for _, kind := range []string{"miss", "hit"} {
-			b.Run(fmt.Sprintf("filter=%v/%s", filter, kind), func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					id := fmt.Sprintf("cmd-%06d", i%n)
-					if kind == "miss" {
-						id = fmt.Sprintf("new-%06d", i)
-					}
-					_, found, err := l.Command(benchStream(i%64), "client:871008401427", id)
-					if err != nil || found != (kind == "hit") {
-						b.Fatalf("Command(%s) = %v, %v", id, found, err)
-					}
+	for _, layout := range []string{"l0", "compacted"} {
+		for _, filter := range []bool{false, true} {
+			o := Options{tune: func(po *pebble.Options) {
+				if layout == "l0" {
+					noCompactions(po)
 				}
-			})
+				if !filter {
+					noFilters(po)
+				}
+			}}
+			l, err := Open(b.TempDir(), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := fillCommands(b, l, 64, 4, 64)
+			for _, kind := range []string{"miss", "hit"} {
+				b.Run(fmt.Sprintf("layout=%s/filter=%v/%s", layout, filter, kind), func(b *testing.B) {
+					for i := 0; b.Loop(); i++ {
+						id := fmt.Sprintf("cmd-%06d", i%n)
+						if kind == "miss" {
+							id = fmt.Sprintf("new-%06d", i)
+						}
+						_, found, err := l.Command(benchStream(i%64), "client:871008401427", id)
+						if err != nil || found != (kind == "hit") {
+							b.Fatalf("Command(%s) = %v, %v", id, found, err)
+						}
+					}
+				})
+			}
+			l.Close()
 		}
-		l.Close()
 	}
 }
