@@ -373,20 +373,21 @@ func deskNews(s *act.State, events []act.Event) []any {
 }
 
 // ReplayStream rebuilds an act's state from its stream.
-// Its hash chain is checked first (ReadVerified): a history altered on
-// disk gives ErrBrokenChain, never a state.
+// Its hash chain is checked as it goes (ReplayVerified): a history
+// altered on disk gives ErrBrokenChain, never a state. Each payload is
+// borrowed: json.Unmarshal in DecodeEvent copies what it keeps.
 func ReplayStream(log *eventlog.Log, stream string) (act.State, error) {
-	recs, err := log.ReadVerified(stream)
-	if err != nil {
-		return act.State{}, err
-	}
 	var s act.State
-	for _, r := range recs {
+	err := log.ReplayVerified(stream, func(r eventlog.Record) error {
 		e, err := act.DecodeEvent(r.Type, r.Payload)
 		if err != nil {
-			return act.State{}, err
+			return err
 		}
 		s = act.Apply(s, e)
+		return nil
+	})
+	if err != nil {
+		return act.State{}, err
 	}
 	return s, nil
 }

@@ -400,18 +400,21 @@ func (a *appActor) failure() (string, string) {
 func (a *appActor) load() {
 	a.state, a.seq = issuance.State{}, 0
 	a.applied = map[cmdKey]appliedCmd{}
-	recs, err := a.deps.Log.ReadVerified(IssuanceStreamOf(a.id))
-	for _, r := range recs {
-		e, derr := issuance.DecodeEvent(r.Type, r.Payload)
-		if derr != nil {
-			err = derr
-			break
+	// Payloads are borrowed (ReplayVerified): DecodeEvent's json.Unmarshal
+	// copies what it keeps, and note keeps no payload. The chain is checked
+	// as the records go, so an error discards what was applied before it.
+	err := a.deps.Log.ReplayVerified(IssuanceStreamOf(a.id), func(r eventlog.Record) error {
+		e, err := issuance.DecodeEvent(r.Type, r.Payload)
+		if err != nil {
+			return err
 		}
 		a.state = issuance.Apply(a.state, e)
 		a.note(r)
-	}
+		return nil
+	})
 	if err != nil {
 		a.state, a.seq = issuance.State{}, 0
+		a.applied = map[cmdKey]appliedCmd{}
 		a.failCode, a.failMsg = loadFailure(err)
 		a.log.Error().Err(err).Str("code", a.failCode).Msg("replay failed")
 		return

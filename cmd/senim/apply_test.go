@@ -156,10 +156,10 @@ func TestClientApplyThenSignIn(t *testing.T) {
 	in.Env = append(os.Environ(), "SENIM_CONFIG=")
 	in.Dir = t.TempDir()
 	in.Stdin = strings.NewReader("quit\n")
-	// The exit status is not looked at: `senim client` may exit 1 as it
-	// quits (its push printer sees the connection it closes).
+	// A quit exits 0, without "connection closed" (the push printer sees
+	// the connection the client closes as it quits).
 	signedIn, err := in.CombinedOutput()
-	if !strings.Contains(string(signedIn), "signed in as client") || !strings.Contains(string(signedIn), id) {
+	if err != nil || strings.Contains(string(signedIn), "connection closed") || !strings.Contains(string(signedIn), "signed in as client") || !strings.Contains(string(signedIn), id) {
 		t.Fatalf("sign-in with the issued keys: %v\n%s", err, signedIn)
 	}
 }

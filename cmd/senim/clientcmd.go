@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/senim-kz/senim/client"
@@ -93,7 +94,11 @@ func cmdClient(args []string) error {
 		return err
 	}
 	fmt.Printf("signed in as %s %s %s%s. Type help.\n", w.Role, w.Name, w.IIN, w.Login)
-	go printPushes(c)
+	pushes := &pushPrinter{out: os.Stdout, lost: func() { os.Exit(1) }}
+	go pushes.run(c.Events(), c.Offers())
+	// Runs before the deferred c.Close: the connection closed on a quit
+	// or at the end of input is not a lost one.
+	defer pushes.quit()
 	r := &repl{c: c, signer: signer, role: *role, http: "http://" + *server, out: os.Stdout, egov: *egov}
 	sc := bufio.NewScanner(os.Stdin)
 	fmt.Print("> ")
@@ -106,20 +111,38 @@ func cmdClient(args []string) error {
 	return sc.Err()
 }
 
-func printPushes(c *client.Client) {
+// pushPrinter prints the events and offers the server pushes while the
+// prompt waits. A connection the server drops ends the program (lost:
+// exit 1, the prompt is blocked reading its input); one the program
+// closes after quit (quit first) ends only the printer.
+type pushPrinter struct {
+	out      io.Writer
+	lost     func()
+	quitting atomic.Bool
+}
+
+func (p *pushPrinter) quit() { p.quitting.Store(true) }
+
+func (p *pushPrinter) run(events, offers <-chan protocol.Envelope) {
 	for {
 		select {
-		case e, ok := <-c.Events():
+		case e, ok := <-events:
 			if !ok {
-				fmt.Println("\nconnection closed")
-				os.Exit(1)
-			}
-			fmt.Printf("\n<- event %s #%d %s by %s %s\n> ", e.Act, e.Seq, e.Name, e.Actor, e.Body)
-		case o, ok := <-c.Offers():
-			if !ok {
+				if p.quitting.Load() {
+					return
+				}
+				fmt.Fprintln(p.out, "\nconnection closed")
+				p.lost()
 				return
 			}
-			fmt.Printf("\n<- %s %s %s\n> ", o.Type, o.Act, o.Body)
+			fmt.Fprintf(p.out, "\n<- event %s #%d %s by %s %s\n> ", e.Act, e.Seq, e.Name, e.Actor, e.Body)
+		case o, ok := <-offers:
+			if !ok {
+				// Closed with events, which say what follows.
+				offers = nil
+				continue
+			}
+			fmt.Fprintf(p.out, "\n<- %s %s %s\n> ", o.Type, o.Act, o.Body)
 		}
 	}
 }

@@ -56,6 +56,13 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
+// Every sstable carries a bloom filter (10 bits a key) on every level: the
+// command look-up of each append is a point get, mostly for an id not yet
+// stored, and the filter answers it without reading a data block of each
+// sstable whose key range covers the key. Filters are optional for
+// reading, so stores written before them open unchanged (their sstables
+// gain filters as compactions rewrite them).
+//
 // # Reading
 //
 // Read and ReadVerified hand out records a caller may keep: each payload

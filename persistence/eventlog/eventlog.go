@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 )
@@ -27,6 +28,9 @@ type Options struct {
 	// ReadOnly opens the store without writing to it (senim check): no
 	// compactions, no flush after replaying the WAL; appends fail.
 	ReadOnly bool
+	// tune, if set, changes the pebble options last (tests and benchmarks:
+	// a store written without filters, as before them).
+	tune func(*pebble.Options)
 }
 
 // Log is an open event log. It is safe for concurrent use.
@@ -60,15 +64,33 @@ type streamHead struct {
 
 // Open opens (creating if needed) the log in dir.
 func Open(dir string, opts Options) (*Log, error) {
-	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, EventListener: corruptionListener(opts.Logger), ReadOnly: opts.ReadOnly}
-	if opts.FS != nil {
-		po.FS = opts.FS
-	}
+	po := pebbleOptions(opts)
 	db, err := openDB(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
 	}
 	return &Log{db: db}, nil
+}
+
+// pebbleOptions are the store's pebble options. Every level's sstables get
+// a bloom filter (10 bits a key, about 1% false positives): the command
+// look-up of every append is a point get that, without one, reads a block
+// of every sstable whose key range covers the key, and is mostly a miss (a
+// new command id). A filter is per sstable and only read, never required:
+// sstables written before carry none and are searched as before, and a
+// store written with filters opens and reads the same without them.
+func pebbleOptions(opts Options) *pebble.Options {
+	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, EventListener: corruptionListener(opts.Logger), ReadOnly: opts.ReadOnly}
+	if opts.FS != nil {
+		po.FS = opts.FS
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if opts.tune != nil {
+		opts.tune(po)
+	}
+	return po
 }
 
 // openDB is pebble.Open, with a Fatalf during the open (a damaged MANIFEST)
