@@ -27,7 +27,9 @@ func TestOpsDashboardInBrowser(t *testing.T) {
 	poll := func(what, expr string) {
 		t.Helper()
 		testtool.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
-			if !js[bool](t, bctx, expr) {
+			// A page between two documents (a sign-in redirect) has no
+			// elements yet: a condition that throws is polled again.
+			if !js[bool](t, bctx, `(() => { try { return !!(`+expr+`) } catch (e) { return false } })()`) {
 				return fmt.Errorf("%s; page: %.300q", what, js[string](t, bctx, `document.body ? document.body.innerText : ""`))
 			}
 			return nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -176,21 +177,27 @@ func heapAfterGC() (uint64, int) {
 }
 
 // slopeOf is the least-squares slope of ys over xs.
+// slopeOf is the Theil–Sen slope: the median of the slopes between every
+// pair of samples. A leak grows the heap at every step, so most pairs see
+// it; a bounded cache that fills once (a new, larger memtable; a pool) is a
+// single step, which least squares would read as growth and the median
+// does not.
 func slopeOf(xs, ys []float64) float64 {
-	if len(xs) < 2 {
+	var slopes []float64
+	for i := range xs {
+		for j := i + 1; j < len(xs); j++ {
+			if xs[j] != xs[i] {
+				slopes = append(slopes, (ys[j]-ys[i])/(xs[j]-xs[i]))
+			}
+		}
+	}
+	if len(slopes) == 0 {
 		return 0
 	}
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i]
-		my += ys[i]
+	sort.Float64s(slopes)
+	m := len(slopes) / 2
+	if len(slopes)%2 == 0 {
+		return (slopes[m-1] + slopes[m]) / 2
 	}
-	mx /= float64(len(xs))
-	my /= float64(len(xs))
-	var num, den float64
-	for i := range xs {
-		num += (xs[i] - mx) * (ys[i] - my)
-		den += (xs[i] - mx) * (xs[i] - mx)
-	}
-	return num / den
+	return slopes[m]
 }
