@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
@@ -77,26 +76,7 @@ func BuildApplication(recs []eventlog.Record, more ...File) ([]byte, error) {
 	}
 	mb, _ := json.MarshalIndent(m, "", "  ")
 	files[FileManifest] = mb
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
-	for _, n := range names {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: st.LastEventAt})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(files[n]); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return zipFiles(files, st.LastEventAt)
 }
 
 func certName(c issuance.Certificate) string {

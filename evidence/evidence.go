@@ -17,6 +17,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/act"
@@ -107,26 +108,7 @@ func Build(recs []eventlog.Record, place, publicURL string, more ...File) ([]byt
 	}
 	mb, _ := json.MarshalIndent(m, "", "  ")
 	files[FileManifest] = mb
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
-	for _, n := range names {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: st.SignedAt})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(files[n]); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return zipFiles(files, st.SignedAt)
 }
 
 func replay(recs []eventlog.Record) (act.State, error) {
@@ -414,4 +396,29 @@ func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
 		}
 	}
 	return items, nil
+}
+
+// zipFiles writes a package: every file, in name order, stamped with
+// modified, so the same contents always make the same bytes.
+func zipFiles(files map[string][]byte, modified time.Time) ([]byte, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, n := range names {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: modified})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(files[n]); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
