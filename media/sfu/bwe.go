@@ -28,11 +28,20 @@ import (
 // at that ceiling (nothing is lost or delayed) the room tries the next
 // layer up, no sooner than probeBackoff after the last step down, and
 // doubles that wait each time a try fails within probeFail.
+//
+// A paused subscriber's video comes back the same way: on a try, while the
+// estimate is still under Config.VideoPauseBelow (it cannot climb faster
+// than GCC's 8% a second). The try holds while the estimate does not back
+// off (GCC lowers it only on delay growth or loss): the video pauses again
+// once it falls under probeBackOff of its highest since the try, or when
+// it has not reached the floor within probeMax.
 const (
 	allocInterval   = 500 * time.Millisecond
 	probeBackoff    = 4 * time.Second
 	probeBackoffMax = time.Minute
 	probeFail       = 8 * time.Second
+	probeMax        = 25 * time.Second
+	probeBackOff    = 0.9
 	// headroom: a layer fits when its rate is at most this share of what
 	// the estimate leaves for video.
 	headroom = 0.9
@@ -136,6 +145,61 @@ func (r *Room) allocate(now time.Time) {
 	}
 }
 
+// videoPause is whether one subscriber's video is paused, and its tries to
+// bring it back.
+type videoPause struct {
+	weak      bool // video paused
+	resumedAt time.Time
+	nextProbe time.Time
+	backoff   time.Duration
+	// probing: the video came back on a try (the estimate under the floor);
+	// probePeak is the highest estimate since.
+	probing   bool
+	probePeak int64
+}
+
+// What a step changed.
+const (
+	pauseSame = iota
+	pauseVideo
+	resumeVideo
+)
+
+// step takes the subscriber's estimate est and the audio it gets (bits/s)
+// at now, with the floor pauseBelow and resumeAbove, and tells whether the
+// video pauses or comes back.
+func (v *videoPause) step(est, audio int64, now time.Time, pauseBelow, resumeAbove int64) int {
+	if v.probing {
+		v.probePeak = max(v.probePeak, est)
+		if est >= pauseBelow {
+			v.probing = false // the try held: the estimate reached the floor
+		}
+	}
+	switch {
+	case !v.weak && est < pauseBelow && (!v.probing ||
+		float64(est) < probeBackOff*float64(v.probePeak) || now.Sub(v.resumedAt) > probeMax):
+		failed := v.probing || now.Sub(v.resumedAt) < probeFail
+		v.weak, v.probing = true, false
+		if failed {
+			v.backoff = min(2*v.backoff, probeBackoffMax) // the video came back too soon
+		} else {
+			v.backoff = probeBackoff
+		}
+		v.nextProbe = now.Add(v.backoff)
+		return pauseVideo
+	case v.weak && est >= resumeAbove:
+		v.weak, v.resumedAt = false, now
+		return resumeVideo
+	case v.weak && !now.Before(v.nextProbe) && float64(est) >= 1.4*float64(audio):
+		// Audio alone cannot show more than 1.5 times itself: while the
+		// estimate sits at that ceiling, try the video again.
+		v.weak, v.resumedAt = false, now
+		v.probing, v.probePeak = true, est
+		return resumeVideo
+	}
+	return pauseSame
+}
+
 // allocatePeer chooses the layers of one subscriber (under the room's lock).
 func (r *Room) allocatePeer(p *peer, now time.Time) {
 	est := p.bw.estimate(now)
@@ -155,23 +219,11 @@ func (r *Room) allocatePeer(p *peer, now time.Time) {
 			videos++
 		}
 	}
-	switch {
-	case !p.weak && est < int64(cfg.VideoPauseBelow):
-		p.weak = true
+	switch p.pause.step(est, audio, now, int64(cfg.VideoPauseBelow), int64(cfg.VideoResumeAbove)) {
+	case pauseVideo:
 		metrics.MediaVideoPaused.Inc()
 		r.tellNetwork(p, NetworkWeakSelf, NetworkWeakPeer)
-		if now.Sub(p.resumedAt) < probeFail {
-			p.backoff = min(2*p.backoff, probeBackoffMax) // the video came back too soon
-		} else {
-			p.backoff = probeBackoff
-		}
-		p.nextProbe = now.Add(p.backoff)
-	case p.weak && (est >= int64(cfg.VideoResumeAbove) ||
-		// Audio alone cannot show more than 1.5 times itself: while the
-		// estimate sits at that ceiling, try the video again.
-		(!now.Before(p.nextProbe) && float64(est) >= 1.4*float64(audio))):
-		p.weak = false
-		p.resumedAt = now
+	case resumeVideo:
 		metrics.MediaVideoPaused.Dec()
 		r.tellNetwork(p, NetworkOK, NetworkOK)
 	}
@@ -202,7 +254,7 @@ func (r *Room) allocatePeer(p *peer, now time.Time) {
 		d := p.downs[key]
 		reserved -= lowest[key]
 		next := int32(noLayer)
-		if !p.weak {
+		if !p.pause.weak {
 			rates := d.t.rates()
 			next = d.choose(rates, float64(left-reserved), now)
 			if next != noLayer && rates[next] > 0 {
@@ -307,5 +359,5 @@ func (r *Room) Quality(id string) (estimate int64, subs []Subscription, weak boo
 	for key, d := range p.downs {
 		subs = append(subs, Subscription{Track: key, Kind: d.t.kind.String(), Layer: int(d.cur.Load()), Target: int(d.target.Load())})
 	}
-	return p.bw.estimate(time.Now()), subs, p.weak
+	return p.bw.estimate(time.Now()), subs, p.pause.weak
 }

@@ -92,12 +92,9 @@ type peer struct {
 	// room makes no offer and adds no track until it answered that one.
 	awaitOffer bool
 	bw         bandwidth
-	// weak: video paused, the estimate is under the floor. With
-	// resumedAt, nextProbe and backoff: the room's lock.
-	weak      bool
-	resumedAt time.Time
-	nextProbe time.Time
-	backoff   time.Duration
+	// pause: whether the participant's video is paused (weak), under the
+	// room's lock.
+	pause videoPause
 }
 
 // published is one track a participant sends (one or more simulcast
@@ -461,7 +458,7 @@ func (r *Room) syncLocked(p *peer, force bool) {
 			r.sfu.cfg.Logger.Warn().Err(err).Str("room", r.opts.ID).Str("participant", logName(p.id)).Msg("forward a track")
 			continue
 		}
-		if p.weak && t.kind == webrtc.RTPCodecTypeVideo {
+		if p.pause.weak && t.kind == webrtc.RTPCodecTypeVideo {
 			d.target.Store(noLayer)
 		}
 		p.senders[key], p.downs[key] = sender, d
@@ -508,8 +505,8 @@ func (r *Room) offerLocked(p *peer, restart bool) {
 // unsubscribeLocked takes p's down tracks off what they subscribe to; p
 // is leaving.
 func (r *Room) unsubscribeLocked(p *peer) {
-	if p.weak {
-		p.weak = false
+	if p.pause.weak {
+		p.pause.weak = false
 		metrics.MediaVideoPaused.Dec()
 	}
 	for key, d := range p.downs {
