@@ -217,14 +217,25 @@ func TestSlowSubscriberGetsALowerLayer(t *testing.T) {
 		}
 		return nil
 	})
-	// Audio goes on for the slow one; the fast one gets the best layer.
+	// Audio goes on for the slow one. The layers are chosen per
+	// subscriber: at one moment, the slow one gets the lowest (or audio
+	// alone) while the fast one gets the best. (A box short of CPU delays
+	// packets on loopback too, and either estimate may dip for a while.)
 	flows(t, slow, "notary:aliya", "audio", 50)
-	if l := track(fast, "notary:aliya", "video").Layer.Load(); l != 2 {
-		t.Errorf("the fast subscriber dropped to layer %d", l)
-	}
-	if _, _, weak := c.room.Quality("client:2"); weak {
-		t.Error("the fast subscriber's video is paused")
-	}
+	testtool.Eventually(t, 2*wait, 50*time.Millisecond, func() error {
+		if l := track(fast, "notary:aliya", "video").Layer.Load(); l != 2 {
+			return fmt.Errorf("the fast subscriber gets layer %d", l)
+		}
+		if _, _, weak := c.room.Quality("client:2"); weak {
+			return errors.New("the fast subscriber's video is paused")
+		}
+		if _, _, weak := c.room.Quality("client:1"); !weak {
+			if l := track(slow, "notary:aliya", "video").Layer.Load(); l != 0 {
+				return fmt.Errorf("the slow subscriber gets layer %d", l)
+			}
+		}
+		return nil
+	})
 
 	recs := c.room.Close()
 	var ivf string
