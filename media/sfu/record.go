@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Recording struct {
 	Packets     int64     `json:"packets"`
 	Started     time.Time `json:"started"`
 	Ended       time.Time `json:"ended"`
+	// Cut: the file was finished after the server stopped mid-call (a
+	// call's WebM Salvage recovered): it ends where the server stopped.
+	Cut bool `json:"cut,omitempty"`
 }
 
 type mediaWriter interface {
@@ -376,12 +380,18 @@ func HashFile(path string) (string, int64, error) { return hashfile.SHA256(path)
 
 // Salvage describes the files a recording directory holds, for a room that
 // never finished them (the server died mid-call): each file as far as it
-// got, hashed as it is. Durations are unknown (0); participant and kind
-// come from the file names the room gave them: the role (client-video-4.ivf),
-// or, in a recording made before names left out who the participant is,
-// the participant (client-871008401427-video-4.ivf). An unfinished WebM
-// (call.webm.part) is not one: it has no head until the call ends.
+// got, hashed as it is. Durations of the track files are unknown (0);
+// participant and kind come from the file names the room gave them: the
+// role (client-video-4.ivf), or, in a recording made before names left out
+// who the participant is, the participant (client-871008401427-video-4.ivf).
+// The call's WebM, if the server was killed while writing it
+// (call.webm.part), is finished first, as far as it got (webm_recover.go),
+// and listed as WebMFile with Cut set; a call.webm the room finished is
+// listed as it is. A WebM that cannot be finished is left as it is: the
+// files are returned with an ErrWebMUnrecoverable; any other error comes
+// with no files.
 func Salvage(dir string) ([]Recording, error) {
+	recovered, werr := recoverWebM(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -389,6 +399,18 @@ func Salvage(dir string) ([]Recording, error) {
 	var out []Recording
 	for _, e := range entries {
 		name := e.Name()
+		if name == WebMFile && !e.IsDir() {
+			if recovered != nil {
+				out = append(out, *recovered)
+				continue
+			}
+			w, err := listWebM(dir)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
+		}
 		kind, codec := "", ""
 		switch filepath.Ext(name) {
 		case ".ogg":
@@ -409,5 +431,32 @@ func Salvage(dir string) ([]Recording, error) {
 		participant := strings.Replace(stream, "-", ":", 1) // client-871008401427 → client:871008401427
 		out = append(out, Recording{Participant: participant, Kind: kind, Codec: codec, File: name, SHA256: sum, Bytes: n})
 	}
-	return out, nil
+	if werr != nil && !errors.Is(werr, ErrWebMUnrecoverable) {
+		return nil, werr
+	}
+	return out, werr
+}
+
+// listWebM describes a call.webm found finished in a room's directory:
+// the room's own (it finished the file, then the server stopped before the
+// act named it), or one an earlier Salvage recovered (Cut).
+func listWebM(dir string) (Recording, error) {
+	path := filepath.Join(dir, WebMFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return Recording{}, err
+	}
+	head, _ := readWebMHead(f)
+	_ = f.Close()
+	sum, n, err := HashFile(path)
+	if err != nil {
+		return Recording{}, err
+	}
+	var parties []string
+	for _, e := range head.Tracks.TrackEntry {
+		role, _, _ := strings.Cut(e.Name, " ")
+		parties = append(parties, role)
+	}
+	return Recording{Participant: strings.Join(dedupe(parties), " "), Kind: "video", Codec: WebMCodec, File: WebMFile,
+		SHA256: sum, Bytes: n, Duration: max(int64(head.Info.Duration)-1, 0), Cut: head.Info.WritingApp == webmRecovered}, nil
 }
