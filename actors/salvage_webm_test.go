@@ -50,7 +50,7 @@ func crashedWebMPart(t *testing.T) []byte {
 	void[1] = 0x01
 	b.Write(void)
 	b.Write(append([]byte{0x1F, 0x43, 0xB6, 0x75}, unknown...)) // Cluster
-	b.Write([]byte{0xE7, 0x81, 0x00})                          // Timecode 0
+	b.Write([]byte{0xE7, 0x81, 0x00})                           // Timecode 0
 	for i := 0; i < 50; i++ {
 		block := []byte{0xA3, 0x80 | 84, 0x81, 0, 0, 0x80} // SimpleBlock, track 1, a keyframe
 		binary.BigEndian.PutUint16(block[3:], uint16(20*i))
