@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/domain/act"
+	"github.com/senim-kz/senim/evidence"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/media/sfu"
 	"github.com/senim-kz/senim/persistence/eventlog"
@@ -130,5 +131,9 @@ func TestSalvageNamesACrashedWebMToTheAct(t *testing.T) {
 	}
 	if len(f.Segment.Cluster) != 1 || len(f.Segment.Cluster[0].SimpleBlock) != 49 || files[0].DurationMS != 960 {
 		t.Fatalf("%d clusters, duration %d ms", len(f.Segment.Cluster), files[0].DurationMS)
+	}
+	// senim verify --recordings opens it as it does any call's WebM.
+	if w, err := evidence.CheckWebM(filepath.Join(callDir, sfu.WebMFile)); err != nil || w.Frames != 49 || w.Audio != 1 {
+		t.Fatalf("the evidence check: %+v %v", w, err)
 	}
 }
