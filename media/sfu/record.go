@@ -140,6 +140,7 @@ type recorder struct {
 	out    *bufferedFile
 	webm   *webmSource // the call's WebM; nil: none
 	credit int64       // bytes reserved from the budget and not yet written
+	audio  bool
 	pkt    rtp.Packet
 	path   string
 	rec    Recording
@@ -233,7 +234,7 @@ func newBudgetedRecorder(dir string, n int, participant string, codec webrtc.RTP
 		return nil, err
 	}
 	budget.take(out.n) // the header is written: if it passed the cap, nothing more is
-	r := &recorder{w: w, out: out, budget: budget, path: f.Name(), clock: codec.ClockRate,
+	r := &recorder{w: w, out: out, budget: budget, audio: kind == "audio", path: f.Name(), clock: codec.ClockRate,
 		rec:   Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name},
 		slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1),
 		done: make(chan struct{}), exited: make(chan struct{})}
@@ -322,22 +323,19 @@ func (r *recorder) write(raw []byte, now time.Time) {
 	// header and the payload (the VP8 descriptor is left out of it). A
 	// VP8 frame is written at its last packet, so what its packets
 	// reserved is settled then.
-	need := int64(len(p.Payload)) + ivfFrameHeader
-	if r.rec.Kind == "audio" {
-		need = int64(len(p.Payload)) + oggPageHeader + int64(len(p.Payload))/255 + 1
-	}
-	if !r.budget.take(need) {
-		return // past the room's cap
-	}
-	r.credit += need
-	before := r.out.n
-	defer func() {
-		r.credit -= r.out.n - before
-		if r.rec.Kind == "audio" || p.Marker {
-			r.budget.give(r.credit)
-			r.credit = 0
+	capped := r.budget != nil && r.budget.max > 0
+	var before int64
+	if capped {
+		need := int64(len(p.Payload)) + ivfFrameHeader
+		if r.audio {
+			need = int64(len(p.Payload)) + oggPageHeader + int64(len(p.Payload))/255 + 1
 		}
-	}()
+		if !r.budget.take(need) {
+			return // past the room's cap
+		}
+		r.credit += need
+		before = r.out.n
+	}
 	if !r.have {
 		r.have, r.lastTS, r.rec.Started = true, p.Timestamp, now
 	} else if d := int32(p.Timestamp - r.lastTS); d > 0 { // wraps; late packets do not count
@@ -348,6 +346,13 @@ func (r *recorder) write(raw []byte, now time.Time) {
 	r.rec.Packets++
 	if err := r.w.WriteRTP(p); err != nil {
 		r.failed = err
+	}
+	if capped {
+		r.credit -= r.out.n - before
+		if r.audio || p.Marker {
+			r.budget.give(r.credit)
+			r.credit = 0
+		}
 	}
 	if r.webm != nil {
 		r.webm.packet(p, now)
