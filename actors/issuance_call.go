@@ -286,8 +286,12 @@ func (k *issuanceCalls) salvage(c *actor.Context) {
 			}
 			files, err := sfu.Salvage(dir)
 			if err != nil {
+				// A WebM that cannot be finished is left as it is; the
+				// track files are recorded all the same.
 				k.deps.Logger.Error().Err(err).Str("dir", dir).Msg("salvage registration call")
-				continue
+				if files == nil {
+					continue
+				}
 			}
 			k.deps.Logger.Warn().Str("application", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).
 				Msg("recording a registration call left by a stopped server")
@@ -302,7 +306,7 @@ func recordCallOf(id string, recs []sfu.Recording) issuance.RecordCall {
 	out := issuance.RecordCall{Recording: id, Files: []issuance.CallFile{}}
 	for _, x := range recs {
 		out.Files = append(out.Files, issuance.CallFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
-			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
+			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended, Cut: x.Cut})
 	}
 	return out
 }

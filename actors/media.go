@@ -210,8 +210,12 @@ func (r *mediaRouter) salvage(c *actor.Context) {
 			}
 			files, err := sfu.Salvage(dir)
 			if err != nil {
+				// A WebM that cannot be finished is left as it is; the
+				// track files are named to the act all the same.
 				r.deps.Logger.Error().Err(err).Str("dir", dir).Msg("salvage recording")
-				continue
+				if files == nil {
+					continue
+				}
 			}
 			r.deps.Logger.Warn().Str("act", a.Name()).Str("recording", rec.Name()).Int("files", len(files)).Msg("finishing a recording left by a stopped server")
 			body, _ := json.Marshal(finishOf(rec.Name(), files))
@@ -225,7 +229,7 @@ func finishOf(id string, recs []sfu.Recording) *act.FinishRecording {
 	f := &act.FinishRecording{Recording: id, Files: []act.RecordingFile{}}
 	for _, x := range recs {
 		f.Files = append(f.Files, act.RecordingFile{Participant: x.Participant, Kind: x.Kind, Codec: x.Codec, File: x.File,
-			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended})
+			SHA256: x.SHA256, Bytes: x.Bytes, DurationMS: x.Duration, StartedAt: x.Started, EndedAt: x.Ended, Cut: x.Cut})
 	}
 	return f
 }

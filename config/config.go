@@ -474,8 +474,9 @@ type Desk struct {
 type Call struct {
 	// MaxLength is the longest a call lasts; then the server ends it.
 	MaxLength Duration `toml:"max_length"`
-	// MaxRecordingBytes caps what one call records; past it recording
-	// stops (recording_stopped, size_cap) and the call goes on.
+	// MaxRecordingBytes caps what one call's recording writes, every file
+	// of it (the track files and the call's WebM) together; past it
+	// recording stops (recording_stopped, size_cap) and the call goes on.
 	MaxRecordingBytes int64 `toml:"max_recording_bytes"`
 }
 

@@ -375,6 +375,9 @@ func VerifyRecordings(zipBytes []byte, dir string) ([]Item, error) {
 				var w WebMSummary
 				if w, webmErr = CheckWebM(path); webmErr == nil {
 					webmNote = fmt.Sprintf("WebM of %d video and %d audio tracks, %d frames, %d ms", w.Video, w.Audio, w.Frames, w.DurationMS)
+					if f.Cut {
+						webmNote += " (cut short: finished after the server stopped mid-call)"
+					}
 				}
 			}
 			switch {

@@ -165,6 +165,21 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	}
 	n.cmd(actID, "present_draft", map[string]any{"registry_number": "7-2026-0042", "powers": "Представлять интересы в банках", "term_months": 36})
 	approved := c.cmd(actID, "approve_draft", map[string]any{"revision": 1, "cms": c.sign(cl, actID, "draft", 1)})
+	// The call's WebM has a cluster on disk, behind its provisional head.
+	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		parts, _ := filepath.Glob(filepath.Join(data, "recordings", actID, "*", sfu.WebMFile+".part"))
+		if len(parts) != 1 {
+			return fmt.Errorf("WebM parts %v", parts)
+		}
+		b, err := os.ReadFile(parts[0])
+		if err != nil {
+			return err
+		}
+		if len(b) <= 4096 || !strings.HasPrefix(string(b), "\x1a\x45\xdf\xa3") {
+			return fmt.Errorf("the WebM part holds %d bytes and no head yet", len(b))
+		}
+		return nil
+	})
 	kill9(t, proc)
 
 	// Run 3: reconnect both parties and finish.
@@ -226,7 +241,8 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 		}
 	}
 	// The recording the crash cut off was finished by the restarted server:
-	// its files, as far as they got, are named with their hashes.
+	// its files, as far as they got, are named with their hashes: the four
+	// track files and the call's WebM, finished now and marked cut short.
 	var recorded act.State
 	testtool.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if err := c.c.Query(c.ctx, "act", actID, nil, &recorded); err != nil {
@@ -238,8 +254,13 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 		return nil
 	})
 	rec := recorded.Recordings[0]
-	if len(rec.Files) != 4 {
+	if len(rec.Files) != 5 {
 		t.Fatalf("salvaged files %+v", rec.Files)
+	}
+	for _, f := range rec.Files {
+		if (f.Codec == sfu.WebMCodec) != (f.File == sfu.WebMFile) || (f.File == sfu.WebMFile) != f.Cut {
+			t.Fatalf("salvaged file %+v: only the call's WebM is cut short", f)
+		}
 	}
 	for _, f := range rec.Files {
 		sum, size, err := sfu.HashFile(filepath.Join(data, "recordings", actID, rec.ID, f.File))
@@ -289,7 +310,7 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	if out, code := cli(t, data, "replay", "no-such-act"); code != 1 || !strings.Contains(out, "no act") {
 		t.Fatalf("unknown act: %d %s", code, out)
 	}
-	if m := checkEvidence(t, data, actID); len(m.Recordings) != 1 || len(m.Recordings[0].Files) != 4 {
+	if m := checkEvidence(t, data, actID); len(m.Recordings) != 1 || len(m.Recordings[0].Files) != 5 {
 		t.Fatalf("the evidence names recordings %+v", m.Recordings)
 	}
 	checkAfterMove(t, data, actID)
@@ -297,7 +318,7 @@ func TestCrashRecoveryEndToEnd(t *testing.T) {
 	zipPath := filepath.Join(t.TempDir(), "act.zip")
 	mustCLI(t, data, "export", "--out", zipPath, actID)
 	recDir := filepath.Join(data, "recordings", actID)
-	if out := mustCLI(t, data, "verify", "--recordings", recDir, zipPath); strings.Count(out, "pass  recording ") != 4 {
+	if out := mustCLI(t, data, "verify", "--recordings", recDir, zipPath); strings.Count(out, "pass  recording ") != 5 || !strings.Contains(out, "cut short") {
 		t.Fatalf("recordings not checked:\n%s", out)
 	}
 	victim := filepath.Join(recDir, rec.ID, rec.Files[0].File)

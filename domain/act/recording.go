@@ -22,6 +22,10 @@ type RecordingFile struct {
 	DurationMS  int64     `json:"duration_ms"` // from the RTP timestamps
 	StartedAt   time.Time `json:"started_at"`  // first packet
 	EndedAt     time.Time `json:"ended_at"`    // last packet
+	// Cut: the file was finished after the server stopped mid-call (the
+	// call's WebM, recovered on the next start); it ends where the server
+	// stopped.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // Recording is one call's recording as the act knows it.

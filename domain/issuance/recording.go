@@ -28,6 +28,9 @@ type CallFile struct {
 	DurationMS  int64     `json:"duration_ms"`
 	StartedAt   time.Time `json:"started_at"`
 	EndedAt     time.Time `json:"ended_at"`
+	// Cut: finished after the server stopped mid-call (the call's WebM,
+	// recovered on the next start); it ends where the server stopped.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // RecordCall records a registration call's recording (system), once its

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Recording struct {
 	Packets     int64     `json:"packets"`
 	Started     time.Time `json:"started"`
 	Ended       time.Time `json:"ended"`
+	// Cut: the file was finished after the server stopped mid-call (a
+	// call's WebM Salvage recovered): it ends where the server stopped.
+	Cut bool `json:"cut,omitempty"`
 }
 
 type mediaWriter interface {
@@ -37,32 +41,41 @@ type mediaWriter interface {
 	Close() error
 }
 
-// RecordBudget caps what a room's recorders write together: the RTP payload
-// bytes of every track (the files add a few bytes of framing per packet).
-// Past the cap every recorder of the room stops writing, its file ends
-// where it is, and Capped is called once; forwarding goes on.
+// RecordBudget caps what a room's recording writes to disk together:
+// every byte of every file of the call, the track files (their headers,
+// framing and frames) and the call's WebM (its head, clusters, blocks and
+// index) alike. Each writer reserves what a packet or frame can cost before
+// writing it and gives back what it did not use, so the files never pass
+// the cap together. Past the cap every writer of the room stops, each file
+// ends where it is (the WebM is still finished: its head and index were
+// reserved beforehand), and Capped is called once; forwarding goes on.
 type RecordBudget struct {
 	max    int64
 	used   atomic.Int64
+	spent  atomic.Bool
 	once   sync.Once
 	capped func()
 }
 
 // NewRecordBudget returns a budget of max bytes (0: none) that calls capped
-// once, from a forwarding goroutine, when it runs out; capped must not block.
+// once, from a recording goroutine, when it runs out; capped must not block.
 func NewRecordBudget(max int64, capped func()) *RecordBudget {
 	return &RecordBudget{max: max, capped: capped}
 }
 
-// take spends n bytes; false once the budget is spent.
-func (b *RecordBudget) take(n int) bool {
+// take reserves n bytes; false once the budget is spent (then for good:
+// no file of the room grows any more).
+func (b *RecordBudget) take(n int64) bool {
 	if b == nil || b.max <= 0 {
 		return true
 	}
-	if b.used.Add(int64(n)) <= b.max {
+	if b.spent.Load() {
+		return false
+	}
+	if b.used.Add(n) <= b.max {
 		return true
 	}
-	b.used.Store(b.max + 1) // stays spent: no wrap however long the call
+	b.spent.Store(true)
 	b.once.Do(func() {
 		if b.capped != nil {
 			b.capped()
@@ -71,8 +84,16 @@ func (b *RecordBudget) take(n int) bool {
 	return false
 }
 
+// give returns n reserved bytes that were not written.
+func (b *RecordBudget) give(n int64) {
+	if b == nil || b.max <= 0 || n <= 0 {
+		return
+	}
+	b.used.Add(-n)
+}
+
 // Spent reports whether the cap was reached.
-func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.used.Load() > b.max }
+func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.spent.Load() }
 
 // Recording runs beside forwarding, not in its way. The forwarding loop
 // copies each packet into a ring of reused slots (no allocation, no
@@ -84,6 +105,11 @@ func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.used.Loa
 // never loses a packet. Every flush reaches the file, so a crash loses at
 // most flushEvery of it (Salvage takes what is there); the file is synced
 // once, on close.
+const (
+	ivfFrameHeader = 12 // bytes before each frame of an IVF file
+	oggPageHeader  = 27 // bytes of an Ogg page's header, before its segment table
+)
+
 const (
 	ringSlots  = 128 // packets; 192 KiB per recorded track
 	slotBytes  = 1500
@@ -111,7 +137,10 @@ type recorder struct {
 
 	// The writer goroutine's alone until exited.
 	w      mediaWriter
+	out    *bufferedFile
 	webm   *webmSource // the call's WebM; nil: none
+	credit int64       // bytes reserved from the budget and not yet written
+	audio  bool
 	pkt    rtp.Packet
 	path   string
 	rec    Recording
@@ -129,6 +158,13 @@ type recorder struct {
 type bufferedFile struct {
 	*bufio.Writer
 	f *os.File
+	n int64 // bytes written through it, for the room's budget
+}
+
+func (b *bufferedFile) Write(p []byte) (int, error) {
+	n, err := b.Writer.Write(p)
+	b.n += int64(n)
+	return n, err
 }
 
 func (b *bufferedFile) Seek(off int64, whence int) (int64, error) {
@@ -154,6 +190,11 @@ func (b *bufferedFile) Close() error {
 // set. The file is named by the participant's role, the kind and n, e.g.
 // client-video-4.ivf: never by who the participant is (an IIN).
 func newRecorder(dir string, n int, participant string, codec webrtc.RTPCodecParameters, mux *callWebM) (*recorder, error) {
+	return newBudgetedRecorder(dir, n, participant, codec, mux, nil)
+}
+
+// newBudgetedRecorder is newRecorder whose writes count against budget.
+func newBudgetedRecorder(dir string, n int, participant string, codec webrtc.RTPCodecParameters, mux *callWebM, budget *RecordBudget) (*recorder, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -192,22 +233,23 @@ func newRecorder(dir string, n int, participant string, codec webrtc.RTPCodecPar
 		_ = f.Close()
 		return nil, err
 	}
-	r := &recorder{w: w, path: f.Name(), clock: codec.ClockRate,
+	budget.take(out.n) // the header is written: if it passed the cap, nothing more is
+	r := &recorder{w: w, out: out, budget: budget, audio: kind == "audio", path: f.Name(), clock: codec.ClockRate,
 		rec:   Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name},
 		slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1),
 		done: make(chan struct{}), exited: make(chan struct{})}
 	if mux != nil {
 		r.webm = mux.source(dir, participant, kind, codec)
 	}
-	go r.run(out)
+	go r.run()
 	return r, nil
 }
 
 // add queues one raw RTP packet that arrived at now. It waits only when
 // the ring is full.
 func (r *recorder) add(raw []byte, now time.Time) {
-	if !r.budget.take(len(raw)) {
-		return // past the room's cap: the file ends where it is
+	if r.budget.Spent() {
+		return // past the room's cap: the files end where they are
 	}
 	tail := r.tail.Load()
 	for tail-r.head.Load() >= ringSlots {
@@ -231,7 +273,7 @@ func (r *recorder) add(raw []byte, now time.Time) {
 
 // run is the writer goroutine: it drains the ring on a tick, when kicked,
 // and a last time when finish closes done.
-func (r *recorder) run(out *bufferedFile) {
+func (r *recorder) run() {
 	defer close(r.exited)
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
@@ -240,14 +282,14 @@ func (r *recorder) run(out *bufferedFile) {
 		case <-tick.C:
 		case <-r.kick:
 		case <-r.done:
-			r.drain(out)
+			r.drain()
 			return
 		}
-		r.drain(out)
+		r.drain()
 	}
 }
 
-func (r *recorder) drain(out *bufferedFile) {
+func (r *recorder) drain() {
 	head, tail := r.head.Load(), r.tail.Load()
 	if head == tail {
 		return
@@ -262,7 +304,7 @@ func (r *recorder) drain(out *bufferedFile) {
 	default:
 	}
 	if r.failed == nil {
-		if err := out.Flush(); err != nil {
+		if err := r.out.Flush(); err != nil {
 			r.failed = err
 		}
 	}
@@ -276,6 +318,24 @@ func (r *recorder) write(raw []byte, now time.Time) {
 	if err := p.Unmarshal(raw); err != nil {
 		return // the forwarding loop skipped it too
 	}
+	// The most this packet can add to the file, reserved first: an Ogg
+	// page (its header, segment table and the payload), or an IVF frame
+	// header and the payload (the VP8 descriptor is left out of it). A
+	// VP8 frame is written at its last packet, so what its packets
+	// reserved is settled then.
+	capped := r.budget != nil && r.budget.max > 0
+	var before int64
+	if capped {
+		need := int64(len(p.Payload)) + ivfFrameHeader
+		if r.audio {
+			need = int64(len(p.Payload)) + oggPageHeader + int64(len(p.Payload))/255 + 1
+		}
+		if !r.budget.take(need) {
+			return // past the room's cap
+		}
+		r.credit += need
+		before = r.out.n
+	}
 	if !r.have {
 		r.have, r.lastTS, r.rec.Started = true, p.Timestamp, now
 	} else if d := int32(p.Timestamp - r.lastTS); d > 0 { // wraps; late packets do not count
@@ -286,6 +346,13 @@ func (r *recorder) write(raw []byte, now time.Time) {
 	r.rec.Packets++
 	if err := r.w.WriteRTP(p); err != nil {
 		r.failed = err
+	}
+	if capped {
+		r.credit -= r.out.n - before
+		if r.audio || p.Marker {
+			r.budget.give(r.credit)
+			r.credit = 0
+		}
 	}
 	if r.webm != nil {
 		r.webm.packet(p, now)
@@ -318,12 +385,18 @@ func HashFile(path string) (string, int64, error) { return hashfile.SHA256(path)
 
 // Salvage describes the files a recording directory holds, for a room that
 // never finished them (the server died mid-call): each file as far as it
-// got, hashed as it is. Durations are unknown (0); participant and kind
-// come from the file names the room gave them: the role (client-video-4.ivf),
-// or, in a recording made before names left out who the participant is,
-// the participant (client-871008401427-video-4.ivf). An unfinished WebM
-// (call.webm.part) is not one: it has no head until the call ends.
+// got, hashed as it is. Durations of the track files are unknown (0);
+// participant and kind come from the file names the room gave them: the
+// role (client-video-4.ivf), or, in a recording made before names left out
+// who the participant is, the participant (client-871008401427-video-4.ivf).
+// The call's WebM, if the server was killed while writing it
+// (call.webm.part), is finished first, as far as it got (webm_recover.go),
+// and listed as WebMFile with Cut set; a call.webm the room finished is
+// listed as it is. A WebM that cannot be finished is left as it is: the
+// files are returned with an ErrWebMUnrecoverable; any other error comes
+// with no files.
 func Salvage(dir string) ([]Recording, error) {
+	recovered, werr := recoverWebM(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -331,6 +404,18 @@ func Salvage(dir string) ([]Recording, error) {
 	var out []Recording
 	for _, e := range entries {
 		name := e.Name()
+		if name == WebMFile && !e.IsDir() {
+			if recovered != nil {
+				out = append(out, *recovered)
+				continue
+			}
+			w, err := listWebM(dir)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
+		}
 		kind, codec := "", ""
 		switch filepath.Ext(name) {
 		case ".ogg":
@@ -351,5 +436,32 @@ func Salvage(dir string) ([]Recording, error) {
 		participant := strings.Replace(stream, "-", ":", 1) // client-871008401427 → client:871008401427
 		out = append(out, Recording{Participant: participant, Kind: kind, Codec: codec, File: name, SHA256: sum, Bytes: n})
 	}
-	return out, nil
+	if werr != nil && !errors.Is(werr, ErrWebMUnrecoverable) {
+		return nil, werr
+	}
+	return out, werr
+}
+
+// listWebM describes a call.webm found finished in a room's directory:
+// the room's own (it finished the file, then the server stopped before the
+// act named it), or one an earlier Salvage recovered (Cut).
+func listWebM(dir string) (Recording, error) {
+	path := filepath.Join(dir, WebMFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return Recording{}, err
+	}
+	head, _ := readWebMHead(f)
+	_ = f.Close()
+	sum, n, err := HashFile(path)
+	if err != nil {
+		return Recording{}, err
+	}
+	var parties []string
+	for _, e := range head.Tracks.TrackEntry {
+		role, _, _ := strings.Cut(e.Name, " ")
+		parties = append(parties, role)
+	}
+	return Recording{Participant: strings.Join(dedupe(parties), " "), Kind: "video", Codec: WebMCodec, File: WebMFile,
+		SHA256: sum, Bytes: n, Duration: max(int64(head.Info.Duration)-1, 0), Cut: head.Info.WritingApp == webmRecovered}, nil
 }

@@ -52,7 +52,8 @@ type RoomOptions struct {
 	Sink Sink
 	// Gone, if set, is told when a participant's connection fails.
 	Gone func(participant string)
-	// Budget, if set, caps what the room records (see RecordBudget).
+	// Budget, if set, caps what the room's recording writes, the call's
+	// WebM included (see RecordBudget).
 	Budget *RecordBudget
 }
 
@@ -141,7 +142,7 @@ type layer struct {
 func (s *SFU) NewRoom(opts RoomOptions) *Room {
 	metrics.MediaRooms.Inc()
 	return &Room{sfu: s, opts: opts, peers: map[string]*peer{}, tracks: map[string]*published{},
-		byRecv: map[*webrtc.RTPReceiver]*published{}, stop: make(chan struct{})}
+		byRecv: map[*webrtc.RTPReceiver]*published{}, stop: make(chan struct{}), webm: callWebM{budget: opts.Budget}}
 }
 
 // Participants lists who is in the room.
@@ -597,11 +598,10 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 			if t.red {
 				codec = Opus // the primary blocks are recorded
 			}
-			rec, err := newRecorder(r.opts.RecordDir, r.seq, p.id, codec, &r.webm)
+			rec, err := newBudgetedRecorder(r.opts.RecordDir, r.seq, p.id, codec, &r.webm, r.opts.Budget)
 			if err != nil {
 				r.sfu.cfg.Logger.Error().Err(err).Str("room", r.opts.ID).Msg("recording")
 			} else {
-				rec.budget = r.opts.Budget
 				t.rec = rec
 			}
 		}

@@ -89,6 +89,10 @@ type Config struct {
 	// PacketConn, if set, is the one UDP socket of NewAPI's connections
 	// (a test peer behind an impaired network). New ignores it.
 	PacketConn net.PacketConn
+	// UDPConn, if set, is New's one UDP socket, as UDPAddr's would be, and
+	// is closed with the SFU: a test's, whose network it impairs (the
+	// server's side of a throttled call). NewAPI ignores it.
+	UDPConn net.PacketConn
 	// NetworkTypes, if set, are the only networks ICE uses: a peer whose
 	// network blocks UDP is {NetworkTypeTCP4} (tests, the load tool). By
 	// default UDP4 and UDP6, and TCP4 with TCPAddr.
@@ -296,12 +300,16 @@ func New(cfg Config) (*SFU, error) {
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: s.tcp, Logger: lf.NewLogger("ice-tcp"),
 			ReadBufferSize: 32, FirstStunBindTimeout: 10 * time.Second})
 	}
-	if cfg.UDPAddr != "" {
+	if cfg.UDPConn != nil {
+		s.udp = cfg.UDPConn
+	} else if cfg.UDPAddr != "" {
 		var err error
 		if s.udp, err = net.ListenPacket("udp4", cfg.UDPAddr); err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("sfu: ICE over UDP: %w", err)
 		}
+	}
+	if s.udp != nil {
 		conn := s.udp
 		if cfg.WriteBatch > 1 {
 			conn = udp.NewBatchConn(s.udp, cfg.WriteBatch, batchInterval)

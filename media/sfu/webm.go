@@ -32,10 +32,13 @@ import (
 // the forwarding loop) turns packets into frames, one message per frame,
 // and the muxer puts them in order and writes a cluster at a time. The
 // head of the file (EBML header, SeekHead, Info with the duration, Tracks)
-// is known only when the call ends, so the file begins with webmReserved
-// bytes written last; until then it is named WebMFile+".part", which
-// Salvage leaves alone (the per-track files are the evidence of a call cut
-// short). Cues at the end make it seekable in a browser.
+// is final only when the call ends, so the file begins with webmReserved
+// bytes written last; until then it is named WebMFile+".part". Cues at the
+// end make it seekable in a browser. While the call goes on, the reserved
+// bytes hold a provisional head (a Segment of unknown size, the tracks
+// known so far), rewritten before a cluster with a new track or a new
+// picture size reaches the file: a server killed mid-call leaves a .part
+// that Salvage finishes (webm_recover.go).
 const (
 	// WebMFile is the name of a call's WebM in its recording directory.
 	WebMFile = "call.webm"
@@ -49,19 +52,28 @@ const (
 	webmQueue      = 512                      // frames waiting for the muxer
 	webmMaxFrame   = 4 << 20                  // a VP8 frame larger than this is dropped
 	webmTimescale  = uint64(time.Millisecond) // block timecodes in ms
+
+	// The most bytes parts of the file take, reserved from the room's
+	// RecordBudget before they are written: a cluster's ID and size, its
+	// Timecode element, one CuePoint, and the Cues element's ID and size.
+	webmClusterHead = 12
+	webmTimecodeMax = 10
+	webmCuePointMax = 34
+	webmCuesHeadMax = 12
 )
 
 // callWebM is a room's WebM muxer, made with the room's first recorder.
 type callWebM struct {
-	once sync.Once
-	m    *webmMuxer
-	err  error
+	once   sync.Once
+	m      *webmMuxer
+	err    error
+	budget *RecordBudget // the room's; nil: no cap
 }
 
 // source returns the muxer input of a new track, or nil if the call has
 // no WebM (it could not be made; the per-track files go on).
 func (c *callWebM) source(dir, participant, kind string, codec webrtc.RTPCodecParameters) *webmSource {
-	c.once.Do(func() { c.m, c.err = newWebMMuxer(dir) })
+	c.once.Do(func() { c.m, c.err = newWebMMuxer(dir, c.budget) })
 	if c.m == nil {
 		return nil
 	}
@@ -86,6 +98,7 @@ type webmTrack struct {
 	kind          string
 	width, height uint64 // from the first VP8 keyframe
 	channels      uint64
+	inFile        bool // a frame of it was written: the head names it
 }
 
 type webmFrame struct {
@@ -100,6 +113,8 @@ type webmMuxer struct {
 	t0        time.Time
 	in        chan webmFrame
 	exited    chan struct{}
+	budget    *RecordBudget
+	app       string // the Info's WritingApp
 
 	mu     sync.Mutex
 	tracks map[string]*webmTrack
@@ -120,9 +135,13 @@ type webmMuxer struct {
 	frames   int64
 	first    time.Time
 	failed   error
+	stopped  bool // the room's budget is spent: no more frames
+	// headDirty: a track or a picture size the file's head does not
+	// name yet; the provisional head is rewritten before the next cluster.
+	headDirty bool
 }
 
-func newWebMMuxer(dir string) (*webmMuxer, error) {
+func newWebMMuxer(dir string, budget *RecordBudget) (*webmMuxer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -135,7 +154,10 @@ func newWebMMuxer(dir string) (*webmMuxer, error) {
 		return nil, err
 	}
 	m := &webmMuxer{dir: dir, path: path, t0: time.Now(), in: make(chan webmFrame, webmQueue), exited: make(chan struct{}),
-		tracks: map[string]*webmTrack{}, f: f, w: bufio.NewWriterSize(f, fileBuffer), clusterT: -1}
+		tracks: map[string]*webmTrack{}, f: f, w: bufio.NewWriterSize(f, fileBuffer), clusterT: -1, budget: budget, app: "senim"}
+	// The head and the Cues' own ID and size are reserved up front, so
+	// that the file can always be finished.
+	m.stopped = !budget.take(webmReserved + webmCuesHeadMax)
 	// The head is written last, over these bytes.
 	if _, err := m.w.Write(make([]byte, webmReserved)); err != nil {
 		_ = f.Close()
@@ -262,7 +284,7 @@ func (m *webmMuxer) flush(upTo int64) {
 }
 
 func (m *webmMuxer) write(fr webmFrame) {
-	if m.failed != nil {
+	if m.failed != nil || m.stopped {
 		return
 	}
 	if !m.started {
@@ -272,12 +294,25 @@ func (m *webmMuxer) write(fr webmFrame) {
 	if ms < 0 {
 		ms = 0 // later than its reorder window: at the start
 	}
+	rel := ms - m.clusterT
+	open := m.clusterT < 0 || rel >= webmMaxCluster || rel < math.MinInt16 ||
+		(fr.t.kind == "video" && fr.key && rel >= webmMinCluster)
+	need := int64(simpleBlockHead(fr.t.num) + len(fr.data))
+	if open {
+		need += webmClusterHead + webmTimecodeMax + webmCuePointMax
+	}
+	if !m.budget.take(need) {
+		m.stopped = true // the room's cap: the file ends with what it has
+		return
+	}
 	if fr.t.kind == "video" && fr.key && fr.t.width == 0 {
 		fr.t.width, fr.t.height = vp8Size(fr.data)
+		m.headDirty = m.headDirty || fr.t.width != 0
 	}
-	rel := ms - m.clusterT
-	if m.clusterT < 0 || rel >= webmMaxCluster || rel < math.MinInt16 ||
-		(fr.t.kind == "video" && fr.key && rel >= webmMinCluster) {
+	if !fr.t.inFile {
+		fr.t.inFile, m.headDirty = true, true
+	}
+	if open {
 		m.closeCluster()
 		m.clusterT, rel = ms, 0
 		m.cues = append(m.cues, webm.CuePoint{CueTime: uint64(ms), CueTrackPositions: []webm.CueTrackPosition{
@@ -288,6 +323,14 @@ func (m *webmMuxer) write(fr webmFrame) {
 		m.last = ms
 	}
 	m.frames++
+}
+
+// simpleBlockHead is the bytes of a SimpleBlock before its frame.
+func simpleBlockHead(track uint64) int {
+	if track < 0x7f {
+		return 13
+	}
+	return 14
 }
 
 // simpleBlock adds a SimpleBlock to the open cluster (Matroska, RFC 9559
@@ -331,6 +374,15 @@ func (m *webmMuxer) closeCluster() {
 	err := ebml.Marshal(&struct {
 		Timecode uint64 `ebml:"Timecode"`
 	}{uint64(m.clusterT)}, &tc)
+	m.budget.give(int64(webmTimecodeMax - tc.Len()))
+	if err == nil && m.headDirty {
+		// The head names the cluster's tracks before the cluster is in
+		// the file (the reserved bytes go out first).
+		if err = m.w.Flush(); err == nil {
+			err = m.writeHead(false, 0, 0)
+		}
+		m.headDirty = false
+	}
 	head := []byte{0x1F, 0x43, 0xB6, 0x75, 0, 0, 0, 0, 0, 0, 0, 0} // Cluster, an 8-byte size
 	putSize(head[4:], uint64(tc.Len()+m.cluster.Len()))
 	for _, b := range [][]byte{head, tc.Bytes(), m.cluster.Bytes()} {
@@ -438,6 +490,14 @@ func (m *webmMuxer) writeTail() error {
 	if err != nil {
 		return err
 	}
+	return m.writeHead(true, end, cuesPos)
+}
+
+// writeHead writes the file's head over the reserved bytes: final, with
+// the Segment's size (the file ends at end), the duration and the Cues (at
+// cuesPos); or provisional, while the call goes on, with a Segment of
+// unknown size and the tracks so far.
+func (m *webmMuxer) writeHead(final bool, end, cuesPos int64) error {
 	seg := m.segmentStart()
 
 	m.mu.Lock()
@@ -460,10 +520,14 @@ func (m *webmMuxer) writeTail() error {
 		tracks.TrackEntry = append(tracks.TrackEntry, e)
 	}
 	m.mu.Unlock()
-	var info, tr, sh bytes.Buffer
+	info := webm.Info{TimecodeScale: webmTimescale, MuxingApp: "senim", WritingApp: m.app}
+	if final {
+		info.Duration = float64(m.last) + 1
+	}
+	var ib, tr, sh bytes.Buffer
 	if err := ebml.Marshal(&struct {
 		Info webm.Info `ebml:"Info"`
-	}{webm.Info{TimecodeScale: webmTimescale, MuxingApp: "senim", WritingApp: "senim", Duration: float64(m.last) + 1}}, &info); err != nil {
+	}{info}, &ib); err != nil {
 		return err
 	}
 	if err := ebml.Marshal(&struct {
@@ -474,7 +538,7 @@ func (m *webmMuxer) writeTail() error {
 	seeks := func(infoAt, tracksAt uint64) error {
 		sh.Reset()
 		s := []webmSeek{{SeekID: []byte{0x15, 0x49, 0xA9, 0x66}, SeekPosition: infoAt}, {SeekID: []byte{0x16, 0x54, 0xAE, 0x6B}, SeekPosition: tracksAt}}
-		if len(m.cues) > 0 {
+		if final && len(m.cues) > 0 {
 			s = append(s, webmSeek{SeekID: []byte{0x1C, 0x53, 0xBB, 0x6B}, SeekPosition: uint64(cuesPos - seg)})
 		}
 		return ebml.Marshal(&struct {
@@ -489,23 +553,32 @@ func (m *webmMuxer) writeTail() error {
 		return err
 	}
 	n := uint64(sh.Len()) // fixed-size positions: the same length with the real ones
-	if err := seeks(n, n+uint64(info.Len())); err != nil {
+	if err := seeks(n, n+uint64(ib.Len())); err != nil {
 		return err
 	}
 	head := append([]byte(nil), ebmlHeader()...)
 	head = append(head, 0x18, 0x53, 0x80, 0x67, 0, 0, 0, 0, 0, 0, 0, 0) // Segment, an 8-byte size
-	putSize(head[len(head)-8:], uint64(end-seg))
+	if final {
+		putSize(head[len(head)-8:], uint64(end-seg))
+	} else {
+		copy(head[len(head)-8:], unknownSize)
+	}
 	head = append(head, sh.Bytes()...)
-	head = append(head, info.Bytes()...)
+	head = append(head, ib.Bytes()...)
 	head = append(head, tr.Bytes()...)
 	pad := webmReserved - len(head)
 	if pad != 0 && pad < 9 {
 		return fmt.Errorf("the head (%d bytes, %d tracks) does not fit in %d", len(head), len(tracks.TrackEntry), webmReserved)
 	}
 	head = append(head, voidElement(pad)...)
-	_, err = m.f.WriteAt(head, 0)
+	_, err := m.f.WriteAt(head, 0)
 	return err
 }
+
+// unknownSize is an 8-byte EBML size of "unknown" (all its value bits
+// set): legal for a Segment or a Cluster (RFC 8794 6.2), how a file being
+// written or cut short says "to the end".
+var unknownSize = []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
 
 func trackName(t *webmTrack) string {
 	role, _, _ := strings.Cut(t.participant, ":")

@@ -106,6 +106,9 @@ type Server struct {
 type Options struct {
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// MediaUDP, tests only: the SFU's one UDP socket for every call (one
+	// whose network the test impairs), instead of a port per connection.
+	MediaUDP net.PacketConn
 }
 
 // RegistryPath is where the individuals-registry stand-in keeps its people.
@@ -171,7 +174,8 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		}
 		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
 			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger(),
-			BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove})
+			BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove,
+			UDPConn: opts.MediaUDP})
 		s.SFU = media.SFU
 		if err != nil {
 			s.closeTURN()

@@ -124,6 +124,8 @@ function recordingsView(s) {
     recs.map((r, i) => {
       const label = t('recording.call', { n: i + 1, date: dateTime(r.started_at) });
       const box = el('div', { class: 'recording' }, el('p', { text: label }));
+      // A WebM finished after the server stopped mid-call ends there.
+      if (r.files.some((f) => f.codec === 'video/webm' && f.cut)) box.append(tx('p', 'recording.cut', null, { class: 'muted' }));
       const show = (url) => box.append(el('video', { controls: true, preload: 'metadata', src: url, 'aria-label': label, 'data-recording': r.id },
         tx('span', 'recording.unsupported')));
       if (links.has(r.id)) show(links.get(r.id));
