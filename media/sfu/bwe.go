@@ -27,7 +27,9 @@ import (
 // far above the current one is never shown to fit: while the estimate sits
 // at that ceiling (nothing is lost or delayed) the room tries the next
 // layer up, no sooner than probeBackoff after the last step down, and
-// doubles that wait each time a try fails within probeFail.
+// doubles that wait each time a try fails within probeFail. A try holds
+// while the estimate climbs towards the layer tried (as a paused video's
+// try does, below), and steps back down once it backs off.
 //
 // A paused subscriber's video comes back the same way: on a try, while the
 // estimate is still under Config.VideoPauseBelow (it cannot climb faster
@@ -283,6 +285,17 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 		return noLayer
 	}
 	cur := d.target.Load()
+	if d.probing {
+		d.probePeak = max(d.probePeak, share)
+		switch {
+		case cur == noLayer || rates[cur] < 0 || best >= cur:
+			d.probing = false // the try held (the layer fits now), or is moot
+		case share >= probeBackOff*d.probePeak && now.Sub(d.upAt) <= probeMax:
+			return cur // the estimate climbs towards the layer tried: hold it
+		default:
+			d.probing, d.tryFailed = false, true // it backed off, or never got there
+		}
+	}
 	if cur == noLayer || best > cur || rates[cur] < 0 {
 		return best
 	}
@@ -290,6 +303,7 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 	if best == cur && float64(rates[cur]) <= share/1.4 && !now.Before(d.nextProbe) {
 		for i := cur + 1; i < maxLayers; i++ {
 			if rates[i] >= 0 {
+				d.probing, d.probePeak = true, share
 				return i
 			}
 		}
@@ -306,6 +320,7 @@ func (d *downTrack) retarget(next int32, now time.Time) {
 	}
 	switch {
 	case next == noLayer:
+		d.probing = false
 		metrics.MediaLayerSwitches.WithLabelValues("pause").Inc()
 	case cur == noLayer:
 		metrics.MediaLayerSwitches.WithLabelValues("resume").Inc()
@@ -314,12 +329,13 @@ func (d *downTrack) retarget(next int32, now time.Time) {
 		d.upAt = now
 	default:
 		metrics.MediaLayerSwitches.WithLabelValues("down").Inc()
-		if now.Sub(d.upAt) < probeFail {
+		if now.Sub(d.upAt) < probeFail || d.tryFailed {
 			d.backoff = min(2*d.backoff, probeBackoffMax) // the last step up did not hold
 		} else {
 			d.backoff = probeBackoff
 		}
 		d.nextProbe = now.Add(d.backoff)
+		d.tryFailed = false
 	}
 	d.target.Store(next)
 	if next != noLayer {

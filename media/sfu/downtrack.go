@@ -69,6 +69,11 @@ type downTrack struct {
 	nextProbe time.Time     // an upgrade beyond what the estimate shows is tried no sooner
 	backoff   time.Duration // the wait before the next such try
 	upAt      time.Time     // the last upgrade
+	// probing: the last upgrade was a try beyond what the estimate showed;
+	// probePeak is the highest share since; tryFailed: it did not hold.
+	probing   bool
+	probePeak float64
+	tryFailed bool
 }
 
 func newDownTrack(t *published, sub *peer, local *webrtc.TrackLocalStaticRTP) *downTrack {

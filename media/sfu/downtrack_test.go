@@ -167,3 +167,63 @@ func TestIdleLayerIsNotChosen(t *testing.T) {
 		t.Fatalf("layer %d is chosen, not 1, while layer 2 is idle", got)
 	}
 }
+
+// A try one layer up (the estimate at its ceiling, 1.5 times what is
+// sent) holds while the estimate climbs towards the layer tried, and steps
+// back down, waiting twice as long for the next try, once it backs off.
+// Judged by the estimate alone, it stepped down at the next allocation:
+// the estimate cannot climb 8% a second that fast.
+func TestLayerTryHoldsWhileTheEstimateClimbs(t *testing.T) {
+	pub := &published{key: "v", kind: webrtc.RTPCodecTypeVideo, codec: VP8, every: 1 << 62} // no PLI sent: no publisher here
+	for i := range pub.layers {
+		pub.layers[i] = &layer{}
+	}
+	pub.layers[0].bytes.Store(6_250) // 100 kbit/s over allocInterval
+	pub.layers[1].bytes.Store(25_000)
+	pub.layers[2].bytes.Store(75_000)
+	pub.measure(allocInterval)
+	rates := pub.rates()
+	d := newDownTrack(pub, &peer{}, nil)
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	step := func(at time.Duration, share float64) int32 {
+		next := d.choose(rates, share, t0.Add(at))
+		d.retarget(next, t0.Add(at))
+		return next
+	}
+	if got := step(0, 600_000); got != 1 {
+		t.Fatalf("at 600 kbit/s, layer %d", got)
+	}
+	at := probeBackoff
+	if got := step(at, 600_000); got != 2 {
+		t.Fatalf("at the ceiling after the back-off, no try: layer %d", got)
+	}
+	share := 600_000.0
+	for share < float64(rates[2])/headroom {
+		at += allocInterval
+		share *= 1.039
+		if got := step(at, share); got != 2 {
+			t.Fatalf("at %s, the share climbing at %.0f: layer %d", at, share, got)
+		}
+	}
+	if d.probing {
+		t.Fatal("the try still open once the layer fits")
+	}
+	// A drop later: down, the back-off as at first.
+	at += time.Minute
+	if got := step(at, 800_000); got != 1 || d.backoff != probeBackoff {
+		t.Fatalf("a drop a minute later: layer %d, back-off %s", got, d.backoff)
+	}
+	// The next try backs off: down, and the wait doubles.
+	at += probeBackoff
+	if got := step(at, 600_000); got != 2 {
+		t.Fatalf("the next try: layer %d", got)
+	}
+	at += allocInterval
+	if got := step(at, 640_000); got != 2 {
+		t.Fatalf("climbing on the try: layer %d", got)
+	}
+	at += allocInterval
+	if got := step(at, 540_000); got != 1 || d.backoff != 2*probeBackoff {
+		t.Fatalf("backed off on the try: layer %d, back-off %s", got, d.backoff)
+	}
+}
