@@ -71,6 +71,10 @@ type Config struct {
 	// peer policy and the quotas are those of UDP and TCP.
 	TLSAddr string
 	TLS     *tls.Config
+
+	// plainUDP leaves the UDP sockets to pion, without the relay engine
+	// (engine_linux.go): the cost measurement's "before".
+	plainUDP bool
 }
 
 // Server is a running TURN server.
@@ -84,6 +88,10 @@ type Server struct {
 	self *selfAddrs
 	q    *quotas
 	log  zerolog.Logger
+
+	// relayed counts the datagrams the relay engines relayed themselves
+	// and handed to pion (0 and 0 without them).
+	relayed func() (fast, slow int64)
 
 	mu    sync.Mutex
 	names map[string]pseudonym // pseudonym -> who, for the logs
@@ -137,7 +145,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, tls: tlsLn, self: newSelfAddrs(self, cfg.Now),
 		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
 		names: map[string]pseudonym{}, log: log}
-	relayGen := func() pionturn.RelayAddressGenerator {
+	relayGen := func() *meteredGen {
 		return &meteredGen{RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}, q: s.q}
 	}
 	lf := logging.NewDefaultLoggerFactory()
@@ -149,13 +157,25 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		tlsAt = tlsLn.Addr().String()
 		s.self = newSelfAddrs(append(self, tlsLn.Addr().(*net.TCPAddr).IP.String()), cfg.Now)
 	}
+	// The relay engine serves the UDP sockets where it can (Linux); pion
+	// reads them itself where it cannot.
+	pcs, events, stats := packetConfigs(udps, relayGen, s.permit), pionturn.EventHandler{}, func() (int64, int64) { return 0, 0 }
+	if !cfg.plainUDP {
+		if fpcs, fevents, fstats, ferr := fastConfigs(udps, relayGen, s.permit); ferr == nil {
+			pcs, events, stats = fpcs, fevents, fstats
+		} else {
+			log.Warn().Err(ferr).Msg("TURN relay engine unavailable: pion reads the UDP sockets")
+		}
+	}
+	s.relayed = stats
 	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
 		QuotaHandler:      s.quota,
 		LoggerFactory:     lf,
-		PacketConnConfigs: packetConfigs(udps, relayGen, s.permit),
+		PacketConnConfigs: pcs,
 		ListenerConfigs:   listeners,
+		EventHandler:      events,
 	})
 	if err != nil {
 		closeAll()
@@ -170,7 +190,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func packetConfigs(conns []net.PacketConn, gen func() pionturn.RelayAddressGenerator, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
+func packetConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
 	out := make([]pionturn.PacketConnConfig, len(conns))
 	for i, c := range conns {
 		out[i] = pionturn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: gen(), PermissionHandler: permit}
