@@ -187,11 +187,15 @@ func (e *engine) add(conn *net.UDPConn, relay bool) (*esock, error) {
 func (e *engine) run() {
 	_ = e.epRaw.Read(func(fd uintptr) bool {
 		for {
-			n, err := unix.EpollWait(int(fd), e.events, 0)
-			if err != nil && !errors.Is(err, unix.EINTR) {
+			// A raw epoll_wait that does not wait: through the runtime's
+			// syscall entry it would wake the sleeping sysmon thread at
+			// every round, a context switch each.
+			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&e.events[0])), uintptr(len(e.events)), 0, 0, 0)
+			if errno != 0 && errno != unix.EINTR {
 				return true
 			}
-			if n <= 0 {
+			n := int(r)
+			if errno != 0 || n <= 0 {
 				e.mu.Lock()
 				closed := e.closed
 				e.mu.Unlock()
