@@ -141,7 +141,7 @@ func costOurs(t *testing.T, plain bool) cost {
 	sw0 := switches(os.Getpid())
 	sent, recv := uclientLoad(t, s.Port())
 	cpu1, user1 := selfCPU()
-	if fast, slow := s.relayed(); fast+slow > 0 {
+	if fast, slow := s.engines.relayed(); fast+slow > 0 {
 		t.Logf("relay engine: %d datagrams relayed, %d handed to pion", fast, slow)
 	}
 	return cost{cpu: cpu1 - cpu0, user: user1 - user0, switches: switches(os.Getpid()) - sw0, sent: sent, recv: recv}

@@ -21,13 +21,16 @@ import (
 // pion/turn reads each socket (the listening one and every allocation's
 // relay) on its own goroutine, one datagram per wake-up: read, look the
 // allocation up, write, and park again, which costs more than the relaying
-// itself. The engine owns the reading instead. Each listening socket gets
-// one engine: an epoll instance holding that socket and the relay sockets
-// of the allocations made through it, itself registered in Go's netpoller,
-// and one goroutine that, at each wake-up, takes every ready socket, reads
-// it with recvmmsg (up to engineBatch datagrams a call), relays what it can
-// in place and sends it all with sendmmsg (the datagrams for clients, from
-// all relays, in one call on the listening socket).
+// itself. The engine owns the reading instead: an epoll instance holding
+// listening sockets and the relay sockets of the allocations made through
+// them, itself registered in Go's netpoller, and one goroutine that, at
+// each wake-up, takes every ready socket, reads it with recvmmsg (up to
+// engineBatch datagrams a call), relays what it can in place and sends it
+// all with sendmmsg (the datagrams for clients, from all relays, in one
+// call per listening socket). One engine serves all the listening sockets
+// unless Config.RelayEngines asks for more: a datagram between two relays
+// of one engine (both ends of a call behind TURN) is relayed on in the same
+// wake-up, where two engines would each wake for it.
 //
 // What the engine relays itself is ChannelData on a channel pion bound:
 // from a client, the payload goes to the channel's peer; from a peer with a
@@ -87,8 +90,7 @@ type engine struct {
 	epfd    int
 	socks   map[int32]*esock
 	nextID  int32
-	listen  *esock
-	clients map[netip.AddrPort]*esock // client -> its allocation's relay
+	listens int // listening sockets open; the last one's close stops the engine
 
 	events []unix.EpollEvent
 	bufs   []byte // engineSlots slots of slotSize
@@ -116,8 +118,13 @@ type esock struct {
 	done  chan struct{}
 	once  sync.Once
 
-	// Relay sockets: the user metered, the allocation's release, and,
-	// under e.mu, the client and the channels.
+	// A listening socket's allocations by client, under e.mu.
+	clients map[netip.AddrPort]*esock
+
+	// Relay sockets: the listening socket of the allocation, the user
+	// metered, the allocation's release, and, under e.mu, the client and
+	// the channels.
+	via     *esock
 	u       *user
 	release func()
 	port    int
@@ -127,9 +134,8 @@ type esock struct {
 	regs    *relayRegistry
 }
 
-// newEngine starts an engine on a listening socket and returns the
-// socket as pion is to read it.
-func newEngine(conn *net.UDPConn) (*esock, error) {
+// newEngine starts an engine; addListen gives it listening sockets.
+func newEngine() (*engine, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -144,16 +150,23 @@ func newEngine(conn *net.UDPConn) (*esock, error) {
 		ep.Close()
 		return nil, err
 	}
-	e := &engine{ep: ep, epRaw: raw, epfd: epfd, socks: map[int32]*esock{}, clients: map[netip.AddrPort]*esock{},
+	e := &engine{ep: ep, epRaw: raw, epfd: epfd, socks: map[int32]*esock{},
 		events: make([]unix.EpollEvent, 64), bufs: make([]byte, engineSlots*slotSize),
 		toCli: make([]outMsg, 0, engineSlots), toPeer: make([]outMsg, 0, engineSlots)}
+	go e.run()
+	return e, nil
+}
+
+// addListen registers a listening socket and returns it as pion is to
+// read it.
+func (e *engine) addListen(conn *net.UDPConn) (*esock, error) {
 	s, err := e.add(conn, false)
 	if err != nil {
-		ep.Close()
 		return nil, err
 	}
-	e.listen = s
-	go e.run()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.listens++
 	return s, nil
 }
 
@@ -164,6 +177,9 @@ func (e *engine) add(conn *net.UDPConn, relay bool) (*esock, error) {
 		return nil, err
 	}
 	s := &esock{e: e, relay: relay, conn: conn, slow: make(chan slowPacket, 256), done: make(chan struct{})}
+	if !relay {
+		s.clients = map[netip.AddrPort]*esock{}
+	}
 	if err := rc.Control(func(fd uintptr) { s.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -191,11 +207,14 @@ func (e *engine) run() {
 			// syscall entry it would wake the sleeping sysmon thread at
 			// every round, a context switch each.
 			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&e.events[0])), uintptr(len(e.events)), 0, 0, 0)
-			if errno != 0 && errno != unix.EINTR {
+			if errno == unix.EINTR {
+				continue
+			}
+			if errno != 0 {
 				return true
 			}
 			n := int(r)
-			if errno != 0 || n <= 0 {
+			if n <= 0 {
 				e.mu.Lock()
 				closed := e.closed
 				e.mu.Unlock()
@@ -269,7 +288,7 @@ func (e *engine) fromClient(s *esock, b []byte, from netip.AddrPort) {
 		return
 	}
 	if len(b) >= 4 && b[0]&0xC0 == 0x40 {
-		if r := e.clients[from]; r != nil {
+		if r := s.clients[from]; r != nil {
 			l := int(binary.BigEndian.Uint16(b[2:4]))
 			if peer, ok := r.byChan[binary.BigEndian.Uint16(b[0:2])]; ok && l <= len(b)-4 {
 				if r.u.allow(l) {
@@ -300,7 +319,7 @@ func (e *engine) fromPeer(r *esock, slot []byte, n int, from netip.AddrPort) {
 	for ; end%4 != 0; end++ { // ChannelData is padded to 4 bytes, as pion pads it
 		slot[end] = 0
 	}
-	e.toCli = append(e.toCli, outMsg{s: e.listen, b: slot[:end], to: sockaddr(r.client)})
+	e.toCli = append(e.toCli, outMsg{s: r.via, b: slot[:end], to: sockaddr(r.client)})
 	e.fast.Add(1)
 }
 
@@ -384,20 +403,26 @@ func (e *engine) close() {
 	e.ep.Close() // waits for run's wait to end; run needs e.mu, so not held here
 }
 
-// remove unregisters a socket.
-func (e *engine) remove(s *esock) {
+// remove unregisters a socket; it is true when that was the engine's
+// last listening socket.
+func (e *engine) remove(s *esock) (last bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.socks[s.id] != s {
-		return
+		return false
 	}
 	delete(e.socks, s.id)
 	if !e.closed {
 		_ = unix.EpollCtl(e.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 	}
-	if s.relay && s.client.IsValid() && e.clients[s.client] == s {
-		delete(e.clients, s.client)
+	if !s.relay {
+		e.listens--
+		return e.listens == 0
 	}
+	if s.client.IsValid() && s.via.clients[s.client] == s {
+		delete(s.via.clients, s.client)
+	}
+	return false
 }
 
 // ReadFrom returns the next datagram the engine handed over.
@@ -419,16 +444,17 @@ func (s *esock) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return s.conn.WriteTo(p, addr)
 }
 
-// Close closes the socket; the listening socket's close stops its engine.
+// Close closes the socket; the last listening socket's close stops the
+// engine.
 func (s *esock) Close() error {
 	var err error
 	s.once.Do(func() {
-		s.e.remove(s)
+		last := s.e.remove(s)
 		if s.regs != nil {
 			s.regs.drop(s)
 		}
 		close(s.done)
-		if !s.relay {
+		if last {
 			s.e.close()
 		}
 		err = s.conn.Close()
@@ -493,7 +519,7 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 // sockets are the engine's.
 type engineGen struct {
 	*meteredGen
-	e    *engine
+	via  *esock
 	regs *relayRegistry
 }
 
@@ -512,37 +538,66 @@ func (g *engineGen) AllocatePacketConn(c pionturn.AllocateListenerConfig) (net.P
 		// Not a socket the engine serves (IPv6): pion reads it.
 		return &meteredPacketConn{PacketConn: pc, u: u, release: release}, addr, nil
 	}
-	s, err := g.e.add(uc, true)
+	s, err := g.via.e.add(uc, true)
 	if err != nil {
 		pc.Close()
 		release()
 		return nil, nil, err
 	}
-	s.u, s.release, s.regs = u, release, g.regs
+	s.via, s.u, s.release, s.regs = g.via, u, release, g.regs
 	s.port = uc.LocalAddr().(*net.UDPAddr).Port
 	g.regs.put(s)
 	return s, addr, nil
 }
 
-// fastConfigs puts an engine on each listening socket. The event handler
-// tells the engines the allocations' clients and channels; stats counts
-// the datagrams they relayed and handed to pion.
-func fastConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net.Addr, net.IP) bool) (
-	cfgs []pionturn.PacketConnConfig, ev pionturn.EventHandler, stats func() (fast, slow int64), err error) {
+// engineSet is the server's engines.
+type engineSet struct {
+	engines []*engine
+	regs    *relayRegistry
+}
+
+func (es *engineSet) relayed() (fast, slow int64) {
+	for _, e := range es.engines {
+		fast += e.fast.Load()
+		slow += e.slow.Load()
+	}
+	return fast, slow
+}
+
+func (es *engineSet) relays() int {
+	es.regs.mu.Lock()
+	defer es.regs.mu.Unlock()
+	return len(es.regs.byPort)
+}
+
+// fastConfigs starts n engines (at least one, at most one per socket) and
+// shares the listening sockets out among them. The event handler tells
+// the engines the allocations' clients and channels.
+func fastConfigs(conns []net.PacketConn, n int, gen func() *meteredGen, permit func(net.Addr, net.IP) bool) (
+	cfgs []pionturn.PacketConnConfig, ev pionturn.EventHandler, es relayEngines, err error) {
 	regs := &relayRegistry{byPort: map[int]*esock{}}
+	n = min(max(n, 1), len(conns))
 	var engines []*engine
-	for _, c := range conns {
+	for i := 0; i < n && err == nil; i++ {
+		var e *engine
+		if e, err = newEngine(); err == nil {
+			engines = append(engines, e)
+		}
+	}
+	for i, c := range conns {
+		if err != nil {
+			break
+		}
 		uc, ok := c.(*net.UDPConn)
 		if !ok {
 			err = errors.New("turn: not a UDP socket")
 			break
 		}
 		var s *esock
-		if s, err = newEngine(uc); err != nil {
+		if s, err = engines[i%n].addListen(uc); err != nil {
 			break
 		}
-		engines = append(engines, s.e)
-		cfgs = append(cfgs, pionturn.PacketConnConfig{PacketConn: s, RelayAddressGenerator: &engineGen{meteredGen: gen(), e: s.e, regs: regs}, PermissionHandler: permit})
+		cfgs = append(cfgs, pionturn.PacketConnConfig{PacketConn: s, RelayAddressGenerator: &engineGen{meteredGen: gen(), via: s, regs: regs}, PermissionHandler: permit})
 	}
 	if err != nil {
 		for _, e := range engines {
@@ -560,7 +615,7 @@ func fastConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net
 		defer s.e.mu.Unlock()
 		if s.e.socks[s.id] == s { // not closed meanwhile
 			s.client = client
-			s.e.clients[client] = s
+			s.via.clients[client] = s
 		}
 	}
 	ev.OnChannelCreated = func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
@@ -589,12 +644,5 @@ func fastConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net
 			delete(s.byPeer, p)
 		}
 	}
-	stats = func() (fast, slow int64) {
-		for _, e := range engines {
-			fast += e.fast.Load()
-			slow += e.slow.Load()
-		}
-		return fast, slow
-	}
-	return cfgs, ev, stats, nil
+	return cfgs, ev, &engineSet{engines: engines, regs: regs}, nil
 }

@@ -11,7 +11,7 @@ import (
 
 // fastConfigs: the relay engine is Linux's (epoll, recvmmsg, sendmmsg);
 // elsewhere pion reads every socket.
-func fastConfigs([]net.PacketConn, func() *meteredGen, func(net.Addr, net.IP) bool) (
-	[]pionturn.PacketConnConfig, pionturn.EventHandler, func() (int64, int64), error) {
+func fastConfigs([]net.PacketConn, int, func() *meteredGen, func(net.Addr, net.IP) bool) (
+	[]pionturn.PacketConnConfig, pionturn.EventHandler, relayEngines, error) {
 	return nil, pionturn.EventHandler{}, nil, errors.New("turn: no relay engine on this platform")
 }

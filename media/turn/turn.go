@@ -56,6 +56,12 @@ type Config struct {
 	// bytes (0: the OS default, 208 KiB on Linux).
 	UDPSockets int
 	ReadBuffer int
+	// RelayEngines is how many goroutines relay the UDP sockets' traffic
+	// on Linux (engine_linux.go), each with its share of the sockets; 0 is
+	// one. One relays between two relays of its own (both ends of a call
+	// behind TURN) in one wake-up, and serves tens of thousands of
+	// datagrams a second on one CPU; more use more CPUs.
+	RelayEngines int
 	// Self lists the server's addresses besides its interfaces' (the
 	// HTTP listen address, a NAT's public address): like the interfaces'
 	// they are refused as peers unless AllowLoopback (development).
@@ -89,9 +95,7 @@ type Server struct {
 	q    *quotas
 	log  zerolog.Logger
 
-	// relayed counts the datagrams the relay engines relayed themselves
-	// and handed to pion (0 and 0 without them).
-	relayed func() (fast, slow int64)
+	engines relayEngines
 
 	mu    sync.Mutex
 	names map[string]pseudonym // pseudonym -> who, for the logs
@@ -159,15 +163,15 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	}
 	// The relay engine serves the UDP sockets where it can (Linux); pion
 	// reads them itself where it cannot.
-	pcs, events, stats := packetConfigs(udps, relayGen, s.permit), pionturn.EventHandler{}, func() (int64, int64) { return 0, 0 }
+	pcs, events, engines := packetConfigs(udps, relayGen, s.permit), pionturn.EventHandler{}, relayEngines(noEngines{})
 	if !cfg.plainUDP {
-		if fpcs, fevents, fstats, ferr := fastConfigs(udps, relayGen, s.permit); ferr == nil {
-			pcs, events, stats = fpcs, fevents, fstats
+		if fpcs, fevents, fengines, ferr := fastConfigs(udps, cfg.RelayEngines, relayGen, s.permit); ferr == nil {
+			pcs, events, engines = fpcs, fevents, fengines
 		} else {
 			log.Warn().Err(ferr).Msg("TURN relay engine unavailable: pion reads the UDP sockets")
 		}
 	}
-	s.relayed = stats
+	s.engines = engines
 	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
@@ -189,6 +193,20 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).Msg("TURN listening")
 	return s, nil
 }
+
+// relayEngines is what the server asks of its relay engines: the
+// datagrams they relayed themselves and handed to pion, and the relay
+// sockets they serve.
+type relayEngines interface {
+	relayed() (fast, slow int64)
+	relays() int
+}
+
+// noEngines: pion reads every socket.
+type noEngines struct{}
+
+func (noEngines) relayed() (fast, slow int64) { return 0, 0 }
+func (noEngines) relays() int                 { return 0 }
 
 func packetConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
 	out := make([]pionturn.PacketConnConfig, len(conns))
