@@ -68,7 +68,7 @@ type fastSetup struct {
 	relayA netip.AddrPort // the allocation's relayed address
 }
 
-func setupFast(t *testing.T, s *Server) *fastSetup {
+func setupFast(t testing.TB, s *Server) *fastSetup {
 	t.Helper()
 	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -132,11 +132,10 @@ func channelData(ch uint16, payload []byte, out []byte) []byte {
 	return append(out, payload...)
 }
 
-// ChannelData on a bound channel is relayed both ways by the engine, not
-// by pion, and relaying allocates nothing.
-func TestEngineRelaysChannelDataWithoutAllocating(t *testing.T) {
-	s := startWith(t, Config{AllowLoopback: true, MaxBitratePerUser: 1 << 30})
-	f := setupFast(t, s)
+// relayRoundTrip is a round trip through a relay: ChannelData from the
+// client to the peer, a datagram from the peer back to the client. bad
+// holds what went wrong.
+func relayRoundTrip(f *fastSetup, bad *error) func() {
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 10)
 	out := channelData(f.ch, payload, make([]byte, 0, 256))
 	back := []byte("from the peer, eleven bytes and more")
@@ -145,26 +144,34 @@ func TestEngineRelaysChannelDataWithoutAllocating(t *testing.T) {
 		want = append(want, 0)
 	}
 	pbuf := make([]byte, 2048)
-	fast0, _ := s.engines.relayed()
-	var bad error
-	roundTrip := func() {
+	return func() {
 		if _, err := f.client.WriteToUDPAddrPort(out, f.server); err != nil {
-			bad = err
+			*bad = err
 			return
 		}
 		n, _, err := f.peer.ReadFromUDPAddrPort(pbuf)
 		if err != nil || !bytes.Equal(pbuf[:n], payload) {
-			bad = errors.New("the peer got something else")
+			*bad = errors.New("the peer got something else")
 			return
 		}
 		if _, err := f.peer.WriteToUDPAddrPort(back, f.relayA); err != nil {
-			bad = err
+			*bad = err
 			return
 		}
 		if n := <-f.client.got; !bytes.Equal(f.client.buf[:n], want) {
-			bad = errors.New("the client got something else")
+			*bad = errors.New("the client got something else")
 		}
 	}
+}
+
+// ChannelData on a bound channel is relayed both ways by the engine, not
+// by pion, and relaying allocates nothing.
+func TestEngineRelaysChannelDataWithoutAllocating(t *testing.T) {
+	s := startWith(t, Config{AllowLoopback: true, MaxBitratePerUser: 1 << 30})
+	f := setupFast(t, s)
+	fast0, _ := s.engines.relayed()
+	var bad error
+	roundTrip := relayRoundTrip(f, &bad)
 	roundTrip() // warm up
 	allocs := testing.AllocsPerRun(500, roundTrip)
 	if bad != nil {
@@ -232,5 +239,31 @@ func TestEngineForgetsClosedAllocations(t *testing.T) {
 	})
 	if fast, _ := s.engines.relayed(); fast != fast0 {
 		t.Fatalf("the engine relayed %d datagrams of a closed allocation", fast-fast0)
+	}
+}
+
+// One round trip through a relay (two relayed datagrams), the engine on
+// or off (pion reading every socket):
+//
+//	go test -run '^$' -bench RelayRoundTrip -benchmem ./media/turn/
+func BenchmarkRelayRoundTrip(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		name := "engine"
+		if plain {
+			name = "pion"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := startWith(b, Config{AllowLoopback: true, MaxBitratePerUser: 1 << 30, plainUDP: plain})
+			f := setupFast(b, s)
+			var bad error
+			roundTrip := relayRoundTrip(f, &bad)
+			b.ReportAllocs()
+			for b.Loop() {
+				roundTrip()
+			}
+			if bad != nil {
+				b.Fatal(bad)
+			}
+		})
 	}
 }
