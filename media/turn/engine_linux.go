@@ -176,7 +176,14 @@ func (e *engine) add(conn *net.UDPConn, relay bool) (*esock, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &esock{e: e, relay: relay, conn: conn, slow: make(chan slowPacket, 256), done: make(chan struct{})}
+	// What pion gets: STUN on a listening socket (bursts as calls start),
+	// on a relay the peers' datagrams before a channel (connectivity
+	// checks): an allocation's queue is kept small, there are many.
+	queue := 256
+	if relay {
+		queue = 32
+	}
+	s := &esock{e: e, relay: relay, conn: conn, slow: make(chan slowPacket, queue), done: make(chan struct{})}
 	if !relay {
 		s.clients = map[netip.AddrPort]*esock{}
 	}
