@@ -358,8 +358,11 @@ func (e *engine) send(q []outMsg) {
 		k := 0
 		for k < len(q) && k < engineBatch && q[k].s == s {
 			e.sname[k] = q[k].to
-			e.siov[k] = unix.Iovec{Base: &q[k].b[0]}
-			e.siov[k].SetLen(len(q[k].b))
+			e.siov[k] = unix.Iovec{}
+			if len(q[k].b) > 0 { // an empty datagram is relayed too, as pion relays it
+				e.siov[k].Base = &q[k].b[0]
+				e.siov[k].SetLen(len(q[k].b))
+			}
 			e.shdr[k] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&e.sname[k])), Namelen: unix.SizeofSockaddrInet4, Iov: &e.siov[k]}}
 			e.shdr[k].hdr.SetIovlen(1)
 			k++

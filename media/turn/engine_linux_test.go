@@ -267,3 +267,50 @@ func BenchmarkRelayRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// Hostile or odd ChannelData from a client: an empty payload is relayed
+// (as pion relays it), a length beyond the datagram and an unbound channel
+// go to pion (which refuses them) and are not relayed, bytes past the
+// length (padding) are not relayed, and the server stays up.
+func TestEngineChannelDataEdgeCases(t *testing.T) {
+	s := startWith(t, Config{AllowLoopback: true})
+	f := setupFast(t, s)
+	send := func(b []byte) {
+		t.Helper()
+		if _, err := f.client.WriteToUDPAddrPort(b, f.server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 2048)
+	next := func() []byte {
+		t.Helper()
+		_ = f.peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := f.peer.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf[:n]
+	}
+	send(channelData(f.ch, nil, nil))
+	if got := next(); len(got) != 0 {
+		t.Fatalf("an empty payload came out as %q", got)
+	}
+	_, slow0 := s.engines.relayed()
+	long := channelData(f.ch, []byte("short"), nil)
+	binary.BigEndian.PutUint16(long[2:], 200) // says 200 bytes, has 5
+	send(long)
+	send(channelData(f.ch^1, []byte("unbound channel"), nil))
+	send(append(channelData(f.ch, []byte("padded"), nil), 0, 0))
+	if got := next(); string(got) != "padded" {
+		t.Fatalf("the peer got %q, want the padded one's payload only (the two before are not to be relayed)", got)
+	}
+	if _, slow := s.engines.relayed(); slow-slow0 != 2 {
+		t.Fatalf("%d datagrams handed to pion, want the 2 it refuses", slow-slow0)
+	}
+	// Still relaying.
+	var bad error
+	relayRoundTrip(f, &bad)()
+	if bad != nil {
+		t.Fatal(bad)
+	}
+}
