@@ -118,7 +118,8 @@ func uclientLoad(t *testing.T, port int) (sent, recv int) {
 // costOurs measures our server, in this process (nothing else runs in it
 // meanwhile), with the configuration's defaults but no per-user quota:
 // uclient's clients are all one user.
-// SENIM_TURN_COST_SOCKETS sets turn.udp_sockets (default 0: one per CPU).
+// SENIM_TURN_COST_SOCKETS sets turn.udp_sockets (default 0: one per relay
+// engine, one per CPU without them).
 // plain leaves the UDP sockets to pion, without the relay engine (the
 // "before" of SENIM_TURN_COST_BEFORE=1).
 func costOurs(t *testing.T, plain bool) cost {

@@ -52,8 +52,9 @@ type Config struct {
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// UDPSockets is how many UDP sockets share the port (SO_REUSEPORT on
-	// Linux); 0 is one per CPU. ReadBuffer is each one's receive buffer in
-	// bytes (0: the OS default, 208 KiB on Linux).
+	// Linux); 0 is one per relay engine on Linux, else one per CPU.
+	// ReadBuffer is each one's receive buffer in bytes (0: the OS
+	// default, 208 KiB on Linux).
 	UDPSockets int
 	ReadBuffer int
 	// RelayEngines is how many goroutines relay the UDP sockets' traffic
@@ -121,7 +122,13 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.UDPSockets <= 0 {
+		// The relay engines read all their sockets in each wake-up: a
+		// socket each is enough (more cost more calls). Without them, pion
+		// reads each socket on its own goroutine: one per CPU.
 		cfg.UDPSockets = runtime.NumCPU()
+		if runtime.GOOS == "linux" && !cfg.plainUDP {
+			cfg.UDPSockets = max(cfg.RelayEngines, 1)
+		}
 	}
 	udps, tcp, err := listenBoth(cfg.Addr, cfg.UDPSockets, cfg.ReadBuffer)
 	if err != nil {
