@@ -359,8 +359,9 @@ type TURN struct {
 	AllowPrivate  bool `toml:"allow_private"`
 	// CredentialTTL is how long handed-out TURN credentials stay valid.
 	CredentialTTL Duration `toml:"credential_ttl"`
-	// UDPSockets share the UDP port (SO_REUSEPORT; 0: one per CPU), each
-	// with a ReadBuffer-byte receive buffer (0: the OS default).
+	// UDPSockets share the UDP port (SO_REUSEPORT; 0: one per relay
+	// engine on Linux, which is one, else one per CPU), each with a
+	// ReadBuffer-byte receive buffer (0: the OS default).
 	UDPSockets int `toml:"udp_sockets"`
 	ReadBuffer int `toml:"read_buffer"`
 	// MaxAllocationsPerUser bounds the relays one call participant holds

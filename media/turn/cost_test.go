@@ -29,26 +29,43 @@ import (
 //
 //	SENIM_TURN_COST=1 go test -count=1 -run TestTURNCostAgainstCoturn -v ./media/turn/
 //
+// SENIM_TURN_COST_BEFORE=1 measures, in each round, our server without
+// its relay engine too (pion reading every socket), for a before/after.
 // SENIM_TURN_COST_ARGS changes uclient's load (default "-m 40 -n 1500 -z 5":
 // 40 clients, 20 pairs, 1500 messages each, one per 5 ms each).
 func TestTURNCostAgainstCoturn(t *testing.T) {
 	if os.Getenv("SENIM_TURN_COST") == "" {
 		t.Skip("a measurement: set SENIM_TURN_COST=1")
 	}
-	var ratios []float64
+	before := os.Getenv("SENIM_TURN_COST_BEFORE") != ""
+	var ratios, beforeRatios []float64
 	for round := 1; round <= 3; round++ {
-		var c, s cost
+		var c, s, p cost
 		if round%2 == 1 {
-			c, s = costCoturn(t), costOurs(t)
+			c, s = costCoturn(t), costOurs(t, false)
+			if before {
+				p = costOurs(t, true)
+			}
 		} else {
-			s, c = costOurs(t), costCoturn(t)
+			if before {
+				p = costOurs(t, true)
+			}
+			s, c = costOurs(t, false), costCoturn(t)
 		}
 		t.Logf("round %d coturn %s", round, c)
 		t.Logf("round %d senim  %s", round, s)
 		ratios = append(ratios, s.perMessage()/c.perMessage())
+		if before {
+			t.Logf("round %d pion   %s", round, p)
+			beforeRatios = append(beforeRatios, p.perMessage()/c.perMessage())
+		}
 	}
 	sort.Float64s(ratios)
 	t.Logf("senim / coturn CPU per relayed message: min %.2f median %.2f max %.2f", ratios[0], ratios[1], ratios[2])
+	if before {
+		sort.Float64s(beforeRatios)
+		t.Logf("before (pion reads every socket) / coturn: min %.2f median %.2f max %.2f", beforeRatios[0], beforeRatios[1], beforeRatios[2])
+	}
 }
 
 // TestTURNCostProfile runs our server alone under the same load and
@@ -57,7 +74,7 @@ func TestTURNCostProfile(t *testing.T) {
 	if os.Getenv("SENIM_TURN_PROFILE") == "" {
 		t.Skip("set SENIM_TURN_PROFILE=FILE")
 	}
-	t.Logf("senim %s", costOurs(t))
+	t.Logf("senim %s", costOurs(t, os.Getenv("SENIM_TURN_COST_BEFORE") != ""))
 }
 
 const costSecret = "bench-secret"
@@ -101,11 +118,14 @@ func uclientLoad(t *testing.T, port int) (sent, recv int) {
 // costOurs measures our server, in this process (nothing else runs in it
 // meanwhile), with the configuration's defaults but no per-user quota:
 // uclient's clients are all one user.
-// SENIM_TURN_COST_SOCKETS sets turn.udp_sockets (default 0: one per CPU).
-func costOurs(t *testing.T) cost {
+// SENIM_TURN_COST_SOCKETS sets turn.udp_sockets (default 0: one per relay
+// engine, one per CPU without them).
+// plain leaves the UDP sockets to pion, without the relay engine (the
+// "before" of SENIM_TURN_COST_BEFORE=1).
+func costOurs(t *testing.T, plain bool) cost {
 	sockets, _ := strconv.Atoi(os.Getenv("SENIM_TURN_COST_SOCKETS"))
 	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: costSecret, AllowLoopback: true,
-		ReadBuffer: 4 << 20, UDPSockets: sockets}, zerolog.Nop())
+		ReadBuffer: 4 << 20, UDPSockets: sockets, plainUDP: plain}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +142,9 @@ func costOurs(t *testing.T) cost {
 	sw0 := switches(os.Getpid())
 	sent, recv := uclientLoad(t, s.Port())
 	cpu1, user1 := selfCPU()
+	if fast, slow := s.engines.relayed(); fast+slow > 0 {
+		t.Logf("relay engine: %d datagrams relayed, %d handed to pion", fast, slow)
+	}
 	return cost{cpu: cpu1 - cpu0, user: user1 - user0, switches: switches(os.Getpid()) - sw0, sent: sent, recv: recv}
 }
 

@@ -102,7 +102,7 @@ func TestPeerPolicy(t *testing.T) {
 	}
 }
 
-func pionClient(t *testing.T, conn net.PacketConn, s *Server, user, pass string) *pionturn.Client {
+func pionClient(t testing.TB, conn net.PacketConn, s *Server, user, pass string) *pionturn.Client {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", s.Port())
 	lf := logging.NewDefaultLoggerFactory()
@@ -196,7 +196,7 @@ func TestTCPRelayToOwnHTTPPortIsRefused(t *testing.T) {
 	}
 }
 
-func startWith(t *testing.T, cfg Config) *Server {
+func startWith(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	cfg.Addr, cfg.RelayIP, cfg.Realm, cfg.Secret, cfg.UDPSockets = "127.0.0.1:0", "127.0.0.1", "senim", "s3cret", 1
 	s, err := Start(cfg, zerolog.Nop())

@@ -171,8 +171,12 @@ type meteredPacketConn struct {
 	release func()
 }
 
-func (c *meteredPacketConn) allow(n int) bool {
-	if c.u.bucket == nil || c.u.bucket.AllowN(time.Now(), n) {
+func (c *meteredPacketConn) allow(n int) bool { return c.u.allow(n) }
+
+// allow meters n relayed bytes of a UDP relay: false when they are over
+// the user's bitrate and are to be dropped.
+func (u *user) allow(n int) bool {
+	if u.bucket == nil || u.bucket.AllowN(time.Now(), n) {
 		metrics.TURNRelayedBytes.Add(float64(n))
 		return true
 	}

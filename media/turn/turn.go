@@ -52,10 +52,17 @@ type Config struct {
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// UDPSockets is how many UDP sockets share the port (SO_REUSEPORT on
-	// Linux); 0 is one per CPU. ReadBuffer is each one's receive buffer in
-	// bytes (0: the OS default, 208 KiB on Linux).
+	// Linux); 0 is one per relay engine on Linux, else one per CPU.
+	// ReadBuffer is each one's receive buffer in bytes (0: the OS
+	// default, 208 KiB on Linux).
 	UDPSockets int
 	ReadBuffer int
+	// RelayEngines is how many goroutines relay the UDP sockets' traffic
+	// on Linux (engine_linux.go), each with its share of the sockets; 0 is
+	// one. One relays between two relays of its own (both ends of a call
+	// behind TURN) in one wake-up, and serves tens of thousands of
+	// datagrams a second on one CPU; more use more CPUs.
+	RelayEngines int
 	// Self lists the server's addresses besides its interfaces' (the
 	// HTTP listen address, a NAT's public address): like the interfaces'
 	// they are refused as peers unless AllowLoopback (development).
@@ -71,6 +78,10 @@ type Config struct {
 	// peer policy and the quotas are those of UDP and TCP.
 	TLSAddr string
 	TLS     *tls.Config
+
+	// plainUDP leaves the UDP sockets to pion, without the relay engine
+	// (engine_linux.go): the cost measurement's "before".
+	plainUDP bool
 }
 
 // Server is a running TURN server.
@@ -84,6 +95,8 @@ type Server struct {
 	self *selfAddrs
 	q    *quotas
 	log  zerolog.Logger
+
+	engines relayEngines
 
 	mu    sync.Mutex
 	names map[string]pseudonym // pseudonym -> who, for the logs
@@ -109,7 +122,13 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.UDPSockets <= 0 {
+		// The relay engines read all their sockets in each wake-up: a
+		// socket each is enough (more cost more calls). Without them, pion
+		// reads each socket on its own goroutine: one per CPU.
 		cfg.UDPSockets = runtime.NumCPU()
+		if runtime.GOOS == "linux" && !cfg.plainUDP {
+			cfg.UDPSockets = max(cfg.RelayEngines, 1)
+		}
 	}
 	udps, tcp, err := listenBoth(cfg.Addr, cfg.UDPSockets, cfg.ReadBuffer)
 	if err != nil {
@@ -137,7 +156,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, udp: udp, udps: udps, tcp: tcp, tls: tlsLn, self: newSelfAddrs(self, cfg.Now),
 		q:     &quotas{maxAllocs: cfg.MaxAllocationsPerUser, bitrate: cfg.MaxBitratePerUser, users: map[string]*user{}},
 		names: map[string]pseudonym{}, log: log}
-	relayGen := func() pionturn.RelayAddressGenerator {
+	relayGen := func() *meteredGen {
 		return &meteredGen{RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{RelayAddress: relay, Address: bindAddr(relay)}, q: s.q}
 	}
 	lf := logging.NewDefaultLoggerFactory()
@@ -149,13 +168,25 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		tlsAt = tlsLn.Addr().String()
 		s.self = newSelfAddrs(append(self, tlsLn.Addr().(*net.TCPAddr).IP.String()), cfg.Now)
 	}
+	// The relay engine serves the UDP sockets where it can (Linux); pion
+	// reads them itself where it cannot.
+	pcs, events, engines := packetConfigs(udps, relayGen, s.permit), pionturn.EventHandler{}, relayEngines(noEngines{})
+	if !cfg.plainUDP {
+		if fpcs, fevents, fengines, ferr := fastConfigs(udps, cfg.RelayEngines, relayGen, s.permit); ferr == nil {
+			pcs, events, engines = fpcs, fevents, fengines
+		} else {
+			log.Warn().Err(ferr).Msg("TURN relay engine unavailable: pion reads the UDP sockets")
+		}
+	}
+	s.engines = engines
 	s.srv, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:             cfg.Realm,
 		AuthHandler:       s.auth,
 		QuotaHandler:      s.quota,
 		LoggerFactory:     lf,
-		PacketConnConfigs: packetConfigs(udps, relayGen, s.permit),
+		PacketConnConfigs: pcs,
 		ListenerConfigs:   listeners,
+		EventHandler:      events,
 	})
 	if err != nil {
 		closeAll()
@@ -170,7 +201,21 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func packetConfigs(conns []net.PacketConn, gen func() pionturn.RelayAddressGenerator, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
+// relayEngines is what the server asks of its relay engines: the
+// datagrams they relayed themselves and handed to pion, and the relay
+// sockets they serve.
+type relayEngines interface {
+	relayed() (fast, slow int64)
+	relays() int
+}
+
+// noEngines: pion reads every socket.
+type noEngines struct{}
+
+func (noEngines) relayed() (fast, slow int64) { return 0, 0 }
+func (noEngines) relays() int                 { return 0 }
+
+func packetConfigs(conns []net.PacketConn, gen func() *meteredGen, permit func(net.Addr, net.IP) bool) []pionturn.PacketConnConfig {
 	out := make([]pionturn.PacketConnConfig, len(conns))
 	for i, c := range conns {
 		out[i] = pionturn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: gen(), PermissionHandler: permit}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -55,14 +56,26 @@ func uclient(t *testing.T, s *Server, user, pass string, extra ...string) (sent,
 }
 
 // A peer nobody here wrote, coturn's test client, allocates and relays
-// through our TURN with our credentials, over UDP and over TCP.
+// through our TURN with our credentials, over UDP (ChannelData, which the
+// relay engine relays, and Send and Data indications, which pion does) and
+// over TCP.
 func TestCoturnClientRelaysThroughUs(t *testing.T) {
 	s := start(t, true)
 	user, pass := Credentials("s3cret", "client-1", time.Now(), time.Hour)
-	for _, transport := range [][]string{nil, {"-t"}} {
+	for _, transport := range [][]string{nil, {"-s"}, {"-t"}} {
+		fast0, slow0 := s.engines.relayed()
 		sent, recv, out, err := uclient(t, s, user, pass, transport...)
 		if err != nil || sent == 0 || recv != sent {
 			t.Fatalf("transport %v: sent %d received %d (%v)\n%s", transport, sent, recv, err, out)
+		}
+		// Each message passes the server twice: client to peer relay,
+		// peer relay to client.
+		fast, slow := s.engines.relayed()
+		if runtime.GOOS == "linux" && transport == nil && fast-fast0 < int64(2*sent) {
+			t.Errorf("the relay engine relayed %d datagrams of %d", fast-fast0, 2*sent)
+		}
+		if runtime.GOOS == "linux" && len(transport) == 1 && transport[0] == "-s" && slow-slow0 < int64(2*sent) {
+			t.Errorf("pion got %d datagrams of %d indications", slow-slow0, 2*sent)
 		}
 	}
 }
