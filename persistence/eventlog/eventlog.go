@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -49,16 +50,19 @@ type Log struct {
 // stripe is a lock shared by the streams that hash to it, and the head
 // cache of those streams. An entry changes only under the lock, after the
 // commit that made it true. (A map per stripe instead of one sync.Map: no
-// shared cache line and no boxing on the append path.)
+// shared cache line and no boxing on the append path. An entry is a
+// pointer, updated in place: an append looks its stream up once and
+// hashes no key to store the new head.)
 type stripe struct {
 	sync.Mutex
-	heads map[string]streamHead
+	heads map[string]*streamHead
 }
 
 type streamHead struct {
-	seq  uint64
-	hash string
-	// raw is hash decoded (zeros for "": no record yet).
+	seq uint64
+	// raw is the last record's hash (zeros: no record yet). Its hex is
+	// spelled by the next append, in that append's buffer: a hex string
+	// kept here would keep the buffer of the append it was cut from.
 	raw [hashLen]byte
 }
 
@@ -227,51 +231,51 @@ func checkName(what, s string, empty bool) error {
 	return nil
 }
 
-// validate checks req and returns its events' payloads, compacted.
-func (req *AppendRequest) validate() ([][]byte, error) {
+// validate checks req and sets payloads[i] (len(req.Events) of them) to
+// event i's payload, compacted.
+func (req *AppendRequest) validate(payloads [][]byte) error {
 	if err := checkName("stream", req.Stream, false); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkName("command id", req.CommandID, true); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkName("command actor", req.CommandActor, true); err != nil {
-		return nil, err
+		return err
 	}
 	if len(req.Events) == 0 {
-		return nil, invalid("no events")
+		return invalid("no events")
 	}
-	payloads := make([][]byte, len(req.Events))
 	for i, e := range req.Events {
 		if e.Type == "" {
-			return nil, invalid("event %d has no type", i)
+			return invalid("event %d has no type", i)
 		}
 		// RFC 3339 (the canonical bytes' time) has four-digit years.
 		if y := e.At.UTC().Year(); y < 0 || y > 9999 {
-			return nil, invalid("event %d time %s is outside the years 0000-9999", i, e.At)
+			return invalid("event %d time %s is outside the years 0000-9999", i, e.At)
 		}
 		if req.TrustedPayloads {
 			if len(e.Payload) == 0 {
-				return nil, invalid("event %d payload is empty", i)
+				return invalid("event %d payload is empty", i)
 			}
 			payloads[i] = e.Payload
 			continue
 		}
 		p, err := compactPayload(e.Payload)
 		if err != nil {
-			return nil, invalid("event %d payload is not JSON", i)
+			return invalid("event %d payload is not JSON", i)
 		}
 		payloads[i] = p
 	}
 	for _, op := range req.Index {
 		if err := checkName("index", op.Index, false); err != nil {
-			return nil, err
+			return err
 		}
 		if err := checkName("index value", op.Value, false); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return payloads, nil
+	return nil
 }
 
 // isCompact says whether valid JSON p has no whitespace outside its
@@ -322,8 +326,16 @@ func compactPayload(p []byte) ([]byte, error) {
 
 // Append stores req's events atomically and durably; see the package doc.
 func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
-	payloads, err := req.validate()
-	if err != nil {
+	// The payloads of an append of a few events (most are of one) on the
+	// stack.
+	var few [4][]byte
+	var payloads [][]byte
+	if len(req.Events) <= len(few) {
+		payloads = few[:len(req.Events)]
+	} else {
+		payloads = make([][]byte, len(req.Events))
+	}
+	if err := req.validate(payloads); err != nil {
 		return AppendResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -354,18 +366,15 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err != nil {
 		return AppendResult{}, err
 	}
-	seq, hash, prev := head.seq, head.hash, head.raw
+	seq, prev := head.seq, head.raw
 	if seq != req.ExpectedSeq {
 		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
-	}
-	if hash == "" {
-		hash = ZeroHash
 	}
 	// The append's writes, for its group's batch (group.go). Their keys
 	// and small values share one buffer, sized exactly: a part is cut
 	// with a full slice expression, so that it could never run over the
 	// next one.
-	size := len(req.Events)*(len(req.Stream)+10) + 1 + len(req.Stream) + 8 + 2*hashLen
+	size := len(req.Events)*(len(req.Stream)+10+2*hashLen) + 1 + len(req.Stream) + 8 + 4*hashLen
 	for i, e := range req.Events {
 		size += v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])
 	}
@@ -381,6 +390,17 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		buf = buf[:len(buf)+n]
 		return p
 	}
+	// The hex of the hashes, for the records and the head, in the buffer
+	// too: each is written once, so a string over it never changes.
+	hexString := func(sum *[hashLen]byte) string {
+		hx := part(2 * hashLen)[:2*hashLen]
+		hex.Encode(hx, sum[:])
+		return unsafe.String(&hx[0], len(hx))
+	}
+	hash := ZeroHash
+	if seq > 0 {
+		hash = hexString(&prev)
+	}
 	ops := make([]batchOp, 0, len(req.Events)+2+len(req.Index))
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
@@ -390,7 +410,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		val, sum := appendV1(part(v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])), &r, &prev)
 		// The returned record's payload is the stored copy, not the caller's.
 		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
-		r.Hash = hex.EncodeToString(sum[:])
+		r.Hash = hexString(&sum)
 		hash, prev = r.Hash, sum
 		k := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), seq)
 		ops = append(ops, batchOp{key: k, value: val})
@@ -420,7 +440,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err := l.commitInGroup(req.Stream, ops); err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	st.heads[req.Stream] = streamHead{seq: seq, hash: hash, raw: prev}
+	*head = streamHead{seq: seq, raw: prev}
 	if observe != nil {
 		observe(time.Since(start))
 	}
@@ -486,23 +506,23 @@ func (l *Log) getCommand(key []byte) (Command, bool, error) {
 }
 
 // cachedHead is Head from memory once a stream has been seen; call it under
-// st, the stream's stripe.
-func (l *Log) cachedHead(st *stripe, stream string) (streamHead, error) {
+// st, the stream's stripe, and change the entry only under it.
+func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	if h, ok := st.heads[stream]; ok {
 		return h, nil
 	}
 	seq, hash, err := l.Head(stream)
 	if err != nil {
-		return streamHead{}, err
+		return nil, err
 	}
-	h := streamHead{seq: seq, hash: hash}
-	if hash != "" {
+	h := &streamHead{seq: seq}
+	if seq > 0 || hash != "" {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
-			return streamHead{}, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
+			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
 		}
 	}
 	if st.heads == nil {
-		st.heads = make(map[string]streamHead)
+		st.heads = make(map[string]*streamHead)
 	}
 	st.heads[stream] = h
 	return h, nil
