@@ -54,10 +54,16 @@ type commitGroup struct {
 	// bytes.
 	appends []groupEntry
 	size    int
+	// first holds the first append: a lone append's group is one
+	// allocation.
+	first [1]groupEntry
 	// lead hands this group's commit to the append that opened it (the
-	// group's leader; the others wait on done alone).
+	// group's leader; the others wait on done alone). It is made only for
+	// a group that has to wait for its turn.
 	lead chan struct{}
-	// done is closed when the group's commit returned, err its result.
+	// done is closed when the group's commit returned, err its result. It
+	// is made (under the group lock) by the first append that joins the
+	// group, so a group of one append makes none.
 	done chan struct{}
 	err  error
 }
@@ -101,8 +107,14 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 	}
 	opened := g == nil
 	if opened {
-		g = &commitGroup{lead: make(chan struct{}, 1), done: make(chan struct{})}
+		g = &commitGroup{}
+		g.appends = g.first[:0]
+		if gc.busy {
+			g.lead = make(chan struct{}, 1)
+		}
 		gc.queue = append(gc.queue, g)
+	} else if g.done == nil {
+		g.done = make(chan struct{})
 	}
 	g.appends = append(g.appends, groupEntry{stream, ops})
 	g.size += size
@@ -114,12 +126,13 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 		l.lead(g)
 		return g.err
 	}
+	done := g.done
 	gc.mu.Unlock()
 	if opened {
 		<-g.lead // the commit before is done: commit this group
 		l.lead(g)
 	} else {
-		<-g.done
+		<-done
 	}
 	return g.err
 }
@@ -132,6 +145,8 @@ func (l *Log) lead(g *commitGroup) {
 	// g is the first in the queue: later appends gather into the next.
 	gc.queue[0] = nil
 	gc.queue = gc.queue[1:]
+	// No append joins g from here on: done is what its appends wait on.
+	done := g.done
 	gc.mu.Unlock()
 	committed := false
 	defer func() {
@@ -140,7 +155,9 @@ func (l *Log) lead(g *commitGroup) {
 		if !committed {
 			g.err = errGroupAbandoned
 		}
-		close(g.done)
+		if done != nil {
+			close(done)
+		}
 		gc.mu.Lock()
 		if len(gc.queue) > 0 {
 			gc.queue[0].lead <- struct{}{}
