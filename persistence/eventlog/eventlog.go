@@ -594,6 +594,12 @@ func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, borrow boo
 		return storeErr(stream, err)
 	}
 	defer it.Close()
+	return each(it, stream, borrow, fn)
+}
+
+// each calls fn with the decoded record of every key of it, from the
+// first: read's loop.
+func each(it *pebble.Iterator, stream string, borrow bool, fn func(Record, []byte) error) error {
 	d := getDecoder(stream, borrow)
 	defer decoders.Put(d)
 	for it.First(); it.Valid(); it.Next() {
@@ -754,26 +760,46 @@ func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
 
 // verifiedRead is ReadVerified and ReplayVerified: sized (if not nil) is
 // told the head's seq before the first record.
-func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) error {
+//
+// The head and the records are read through one iterator, which sees the
+// store as it was when it was made: an append landing meanwhile cannot
+// make them disagree (a snapshot and a Get of the head did the same, at
+// the cost of a snapshot and a second look-up per read). The records'
+// hashes are checked beside the read (verify.go).
+func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
-	// The head and the records from one snapshot: an append landing
-	// between the two reads cannot make them disagree, and the head's seq
-	// sizes the slice.
-	snap := l.db.NewSnapshot()
-	defer snap.Close()
-	seq, hash, err := headFrom(snap, stream)
+	defer recoverFatal(stream, &err)
+	hk := make([]byte, 0, len(stream)+2)
+	hk = append(append(hk, 'h'), stream...)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: hk, UpperBound: append(hk, 0)})
 	if err != nil {
-		return err
+		return storeErr(stream, err)
+	}
+	defer it.Close()
+	var seq uint64
+	var hash string
+	if it.First() {
+		v := it.Value()
+		if len(v) < 8 {
+			return fmt.Errorf("eventlog: stream %s: corrupt head", stream)
+		}
+		seq, hash = binary.BigEndian.Uint64(v[:8]), string(v[8:])
+	}
+	if err := it.Error(); err != nil {
+		return storeErr(stream, err)
 	}
 	if sized != nil {
 		sized(seq)
 	}
+	it.SetBounds(eventKey(stream, 1), upper(streamPrefix(stream)))
 	var c chainCheck
+	var hc hashChecker
+	defer hc.finish()
 	var n uint64
 	var last string
-	err = l.read(snap, stream, 1, borrow, func(r Record, stored []byte) error {
+	err = each(it, stream, borrow, func(r Record, stored []byte) error {
 		if n == 0 && r.Seq != 1 {
 			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 		}
@@ -781,13 +807,26 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 			// Another stream's records, chain and all, copied under this one.
 			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record names another stream " + r.Stream}
 		}
-		if err := c.next(r, stored); err != nil {
-			return err
+		if stored == nil {
+			// A JSON record: its hash recomputed from its fields, here.
+			if err := c.next(r, nil); err != nil {
+				return err
+			}
+		} else {
+			if err := c.link(&r); err != nil {
+				return err
+			}
+			hc.add(r.Seq, stored)
+			c.advance(&r)
 		}
 		n++
 		last = r.Hash
 		return fn(r)
 	})
+	// A record whose hash is wrong comes before any error after it.
+	if bad := hc.finish(); bad != 0 {
+		return altered(stream, bad)
+	}
 	if err != nil {
 		return err
 	}

@@ -211,3 +211,84 @@ func TestAppendAllocations(t *testing.T) {
 		t.Fatalf("%.1f allocations per append", per)
 	}
 }
+
+// A verified read of a stream longer than a chunk checks its hashes
+// beside the read (verify.go), on one processor or two: an altered record
+// is found wherever it is, and it is the error even when a later record,
+// or fn at a later record, fails too, as when the records were checked one
+// by one.
+func TestVerifiedReadOfALongStream(t *testing.T) {
+	for _, procs := range []int{2, 1} {
+		t.Run(fmt.Sprint("procs=", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			dir := t.TempDir()
+			l := open(t, dir)
+			const n = 400 // about 25 chunks
+			text := strings.Repeat("сенім ", 30)
+			for _, s := range []string{"act/x", "act/y", "act/z"} {
+				events := make([]Draft, n)
+				for i := range events {
+					events[i] = Draft{Type: "e", Actor: "notary:aliya", At: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+						Payload: json.RawMessage(fmt.Sprintf(`{"n":%d,"text":%q}`, i+1, text))}
+				}
+				mustAppend(t, l, AppendRequest{Stream: s, Events: events})
+			}
+			k := 0
+			if err := l.ReplayVerified("act/x", func(r Record) error {
+				k++
+				if r.Seq != uint64(k) {
+					return fmt.Errorf("record %d came as %d", r.Seq, k)
+				}
+				return nil
+			}); err != nil || k != n {
+				t.Fatalf("intact stream: %d records, %v", k, err)
+			}
+			l.Close()
+			alter := func(r *Record) { r.Payload = json.RawMessage(`{"n":0}`) }
+			tamper(t, dir, "act/x", 37, alter) // in a chunk the helper checks
+			tamper(t, dir, "act/y", n-1, alter)
+			tamper(t, dir, "act/z", 37, alter)
+			tamper(t, dir, "act/z", n, alter) // in the last chunk, the reader's
+			db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Delete(eventKey("act/x", 200), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			l = open(t, dir)
+			defer l.Close()
+			wantAltered := func(what string, err error, seq uint64) {
+				t.Helper()
+				var ce *ChainError
+				if !errors.As(err, &ce) || ce.Seq != seq || !strings.Contains(ce.Reason, "hash mismatch") {
+					t.Fatalf("%s: %v, want record %d altered", what, err, seq)
+				}
+			}
+			stop := errors.New("stop")
+			wantAltered("ReplayVerified", l.ReplayVerified("act/x", func(Record) error { return nil }), 37)
+			wantAltered("ReplayVerified, fn failing at 150", l.ReplayVerified("act/x", func(r Record) error {
+				if r.Seq == 150 {
+					return stop
+				}
+				return nil
+			}), 37)
+			_, err = l.ReadVerified("act/x")
+			wantAltered("ReadVerified", err, 37)
+			wantAltered("VerifyChain", l.VerifyChain("act/x"), 37)
+			wantAltered("VerifyChain, a record missing after the altered one", l.VerifyChain("act/x"), 37)
+			wantAltered("VerifyChain, the last record altered", l.VerifyChain("act/y"), n-1)
+			wantAltered("VerifyChain, two records altered", l.VerifyChain("act/z"), 37)
+			// fn's error at a record before the altered one is fn's.
+			if err := l.ReplayVerified("act/y", func(r Record) error {
+				if r.Seq == 10 {
+					return stop
+				}
+				return nil
+			}); err != stop {
+				t.Fatalf("fn failing before the altered record: %v", err)
+			}
+		})
+	}
+}

@@ -156,7 +156,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 			}
 			if n == after {
 				anchor = hex.EncodeToString(prev[:])
-				c = chainCheck{n: 1, stream: stream, prev: Record{Stream: stream, Seq: n, Hash: anchor}}
+				c = chainCheck{n: 1, stream: stream, prevSeq: n, prevHash: anchor}
 			}
 			continue
 		}
