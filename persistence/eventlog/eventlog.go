@@ -816,7 +816,9 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 			if err := c.link(&r); err != nil {
 				return err
 			}
-			hc.add(r.Seq, stored)
+			if !hc.add(r.Seq, stored) && !storedHashOK(stored) {
+				return altered(stream, r.Seq)
+			}
 			c.advance(&r)
 		}
 		n++

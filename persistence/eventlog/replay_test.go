@@ -233,6 +233,11 @@ func TestVerifiedReadOfALongStream(t *testing.T) {
 				}
 				mustAppend(t, l, AppendRequest{Stream: s, Events: events})
 			}
+			// Records too large for a chunk, checked by the reader.
+			big := json.RawMessage(`{"text":"` + strings.Repeat("сенім ", 400) + `"}`)
+			for i := range 3 {
+				mustAppend(t, l, AppendRequest{Stream: "act/big", ExpectedSeq: uint64(i), Events: []Draft{{Type: "e", At: time.Now(), Payload: big}}})
+			}
 			k := 0
 			if err := l.ReplayVerified("act/x", func(r Record) error {
 				k++
@@ -249,6 +254,7 @@ func TestVerifiedReadOfALongStream(t *testing.T) {
 			tamper(t, dir, "act/y", n-1, alter)
 			tamper(t, dir, "act/z", 37, alter)
 			tamper(t, dir, "act/z", n, alter) // in the last chunk, the reader's
+			tamper(t, dir, "act/big", 2, alter)
 			db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
 			if err != nil {
 				t.Fatal(err)
@@ -280,6 +286,7 @@ func TestVerifiedReadOfALongStream(t *testing.T) {
 			wantAltered("VerifyChain, a record missing after the altered one", l.VerifyChain("act/x"), 37)
 			wantAltered("VerifyChain, the last record altered", l.VerifyChain("act/y"), n-1)
 			wantAltered("VerifyChain, two records altered", l.VerifyChain("act/z"), 37)
+			wantAltered("VerifyChain, a large record altered", l.VerifyChain("act/big"), 2)
 			// fn's error at a record before the altered one is fn's.
 			if err := l.ReplayVerified("act/y", func(r Record) error {
 				if r.Seq == 10 {

@@ -24,8 +24,13 @@ import (
 // the one before.
 
 // hashChunkBytes is about how many stored bytes a chunk carries: enough
-// records that a hand-over costs little beside hashing them.
-const hashChunkBytes = 8 << 10
+// records that a hand-over costs little beside hashing them. A record
+// larger than maxChunkedRecord is hashed by the reader (a copy would cost
+// more than it saves), so a chunk never outgrows its buffer.
+const (
+	hashChunkBytes   = 8 << 10
+	maxChunkedRecord = 2 << 10
+)
 
 // hashChunk is a run of a stream's binary records: their stored values,
 // one after another in data, record i ending at ends[i], seq seqs[i].
@@ -51,9 +56,6 @@ func (ch *hashChunk) firstBad() uint64 {
 }
 
 func putChunk(ch *hashChunk) {
-	if cap(ch.data) > 4*hashChunkBytes {
-		return // grown by a record far larger than a chunk: not kept
-	}
 	ch.data, ch.ends, ch.seqs = ch.data[:0], ch.ends[:0], ch.seqs[:0]
 	hashChunks.Put(ch)
 }
@@ -74,8 +76,13 @@ type hashChecker struct {
 }
 
 // add queues the check of a binary record's hash: its seq, and its stored
-// value (copied: the value may change once add returns).
-func (h *hashChecker) add(seq uint64, stored []byte) {
+// value (copied: the value may change once add returns). It returns
+// false, queueing nothing, for a record larger than maxChunkedRecord: the
+// caller checks that one itself.
+func (h *hashChecker) add(seq uint64, stored []byte) bool {
+	if len(stored) > maxChunkedRecord {
+		return false
+	}
 	if h.cur == nil {
 		h.cur = hashChunks.Get().(*hashChunk)
 	}
@@ -84,7 +91,7 @@ func (h *hashChecker) add(seq uint64, stored []byte) {
 	ch.ends = append(ch.ends, len(ch.data))
 	ch.seqs = append(ch.seqs, seq)
 	if len(ch.data) < hashChunkBytes {
-		return
+		return true
 	}
 	h.cur = nil
 	if h.work == nil && !h.inline {
@@ -100,9 +107,10 @@ func (h *hashChecker) add(seq uint64, stored []byte) {
 			h.found = ch.firstBad()
 		}
 		putChunk(ch)
-		return
+		return true
 	}
 	h.work <- ch
+	return true
 }
 
 // checkChunks checks the chunks it is sent, in order, until work is
