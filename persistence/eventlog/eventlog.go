@@ -159,7 +159,9 @@ type AppendRequest struct {
 	// it without checking it again (at many writers the check was a tenth
 	// of an append's CPU). The hash chain covers the stored bytes all the
 	// same. Payloads that came from outside the process must never be
-	// marked trusted: they are checked and compacted.
+	// marked trusted: they are checked and compacted. The records handed
+	// back keep a trusted payload's bytes (the caller's own, which it must
+	// not change); an untrusted one's are a copy.
 	TrustedPayloads bool
 }
 
@@ -371,10 +373,12 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
 	}
 	// The append's writes, for its group's batch (group.go). Their keys
-	// and small values share one buffer, sized exactly: a part is cut
-	// with a full slice expression, so that it could never run over the
-	// next one.
-	size := len(req.Events)*(len(req.Stream)+10+2*hashLen) + 1 + len(req.Stream) + 8 + 4*hashLen
+	// and values share one buffer, sized exactly: a part is cut with a
+	// full slice expression, so that it could never run over the next
+	// one. The buffer is a scratch, used again once the group is
+	// committed (pebble's batch holds copies of the writes by then): the
+	// records handed back keep nothing of it.
+	size := len(req.Events)*(len(req.Stream)+10) + 1 + len(req.Stream) + 8 + 2*hashLen
 	for i, e := range req.Events {
 		size += v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])
 	}
@@ -384,16 +388,35 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	for _, op := range req.Index {
 		size += 3 + len(op.Index) + len(op.Value) + len(req.Stream)
 	}
-	buf := make([]byte, 0, size)
+	sc := scratches.Get().(*appendScratch)
+	if cap(sc.buf) < size {
+		sc.buf = make([]byte, 0, max(size, 1<<10))
+	}
+	buf := sc.buf[:0]
 	part := func(n int) []byte {
 		p := buf[len(buf) : len(buf) : len(buf)+n]
 		buf = buf[:len(buf)+n]
 		return p
 	}
-	// The hex of the hashes, for the records and the head, in the buffer
-	// too: each is written once, so a string over it never changes.
+	// What the records keep, in a buffer of their own: the hashes in hex
+	// and, for payloads checked here, their stored copies. (A trusted
+	// payload is json.Marshal's output, never changed: the record keeps
+	// the caller's bytes.) Each part is written once, so a string over it
+	// never changes.
+	keepSize := (len(req.Events) + 1) * 2 * hashLen
+	if !req.TrustedPayloads {
+		for _, p := range payloads {
+			keepSize += len(p)
+		}
+	}
+	keep := make([]byte, 0, keepSize)
+	keepPart := func(n int) []byte {
+		p := keep[len(keep) : len(keep)+n : len(keep)+n]
+		keep = keep[:len(keep)+n]
+		return p
+	}
 	hexString := func(sum *[hashLen]byte) string {
-		hx := part(2 * hashLen)[:2*hashLen]
+		hx := keepPart(2 * hashLen)
 		hex.Encode(hx, sum[:])
 		return unsafe.String(&hx[0], len(hx))
 	}
@@ -401,15 +424,20 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if seq > 0 {
 		hash = hexString(&prev)
 	}
-	ops := make([]batchOp, 0, len(req.Events)+2+len(req.Index))
+	ops := sc.ops[:0]
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
 		seq++
 		r := Record{Stream: req.Stream, Seq: seq, Type: e.Type, Actor: e.Actor, At: e.At.UTC(),
 			CommandID: req.CommandID, Payload: payloads[i], PrevHash: hash}
 		val, sum := appendV1(part(v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])), &r, &prev)
-		// The returned record's payload is the stored copy, not the caller's.
-		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
+		if req.TrustedPayloads {
+			r.Payload = payloads[i][:len(payloads[i]):len(payloads[i])]
+		} else {
+			// The returned record's payload is a copy of the stored one,
+			// not the caller's.
+			r.Payload = append(keepPart(len(payloads[i]))[:0], payloads[i]...)
+		}
 		r.Hash = hexString(&sum)
 		hash, prev = r.Hash, sum
 		k := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), seq)
@@ -437,7 +465,14 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if observe != nil {
 		start = time.Now()
 	}
-	if err := l.commitInGroup(req.Stream, ops); err != nil {
+	err = l.commitInGroup(req.Stream, ops)
+	// The group is committed (or given up): nothing reads the writes now.
+	clear(ops)
+	sc.buf, sc.ops = buf[:0], ops[:0]
+	if cap(sc.buf) <= maxScratch {
+		scratches.Put(sc)
+	}
+	if err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
 	*head = streamHead{seq: seq, raw: prev}
@@ -446,6 +481,19 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	}
 	return AppendResult{Records: recs}, nil
 }
+
+// appendScratch is an append's writes: their bytes, and the list handed
+// to the group. Appends reuse them (scratches).
+type appendScratch struct {
+	buf []byte
+	ops []batchOp
+}
+
+var scratches = sync.Pool{New: func() any { return new(appendScratch) }}
+
+// maxScratch bounds the buffer a scratch keeps for the next append: an
+// append of many or large events uses one of its own, once.
+const maxScratch = 64 << 10
 
 // Command is a stored command record: the seqs of the events the command
 // produced and the digest it was stored with ("" for records written
