@@ -287,6 +287,14 @@ func TestVerifiedReadOfALongStream(t *testing.T) {
 			wantAltered("VerifyChain, the last record altered", l.VerifyChain("act/y"), n-1)
 			wantAltered("VerifyChain, two records altered", l.VerifyChain("act/z"), 37)
 			wantAltered("VerifyChain, a large record altered", l.VerifyChain("act/big"), 2)
+			for _, after := range []uint64{0, 100, 300, n} {
+				_, _, err := l.ReadVerifiedAfter("act/z", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after), err, 37)
+				_, _, err = l.ReadVerifiedAfter("act/y", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after, ", the last record altered"), err, n-1)
+				_, _, err = l.ReadVerifiedAfter("act/x", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after, ", a record missing after the altered one"), err, 37)
+			}
 			// fn's error at a record before the altered one is fn's.
 			if err := l.ReplayVerified("act/y", func(r Record) error {
 				if r.Seq == 10 {
