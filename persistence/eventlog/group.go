@@ -25,6 +25,15 @@ import (
 // durable, or none is. Two appends to one stream are never in one group:
 // the stream's lock is held until its append's group is committed.
 //
+// Tried and left out: letting the next group into pebble's commit while
+// the one before syncs, as soon as it held as many appends as that one (so
+// that pebble would start the next sync the moment the last returned).
+// Measured side by side with one group at a time, at 16 writers it made
+// more syncs per append (0.085 and 0.178 against 0.047 and 0.125) and a
+// lower ratio to raw pebble (0.81 and 0.69 against 0.95 and 0.93); at 256
+// writers no gain showed through the box's noise. Building the batch as
+// appends join (no sort, no copy by the leader) showed none either.
+//
 // The leader writes the group's batch in key order, or nearly: pebble's
 // memtable inserts a batch's keys one after the other, remembering where
 // the last one went, so keys in order each cost a short search instead of
