@@ -30,7 +30,14 @@
 //
 // Payloads are checked (valid JSON) and compacted, unless the request says
 // TrustedPayloads: the act actors pass json.Marshal's output, which is both
-// already, and skip the check.
+// already, and skip the check (and the records handed back keep those
+// bytes instead of a copy).
+//
+// An append's keys and values are written into a scratch buffer that the
+// next append reuses once the group is committed (pebble's batch holds
+// copies by then); the records handed back keep only what is theirs (the
+// hashes' hex, a checked payload's copy). An append of one event makes
+// five heap allocations (TestAppendAllocations).
 //
 // # The hash chain
 //
@@ -72,6 +79,15 @@
 // stored value itself, valid only until the callback returns, which spares
 // a replay most of its allocations and so most of its garbage collection.
 // Every other field of their records may be kept.
+//
+// ReadVerified, ReplayVerified and VerifyChain read the head and the
+// records through one iterator (one view of the store), check each
+// record's place in the chain (stream, seq, prev_hash) as they go, and
+// check the records' hashes beside the read: a helper goroutine hashes
+// chunks of about 8 KiB of copied stored bytes while the reader decodes
+// the next records and calls back (verify.go). The error is the one the
+// records give checked one by one, in order: a record whose hash is wrong
+// wins over any error after it, the callback's included.
 //
 // # Record format
 //

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -49,16 +50,19 @@ type Log struct {
 // stripe is a lock shared by the streams that hash to it, and the head
 // cache of those streams. An entry changes only under the lock, after the
 // commit that made it true. (A map per stripe instead of one sync.Map: no
-// shared cache line and no boxing on the append path.)
+// shared cache line and no boxing on the append path. An entry is a
+// pointer, updated in place: an append looks its stream up once and
+// hashes no key to store the new head.)
 type stripe struct {
 	sync.Mutex
-	heads map[string]streamHead
+	heads map[string]*streamHead
 }
 
 type streamHead struct {
-	seq  uint64
-	hash string
-	// raw is hash decoded (zeros for "": no record yet).
+	seq uint64
+	// raw is the last record's hash (zeros: no record yet). Its hex is
+	// spelled by the next append, in that append's buffer: a hex string
+	// kept here would keep the buffer of the append it was cut from.
 	raw [hashLen]byte
 }
 
@@ -155,7 +159,9 @@ type AppendRequest struct {
 	// it without checking it again (at many writers the check was a tenth
 	// of an append's CPU). The hash chain covers the stored bytes all the
 	// same. Payloads that came from outside the process must never be
-	// marked trusted: they are checked and compacted.
+	// marked trusted: they are checked and compacted. The records handed
+	// back keep a trusted payload's bytes (the caller's own, which it must
+	// not change); an untrusted one's are a copy.
 	TrustedPayloads bool
 }
 
@@ -227,51 +233,51 @@ func checkName(what, s string, empty bool) error {
 	return nil
 }
 
-// validate checks req and returns its events' payloads, compacted.
-func (req *AppendRequest) validate() ([][]byte, error) {
+// validate checks req and sets payloads[i] (len(req.Events) of them) to
+// event i's payload, compacted.
+func (req *AppendRequest) validate(payloads [][]byte) error {
 	if err := checkName("stream", req.Stream, false); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkName("command id", req.CommandID, true); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkName("command actor", req.CommandActor, true); err != nil {
-		return nil, err
+		return err
 	}
 	if len(req.Events) == 0 {
-		return nil, invalid("no events")
+		return invalid("no events")
 	}
-	payloads := make([][]byte, len(req.Events))
 	for i, e := range req.Events {
 		if e.Type == "" {
-			return nil, invalid("event %d has no type", i)
+			return invalid("event %d has no type", i)
 		}
 		// RFC 3339 (the canonical bytes' time) has four-digit years.
 		if y := e.At.UTC().Year(); y < 0 || y > 9999 {
-			return nil, invalid("event %d time %s is outside the years 0000-9999", i, e.At)
+			return invalid("event %d time %s is outside the years 0000-9999", i, e.At)
 		}
 		if req.TrustedPayloads {
 			if len(e.Payload) == 0 {
-				return nil, invalid("event %d payload is empty", i)
+				return invalid("event %d payload is empty", i)
 			}
 			payloads[i] = e.Payload
 			continue
 		}
 		p, err := compactPayload(e.Payload)
 		if err != nil {
-			return nil, invalid("event %d payload is not JSON", i)
+			return invalid("event %d payload is not JSON", i)
 		}
 		payloads[i] = p
 	}
 	for _, op := range req.Index {
 		if err := checkName("index", op.Index, false); err != nil {
-			return nil, err
+			return err
 		}
 		if err := checkName("index value", op.Value, false); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return payloads, nil
+	return nil
 }
 
 // isCompact says whether valid JSON p has no whitespace outside its
@@ -322,8 +328,16 @@ func compactPayload(p []byte) ([]byte, error) {
 
 // Append stores req's events atomically and durably; see the package doc.
 func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
-	payloads, err := req.validate()
-	if err != nil {
+	// The payloads of an append of a few events (most are of one) on the
+	// stack.
+	var few [4][]byte
+	var payloads [][]byte
+	if len(req.Events) <= len(few) {
+		payloads = few[:len(req.Events)]
+	} else {
+		payloads = make([][]byte, len(req.Events))
+	}
+	if err := req.validate(payloads); err != nil {
 		return AppendResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -354,17 +368,16 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err != nil {
 		return AppendResult{}, err
 	}
-	seq, hash, prev := head.seq, head.hash, head.raw
+	seq, prev := head.seq, head.raw
 	if seq != req.ExpectedSeq {
 		return AppendResult{}, &ConflictError{Stream: req.Stream, Expected: req.ExpectedSeq, Actual: seq}
 	}
-	if hash == "" {
-		hash = ZeroHash
-	}
 	// The append's writes, for its group's batch (group.go). Their keys
-	// and small values share one buffer, sized exactly: a part is cut
-	// with a full slice expression, so that it could never run over the
-	// next one.
+	// and values share one buffer, sized exactly: a part is cut with a
+	// full slice expression, so that it could never run over the next
+	// one. The buffer is a scratch, used again once the group is
+	// committed (pebble's batch holds copies of the writes by then): the
+	// records handed back keep nothing of it.
 	size := len(req.Events)*(len(req.Stream)+10) + 1 + len(req.Stream) + 8 + 2*hashLen
 	for i, e := range req.Events {
 		size += v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])
@@ -375,22 +388,57 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	for _, op := range req.Index {
 		size += 3 + len(op.Index) + len(op.Value) + len(req.Stream)
 	}
-	buf := make([]byte, 0, size)
+	sc := scratches.Get().(*appendScratch)
+	if cap(sc.buf) < size {
+		sc.buf = make([]byte, 0, max(size, 1<<10))
+	}
+	buf := sc.buf[:0]
 	part := func(n int) []byte {
 		p := buf[len(buf) : len(buf) : len(buf)+n]
 		buf = buf[:len(buf)+n]
 		return p
 	}
-	ops := make([]batchOp, 0, len(req.Events)+2+len(req.Index))
+	// What the records keep, in a buffer of their own: the hashes in hex
+	// and, for payloads checked here, their stored copies. (A trusted
+	// payload is json.Marshal's output, never changed: the record keeps
+	// the caller's bytes.) Each part is written once, so a string over it
+	// never changes.
+	keepSize := (len(req.Events) + 1) * 2 * hashLen
+	if !req.TrustedPayloads {
+		for _, p := range payloads {
+			keepSize += len(p)
+		}
+	}
+	keep := make([]byte, 0, keepSize)
+	keepPart := func(n int) []byte {
+		p := keep[len(keep) : len(keep)+n : len(keep)+n]
+		keep = keep[:len(keep)+n]
+		return p
+	}
+	hexString := func(sum *[hashLen]byte) string {
+		hx := keepPart(2 * hashLen)
+		hex.Encode(hx, sum[:])
+		return unsafe.String(&hx[0], len(hx))
+	}
+	hash := ZeroHash
+	if seq > 0 {
+		hash = hexString(&prev)
+	}
+	ops := sc.ops[:0]
 	recs := make([]Record, len(req.Events))
 	for i, e := range req.Events {
 		seq++
 		r := Record{Stream: req.Stream, Seq: seq, Type: e.Type, Actor: e.Actor, At: e.At.UTC(),
 			CommandID: req.CommandID, Payload: payloads[i], PrevHash: hash}
 		val, sum := appendV1(part(v1Size(req.Stream, e.Type, e.Actor, req.CommandID, payloads[i])), &r, &prev)
-		// The returned record's payload is the stored copy, not the caller's.
-		r.Payload = val[len(val)-1-len(r.Payload) : len(val)-1 : len(val)-1]
-		r.Hash = hex.EncodeToString(sum[:])
+		if req.TrustedPayloads {
+			r.Payload = payloads[i][:len(payloads[i]):len(payloads[i])]
+		} else {
+			// The returned record's payload is a copy of the stored one,
+			// not the caller's.
+			r.Payload = append(keepPart(len(payloads[i]))[:0], payloads[i]...)
+		}
+		r.Hash = hexString(&sum)
 		hash, prev = r.Hash, sum
 		k := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), seq)
 		ops = append(ops, batchOp{key: k, value: val})
@@ -417,15 +465,35 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if observe != nil {
 		start = time.Now()
 	}
-	if err := l.commitInGroup(req.Stream, ops); err != nil {
+	err = l.commitInGroup(req.Stream, ops)
+	// The group is committed (or given up): nothing reads the writes now.
+	clear(ops)
+	sc.buf, sc.ops = buf[:0], ops[:0]
+	if cap(sc.buf) <= maxScratch {
+		scratches.Put(sc)
+	}
+	if err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	st.heads[req.Stream] = streamHead{seq: seq, hash: hash, raw: prev}
+	*head = streamHead{seq: seq, raw: prev}
 	if observe != nil {
 		observe(time.Since(start))
 	}
 	return AppendResult{Records: recs}, nil
 }
+
+// appendScratch is an append's writes: their bytes, and the list handed
+// to the group. Appends reuse them (scratches).
+type appendScratch struct {
+	buf []byte
+	ops []batchOp
+}
+
+var scratches = sync.Pool{New: func() any { return new(appendScratch) }}
+
+// maxScratch bounds the buffer a scratch keeps for the next append: an
+// append of many or large events uses one of its own, once.
+const maxScratch = 64 << 10
 
 // Command is a stored command record: the seqs of the events the command
 // produced and the digest it was stored with ("" for records written
@@ -486,23 +554,23 @@ func (l *Log) getCommand(key []byte) (Command, bool, error) {
 }
 
 // cachedHead is Head from memory once a stream has been seen; call it under
-// st, the stream's stripe.
-func (l *Log) cachedHead(st *stripe, stream string) (streamHead, error) {
+// st, the stream's stripe, and change the entry only under it.
+func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	if h, ok := st.heads[stream]; ok {
 		return h, nil
 	}
 	seq, hash, err := l.Head(stream)
 	if err != nil {
-		return streamHead{}, err
+		return nil, err
 	}
-	h := streamHead{seq: seq, hash: hash}
-	if hash != "" {
+	h := &streamHead{seq: seq}
+	if seq > 0 || hash != "" {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
-			return streamHead{}, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
+			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
 		}
 	}
 	if st.heads == nil {
-		st.heads = make(map[string]streamHead)
+		st.heads = make(map[string]*streamHead)
 	}
 	st.heads[stream] = h
 	return h, nil
@@ -574,6 +642,12 @@ func (l *Log) read(from pebble.Reader, stream string, fromSeq uint64, borrow boo
 		return storeErr(stream, err)
 	}
 	defer it.Close()
+	return each(it, stream, borrow, fn)
+}
+
+// each calls fn with the decoded record of every key of it, from the
+// first: read's loop.
+func each(it *pebble.Iterator, stream string, borrow bool, fn func(Record, []byte) error) error {
 	d := getDecoder(stream, borrow)
 	defer decoders.Put(d)
 	for it.First(); it.Valid(); it.Next() {
@@ -734,26 +808,46 @@ func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
 
 // verifiedRead is ReadVerified and ReplayVerified: sized (if not nil) is
 // told the head's seq before the first record.
-func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) error {
+//
+// The head and the records are read through one iterator, which sees the
+// store as it was when it was made: an append landing meanwhile cannot
+// make them disagree (a snapshot and a Get of the head did the same, at
+// the cost of a snapshot and a second look-up per read). The records'
+// hashes are checked beside the read (verify.go).
+func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
-	// The head and the records from one snapshot: an append landing
-	// between the two reads cannot make them disagree, and the head's seq
-	// sizes the slice.
-	snap := l.db.NewSnapshot()
-	defer snap.Close()
-	seq, hash, err := headFrom(snap, stream)
+	defer recoverFatal(stream, &err)
+	hk := make([]byte, 0, len(stream)+2)
+	hk = append(append(hk, 'h'), stream...)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: hk, UpperBound: append(hk, 0)})
 	if err != nil {
-		return err
+		return storeErr(stream, err)
+	}
+	defer it.Close()
+	var seq uint64
+	var hash string
+	if it.First() {
+		v := it.Value()
+		if len(v) < 8 {
+			return fmt.Errorf("eventlog: stream %s: corrupt head", stream)
+		}
+		seq, hash = binary.BigEndian.Uint64(v[:8]), string(v[8:])
+	}
+	if err := it.Error(); err != nil {
+		return storeErr(stream, err)
 	}
 	if sized != nil {
 		sized(seq)
 	}
+	it.SetBounds(eventKey(stream, 1), upper(streamPrefix(stream)))
 	var c chainCheck
+	var hc hashChecker
+	defer hc.finish()
 	var n uint64
 	var last string
-	err = l.read(snap, stream, 1, borrow, func(r Record, stored []byte) error {
+	err = each(it, stream, borrow, func(r Record, stored []byte) error {
 		if n == 0 && r.Seq != 1 {
 			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
 		}
@@ -761,13 +855,28 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 			// Another stream's records, chain and all, copied under this one.
 			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record names another stream " + r.Stream}
 		}
-		if err := c.next(r, stored); err != nil {
-			return err
+		if stored == nil {
+			// A JSON record: its hash recomputed from its fields, here.
+			if err := c.next(r, nil); err != nil {
+				return err
+			}
+		} else {
+			if err := c.link(&r); err != nil {
+				return err
+			}
+			if !hc.add(r.Seq, stored) && !storedHashOK(stored) {
+				return altered(stream, r.Seq)
+			}
+			c.advance(&r)
 		}
 		n++
 		last = r.Hash
 		return fn(r)
 	})
+	// A record whose hash is wrong comes before any error after it.
+	if bad := hc.finish(); bad != 0 {
+		return altered(stream, bad)
+	}
 	if err != nil {
 		return err
 	}

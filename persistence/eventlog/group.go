@@ -25,6 +25,18 @@ import (
 // durable, or none is. Two appends to one stream are never in one group:
 // the stream's lock is held until its append's group is committed.
 //
+// Tried and left out: letting the next group into pebble's commit while
+// the one before syncs, as soon as it held as many appends as that one (so
+// that pebble would start the next sync the moment the last returned).
+// Measured side by side with one group at a time, at 16 writers it made
+// more syncs per append (0.085 and 0.178 against 0.047 and 0.125) and a
+// lower ratio to raw pebble (0.81 and 0.69 against 0.95 and 0.93); at 256
+// writers no gain showed through the box's noise. Building the batch as
+// appends join (no sort, no copy by the leader) showed none either, nor
+// did up to 4 or 16 groups in flight at once, of at most 64 or 32 appends
+// (ratios at 256 writers 0.66-1.04 against 0.66-0.75 in the same minutes,
+// at 16 writers 0.71-1.03 against 0.96-1.09).
+//
 // The leader writes the group's batch in key order, or nearly: pebble's
 // memtable inserts a batch's keys one after the other, remembering where
 // the last one went, so keys in order each cost a short search instead of
@@ -54,10 +66,16 @@ type commitGroup struct {
 	// bytes.
 	appends []groupEntry
 	size    int
+	// first holds the first append: a lone append's group is one
+	// allocation.
+	first [1]groupEntry
 	// lead hands this group's commit to the append that opened it (the
-	// group's leader; the others wait on done alone).
+	// group's leader; the others wait on done alone). It is made only for
+	// a group that has to wait for its turn.
 	lead chan struct{}
-	// done is closed when the group's commit returned, err its result.
+	// done is closed when the group's commit returned, err its result. It
+	// is made (under the group lock) by the first append that joins the
+	// group, so a group of one append makes none.
 	done chan struct{}
 	err  error
 }
@@ -101,8 +119,14 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 	}
 	opened := g == nil
 	if opened {
-		g = &commitGroup{lead: make(chan struct{}, 1), done: make(chan struct{})}
+		g = &commitGroup{}
+		g.appends = g.first[:0]
+		if gc.busy {
+			g.lead = make(chan struct{}, 1)
+		}
 		gc.queue = append(gc.queue, g)
+	} else if g.done == nil {
+		g.done = make(chan struct{})
 	}
 	g.appends = append(g.appends, groupEntry{stream, ops})
 	g.size += size
@@ -114,12 +138,13 @@ func (l *Log) commitInGroup(stream string, ops []batchOp) error {
 		l.lead(g)
 		return g.err
 	}
+	done := g.done
 	gc.mu.Unlock()
 	if opened {
 		<-g.lead // the commit before is done: commit this group
 		l.lead(g)
 	} else {
-		<-g.done
+		<-done
 	}
 	return g.err
 }
@@ -132,6 +157,8 @@ func (l *Log) lead(g *commitGroup) {
 	// g is the first in the queue: later appends gather into the next.
 	gc.queue[0] = nil
 	gc.queue = gc.queue[1:]
+	// No append joins g from here on: done is what its appends wait on.
+	done := g.done
 	gc.mu.Unlock()
 	committed := false
 	defer func() {
@@ -140,7 +167,9 @@ func (l *Log) lead(g *commitGroup) {
 		if !committed {
 			g.err = errGroupAbandoned
 		}
-		close(g.done)
+		if done != nil {
+			close(done)
+		}
 		gc.mu.Lock()
 		if len(gc.queue) > 0 {
 			gc.queue[0].lead <- struct{}{}

@@ -73,7 +73,9 @@ func VerifyRecords(recs []Record) error {
 type chainCheck struct {
 	n      int
 	stream string
-	prev   Record
+	// prevSeq and prevHash are the last record's.
+	prevSeq  uint64
+	prevHash string
 }
 
 // next checks r against the records before it. stored is r's stored
@@ -81,6 +83,30 @@ type chainCheck struct {
 // hash is checked over the stored bytes, without re-encoding r); nil
 // recomputes the hash from r's fields.
 func (c *chainCheck) next(r Record, stored []byte) error {
+	if err := c.link(&r); err != nil {
+		return err
+	}
+	var ok bool
+	if stored != nil {
+		ok = storedHashOK(stored)
+	} else {
+		want, err := r.ComputeHash()
+		if err != nil {
+			return &ChainError{Stream: c.stream, Seq: r.Seq, Reason: err.Error()}
+		}
+		ok = want == r.Hash
+	}
+	if !ok {
+		return altered(c.stream, r.Seq)
+	}
+	c.advance(&r)
+	return nil
+}
+
+// link checks r's place in the chain (its stream, its seq, its prev_hash),
+// not its own hash. advance moves past r once its hash is checked, or
+// handed to a hashChecker.
+func (c *chainCheck) link(r *Record) error {
 	if c.n == 0 {
 		c.stream = r.Stream
 	}
@@ -91,26 +117,26 @@ func (c *chainCheck) next(r Record, stored []byte) error {
 	switch {
 	case c.n == 0 && r.Seq == 1 && r.PrevHash != ZeroHash:
 		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the first record does not start from the zero hash"}
-	case c.n > 0 && r.Seq != c.prev.Seq+1:
-		return &ChainError{Stream: stream, Seq: c.prev.Seq + 1, Reason: "record missing or out of order (found seq " + strconv.FormatUint(r.Seq, 10) + ")"}
-	case c.n > 0 && r.PrevHash != c.prev.Hash:
+	case c.n > 0 && r.Seq != c.prevSeq+1:
+		return &ChainError{Stream: stream, Seq: c.prevSeq + 1, Reason: "record missing or out of order (found seq " + strconv.FormatUint(r.Seq, 10) + ")"}
+	case c.n > 0 && r.PrevHash != c.prevHash:
 		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "prev_hash does not link to the record before"}
 	}
-	var ok bool
-	if stored != nil {
-		sum := sha256.Sum256(stored[1+hashLen:])
-		ok = bytes.Equal(sum[:], stored[1:1+hashLen])
-	} else {
-		want, err := r.ComputeHash()
-		if err != nil {
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: err.Error()}
-		}
-		ok = want == r.Hash
-	}
-	if !ok {
-		return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record was altered (hash mismatch)"}
-	}
-	c.n++
-	c.prev = r
 	return nil
+}
+
+func (c *chainCheck) advance(r *Record) {
+	c.n++
+	c.prevSeq, c.prevHash = r.Seq, r.Hash
+}
+
+// storedHashOK says whether a binary record's stored hash is the SHA-256 of
+// the stored bytes after it.
+func storedHashOK(stored []byte) bool {
+	sum := sha256.Sum256(stored[1+hashLen:])
+	return bytes.Equal(sum[:], stored[1:1+hashLen])
+}
+
+func altered(stream string, seq uint64) error {
+	return &ChainError{Stream: stream, Seq: seq, Reason: "the record was altered (hash mismatch)"}
 }

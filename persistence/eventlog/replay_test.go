@@ -169,3 +169,168 @@ func TestReplayBorrowsThePayloads(t *testing.T) {
 		t.Fatalf("ReplayVerified allocated %d bytes for %d of payloads", a, total)
 	}
 }
+
+// mallocs is the fewest heap allocations the process made over five runs
+// of f (as allocated: the count is process-wide, other work only adds).
+func mallocs(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.Mallocs-before.Mallocs)
+	}
+	return least
+}
+
+// An append of one event with a trusted payload allocates little: its
+// records and what they keep (the hashes' hex, in one buffer), its group
+// (one object when it is alone in it); its writes go to a reused scratch;
+// no slice of payloads, no hex string of its own per hash.
+func TestAppendAllocations(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	p := json.RawMessage(`{"revision":2,"draft":{"registry_number":"1-2026-0001","term_months":24}}`)
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	seq := uint64(0)
+	const n = 50
+	appendN := func() {
+		for range n {
+			if _, err := l.Append(ctx, AppendRequest{Stream: "act/x", ExpectedSeq: seq, TrustedPayloads: true,
+				Events: []Draft{{Type: "draft_presented", Actor: "notary:aliya", At: at, Payload: p}}}); err != nil {
+				t.Fatal(err)
+			}
+			seq++
+		}
+	}
+	appendN() // the head cached, pebble's pools warm
+	per := float64(mallocs(appendN)) / n
+	t.Logf("%.1f allocations per append", per)
+	if per > 5.5 {
+		t.Fatalf("%.1f allocations per append", per)
+	}
+}
+
+// A verified read of a stream longer than a chunk checks its hashes
+// beside the read (verify.go), on one processor or two: an altered record
+// is found wherever it is, and it is the error even when a later record,
+// or fn at a later record, fails too, as when the records were checked one
+// by one.
+func TestVerifiedReadOfALongStream(t *testing.T) {
+	for _, procs := range []int{2, 1} {
+		t.Run(fmt.Sprint("procs=", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			dir := t.TempDir()
+			l := open(t, dir)
+			const n = 400 // about 25 chunks
+			text := strings.Repeat("сенім ", 30)
+			for _, s := range []string{"act/x", "act/y", "act/z"} {
+				events := make([]Draft, n)
+				for i := range events {
+					events[i] = Draft{Type: "e", Actor: "notary:aliya", At: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+						Payload: json.RawMessage(fmt.Sprintf(`{"n":%d,"text":%q}`, i+1, text))}
+				}
+				mustAppend(t, l, AppendRequest{Stream: s, Events: events})
+			}
+			// Records too large for a chunk, checked by the reader.
+			big := json.RawMessage(`{"text":"` + strings.Repeat("сенім ", 400) + `"}`)
+			for i := range 3 {
+				mustAppend(t, l, AppendRequest{Stream: "act/big", ExpectedSeq: uint64(i), Events: []Draft{{Type: "e", At: time.Now(), Payload: big}}})
+			}
+			k := 0
+			if err := l.ReplayVerified("act/x", func(r Record) error {
+				k++
+				if r.Seq != uint64(k) {
+					return fmt.Errorf("record %d came as %d", r.Seq, k)
+				}
+				return nil
+			}); err != nil || k != n {
+				t.Fatalf("intact stream: %d records, %v", k, err)
+			}
+			l.Close()
+			alter := func(r *Record) { r.Payload = json.RawMessage(`{"n":0}`) }
+			tamper(t, dir, "act/x", 37, alter) // in a chunk the helper checks
+			tamper(t, dir, "act/y", n-1, alter)
+			tamper(t, dir, "act/z", 37, alter)
+			tamper(t, dir, "act/z", n, alter) // in the last chunk, the reader's
+			tamper(t, dir, "act/big", 2, alter)
+			db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Delete(eventKey("act/x", 200), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			l = open(t, dir)
+			defer l.Close()
+			wantAltered := func(what string, err error, seq uint64) {
+				t.Helper()
+				var ce *ChainError
+				if !errors.As(err, &ce) || ce.Seq != seq || !strings.Contains(ce.Reason, "hash mismatch") {
+					t.Fatalf("%s: %v, want record %d altered", what, err, seq)
+				}
+			}
+			stop := errors.New("stop")
+			wantAltered("ReplayVerified", l.ReplayVerified("act/x", func(Record) error { return nil }), 37)
+			wantAltered("ReplayVerified, fn failing at 150", l.ReplayVerified("act/x", func(r Record) error {
+				if r.Seq == 150 {
+					return stop
+				}
+				return nil
+			}), 37)
+			_, err = l.ReadVerified("act/x")
+			wantAltered("ReadVerified", err, 37)
+			wantAltered("VerifyChain", l.VerifyChain("act/x"), 37)
+			wantAltered("VerifyChain, a record missing after the altered one", l.VerifyChain("act/x"), 37)
+			wantAltered("VerifyChain, the last record altered", l.VerifyChain("act/y"), n-1)
+			wantAltered("VerifyChain, two records altered", l.VerifyChain("act/z"), 37)
+			wantAltered("VerifyChain, a large record altered", l.VerifyChain("act/big"), 2)
+			for _, after := range []uint64{0, 100, 300, n} {
+				_, _, err := l.ReadVerifiedAfter("act/z", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after), err, 37)
+				_, _, err = l.ReadVerifiedAfter("act/y", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after, ", the last record altered"), err, n-1)
+				_, _, err = l.ReadVerifiedAfter("act/x", after)
+				wantAltered(fmt.Sprint("ReadVerifiedAfter ", after, ", a record missing after the altered one"), err, 37)
+			}
+			// fn's error at a record before the altered one is fn's.
+			if err := l.ReplayVerified("act/y", func(r Record) error {
+				if r.Seq == 10 {
+					return stop
+				}
+				return nil
+			}); err != stop {
+				t.Fatalf("fn failing before the altered record: %v", err)
+			}
+		})
+	}
+}
+
+// The records an append hands back keep nothing of its scratch, which the
+// next appends write over: every one kept equals what was stored, trusted
+// payload or checked.
+func TestAppendedRecordsOutliveTheScratch(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	var kept []Record
+	for i := range 60 {
+		p := json.RawMessage(fmt.Sprintf(`{"n": %d, "text": %q}`, i, strings.Repeat("с", i)))
+		if i%2 == 0 {
+			p, _ = json.Marshal(map[string]any{"n": i, "text": strings.Repeat("с", i)})
+		}
+		res := mustAppend(t, l, AppendRequest{Stream: fmt.Sprint("act/", i%3), ExpectedSeq: uint64(i / 3), TrustedPayloads: i%2 == 0,
+			Events: []Draft{{Type: fmt.Sprint("t", i), Actor: "notary:aliya", At: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC), Payload: p}}})
+		kept = append(kept, res.Records...)
+	}
+	for _, r := range kept {
+		stored, err := l.ReadAll(r.Stream)
+		if err != nil || len(stored) < int(r.Seq) {
+			t.Fatalf("%s: %d records, %v", r.Stream, len(stored), err)
+		}
+		if !reflect.DeepEqual(stored[r.Seq-1], r) {
+			t.Fatalf("%s %d: handed back\n%+v\nstored\n%+v", r.Stream, r.Seq, r, stored[r.Seq-1])
+		}
+	}
+}

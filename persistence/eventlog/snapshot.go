@@ -116,7 +116,9 @@ func (l *Log) DeleteSnapshot(stream string) (err error) {
 // is the hash of record after ("" if the stream has no such record), for
 // the caller to compare with its snapshot's. The records up to after are
 // checked without being decoded: their stored bytes are hashed, and their
-// stream, seq and link to the record before compared.
+// stream, seq and link to the record before compared. The hashes of
+// binary records are checked beside the read, as ReadVerified's
+// (verify.go), and the error is still the first record's that fails.
 func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, recs []Record, err error) {
 	if l.closed.Load() {
 		return "", nil, ErrClosed
@@ -134,49 +136,15 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 		return "", nil, storeErr(stream, err)
 	}
 	defer it.Close()
-	var (
-		n    uint64        // records seen
-		prev [hashLen]byte // the last record's hash, raw
-		d    = decoder{stream: stream}
-		c    chainCheck // checks the decoded records, after after
-	)
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+8 || binary.BigEndian.Uint64(k[len(prefix):]) != n+1 {
-			return "", nil, &ChainError{Stream: stream, Seq: n + 1, Reason: "record missing or out of order"}
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return "", nil, storeErr(stream, err)
-		}
-		n++
-		if n <= after {
-			if prev, err = checkStored(stream, n, v, &prev, &d); err != nil {
-				return "", nil, err
-			}
-			if n == after {
-				anchor = hex.EncodeToString(prev[:])
-				c = chainCheck{n: 1, stream: stream, prev: Record{Stream: stream, Seq: n, Hash: anchor}}
-			}
-			continue
-		}
-		r, stored, err := d.decode(v)
-		if err != nil {
-			return "", nil, undecodable(stream, k, err)
-		}
-		if r.Stream != stream || r.Seq != n {
-			return "", nil, &ChainError{Stream: stream, Seq: n, Reason: "the record names another stream or seq"}
-		}
-		if err := c.next(r, stored); err != nil {
-			return "", nil, err
-		}
-		if prev, err = decodeHash("hash", r.Hash); err != nil {
-			return "", nil, &ChainError{Stream: stream, Seq: n, Reason: err.Error()}
-		}
-		recs = append(recs, r)
+	var hc hashChecker
+	defer hc.finish()
+	anchor, recs, n, prev, err := readAfter(it, stream, prefix, after, &hc)
+	// A record whose hash is wrong comes before any error after it.
+	if bad := hc.finish(); bad != 0 {
+		return "", nil, altered(stream, bad)
 	}
-	if err := it.Error(); err != nil {
-		return "", nil, storeErr(stream, err)
+	if err != nil {
+		return "", nil, err
 	}
 	if headSeq != n || (n > 0 && headHash != hex.EncodeToString(prev[:])) {
 		return "", nil, &ChainError{Stream: stream, Seq: headSeq, Reason: "the head does not name the last record"}
@@ -184,10 +152,70 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	return anchor, recs, nil
 }
 
+// readAfter is ReadVerifiedAfter's walk over the records, binary records'
+// hashes handed to hc; n is the number of records, prev the last one's
+// hash.
+func readAfter(it *pebble.Iterator, stream string, prefix []byte, after uint64, hc *hashChecker) (anchor string, recs []Record, n uint64, prev [hashLen]byte, err error) {
+	var (
+		d = decoder{stream: stream}
+		c chainCheck // checks the decoded records, after after
+	)
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+8 || binary.BigEndian.Uint64(k[len(prefix):]) != n+1 {
+			return "", nil, n, prev, &ChainError{Stream: stream, Seq: n + 1, Reason: "record missing or out of order"}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return "", nil, n, prev, storeErr(stream, err)
+		}
+		n++
+		if n <= after {
+			if prev, err = checkStored(stream, n, v, &prev, &d, hc); err != nil {
+				return "", nil, n, prev, err
+			}
+			if n == after {
+				anchor = hex.EncodeToString(prev[:])
+				c = chainCheck{n: 1, stream: stream, prevSeq: n, prevHash: anchor}
+			}
+			continue
+		}
+		r, stored, err := d.decode(v)
+		if err != nil {
+			return "", nil, n, prev, undecodable(stream, k, err)
+		}
+		if r.Stream != stream || r.Seq != n {
+			return "", nil, n, prev, &ChainError{Stream: stream, Seq: n, Reason: "the record names another stream or seq"}
+		}
+		if stored == nil {
+			if err := c.next(r, nil); err != nil {
+				return "", nil, n, prev, err
+			}
+		} else {
+			if err := c.link(&r); err != nil {
+				return "", nil, n, prev, err
+			}
+			if !hc.add(n, stored) && !storedHashOK(stored) {
+				return "", nil, n, prev, altered(stream, n)
+			}
+			c.advance(&r)
+		}
+		if prev, err = decodeHash("hash", r.Hash); err != nil {
+			return "", nil, n, prev, &ChainError{Stream: stream, Seq: n, Reason: err.Error()}
+		}
+		recs = append(recs, r)
+	}
+	if err := it.Error(); err != nil {
+		return "", nil, n, prev, storeErr(stream, err)
+	}
+	return anchor, recs, n, prev, nil
+}
+
 // checkStored checks the stored record v, seq n of stream, without
-// decoding it: it must chain to prev and hash to its hash. It returns the
+// decoding it: it must chain to prev and hash to its hash (a binary
+// record's hash is handed to hc, which checks it later). It returns the
 // record's hash.
-func checkStored(stream string, n uint64, v []byte, prev *[hashLen]byte, d *decoder) ([hashLen]byte, error) {
+func checkStored(stream string, n uint64, v []byte, prev *[hashLen]byte, d *decoder, hc *hashChecker) ([hashLen]byte, error) {
 	var h [hashLen]byte
 	broken := func(reason string) ([hashLen]byte, error) {
 		return h, &ChainError{Stream: stream, Seq: n, Reason: reason}
@@ -220,7 +248,7 @@ func checkStored(stream string, n uint64, v []byte, prev *[hashLen]byte, d *deco
 		// prev is all zeros before seq 1, as the zero hash is.
 		return broken("prev_hash does not link to the record before")
 	}
-	if sum := sha256.Sum256(v[1+hashLen:]); !bytes.Equal(sum[:], v[1:1+hashLen]) {
+	if !hc.add(n, v) && !storedHashOK(v) {
 		return broken("the record was altered (hash mismatch)")
 	}
 	// The hash covers the stream and seq the record names: they must be
