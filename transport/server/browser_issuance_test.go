@@ -77,7 +77,8 @@ func TestIssuanceApplicantInTheBrowser(t *testing.T) {
 	bad := clientIIN[:11] + fmt.Sprint((int(clientIIN[11]-'0')+1)%10)
 	b.js(`document.getElementById('iin').value = '` + bad + `'`)
 	b.click("iss.start", 0)
-	b.until("no check-digit error", `document.getElementById('startErr').textContent === `+jsString(ru["err.iss_iin_check"]))
+	b.until("no check-digit error next to the IIN", `document.getElementById('iinErr').textContent === `+jsString(ru["err.iss_iin_check"])+
+		` && document.getElementById('iin').getAttribute('aria-invalid') === 'true'`)
 	if n := len(w.srv.IssuanceDev.SMS.Messages(applicantPhone)); n != 0 {
 		t.Fatalf("an application started with a bad IIN: %d SMS", n)
 	}
@@ -445,7 +446,8 @@ func TestIssuanceFirstHeadInTheBrowser(t *testing.T) {
 		document.getElementById('iin').value = '` + clientIIN + `'`)
 	sc.shot(b, "issuance-start-legal", false)
 	b.click("iss.start", 0)
-	b.until("no BIN check-digit error", `document.getElementById('startErr').textContent === `+jsString(ru["err.iss_bin_check"]))
+	b.until("no BIN check-digit error next to the BIN", `document.getElementById('binErr').textContent === `+jsString(ru["err.iss_bin_check"])+
+		` && document.getElementById('bin').getAttribute('aria-invalid') === 'true' && document.getElementById('iinErr').textContent === ''`)
 	b.js(`document.getElementById('bin').value = '` + orgBIN + `'`)
 	sent := len(w.smsCodes(applicantPhone)) // before the start: its code may come at once
 	b.click("iss.start", 0)
