@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/mail"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -241,12 +243,36 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 
 	auth, authCSR := csr(t, 2048, "IIN"+clientIIN)
 	sign, signCSR := csr(t, 2048, "IIN"+clientIIN)
+	w.srv.IssuanceDev.Mail.SetDown(true) // the relay is down when the certificates come
 	a.must("submit_requests", protocol.IssuanceRequests{Email: "aigerim@example.kz",
 		CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: authCSR}, {Purpose: "SIGN", DER: signCSR}}})
 	next(t, a.c.Events(), eventNamed("certificates_issued"))
 	st := a.waitPhase(issuance.PhaseIssued)
 	if st.Status != "issued" || st.Certificates != 2 {
 		t.Fatalf("issued: %+v", st)
+	}
+	// The e-mail waits for the relay, and goes once it is back: one
+	// message, in Russian, Kazakh and English, naming the application.
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return slices.Contains(st.Waiting, "mail") })
+	w.srv.IssuanceDev.Mail.SetDown(false)
+	var sent []mail.Sent
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		var err error
+		if sent, err = w.srv.IssuanceDev.Mail.Messages("aigerim@example.kz"); err != nil || len(sent) == 0 {
+			return fmt.Errorf("no e-mail yet (%v)", err)
+		}
+		return nil
+	})
+	if len(sent) != 1 {
+		t.Fatalf("%d e-mails", len(sent))
+	}
+	for _, want := range []string{a.app, "Здравствуйте", "Сәлеметсіз бе", "Hello", "/issuance/"} {
+		if !strings.Contains(sent[0].Body, want) {
+			t.Errorf("the e-mail lacks %q:\n%s", want, sent[0].Body)
+		}
+	}
+	if !strings.Contains(sent[0].Subject, "Senim") || strings.Contains(sent[0].Body, "{") {
+		t.Errorf("the e-mail: %q\n%s", sent[0].Subject, sent[0].Body)
 	}
 
 	var got struct {
