@@ -146,6 +146,8 @@ func (a *appActor) resume(c *actor.Context) {
 		a.submitToCA(c)
 	case issuance.PhaseSigning:
 		a.pollCA(c)
+	case issuance.PhaseIssued:
+		a.sendMail(c, "issued", "mail.issuance.issued") // if not told yet
 	}
 }
 
@@ -296,14 +298,17 @@ func (a *appActor) sendSMS(c *actor.Context, key, phone, text string) {
 	})
 }
 
-// sendMail e-mails the applicant, if they gave an address, the message of
-// key: the application, the certificates' last day (Almaty) and where to
-// download them. A relay that is down is retried as every outside service;
-// one that refuses the message for good (an unknown mailbox) is logged:
-// the certificates are issued all the same, and the SMS and the app say so.
+// sendMail e-mails the applicant, if they gave an address and were not
+// told yet, the message of key: the application, the certificates' last
+// day (Almaty) and where to download them; the relay's message id is then
+// recorded (record_email), so that it goes once, and again after a
+// restart until it is recorded. A relay that is down is retried as every
+// outside service; one that refuses the message for good (an unknown
+// mailbox) is logged: the certificates are issued all the same, and the
+// SMS and the app say so.
 func (a *appActor) sendMail(c *actor.Context, key, textKey string) {
 	s := &a.state
-	if s.Email == "" || a.idep.Mail == nil {
+	if !issuance.EmailDue(s) || a.idep.Mail == nil {
 		return
 	}
 	vars := map[string]string{"app": a.id}
@@ -327,10 +332,10 @@ func (a *appActor) sendMail(c *actor.Context, key, textKey string) {
 		case err != nil && !unavailable(err):
 			log.Warn().Err(err).Msg("the e-mail was refused; the applicant is not told by e-mail")
 			return "", nil, "", nil
-		case err == nil:
-			log.Info().Str("mail_id", id).Msg("e-mail sent")
+		case err != nil:
+			return "", nil, "", err
 		}
-		return "", nil, "", err
+		return "sys:mail-" + key, issuance.RecordEmail{MessageID: id}, "", nil
 	})
 }
 

@@ -42,6 +42,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	if c, ok := cmd.(RecordCall); ok {
 		return decideRecordCall(&s, c, now) // the files of a call are facts in any phase
 	}
+	if c, ok := cmd.(RecordEmail); ok {
+		return decideRecordEmail(&s, c, now) // after the final certificates_issued
+	}
 	if s.Phase.Final() {
 		return nil, refuse(CodeNotAllowedInState, "the application is %s", s.Phase)
 	}

@@ -614,7 +614,7 @@ func TestEveryCommandHasRoles(t *testing.T) {
 	if len(roles) != len(Commands()) {
 		t.Errorf("%d roles for %d commands", len(roles), len(Commands()))
 	}
-	if len(EventTypes()) != 27 {
+	if len(EventTypes()) != 28 {
 		t.Errorf("%d event types", len(EventTypes()))
 	}
 }
