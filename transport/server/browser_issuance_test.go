@@ -357,6 +357,16 @@ func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
 	sc.shot(aTab, "issuance-registration-call", true)
 	sc.shot(rTab, "registrar-call", false)
 
+	// The registrar's page reloads in the middle of the call: signed in
+	// again, the case they hold opens by itself and they rejoin the call.
+	rTab.navigate(w.http + "/issuance/staff.html?lang=ru")
+	rTab.until("the staff page is not ready again", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	rTab.js(`document.getElementById('login').value = 'registrar1'; document.getElementById('password').value = 'registrar1-password'`)
+	rTab.click("signin.submit", 0)
+	rTab.until("the held case does not open after a reload", `window.senimStaff.app === '`+app+`' && !!window.senimStaff.st && window.senimStaff.st.phase === 'registration_call' && !!document.getElementById('outcomeForm')`)
+	rTab.click("call.join", 0)
+	rTab.until("the operator decodes no video after rejoining", decoded("senimStaff"))
+
 	rTab.js(`document.getElementById('regPhone').value = '` + applicantPhone + `'`)
 	rTab.click("iss.staff.record", 0)
 	aTab.until("the applicant's page does not go on to Digital ID", `window.senimIssuance.st.phase === 'identity' && window.senimIssuance.st.phone_verified && window.senimIssuance.call === null`)
