@@ -162,7 +162,7 @@ function viewKey() {
   const s = A.st;
   if (!s) return 'start';
   return JSON.stringify([s.phase, s.phone, !!A.seen.phone_not_found, !!A.seen.registration_recorded, s.code_expires_at, s.code_tries_left, s.document, s.uploads, !!s.recognised, s.confirmed,
-    s.problem, s.waiting, s.next_approval, s.rejection, s.certificates, !!A.call, A.stores.length, i18n.current()]);
+    s.problem, (s.waiting || []).filter((w) => w !== 'mail'), s.next_approval, s.rejection, s.certificates, !!A.call, A.stores.length, i18n.current()]);
 }
 
 function render(force) {
@@ -173,7 +173,8 @@ function render(force) {
   A.view = key;
   const s = A.st;
   const parts = [];
-  if (s && s.waiting && s.waiting.length) parts.push(tx('p', 'iss.waiting', null, { class: 'notice' }));
+  // The e-mail after the issue waits for its relay alone: the applicant has nothing to wait for.
+  if (s && (s.waiting || []).some((w) => w !== 'mail')) parts.push(tx('p', 'iss.waiting', null, { class: 'notice' }));
   if (!s) parts.push(...startView());
   else {
     const views = {
