@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/persistence/eventlog"
 )
