@@ -4,7 +4,7 @@
 
 import { t, has, current, duration, dateTime } from './i18n.js';
 import { $, el, tx, button, run, say, byField } from './ui.js';
-import { validIIN } from '../issuance/rules.js';
+import { validIIN } from './iin.js';
 import { S, query, command, signBytes, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
