@@ -115,10 +115,16 @@ func (o *operatorActor) Receive(c *actor.Context) {
 		}
 		if o.restored {
 			// Available before the restart: back at the desk as after a
-			// dropped connection, for the grace.
+			// dropped connection, for the grace (absent in the same
+			// message: never offered a call meanwhile).
 			o.available = true
-			c.Send(o.desk, NotaryAvailable{Login: o.login, Available: true})
-			o.leftAll(c)
+			if o.grace <= 0 {
+				o.gone(c)
+				return
+			}
+			o.absent = true
+			c.Send(o.desk, NotaryAvailable{Login: o.login, Available: true, Absent: true})
+			o.startGrace(c)
 		}
 	case actor.Stopped:
 		o.stopGrace()
@@ -182,9 +188,9 @@ func (o *operatorActor) gone(c *actor.Context) {
 	c.Send(o.desk, NotaryGone{Login: o.login})
 }
 
-// leftAll is the notary's last session closing (or the server starting
-// without any): the desk keeps their place for the grace, offering them
-// nothing; with no grace they are gone at once.
+// leftAll is the notary's last session closing: the desk keeps their
+// place for the grace, offering them nothing; with no grace they are gone
+// at once.
 func (o *operatorActor) leftAll(c *actor.Context) {
 	o.offers = map[string]OfferCall{}
 	if o.grace <= 0 {
@@ -193,6 +199,11 @@ func (o *operatorActor) leftAll(c *actor.Context) {
 	}
 	o.absent = true
 	c.Send(o.desk, NotaryAbsent{Login: o.login})
+	o.startGrace(c)
+}
+
+// startGrace starts the grace after which an absent notary is gone.
+func (o *operatorActor) startGrace(c *actor.Context) {
 	o.graceGen++
 	eng, self, gen := c.Engine(), c.PID(), o.graceGen
 	o.stopGrace()

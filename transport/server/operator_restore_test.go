@@ -285,9 +285,12 @@ func TestOperatorModeAfterARestartEndsWithTheGrace(t *testing.T) {
 		}
 		return s
 	}
-	if s := avail(); len(s) != 1 || s[0] != actors.OperatorStreamOf("aliya") {
-		t.Fatalf("the log's available notaries: %q", s)
-	}
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error { // the ack comes before the append
+		if s := avail(); len(s) != 1 || s[0] != actors.OperatorStreamOf("aliya") {
+			return fmt.Errorf("the log's available notaries: %q", s)
+		}
+		return nil
+	})
 	w.restart(t, short)
 	// Back at the desk for the grace, then gone: the log says so too.
 	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
