@@ -582,7 +582,7 @@ const (
 // personName asks the individuals registry for a party's name.
 func (a *actActor) personName(id string) (string, error) {
 	if _, err := iin.ParseIIN(id); err != nil {
-		return "", &act.Error{Code: act.CodeBadIIN, Message: err.Error()}
+		return "", &act.Error{Code: act.IINCode(err), Message: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

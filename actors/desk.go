@@ -27,9 +27,12 @@ type (
 	// CallFinished: the call ended, or the act left the call for good.
 	CallFinished struct{ ActID string }
 	// NotaryAvailable is a notary entering (true) or leaving operator mode.
+	// Absent: they enter it without a session (in operator mode before a
+	// restart, back for the grace), as NotaryAbsent would say next.
 	NotaryAvailable struct {
 		Login     string
 		Available bool
+		Absent    bool
 	}
 	// NotaryDeclined: the notary passes on the offered call.
 	NotaryDeclined struct{ Login, ActID string }
@@ -195,6 +198,9 @@ func (k *deskActor) Receive(c *actor.Context) {
 		k.operators[m.Login] = c.Sender()
 		k.carry(c, k.d.SetAvailable(m.Login, m.Available, now))
 		k.notary(m.Login).Available = m.Available
+		if m.Absent {
+			k.carry(c, k.d.Absent(m.Login))
+		}
 	case NotaryDeclined:
 		k.carry(c, k.d.Decline(m.Login, m.ActID))
 	case NotaryAbsent:

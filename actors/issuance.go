@@ -21,6 +21,7 @@ import (
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/faceid"
 	"github.com/senim-kz/senim/legalreg"
+	"github.com/senim-kz/senim/mail"
 	"github.com/senim-kz/senim/persistence/eventlog"
 	"github.com/senim-kz/senim/sms"
 )
@@ -65,6 +66,11 @@ type IssuanceDeps struct {
 	// Text is the SMS text of key (pages catalogs) with arg in it; nil
 	// sends the key itself.
 	Text func(key, arg string) string
+	// Mail tells an applicant who gave an e-mail address that the
+	// certificates are issued (nil: no e-mail); MailText is the message of
+	// key with vars in it (nil: the key itself).
+	Mail     mail.Sender
+	MailText func(key string, vars map[string]string) (subject, body string)
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -16,10 +16,12 @@ import (
 	"github.com/senim-kz/senim/bmg"
 	"github.com/senim-kz/senim/ca"
 	"github.com/senim-kz/senim/docrecog"
+	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/faceid"
 	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/legalreg"
+	"github.com/senim-kz/senim/mail"
 	"github.com/senim-kz/senim/sms"
 )
 
@@ -67,10 +69,11 @@ const (
 	ServiceFaceID   = "faceid"
 	ServiceDocRecog = "docrecog"
 	ServiceCA       = "ca"
+	ServiceMail     = "mail"
 )
 
 func unavailable(err error) bool {
-	for _, u := range []error{bmg.ErrUnavailable, sms.ErrUnavailable, faceid.ErrUnavailable, docrecog.ErrUnavailable, ca.ErrUnavailable,
+	for _, u := range []error{bmg.ErrUnavailable, sms.ErrUnavailable, faceid.ErrUnavailable, docrecog.ErrUnavailable, ca.ErrUnavailable, mail.ErrUnavailable,
 		context.DeadlineExceeded} {
 		if errors.Is(err, u) {
 			return true
@@ -117,6 +120,7 @@ func (a *appActor) effects(c *actor.Context, events []issuance.Event, m Issuance
 			a.sendSMS(c, "rejected", a.state.Phone, a.text("sms.issuance.rejected", e.Reason))
 		case issuance.CertificatesIssued:
 			a.sendSMS(c, "issued", a.state.Phone, a.text("sms.issuance.issued", ""))
+			a.sendMail(c, "issued", "mail.issuance.issued")
 		}
 	}
 }
@@ -142,6 +146,8 @@ func (a *appActor) resume(c *actor.Context) {
 		a.submitToCA(c)
 	case issuance.PhaseSigning:
 		a.pollCA(c)
+	case issuance.PhaseIssued:
+		a.sendMail(c, "issued", "mail.issuance.issued") // if not told yet
 	}
 }
 
@@ -289,6 +295,47 @@ func (a *appActor) sendSMS(c *actor.Context, key, phone, text string) {
 			return "", nil, ProblemSMSFailed, err
 		}
 		return "", nil, "", err
+	})
+}
+
+// sendMail e-mails the applicant, if they gave an address and were not
+// told yet, the message of key: the application, the certificates' last
+// day (Almaty) and where to download them; the relay's message id is then
+// recorded (record_email), so that it goes once, and again after a
+// restart until it is recorded. A relay that is down is retried as every
+// outside service; one that refuses the message for good (an unknown
+// mailbox) is logged: the certificates are issued all the same, and the
+// SMS and the app say so.
+func (a *appActor) sendMail(c *actor.Context, key, textKey string) {
+	s := &a.state
+	if !issuance.EmailDue(s) || a.idep.Mail == nil {
+		return
+	}
+	vars := map[string]string{"app": a.id}
+	var until time.Time
+	for _, crt := range s.Certificates {
+		if until.IsZero() || crt.NotAfter.Before(until) {
+			until = crt.NotAfter
+		}
+	}
+	if !until.IsZero() {
+		vars["until"] = document.Date(until)
+	}
+	m := mail.Message{To: s.Email, Subject: textKey, Body: textKey + " " + a.id}
+	if a.idep.MailText != nil {
+		m.Subject, m.Body = a.idep.MailText(textKey, vars)
+	}
+	log := a.log
+	a.run(c, "mail-"+key, ServiceMail, func(ctx context.Context) (string, issuance.Command, string, error) {
+		id, err := a.idep.Mail.Send(ctx, m)
+		switch {
+		case err != nil && !unavailable(err):
+			log.Warn().Err(err).Msg("the e-mail was refused; the applicant is not told by e-mail")
+			return "", nil, "", nil
+		case err != nil:
+			return "", nil, "", err
+		}
+		return "sys:mail-" + key, issuance.RecordEmail{MessageID: id}, "", nil
 	})
 }
 

@@ -83,7 +83,7 @@ func (s *sessionActor) signLink(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		if _, err := iin.ParseIIN(a.AttorneyIIN); err != nil {
-			s.fail(env, string(act.CodeBadIIN), "attorney: %v", err)
+			s.fail(env, string(act.IINCode(err)), "attorney: %v", err)
 			return
 		}
 		data := act.ApplicationBytes(a.Act, a.ActionType, s.me.IIN, a.Phone, a.AttorneyIIN, a.Consent)

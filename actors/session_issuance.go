@@ -606,12 +606,23 @@ func (s *sessionActor) issuanceQueue(env protocol.Envelope) {
 	if _, ok := s.staff(env, role, ""); !ok {
 		return
 	}
-	cases, err := s.issuanceCases(IndexIssuancePhase, string(phase))
+	cases, err := s.issuanceCases(IndexIssuancePhase, string(phase), nil)
 	if err != nil {
 		s.fail(env, CodeInternal, "the queue could not be read; retry")
 		return
 	}
-	s.result(env, map[string]any{"cases": cases})
+	// held are the cases this staff member took and has not decided yet
+	// (in any session, before a restart too): the console opens them again.
+	heldPhase, mine := issuance.PhaseRegistrationCall, func(st *issuance.State) bool { return st.Operator.ID == s.me.ID }
+	if role == accounts.RoleModerator {
+		heldPhase, mine = issuance.PhaseModeration, func(st *issuance.State) bool { return st.Moderator.ID == s.me.ID }
+	}
+	held, err := s.issuanceCases(IndexIssuancePhase, string(heldPhase), mine)
+	if err != nil {
+		s.fail(env, CodeInternal, "the queue could not be read; retry")
+		return
+	}
+	s.result(env, map[string]any{"cases": cases, "held": held})
 }
 
 // issuanceApprovals lists the applications of the approver's organisation
@@ -620,7 +631,7 @@ func (s *sessionActor) issuanceApprovals(env protocol.Envelope) {
 	if _, ok := s.approver(env); !ok {
 		return
 	}
-	cases, err := s.issuanceCases(IndexIssuanceBIN, s.signerBIN())
+	cases, err := s.issuanceCases(IndexIssuanceBIN, s.signerBIN(), nil)
 	if err != nil {
 		s.fail(env, CodeInternal, "the list could not be read; retry")
 		return
@@ -635,8 +646,9 @@ func (s *sessionActor) issuanceApprovals(env protocol.Envelope) {
 }
 
 // issuanceCases reads the applications under an index value from the log:
-// each one's start and its latest event, oldest wait first.
-func (s *sessionActor) issuanceCases(index, value string) ([]protocol.IssuanceCase, error) {
+// each one's start and its latest event, oldest wait first; keep, if set,
+// chooses among them.
+func (s *sessionActor) issuanceCases(index, value string, keep func(*issuance.State) bool) ([]protocol.IssuanceCase, error) {
 	streams, err := s.deps.Log.Lookup(index, value)
 	if err != nil {
 		return nil, err
@@ -651,7 +663,7 @@ func (s *sessionActor) issuanceCases(index, value string) ([]protocol.IssuanceCa
 			}
 			return nil
 		})
-		if err != nil || state.Phase == issuance.PhaseNone {
+		if err != nil || state.Phase == issuance.PhaseNone || keep != nil && !keep(&state) {
 			continue
 		}
 		k := protocol.IssuanceCase{Application: state.ID, Phase: string(state.Phase), IIN: state.IIN, BIN: state.BIN,
@@ -849,12 +861,38 @@ func (s *sessionActor) closeIssuance(c *actor.Context) {
 
 // inIssuanceCall reports whether a media message for app is about a
 // registration call of this session: its own application, or a call it took.
+//
+// A registrar's other session (a reload, a second tab, a sign-in after a
+// server restart) did not take the call itself: an application's id (an
+// act's has the same form, so the log says which it is) goes to the
+// application, which admits only the registrar who holds its call.
 func (s *sessionActor) inIssuanceCall(app string) bool {
-	if s.issuance == nil || app == "" {
+	if app == "" {
 		return false
 	}
-	_, mine := s.issuance.apps[app]
-	return mine || s.issuance.calls[app]
+	if s.issuance != nil {
+		if _, mine := s.issuance.apps[app]; mine || s.issuance.calls[app] {
+			return true
+		}
+	}
+	if !issuance.ValidApplicationID(app) || !s.hasStaffRole(accounts.RoleRegistrar) || s.deps.Log == nil {
+		return false
+	}
+	if seq, _, err := s.deps.Log.Head(IssuanceStreamOf(app)); err != nil || seq == 0 {
+		return false
+	}
+	s.iss().calls[app] = true
+	return true
+}
+
+// hasStaffRole reports whether the signed-in account has the staff role.
+func (s *sessionActor) hasStaffRole(role string) bool {
+	for _, r := range s.staffRoles() {
+		if r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // issuanceMedia is the signaling of a registration call.

@@ -51,7 +51,7 @@ func (s *sessionActor) query(c *actor.Context, env protocol.Envelope) {
 			return
 		}
 		if _, err := iin.ParseIIN(p.AttorneyIIN); err != nil {
-			s.fail(env, string(act.CodeBadIIN), "attorney: %v", err)
+			s.fail(env, string(act.IINCode(err)), "attorney: %v", err)
 			return
 		}
 		id := newActID()

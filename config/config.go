@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"reflect"
@@ -175,6 +176,27 @@ type Issuance struct {
 	DocRecog Port `toml:"docrecog"`
 	CA       Port `toml:"ca"`
 	LegalReg Port `toml:"legalreg"`
+	// Mail is the e-mail relay: an applicant who gave an address is told
+	// there when the certificates are issued.
+	Mail Mail `toml:"mail"`
+}
+
+// Mail configures the e-mail port (package mail).
+type Mail struct {
+	// Mode is "dev" (the development stand-in: each message is written to
+	// data_dir/mail-outbox, a development setting), "smtp" (a relay, with
+	// STARTTLS always) or "off" (no e-mail is sent).
+	Mode string `toml:"mode"`
+	// From is the sender's address.
+	From string `toml:"from"`
+	// SMTPAddr is the relay's host:port (smtp mode; usually port 587).
+	SMTPAddr string `toml:"smtp_addr"`
+	// Username authenticates at the relay (AUTH PLAIN, over TLS only);
+	// empty: no authentication. PasswordFile holds its password.
+	Username     string `toml:"username"`
+	PasswordFile string `toml:"password_file"`
+	// Timeout bounds one message's conversation with the relay.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Ports lists the issuance ports by their config names.
@@ -599,7 +621,8 @@ func Default() Config {
 			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute), UnverifiedExpireAfter: Duration(time.Hour),
 			MaxOpenPerIIN: 3, StartsPerIP: 20, IdleAfter: Duration(2 * time.Minute),
 			RetryMin: Duration(time.Second), RetryMax: Duration(time.Minute), CAPoll: Duration(2 * time.Second),
-			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort(), LegalReg: devPort()},
+			BMG: devPort(), SMS: devPort(), FaceID: devPort(), DocRecog: devPort(), CA: devPort(), LegalReg: devPort(),
+			Mail: Mail{Mode: "dev", From: "noreply@senim.localhost", Timeout: Duration(30 * time.Second)}},
 	}
 }
 
@@ -829,6 +852,7 @@ func (c Config) validateIssuance() []error {
 	if i.RetryMin <= 0 || i.RetryMax < i.RetryMin || i.CAPoll <= 0 {
 		errs = append(errs, errors.New("issuance: retry_min and ca_poll positive, retry_max at least retry_min"))
 	}
+	errs = append(errs, i.Mail.validate()...)
 	for _, p := range i.Ports() {
 		switch p.Port.Mode {
 		case "dev": // a development stand-in: named by DevSettings
@@ -992,4 +1016,29 @@ func validBIN(s string) bool {
 		}
 	}
 	return true
+}
+
+func (m Mail) validate() []error {
+	var errs []error
+	switch m.Mode {
+	case "off":
+		return nil
+	case "dev": // a development stand-in: named by DevSettings
+	case "smtp":
+		if host, port, err := net.SplitHostPort(m.SMTPAddr); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("issuance.mail.smtp_addr %q: want host:port", m.SMTPAddr))
+		}
+		if m.Username != "" && m.PasswordFile == "" {
+			errs = append(errs, errors.New("issuance.mail: username needs password_file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("issuance.mail.mode %q: want dev, smtp or off", m.Mode))
+	}
+	if a, err := mail.ParseAddress(m.From); err != nil || a.Name != "" || a.Address != m.From {
+		errs = append(errs, fmt.Errorf("issuance.mail.from %q: want a plain e-mail address", m.From))
+	}
+	if m.Timeout <= 0 || m.Timeout > Duration(5*time.Minute) {
+		errs = append(errs, errors.New("issuance.mail.timeout: more than 0, at most 5m"))
+	}
+	return errs
 }

@@ -39,6 +39,9 @@ func (c Config) DevSettings() []string {
 				on = append(on, "issuance."+p.Name+`.mode = "dev" (remote EDS issuance talks to a development stand-in; set "http")`)
 			}
 		}
+		if i.Mail.Mode == "dev" {
+			on = append(on, `issuance.mail.mode = "dev" (e-mail goes to an outbox under data_dir, not to people; set "smtp" or "off")`)
+		}
 	}
 	if strings.HasPrefix(strings.ToLower(c.Document.PublicURL), "http://") {
 		on = append(on, "document.public_url = "+c.Document.PublicURL+" (QR codes point at plain HTTP; use https://)")

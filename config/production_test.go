@@ -7,7 +7,7 @@ import (
 
 func TestDevSettingsOfDefaultsNameEachOne(t *testing.T) {
 	got := strings.Join(Default().DevSettings(), "\n")
-	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url", "digidocs.mode", "issuance.ca.mode"} {
+	for _, key := range []string{"pki.dev_ca", "turn.allow_loopback", "media.loopback_only", "bank.mode", "document.public_url", "digidocs.mode", "issuance.ca.mode", "issuance.mail.mode"} {
 		if !strings.Contains(got, key) {
 			t.Errorf("%s not named in:\n%s", key, got)
 		}
@@ -26,6 +26,7 @@ func TestDevSettingsOfAProductionConfigAreNone(t *testing.T) {
 	for _, p := range []*Port{&c.Issuance.BMG, &c.Issuance.SMS, &c.Issuance.FaceID, &c.Issuance.DocRecog, &c.Issuance.CA, &c.Issuance.LegalReg} {
 		p.Mode = "http"
 	}
+	c.Issuance.Mail.Mode = "smtp"
 	if got := c.DevSettings(); len(got) != 0 {
 		t.Fatalf("want none, got %q", got)
 	}

@@ -218,7 +218,8 @@ func TestRefusals(t *testing.T) {
 		want     Code
 	}{
 		// Application.
-		{"bad attorney IIN", "", client, sub(func(c *SubmitApplication) { c.AttorneyIIN = "940140000380" }), CodeBadIIN},
+		{"attorney IIN with a wrong check digit", "", client, sub(func(c *SubmitApplication) { c.AttorneyIIN = "940140000380" }), CodeBadIINChecksum},
+		{"attorney IIN too short", "", client, sub(func(c *SubmitApplication) { c.AttorneyIIN = "94014000038" }), CodeBadIIN},
 		{"attorney is the principal", "", client, sub(func(c *SubmitApplication) { c.AttorneyIIN = client.IIN }), CodeBadAttorney},
 		{"bad phone", "", client, sub(func(c *SubmitApplication) { c.Phone = "+7 495 123 45 67" }), CodeBadPhone},
 		{"no consent", "", client, sub(func(c *SubmitApplication) { c.Consent = false }), CodeConsentRequired},

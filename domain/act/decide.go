@@ -262,13 +262,13 @@ func decideSubmit(s *State, by Actor, c SubmitApplication, now time.Time) ([]Eve
 		return nil, refuse(CodeBadActID, "act id %q is not one the server made (32 lower-case hex digits)", c.ActID)
 	}
 	if _, err := iin.ParseIIN(by.IIN); err != nil {
-		return nil, refuse(CodeBadIIN, "principal: %v", err)
+		return nil, refuse(IINCode(err), "principal: %v", err)
 	}
 	if c.ActionType != ActionPowerOfAttorney {
 		return nil, refuse(CodeUnsupportedAction, "action %q is not offered; only %q", c.ActionType, ActionPowerOfAttorney)
 	}
 	if _, err := iin.ParseIIN(c.AttorneyIIN); err != nil {
-		return nil, refuse(CodeBadIIN, "attorney: %v", err)
+		return nil, refuse(IINCode(err), "attorney: %v", err)
 	}
 	if c.AttorneyIIN == by.IIN {
 		return nil, refuse(CodeBadAttorney, "the attorney cannot be the principal")

@@ -1,6 +1,10 @@
 package act
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/senim-kz/senim/domain/iin"
+)
 
 // Code is a stable reason for refusing a command. Codes reach the protocol,
 // the apps and the logs unchanged.
@@ -12,8 +16,11 @@ const (
 	CodeNotAllowedInState Code = "not_allowed_in_state"
 	// CodeForbidden: the actor has no part in this act, or not this part.
 	CodeForbidden Code = "forbidden"
-	// CodeBadIIN: an IIN fails its format or check digit.
+	// CodeBadIIN: an IIN fails its format (or its birth date).
 	CodeBadIIN Code = "bad_iin"
+	// CodeBadIINChecksum: an IIN of twelve digits whose check digit does
+	// not match (a digit mistyped).
+	CodeBadIINChecksum Code = iin.CodeBadIINChecksum
 	// CodeBadPhone: the phone is not a Kazakh mobile number (+7 7XX XXX XX XX).
 	CodeBadPhone Code = "bad_phone"
 	// CodeBadAttorney: the attorney is the principal.
@@ -111,4 +118,13 @@ func ValidActID(id string) bool {
 		}
 	}
 	return true
+}
+
+// IINCode is the refusal code of an IIN that iin.ParseIIN refused:
+// CodeBadIINChecksum for a mistyped digit, else CodeBadIIN.
+func IINCode(err error) Code {
+	if iin.CodeOf(err) == iin.CodeBadIINChecksum {
+		return CodeBadIINChecksum
+	}
+	return CodeBadIIN
 }

@@ -49,7 +49,7 @@ func MayCheckRegistry(s *State, by Actor, id string) error {
 		return refuse(CodeNotAllowedInState, "registry look-ups are made in the call, before signing (act is %s, call %q)", s.Phase, s.Call)
 	}
 	if _, err := iin.ParseIIN(id); err != nil {
-		return refuse(CodeBadIIN, "%v", err)
+		return refuse(IINCode(err), "%v", err)
 	}
 	if id != s.Principal.IIN && id != s.Attorney.IIN {
 		return refuse(CodeNotAParty, "only the act's principal and attorney are looked up")

@@ -29,6 +29,7 @@ func TestRecordRegistryCheck(t *testing.T) {
 		{"the system", "in_call", system, found, CodeForbidden},
 		{"a malformed IIN", "in_call", notary, func(*State) Command { return RecordRegistryCheck{IIN: "12345"} }, CodeBadIIN},
 		{"no IIN", "in_call", notary, func(*State) Command { return RecordRegistryCheck{Found: true} }, CodeBadIIN},
+		{"an IIN with a wrong check digit", "in_call", notary, func(*State) Command { return RecordRegistryCheck{IIN: "871008401428"} }, CodeBadIINChecksum},
 		{"after signing", "signed", notary, found, CodeNotAllowedInState},
 		{"no act", "", notary, found, CodeNoSuchAct},
 	}

@@ -41,8 +41,9 @@ func (t EntityType) String() string {
 // 01-12), an entity type digit 4-6 (see EntityType), an attribute digit 0-4
 // (0 head unit, 1 branch, 2 representative office, 3 peasant farm, 4 other),
 // five serial digits and the check digit. A refusal is an *Error with Code
-// CodeBadBIN whose Reason is ErrLength, ErrNotDigits, ErrCheckDigit,
-// ErrRegistrationDate or ErrEntityType, checked in that order.
+// CodeBadBIN whose Reason is ErrLength, ErrNotDigits, ErrCheckDigit (Code
+// CodeBadBINChecksum), ErrRegistrationDate or ErrEntityType, checked in
+// that order.
 func ParseBIN(s string) (BIN, error) {
 	if err := checkShape(s); err != nil {
 		return "", refuse(CodeBadBIN, err, s)

@@ -22,7 +22,9 @@
 // # Refusals
 //
 // A refused number is reported as an [*Error] whose Code is the stable code
-// shown to users, "bad_iin" ([CodeBadIIN]) or "bad_bin" ([CodeBadBIN]), and
+// shown to users, "bad_iin" ([CodeBadIIN]) or "bad_bin" ([CodeBadBIN]) —
+// "bad_iin_checksum" ([CodeBadIINChecksum]) or "bad_bin_checksum"
+// ([CodeBadBINChecksum]) when twelve digits fail the check digit —, and
 // whose Reason is one of the sentinel errors ([ErrLength], [ErrNotDigits],
 // [ErrCheckDigit], [ErrCenturySex], [ErrBirthDate], [ErrRegistrationDate],
 // [ErrEntityType]), so that errors.Is tells why. Checks run in that order

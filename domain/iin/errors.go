@@ -7,14 +7,23 @@ import (
 
 // Stable codes of refused numbers, as shown to users and clients.
 const (
-	// CodeBadIIN is the Code of every error returned by ParseIIN.
+	// CodeBadIIN is the Code of every error returned by ParseIIN but a
+	// wrong check digit.
 	CodeBadIIN = "bad_iin"
-	// CodeBadBIN is the Code of every error returned by ParseBIN.
+	// CodeBadBIN is the Code of every error returned by ParseBIN but a
+	// wrong check digit.
 	CodeBadBIN = "bad_bin"
+	// CodeBadIINChecksum is the Code of ParseIIN's refusal of twelve
+	// digits whose check digit does not match (ErrCheckDigit): most often
+	// one digit mistyped, which a person is told apart from a wrong shape.
+	CodeBadIINChecksum = "bad_iin_checksum"
+	// CodeBadBINChecksum is CodeBadIINChecksum for ParseBIN.
+	CodeBadBINChecksum = "bad_bin_checksum"
 )
 
 // Error is a refused IIN or BIN. Code is the stable code shown to users
-// (CodeBadIIN or CodeBadBIN); Reason is one of the sentinel errors of this
+// (CodeBadIIN or CodeBadBIN, CodeBadIINChecksum or CodeBadBINChecksum when
+// the Reason is ErrCheckDigit); Reason is one of the sentinel errors of this
 // package and tells why; Message is a human-readable explanation that quotes
 // the refused input.
 type Error struct {
@@ -68,6 +77,9 @@ func refuse(code string, reason error, s string) *Error {
 	if code == CodeBadBIN {
 		what = "BIN"
 	}
+	if reason == ErrCheckDigit {
+		code = checksumCode(code)
+	}
 	return &Error{Code: code, Reason: reason, Message: what + " " + quote(s) + ": " + reason.Error()}
 }
 
@@ -79,4 +91,23 @@ func quote(s string) string {
 		return strconv.Quote(s[:max]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// checksumCode is the check-digit code of a number's kind (CodeBadIIN or
+// CodeBadBIN).
+func checksumCode(code string) string {
+	if code == CodeBadBIN {
+		return CodeBadBINChecksum
+	}
+	return CodeBadIINChecksum
+}
+
+// CodeOf is the stable code of a refusal of ParseIIN or ParseBIN (an
+// *Error in err's chain), or "" for any other error.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }

@@ -100,7 +100,8 @@ func (s Sex) String() string {
 // surrounding whitespace, forming a birth date YYMMDD, a century and sex
 // digit 1-6, four serial digits and the check digit. A refusal is an *Error
 // with Code CodeBadIIN whose Reason is ErrLength, ErrNotDigits,
-// ErrCheckDigit, ErrCenturySex or ErrBirthDate, checked in that order.
+// ErrCheckDigit (Code CodeBadIINChecksum), ErrCenturySex or ErrBirthDate,
+// checked in that order.
 func ParseIIN(s string) (IIN, error) {
 	if err := checkShape(s); err != nil {
 		return "", refuse(CodeBadIIN, err, s)

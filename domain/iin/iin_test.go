@@ -48,6 +48,9 @@ func checkRefusal(t *testing.T, in string, err error, code string, reason error)
 	if !errors.As(err, &e) {
 		t.Fatalf("%q: err %#v is not an *Error", in, err)
 	}
+	if reason == ErrCheckDigit { // a mistyped digit has its own code
+		code = map[string]string{CodeBadIIN: CodeBadIINChecksum, CodeBadBIN: CodeBadBINChecksum}[code]
+	}
 	if e.Code != code || e.Reason != reason {
 		t.Errorf("%q: code %q reason %v, want %q %v", in, e.Code, e.Reason, code, reason)
 	}
@@ -356,18 +359,28 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	var e *Error
-	if !errors.As(err, &e) || e.Code != "bad_iin" {
+	if !errors.As(err, &e) || e.Code != "bad_iin_checksum" || CodeOf(err) != "bad_iin_checksum" {
 		t.Fatalf("errors.As(%v): %#v", err, e)
 	}
-	if !strings.Contains(e.Message, "871008401428") || !strings.HasPrefix(err.Error(), "bad_iin: ") {
+	if !strings.Contains(e.Message, "871008401428") || !strings.HasPrefix(err.Error(), "bad_iin_checksum: ") {
 		t.Errorf("Error() = %q", err.Error())
 	}
 
 	// A wrapped refusal still matches.
 	_, err = ParseBIN("940140000380")
 	err = fmt.Errorf("subject OU: %w", err)
-	if !errors.Is(err, ErrCheckDigit) || !errors.As(err, &e) || e.Code != "bad_bin" {
+	if !errors.Is(err, ErrCheckDigit) || !errors.As(err, &e) || e.Code != "bad_bin_checksum" || CodeOf(err) != "bad_bin_checksum" {
 		t.Errorf("wrapped: %v, code %q", err, e.Code)
+	}
+	// Any other refusal keeps the general code.
+	if _, err := ParseIIN("87100840142"); CodeOf(err) != "bad_iin" {
+		t.Errorf("a short IIN: %v", err)
+	}
+	if _, err := ParseBIN("941340000385"); CodeOf(err) != "bad_bin" {
+		t.Errorf("a BIN of month 13: %v", err)
+	}
+	if CodeOf(errors.New("other")) != "" {
+		t.Error("CodeOf of another error")
 	}
 
 	// Messages stay short however long the input.
@@ -401,6 +414,9 @@ var seeds = []string{
 // checkFuzzRefusal asserts that a refusal is well-formed.
 func checkFuzzRefusal(t *testing.T, s string, err error, code string) {
 	var e *Error
+	if errors.Is(err, ErrCheckDigit) {
+		code = map[string]string{CodeBadIIN: CodeBadIINChecksum, CodeBadBIN: CodeBadBINChecksum}[code]
+	}
 	if !errors.As(err, &e) || e.Code != code {
 		t.Fatalf("%q: refusal %v has no code %s", s, err, code)
 	}

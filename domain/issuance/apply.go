@@ -39,6 +39,9 @@ func Apply(s State, e Event) State {
 	case RegistrationTaken:
 		s.Phase, s.Operator, s.LastEventAt = PhaseRegistrationCall, e.Operator, e.At
 		s.CallsTaken++
+	case EmailSent:
+		// A notice after the final event; LastEventAt stays.
+		s.EmailedAt = e.At
 	case CallRecorded:
 		// The recording of a call that ended; not the applicant's doing,
 		// so LastEventAt stays.

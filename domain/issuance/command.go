@@ -164,7 +164,7 @@ func Commands() map[string]Command {
 		Start{}, RecordPhoneLookup{}, IssueCode{}, VerifyCode{}, RequestRegistration{}, TakeRegistration{},
 		RecordRegistration{}, ChooseDocument{}, RecordUpload{}, RecordLiveness{}, RecordRecognition{},
 		ConfirmFields{}, RecordFaceMatch{}, TakeModeration{}, Moderate{}, SubmitRequests{}, Approve{},
-		SendToCA{}, RecordCertificates{}, Reject{}, Expire{}, RecordCall{},
+		SendToCA{}, RecordCertificates{}, Reject{}, Expire{}, RecordCall{}, RecordEmail{},
 	} {
 		out[c.CommandName()] = c
 	}

@@ -42,6 +42,9 @@ func Decide(s State, by Actor, cmd Command, now time.Time, r Rules) ([]Event, er
 	if c, ok := cmd.(RecordCall); ok {
 		return decideRecordCall(&s, c, now) // the files of a call are facts in any phase
 	}
+	if c, ok := cmd.(RecordEmail); ok {
+		return decideRecordEmail(&s, c, now) // after the final certificates_issued
+	}
 	if s.Phase.Final() {
 		return nil, refuse(CodeNotAllowedInState, "the application is %s", s.Phase)
 	}
@@ -110,13 +113,13 @@ func decideStart(s *State, by Actor, c Start, now time.Time) ([]Event, error) {
 			return nil, refuse(CodeBadTemplate, "unknown template %q", c.Template)
 		}
 		if _, err := iin.ParseBIN(c.BIN); err != nil {
-			return nil, refuse(CodeBadBIN, "%v", err)
+			return nil, refuse(numberCode(err, CodeBadBIN), "%v", err)
 		}
 	default:
 		return nil, refuse(CodeBadKind, "kind must be individual or legal_entity, not %q", c.Kind)
 	}
 	if _, err := iin.ParseIIN(c.IIN); err != nil {
-		return nil, refuse(CodeBadIIN, "%v", err)
+		return nil, refuse(numberCode(err, CodeBadIIN), "%v", err)
 	}
 	if c.Template == TemplateFirstHead && c.HeadIIN != c.IIN {
 		return nil, refuse(CodeNotFirstHead, "the register of legal entities does not name this IIN as the organisation's first head")

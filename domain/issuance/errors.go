@@ -1,6 +1,10 @@
 package issuance
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/senim-kz/senim/domain/iin"
+)
 
 // Code is a stable reason for refusing a command. Codes reach the protocol,
 // the apps and the logs unchanged.
@@ -24,6 +28,12 @@ const (
 	CodeBadIIN Code = "bad_iin"
 	// CodeBadBIN: the organisation's BIN fails its format or check digit.
 	CodeBadBIN Code = "bad_bin"
+	// CodeBadIINChecksum: the applicant's IIN has twelve digits whose
+	// check digit does not match (a digit mistyped).
+	CodeBadIINChecksum Code = iin.CodeBadIINChecksum
+	// CodeBadBINChecksum: the organisation's BIN has twelve digits whose
+	// check digit does not match.
+	CodeBadBINChecksum Code = iin.CodeBadBINChecksum
 	// CodeBadKind: neither an individual nor a legal entity.
 	CodeBadKind Code = "bad_kind"
 	// CodeBadTemplate: a legal entity's template is missing or unknown, or
@@ -130,7 +140,7 @@ func refuse(code Code, format string, args ...any) *Error {
 func Codes() []Code {
 	return []Code{
 		CodeNotAllowedInState, CodeForbidden, CodeUnknownCommand, CodeBadRequest, CodeNoSuchApplication,
-		CodeBadApplicationID, CodeBadIIN, CodeBadBIN, CodeBadKind, CodeBadTemplate, CodeNotFirstHead, CodeBadPhone,
+		CodeBadApplicationID, CodeBadIIN, CodeBadBIN, CodeBadIINChecksum, CodeBadBINChecksum, CodeBadKind, CodeBadTemplate, CodeNotFirstHead, CodeBadPhone,
 		CodePhoneUnknown, CodeResendTooEarly, CodeOTPLocked, CodeNoCode, CodeCodeExpired, CodeWrongCode,
 		CodeReasonRequired, CodeWrongOperator, CodeBadDocumentKind, CodeBadUpload, CodeUploadType,
 		CodeUploadTooLarge, CodeTooManyUploads, CodeMissingUpload, CodeFieldsMismatch, CodeIdentityMismatch,
@@ -153,4 +163,14 @@ func ValidApplicationID(id string) bool {
 		}
 	}
 	return true
+}
+
+// numberCode is the refusal code of an IIN or BIN that domain/iin refused:
+// its check-digit code for a mistyped digit, else general.
+func numberCode(err error, general Code) Code {
+	switch c := iin.CodeOf(err); c {
+	case iin.CodeBadIINChecksum, iin.CodeBadBINChecksum:
+		return Code(c)
+	}
+	return general
 }

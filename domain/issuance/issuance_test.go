@@ -463,8 +463,10 @@ func TestRefusals(t *testing.T) {
 		cmd  func(s *State) Command
 		want Code
 	}{
-		{"bad IIN check digit", nil, "", applicant, startWith(func(c *Start) { c.IIN = "871008401428" }), CodeBadIIN},
-		{"bad BIN check digit", nil, "", applicant, startWith(func(c *Start) { c.BIN = "990240005439" }), CodeBadBIN},
+		{"bad IIN check digit", nil, "", applicant, startWith(func(c *Start) { c.IIN = "871008401428" }), CodeBadIINChecksum},
+		{"bad BIN check digit", nil, "", applicant, startWith(func(c *Start) { c.BIN = "990240005439" }), CodeBadBINChecksum},
+		{"IIN too short", nil, "", applicant, startWith(func(c *Start) { c.IIN = "87100840142" }), CodeBadIIN},
+		{"BIN of month 13", nil, "", applicant, startWith(func(c *Start) { c.BIN = "941340000385" }), CodeBadBIN},
 		{"first head by their own say", nil, "", applicant, startWith(func(c *Start) { c.Template = TemplateFirstHead }), CodeNotFirstHead},
 		{"first head the register names otherwise", nil, "", applicant, startWith(func(c *Start) { c.Template = TemplateFirstHead; c.HeadIIN = headIIN }), CodeNotFirstHead},
 		{"unknown kind", nil, "", applicant, startWith(func(c *Start) { c.Kind = "robot" }), CodeBadKind},
@@ -612,7 +614,7 @@ func TestEveryCommandHasRoles(t *testing.T) {
 	if len(roles) != len(Commands()) {
 		t.Errorf("%d roles for %d commands", len(roles), len(Commands()))
 	}
-	if len(EventTypes()) != 27 {
+	if len(EventTypes()) != 28 {
 		t.Errorf("%d event types", len(EventTypes()))
 	}
 }

@@ -48,6 +48,7 @@ type State struct {
 
 	// The application to the CA.
 	Email        string                    `json:"email,omitempty"`
+	EmailedAt    time.Time                 `json:"emailed_at,omitzero"` // email_sent: the applicant was told the certificates are issued
 	CSRs         []CSR                     `json:"csrs,omitempty"`
 	Approvals    map[ApprovalStep]Approval `json:"approvals,omitempty"`
 	CAReference  string                    `json:"ca_reference,omitempty"`

@@ -201,10 +201,21 @@ func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	nTab.click("notary.available", 0)
 	sc.shot(nTab, "notary-console", false)
 
+	// A mistyped digit in the attorney's IIN is told next to the field,
+	// before any signature.
+	var cat map[string]string
+	if err := json.Unmarshal([]byte(sc.cat), &cat); err != nil {
+		t.Fatal(err)
+	}
 	cTab.js(`document.getElementById('phone').value = '+7 701 234 56 78';
-		document.getElementById('attorneyIIN').value = '` + attorneyIIN + `'`)
+		document.getElementById('attorneyIIN').value = '` + attorneyIIN[:11] + fmt.Sprint((int(attorneyIIN[11]-'0')+1)%10) + `'`)
 	cTab.until("the apply button is enabled without the consent box", `document.getElementById('applyBtn').disabled`)
 	cTab.js(`document.getElementById('consent').click()`)
+	cTab.click("client.apply", 0)
+	cTab.until("no check-digit error next to the attorney's IIN", `document.getElementById('attorneyIINErr').textContent === `+jsString(cat["err.bad_iin_checksum"])+
+		` && document.getElementById('attorneyIIN').getAttribute('aria-invalid') === 'true' && document.activeElement.id === 'attorneyIIN'`)
+	sc.shot(cTab, "client-home-bad-iin", phone)
+	cTab.js(`document.getElementById('attorneyIIN').value = '` + attorneyIIN + `'`)
 	sc.shot(cTab, "client-home", phone)
 	cTab.click("client.apply", 0)
 	cTab.until("no act", `!!(window.senim.state && window.senim.state.phase === 'awaiting_consent')`)

@@ -77,7 +77,8 @@ func TestIssuanceApplicantInTheBrowser(t *testing.T) {
 	bad := clientIIN[:11] + fmt.Sprint((int(clientIIN[11]-'0')+1)%10)
 	b.js(`document.getElementById('iin').value = '` + bad + `'`)
 	b.click("iss.start", 0)
-	b.until("no check-digit error", `document.getElementById('startErr').textContent === `+jsString(ru["err.iss_iin_check"]))
+	b.until("no check-digit error next to the IIN", `document.getElementById('iinErr').textContent === `+jsString(ru["err.iss_iin_check"])+
+		` && document.getElementById('iin').getAttribute('aria-invalid') === 'true'`)
 	if n := len(w.srv.IssuanceDev.SMS.Messages(applicantPhone)); n != 0 {
 		t.Fatalf("an application started with a bad IIN: %d SMS", n)
 	}
@@ -356,6 +357,16 @@ func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
 	sc.shot(aTab, "issuance-registration-call", true)
 	sc.shot(rTab, "registrar-call", false)
 
+	// The registrar's page reloads in the middle of the call: signed in
+	// again, the case they hold opens by itself and they rejoin the call.
+	rTab.navigate(w.http + "/issuance/staff.html?lang=ru")
+	rTab.until("the staff page is not ready again", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	rTab.js(`document.getElementById('login').value = 'registrar1'; document.getElementById('password').value = 'registrar1-password'`)
+	rTab.click("signin.submit", 0)
+	rTab.until("the held case does not open after a reload", `window.senimStaff.app === '`+app+`' && !!window.senimStaff.st && window.senimStaff.st.phase === 'registration_call' && !!document.getElementById('outcomeForm')`)
+	rTab.click("call.join", 0)
+	rTab.until("the operator decodes no video after rejoining", decoded("senimStaff"))
+
 	rTab.js(`document.getElementById('regPhone').value = '` + applicantPhone + `'`)
 	rTab.click("iss.staff.record", 0)
 	aTab.until("the applicant's page does not go on to Digital ID", `window.senimIssuance.st.phase === 'identity' && window.senimIssuance.st.phone_verified && window.senimIssuance.call === null`)
@@ -445,7 +456,8 @@ func TestIssuanceFirstHeadInTheBrowser(t *testing.T) {
 		document.getElementById('iin').value = '` + clientIIN + `'`)
 	sc.shot(b, "issuance-start-legal", false)
 	b.click("iss.start", 0)
-	b.until("no BIN check-digit error", `document.getElementById('startErr').textContent === `+jsString(ru["err.iss_bin_check"]))
+	b.until("no BIN check-digit error next to the BIN", `document.getElementById('binErr').textContent === `+jsString(ru["err.iss_bin_check"])+
+		` && document.getElementById('bin').getAttribute('aria-invalid') === 'true' && document.getElementById('iinErr').textContent === ''`)
 	b.js(`document.getElementById('bin').value = '` + orgBIN + `'`)
 	sent := len(w.smsCodes(applicantPhone)) // before the start: its code may come at once
 	b.click("iss.start", 0)

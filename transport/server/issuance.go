@@ -23,6 +23,7 @@ import (
 	"github.com/senim-kz/senim/internal/outside"
 	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/legalreg"
+	"github.com/senim-kz/senim/mail"
 	"github.com/senim-kz/senim/sms"
 	"github.com/senim-kz/senim/web"
 )
@@ -36,7 +37,12 @@ type IssuanceDevs struct {
 	DocRecog *docrecog.Dev
 	CA       *ca.Dev
 	LegalReg *legalreg.Dev
+	// Mail is nil unless issuance.mail.mode is "dev".
+	Mail *mail.Dev
 }
+
+// MailOutboxPath is where the e-mail stand-in writes under a data directory.
+func MailOutboxPath(dataDir string) string { return filepath.Join(dataDir, "mail-outbox") }
 
 // IssuanceFilesPath is where the applications' uploads and certificate
 // requests are kept under a data directory (one directory per application).
@@ -149,7 +155,60 @@ func (s *Server) startIssuance(cfg config.Config, now func() time.Time) error {
 		}
 		d.LegalEntities = &legalreg.HTTP{Client: c}
 	}
+	switch i.Mail.Mode {
+	case "dev":
+		if s.IssuanceDev.Mail, err = mail.NewDev(MailOutboxPath(cfg.DataDir), i.Mail.From, s.log.With().Str("component", "mail").Logger(), now); err != nil {
+			return err
+		}
+		d.Mail = s.IssuanceDev.Mail
+	case "smtp":
+		relay := &mail.SMTP{Addr: i.Mail.SMTPAddr, From: i.Mail.From, Username: i.Mail.Username, Timeout: i.Mail.Timeout.Std()}
+		if i.Mail.Username != "" {
+			pw, err := readSecretFile(i.Mail.PasswordFile, 1)
+			if err != nil {
+				return fmt.Errorf("issuance.mail.password_file: %w", err)
+			}
+			relay.Password = strings.TrimSpace(string(pw))
+		}
+		d.Mail = relay
+	}
+	d.MailText = mailText(strings.TrimSuffix(cfg.Document.PublicURL, "/") + "/issuance/")
 	return s.Actors.StartIssuance(d)
+}
+
+// mailText is an e-mail of remote EDS issuance from the pages' catalogs:
+// the subject and the body in Russian, Kazakh and English, one after the
+// other (the server does not know the applicant's language), with vars and
+// the applicant's page (url) in them.
+func mailText(url string) func(key string, vars map[string]string) (string, string) {
+	return func(key string, vars map[string]string) (string, string) {
+		cats, err := web.PageCatalogs()
+		if err != nil {
+			return key, key
+		}
+		fill := func(t string) string {
+			t = strings.ReplaceAll(t, "{url}", url)
+			for k, v := range vars {
+				t = strings.ReplaceAll(t, "{"+k+"}", v)
+			}
+			return t
+		}
+		var subjects, bodies []string
+		for _, lang := range web.PageLanguages {
+			if t, ok := cats[lang][key+".subject"]; ok {
+				subjects = append(subjects, fill(t))
+			}
+			if t, ok := cats[lang][key+".body"]; ok {
+				bodies = append(bodies, fill(t))
+			}
+		}
+		if len(subjects) == 0 || len(bodies) == 0 {
+			return key, key
+		}
+		// The subject in Russian and Kazakh (it must stay short); the
+		// body in all three.
+		return strings.Join(subjects[:min(2, len(subjects))], " / "), strings.Join(bodies, "\n\n———\n\n")
+	}
 }
 
 // smsText is an SMS of remote EDS issuance, in Russian and Kazakh, from the

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -98,7 +99,11 @@ func TestIssuanceBadRequestsAndUploads(t *testing.T) {
 	}
 	// Start: a bad IIN, a bad kind.
 	c := &applicant{w: w, c: w.dial()}
-	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: "123456789012"}, "bad_iin")
+	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: "12345678901"}, "bad_iin")
+	// A mistyped digit (the check digit does not match) has its own codes.
+	badDigit := func(n string) string { return n[:11] + fmt.Sprint((int(n[11]-'0')+1)%10) }
+	c.refused("start", protocol.IssuanceStart{Kind: "individual", IIN: badDigit(clientIIN)}, "bad_iin_checksum")
+	c.refused("start", protocol.IssuanceStart{Kind: "legal_entity", Template: "employee", BIN: badDigit(orgBIN), IIN: clientIIN}, "bad_bin_checksum")
 	c.refused("start", protocol.IssuanceStart{Kind: "robot", IIN: clientIIN}, "bad_kind")
 
 	a := w.toApplication(clientIIN, "SENIM-FACE:MATCH")

@@ -421,13 +421,31 @@ func TestIssuanceCallRecordedAcrossARestart(t *testing.T) {
 	if _, err := reg.c.SignInPassword(w.ctx(), "registrar1", "registrar1-password"); err != nil {
 		t.Fatal(err)
 	}
-	// The applicant joins again (a new room; a registrar's new session
-	// cannot rejoin the call it took before the restart: see the report).
+	// The registrar's console finds the call it holds, and both rejoin it
+	// (a new room) from their new sessions: each hears the other.
+	var q struct {
+		Held []protocol.IssuanceCase `json:"held"`
+	}
+	if err := json.Unmarshal(reg.must("registration_queue", nil).Body, &q); err != nil || len(q.Held) != 1 || q.Held[0].Application != a.app {
+		t.Fatalf("the registrar holds %+v (%v), want %s", q.Held, err, a.app)
+	}
 	aCall, err := a.c.StartCall(w.ctx(), a.app, webrtc.Configuration{}, sfu.StreamID("applicant"), 300_000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer aCall.Close()
+	rCall, err := reg.c.StartCall(w.ctx(), a.app, webrtc.Configuration{}, sfu.StreamID("operator:registrar1"), 300_000)
+	if err != nil {
+		t.Fatalf("the registrar rejoins the call after the restart: %v", err)
+	}
+	defer rCall.Close()
+	hears(t, aCall, sfu.StreamID("operator:registrar1"))
+	hears(t, rCall, sfu.StreamID("applicant"))
+	// Another registrar may not join it.
+	other := w.staffIn("registrar2", accounts.RoleRegistrar)
+	if _, err := other.c.StartCall(w.ctx(), a.app, webrtc.Configuration{}, sfu.StreamID("operator:registrar2"), 300_000); client.CodeOf(err) != string(issuance.CodeForbidden) {
+		t.Fatalf("another registrar joins the call: %v", err)
+	}
 	// The new room records: its track files have bytes on disk.
 	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		calls := filepath.Join(server.IssuanceFilesPath(w.dir), a.app, "calls")

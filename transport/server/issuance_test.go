@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/domain/issuance"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/mail"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -241,6 +243,7 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 
 	auth, authCSR := csr(t, 2048, "IIN"+clientIIN)
 	sign, signCSR := csr(t, 2048, "IIN"+clientIIN)
+	w.srv.IssuanceDev.Mail.SetDown(true) // the relay is down when the certificates come
 	a.must("submit_requests", protocol.IssuanceRequests{Email: "aigerim@example.kz",
 		CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: authCSR}, {Purpose: "SIGN", DER: signCSR}}})
 	next(t, a.c.Events(), eventNamed("certificates_issued"))
@@ -248,6 +251,32 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 	if st.Status != "issued" || st.Certificates != 2 {
 		t.Fatalf("issued: %+v", st)
 	}
+	// The e-mail waits for the relay, and goes once it is back: one
+	// message, in Russian, Kazakh and English, naming the application.
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return slices.Contains(st.Waiting, "mail") })
+	w.srv.IssuanceDev.Mail.SetDown(false)
+	var sent []mail.Sent
+	testtool.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		var err error
+		if sent, err = w.srv.IssuanceDev.Mail.Messages("aigerim@example.kz"); err != nil || len(sent) == 0 {
+			return fmt.Errorf("no e-mail yet (%v)", err)
+		}
+		return nil
+	})
+	if len(sent) != 1 {
+		t.Fatalf("%d e-mails", len(sent))
+	}
+	for _, want := range []string{a.app, "Здравствуйте", "Сәлеметсіз бе", "Hello", "/issuance/"} {
+		if !strings.Contains(sent[0].Body, want) {
+			t.Errorf("the e-mail lacks %q:\n%s", want, sent[0].Body)
+		}
+	}
+	if !strings.Contains(sent[0].Subject, "Senim") || strings.Contains(sent[0].Body, "{") {
+		t.Errorf("the e-mail: %q\n%s", sent[0].Subject, sent[0].Body)
+	}
+	next(t, a.c.Events(), func(e protocol.Envelope) bool {
+		return e.Name == "email_sent" && strings.Contains(string(e.Body), sent[0].ID)
+	})
 
 	var got struct {
 		Certificates []protocol.IssuanceCertificate `json:"certificates"`
@@ -352,5 +381,42 @@ func TestIssuanceOutagesAreRetried(t *testing.T) {
 	dev.CA.SetDown(false)
 	if st := a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return st.Phase == "issued" || st.Phase == "rejected" }); st.Phase != "issued" || len(st.Waiting) != 0 || st.Certificates != 2 {
 		t.Fatalf("issued: %+v", st)
+	}
+}
+
+// The e-mail about the issued certificates is not lost to a restart: the
+// relay is down when they come, the server stops, and once it is back the
+// e-mail goes, once, and is recorded.
+func TestIssuanceEmailSurvivesARestart(t *testing.T) {
+	w := newWorld(t)
+	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
+		t.Fatal(err)
+	}
+	a := w.toApplication(clientIIN, "SENIM-FACE:MATCH")
+	a.waitPhase(issuance.PhaseApplication)
+	_, authCSR := csr(t, 2048, "IIN"+clientIIN)
+	_, signCSR := csr(t, 2048, "IIN"+clientIIN)
+	w.srv.IssuanceDev.Mail.SetDown(true)
+	a.must("submit_requests", protocol.IssuanceRequests{Email: "aigerim@example.kz",
+		CSRs: []protocol.IssuanceCSR{{Purpose: "AUTH", DER: authCSR}, {Purpose: "SIGN", DER: signCSR}}})
+	a.waitPhase(issuance.PhaseIssued)
+	a.waitPhaseWith(func(st protocol.IssuanceStatus) bool { return slices.Contains(st.Waiting, "mail") })
+
+	w.restart(t, func(*config.Config) {})
+	a.c = w.dial()
+	a.must("resume", protocol.IssuanceResume{Token: a.token}) // loads the application
+	a.must("subscribe", nil)
+	next(t, a.c.Events(), eventNamed("email_sent"))
+	sent, err := w.srv.IssuanceDev.Mail.Messages("aigerim@example.kz")
+	if err != nil || len(sent) != 1 || !strings.Contains(sent[0].Body, a.app) {
+		t.Fatalf("after the restart: %d e-mails (%v)", len(sent), err)
+	}
+	// Loaded again (another restart), it is not sent twice.
+	w.restart(t, func(*config.Config) {})
+	a.c = w.dial()
+	a.must("resume", protocol.IssuanceResume{Token: a.token})
+	a.waitPhase(issuance.PhaseIssued)
+	if sent, _ := w.srv.IssuanceDev.Mail.Messages("aigerim@example.kz"); len(sent) != 1 {
+		t.Fatalf("after a second restart: %d e-mails", len(sent))
 	}
 }

@@ -175,7 +175,8 @@ func TestOperatorModeForgottenAfterTheGrace(t *testing.T) {
 }
 
 // The acts in progress come from the log: a restart keeps them in the
-// operator_state of the next sign-in. A signed act is not in progress.
+// operator_state of the next sign-in, with the operator mode. A signed act
+// is not in progress.
 func TestActsInProgressAfterARestart(t *testing.T) {
 	w := newWorld(t)
 	actID, _, nt := w.toCall(t)
@@ -183,8 +184,8 @@ func TestActsInProgressAfterARestart(t *testing.T) {
 	done, _, _ := w.toSigned(t)
 	w.restart(t, func(*config.Config) {})
 	st := operatorState(t, w.notaryIn("aliya", "aliya-password"))
-	if st.Available {
-		t.Fatalf("after a restart: %+v, want away (the mode lives in memory)", st)
+	if !st.Available {
+		t.Fatalf("after a restart: %+v, want available (as she left it, within the grace)", st)
 	}
 	if len(st.InProgress) != 1 || st.InProgress[0].Act != actID || st.InProgress[0].Phase != "with_notary" || st.InProgress[0].Principal == "" {
 		t.Fatalf("in progress %+v, want %s only (%s is signed)", st.InProgress, actID, done)
@@ -214,4 +215,98 @@ func TestDeskQueueForNotaries(t *testing.T) {
 	}
 	err := c.Query(ctx, "desk_queue", "", nil, &q)
 	refused(t, err, "forbidden")
+}
+
+// The operator mode survives a restart: to the notaries it is every
+// session closing at once. One who was available is back at the desk for
+// the grace, offered nothing until she signs in again and then offered the
+// call waiting, nothing pressed; one who chose away stays away.
+func TestOperatorModeSurvivesARestart(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx()
+	aliya := w.notaryIn("aliya", "aliya-password")
+	operatorState(t, aliya)
+	must(t, 0, aliya.Operator(ctx, "available", ""))
+	bolat := w.notaryIn("bolat", "bolat-password")
+	operatorState(t, bolat)
+	must(t, 0, bolat.Operator(ctx, "available", ""))
+	must(t, 0, bolat.Operator(ctx, "away", ""))
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if v := w.deskView(t); len(v.Notaries) != 1 || v.Notaries[0].Login != "aliya" {
+			return fmt.Errorf("notaries %+v", v.Notaries)
+		}
+		return nil
+	})
+
+	w.restart(t, func(*config.Config) {})
+	// A call while nobody is signed in: aliya is at the desk (available)
+	// but offered nothing; bolat is not.
+	id, c := w.readyAct(t)
+	mustOf[client.Ack](t)(c.Command(ctx, id, "request_call", nil))
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		v := w.deskView(t)
+		if len(v.Notaries) != 1 || v.Notaries[0].Login != "aliya" || !v.Notaries[0].Available {
+			return fmt.Errorf("notaries %+v", v.Notaries)
+		}
+		if len(v.Waiting) != 1 || v.Waiting[0].ActID != id {
+			return fmt.Errorf("waiting %+v", v.Waiting)
+		}
+		if v.Waiting[0].OfferedTo != "" {
+			t.Fatalf("the call was offered to %q, who has no session", v.Waiting[0].OfferedTo)
+		}
+		return nil
+	})
+	bolat = w.notaryIn("bolat", "bolat-password")
+	if st := operatorState(t, bolat); st.Available {
+		t.Fatalf("bolat after the restart: %+v, want away", st)
+	}
+	aliya = w.notaryIn("aliya", "aliya-password")
+	if st := operatorState(t, aliya); !st.Available {
+		t.Fatalf("aliya after the restart: %+v, want available", st)
+	}
+	if o := next(t, aliya.Offers(), func(e protocol.Envelope) bool { return e.Type == protocol.TypeOffer }); o.Act != id {
+		t.Fatalf("offered %s, want %s", o.Act, id)
+	}
+}
+
+// A notary available before a restart who does not come back within the
+// grace is away, at the desk and in the log: the next restart does not
+// bring her back either.
+func TestOperatorModeAfterARestartEndsWithTheGrace(t *testing.T) {
+	short := func(c *config.Config) { c.Desk.OperatorGrace = config.Duration(300 * time.Millisecond) }
+	w := newWorld(t, short)
+	aliya := w.notaryIn("aliya", "aliya-password")
+	operatorState(t, aliya)
+	must(t, 0, aliya.Operator(w.ctx(), "available", ""))
+	avail := func() []string {
+		s, err := w.srv.Actors.Deps().Log.Lookup(actors.IndexOperatorMode, "available")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error { // the ack comes before the append
+		if s := avail(); len(s) != 1 || s[0] != actors.OperatorStreamOf("aliya") {
+			return fmt.Errorf("the log's available notaries: %q", s)
+		}
+		return nil
+	})
+	w.restart(t, short)
+	// Back at the desk for the grace, then gone: the log says so too.
+	testtool.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if s := avail(); len(s) != 0 {
+			return fmt.Errorf("available in the log: %q", s)
+		}
+		if v := w.deskView(t); len(v.Notaries) != 0 {
+			return fmt.Errorf("notaries %+v", v.Notaries)
+		}
+		return nil
+	})
+	w.restart(t, func(*config.Config) {}) // the default grace: minutes
+	if st := operatorState(t, w.notaryIn("aliya", "aliya-password")); st.Available {
+		t.Fatalf("after the grace and a restart: %+v, want away", st)
+	}
+	if v := w.deskView(t); len(v.Notaries) != 0 {
+		t.Fatalf("notaries %+v", v.Notaries)
+	}
 }

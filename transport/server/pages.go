@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/senim-kz/senim/web"
@@ -18,7 +16,7 @@ import (
 
 // langCookie remembers the language chosen on a page or in the app (which
 // sets it beside its localStorage): a language code, nothing personal.
-const langCookie = "senim_lang"
+const langCookie = web.LangCookie
 
 // pageLang is one entry of a page's language switch.
 type pageLang struct {
@@ -34,55 +32,11 @@ type pageText struct {
 	Langs []pageLang
 }
 
-// pickLanguage chooses the page language: a supported ?lang= wins, then
-// the best-weighted supported language of Accept-Language.
-func pickLanguage(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); supportedLang(l) {
-		return l
-	}
-	if c, err := r.Cookie(langCookie); err == nil && supportedLang(c.Value) {
-		return c.Value
-	}
-	type weighted struct {
-		lang string
-		q    float64
-		pos  int
-	}
-	var cands []weighted
-	for i, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		if i >= 32 { // a header is hostile too: look at a sane number of entries
-			break
-		}
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if !supportedLang(primary) {
-			continue
-		}
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		if q > 0 {
-			cands = append(cands, weighted{primary, q, i})
-		}
-	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].q > cands[j].q })
-	if len(cands) > 0 {
-		return cands[0].lang
-	}
-	return web.PageLanguages[0]
-}
+// pickLanguage chooses the page language (web.PickLanguage: ?lang=, the
+// cookie, Accept-Language, Russian).
+func pickLanguage(r *http.Request) string { return web.PickLanguage(r) }
 
-func supportedLang(l string) bool {
-	for _, s := range web.PageLanguages {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
+func supportedLang(l string) bool { return web.SupportedLanguage(l) }
 
 // pageTextFor is the strings and the switch of a page for r. The switch's
 // links keep the request's other parameters (the pay page's key).

@@ -4,7 +4,8 @@
 // QR text, the deep link or the API URL —, reads the documents, enters the
 // PIN and signs; the page then calls package egovmobile/standin on the
 // server side with the keys it was started with. It renders on the server
-// in Russian, Kazakh or English and has no script at all.
+// in Russian, Kazakh or English (the language chosen in the app, by the
+// senim_lang cookie, as the other server pages) and has no script at all.
 //
 // It holds real signing keys: it serves only the person who started it
 // (`senim dev egov-mobile-page` listens on loopback), and a sign request
@@ -24,9 +25,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/senim-kz/senim/document"
 	"github.com/senim-kz/senim/egovmobile"
 	"github.com/senim-kz/senim/egovmobile/standin"
 	"github.com/senim-kz/senim/pki"
+	"github.com/senim-kz/senim/web"
 )
 
 //go:embed page.html page.css i18n.json
@@ -38,8 +41,9 @@ var (
 	catalogs = mustCatalogs()
 )
 
-// langs are the page's languages, the first the default.
-var langs = []string{"ru", "kk", "en"}
+// langs are the page's languages, the first the default: the server
+// pages' own.
+var langs = web.PageLanguages
 
 func mustCatalogs() map[string]map[string]string {
 	data, err := files.ReadFile("i18n.json")
@@ -108,26 +112,26 @@ type docView struct {
 	Text string
 }
 
+// pick chooses the page's language as the other server pages do
+// (web.PickLanguage): the form's lang (the switch, or the sign form's
+// hidden field), else the senim_lang cookie the app and the pages set, else
+// Accept-Language, else Russian.
 func pick(r *http.Request) string {
-	q := r.FormValue("lang")
-	for _, l := range langs {
-		if q == l {
-			return l
-		}
+	if q := r.FormValue("lang"); web.SupportedLanguage(q) {
+		return q
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		base := strings.ToLower(strings.TrimSpace(strings.SplitN(strings.SplitN(part, ";", 2)[0], "-", 2)[0]))
-		for _, l := range langs {
-			if base == l {
-				return l
-			}
-		}
-	}
-	return langs[0]
+	return web.PickLanguage(r)
 }
 
-func (h *handler) newView(r *http.Request, link string) *view {
+func (h *handler) newView(w http.ResponseWriter, r *http.Request, link string) *view {
 	lang := pick(r)
+	if web.SupportedLanguage(r.FormValue("lang")) {
+		// The switch's choice holds here and in the app, as on the other pages.
+		http.SetCookie(w, &http.Cookie{Name: web.LangCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	}
+	w.Header().Set("Content-Language", lang)
+	w.Header().Add("Vary", "Accept-Language")
+	w.Header().Add("Vary", "Cookie")
 	v := &view{Lang: lang, Link: link, T: catalogs[lang]}
 	for _, l := range langs {
 		q := url.Values{"lang": {l}}
@@ -181,7 +185,7 @@ func (h *handler) load(ctx context.Context, v *view) (egovmobile.Descriptor, ego
 	case "en":
 		v.Org = d.Organisation.NameEn
 	}
-	v.Expires = d.ExpiryDate.Format("02.01.2006 15:04:05 MST")
+	v.Expires = document.InAlmaty(d.ExpiryDate).Format("02.01.2006 15:04:05") // Almaty time, as every time shown
 	for _, doc := range docs.DocumentsToSign {
 		dv := docView{Name: doc.NameRu, Meta: doc.Meta}
 		switch v.Lang {
@@ -199,7 +203,7 @@ func (h *handler) load(ctx context.Context, v *view) (egovmobile.Descriptor, ego
 }
 
 func (h *handler) show(w http.ResponseWriter, r *http.Request) {
-	v := h.newView(r, strings.TrimSpace(r.FormValue("link")))
+	v := h.newView(w, r, strings.TrimSpace(r.FormValue("link")))
 	if v.Link != "" {
 		if _, _, err := h.load(r.Context(), v); err != nil {
 			v.Error = v.refusal(err)
@@ -216,7 +220,7 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden: cross-site request", http.StatusForbidden)
 		return
 	}
-	v := h.newView(r, strings.TrimSpace(r.PostFormValue("link")))
+	v := h.newView(w, r, strings.TrimSpace(r.PostFormValue("link")))
 	d, docs, err := h.load(r.Context(), v)
 	if err == nil && r.PostFormValue("pin") != standin.DevPIN {
 		err = standin.ErrWrongPIN

@@ -164,3 +164,49 @@ func TestStandInPageCatalogs(t *testing.T) {
 		}
 	}
 }
+
+// The page speaks the language the person chose in the app or on another
+// page (the senim_lang cookie), over the browser's; then Accept-Language;
+// then Russian. Its own switch remembers the choice the same way.
+func TestStandInPageLanguage(t *testing.T) {
+	page := httptest.NewServer(Handler(keys(t)))
+	t.Cleanup(page.Close)
+	for _, c := range []struct {
+		query, cookie, accept, want string
+	}{
+		{cookie: "kk", accept: "ru-RU,ru;q=0.9,en;q=0.8", want: "kk"},
+		{cookie: "en", want: "en"},
+		{query: "?lang=ru", cookie: "kk", want: "ru"},
+		{cookie: "de", accept: "kk-KZ", want: "kk"},
+		{accept: "fr, en;q=0.5, kk;q=0.9", want: "kk"},
+		{want: "ru"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, page.URL+"/"+c.query, nil)
+		if c.cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "senim_lang", Value: c.cookie})
+		}
+		if c.accept != "" {
+			req.Header.Set("Accept-Language", c.accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := body(t, resp)
+		if !strings.Contains(got, `<html lang="`+c.want+`">`) || !strings.Contains(got, "<title>"+catalogs[c.want]["title"]+"</title>") {
+			t.Errorf("%+v: the page is not in %s", c, c.want)
+		}
+		if l := resp.Header.Get("Content-Language"); l != c.want {
+			t.Errorf("%+v: Content-Language %q", c, l)
+		}
+		var set string
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "senim_lang" {
+				set = ck.Value
+			}
+		}
+		if want := strings.TrimPrefix(c.query, "?lang="); set != want {
+			t.Errorf("%+v: the page set the cookie to %q, want %q", c, set, want)
+		}
+	}
+}

@@ -12,7 +12,7 @@ const SHELL = [
   '/', '/index.html', '/style.css', '/manifest.webmanifest',
   '/icons/icon-192.png', '/icons/icon-512.png',
   '/i18n/ru.json', '/i18n/kk.json', '/i18n/en.json',
-  '/js/act.js', '/js/app.js', '/js/attorney.js', '/js/call.js', '/js/client.js', '/js/egov.js', '/js/i18n.js',
+  '/js/act.js', '/js/app.js', '/js/attorney.js', '/js/call.js', '/js/client.js', '/js/egov.js', '/js/i18n.js', '/js/iin.js',
   '/js/notary.js', '/js/proto.js', '/js/signer.js', '/js/state.js', '/js/ui.js',
   '/vendor/ncalayer-js-client/ncalayer-client.js',
   '/vendor/node-forge/forge.min.js',

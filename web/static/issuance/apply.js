@@ -15,7 +15,7 @@
 
 import * as i18n from '../js/i18n.js';
 import { t } from '../js/i18n.js';
-import { $, el, tx, button, run, say } from '../js/ui.js';
+import { $, el, tx, button, run, say, byField } from '../js/ui.js';
 import { Session, ProtocolError } from '../js/proto.js';
 import * as call from '../js/call.js';
 import { makeApplicantKeys, exportPKCS8, base64 } from './csr.js';
@@ -162,7 +162,7 @@ function viewKey() {
   const s = A.st;
   if (!s) return 'start';
   return JSON.stringify([s.phase, s.phone, !!A.seen.phone_not_found, !!A.seen.registration_recorded, s.code_expires_at, s.code_tries_left, s.document, s.uploads, !!s.recognised, s.confirmed,
-    s.problem, s.waiting, s.next_approval, s.rejection, s.certificates, !!A.call, A.stores.length, i18n.current()]);
+    s.problem, (s.waiting || []).filter((w) => w !== 'mail'), s.next_approval, s.rejection, s.certificates, !!A.call, A.stores.length, i18n.current()]);
 }
 
 function render(force) {
@@ -173,7 +173,8 @@ function render(force) {
   A.view = key;
   const s = A.st;
   const parts = [];
-  if (s && s.waiting && s.waiting.length) parts.push(tx('p', 'iss.waiting', null, { class: 'notice' }));
+  // The e-mail after the issue waits for its relay alone: the applicant has nothing to wait for.
+  if (s && (s.waiting || []).some((w) => w !== 'mail')) parts.push(tx('p', 'iss.waiting', null, { class: 'notice' }));
   if (!s) parts.push(...startView());
   else {
     const views = {
@@ -197,9 +198,10 @@ function render(force) {
   renderCall();
 }
 
-function field(id, key, input) {
+function field(id, key, input, withErr) {
   input.id = id;
-  return el('div', { class: 'field' }, el('label', { for: id, 'data-k': key, text: t(key) }), input);
+  return el('div', { class: 'field' }, el('label', { for: id, 'data-k': key, text: t(key) }), input,
+    withErr ? el('span', { class: 'err', id: id + 'Err' }) : null);
 }
 
 // ---- start ----
@@ -214,14 +216,17 @@ function startView() {
   const template = el('select', {}, ...TEMPLATES.map((x) => el('option', { value: x, text: t('iss.template.' + x) })));
   const legal = el('div', { id: 'legal', hidden: true },
     field('template', 'iss.template', template),
-    field('bin', 'iss.bin', el('input', { inputmode: 'numeric', maxlength: 12, autocomplete: 'off' })));
+    field('bin', 'iss.bin', el('input', { inputmode: 'numeric', maxlength: 12, autocomplete: 'off', 'aria-describedby': 'binErr' }), true));
   const form = el('form', { id: 'startForm', novalidate: true },
     el('fieldset', {}, el('legend', { 'data-k': 'iss.kind', text: t('iss.kind') }), kind('individual'), kind('legal_entity')),
     legal,
-    field('iin', 'iss.iin', el('input', { inputmode: 'numeric', maxlength: 12, autocomplete: 'off', 'aria-describedby': 'startErr' })),
+    field('iin', 'iss.iin', el('input', { inputmode: 'numeric', maxlength: 12, autocomplete: 'off', 'aria-describedby': 'iinErr startErr' }), true),
     el('button', { type: 'submit', 'data-k': 'iss.start', text: t('iss.start') }), err);
   form.addEventListener('change', () => { legal.hidden = !$('kind-legal_entity').checked; });
-  form.addEventListener('submit', (e) => { e.preventDefault(); run(start, err, 'iss.progress.start'); });
+  // A wrong IIN or BIN (its shape here, or the server's refusal, a
+  // mistyped check digit apart) is told next to its field.
+  const fields = [['iin', /^(iss_iin_|bad_iin)/], ['bin', /^(iss_bin_|bad_bin)/]];
+  form.addEventListener('submit', (e) => { e.preventDefault(); run(byField(start, fields), err, 'iss.progress.start'); });
   return [tx('h2', 'iss.start.title'), tx('p', 'iss.start.text', null, { class: 'muted' }), form];
 }
 

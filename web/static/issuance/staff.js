@@ -68,6 +68,14 @@ async function signIn() {
 async function reload() {
   const ans = await ask(T.role === 'approver' ? 'approvals' : QUEUE[T.role]);
   T.cases = ans.body.cases || [];
+  // A case this staff member took (before a reload, or a server restart)
+  // and has not decided opens again: the registrar rejoins its call.
+  const held = ans.body.held || [];
+  if (!T.app && held.length) {
+    T.app = held[0].application;
+    await refreshCase();
+    return;
+  }
   render();
 }
 

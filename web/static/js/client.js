@@ -3,7 +3,8 @@
 // invoice and the bank, and the signed document.
 
 import { t, has, current, duration, dateTime } from './i18n.js';
-import { $, el, tx, button, run, say } from './ui.js';
+import { $, el, tx, button, run, say, byField } from './ui.js';
+import { validIIN } from './iin.js';
 import { S, query, command, signBytes, signStep, lastRevision, paid, FINAL } from './state.js';
 import { openAct, phaseText, documentView, invoiceView, renderAct } from './act.js';
 
@@ -14,7 +15,10 @@ export function home() {
   if (!box.dataset.built) {
     box.dataset.built = '1';
     const err = $('applyErr');
-    $('applyForm').addEventListener('submit', (e) => { e.preventDefault(); run(apply, err); });
+    // A wrong phone or attorney's IIN (here, or as the server refuses it)
+    // is told next to its field.
+    const fields = [['attorneyIIN', /^(bad_iin|bad_attorney$)/], ['phone', /^bad_phone$/]];
+    $('applyForm').addEventListener('submit', (e) => { e.preventDefault(); run(byField(apply, fields), err); });
     $('consent').addEventListener('change', updateApply);
   }
   updateApply();
@@ -32,7 +36,8 @@ async function apply() {
   const phone = $('phone').value.trim();
   const attorney = $('attorneyIIN').value.trim();
   if (!/^\+?[0-9 ()-]{10,18}$/.test(phone)) throw Object.assign(new Error('phone'), { code: 'bad_phone' });
-  if (!/^[0-9]{12}$/.test(attorney)) throw Object.assign(new Error('iin'), { code: 'bad_attorney' });
+  const wrong = validIIN(attorney);
+  if (wrong) throw Object.assign(new Error('iin'), { code: wrong === 'check' ? 'bad_iin_checksum' : 'bad_iin' });
   const body = { action_type: 'power_of_attorney', phone, attorney_iin: attorney, consent: true };
   const prep = await query('prepare_application', undefined, body);
   const cms = await signBytes(prep.data, 'sign', { what: 'application', act: prep.act, application: { act: prep.act, ...body } });

@@ -127,3 +127,30 @@ export function confirmDialog(key, vars, withReason) {
 
 /** cancelled is the error run() stays quiet about. */
 export function cancelled() { return Object.assign(new Error('cancelled'), { code: 'cancelled' }); }
+
+/**
+ * byField wraps fn for run(): an error about one field (fields are
+ * [id, code pattern] pairs) is shown next to that field, in '<id>Err', and
+ * in the live region; the field is marked invalid and focused. Other errors
+ * go on to run()'s errEl.
+ */
+export function byField(fn, fields) {
+  return async () => {
+    for (const [id] of fields) {
+      if ($(id)) $(id).removeAttribute('aria-invalid');
+      if ($(id + 'Err')) $(id + 'Err').replaceChildren();
+    }
+    try {
+      return await fn();
+    } catch (e) {
+      const f = e && e.code && fields.find(([id, re]) => re.test(e.code) && $(id + 'Err'));
+      if (!f) throw e;
+      const msg = explain(e);
+      $(f[0] + 'Err').replaceChildren(msg);
+      $(f[0]).setAttribute('aria-invalid', 'true');
+      $(f[0]).focus();
+      say(msg, true);
+      throw cancelled();
+    }
+  };
+}
