@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -107,6 +108,11 @@ type generator struct {
 	rec       *recorder
 	actNumber atomic.Int64
 	paced     atomic.Int64 // nanoseconds the notaries waited for their rate
+	// cms counts the CMS signatures the acts sent (sign-ins, applications,
+	// consents, approvals, the notaries' signatures): each is a verification
+	// on the server, part of the floor.
+	cms atomic.Int64
+	ca  *devca.CA
 }
 
 // Run runs the acts scenario against the server at opts.Addr and returns
@@ -127,6 +133,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.ca = ca
 	if g.citizens, err = issue(ca, opts.DataDir, iins(0, opts.Citizens), true, now); err != nil {
 		return nil, err
 	}
@@ -159,6 +166,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer g.closeNotaries()
 
 	cpu0 := toolCPU()
+	g.cms.Store(0)
 	start := time.Now()
 	g.rec = newRecorder(start)
 	end := start.Add(opts.Duration)
@@ -189,6 +197,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.ToolCPUSeconds = toolCPU() - cpu0
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	rep.perAct()
+	ft, err := measureFloor(ca, g.citizens[0].Keys[1], opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	rep.floor(g.cms.Load(), after.appends()-before.appends(), ft)
 	return rep, nil
 }
 
@@ -270,6 +283,7 @@ func (g *generator) signIn(ctx context.Context, role string, p person) (*client.
 	if err != nil {
 		return nil, err
 	}
+	g.cms.Add(1)
 	if _, err := c.SignInEDS(ctx, role, p.Keys); err != nil {
 		c.CloseNow()
 		return nil, err
@@ -507,6 +521,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 	}
 	cev := a.cl.Events()
 	if err := do("submit", false, func(ctx context.Context) error {
+		g.cms.Add(1)
 		a.act, err = a.cl.Apply(ctx, a.principal.Keys, "+7 701 234 56 78", a.attorney.IIN)
 		if err != nil {
 			return err
@@ -523,6 +538,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		return "", err
 	}
 	err = do("consent", true, func(ctx context.Context) error {
+		g.cms.Add(1)
 		cms, err := at.SignStep(ctx, a.attorney.Keys, a.act, "consent", 0)
 		if err != nil {
 			return err
@@ -633,6 +649,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		}
 	}
 	if err := do("approve", true, func(ctx context.Context) error {
+		g.cms.Add(1)
 		cms, err := a.cl.SignStep(ctx, a.principal.Keys, a.act, "draft", rev)
 		if err != nil {
 			return err
@@ -669,6 +686,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		if err := nt.pace(ctx, 1); err != nil {
 			return err
 		}
+		g.cms.Add(1)
 		cms, err := nt.c.SignStep(ctx, nt.acct.Keys, a.act, "document", 0)
 		if err != nil {
 			return err

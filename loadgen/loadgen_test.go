@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/internal/testserver"
+	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -59,6 +60,13 @@ func checkEnds(t *testing.T, rep *Report, acts int64) {
 	}
 	if s := rep.Steps["sign"]; s.Count != rep.ActsSigned || !s.OtherParty || s.P99 <= 0 || s.Max < s.P99 {
 		t.Errorf("sign step %+v for %d signed acts", s, rep.ActsSigned)
+	}
+	// The floor: every act sends at least its principal's sign-in and
+	// application, and a signed act six CMS in all; every act appends.
+	if rep.FloorCMSVerifies < 2*acts+4*rep.ActsSigned || rep.FloorFsyncs < float64(acts) ||
+		rep.FloorVerifyMs <= 0 || rep.FloorFsyncMs <= 0 || rep.FloorPerActMs <= 0 || rep.ServerCPUOverFloor <= 0 {
+		t.Errorf("floor missing: %d CMS, %v appends, %v ms a verify, %v ms an fsync, %v ms per act, ratio %v",
+			rep.FloorCMSVerifies, rep.FloorFsyncs, rep.FloorVerifyMs, rep.FloorFsyncMs, rep.FloorPerActMs, rep.ServerCPUOverFloor)
 	}
 	if rep.OtherPartyP99 <= 0 || rep.ServerCPUSeconds <= 0 || rep.ServerRSSBytes <= 0 || rep.ToolCPUSeconds <= 0 || rep.ActsPerSecond <= 0 {
 		t.Errorf("figures missing: %+v", rep)
@@ -222,4 +230,46 @@ func mustListen(t *testing.T) interface {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// A second run against the same data directory takes the keys the first
+// one issued; a file that is not a kept pair is replaced by fresh keys.
+func TestKeysAreKeptForTheNextRun(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ca, err := devca.Open(filepath.Join(dir, "devca"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := iins(0, 2)
+	first, err := issue(ca, dir, ids, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyCacheDir(dir), ids[1]+".pem"), []byte("not a pair"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second, err := issue(ca, dir, ids, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		if !second[0].Keys[k].Certificate.Equal(first[0].Keys[k].Certificate) {
+			t.Errorf("key %d of the first person was issued again", k)
+		}
+		if second[1].Keys[k].Certificate.Equal(first[1].Keys[k].Certificate) {
+			t.Errorf("key %d of the second person came from a damaged file", k)
+		}
+	}
+	ts, err := ca.TrustStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := second[0].Keys[0].Sign([]byte("nonce"), pki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Verify(der, pki.VerifyOptions{Purpose: pki.PurposeAuth, Live: true}); err != nil {
+		t.Fatalf("a kept key's signature: %v", err)
+	}
 }

@@ -55,9 +55,20 @@ type Report struct {
 	ServerSignedActs float64 `json:"server_signed_acts"`
 	// ServerMediaBytes is what the SFU forwarded during the run (--media).
 	ServerMediaBytes float64 `json:"server_media_bytes"`
-	ToolCPUSeconds   float64 `json:"tool_cpu_seconds"`
-	ToolCPUPerActMs  float64 `json:"tool_cpu_per_act_ms,omitempty"`
-	ToolMaxRSSBytes  int64   `json:"tool_max_rss_bytes"`
+	// The floor of an act: the CMS verifications and the fsyncs it needs,
+	// counted during the run (the CMS the tool sent, the server's durable
+	// appends) and timed by the tool on the same box at the end of the run
+	// (median of 31 each). ServerCPUOverFloor is server CPU per act ÷
+	// FloorPerActMs.
+	FloorCMSVerifies   int64   `json:"floor_cms_verifies"`
+	FloorVerifyMs      float64 `json:"floor_verify_ms"`
+	FloorFsyncs        float64 `json:"floor_fsyncs"`
+	FloorFsyncMs       float64 `json:"floor_fsync_ms"`
+	FloorPerActMs      float64 `json:"floor_per_act_ms,omitempty"`
+	ServerCPUOverFloor float64 `json:"server_cpu_over_floor,omitempty"`
+	ToolCPUSeconds     float64 `json:"tool_cpu_seconds"`
+	ToolCPUPerActMs    float64 `json:"tool_cpu_per_act_ms,omitempty"`
+	ToolMaxRSSBytes    int64   `json:"tool_max_rss_bytes"`
 	// NotaryPacingSeconds is the time the simulated notaries waited to stay
 	// under the server's per-connection message rate, summed over acts.
 	// Much of it means the notaries, not the server, set the pace: run
@@ -113,6 +124,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
 		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
 			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+		if r.FloorPerActMs > 0 {
+			fmt.Fprintf(w, "floor per act %.2f ms (%.1f CMS verifies × %.2f ms + %.1f fsyncs × %.2f ms)   server CPU ÷ floor %.2f×\n",
+				r.FloorPerActMs, float64(r.FloorCMSVerifies)/float64(r.ActsCompleted), r.FloorVerifyMs,
+				r.FloorFsyncs/float64(r.ActsCompleted), r.FloorFsyncMs, r.ServerCPUOverFloor)
+		}
 		if r.Media {
 			fmt.Fprintf(w, "media: the SFU forwarded %.1f MiB\n", r.ServerMediaBytes/(1<<20))
 		}

@@ -84,3 +84,9 @@ func (s serverSample) mediaBytes() float64 {
 	}
 	return sum
 }
+
+// appends is the server's count of durable event-log appends: each is an
+// fsync (or a share of one, when pebble commits concurrent batches together).
+func (s serverSample) appends() float64 {
+	return s.Series["senim_eventlog_append_seconds_count"]
+}
