@@ -273,3 +273,35 @@ func TestKeysAreKeptForTheNextRun(t *testing.T) {
 		t.Fatalf("a kept key's signature: %v", err)
 	}
 }
+
+// The active scenario holds its acts open at the drafting stage and steps
+// each of them, measuring every step at the other party; at the end it
+// cancels them all.
+func TestActiveHoldsActsOpenAndStepsThem(t *testing.T) {
+	srv, dir := startServer(t)
+	o := DefaultActiveOptions()
+	o.Addr, o.DataDir = srv.Addr(), dir
+	o.Notaries, o.Citizens, o.Acts, o.StepsPerSecond, o.Opening = 2, 4, 6, 12, 3
+	o.Duration, o.StepTimeout = 2*time.Second, 30*time.Second
+	rep, err := RunActive(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ActiveActs != 6 || len(rep.Errors) != 0 {
+		t.Fatalf("acts %d, errors %v", rep.ActiveActs, rep.Errors)
+	}
+	d, c := rep.Steps["draft"], rep.Steps["changes"]
+	if d.Count < 6 || c.Count < 6 || !d.OtherParty || !c.OtherParty || rep.StepsMeasured != d.Count+c.Count {
+		t.Fatalf("steps: draft %+v, changes %+v, %d measured", d, c, rep.StepsMeasured)
+	}
+	if rep.OtherPartyP99 <= 0 || rep.ServerCPUPerStepMs <= 0 || rep.StepsPerSecond <= 0 {
+		t.Fatalf("figures missing: %+v", rep)
+	}
+	after, err := scrape(context.Background(), newGenerator(o.Options).hc, o.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.Series[`senim_commands_total{code="ok",command="cancel_act"}`]; n != 6 {
+		t.Fatalf("%v acts cancelled at the end, want 6", n)
+	}
+}

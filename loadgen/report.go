@@ -75,6 +75,15 @@ type Report struct {
 	// with more --notaries.
 	NotaryPacingSeconds float64 `json:"notary_pacing_seconds"`
 
+	// The active scenario: acts held open, the pace asked for, and the
+	// steps measured.
+	ActiveActs           int     `json:"active_acts,omitempty"`
+	StepsPerSecondTarget float64 `json:"steps_per_second_target,omitempty"`
+	StepsMeasured        int64   `json:"steps_measured,omitempty"`
+	StepsPerSecond       float64 `json:"steps_per_second,omitempty"`
+	ServerCPUPerStepMs   float64 `json:"server_cpu_per_step_ms,omitempty"`
+	ToolCPUPerStepMs     float64 `json:"tool_cpu_per_step_ms,omitempty"`
+
 	Sessions                 int     `json:"sessions,omitempty"`
 	ServerRSSPerSessionBytes float64 `json:"server_rss_per_session_bytes,omitempty"`
 	ToolRSSPerSessionBytes   float64 `json:"tool_rss_per_session_bytes,omitempty"`
@@ -115,10 +124,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if r.Scenario == "sessions" {
+	switch r.Scenario {
+	case "active":
+		fmt.Fprintf(w, "\nactive acts %d   %.1f steps/s (asked %.0f) over %.1f s   other-party p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n",
+			r.ActiveActs, r.StepsPerSecond, r.StepsPerSecondTarget, r.Seconds, r.pctl("all_other_party", 50), r.OtherPartyP99, r.pctl("all_other_party", 99.9))
+		fmt.Fprintf(w, "CPU per step: server %.2f ms, tool %.2f ms   server RSS %.1f → %.1f MiB\n",
+			r.ServerCPUPerStepMs, r.ToolCPUPerStepMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+	case "sessions":
 		fmt.Fprintf(w, "\nsessions %d   server RSS %.1f → %.1f MiB   %.1f KiB per session   tool %.1f KiB per session\n",
 			r.Sessions, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20), r.ServerRSSPerSessionBytes/1024, r.ToolRSSPerSessionBytes/1024)
-	} else {
+	default:
 		fmt.Fprintf(w, "\nacts started %d  completed %d (signed %d, refused %d, cancelled %d)  failed %d  aborted %d\n",
 			r.ActsStarted, r.ActsCompleted, r.ActsSigned, r.ActsRefused, r.ActsCancelled, r.ActsFailed, r.ActsAborted)
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
@@ -180,4 +195,15 @@ func (r *Report) WriteCSV(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// pctl is the named distribution's value at percentile q, in ms (0 when
+// not sampled).
+func (r *Report) pctl(name string, q float64) float64 {
+	for _, p := range r.Percentiles[name] {
+		if p.Percentile == q {
+			return p.Ms
+		}
+	}
+	return 0
 }
