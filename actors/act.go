@@ -492,7 +492,7 @@ func (a *actActor) subscribe(c *actor.Context, m Subscribe) {
 // that a client can never supply a "verified" signature, an act id, an
 // invoice id or a document code of its own.
 func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
-	proto, ok := act.Commands()[m.Name]
+	proto, ok := act.CommandByName(m.Name)
 	if !ok {
 		return nil, &act.Error{Code: CodeUnknownCmd, Message: fmt.Sprintf("unknown command %q", m.Name)}
 	}
@@ -654,7 +654,7 @@ func indexOps(before, after *act.State) []eventlog.IndexOp {
 // countCommand feeds senim_commands_total. Names come from clients, so only
 // known commands get their own label.
 func countCommand(name, code string) {
-	if _, ok := act.Commands()[name]; !ok {
+	if _, ok := act.CommandByName(name); !ok {
 		name = "unknown"
 	}
 	if code == "" {
