@@ -504,12 +504,13 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 	if err := json.Unmarshal(body, ptr.Interface()); err != nil {
 		return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
 	}
-	var wire struct {
-		CMS string `json:"cms"`
-	}
-	_ = json.Unmarshal(body, &wire)
 	cmd := ptr.Elem().Interface().(act.Command)
 	verify := func() (act.Signature, *pki.Verified, error) {
+		// The CMS is read again only for the commands that carry one.
+		var wire struct {
+			CMS string `json:"cms"`
+		}
+		_ = json.Unmarshal(body, &wire)
 		if wire.CMS == "" {
 			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: m.Name + " needs the signed CMS in \"cms\""}
 		}

@@ -305,3 +305,26 @@ func TestActiveHoldsActsOpenAndStepsThem(t *testing.T) {
 		t.Fatalf("%v acts cancelled at the end, want 6", n)
 	}
 }
+
+// The server's p99 comes from the histogram's buckets between two samples:
+// only what was observed in between counts.
+func TestBucketQuantileBetweenSamples(t *testing.T) {
+	read := func(text string) serverSample {
+		s, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := read(`h_bucket{le="0.001"} 100` + "\n" + `h_bucket{le="0.01"} 100` + "\n" + `h_bucket{le="0.1"} 100` + "\n" + `h_bucket{le="+Inf"} 100` + "\n")
+	// In between: 98 under 1 ms, 1 under 10 ms, 1 under 100 ms.
+	after := read(`h_bucket{le="0.001"} 198` + "\n" + `h_bucket{le="0.01"} 199` + "\n" + `h_bucket{le="0.1"} 200` + "\n" + `h_bucket{le="+Inf"} 200` + "\n")
+	for _, c := range []struct{ q, want float64 }{{0.5, 1}, {0.99, 10}, {0.999, 100}} {
+		if got := bucketQuantile(before, after, "h", c.q); got != c.want {
+			t.Errorf("q %v: %v ms, want %v", c.q, got, c.want)
+		}
+	}
+	if got := bucketQuantile(after, after, "h", 0.99); got != 0 {
+		t.Errorf("nothing observed: %v", got)
+	}
+}

@@ -55,6 +55,13 @@ type Report struct {
 	ServerSignedActs float64 `json:"server_signed_acts"`
 	// ServerMediaBytes is what the SFU forwarded during the run (--media).
 	ServerMediaBytes float64 `json:"server_media_bytes"`
+	// ServerCommandP99Ms and ServerAppendP99Ms are, from the server's own
+	// histograms over the run, the p99 of the time an act spends on one
+	// command (its durable append included) and of the durable append
+	// alone: upper bounds of the histogram buckets, so coarse, but they
+	// say which part of the latency the tool measured is the server's.
+	ServerCommandP99Ms float64 `json:"server_command_p99_ms"`
+	ServerAppendP99Ms  float64 `json:"server_append_p99_ms"`
 	// The floor of an act: the CMS verifications and the fsyncs it needs,
 	// counted during the run (the CMS the tool sent, the server's durable
 	// appends) and timed by the tool on the same box at the end of the run
@@ -97,6 +104,8 @@ func (r *Report) server(before, after serverSample) {
 	r.ServerRSSBeforeBytes, r.ServerRSSBytes = before.RSSBytes, after.RSSBytes
 	r.ServerSignedActs = after.signedOnServer() - before.signedOnServer()
 	r.ServerMediaBytes = after.mediaBytes() - before.mediaBytes()
+	r.ServerCommandP99Ms = bucketQuantile(before, after, "senim_command_duration_seconds", 0.99)
+	r.ServerAppendP99Ms = bucketQuantile(before, after, "senim_eventlog_append_seconds", 0.99)
 }
 
 func (r *Report) perAct() {
@@ -150,6 +159,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if r.NotaryPacingSeconds >= 0.05 {
 			fmt.Fprintf(w, "notaries waited %.1f s in all for the server's per-connection rate (inside the steps' latency; more --notaries avoid it)\n", r.NotaryPacingSeconds)
 		}
+	}
+	if r.Scenario != "sessions" {
+		fmt.Fprintf(w, "server's own p99 (histogram bounds): a command %.1f ms, of it the durable append %.1f ms\n", r.ServerCommandP99Ms, r.ServerAppendP99Ms)
 	}
 	fmt.Fprintf(w, "CPU seconds: server %.2f, tool %.2f\n", r.ServerCPUSeconds, r.ToolCPUSeconds)
 	if len(r.Errors) > 0 {
