@@ -3,7 +3,9 @@ package loadgen
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/senim-kz/senim/pki"
@@ -18,17 +20,22 @@ import (
 // and in the same run, so that server CPU per act ÷ floor compares like with
 // like whatever else the box is doing.
 
-// floorTimes are the median costs of one unit of the floor.
+// floorTimes are the costs of one unit of the floor: the CPU time of a
+// verification and of an fsync (the calling thread's, which is what the
+// server's CPU counts), and the median wall time of an fsync (which the
+// server's CPU does not count: the disk works, the core waits).
 type floorTimes struct {
-	verify, fsync time.Duration
+	verify, fsync, fsyncWall time.Duration
 }
 
-// floorRounds is how many of each are timed; the median is kept.
-const floorRounds = 31
+// floorRounds is how many of each are timed.
+const floorRounds = 64
 
 // measureFloor times a CMS verification as the server makes it (a live
 // signature of a sign key, chain and CRLs of the server's development CA)
-// and a small write with fsync in dir, the server's data directory.
+// and a small write with fsync in dir, the server's data directory. CPU
+// times are the thread's own (getrusage RUSAGE_THREAD), so that other work
+// on the box does not count.
 func measureFloor(ca *devca.CA, key *pki.Key, dir string) (floorTimes, error) {
 	ts, err := ca.TrustStore()
 	if err != nil {
@@ -38,27 +45,29 @@ func measureFloor(ca *devca.CA, key *pki.Key, dir string) (floorTimes, error) {
 	if err != nil {
 		return floorTimes{}, err
 	}
-	verify := make([]time.Duration, 0, floorRounds)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
 	for range floorRounds {
-		t0 := time.Now()
 		if _, err := ts.Verify(der, pki.VerifyOptions{Purpose: pki.PurposeSign, Live: true}); err != nil {
 			return floorTimes{}, fmt.Errorf("loadgen: verifying the floor's CMS: %w", err)
 		}
-		verify = append(verify, time.Since(t0))
 	}
-	fsync, err := timeFsync(dir)
+	verify := (threadCPU() - cpu0) / floorRounds
+	fsync, wall, err := timeFsync(dir)
 	if err != nil {
 		return floorTimes{}, err
 	}
-	return floorTimes{verify: median(verify), fsync: fsync}, nil
+	return floorTimes{verify: verify, fsync: fsync, fsyncWall: wall}, nil
 }
 
 // timeFsync appends a record-sized write to a scratch file in dir and
-// fsyncs it, floorRounds times, and returns the median.
-func timeFsync(dir string) (time.Duration, error) {
+// fsyncs it, floorRounds times, and returns the thread's CPU per round and
+// the median wall time of a round. The caller has locked its OS thread.
+func timeFsync(dir string) (cpu, wall time.Duration, err error) {
 	f, err := os.CreateTemp(dir, ".load-floor-*")
 	if err != nil {
-		return 0, fmt.Errorf("loadgen: the fsync floor: %w", err)
+		return 0, 0, fmt.Errorf("loadgen: the fsync floor: %w", err)
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
@@ -66,18 +75,31 @@ func timeFsync(dir string) (time.Duration, error) {
 	for i := range rec {
 		rec[i] = byte(i * 7)
 	}
-	out := make([]time.Duration, 0, floorRounds)
+	walls := make([]time.Duration, 0, floorRounds)
+	cpu0 := threadCPU()
 	for range floorRounds {
 		t0 := time.Now()
 		if _, err := f.Write(rec); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if err := f.Sync(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		out = append(out, time.Since(t0))
+		walls = append(walls, time.Since(t0))
 	}
-	return median(out), nil
+	return (threadCPU() - cpu0) / floorRounds, median(walls), nil
+}
+
+// rusageThread is Linux's RUSAGE_THREAD: the calling thread's usage.
+const rusageThread = 1
+
+// threadCPU is the CPU time, user and system, of the calling OS thread.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(rusageThread, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -92,16 +114,20 @@ func median(ds []time.Duration) time.Duration {
 // floor fills the report's floor from the CMS the tool sent, the appends
 // the server made, and the measured unit costs.
 func (r *Report) floor(cms int64, appends float64, t floorTimes) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r.FloorCMSVerifies = cms
 	r.FloorFsyncs = appends
-	r.FloorVerifyMs = float64(t.verify) / float64(time.Millisecond)
-	r.FloorFsyncMs = float64(t.fsync) / float64(time.Millisecond)
+	r.FloorVerifyMs, r.FloorFsyncMs, r.FloorFsyncWallMs = ms(t.verify), ms(t.fsync), ms(t.fsyncWall)
 	if r.ActsCompleted == 0 {
 		return
 	}
 	n := float64(r.ActsCompleted)
 	r.FloorPerActMs = (float64(cms)*r.FloorVerifyMs + appends*r.FloorFsyncMs) / n
-	if r.FloorPerActMs > 0 && r.ServerCPUPerActMs > 0 {
+	r.FloorWallPerActMs = (float64(cms)*r.FloorVerifyMs + appends*r.FloorFsyncWallMs) / n
+	if r.FloorPerActMs > 0 {
 		r.ServerCPUOverFloor = r.ServerCPUPerActMs / r.FloorPerActMs
+	}
+	if r.FloorWallPerActMs > 0 {
+		r.ServerCPUOverWallFloor = r.ServerCPUPerActMs / r.FloorWallPerActMs
 	}
 }

@@ -64,7 +64,7 @@ func checkEnds(t *testing.T, rep *Report, acts int64) {
 	// The floor: every act sends at least its principal's sign-in and
 	// application, and a signed act six CMS in all; every act appends.
 	if rep.FloorCMSVerifies < 2*acts+4*rep.ActsSigned || rep.FloorFsyncs < float64(acts) ||
-		rep.FloorVerifyMs <= 0 || rep.FloorFsyncMs <= 0 || rep.FloorPerActMs <= 0 || rep.ServerCPUOverFloor <= 0 {
+		rep.FloorVerifyMs <= 0 || rep.FloorFsyncWallMs <= 0 || rep.FloorPerActMs <= 0 || rep.ServerCPUOverFloor <= 0 || rep.ServerCPUOverWallFloor <= 0 {
 		t.Errorf("floor missing: %d CMS, %v appends, %v ms a verify, %v ms an fsync, %v ms per act, ratio %v",
 			rep.FloorCMSVerifies, rep.FloorFsyncs, rep.FloorVerifyMs, rep.FloorFsyncMs, rep.FloorPerActMs, rep.ServerCPUOverFloor)
 	}
