@@ -278,7 +278,7 @@ func (a *heldAct) step(ctx context.Context, k int) error {
 	defer cancel()
 	if k%2 == 0 {
 		body := map[string]any{"registry_number": fmt.Sprintf("1-2026-%04d", a.n%10000), "powers": "Управлять автомобилем", "term_months": 12}
-		if _, err := a.notary.command(sctx, a.act, "present_draft", body); err != nil {
+		if err := a.retrying(sctx, func() error { _, err := a.notary.command(sctx, a.act, "present_draft", body); return err }); err != nil {
 			return fmt.Errorf("present_draft: %w", err)
 		}
 		if err := await(sctx, a.cev, "draft_presented", 1); err != nil {
@@ -288,7 +288,8 @@ func (a *heldAct) step(ctx context.Context, k int) error {
 		a.record("draft")
 		return nil
 	}
-	if _, err := a.cl.Command(sctx, a.act, "request_changes", map[string]any{"revision": a.rev, "comments": "load test: one more power"}); err != nil {
+	body := map[string]any{"revision": a.rev, "comments": "load test: one more power"}
+	if err := a.retrying(sctx, func() error { _, err := a.cl.Command(sctx, a.act, "request_changes", body); return err }); err != nil {
 		return fmt.Errorf("request_changes: %w", err)
 	}
 	if err := await(sctx, a.nev, "changes_requested", 1); err != nil {
@@ -296,6 +297,20 @@ func (a *heldAct) step(ctx context.Context, k int) error {
 	}
 	a.record("changes")
 	return nil
+}
+
+// retrying sends a command until the server takes it: refused overloaded,
+// it waits the server's retry-after and sends it again, as the app does, so
+// that a moment of shedding delays the act (measured, from when the step
+// was due) instead of ending it. Each shed is counted as overloaded_retried.
+func (a *heldAct) retrying(ctx context.Context, send func() error) error {
+	for {
+		err := send()
+		if !waitRetryAfter(ctx, err) {
+			return err
+		}
+		a.g.rec.err("overloaded_retried", time.Now())
+	}
 }
 
 // record counts a step from when it was due until now, when the other
