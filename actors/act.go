@@ -492,7 +492,7 @@ func (a *actActor) subscribe(c *actor.Context, m Subscribe) {
 // that a client can never supply a "verified" signature, an act id, an
 // invoice id or a document code of its own.
 func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
-	proto, ok := act.Commands()[m.Name]
+	proto, ok := act.CommandByName(m.Name)
 	if !ok {
 		return nil, &act.Error{Code: CodeUnknownCmd, Message: fmt.Sprintf("unknown command %q", m.Name)}
 	}
@@ -504,12 +504,13 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 	if err := json.Unmarshal(body, ptr.Interface()); err != nil {
 		return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
 	}
-	var wire struct {
-		CMS string `json:"cms"`
-	}
-	_ = json.Unmarshal(body, &wire)
 	cmd := ptr.Elem().Interface().(act.Command)
 	verify := func() (act.Signature, *pki.Verified, error) {
+		// The CMS is read again only for the commands that carry one.
+		var wire struct {
+			CMS string `json:"cms"`
+		}
+		_ = json.Unmarshal(body, &wire)
 		if wire.CMS == "" {
 			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: m.Name + " needs the signed CMS in \"cms\""}
 		}
@@ -654,7 +655,7 @@ func indexOps(before, after *act.State) []eventlog.IndexOp {
 // countCommand feeds senim_commands_total. Names come from clients, so only
 // known commands get their own label.
 func countCommand(name, code string) {
-	if _, ok := act.Commands()[name]; !ok {
+	if _, ok := act.CommandByName(name); !ok {
 		name = "unknown"
 	}
 	if code == "" {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -107,6 +108,11 @@ type generator struct {
 	rec       *recorder
 	actNumber atomic.Int64
 	paced     atomic.Int64 // nanoseconds the notaries waited for their rate
+	// cms counts the CMS signatures the acts sent (sign-ins, applications,
+	// consents, approvals, the notaries' signatures): each is a verification
+	// on the server, part of the floor.
+	cms atomic.Int64
+	ca  *devca.CA
 }
 
 // Run runs the acts scenario against the server at opts.Addr and returns
@@ -115,50 +121,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	raiseNoFile()
-	g := &generator{opts: opts, wsURL: "ws://" + opts.Addr + "/ws", desk: newDesk(),
-		hc: &http.Client{Timeout: opts.StepTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	g := newGenerator(opts)
+	stop, err := g.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+
+	// The server's figures are taken from here: the notaries' sign-ins
+	// (an argon2id check each, 64 MiB and a sizeable share of a core) are
+	// not part of any act.
 	before, err := scrape(ctx, g.hc, opts.Addr)
 	if err != nil {
 		return nil, fatal(CodeUnreachable, "%s: %v", opts.Addr, err)
 	}
-	now := time.Now()
-	ca, err := openCA(opts.DataDir, now)
-	if err != nil {
-		return nil, err
-	}
-	if g.citizens, err = issue(ca, opts.DataDir, iins(0, opts.Citizens), true, now); err != nil {
-		return nil, err
-	}
-	notaryPeople, err := issue(ca, opts.DataDir, iins(5_000_000, opts.Notaries), false, now)
-	if err != nil {
-		return nil, err
-	}
-	accts, err := addNotaries(opts.DataDir, notaryPeople, now)
-	if err != nil {
-		return nil, err
-	}
-	// A citizen's sign-in first: keys of a CA the server does not trust
-	// stop the run here, with the server's code.
-	probe, err := g.signIn(ctx, "client", g.citizens[0])
-	if err != nil {
-		return nil, fatal(CodeSignIn, "a simulated client's sign-in: %v", err)
-	}
-	probe.CloseNow()
-	pumps, cancelPumps := context.WithCancel(context.Background())
-	defer cancelPumps()
-	for _, a := range accts {
-		n, err := g.notaryIn(ctx, a)
-		if err != nil {
-			g.closeNotaries()
-			return nil, err
-		}
-		g.notaries = append(g.notaries, n)
-		go g.desk.pump(pumps, n)
-	}
-	defer g.closeNotaries()
-
 	cpu0 := toolCPU()
+	g.cms.Store(0)
 	start := time.Now()
 	g.rec = newRecorder(start)
 	end := start.Add(opts.Duration)
@@ -189,7 +167,66 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.ToolCPUSeconds = toolCPU() - cpu0
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	rep.perAct()
+	ft, err := measureFloor(g.ca, g.citizens[0].Keys[1], opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	rep.floor(g.cms.Load(), after.appends()-before.appends(), ft)
 	return rep, nil
+}
+
+// newGenerator is a run's generator, before anything is set up.
+func newGenerator(opts Options) *generator {
+	return &generator{opts: opts, wsURL: "ws://" + opts.Addr + "/ws", desk: newDesk(),
+		hc: &http.Client{Timeout: opts.StepTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+// prepare does everything before the first act: it issues the people's
+// keys, adds the notaries to the accounts file, checks that the server
+// takes a citizen's sign-in, and signs the notaries in, each with the pump
+// of its events. stop signs them out.
+func (g *generator) prepare(ctx context.Context) (stop func(), err error) {
+	raiseNoFile()
+	opts := g.opts
+	if _, err := scrape(ctx, g.hc, opts.Addr); err != nil {
+		return nil, fatal(CodeUnreachable, "%s: %v", opts.Addr, err)
+	}
+	now := time.Now()
+	ca, err := openCA(opts.DataDir, now)
+	if err != nil {
+		return nil, err
+	}
+	g.ca = ca
+	if g.citizens, err = issue(ca, opts.DataDir, iins(0, opts.Citizens), true, now); err != nil {
+		return nil, err
+	}
+	notaryPeople, err := issue(ca, opts.DataDir, iins(5_000_000, opts.Notaries), false, now)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := addNotaries(opts.DataDir, notaryPeople, now)
+	if err != nil {
+		return nil, err
+	}
+	// A citizen's sign-in first: keys of a CA the server does not trust
+	// stop the run here, with the server's code.
+	probe, err := g.signIn(ctx, "client", g.citizens[0])
+	if err != nil {
+		return nil, fatal(CodeSignIn, "a simulated client's sign-in: %v", err)
+	}
+	probe.CloseNow()
+	pumps, cancelPumps := context.WithCancel(context.Background())
+	for _, a := range accts {
+		n, err := g.notaryIn(ctx, a)
+		if err != nil {
+			g.closeNotaries()
+			cancelPumps()
+			return nil, err
+		}
+		g.notaries = append(g.notaries, n)
+		go g.desk.pump(pumps, n)
+	}
+	return func() { g.closeNotaries(); cancelPumps() }, nil
 }
 
 func (g *generator) closeNotaries() {
@@ -270,6 +307,7 @@ func (g *generator) signIn(ctx context.Context, role string, p person) (*client.
 	if err != nil {
 		return nil, err
 	}
+	g.cms.Add(1)
 	if _, err := c.SignInEDS(ctx, role, p.Keys); err != nil {
 		c.CloseNow()
 		return nil, err
@@ -507,6 +545,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 	}
 	cev := a.cl.Events()
 	if err := do("submit", false, func(ctx context.Context) error {
+		g.cms.Add(1)
 		a.act, err = a.cl.Apply(ctx, a.principal.Keys, "+7 701 234 56 78", a.attorney.IIN)
 		if err != nil {
 			return err
@@ -523,6 +562,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		return "", err
 	}
 	err = do("consent", true, func(ctx context.Context) error {
+		g.cms.Add(1)
 		cms, err := at.SignStep(ctx, a.attorney.Keys, a.act, "consent", 0)
 		if err != nil {
 			return err
@@ -633,6 +673,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		}
 	}
 	if err := do("approve", true, func(ctx context.Context) error {
+		g.cms.Add(1)
 		cms, err := a.cl.SignStep(ctx, a.principal.Keys, a.act, "draft", rev)
 		if err != nil {
 			return err
@@ -669,6 +710,7 @@ func (a *actRun) run(ctx context.Context, p plan) (string, error) {
 		if err := nt.pace(ctx, 1); err != nil {
 			return err
 		}
+		g.cms.Add(1)
 		cms, err := nt.c.SignStep(ctx, nt.acct.Keys, a.act, "document", 0)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/internal/testserver"
+	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/server"
 )
@@ -59,6 +60,13 @@ func checkEnds(t *testing.T, rep *Report, acts int64) {
 	}
 	if s := rep.Steps["sign"]; s.Count != rep.ActsSigned || !s.OtherParty || s.P99 <= 0 || s.Max < s.P99 {
 		t.Errorf("sign step %+v for %d signed acts", s, rep.ActsSigned)
+	}
+	// The floor: every act sends at least its principal's sign-in and
+	// application, and a signed act six CMS in all; every act appends.
+	if rep.FloorCMSVerifies < 2*acts+4*rep.ActsSigned || rep.FloorFsyncs < float64(acts) ||
+		rep.FloorVerifyMs <= 0 || rep.FloorFsyncWallMs <= 0 || rep.FloorPerActMs <= 0 || rep.ServerCPUOverFloor <= 0 || rep.ServerCPUOverWallFloor <= 0 {
+		t.Errorf("floor missing: %d CMS, %v appends, %v ms a verify, %v ms an fsync, %v ms per act, ratio %v",
+			rep.FloorCMSVerifies, rep.FloorFsyncs, rep.FloorVerifyMs, rep.FloorFsyncMs, rep.FloorPerActMs, rep.ServerCPUOverFloor)
 	}
 	if rep.OtherPartyP99 <= 0 || rep.ServerCPUSeconds <= 0 || rep.ServerRSSBytes <= 0 || rep.ToolCPUSeconds <= 0 || rep.ActsPerSecond <= 0 {
 		t.Errorf("figures missing: %+v", rep)
@@ -222,4 +230,101 @@ func mustListen(t *testing.T) interface {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// A second run against the same data directory takes the keys the first
+// one issued; a file that is not a kept pair is replaced by fresh keys.
+func TestKeysAreKeptForTheNextRun(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ca, err := devca.Open(filepath.Join(dir, "devca"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := iins(0, 2)
+	first, err := issue(ca, dir, ids, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyCacheDir(dir), ids[1]+".pem"), []byte("not a pair"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second, err := issue(ca, dir, ids, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		if !second[0].Keys[k].Certificate.Equal(first[0].Keys[k].Certificate) {
+			t.Errorf("key %d of the first person was issued again", k)
+		}
+		if second[1].Keys[k].Certificate.Equal(first[1].Keys[k].Certificate) {
+			t.Errorf("key %d of the second person came from a damaged file", k)
+		}
+	}
+	ts, err := ca.TrustStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := second[0].Keys[0].Sign([]byte("nonce"), pki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Verify(der, pki.VerifyOptions{Purpose: pki.PurposeAuth, Live: true}); err != nil {
+		t.Fatalf("a kept key's signature: %v", err)
+	}
+}
+
+// The active scenario holds its acts open at the drafting stage and steps
+// each of them, measuring every step at the other party; at the end it
+// cancels them all.
+func TestActiveHoldsActsOpenAndStepsThem(t *testing.T) {
+	srv, dir := startServer(t)
+	o := DefaultActiveOptions()
+	o.Addr, o.DataDir = srv.Addr(), dir
+	o.Notaries, o.Citizens, o.Acts, o.StepsPerSecond, o.Opening = 2, 4, 6, 12, 3
+	o.Duration, o.StepTimeout = 2*time.Second, 30*time.Second
+	rep, err := RunActive(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ActiveActs != 6 || len(rep.Errors) != 0 {
+		t.Fatalf("acts %d, errors %v", rep.ActiveActs, rep.Errors)
+	}
+	d, c := rep.Steps["draft"], rep.Steps["changes"]
+	if d.Count < 6 || c.Count < 6 || !d.OtherParty || !c.OtherParty || rep.StepsMeasured != d.Count+c.Count {
+		t.Fatalf("steps: draft %+v, changes %+v, %d measured", d, c, rep.StepsMeasured)
+	}
+	if rep.OtherPartyP99 <= 0 || rep.ServerCPUPerStepMs <= 0 || rep.StepsPerSecond <= 0 {
+		t.Fatalf("figures missing: %+v", rep)
+	}
+	after, err := scrape(context.Background(), newGenerator(o.Options).hc, o.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.Series[`senim_commands_total{code="ok",command="cancel_act"}`]; n != 6 {
+		t.Fatalf("%v acts cancelled at the end, want 6", n)
+	}
+}
+
+// The server's p99 comes from the histogram's buckets between two samples:
+// only what was observed in between counts.
+func TestBucketQuantileBetweenSamples(t *testing.T) {
+	read := func(text string) serverSample {
+		s, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := read(`h_bucket{le="0.001"} 100` + "\n" + `h_bucket{le="0.01"} 100` + "\n" + `h_bucket{le="0.1"} 100` + "\n" + `h_bucket{le="+Inf"} 100` + "\n")
+	// In between: 98 under 1 ms, 1 under 10 ms, 1 under 100 ms.
+	after := read(`h_bucket{le="0.001"} 198` + "\n" + `h_bucket{le="0.01"} 199` + "\n" + `h_bucket{le="0.1"} 200` + "\n" + `h_bucket{le="+Inf"} 200` + "\n")
+	for _, c := range []struct{ q, want float64 }{{0.5, 1}, {0.99, 10}, {0.999, 100}} {
+		if got := bucketQuantile(before, after, "h", c.q); got != c.want {
+			t.Errorf("q %v: %v ms, want %v", c.q, got, c.want)
+		}
+	}
+	if got := bucketQuantile(after, after, "h", 0.99); got != 0 {
+		t.Errorf("nothing observed: %v", got)
+	}
 }

@@ -55,14 +55,47 @@ type Report struct {
 	ServerSignedActs float64 `json:"server_signed_acts"`
 	// ServerMediaBytes is what the SFU forwarded during the run (--media).
 	ServerMediaBytes float64 `json:"server_media_bytes"`
-	ToolCPUSeconds   float64 `json:"tool_cpu_seconds"`
-	ToolCPUPerActMs  float64 `json:"tool_cpu_per_act_ms,omitempty"`
-	ToolMaxRSSBytes  int64   `json:"tool_max_rss_bytes"`
+	// ServerCommandP99Ms and ServerAppendP99Ms are, from the server's own
+	// histograms over the run, the p99 of the time an act spends on one
+	// command (its durable append included) and of the durable append
+	// alone: upper bounds of the histogram buckets, so coarse, but they
+	// say which part of the latency the tool measured is the server's.
+	ServerCommandP99Ms float64 `json:"server_command_p99_ms"`
+	ServerAppendP99Ms  float64 `json:"server_append_p99_ms"`
+	// The floor of an act: the CMS verifications and the fsyncs it needs,
+	// counted during the run (the CMS the tool sent, the server's durable
+	// appends) and timed by the tool on the same box at the end of the run
+	// (64 of each, the timing thread's own CPU). FloorPerActMs is their CPU;
+	// ServerCPUOverFloor is server CPU per act ÷ that. FloorWallPerActMs
+	// counts an fsync at its median wall time instead (the disk's time,
+	// which no CPU figure includes), and ServerCPUOverWallFloor divides by
+	// it.
+	FloorCMSVerifies       int64   `json:"floor_cms_verifies"`
+	FloorVerifyMs          float64 `json:"floor_verify_cpu_ms"`
+	FloorFsyncs            float64 `json:"floor_fsyncs"`
+	FloorFsyncMs           float64 `json:"floor_fsync_cpu_ms"`
+	FloorFsyncWallMs       float64 `json:"floor_fsync_wall_ms"`
+	FloorPerActMs          float64 `json:"floor_per_act_ms,omitempty"`
+	FloorWallPerActMs      float64 `json:"floor_wall_per_act_ms,omitempty"`
+	ServerCPUOverFloor     float64 `json:"server_cpu_over_floor,omitempty"`
+	ServerCPUOverWallFloor float64 `json:"server_cpu_over_wall_floor,omitempty"`
+	ToolCPUSeconds         float64 `json:"tool_cpu_seconds"`
+	ToolCPUPerActMs        float64 `json:"tool_cpu_per_act_ms,omitempty"`
+	ToolMaxRSSBytes        int64   `json:"tool_max_rss_bytes"`
 	// NotaryPacingSeconds is the time the simulated notaries waited to stay
 	// under the server's per-connection message rate, summed over acts.
 	// Much of it means the notaries, not the server, set the pace: run
 	// with more --notaries.
 	NotaryPacingSeconds float64 `json:"notary_pacing_seconds"`
+
+	// The active scenario: acts held open, the pace asked for, and the
+	// steps measured.
+	ActiveActs           int     `json:"active_acts,omitempty"`
+	StepsPerSecondTarget float64 `json:"steps_per_second_target,omitempty"`
+	StepsMeasured        int64   `json:"steps_measured,omitempty"`
+	StepsPerSecond       float64 `json:"steps_per_second,omitempty"`
+	ServerCPUPerStepMs   float64 `json:"server_cpu_per_step_ms,omitempty"`
+	ToolCPUPerStepMs     float64 `json:"tool_cpu_per_step_ms,omitempty"`
 
 	Sessions                 int     `json:"sessions,omitempty"`
 	ServerRSSPerSessionBytes float64 `json:"server_rss_per_session_bytes,omitempty"`
@@ -77,6 +110,8 @@ func (r *Report) server(before, after serverSample) {
 	r.ServerRSSBeforeBytes, r.ServerRSSBytes = before.RSSBytes, after.RSSBytes
 	r.ServerSignedActs = after.signedOnServer() - before.signedOnServer()
 	r.ServerMediaBytes = after.mediaBytes() - before.mediaBytes()
+	r.ServerCommandP99Ms = bucketQuantile(before, after, "senim_command_duration_seconds", 0.99)
+	r.ServerAppendP99Ms = bucketQuantile(before, after, "senim_eventlog_append_seconds", 0.99)
 }
 
 func (r *Report) perAct() {
@@ -104,21 +139,37 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if r.Scenario == "sessions" {
+	switch r.Scenario {
+	case "active":
+		fmt.Fprintf(w, "\nactive acts %d   %.1f steps/s (asked %.0f) over %.1f s   other-party p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n",
+			r.ActiveActs, r.StepsPerSecond, r.StepsPerSecondTarget, r.Seconds, r.pctl("all_other_party", 50), r.OtherPartyP99, r.pctl("all_other_party", 99.9))
+		fmt.Fprintf(w, "CPU per step: server %.2f ms, tool %.2f ms   server RSS %.1f → %.1f MiB\n",
+			r.ServerCPUPerStepMs, r.ToolCPUPerStepMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+	case "sessions":
 		fmt.Fprintf(w, "\nsessions %d   server RSS %.1f → %.1f MiB   %.1f KiB per session   tool %.1f KiB per session\n",
 			r.Sessions, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20), r.ServerRSSPerSessionBytes/1024, r.ToolRSSPerSessionBytes/1024)
-	} else {
+	default:
 		fmt.Fprintf(w, "\nacts started %d  completed %d (signed %d, refused %d, cancelled %d)  failed %d  aborted %d\n",
 			r.ActsStarted, r.ActsCompleted, r.ActsSigned, r.ActsRefused, r.ActsCancelled, r.ActsFailed, r.ActsAborted)
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
 		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
 			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+		if r.FloorPerActMs > 0 {
+			n := float64(r.ActsCompleted)
+			fmt.Fprintf(w, "floor per act %.2f ms CPU (%.1f CMS verifies × %.3f ms + %.1f fsyncs × %.3f ms)   server CPU ÷ floor %.2f×\n",
+				r.FloorPerActMs, float64(r.FloorCMSVerifies)/n, r.FloorVerifyMs, r.FloorFsyncs/n, r.FloorFsyncMs, r.ServerCPUOverFloor)
+			fmt.Fprintf(w, "  with an fsync's wall time (median %.3f ms): floor %.2f ms, server CPU ÷ floor %.2f×\n",
+				r.FloorFsyncWallMs, r.FloorWallPerActMs, r.ServerCPUOverWallFloor)
+		}
 		if r.Media {
 			fmt.Fprintf(w, "media: the SFU forwarded %.1f MiB\n", r.ServerMediaBytes/(1<<20))
 		}
 		if r.NotaryPacingSeconds >= 0.05 {
 			fmt.Fprintf(w, "notaries waited %.1f s in all for the server's per-connection rate (inside the steps' latency; more --notaries avoid it)\n", r.NotaryPacingSeconds)
 		}
+	}
+	if r.Scenario != "sessions" {
+		fmt.Fprintf(w, "server's own p99 (histogram bounds): a command %.1f ms, of it the durable append %.1f ms\n", r.ServerCommandP99Ms, r.ServerAppendP99Ms)
 	}
 	fmt.Fprintf(w, "CPU seconds: server %.2f, tool %.2f\n", r.ServerCPUSeconds, r.ToolCPUSeconds)
 	if len(r.Errors) > 0 {
@@ -164,4 +215,15 @@ func (r *Report) WriteCSV(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// pctl is the named distribution's value at percentile q, in ms (0 when
+// not sampled).
+func (r *Report) pctl(name string, q float64) float64 {
+	for _, p := range r.Percentiles[name] {
+		if p.Percentile == q {
+			return p.Ms
+		}
+	}
+	return 0
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -83,4 +85,44 @@ func (s serverSample) mediaBytes() float64 {
 		}
 	}
 	return sum
+}
+
+// appends is the server's count of durable event-log appends: each is an
+// fsync (or a share of one, when pebble commits concurrent batches together).
+func (s serverSample) appends() float64 {
+	return s.Series["senim_eventlog_append_seconds_count"]
+}
+
+// bucketQuantile estimates the q-quantile (0 < q < 1) of the histogram
+// name between two samples from its cumulative buckets: the upper bound,
+// in milliseconds, of the first bucket that holds q of the observations
+// made in between (0 when none were; +Inf reads as the largest finite bound).
+func bucketQuantile(before, after serverSample, name string, q float64) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	prefix := name + `_bucket{le="`
+	for k, v := range after.Series {
+		if !strings.HasPrefix(k, prefix) || !strings.HasSuffix(k, `"}`) {
+			continue
+		}
+		le, err := strconv.ParseFloat(k[len(prefix):len(k)-2], 64)
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{le, v - before.Series[k]})
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	if len(bs) == 0 || bs[len(bs)-1].n <= 0 {
+		return 0
+	}
+	total := bs[len(bs)-1].n
+	for i, b := range bs {
+		if b.n >= q*total {
+			if math.IsInf(b.le, 1) && i > 0 {
+				return bs[i-1].le * 1000
+			}
+			return b.le * 1000
+		}
+	}
+	return 0
 }

@@ -62,3 +62,28 @@ func TestShedSignInIsRetriedMidAct(t *testing.T) {
 		t.Fatalf("%d refusals left: the sign-in was not tried again", n+1)
 	}
 }
+
+// In the active scenario a shed command is sent again after the server's
+// retry-after and the act goes on; any other refusal ends the step.
+func TestActiveStepRetriesShedCommands(t *testing.T) {
+	g := &generator{rec: newRecorder(time.Now())}
+	a := &heldAct{actRun: actRun{g: g}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sent := 0
+	err := a.retrying(ctx, func() error {
+		sent++
+		if sent <= 2 {
+			return &client.Error{Code: protocol.CodeOverloaded, RetryAfterMS: 1}
+		}
+		return nil
+	})
+	if err != nil || sent != 3 || g.rec.errors["overloaded_retried"] != 2 {
+		t.Fatalf("err %v after %d sends, %v counted", err, sent, g.rec.errors)
+	}
+	sent = 0
+	err = a.retrying(ctx, func() error { sent++; return &client.Error{Code: protocol.CodeBadMessage} })
+	if client.CodeOf(err) != protocol.CodeBadMessage || sent != 1 {
+		t.Fatalf("a refusal other than overloaded: %v after %d sends", err, sent)
+	}
+}

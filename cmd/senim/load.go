@@ -17,12 +17,17 @@ import (
 // cmdLoad runs `senim load acts` and `senim load sessions`: the load
 // generator lives in package loadgen, this is its command line.
 func cmdLoad(args []string) error {
-	if len(args) == 0 || (args[0] != "acts" && args[0] != "sessions") {
-		fmt.Fprintln(os.Stderr, "usage: senim load acts --addr HOST:PORT --duration D (--in-flight N | --rate R) [flags]\n       senim load sessions --addr HOST:PORT --n N [flags]")
+	if len(args) == 0 || (args[0] != "acts" && args[0] != "sessions" && args[0] != "active") {
+		fmt.Fprintln(os.Stderr, "usage: senim load acts --addr HOST:PORT --duration D (--in-flight N | --rate R) [flags]\n"+
+			"       senim load active --addr HOST:PORT --acts N --steps S --duration D [flags]\n"+
+			"       senim load sessions --addr HOST:PORT --n N [flags]")
 		return &exitError{code: 2}
 	}
-	if args[0] == "sessions" {
+	switch args[0] {
+	case "sessions":
 		return cmdLoadSessions(args[1:])
+	case "active":
+		return cmdLoadActive(args[1:])
 	}
 	return cmdLoadActs(args[1:])
 }
@@ -72,6 +77,23 @@ func cmdLoadActs(args []string) error {
 		"the server's HTTP address, HOST:PORT (required; the tool connects to nothing else)",
 		"the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)",
 		func(ctx context.Context) (*loadgen.Report, error) { return loadgen.Run(ctx, o) })
+}
+
+func cmdLoadActive(args []string) error {
+	fs := flag.NewFlagSet("senim load active", flag.ContinueOnError)
+	o := loadgen.DefaultActiveOptions()
+	fs.IntVar(&o.Acts, "acts", o.Acts, "acts held open at once, each at the drafting stage")
+	fs.Float64Var(&o.StepsPerSecond, "steps", o.StepsPerSecond, "steps a second of all the acts together (each act: steps ÷ acts a second)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long the acts step (measured)")
+	fs.IntVar(&o.Opening, "opening", o.Opening, "acts being opened at once before the measured window")
+	fs.IntVar(&o.Notaries, "notaries", o.Notaries, "simulated notaries (one operator session each)")
+	fs.IntVar(&o.Citizens, "citizens", o.Citizens, "simulated principals and attorneys (one may have many acts)")
+	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of every step")
+	target := loadTarget{&o.Addr, &o.DataDir, &o.Progress, &o.ProgressTTY}
+	return runLoad(fs, args, target,
+		"the server's HTTP address, HOST:PORT (required)",
+		"the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)",
+		func(ctx context.Context) (*loadgen.Report, error) { return loadgen.RunActive(ctx, o) })
 }
 
 func cmdLoadSessions(args []string) error {

@@ -37,6 +37,30 @@ func TestLoadActsCommand(t *testing.T) {
 	}
 }
 
+// `senim load active`: acts held open and stepped, a JSON report with the
+// steps measured at the other party.
+func TestLoadActiveCommand(t *testing.T) {
+	data := t.TempDir()
+	addr, _ := serve(t, data)
+	report := filepath.Join(t.TempDir(), "r.json")
+	mustCLI(t, data, "load", "active", "--addr", addr, "--data", data, "--duration", "2s", "--acts", "3", "--steps", "6",
+		"--notaries", "1", "--citizens", "2", "--quiet", "--json", report)
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Scenario string           `json:"scenario"`
+		Acts     int              `json:"active_acts"`
+		Steps    int64            `json:"steps_measured"`
+		P99      float64          `json:"other_party_p99_ms"`
+		Errors   map[string]int64 `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || r.Scenario != "active" || r.Acts != 3 || r.Steps < 3 || r.P99 <= 0 || len(r.Errors) != 0 {
+		t.Fatalf("report %+v (%v):\n%s", r, err, raw)
+	}
+}
+
 // A run that cannot start exits with status 2 and says why, without
 // hanging.
 func TestLoadBadStartsExit2(t *testing.T) {
@@ -59,6 +83,8 @@ func TestLoadBadStartsExit2(t *testing.T) {
 		{"both loops", []string{"load", "acts", "--addr", addr, "--data", data, "--in-flight", "1", "--rate", "1"}, "bad_options"},
 		{"unreachable", []string{"load", "acts", "--addr", dead, "--data", data, "--in-flight", "1"}, "unreachable"},
 		{"wrong CA", []string{"load", "acts", "--addr", addr, "--data", other, "--in-flight", "1", "--citizens", "2", "--notaries", "1"}, "untrusted_chain"},
+		{"active, no acts", []string{"load", "active", "--addr", addr, "--data", data, "--acts", "0"}, "bad_options"},
+		{"active, wrong CA", []string{"load", "active", "--addr", addr, "--data", other, "--acts", "1", "--citizens", "2", "--notaries", "1"}, "untrusted_chain"},
 		{"sessions, wrong CA", []string{"load", "sessions", "--addr", addr, "--data", other, "--n", "1", "--identities", "1"}, "untrusted_chain"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -140,6 +140,23 @@ func (RevokePOA) CommandName() string         { return "revoke_poa" }
 // Commands returns a zero value of every command type, keyed by name. The
 // protocol decodes a command body into a copy of the matching value.
 func Commands() map[string]Command {
+	out := make(map[string]Command, len(commandsByName))
+	for k, v := range commandsByName {
+		out[k] = v
+	}
+	return out
+}
+
+// CommandByName is the zero value of the command with this wire name, for
+// decoding one (Commands without building a map for each command).
+func CommandByName(name string) (Command, bool) {
+	c, ok := commandsByName[name]
+	return c, ok
+}
+
+// commandsByName is every command by its wire name; it is never written
+// after start.
+var commandsByName = func() map[string]Command {
 	out := map[string]Command{}
 	for _, c := range []Command{
 		SubmitApplication{}, GiveConsent{}, RefuseConsent{}, RequestCall{}, AcceptCall{}, EndCall{},
@@ -151,4 +168,4 @@ func Commands() map[string]Command {
 		out[c.CommandName()] = c
 	}
 	return out
-}
+}()
