@@ -110,10 +110,9 @@ func main() {
 
 // counter is what one subscriber received of one remote track.
 type counter struct {
-	audio                 bool
-	packets, lost         atomic.Int64
-	key                   string // subscriber/publisher
-	subscriber, publisher string
+	audio         bool
+	packets, lost atomic.Int64
+	key           string // subscriber/publisher
 }
 
 type counts struct{ video, audio, lost int64 }
