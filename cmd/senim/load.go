@@ -14,16 +14,19 @@ import (
 	"github.com/senim-kz/senim/loadgen"
 )
 
-// cmdLoad runs `senim load acts` and `senim load sessions`: the load
+// cmdLoad runs `senim load acts`, `active`, `sessions` and `calls`: the load
 // generator lives in package loadgen, this is its command line.
 func cmdLoad(args []string) error {
-	if len(args) == 0 || (args[0] != "acts" && args[0] != "sessions" && args[0] != "active") {
+	if len(args) == 0 || (args[0] != "acts" && args[0] != "sessions" && args[0] != "active" && args[0] != "calls") {
 		fmt.Fprintln(os.Stderr, "usage: senim load acts --addr HOST:PORT --duration D (--in-flight N | --rate R) [flags]\n"+
 			"       senim load active --addr HOST:PORT --acts N --steps S --duration D [flags]\n"+
-			"       senim load sessions --addr HOST:PORT --n N [flags]")
+			"       senim load sessions --addr HOST:PORT --n N [flags]\n"+
+			"       senim load calls --addr HOST:PORT --rooms N [--server-pid PID] [flags]")
 		return &exitError{code: 2}
 	}
 	switch args[0] {
+	case "calls":
+		return cmdLoadCalls(args[1:])
 	case "sessions":
 		return cmdLoadSessions(args[1:])
 	case "active":
@@ -165,6 +168,53 @@ func finish(rep *loadgen.Report, err error, out outputs) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// cmdLoadCalls runs `senim load calls`: rooms of synthetic video calls,
+// and the server's CPU per forwarded stream.
+func cmdLoadCalls(args []string) error {
+	fs := flag.NewFlagSet("senim load calls", flag.ContinueOnError)
+	o := loadgen.DefaultCallsOptions()
+	fs.IntVar(&o.Rooms, "rooms", o.Rooms, "calls at once, each an act of its own (a principal, an attorney, a notary)")
+	fs.IntVar(&o.Subscribers, "subscribers", o.Subscribers, "subscribers per publisher (an act's call allows 1)")
+	fs.BoolVar(&o.Duplex, "duplex", false, "both participants publish (a real call); without it the notary only receives")
+	fs.IntVar(&o.Bitrate, "bitrate", o.Bitrate, "the synthetic camera's bit rate, bit/s (VP8 at 30 frames/s; 1860000 is 210 packets/s)")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "media flows this long before the window opens")
+	fs.DurationVar(&o.Window, "window", o.Window, "the measured window")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "the server's process id: its CPU time from /proc/PID/stat (default: the server's /metrics)")
+	fs.IntVar(&o.Setup, "setup", o.Setup, "rooms brought to their call at once")
+	fs.DurationVar(&o.StepTimeout, "step-timeout", o.StepTimeout, "deadline of each setup step, and of the wait for media")
+	cfgPath := configFlag(fs)
+	fs.StringVar(&o.Addr, "addr", "", "the server's HTTP address, HOST:PORT (required; its calls must be reachable on loopback)")
+	data := fs.String("data", "", "the server's data_dir, holding devca/, the registry stand-in and the accounts file (default: the config's data_dir)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	jsonPath := fs.String("json", "", "write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.DataDir, err = dataDir(*data, *cfgPath); err != nil {
+		return err
+	}
+	if !*quiet {
+		o.Progress = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.RunCalls(ctx, o)
+	if loadgen.IsFatal(err) {
+		return &exitError{code: 2, msg: "load: " + err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	if *jsonPath != "" {
+		return rep.WriteJSON(*jsonPath)
 	}
 	return nil
 }

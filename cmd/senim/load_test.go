@@ -86,6 +86,8 @@ func TestLoadBadStartsExit2(t *testing.T) {
 		{"active, no acts", []string{"load", "active", "--addr", addr, "--data", data, "--acts", "0"}, "bad_options"},
 		{"active, wrong CA", []string{"load", "active", "--addr", addr, "--data", other, "--acts", "1", "--citizens", "2", "--notaries", "1"}, "untrusted_chain"},
 		{"sessions, wrong CA", []string{"load", "sessions", "--addr", addr, "--data", other, "--n", "1", "--identities", "1"}, "untrusted_chain"},
+		{"calls, a fan-out the call cannot carry", []string{"load", "calls", "--addr", addr, "--data", data, "--subscribers", "10"}, "two participants"},
+		{"calls, unreachable", []string{"load", "calls", "--addr", dead, "--data", data, "--rooms", "1"}, "unreachable"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, code := cli(t, data, c.args...)

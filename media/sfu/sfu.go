@@ -209,11 +209,7 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	// The NACK responder keeps, per stream sent, the last nackHistory
-	// packets to repair from (on the RTX stream where negotiated): each
-	// subscriber's buffer is bounded.
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
-		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
+	if err := registerInterceptors(m, ir); err != nil {
 		return nil, err
 	}
 	if onBWE != nil {
@@ -268,6 +264,30 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// registerInterceptors registers pion's default interceptors but its
+// statistics (webrtc.RegisterDefaultInterceptorsWithOptions less
+// ConfigureStatsInterceptor): NACK generator and responder, RTCP sender and
+// receiver reports, the simulcast header extensions, and transport-wide
+// congestion control feedback on what is received. Nothing in Senim reads
+// a connection's getStats, and pion's statistics recorder clones every RTP
+// header sent and received, under a lock: garbage and work per packet per
+// subscriber on the forwarding path.
+func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	// The NACK responder keeps, per stream sent, the last nackHistory
+	// packets to repair from (on the RTX stream where negotiated): each
+	// subscriber's buffer is bounded.
+	if err := webrtc.ConfigureNackWithOptions(m, ir, nil, nack.ResponderSize(nackHistory)); err != nil {
+		return err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return err
+	}
+	return webrtc.ConfigureTWCCSender(m, ir)
 }
 
 // New makes an SFU.
