@@ -6,6 +6,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/senim-kz/senim/internal/testtool"
 )
 
 // sendChain is the interceptor chain the SFU's connections send through,
@@ -45,6 +46,9 @@ func sendChain(t testing.TB, withStats bool, w interceptor.RTPWriter) intercepto
 // per subscriber. What remains is pion's: the NACK responder's copy of each
 // packet for repairs (4) and the transport-wide sequence number (1).
 func TestSendChainAllocations(t *testing.T) {
+	if testtool.Race {
+		t.Skip("the race detector changes what allocates")
+	}
 	var n int
 	w := sendChain(t, false, interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) {
 		n++

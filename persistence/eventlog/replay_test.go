@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/senim-kz/senim/internal/testtool"
 )
 
 // collect reads a stream through each, copying every payload (a borrowed
@@ -189,6 +190,9 @@ func mallocs(f func()) uint64 {
 // (one object when it is alone in it); its writes go to a reused scratch;
 // no slice of payloads, no hex string of its own per hash.
 func TestAppendAllocations(t *testing.T) {
+	if testtool.Race {
+		t.Skip("the race detector changes what allocates")
+	}
 	l := open(t, t.TempDir())
 	defer l.Close()
 	p := json.RawMessage(`{"revision":2,"draft":{"registry_number":"1-2026-0001","term_months":24}}`)
