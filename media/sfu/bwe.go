@@ -35,8 +35,9 @@ import (
 // estimate is still under Config.VideoPauseBelow (it cannot climb faster
 // than GCC's 8% a second). The try holds while the estimate does not back
 // off (GCC lowers it only on delay growth or loss): the video pauses again
-// once it falls under probeBackOff of its highest since the try, or when
-// it has not reached the floor within probeMax.
+// once it falls under probeBackOff of where it sat before the try (the
+// lower of the last two estimates: one may be a passing jump), or when it
+// has not reached the floor within probeMax.
 const (
 	allocInterval   = 500 * time.Millisecond
 	probeBackoff    = 4 * time.Second
@@ -155,9 +156,10 @@ type videoPause struct {
 	nextProbe time.Time
 	backoff   time.Duration
 	// probing: the video came back on a try (the estimate under the floor);
-	// probePeak is the highest estimate since.
-	probing   bool
-	probePeak int64
+	// probeRef is where the estimate sat before it; last, the last estimate.
+	probing  bool
+	probeRef int64
+	last     int64
 }
 
 // What a step changed.
@@ -171,15 +173,16 @@ const (
 // at now, with the floor pauseBelow and resumeAbove, and tells whether the
 // video pauses or comes back.
 func (v *videoPause) step(est, audio int64, now time.Time, pauseBelow, resumeAbove int64) int {
+	prev := v.last
+	v.last = est
 	if v.probing {
-		v.probePeak = max(v.probePeak, est)
 		if est >= pauseBelow {
 			v.probing = false // the try held: the estimate reached the floor
 		}
 	}
 	switch {
 	case !v.weak && est < pauseBelow && (!v.probing ||
-		float64(est) < probeBackOff*float64(v.probePeak) || now.Sub(v.resumedAt) > probeMax):
+		float64(est) < probeBackOff*float64(v.probeRef) || now.Sub(v.resumedAt) > probeMax):
 		failed := v.probing || now.Sub(v.resumedAt) < probeFail
 		v.weak, v.probing = true, false
 		if failed {
@@ -196,7 +199,10 @@ func (v *videoPause) step(est, audio int64, now time.Time, pauseBelow, resumeAbo
 		// Audio alone cannot show more than 1.5 times itself: while the
 		// estimate sits at that ceiling, try the video again.
 		v.weak, v.resumedAt = false, now
-		v.probing, v.probePeak = true, est
+		v.probing, v.probeRef = true, est
+		if prev > 0 {
+			v.probeRef = min(prev, est)
+		}
 		return resumeVideo
 	}
 	return pauseSame
@@ -285,12 +291,13 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 		return noLayer
 	}
 	cur := d.target.Load()
+	prev := d.lastShare
+	d.lastShare = share
 	if d.probing {
-		d.probePeak = max(d.probePeak, share)
 		switch {
 		case cur == noLayer || rates[cur] < 0 || best >= cur:
 			d.probing = false // the try held (the layer fits now), or is moot
-		case share >= probeBackOff*d.probePeak && now.Sub(d.upAt) <= probeMax:
+		case share >= probeBackOff*d.probeRef && now.Sub(d.upAt) <= probeMax:
 			return cur // the estimate climbs towards the layer tried: hold it
 		default:
 			d.probing, d.tryFailed = false, true // it backed off, or never got there
@@ -303,7 +310,10 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 	if best == cur && float64(rates[cur]) <= share/1.4 && !now.Before(d.nextProbe) {
 		for i := cur + 1; i < maxLayers; i++ {
 			if rates[i] >= 0 {
-				d.probing, d.probePeak = true, share
+				d.probing, d.probeRef = true, share
+				if prev > 0 {
+					d.probeRef = min(prev, share)
+				}
 				return i
 			}
 		}

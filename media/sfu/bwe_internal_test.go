@@ -53,7 +53,7 @@ func TestVideoPauseTriesHoldWhileTheEstimateClimbs(t *testing.T) {
 		t.Fatalf("the estimate climbing on the try: %d", got)
 	}
 	s += 0.5
-	if got := v.step(49_000, audio, at(s), below, above); got != pauseVideo || v.backoff != 2*probeBackoff {
+	if got := v.step(45_000, audio, at(s), below, above); got != pauseVideo || v.backoff != 2*probeBackoff {
 		t.Fatalf("GCC backed off on the try: %d, back-off %s", got, v.backoff)
 	}
 	// A try whose estimate neither backs off nor reaches the floor (a
@@ -67,6 +67,20 @@ func TestVideoPauseTriesHoldWhileTheEstimateClimbs(t *testing.T) {
 	}
 	if got := v.step(60_000, audio, at(s+float64(probeMax/time.Second)+1), below, above); got != pauseVideo {
 		t.Fatalf("a flat estimate after probeMax: %d", got)
+	}
+	// A try that starts on a passing jump of the estimate (seen on a busy
+	// box: 30 kbit/s, then 134, then 112 and climbing) is judged from where
+	// the estimate sat before the jump: it holds.
+	s += float64(probeMax/time.Second) + 2
+	var j videoPause
+	j.step(120_000, audio, at(s), below, above) // paused
+	s += float64(probeBackoff / time.Second)
+	j.step(30_000, audio, at(s), below, above)
+	if got := j.step(134_000, audio, at(s+0.5), below, above); got != resumeVideo {
+		t.Fatalf("a try on a jump: %d", got)
+	}
+	if got := j.step(112_000, audio, at(s+1), below, above); got != pauseSame || j.weak {
+		t.Fatalf("the estimate back from the jump, above where it sat: %d, weak %v", got, j.weak)
 	}
 	// Above resumeAbove the video comes back at once, no try needed.
 	if got := v.step(260_000, audio, at(s+float64(probeMax/time.Second)+2), below, above); got != resumeVideo || v.probing {

@@ -70,9 +70,11 @@ type downTrack struct {
 	backoff   time.Duration // the wait before the next such try
 	upAt      time.Time     // the last upgrade
 	// probing: the last upgrade was a try beyond what the estimate showed;
-	// probePeak is the highest share since; tryFailed: it did not hold.
+	// probeRef is the share before it, lastShare the last one; tryFailed:
+	// it did not hold.
 	probing   bool
-	probePeak float64
+	probeRef  float64
+	lastShare float64
 	tryFailed bool
 }
 

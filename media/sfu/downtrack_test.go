@@ -170,7 +170,8 @@ func TestIdleLayerIsNotChosen(t *testing.T) {
 
 // A try one layer up (the estimate at its ceiling, 1.5 times what is
 // sent) holds while the estimate climbs towards the layer tried, and steps
-// back down, waiting twice as long for the next try, once it backs off.
+// back down, waiting twice as long for the next try, once it backs off
+// under where it sat before the try.
 // Judged by the estimate alone, it stepped down at the next allocation:
 // the estimate cannot climb 8% a second that fast.
 func TestLayerTryHoldsWhileTheEstimateClimbs(t *testing.T) {
@@ -223,7 +224,7 @@ func TestLayerTryHoldsWhileTheEstimateClimbs(t *testing.T) {
 		t.Fatalf("climbing on the try: layer %d", got)
 	}
 	at += allocInterval
-	if got := step(at, 540_000); got != 1 || d.backoff != 2*probeBackoff {
+	if got := step(at, 500_000); got != 1 || d.backoff != 2*probeBackoff {
 		t.Fatalf("backed off on the try: layer %d, back-off %s", got, d.backoff)
 	}
 }
