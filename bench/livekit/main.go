@@ -25,6 +25,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/senim-kz/senim/loadgen"
 )
 
 type options struct {
@@ -37,36 +38,6 @@ type options struct {
 	setup            int
 	timeout          time.Duration
 	json             string
-}
-
-// report has the JSON names of Senim's loadgen.CallsReport.
-type report struct {
-	Scenario          string  `json:"scenario"`
-	Server            string  `json:"server"`
-	Addr              string  `json:"addr"`
-	Rooms             int     `json:"rooms"`
-	Subscribers       int     `json:"subscribers"`
-	Duplex            bool    `json:"duplex"`
-	Bitrate           int     `json:"bitrate"`
-	Note              string  `json:"note,omitempty"`
-	Warmup            float64 `json:"warmup_seconds"`
-	Seconds           float64 `json:"seconds"`
-	VideoStreams      int     `json:"video_streams"`
-	AudioStreams      int     `json:"audio_streams"`
-	VideoPackets      int64   `json:"video_packets"`
-	AudioPackets      int64   `json:"audio_packets"`
-	Lost              int64   `json:"lost_packets"`
-	LossRatio         float64 `json:"loss_ratio"`
-	VideoPPSMin       float64 `json:"video_pps_min"`
-	VideoPPSMean      float64 `json:"video_pps_mean"`
-	VideoPPSMax       float64 `json:"video_pps_max"`
-	ServerCPUSeconds  float64 `json:"server_cpu_seconds"`
-	CPUSource         string  `json:"cpu_source"`
-	ServerCores       float64 `json:"server_cores"`
-	CPUPerStream      float64 `json:"cpu_ms_per_stream_second"`
-	CPUPerPacket      float64 `json:"cpu_us_per_packet"`
-	CPUPerVideoPacket float64 `json:"cpu_us_per_video_packet"`
-	ToolCPUSeconds    float64 `json:"tool_cpu_seconds"`
 }
 
 func main() {
@@ -115,26 +86,24 @@ type counter struct {
 	key           string // subscriber/publisher
 }
 
-type counts struct{ video, audio, lost int64 }
-
 type load struct {
 	mu       sync.Mutex
 	counters []*counter
 	rooms    []*lksdk.Room
 }
 
-func (l *load) sample() map[string]counts {
+func (l *load) sample() map[string]loadgen.StreamCount {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := map[string]counts{}
+	out := map[string]loadgen.StreamCount{}
 	for _, c := range l.counters {
 		s := out[c.key]
 		if c.audio {
-			s.audio += c.packets.Load()
+			s.Audio += c.packets.Load()
 		} else {
-			s.video += c.packets.Load()
+			s.Video += c.packets.Load()
 		}
-		s.lost += c.lost.Load()
+		s.Lost += c.lost.Load()
 		out[c.key] = s
 	}
 	return out
@@ -251,8 +220,8 @@ func publish(ctx context.Context, r *lksdk.Room, bitrate int) error {
 	return nil
 }
 
-func run(ctx context.Context, o options) (*report, error) {
-	cpu := func() (float64, error) { return procCPU(o.pid) }
+func run(ctx context.Context, o options) (*loadgen.CallsReport, error) {
+	cpu := func() (float64, error) { return loadgen.ProcCPU(o.pid) }
 	if _, err := cpu(); err != nil {
 		return nil, err
 	}
@@ -308,7 +277,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	for {
 		n := 0
 		for _, c := range l.sample() {
-			if c.video > 0 && c.audio > 0 {
+			if c.Video > 0 && c.Audio > 0 {
 				n++
 			}
 		}
@@ -340,73 +309,11 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	secs := time.Since(t0).Seconds()
 	after := l.sample()
-	rep := &report{Scenario: "calls", Server: "livekit", Addr: o.url, Rooms: o.rooms, Subscribers: o.subs, Duplex: o.duplex,
+	rep := &loadgen.CallsReport{Scenario: "calls", Server: "livekit", Addr: o.url, Rooms: o.rooms, Subscribers: o.subs, Duplex: o.duplex,
 		Bitrate: o.bitrate, Warmup: o.warmup.Seconds(), Seconds: secs, ServerCPUSeconds: cpu1 - cpu0, CPUSource: "proc",
 		ToolCPUSeconds: toolCPU() - tool0}
-	fill(rep, before, after)
+	loadgen.FillCalls(rep, before, after)
 	return rep, nil
-}
-
-// fill is loadgen.FillCalls.
-func fill(rep *report, before, after map[string]counts) {
-	first := true
-	for k, a := range after {
-		b := before[k]
-		v, au, lost := a.video-b.video, a.audio-b.audio, a.lost-b.lost
-		if v > 0 {
-			rep.VideoStreams++
-			pps := float64(v) / rep.Seconds
-			if first || pps < rep.VideoPPSMin {
-				rep.VideoPPSMin = pps
-			}
-			rep.VideoPPSMax = max(rep.VideoPPSMax, pps)
-			first = false
-		}
-		if au > 0 {
-			rep.AudioStreams++
-		}
-		rep.VideoPackets += v
-		rep.AudioPackets += au
-		rep.Lost += lost
-	}
-	packets := rep.VideoPackets + rep.AudioPackets
-	if packets+rep.Lost > 0 {
-		rep.LossRatio = float64(rep.Lost) / float64(packets+rep.Lost)
-	}
-	if rep.VideoStreams > 0 {
-		rep.VideoPPSMean = float64(rep.VideoPackets) / rep.Seconds / float64(rep.VideoStreams)
-		rep.CPUPerStream = 1000 * rep.ServerCPUSeconds / rep.Seconds / float64(rep.VideoStreams)
-	}
-	rep.ServerCores = rep.ServerCPUSeconds / rep.Seconds
-	if packets > 0 {
-		rep.CPUPerPacket = 1e6 * rep.ServerCPUSeconds / float64(packets)
-	}
-	if rep.VideoPackets > 0 {
-		rep.CPUPerVideoPacket = 1e6 * rep.ServerCPUSeconds / float64(rep.VideoPackets)
-	}
-}
-
-// procCPU is a process's user and system time in seconds, from
-// /proc/<pid>/stat (fields 14 and 15, in USER_HZ = 100 ticks).
-func procCPU(pid int) (float64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return float64(ut+st) / 100, nil
 }
 
 func toolCPU() float64 {
