@@ -155,11 +155,35 @@ type videoPause struct {
 	resumedAt time.Time
 	nextProbe time.Time
 	backoff   time.Duration
-	// probing: the video came back on a try (the estimate under the floor);
-	// probeRef is where the estimate sat before it; last, the last estimate.
-	probing  bool
-	probeRef int64
-	last     int64
+	// try: the video came back on a try (the estimate under the floor).
+	try trial
+}
+
+// trial is a try beyond what the estimate shows (a paused video brought
+// back, or one layer up). It holds while the estimate stays at or above
+// probeBackOff of where it sat before the try (the lower of the last two
+// estimates: one may be a passing jump), for probeMax at most.
+type trial struct {
+	on         bool
+	start      time.Time
+	ref        float64
+	prev, last float64 // the last two estimates seen
+}
+
+// see takes the estimate of this allocation, before anything else.
+func (t *trial) see(x float64) { t.prev, t.last = t.last, x }
+
+// begin starts a try at now, from the estimate seen last.
+func (t *trial) begin(now time.Time) {
+	t.on, t.start, t.ref = true, now, t.last
+	if t.prev > 0 {
+		t.ref = min(t.prev, t.last)
+	}
+}
+
+// holds tells whether the try goes on at estimate x.
+func (t *trial) holds(x float64, now time.Time) bool {
+	return x >= probeBackOff*t.ref && now.Sub(t.start) <= probeMax
 }
 
 // What a step changed.
@@ -173,18 +197,14 @@ const (
 // at now, with the floor pauseBelow and resumeAbove, and tells whether the
 // video pauses or comes back.
 func (v *videoPause) step(est, audio int64, now time.Time, pauseBelow, resumeAbove int64) int {
-	prev := v.last
-	v.last = est
-	if v.probing {
-		if est >= pauseBelow {
-			v.probing = false // the try held: the estimate reached the floor
-		}
+	v.try.see(float64(est))
+	if v.try.on && est >= pauseBelow {
+		v.try.on = false // the try held: the estimate reached the floor
 	}
 	switch {
-	case !v.weak && est < pauseBelow && (!v.probing ||
-		float64(est) < probeBackOff*float64(v.probeRef) || now.Sub(v.resumedAt) > probeMax):
-		failed := v.probing || now.Sub(v.resumedAt) < probeFail
-		v.weak, v.probing = true, false
+	case !v.weak && est < pauseBelow && (!v.try.on || !v.try.holds(float64(est), now)):
+		failed := v.try.on || now.Sub(v.resumedAt) < probeFail
+		v.weak, v.try.on = true, false
 		if failed {
 			v.backoff = min(2*v.backoff, probeBackoffMax) // the video came back too soon
 		} else {
@@ -199,10 +219,7 @@ func (v *videoPause) step(est, audio int64, now time.Time, pauseBelow, resumeAbo
 		// Audio alone cannot show more than 1.5 times itself: while the
 		// estimate sits at that ceiling, try the video again.
 		v.weak, v.resumedAt = false, now
-		v.probing, v.probeRef = true, est
-		if prev > 0 {
-			v.probeRef = min(prev, est)
-		}
+		v.try.begin(now)
 		return resumeVideo
 	}
 	return pauseSame
@@ -291,16 +308,15 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 		return noLayer
 	}
 	cur := d.target.Load()
-	prev := d.lastShare
-	d.lastShare = share
-	if d.probing {
+	d.try.see(share)
+	if d.try.on {
 		switch {
 		case cur == noLayer || rates[cur] < 0 || best >= cur:
-			d.probing = false // the try held (the layer fits now), or is moot
-		case share >= probeBackOff*d.probeRef && now.Sub(d.upAt) <= probeMax:
+			d.try.on = false // the try held (the layer fits now), or is moot
+		case d.try.holds(share, now):
 			return cur // the estimate climbs towards the layer tried: hold it
 		default:
-			d.probing, d.tryFailed = false, true // it backed off, or never got there
+			d.try.on, d.tryFailed = false, true // it backed off, or never got there
 		}
 	}
 	if cur == noLayer || best > cur || rates[cur] < 0 {
@@ -310,10 +326,7 @@ func (d *downTrack) choose(rates [maxLayers]int64, share float64, now time.Time)
 	if best == cur && float64(rates[cur]) <= share/1.4 && !now.Before(d.nextProbe) {
 		for i := cur + 1; i < maxLayers; i++ {
 			if rates[i] >= 0 {
-				d.probing, d.probeRef = true, share
-				if prev > 0 {
-					d.probeRef = min(prev, share)
-				}
+				d.try.begin(now)
 				return i
 			}
 		}
@@ -330,7 +343,7 @@ func (d *downTrack) retarget(next int32, now time.Time) {
 	}
 	switch {
 	case next == noLayer:
-		d.probing = false
+		d.try.on = false
 		metrics.MediaLayerSwitches.WithLabelValues("pause").Inc()
 	case cur == noLayer:
 		metrics.MediaLayerSwitches.WithLabelValues("resume").Inc()

@@ -33,7 +33,7 @@ func TestVideoPauseTriesHoldWhileTheEstimateClimbs(t *testing.T) {
 			t.Fatalf("at %.1f s, the estimate climbing at %.0f: %d, weak %v", s, est, got, v.weak)
 		}
 	}
-	if v.probing {
+	if v.try.on {
 		t.Fatal("the try still open at the floor")
 	}
 	// Later, a real drop under the floor pauses it again, the back-off as
@@ -83,7 +83,7 @@ func TestVideoPauseTriesHoldWhileTheEstimateClimbs(t *testing.T) {
 		t.Fatalf("the estimate back from the jump, above where it sat: %d, weak %v", got, j.weak)
 	}
 	// Above resumeAbove the video comes back at once, no try needed.
-	if got := v.step(260_000, audio, at(s+float64(probeMax/time.Second)+2), below, above); got != resumeVideo || v.probing {
-		t.Fatalf("above resumeAbove: %d, probing %v", got, v.probing)
+	if got := v.step(260_000, audio, at(s+float64(probeMax/time.Second)+2), below, above); got != resumeVideo || v.try.on {
+		t.Fatalf("above resumeAbove: %d, probing %v", got, v.try.on)
 	}
 }

@@ -69,12 +69,9 @@ type downTrack struct {
 	nextProbe time.Time     // an upgrade beyond what the estimate shows is tried no sooner
 	backoff   time.Duration // the wait before the next such try
 	upAt      time.Time     // the last upgrade
-	// probing: the last upgrade was a try beyond what the estimate showed;
-	// probeRef is the share before it, lastShare the last one; tryFailed:
-	// it did not hold.
-	probing   bool
-	probeRef  float64
-	lastShare float64
+	// try: the last upgrade was a try beyond what the estimate showed;
+	// tryFailed: it did not hold.
+	try       trial
 	tryFailed bool
 }
 

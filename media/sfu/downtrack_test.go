@@ -206,7 +206,7 @@ func TestLayerTryHoldsWhileTheEstimateClimbs(t *testing.T) {
 			t.Fatalf("at %s, the share climbing at %.0f: layer %d", at, share, got)
 		}
 	}
-	if d.probing {
+	if d.try.on {
 		t.Fatal("the try still open once the layer fits")
 	}
 	// A drop later: down, the back-off as at first.
