@@ -45,6 +45,9 @@ type Peer struct {
 	// each packet carries the one before too (the API must take RED).
 	RED bool
 	red *webrtc.TrackLocalStaticRTP
+	// KeyframesOnRequest, set before Publish, sends keyframes only when the
+	// SFU asks (and the first frame), as browsers do: not every 3 s.
+	KeyframesOnRequest bool
 
 	sig      sync.Mutex // orders an answer before its candidates
 	mu       sync.Mutex
@@ -138,9 +141,9 @@ func New(api *webrtc.API, cfg webrtc.Configuration, send func(Signal)) (*Peer, e
 
 // Publish adds a synthetic camera (VP8) and microphone (Opus) and sends
 // frames until ctx ends: 30 frames/s of about bitrate/240 bytes each, a
-// keyframe every 3 s and whenever the SFU asks; 20 ms Opus frames. Call it
-// before the first offer is answered, as a browser adds its tracks before
-// answering.
+// keyframe every 3 s (see KeyframesOnRequest) and whenever the SFU asks;
+// 20 ms Opus frames. Call it before the first offer is answered, as a
+// browser adds its tracks before answering.
 func (p *Peer) Publish(ctx context.Context, stream string, bitrate int) error {
 	var err error
 	if p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", stream); err != nil {
@@ -297,7 +300,7 @@ func (p *Peer) sendLayers(ctx context.Context, bitrates [3]int) {
 			return
 		case <-tick.C:
 		}
-		key := p.keyframe.Swap(false) || i%90 == 0
+		key := p.keyframe.Swap(false) || (!p.KeyframesOnRequest && i%90 == 0)
 		mid, midID, ridID := p.simulcastExtensions()
 		for l, t := range p.layers {
 			f := VP8Frame(max(bitrates[l]/240, 12), key)
@@ -371,7 +374,7 @@ func (p *Peer) sendVideo(ctx context.Context, size int) {
 			return
 		case <-tick.C:
 		}
-		key := p.keyframe.Swap(false) || i%90 == 0
+		key := p.keyframe.Swap(false) || (!p.KeyframesOnRequest && i%90 == 0)
 		f := VP8Frame(max(size, 12), key)
 		f[10] = layerMark // layer 0: the only one
 		if err := p.video.WriteSample(media.Sample{Data: f, Duration: time.Second / 30}); err != nil && !errors.Is(err, context.Canceled) {

@@ -142,9 +142,39 @@ func (r *Room) allocate(now time.Time) {
 	}
 	for _, t := range r.tracks {
 		t.measure(allocInterval)
+		t.awaitKeyframes()
 	}
 	for _, p := range r.peers {
 		r.allocatePeer(p, now)
+		for _, d := range p.downs {
+			d.awaitKeyframe()
+		}
+	}
+}
+
+// awaitKeyframe asks again for the keyframe that starts the layer the
+// subscriber is to get, while it waits for one. A browser sends keyframes
+// only when asked, and a request is dropped when another for the same layer
+// went out within the PLI interval (the keyframe it brought came before
+// this subscriber was ready for it): without asking again the subscriber
+// would wait for good, its video black.
+func (d *downTrack) awaitKeyframe() {
+	if target := d.target.Load(); target != noLayer && target != d.cur.Load() {
+		d.t.keyframe(int(target))
+	}
+}
+
+// awaitKeyframes asks again for the keyframe that starts (or moves up) the
+// recording of a video, while the recording waits for one.
+func (t *published) awaitKeyframes() {
+	if t.rec == nil || t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	t.recMu.Lock()
+	want, cur := t.recWant, t.recCur
+	t.recMu.Unlock()
+	if want != cur {
+		t.keyframe(int(want))
 	}
 }
 
