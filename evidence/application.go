@@ -194,19 +194,7 @@ func VerifyApplication(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 		add("file "+name, err, "matches the manifest")
 	}
 
-	var recs []eventlog.Record
-	for _, line := range bytes.Split(bytes.TrimSpace(files[FileEvents]), []byte("\n")) {
-		var r eventlog.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			recs = nil
-			break
-		}
-		recs = append(recs, r)
-	}
-	chainErr := eventlog.VerifyRecords(recs)
-	if chainErr == nil && (len(recs) == 0 || recs[0].Seq != 1) {
-		chainErr = fmt.Errorf("the log does not start at seq 1")
-	}
+	recs, chainErr := readChain(files[FileEvents])
 	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
 	items = append(items, verifyCheckpoint(files, Manifest{Files: m.Files}, recs, ts))
 	st, uploads, err := replayApplication(recs)

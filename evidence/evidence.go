@@ -163,19 +163,7 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 	}
 
 	// The log: a hash chain, and the act it replays to.
-	var recs []eventlog.Record
-	for _, line := range bytes.Split(bytes.TrimSpace(files[FileEvents]), []byte("\n")) {
-		var r eventlog.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			recs = nil
-			break
-		}
-		recs = append(recs, r)
-	}
-	chainErr := eventlog.VerifyRecords(recs)
-	if chainErr == nil && (len(recs) == 0 || recs[0].Seq != 1) {
-		chainErr = fmt.Errorf("the log does not start at seq 1")
-	}
+	recs, chainErr := readChain(files[FileEvents])
 	add("event log hash chain", chainErr, fmt.Sprintf("%d events, head %s", len(recs), headOf(recs)))
 	items = append(items, verifyCheckpoint(files, m, recs, ts))
 	st, err := replay(recs)
@@ -262,6 +250,26 @@ func Verify(zipBytes []byte, ts *pki.TrustStore) ([]Item, error) {
 		add("principal's revocation", err, "revoked "+st.RevokedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	return items, nil
+}
+
+// readChain reads a package's events.jsonl: its records, and whether they
+// are a whole hash chain from the stream's first event (nil records if a
+// line is not a record).
+func readChain(b []byte) ([]eventlog.Record, error) {
+	var recs []eventlog.Record
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var r eventlog.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			recs = nil
+			break
+		}
+		recs = append(recs, r)
+	}
+	err := eventlog.VerifyRecords(recs)
+	if err == nil && (len(recs) == 0 || recs[0].Seq != 1) {
+		err = fmt.Errorf("the log does not start at seq 1")
+	}
+	return recs, err
 }
 
 func headOf(recs []eventlog.Record) string {
