@@ -157,9 +157,11 @@ func (r *Room) allocate(now time.Time) {
 // only when asked, and a request is dropped when another for the same layer
 // went out within the PLI interval (the keyframe it brought came before
 // this subscriber was ready for it): without asking again the subscriber
-// would wait for good, its video black.
+// would wait for good, its video black. A layer the publisher does not send
+// now is not asked for (a browser that stopped its top layer would answer
+// with keyframes of the others).
 func (d *downTrack) awaitKeyframe() {
-	if target := d.target.Load(); target != noLayer && target != d.cur.Load() {
+	if target := d.target.Load(); target != noLayer && target != d.cur.Load() && d.t.sending(target) {
 		d.t.keyframe(int(target))
 	}
 }
@@ -173,9 +175,20 @@ func (t *published) awaitKeyframes() {
 	t.recMu.Lock()
 	want, cur := t.recWant, t.recCur
 	t.recMu.Unlock()
-	if want != cur {
+	if want != cur && t.sending(want) {
 		t.keyframe(int(want))
 	}
+}
+
+// sending reports whether the publisher sends layer idx now.
+func (t *published) sending(idx int32) bool {
+	if idx < 0 || idx >= maxLayers {
+		return false
+	}
+	t.mu.Lock()
+	l := t.layers[idx]
+	t.mu.Unlock()
+	return l != nil && !l.idle.Load()
 }
 
 // videoPause is whether one subscriber's video is paused, and its tries to
