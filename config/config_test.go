@@ -113,11 +113,11 @@ func TestBankHTTPMode(t *testing.T) {
 // checks live in Validate alone (a copy of them in the environment's
 // decoding used to return first and hide the rest).
 func TestLoadNamesEveryInvalidValue(t *testing.T) {
-	_, err := Load("", []string{"SENIM_LIMITS_MAX_CONNS_PER_IP=0", "SENIM_CHECKPOINT_INTERVAL=10ms"})
+	_, err := Load("", []string{"SENIM_LIMITS_MAX_CONNS_PER_IP=0", "SENIM_CHECKPOINT_INTERVAL=10ms", "SENIM_TURN_RELAY_ENGINE=uring", "SENIM_TURN_RELAY_ENGINES=0"})
 	if err == nil {
 		t.Fatal("an invalid configuration loaded")
 	}
-	for _, want := range []string{"limits: max_conns_per_ip", "checkpoint.interval must be at least 1s"} {
+	for _, want := range []string{"limits: max_conns_per_ip", "checkpoint.interval must be at least 1s", `relay_engine is "epoll" or "pion", not "uring"`, "relay_engines is 1 to 64"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}

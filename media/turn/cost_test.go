@@ -125,7 +125,7 @@ func uclientLoad(t *testing.T, port int) (sent, recv int) {
 func costOurs(t *testing.T, plain bool) cost {
 	sockets, _ := strconv.Atoi(os.Getenv("SENIM_TURN_COST_SOCKETS"))
 	s, err := Start(Config{Addr: "127.0.0.1:0", RelayIP: "127.0.0.1", Realm: "senim", Secret: costSecret, AllowLoopback: true,
-		ReadBuffer: 4 << 20, UDPSockets: sockets, plainUDP: plain}, zerolog.Nop())
+		ReadBuffer: 4 << 20, UDPSockets: sockets, PionUDP: plain}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

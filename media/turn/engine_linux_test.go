@@ -253,7 +253,7 @@ func BenchmarkRelayRoundTrip(b *testing.B) {
 			name = "pion"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := startWith(b, Config{AllowLoopback: true, MaxBitratePerUser: 1 << 30, plainUDP: plain})
+			s := startWith(b, Config{AllowLoopback: true, MaxBitratePerUser: 1 << 30, PionUDP: plain})
 			f := setupFast(b, s)
 			var bad error
 			roundTrip := relayRoundTrip(f, &bad)

@@ -79,9 +79,10 @@ type Config struct {
 	TLSAddr string
 	TLS     *tls.Config
 
-	// plainUDP leaves the UDP sockets to pion, without the relay engine
-	// (engine_linux.go): the cost measurement's "before".
-	plainUDP bool
+	// PionUDP leaves the UDP sockets to pion, without the relay engine
+	// (engine_linux.go): turn.relay_engine = "pion", and the cost
+	// measurement's "before".
+	PionUDP bool
 }
 
 // Server is a running TURN server.
@@ -126,7 +127,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 		// socket each is enough (more cost more calls). Without them, pion
 		// reads each socket on its own goroutine: one per CPU.
 		cfg.UDPSockets = runtime.NumCPU()
-		if runtime.GOOS == "linux" && !cfg.plainUDP {
+		if runtime.GOOS == "linux" && !cfg.PionUDP {
 			cfg.UDPSockets = max(cfg.RelayEngines, 1)
 		}
 	}
@@ -171,7 +172,7 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	// The relay engine serves the UDP sockets where it can (Linux); pion
 	// reads them itself where it cannot.
 	pcs, events, engines := packetConfigs(udps, relayGen, s.permit), pionturn.EventHandler{}, relayEngines(noEngines{})
-	if !cfg.plainUDP {
+	if !cfg.PionUDP {
 		if fpcs, fevents, fengines, ferr := fastConfigs(udps, cfg.RelayEngines, relayGen, s.permit); ferr == nil {
 			pcs, events, engines = fpcs, fevents, fengines
 		} else {
@@ -197,7 +198,8 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 	}
 	log.Info().Str("udp", udp.LocalAddr().String()).Int("udp_sockets", len(udps)).Str("tcp", tcp.Addr().String()).Str("tls", tlsAt).Str("relay", relay.String()).
 		Bool("allow_loopback", cfg.AllowLoopback).Bool("allow_private", cfg.AllowPrivate).
-		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).Msg("TURN listening")
+		Int("max_allocations_per_user", cfg.MaxAllocationsPerUser).Int64("max_bitrate_per_user", cfg.MaxBitratePerUser).
+		Str("relay_engine", s.Engine()).Msg("TURN listening")
 	return s, nil
 }
 
@@ -207,6 +209,15 @@ func Start(cfg Config, log zerolog.Logger) (*Server, error) {
 type relayEngines interface {
 	relayed() (fast, slow int64)
 	relays() int
+}
+
+// Engine is what relays the UDP sockets: "epoll" (the relay engine) or
+// "pion" (asked for, or the engine is unavailable here).
+func (s *Server) Engine() string {
+	if _, ok := s.engines.(noEngines); ok {
+		return "pion"
+	}
+	return "epoll"
 }
 
 // noEngines: pion reads every socket.

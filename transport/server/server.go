@@ -304,6 +304,7 @@ func (s *Server) startTURN(cfg config.Config, now func() time.Time) (func(actID,
 	s.TURN, err = turn.Start(turn.Config{Addr: t.Addr, RelayIP: t.RelayIP, Realm: t.Realm, Secret: secret,
 		AllowLoopback: t.AllowLoopback, AllowPrivate: t.AllowPrivate, Now: now,
 		UDPSockets: t.UDPSockets, ReadBuffer: t.ReadBuffer, Self: self,
+		PionUDP: t.RelayEngine == "pion", RelayEngines: t.RelayEngines,
 		MaxAllocationsPerUser: t.MaxAllocationsPerUser, MaxBitratePerUser: t.MaxBitratePerUser,
 		TLSAddr: t.TLSAddr, TLS: tlsConfig}, s.log.With().Str("component", "turn").Logger())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -87,4 +88,30 @@ func TestTURNDoesNotRelayToTheServerItself(t *testing.T) {
 	_, _ = io.WriteString(relayed, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
 	line, _ := bufio.NewReader(relayed).ReadString('\n')
 	t.Fatalf("TURN relayed to the server's own %s: %q", srv.Addr(), line)
+}
+
+// turn.relay_engine chooses what relays the UDP sockets: Senim's relay
+// engine on Linux by default, pion's reading when "pion" is set.
+func TestTURNRelayEngineSetting(t *testing.T) {
+	want := map[string]string{"epoll": "pion", "pion": "pion"}
+	if runtime.GOOS == "linux" {
+		want["epoll"] = "epoll"
+	}
+	for setting, engine := range want {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.HTTP.Addr, cfg.TURN.Addr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Media.Enabled = false
+		cfg.TURN.RelayEngine = setting
+		srv, err := server.New(cfg, zerolog.Nop(), server.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.TURN.Engine(); got != engine {
+			t.Errorf("relay_engine = %q: the TURN server relays with %q, want %q", setting, got, engine)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = srv.Close(ctx)
+		cancel()
+	}
 }
