@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"sync"
@@ -103,6 +104,28 @@ func (th *throttle) behind() {
 	for a := range th.seen {
 		th.slow[a] = true
 	}
+}
+
+// heardSoFar is the addresses heard from so far.
+func (th *throttle) heardSoFar() map[string]bool {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return maps.Clone(th.seen)
+}
+
+// behindAllBut puts the addresses heard from so far, except known, behind
+// the bottleneck, and says how many.
+func (th *throttle) behindAllBut(known map[string]bool) int {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	n := 0
+	for a := range th.seen {
+		if !known[a] {
+			th.slow[a] = true
+			n++
+		}
+	}
+	return n
 }
 
 // slowDown sets the bottleneck's rate in bits/s (0 lifts it).

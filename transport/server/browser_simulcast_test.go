@@ -8,108 +8,119 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/client"
-	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/testserver"
 	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/media/sfu"
+	"github.com/senim-kz/senim/transport/server"
 )
 
 // Simulcast from a real browser: the notary's app (headless Chromium, its
 // fake camera at 1280×720) offers its camera in three layers of its own
 // sendEncodings, the server answers taking them, and getStats shows the
 // browser sending all three (outbound-rtp with rid q, h and f, each at its
-// own width). The client, a Go peer, gets the best layer (the full width)
-// on a server whose estimates may grow, and a lower one on a server whose
-// estimates are capped (media.bwe_max) under the best layer's bitrate.
+// own width). The client, a Go peer, gets the best layer (the full width);
+// then the server's path to the client is throttled to 700 kbit/s (on the
+// SFU's own socket, a test's seam) and the client is switched to a lower
+// layer while the browser goes on sending all three; once the throttle is
+// lifted, the client gets the best layer again.
 func TestBrowserSendsSimulcast(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		mod  func(*config.Config)
-		// want tells whether the client's picture width is right.
-		want func(width int32) bool
-		says string
-	}{
-		{"free", func(*config.Config) {}, func(w int32) bool { return w == 1280 }, "the best layer (1280 wide)"},
-		{"capped", func(c *config.Config) { c.Media.BWEInitial, c.Media.BWEMax = 300_000, 400_000 },
-			func(w int32) bool { return w > 0 && w < 1280 }, "a lower layer (under 1280 wide)"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			w := newWorld(t, c.mod)
-			ctx := w.ctx()
-			bctx := browser(t)
-			actID, cl, _ := w.toCall(t)
-			if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
-				t.Fatal(err)
+	th := newThrottle(t)
+	dir := t.TempDir()
+	w := worldOn(t, dir, testserver.Run(t, testserver.Config(dir), zerolog.Nop(), server.Options{MediaUDP: th}))
+	ctx := w.ctx()
+	bctx := browser(t)
+	actID, cl, _ := w.toCall(t)
+	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
+		t.Fatal(err)
+	}
+	nTab := tab{t, bctx}
+	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	nTab.js(`document.getElementById('role').value = 'notary';
+		document.getElementById('login').value = 'aliya';
+		document.getElementById('password').value = 'aliya-password'`)
+	nTab.click("signin.submit", 0)
+	nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
+	nTab.js(`document.getElementById('openId').value = '` + actID + `'`)
+	nTab.click("home.open", 0)
+	nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+	nTab.click("call.join", 0)
+	nTab.until("the browser's connection is not up", `!!(window.senim.call && window.senim.call.pc && window.senim.call.pc.iceConnectionState === 'connected')`)
+	// The SFU's socket has heard the browser alone so far: the addresses
+	// it hears from after are the client's.
+	browserAddrs := th.heardSoFar()
+
+	cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, sfu.StreamID("client:"+clientIIN), 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cCall.Close()
+
+	// The browser sends three layers: each rid's frames at its scale.
+	var sent map[string]layerStats
+	testtool.Eventually(t, 60*time.Second, 250*time.Millisecond, func() error {
+		sent = outbound(t, bctx)
+		if sent["q"].Width != 320 || sent["h"].Width != 640 || sent["f"].Width != 1280 {
+			return fmt.Errorf("the browser sends layers %+v", sent)
+		}
+		return nil
+	})
+
+	notary := sfu.StreamID("notary:aliya")
+	gets := func(says string, want func(width int32) bool) {
+		t.Helper()
+		before, _ := cCall.ReceivedFrom(notary)
+		testtool.Eventually(t, 90*time.Second, 250*time.Millisecond, func() error {
+			select {
+			case err := <-cCall.Errors:
+				t.Fatalf("call: %v", err)
+			default:
 			}
-			nTab := tab{t, bctx}
-			nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
-			nTab.js(`document.getElementById('role').value = 'notary';
-				document.getElementById('login').value = 'aliya';
-				document.getElementById('password').value = 'aliya-password'`)
-			nTab.click("signin.submit", 0)
-			nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-			nTab.js(`document.getElementById('openId').value = '` + actID + `'`)
-			nTab.click("home.open", 0)
-			nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
-			nTab.click("call.join", 0)
-			nTab.until("not in the call", `!!(window.senim.call && window.senim.call.pc)`)
-
-			cCall, err := cl.StartCall(ctx, actID, webrtc.Configuration{}, sfu.StreamID("client:"+clientIIN), 300_000)
-			if err != nil {
-				t.Fatal(err)
+			v, a := cCall.ReceivedFrom(notary)
+			width := videoWidth(cCall, notary)
+			if v-before < 30 || a < 30 || !want(width) {
+				return fmt.Errorf("the client gets %d video and %d audio packets, pictures %d wide, not %s (browser sends %v)", v-before, a, width, says, sent)
 			}
-			defer cCall.Close()
-
-			// The browser sends three layers: each rid's frames at its scale.
-			var sent map[string]layerStats
-			testtool.Eventually(t, 60*time.Second, 250*time.Millisecond, func() error {
-				sent = outbound(t, bctx)
-				if sent["q"].Width != 320 || sent["h"].Width != 640 || sent["f"].Width != 1280 {
-					return fmt.Errorf("the browser sends layers %+v", sent)
-				}
-				return nil
-			})
-
-			notary := sfu.StreamID("notary:aliya")
-			testtool.Eventually(t, 90*time.Second, 250*time.Millisecond, func() error {
-				select {
-				case err := <-cCall.Errors:
-					t.Fatalf("call: %v", err)
-				default:
-				}
-				v, a := cCall.ReceivedFrom(notary)
-				width := videoWidth(cCall, notary)
-				if v < 30 || a < 30 || !c.want(width) {
-					return fmt.Errorf("the client gets %d video and %d audio packets, pictures %d wide, not %s (browser sends %v)", v, a, width, c.says, sent)
-				}
-				return nil
-			})
-			// The browser took the server's offer of the client's tracks
-			// (which asks for the same layers again) and receives them, and
-			// goes on sending all three layers.
-			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
-				n := js[float64](t, bctx, `(async () => {
-					let n = 0;
-					(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
-					return n; })()`)
-				if n < 30 {
-					return fmt.Errorf("the browser received %v video packets", n)
-				}
-				return nil
-			})
-			before := outbound(t, bctx)
-			testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
-				now := outbound(t, bctx)
-				for _, rid := range []string{"q", "h", "f"} {
-					if now[rid].Frames-before[rid].Frames < 30 {
-						return fmt.Errorf("the browser stopped a layer: %+v, then %+v", before, now)
-					}
-				}
-				return nil
-			})
+			return nil
 		})
 	}
+	gets("the best layer (1280 wide)", func(w int32) bool { return w == 1280 })
+	// The browser took the server's offer of the client's tracks (which
+	// asks for the same layers again) and receives them.
+	testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+		n := js[float64](t, bctx, `(async () => {
+			let n = 0;
+			(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
+			return n; })()`)
+		if n < 30 {
+			return fmt.Errorf("the browser received %v video packets", n)
+		}
+		return nil
+	})
+
+	// The client's downlink narrows: a lower layer, and the browser goes
+	// on sending all three.
+	if n := th.behindAllBut(browserAddrs); n == 0 {
+		t.Fatal("the SFU's socket heard nothing from the client")
+	}
+	th.slowDown(700_000)
+	gets("a lower layer (under 1280 wide)", func(w int32) bool { return w > 0 && w < 1280 })
+	before := outbound(t, bctx)
+	testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
+		now := outbound(t, bctx)
+		for _, rid := range []string{"q", "h", "f"} {
+			if now[rid].Frames-before[rid].Frames < 30 {
+				return fmt.Errorf("the browser stopped a layer: %+v, then %+v", before, now)
+			}
+		}
+		return nil
+	})
+
+	// It widens again: the best layer again.
+	th.slowDown(0)
+	gets("the best layer again (1280 wide)", func(w int32) bool { return w == 1280 })
 }
 
 // layerStats is one simulcast layer a browser sends, from getStats.
