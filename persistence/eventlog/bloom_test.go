@@ -138,7 +138,10 @@ func TestBloomFilterStoresCompatible(t *testing.T) {
 //	go test ./persistence/eventlog -run '^$' -bench CommandLookup -count 3
 //
 // miss: a new command id (every fresh command, the common case); hit: a
-// retried one (which also reads the command's events).
+// retried one (which also reads the command's events); append-miss: what
+// an append asks for a new id since the streams keep a filter of their
+// command keys (cmdfilter.go): the stripe lock, the cached head, the
+// filter.
 func BenchmarkCommandLookup(b *testing.B) {
 	for _, layout := range []string{"l0", "compacted"} {
 		for _, filter := range []bool{false, true} {
@@ -155,12 +158,27 @@ func BenchmarkCommandLookup(b *testing.B) {
 				b.Fatal(err)
 			}
 			n := fillCommands(b, l, 64, 4, 64)
-			for _, kind := range []string{"miss", "hit"} {
+			for _, kind := range []string{"miss", "hit", "append-miss"} {
 				b.Run(fmt.Sprintf("layout=%s/filter=%v/%s", layout, filter, kind), func(b *testing.B) {
 					for i := 0; b.Loop(); i++ {
 						id := fmt.Sprintf("cmd-%06d", i%n)
-						if kind == "miss" {
+						if kind != "hit" {
 							id = fmt.Sprintf("new-%06d", i)
+						}
+						if kind == "append-miss" {
+							// What an append asks now: the stream's
+							// filter of command keys (cmdfilter.go).
+							st := l.stripe(benchStream(i % 64))
+							st.Lock()
+							h, err := l.cachedHead(st, benchStream(i%64))
+							if err == nil {
+								_, err = l.mayHold(h, benchStream(i%64), "client:871008401427", id)
+							}
+							st.Unlock()
+							if err != nil {
+								b.Fatal(err)
+							}
+							continue
 						}
 						_, found, err := l.Command(benchStream(i%64), "client:871008401427", id)
 						if err != nil || found != (kind == "hit") {

@@ -64,6 +64,9 @@ type streamHead struct {
 	// spelled by the next append, in that append's buffer: a hex string
 	// kept here would keep the buffer of the append it was cut from.
 	raw [hashLen]byte
+	// cmds filters the stream's command keys (cmdfilter.go); nil: the
+	// stream holds none.
+	cmds *cmdFilter
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -352,7 +355,19 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	st.Lock()
 	defer st.Unlock()
 
-	if req.CommandID != "" {
+	head, err := l.cachedHead(st, req.Stream)
+	// A new command id (the filter is sure) needs no look-up; a head that
+	// does not read leaves the look-up to answer a retry, as before.
+	maybe := err != nil
+	if req.CommandID != "" && err == nil {
+		if maybe, err = l.mayHold(head, req.Stream, req.CommandActor, req.CommandID); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	if req.CommandID != "" && maybe {
+		if commandLookups != nil {
+			commandLookups()
+		}
 		cmd, recs, found, err := l.findCommand(req.Stream, req.CommandActor, req.CommandID)
 		if err != nil {
 			return AppendResult{}, err
@@ -364,7 +379,6 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 			return AppendResult{Records: recs, Duplicate: true}, nil
 		}
 	}
-	head, err := l.cachedHead(st, req.Stream)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -465,6 +479,11 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if observe != nil {
 		start = time.Now()
 	}
+	if req.CommandID != "" {
+		// Before the commit, whatever its outcome: the filter may hold a
+		// key the store does not, never the other way round.
+		head.addCommand(req.CommandActor, req.CommandID)
+	}
 	err = l.commitInGroup(req.Stream, ops)
 	// The group is committed (or given up): nothing reads the writes now.
 	clear(ops)
@@ -475,7 +494,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	*head = streamHead{seq: seq, raw: prev}
+	head.seq, head.raw = seq, prev
 	if observe != nil {
 		observe(time.Since(start))
 	}
@@ -568,6 +587,11 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
 			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
 		}
+	}
+	// Scanned even for a stream without a head (a new one: the scan costs
+	// what one look-up did), so that the filter never rests on the head.
+	if err := l.loadCommands(h, stream, 0); err != nil {
+		return nil, err
 	}
 	if st.heads == nil {
 		st.heads = make(map[string]*streamHead)

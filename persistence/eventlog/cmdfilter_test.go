@@ -1,0 +1,67 @@
+package eventlog
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+// countLookups counts the command look-ups appends ask of the store until
+// the test ends.
+func countLookups(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	commandLookups = func() { n.Add(1) }
+	t.Cleanup(func() { commandLookups = nil })
+	return &n
+}
+
+// An append of a new command id asks the store nothing (the stream's
+// filter is sure), before and after a reopen; a retried id is still found,
+// from the filter built by the reopened log's scan, and another actor's
+// same id is still new.
+func TestNewCommandIDsNeedNoLookup(t *testing.T) {
+	dir := t.TempDir()
+	lookups := countLookups(t)
+	const actor = "client:871008401427"
+	cmd := func(l *Log, seq uint64, id, by string) AppendResult {
+		t.Helper()
+		return mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: seq, CommandID: id, CommandActor: by, CommandDigest: "d",
+			Events: []Draft{evBy(by, "call_ended", int(seq))}})
+	}
+	l := open(t, dir)
+	seq := uint64(0)
+	for i := range 40 {
+		if r := cmd(l, seq, fmt.Sprintf("c%d", i), actor); r.Duplicate {
+			t.Fatalf("c%d taken for a retry", i)
+		}
+		seq++
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Fatalf("%d look-ups for 40 new ids", n)
+	}
+	l.Close()
+
+	l = open(t, dir)
+	defer l.Close()
+	for i := range 40 {
+		if r := cmd(l, seq, fmt.Sprintf("n%d", i), actor); r.Duplicate {
+			t.Fatalf("n%d taken for a retry", i)
+		}
+		seq++
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Fatalf("%d look-ups for 40 new ids after a reopen", n)
+	}
+	for i := range 40 {
+		r := cmd(l, seq, fmt.Sprintf("c%d", i), actor)
+		if !r.Duplicate || r.Records[0].Seq != uint64(i+1) {
+			t.Fatalf("retry of c%d: %+v", i, r)
+		}
+	}
+	if n := lookups.Load(); n != 40 {
+		t.Fatalf("%d look-ups for 40 retries, want 40", n)
+	}
+	if r := cmd(l, seq, "c0", "system"); r.Duplicate {
+		t.Fatal("the system's c0 was taken for the client's")
+	}
+}
