@@ -65,3 +65,43 @@ func TestNewCommandIDsNeedNoLookup(t *testing.T) {
 		t.Fatal("the system's c0 was taken for the client's")
 	}
 }
+
+// A stream with more commands than its first filter was sized for gets a
+// larger one: new ids still need (almost) no look-up, and every stored
+// id is still found.
+func TestCommandFilterGrows(t *testing.T) {
+	lookups := countLookups(t)
+	l := open(t, t.TempDir())
+	defer l.Close()
+	const actor = "client:871008401427"
+	seq := uint64(0)
+	cmd := func(id string) AppendResult {
+		t.Helper()
+		return mustAppend(t, l, AppendRequest{Stream: "s", ExpectedSeq: seq, CommandID: id, CommandActor: actor,
+			Events: []Draft{evBy(actor, "call_ended", int(seq))}})
+	}
+	for i := range 600 {
+		if r := cmd(fmt.Sprintf("c%d", i)); r.Duplicate {
+			t.Fatalf("c%d taken for a retry", i)
+		}
+		seq++
+	}
+	// The filter is deterministic: so is this count.
+	if n := lookups.Load(); n > 12 {
+		t.Fatalf("%d look-ups for 600 new ids", n)
+	}
+	lookups.Store(0)
+	for i := range 600 {
+		if r := cmd(fmt.Sprintf("c%d", i)); !r.Duplicate || r.Records[0].Seq != uint64(i+1) {
+			t.Fatalf("retry of c%d: %+v", i, r)
+		}
+	}
+	lookups.Store(0)
+	for i := range 200 {
+		cmd(fmt.Sprintf("n%d", i))
+		seq++
+	}
+	if n := lookups.Load(); n > 4 {
+		t.Fatalf("%d look-ups for 200 new ids in a stream of 600 commands", n)
+	}
+}
