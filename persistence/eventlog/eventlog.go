@@ -852,7 +852,12 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 	defer it.Close()
 	var seq uint64
 	var hash string
-	if it.First() {
+	// A prefix seek (the prefix is the whole key: pebble's default
+	// comparer) asks each sstable's bloom filter first, as a Get does: a
+	// seek would read a block of every level whose key range covers the
+	// head, and heads, rewritten by every append, are spread over all of
+	// them.
+	if it.SeekPrefixGE(hk) {
 		v := it.Value()
 		if len(v) < 8 {
 			return fmt.Errorf("eventlog: stream %s: corrupt head", stream)
