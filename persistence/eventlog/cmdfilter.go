@@ -24,7 +24,10 @@ import (
 //     lock, and only appends write command keys (no other code in the log
 //     writes 'c' keys);
 //   - the scan reads every command key stored when the head is cached (a
-//     store is opened by one process: pebble's lock file);
+//     store is opened by one process: pebble's lock file); a stream with
+//     no head is not scanned, as it has no command keys (each append
+//     writes its command key and the head in one batch, and nothing
+//     deletes a head);
 //   - an append adds its key before its commit, whatever the commit's
 //     outcome (a key added and not stored costs a "maybe", never a false
 //     "new").
@@ -141,6 +144,9 @@ func (h *streamHead) addCommand(actor, id string) {
 // command keys. A stream without any gets no filter.
 func (l *Log) loadCommands(h *streamHead, stream string, atLeast int) (err error) {
 	defer recoverFatal(stream, &err)
+	if commandScans != nil {
+		commandScans()
+	}
 	prefix := append(append([]byte{'c'}, stream...), sep)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper(prefix)})
 	if err != nil {
@@ -169,6 +175,10 @@ func (l *Log) loadCommands(h *streamHead, stream string, atLeast int) (err error
 	h.cmds = f
 	return nil
 }
+
+// commandScans, if set, is told of every scan of a stream's command keys
+// (tests).
+var commandScans func()
 
 // commandLookups, if set, is told of every command look-up an append asks
 // of the store (tests).

@@ -105,3 +105,34 @@ func TestCommandFilterGrows(t *testing.T) {
 		t.Fatalf("%d look-ups for 200 new ids in a stream of 600 commands", n)
 	}
 }
+
+// A new stream's first append scans no command keys (it has no head, so
+// none); a stream with a head is scanned once, when its head is first
+// read.
+func TestNewStreamsAreNotScanned(t *testing.T) {
+	var scans atomic.Int64
+	commandScans = func() { scans.Add(1) }
+	t.Cleanup(func() { commandScans = nil })
+	dir := t.TempDir()
+	l := open(t, dir)
+	const actor = "client:871008401427"
+	for i := range 3 {
+		mustAppend(t, l, AppendRequest{Stream: fmt.Sprint("s", i), CommandID: "c", CommandActor: actor, Events: []Draft{evBy(actor, "e", i)}})
+		mustAppend(t, l, AppendRequest{Stream: fmt.Sprint("s", i), ExpectedSeq: 1, CommandID: "d", CommandActor: actor, Events: []Draft{evBy(actor, "e", i)}})
+	}
+	if n := scans.Load(); n != 0 {
+		t.Fatalf("%d scans for 3 new streams", n)
+	}
+	l.Close()
+	l = open(t, dir)
+	defer l.Close()
+	for i := range 3 {
+		if r := mustAppend(t, l, AppendRequest{Stream: fmt.Sprint("s", i), ExpectedSeq: 2, CommandID: "c", CommandActor: actor, Events: []Draft{evBy(actor, "e", i)}}); !r.Duplicate {
+			t.Fatalf("s%d: the retry of c was stored again", i)
+		}
+		mustAppend(t, l, AppendRequest{Stream: fmt.Sprint("s", i), ExpectedSeq: 2, CommandID: "e", CommandActor: actor, Events: []Draft{evBy(actor, "e", i)}})
+	}
+	if n := scans.Load(); n != 3 {
+		t.Fatalf("%d scans for 3 streams with heads, want 3", n)
+	}
+}

@@ -587,11 +587,13 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
 			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
 		}
-	}
-	// Scanned even for a stream without a head (a new one: the scan costs
-	// what one look-up did), so that the filter never rests on the head.
-	if err := l.loadCommands(h, stream, 0); err != nil {
-		return nil, err
+		// A stream without a head has no command keys: every append
+		// writes its command key and the head in one batch (so has every
+		// version of Append), and nothing deletes a head. A new stream
+		// (most streams whose head is read) costs no scan.
+		if err := l.loadCommands(h, stream, 0); err != nil {
+			return nil, err
+		}
 	}
 	if st.heads == nil {
 		st.heads = make(map[string]*streamHead)
