@@ -63,12 +63,20 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
-// Every sstable carries a bloom filter (10 bits a key) on every level: the
-// command look-up of each append is a point get, mostly for an id not yet
-// stored, and the filter answers it without reading a data block of each
-// sstable whose key range covers the key. Filters are optional for
-// reading, so stores written before them open unchanged (their sstables
-// gain filters as compactions rewrite them).
+// Every sstable carries a bloom filter (10 bits a key) on every level: a
+// command look-up or a head read is a point get (a verified read finds the
+// head by a prefix seek, which asks the filters the same way), and the
+// filter answers it without reading a data block of each sstable whose key
+// range covers the key. Filters are optional for reading, so stores
+// written before them open unchanged (their sstables gain filters as
+// compactions rewrite them).
+//
+// The command look-up of an append is mostly for an id not yet stored,
+// and most appends skip it: each stream whose head is cached also keeps a
+// small bloom filter of its command keys, built by one scan of them when
+// the head is first read and added to by every append, which says
+// "certainly new" or "maybe"; only a "maybe" asks the store, so the answer
+// stays exact (cmdfilter.go says why the filter never misses a stored id).
 //
 // # Reading
 //
@@ -85,9 +93,11 @@
 // record's place in the chain (stream, seq, prev_hash) as they go, and
 // check the records' hashes beside the read: a helper goroutine hashes
 // chunks of about 8 KiB of copied stored bytes while the reader decodes
-// the next records and calls back (verify.go). The error is the one the
-// records give checked one by one, in order: a record whose hash is wrong
-// wins over any error after it, the callback's included.
+// the next records and calls back (verify.go). The reader never waits for
+// the helper: while it lags (the other processor busy), the reader hashes
+// the records itself. The error is the one the records give checked one
+// by one, in order: a record whose hash is wrong wins over any error after
+// it, the callback's included.
 //
 // # Record format
 //

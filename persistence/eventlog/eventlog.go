@@ -64,6 +64,9 @@ type streamHead struct {
 	// spelled by the next append, in that append's buffer: a hex string
 	// kept here would keep the buffer of the append it was cut from.
 	raw [hashLen]byte
+	// cmds filters the stream's command keys (cmdfilter.go); nil: the
+	// stream holds none.
+	cmds *cmdFilter
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -352,7 +355,19 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	st.Lock()
 	defer st.Unlock()
 
-	if req.CommandID != "" {
+	head, err := l.cachedHead(st, req.Stream)
+	// A new command id (the filter is sure) needs no look-up; a head that
+	// does not read leaves the look-up to answer a retry, as before.
+	maybe := err != nil
+	if req.CommandID != "" && err == nil {
+		if maybe, err = l.mayHold(head, req.Stream, req.CommandActor, req.CommandID); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	if req.CommandID != "" && maybe {
+		if commandLookups != nil {
+			commandLookups()
+		}
 		cmd, recs, found, err := l.findCommand(req.Stream, req.CommandActor, req.CommandID)
 		if err != nil {
 			return AppendResult{}, err
@@ -364,7 +379,6 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 			return AppendResult{Records: recs, Duplicate: true}, nil
 		}
 	}
-	head, err := l.cachedHead(st, req.Stream)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -465,6 +479,11 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if observe != nil {
 		start = time.Now()
 	}
+	if req.CommandID != "" {
+		// Before the commit, whatever its outcome: the filter may hold a
+		// key the store does not, never the other way round.
+		head.addCommand(req.CommandActor, req.CommandID)
+	}
 	err = l.commitInGroup(req.Stream, ops)
 	// The group is committed (or given up): nothing reads the writes now.
 	clear(ops)
@@ -475,7 +494,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	*head = streamHead{seq: seq, raw: prev}
+	head.seq, head.raw = seq, prev
 	if observe != nil {
 		observe(time.Since(start))
 	}
@@ -567,6 +586,13 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	if seq > 0 || hash != "" {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
 			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
+		}
+		// A stream without a head has no command keys: every append
+		// writes its command key and the head in one batch (so has every
+		// version of Append), and nothing deletes a head. A new stream
+		// (most streams whose head is read) costs no scan.
+		if err := l.loadCommands(h, stream, 0); err != nil {
+			return nil, err
 		}
 	}
 	if st.heads == nil {
@@ -828,7 +854,12 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 	defer it.Close()
 	var seq uint64
 	var hash string
-	if it.First() {
+	// A prefix seek (the prefix is the whole key: pebble's default
+	// comparer) asks each sstable's bloom filter first, as a Get does: a
+	// seek would read a block of every level whose key range covers the
+	// head, and heads, rewritten by every append, are spread over all of
+	// them.
+	if it.SeekPrefixGE(hk) {
 		v := it.Value()
 		if len(v) < 8 {
 			return fmt.Errorf("eventlog: stream %s: corrupt head", stream)

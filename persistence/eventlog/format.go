@@ -3,6 +3,7 @@ package eventlog
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -174,8 +175,13 @@ type decoder struct {
 	// before.
 	lastType, lastActor, lastCmd string
 	strs                         map[string]string
-	prevRaw                      [hashLen]byte
-	prevHex                      string
+	// recent are the last strings interned, looked through before the
+	// table (a map look-up hashes the bytes): a stream's few types and
+	// actors come round again and again.
+	recent     [8]string
+	nextRecent int
+	prevRaw    [hashLen]byte
+	prevHex    string
 	// borrow: a record's Payload is the stored value's own bytes, valid
 	// only until the read moves on (Replay), instead of a copy.
 	borrow bool
@@ -244,7 +250,7 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 		n = 2 * hashLen
 	}
 	buf := d.alloc(n)
-	hex.Encode(buf, hash)
+	encodeHash(buf, hash)
 	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen)}
 	if d.borrow {
 		r.Payload = f[7][:len(f[7]):len(f[7])]
@@ -312,17 +318,43 @@ func (d *decoder) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if s, ok := d.strs[string(b)]; ok {
-		return s
+	for _, s := range &d.recent {
+		if string(b) == s {
+			return s
+		}
 	}
-	s := string(b)
-	if d.strs == nil {
-		d.strs = make(map[string]string, 8)
+	s, ok := d.strs[string(b)]
+	if !ok {
+		s = string(b)
+		if d.strs == nil {
+			d.strs = make(map[string]string, 8)
+		}
+		if len(d.strs) < maxStrs {
+			d.strs[s] = s
+		}
 	}
-	if len(d.strs) < maxStrs {
-		d.strs[s] = s
-	}
+	d.recent[d.nextRecent%len(d.recent)] = s
+	d.nextRecent++
 	return s
+}
+
+// hexPairs[b] is b's two hex digits, as a little-endian uint16.
+var hexPairs = func() (t [256]uint16) {
+	const digits = "0123456789abcdef"
+	for i := range t {
+		t[i] = uint16(digits[i>>4]) | uint16(digits[i&15])<<8
+	}
+	return t
+}()
+
+// encodeHash writes the hex of a hash to dst (2*hashLen bytes), as
+// hex.Encode does, four bytes to a store: a replay spells one per record.
+func encodeHash(dst []byte, h []byte) {
+	_ = dst[2*hashLen-1]
+	_ = h[hashLen-1]
+	for i := 0; i < hashLen; i += 4 {
+		binary.LittleEndian.PutUint64(dst[2*i:], uint64(hexPairs[h[i]])|uint64(hexPairs[h[i+1]])<<16|uint64(hexPairs[h[i+2]])<<32|uint64(hexPairs[h[i+3]])<<48)
+	}
 }
 
 // maxStrs bounds a decoder's table of interned strings.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -314,6 +315,21 @@ func TestTimesAcrossDaysReadBack(t *testing.T) {
 	for i, r := range recs {
 		if !r.At.Equal(evs[i].At) {
 			t.Fatalf("event %d: %s, not %s", i, r.At, evs[i].At)
+		}
+	}
+}
+
+// encodeHash spells what hex.Encode does, every byte value in every place.
+func TestEncodeHash(t *testing.T) {
+	var h [hashLen]byte
+	dst := make([]byte, 2*hashLen)
+	for v := range 256 {
+		for i := range h {
+			h[i] = byte(v + i*7)
+		}
+		encodeHash(dst, h[:])
+		if want := hex.EncodeToString(h[:]); string(dst) != want {
+			t.Fatalf("encodeHash(%x) = %s", h, dst)
 		}
 	}
 }

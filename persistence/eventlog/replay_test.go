@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +338,65 @@ func TestAppendedRecordsOutliveTheScratch(t *testing.T) {
 		if !reflect.DeepEqual(stored[r.Seq-1], r) {
 			t.Fatalf("%s %d: handed back\n%+v\nstored\n%+v", r.Stream, r.Seq, r, stored[r.Seq-1])
 		}
+	}
+}
+
+// A verified read does not wait for a helper that is not running (the
+// other processor busy with other work): it checks the records itself and
+// calls back with every one of them, and the first altered record is
+// still the error.
+func TestVerifiedReadDoesNotWaitForTheHelper(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	dir := t.TempDir()
+	l := open(t, dir)
+	const n = 400 // about 25 chunks
+	text := strings.Repeat("сенім ", 30)
+	for _, s := range []string{"act/x", "act/y"} {
+		events := make([]Draft, n)
+		for i := range events {
+			events[i] = Draft{Type: "e", Actor: "notary:aliya", At: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+				Payload: json.RawMessage(fmt.Sprintf(`{"n":%d,"text":%q}`, i+1, text))}
+		}
+		mustAppend(t, l, AppendRequest{Stream: s, Events: events})
+	}
+	l.Close()
+	alter := func(r *Record) { r.Payload = json.RawMessage(`{"n":0}`) }
+	tamper(t, dir, "act/y", 37, alter)
+	tamper(t, dir, "act/y", 300, alter)
+	l = open(t, dir)
+	t.Cleanup(func() { l.Close() })
+
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	helperStarted = func() { <-hold }
+	var reading sync.WaitGroup
+	// Cleanups run last first: the read under way ends before the log
+	// closes, even when the test fails.
+	t.Cleanup(func() { release(); reading.Wait(); helperStarted = nil })
+	for stream, want := range map[string]uint64{"act/x": 0, "act/y": 37} {
+		var seen atomic.Int64
+		done := make(chan error, 1)
+		reading.Add(1)
+		go func() {
+			defer reading.Done()
+			done <- l.ReplayVerified(stream, func(Record) error { seen.Add(1); return nil })
+		}()
+		testtool.Eventually(t, 10*time.Second, time.Millisecond, func() error {
+			if k := seen.Load(); k != n {
+				return fmt.Errorf("%s: %d records called back while the helper is held", stream, k)
+			}
+			return nil
+		})
+		release()
+		err := <-done
+		var ce *ChainError
+		switch {
+		case want == 0 && err != nil:
+			t.Fatalf("%s: %v", stream, err)
+		case want != 0 && (!errors.As(err, &ce) || ce.Seq != want):
+			t.Fatalf("%s: %v, want record %d altered", stream, err, want)
+		}
+		hold, once = make(chan struct{}), sync.Once{}
 	}
 }

@@ -63,16 +63,27 @@ func putChunk(ch *hashChunk) {
 // hashChecker checks the hashes of one read's records (see above). Its
 // zero value is ready; finish must be called once the read is over, or
 // given up.
+//
+// The reader never waits for the helper: while the helper has no room
+// for another chunk (it lags: the other processor is busy with other
+// work), the reader checks each record itself as it comes, without a
+// copy; a full chunk the helper has no room for is checked by the reader
+// at once; and at the end the reader takes back the chunks the helper has
+// not started. On an idle machine the helper does
+// most of the hashing beside the read; on a busy one the reader does most
+// of it itself, as if there were no helper, instead of waiting for one
+// that is not running. The first bad seq is the least that either found
+// (seqs only grow along a read, and a chunk holds a run of them).
 type hashChecker struct {
 	cur *hashChunk
 	// work carries full chunks to the helper goroutine, started with the
 	// first; bad brings back the first bad seq it found (0: none).
 	work chan *hashChunk
 	bad  chan uint64
-	// inline: one processor, so full chunks are checked by the reader;
-	// found is the first bad seq they had.
+	// inline: one processor, so full chunks are checked by the reader.
 	inline bool
-	found  uint64
+	// found is the first bad seq of the chunks the reader checked.
+	found uint64
 }
 
 // add queues the check of a binary record's hash: its seq, and its stored
@@ -84,6 +95,14 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 		return false
 	}
 	if h.cur == nil {
+		if h.work != nil && len(h.work) == cap(h.work) {
+			// The helper lags: the reader checks this record itself,
+			// without copying it, until the helper has room again.
+			if !storedHashOK(stored) {
+				h.found = firstOf(h.found, seq)
+			}
+			return true
+		}
 		h.cur = hashChunks.Get().(*hashChunk)
 	}
 	ch := h.cur
@@ -98,29 +117,45 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 		if runtime.GOMAXPROCS(0) < 2 {
 			h.inline = true
 		} else {
-			h.work, h.bad = make(chan *hashChunk, 4), make(chan uint64, 1)
+			h.work, h.bad = make(chan *hashChunk, 2), make(chan uint64, 1)
 			go checkChunks(h.work, h.bad)
 		}
 	}
-	if h.inline {
-		if h.found == 0 {
-			h.found = ch.firstBad()
+	if !h.inline {
+		select {
+		case h.work <- ch:
+			return true
+		default:
+			// The helper lags: this chunk is the reader's.
 		}
-		putChunk(ch)
-		return true
 	}
-	h.work <- ch
+	h.check(ch)
 	return true
 }
 
-// checkChunks checks the chunks it is sent, in order, until work is
-// closed, then sends the first bad seq.
+// check checks a chunk on the reader's side.
+func (h *hashChecker) check(ch *hashChunk) {
+	h.found = firstOf(h.found, ch.firstBad())
+	putChunk(ch)
+}
+
+// firstOf is the lesser of two bad seqs, 0 standing for none.
+func firstOf(a, b uint64) uint64 {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// checkChunks checks the chunks it is sent until work is closed, then
+// sends the first bad seq.
 func checkChunks(work <-chan *hashChunk, bad chan<- uint64) {
+	if helperStarted != nil {
+		helperStarted()
+	}
 	first := uint64(0)
 	for ch := range work {
-		if first == 0 {
-			first = ch.firstBad()
-		}
+		first = firstOf(first, ch.firstBad())
 		putChunk(ch)
 	}
 	bad <- first
@@ -130,23 +165,32 @@ func checkChunks(work <-chan *hashChunk, bad chan<- uint64) {
 // whose hash is wrong (0: none); the helper, if any, is done when it
 // returns. Called again, it returns 0.
 func (h *hashChecker) finish() uint64 {
-	last := uint64(0)
 	if h.cur != nil {
 		// The last chunk, checked here while the helper finishes the ones
 		// before.
-		last = h.cur.firstBad()
-		putChunk(h.cur)
+		h.check(h.cur)
 		h.cur = nil
+	}
+	if h.work != nil {
+		// The chunks the helper has not taken yet are the reader's.
+	take:
+		for {
+			select {
+			case ch := <-h.work:
+				h.check(ch)
+			default:
+				break take
+			}
+		}
+		close(h.work)
+		h.found = firstOf(h.found, <-h.bad)
+		h.work, h.bad = nil, nil
 	}
 	first := h.found
 	h.found = 0
-	if h.work != nil {
-		close(h.work)
-		first = <-h.bad
-		h.work, h.bad = nil, nil
-	}
-	if first != 0 {
-		return first
-	}
-	return last
+	return first
 }
+
+// helperStarted, if set, is called by each helper as it starts (tests: a
+// helper that is not running).
+var helperStarted func()
