@@ -36,6 +36,8 @@ type Config struct {
 	TURN     TURN     `toml:"turn"`
 	Media    Media    `toml:"media"`
 	Bank     Bank     `toml:"bank"`
+	// EventLog: see the EventLog type.
+	EventLog EventLog `toml:"eventlog"`
 	// Checkpoint: see the Checkpoint type.
 	Checkpoint Checkpoint `toml:"checkpoint"`
 	// Act, Desk and Call bound acts, waits and calls in time and size.
@@ -296,6 +298,15 @@ type Admission struct {
 	// one IP) lock it out for Lockout, doubling with each further failure.
 	LoginFailures int      `toml:"login_failures"`
 	Lockout       Duration `toml:"lockout"`
+}
+
+// EventLog tunes the event log's memory.
+type EventLog struct {
+	// HeadCache is how many streams (acts, applications) the log keeps the
+	// head and command filter of in memory; a stream past it is read from
+	// the store again on its next append (a look-up and a scan of its
+	// command keys). About 300 bytes a stream.
+	HeadCache int `toml:"head_cache"`
 }
 
 // Checkpoint configures the signed checkpoints that anchor the event log's
@@ -613,6 +624,7 @@ func Default() Config {
 			PLIInterval: Duration(500 * time.Millisecond), BWEInitial: 1_000_000, BWEMax: 20_000_000,
 			VideoPauseBelow: 100_000, VideoResumeAbove: 200_000},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
+		EventLog:   EventLog{HeadCache: 65536},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},
 		Act:        Act{IdleAfter: Duration(2 * time.Minute), InvoiceTTL: Duration(24 * time.Hour), ExpireAfter: Duration(30 * 24 * time.Hour), SweepInterval: Duration(10 * time.Minute), SnapshotEvery: 32},
 		Desk:       Desk{MaxWait: Duration(15 * time.Minute), OperatorGrace: Duration(5 * time.Minute)},
@@ -793,6 +805,9 @@ func (c Config) Validate() error {
 	}
 	if c.Act.IdleAfter < 0 {
 		errs = append(errs, errors.New("act.idle_after must not be negative (0 keeps acts in memory)"))
+	}
+	if n := c.EventLog.HeadCache; n < 4096 || n > 1<<26 {
+		errs = append(errs, errors.New("eventlog: head_cache is 4096 to 67108864 streams"))
 	}
 	if n := c.Act.SnapshotEvery; n < 0 || n > 1_000_000 {
 		errs = append(errs, fmt.Errorf("act.snapshot_every %d: want 0 (none) to 1000000", n))

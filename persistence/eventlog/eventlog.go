@@ -29,22 +29,35 @@ type Options struct {
 	// ReadOnly opens the store without writing to it (senim check): no
 	// compactions, no flush after replaying the WAL; appends fail.
 	ReadOnly bool
+	// HeadCache bounds how many streams the log keeps the head (and
+	// command filter) of in memory; 0 is DefaultHeadCache. A stream past
+	// it is read from the store again on its next append.
+	HeadCache int
 	// tune, if set, changes the pebble options last (tests and benchmarks:
 	// a store written without filters, as before them).
 	tune func(*pebble.Options)
 }
+
+// DefaultHeadCache is the streams whose heads a log keeps by default.
+const DefaultHeadCache = 65536
+
+// stripes is how many locks (and head caches) the streams share.
+const stripes = 4096
 
 // Log is an open event log. It is safe for concurrent use.
 type Log struct {
 	db *pebble.DB
 	// stripes lock streams for appending (a stream hashes to a stripe)
 	// and cache the heads of the streams written through them.
-	stripes [4096]stripe
+	stripes [stripes]stripe
 	closed  atomic.Bool
 	// inflight lets Close wait for appends under way.
 	inflight sync.WaitGroup
 	// group gathers concurrent appends into one synced batch (group.go).
 	group groupCommitter
+	// perStripe is how many heads a stripe caches (Options.HeadCache
+	// spread over the stripes).
+	perStripe int
 }
 
 // stripe is a lock shared by the streams that hash to it, and the head
@@ -76,7 +89,11 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
 	}
-	return &Log{db: db}, nil
+	n := opts.HeadCache
+	if n <= 0 {
+		n = DefaultHeadCache
+	}
+	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes)}, nil
 }
 
 // pebbleOptions are the store's pebble options. Every level's sstables get
@@ -597,6 +614,16 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	}
 	if st.heads == nil {
 		st.heads = make(map[string]*streamHead)
+	}
+	// The cache is bounded: past its share, the stripe forgets another
+	// stream, any one (a map's order is random). Nothing holds an entry
+	// outside the stripe's lock, which is held here: the stream forgotten
+	// is read from the store again on its next append.
+	for other := range st.heads {
+		if len(st.heads) < l.perStripe {
+			break
+		}
+		delete(st.heads, other)
 	}
 	st.heads[stream] = h
 	return h, nil

@@ -153,7 +153,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 	eventlog.AppendObserver = func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) }
-	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log}); err != nil {
+	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log, HeadCache: cfg.EventLog.HeadCache}); err != nil {
 		s.closeBank()
 		return nil, err
 	}
