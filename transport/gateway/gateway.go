@@ -295,11 +295,11 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // parked writer goroutine and a 256-slot channel were a third of an idle
 // session's memory, a pinging goroutine another).
 type wsConn struct {
-	c   *websocket.Conn
+	c    *websocket.Conn
 	nc   net.Conn  // under c: its write deadline bounds a write
 	cork *corkConn // under c, over nc: batches of frames; nil: none
 	max  int       // frames queued before the client counts as too slow
-	ip  string
+	ip   string
 
 	mu      sync.Mutex
 	queue   [][]byte
