@@ -408,6 +408,9 @@ func (a *actActor) noteRecord(r eventlog.Record) {
 
 func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
 	msg := ActEvents{ActID: a.id, Records: recs}
+	if len(a.subscribers) > 1 {
+		msg.frames = &eventFrames{}
+	}
 	for _, pid := range a.subscribers {
 		c.Engine().Send(pid, msg)
 	}
