@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// chainCacheMax bounds the chains a trust store keeps: past it the cache
-// starts afresh (a signer signs several times in a short while: a sign-in,
-// then an application or an approval).
-const chainCacheMax = 4096
+// chainCacheMax bounds the chains a trust store keeps (a signer's entry
+// holds its parsed certificate, a few KiB): past it the cache starts
+// afresh. A signer signs several times in a short while: a sign-in, then
+// an application or an approval.
+const chainCacheMax = 1024
 
 // chainCache keeps the chains x509 built from a signer's certificate to a
 // root, by the certificate's bytes and the CA certificates that came with
