@@ -363,14 +363,16 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, digest string, events 
 	if m.CommandID != "" {
 		a.applied[cmdKey{m.Actor.String(), m.CommandID}] = appliedCmd{seq: res.Seq, digest: digest}
 	}
-	a.maybeSnapshot()
-	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
+	// The parties first: the snapshot (its state's JSON and a write) is
+	// nobody's wait.
 	a.publish(c, out.Records)
 	if a.deps.Desk != nil {
 		for _, news := range deskNews(&a.state, events) {
 			c.Send(a.deps.Desk, news)
 		}
 	}
+	a.log.Info().Str("command", m.Name).Str("by", a.deps.who(m.Actor)).Uint64("seq", res.Seq).Str("phase", string(a.state.Phase)).Msg("command applied")
+	a.maybeSnapshot()
 	return res
 }
 
@@ -408,6 +410,9 @@ func (a *actActor) noteRecord(r eventlog.Record) {
 
 func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
 	msg := ActEvents{ActID: a.id, Records: recs}
+	if len(a.subscribers) > 1 {
+		msg.frames = &eventFrames{}
+	}
 	for _, pid := range a.subscribers {
 		c.Engine().Send(pid, msg)
 	}

@@ -3,11 +3,13 @@ package actors
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/senim-kz/senim/domain/act"
 	"github.com/senim-kz/senim/persistence/eventlog"
+	"github.com/senim-kz/senim/transport/protocol"
 )
 
 // ActCommand asks an act to run a command. Body is the command's JSON as the
@@ -87,6 +89,39 @@ type Unsubscribe struct {
 type ActEvents struct {
 	ActID   string
 	Records []eventlog.Record
+	// frames, when set, holds the records' frames as every session sends
+	// them unredacted, made once by the first session that needs each: an
+	// event used to be encoded again for every session it went to.
+	frames *eventFrames
+}
+
+// eventFrames are the frames of an ActEvents' records, by index.
+type eventFrames struct {
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+// frame is the frame of record i with its stored payload.
+func (m ActEvents) frame(i int) []byte {
+	r := &m.Records[i]
+	if m.frames == nil {
+		return protocol.EventFrame(m.ActID, r.Seq, r.Type, r.Actor, r.At.UTC(), r.Payload)
+	}
+	f := m.frames
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.frames == nil {
+		f.frames = make([][]byte, len(m.Records))
+	}
+	if f.frames[i] == nil {
+		f.frames[i] = protocol.EventFrame(m.ActID, r.Seq, r.Type, r.Actor, r.At.UTC(), r.Payload)
+	}
+	return f.frames[i]
+}
+
+// sameBytes says that a and b are the same bytes in memory (not a copy).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // GetState asks for the act's state as a participant sees it.

@@ -56,6 +56,10 @@ func Recover(log zerolog.Logger) actor.MiddlewareFunc {
 					h.afterPanic()
 				}
 			}()
+			switch c.Message().(type) {
+			case ActCommand, Inbound:
+				growStack() // the messages whose handling goes deep
+			}
 			next(c)
 		}
 	}

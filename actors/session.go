@@ -283,6 +283,12 @@ func (s *sessionActor) send(env protocol.Envelope) {
 	if err != nil {
 		panic(fmt.Sprintf("envelope does not encode: %v", err))
 	}
+	s.sendFrame(b)
+}
+
+// sendFrame queues an encoded frame, which may be shared with other
+// sessions: nobody changes a frame once made.
+func (s *sessionActor) sendFrame(b []byte) {
 	if !s.conn.Send(b) {
 		s.conn.Close("the app does not read its messages fast enough")
 	}
@@ -445,15 +451,20 @@ func (s *sessionActor) events(m ActEvents) {
 	if !ok {
 		return
 	}
-	for _, r := range m.Records {
+	for i, r := range m.Records {
 		if r.Seq <= last {
 			continue
 		}
-		at := r.At.UTC()
 		// The stored payload, or the copy this party may see (an attorney
-		// is not shown the principal's phone).
-		body := act.RedactEvent(r.Type, r.Payload, s.me.Role)
-		s.send(protocol.Envelope{Type: protocol.TypeEvent, Act: m.ActID, Seq: r.Seq, Name: r.Type, Actor: r.Actor, At: &at, Body: body})
+		// is not shown the principal's phone). The stored payload's frame
+		// is the same for every session: it is made once, by the first.
+		var frame []byte
+		if body := act.RedactEvent(r.Type, r.Payload, s.me.Role); sameBytes(body, r.Payload) {
+			frame = m.frame(i)
+		} else {
+			frame = protocol.EventFrame(m.ActID, r.Seq, r.Type, r.Actor, r.At.UTC(), body)
+		}
+		s.sendFrame(frame)
 		last = r.Seq
 	}
 	s.subs[m.ActID] = last

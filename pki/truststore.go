@@ -25,6 +25,8 @@ type TrustStore struct {
 	rootCerts     []*x509.Certificate
 	intermediates []*x509.Certificate
 
+	chains chainCache // chains built from signers' certificates
+
 	mu         sync.Mutex
 	crls       []*crlFile
 	requireCRL bool

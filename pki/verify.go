@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -216,6 +217,32 @@ func (ts *TrustStore) CheckCertificate(leaf *x509.Certificate, extra []*x509.Cer
 // so each chain is judged on its own; when none passes, the most telling
 // refusal is returned: revoked, then weak_algorithm, then revocation_unknown.
 func (ts *TrustStore) judgeCertificate(leaf *x509.Certificate, extra []*x509.Certificate, at time.Time) ([]*x509.Certificate, error) {
+	key := chainKey(leaf, extra)
+	chains, ok := ts.chains.get(key, at)
+	if !ok {
+		var err error
+		if chains, err = ts.buildChains(leaf, extra, at); err != nil {
+			return nil, err
+		}
+		ts.chains.put(key, chains)
+	}
+	var best *Error
+	for _, chain := range chains {
+		e := ts.judgeChain(chain, at)
+		if e == nil {
+			return slices.Clone(chain), nil
+		}
+		if best == nil || severity(e.Code) > severity(best.Code) {
+			best = e
+		}
+	}
+	return nil, best
+}
+
+// buildChains has x509 build and check every chain from leaf to a root at
+// at: the path, each certificate's signature, validity and constraints.
+func (ts *TrustStore) buildChains(leaf *x509.Certificate, extra []*x509.Certificate, at time.Time) ([][]*x509.Certificate, error) {
+	ts.chains.builds.Add(1)
 	inter := x509.NewCertPool()
 	for _, c := range ts.intermediates {
 		inter.AddCert(c)
@@ -241,17 +268,7 @@ func (ts *TrustStore) judgeCertificate(leaf *x509.Certificate, extra []*x509.Cer
 		}
 		return nil, refuse(CodeUntrustedChain, err, "the signer's certificate does not chain to a trusted root")
 	}
-	var best *Error
-	for _, chain := range chains {
-		e := ts.judgeChain(chain, at)
-		if e == nil {
-			return chain, nil
-		}
-		if best == nil || severity(e.Code) > severity(best.Code) {
-			best = e
-		}
-	}
-	return nil, best
+	return chains, nil
 }
 
 // judgeChain checks one chain (leaf first, root last): every certificate's

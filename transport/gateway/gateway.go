@@ -181,7 +181,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(g.Limits.MaxFrame)
 	metrics.Connections.Inc()
-	conn := &wsConn{c: c, nc: sb.conn, max: g.Limits.OutboundSize, ip: ip}
+	conn := &wsConn{c: c, nc: sb.conn, cork: sb.cork, max: g.Limits.OutboundSize, ip: ip}
 	// The session is spawned here, on net/http's goroutine, whose stack the
 	// work has already grown; the reader then starts on a fresh goroutine
 	// whose stack only ever holds the read path (a spawn on it had grown
@@ -250,7 +250,8 @@ const wsBuffer = 512
 // hijacks the connection, instead of net/http's.
 type smallBuffers struct {
 	http.ResponseWriter
-	conn net.Conn // the hijacked connection
+	conn net.Conn  // the hijacked connection
+	cork *corkConn // what the websocket writes to, over conn
 }
 
 // Hijack takes the connection over, moving what net/http had already
@@ -264,15 +265,20 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	s.conn = conn
 	n := brw.Reader.Buffered()
 	pending, _ := brw.Reader.Peek(n)
-	bw := bufio.NewWriterSize(conn, wsBuffer)
+	// The websocket writes to the connection it is handed (it resets its
+	// writer to it): that is the cork, so that a batch of frames can go
+	// out in one write.
 	if rc := newReadConn(conn, pending); rc != nil {
+		s.cork = &corkConn{Conn: rc}
 		// 16 bytes, bufio's least: reads come out of rc's borrowed
 		// buffer, or go straight into the websocket's.
-		return rc, bufio.NewReadWriter(bufio.NewReaderSize(rc, 16), bw), nil
+		return s.cork, bufio.NewReadWriter(bufio.NewReaderSize(rc, 16), bufio.NewWriterSize(s.cork, wsBuffer)), nil
 	}
 	if n > wsBuffer {
 		return conn, brw, nil // rare: keep net/http's buffers
 	}
+	s.cork = &corkConn{Conn: conn}
+	bw := bufio.NewWriterSize(s.cork, wsBuffer)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), wsBuffer)
 	if n > 0 {
 		if _, err := br.Peek(n); err != nil {
@@ -280,7 +286,7 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bw), nil
+	return s.cork, bufio.NewReadWriter(br, bw), nil
 }
 
 // wsConn is the session actor's handle on the websocket. Its writer runs
@@ -289,10 +295,11 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // parked writer goroutine and a 256-slot channel were a third of an idle
 // session's memory, a pinging goroutine another).
 type wsConn struct {
-	c   *websocket.Conn
-	nc  net.Conn // under c: its write deadline bounds a write
-	max int      // frames queued before the client counts as too slow
-	ip  string
+	c    *websocket.Conn
+	nc   net.Conn  // under c: its write deadline bounds a write
+	cork *corkConn // under c, over nc: batches of frames; nil: none
+	max  int       // frames queued before the client counts as too slow
+	ip   string
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -361,9 +368,10 @@ func (w *wsConn) drain() {
 			w.mu.Unlock()
 			return
 		}
-		frame := w.queue[0]
-		w.queue[0] = nil
-		w.queue = w.queue[1:]
+		// Every frame queued goes in one batch: written into the cork,
+		// then to the socket in one system call.
+		batch := w.queue
+		w.queue = nil
 		closing, gone := w.closed, w.gone
 		w.mu.Unlock()
 		if gone {
@@ -379,7 +387,7 @@ func (w *wsConn) drain() {
 		// A write past it fails, and the connection is cut below, as the
 		// context's end cut it; the reader's end cuts it too.
 		_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
-		err := w.c.Write(context.Background(), websocket.MessageText, frame)
+		err := w.write(batch)
 		_ = w.nc.SetWriteDeadline(time.Time{})
 		if err != nil && !closing {
 			w.mu.Lock()
@@ -389,6 +397,27 @@ func (w *wsConn) drain() {
 			return
 		}
 	}
+}
+
+// write writes a batch of frames, in one system call when it can.
+func (w *wsConn) write(batch [][]byte) error {
+	corked := w.cork != nil && len(batch) > 1
+	if corked {
+		w.cork.cork()
+	}
+	var err error
+	for i, frame := range batch {
+		batch[i] = nil
+		if err == nil {
+			err = w.c.Write(context.Background(), websocket.MessageText, frame)
+		}
+	}
+	if corked {
+		if uerr := w.cork.uncork(); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 func (w *wsConn) finish() {
