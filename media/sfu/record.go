@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/senim-kz/senim/internal/hashfile"
 	"github.com/senim-kz/senim/internal/safepath"
@@ -244,7 +243,7 @@ func openRecorder(dir string, n int, participant string, codec webrtc.RTPCodecPa
 	if kind == "audio" {
 		w, err = oggwriter.NewWith(out, codec.ClockRate, codec.Channels)
 	} else {
-		w, err = ivfwriter.NewWith(out, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		w, err = newIVFWriter(out)
 	}
 	if err == nil {
 		err = out.Flush() // the file's header is on disk from the start
