@@ -105,11 +105,7 @@ type Config struct {
 	// estimate falls below VideoPauseBelow gets audio alone until it is
 	// back above VideoResumeAbove (hysteresis). Defaults 100 and 200 kbit/s.
 	VideoPauseBelow, VideoResumeAbove int
-	// NoReadBatch reads the SFU's ICE sockets one packet per system call,
-	// as pion does, instead of a batch at a time (readbatch.go): the
-	// benchmark's comparison.
-	NoReadBatch bool
-	Logger      zerolog.Logger
+	Logger                            zerolog.Logger
 }
 
 // SFU builds rooms that share one pion API (codecs, interceptors, network
@@ -250,14 +246,6 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if onBWE != nil && !cfg.NoReadBatch {
-		// The SFU's own sockets: batched reads (readbatch.go).
-		n, err := newBatchNet()
-		if err != nil {
-			return nil, err
-		}
-		se.SetNet(n)
-	}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if udp != nil {
 		se.SetICEUDPMux(udp)
