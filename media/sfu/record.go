@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/senim-kz/senim/internal/hashfile"
 	"github.com/senim-kz/senim/internal/safepath"
@@ -98,13 +97,20 @@ func (b *RecordBudget) Spent() bool { return b != nil && b.max > 0 && b.spent.Lo
 // Recording runs beside forwarding, not in its way. The forwarding loop
 // copies each packet into a ring of reused slots (no allocation, no
 // channel send per packet) and goes on; the recorder's own goroutine
-// drains the ring every flushEvery (or when it is half full), writes the
-// packets through a buffer and flushes it, so the file costs a few writes
-// a second instead of one or two per packet. A full ring makes the
-// forwarding loop wait for the disk, as writing inline did: a recording
-// never loses a packet. Every flush reaches the file, so a crash loses at
-// most flushEvery of it (Salvage takes what is there); the file is synced
-// once, on close.
+// drains the ring every drainEvery (or when it is half full) and writes
+// the packets through a buffer of fileBuffer bytes. The buffer reaches the
+// file when it is full and at the first drain flushEvery after the last
+// flush, so a file costs a write per fileBuffer bytes or per second,
+// whichever comes first, instead of one per drain (measured: a flush per
+// drain was about half of what recording cost the server). A full ring
+// makes the forwarding loop wait for the disk, as writing inline did: a
+// recording never loses a packet.
+//
+// The crash window: a packet reaches the file (the OS's page cache) at
+// most drainEvery+flushEvery (1.25 s) after it arrived; a server killed
+// mid-call loses at most that much of each track file (Salvage takes what
+// is there), and the call's WebM its last cluster or so (webm.go). The
+// file is synced once, on close.
 const (
 	ivfFrameHeader = 12 // bytes before each frame of an IVF file
 	oggPageHeader  = 27 // bytes of an Ogg page's header, before its segment table
@@ -113,7 +119,8 @@ const (
 const (
 	ringSlots  = 128 // packets; 192 KiB per recorded track
 	slotBytes  = 1500
-	flushEvery = 100 * time.Millisecond
+	drainEvery = 250 * time.Millisecond
+	flushEvery = time.Second
 	fileBuffer = 64 << 10
 )
 
@@ -149,6 +156,8 @@ type recorder struct {
 	lastTS uint32
 	ticks  uint64
 	failed error
+	// flushed: when the buffer last reached the file.
+	flushed time.Time
 }
 
 // bufferedFile buffers a recording's writes; Close flushes and syncs, so
@@ -195,6 +204,16 @@ func newRecorder(dir string, n int, participant string, codec webrtc.RTPCodecPar
 
 // newBudgetedRecorder is newRecorder whose writes count against budget.
 func newBudgetedRecorder(dir string, n int, participant string, codec webrtc.RTPCodecParameters, mux *callWebM, budget *RecordBudget) (*recorder, error) {
+	r, err := openRecorder(dir, n, participant, codec, mux, budget)
+	if err != nil {
+		return nil, err
+	}
+	go r.run()
+	return r, nil
+}
+
+// openRecorder is newBudgetedRecorder without its writer goroutine.
+func openRecorder(dir string, n int, participant string, codec webrtc.RTPCodecParameters, mux *callWebM, budget *RecordBudget) (*recorder, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -224,7 +243,7 @@ func newBudgetedRecorder(dir string, n int, participant string, codec webrtc.RTP
 	if kind == "audio" {
 		w, err = oggwriter.NewWith(out, codec.ClockRate, codec.Channels)
 	} else {
-		w, err = ivfwriter.NewWith(out, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		w, err = newIVFWriter(out)
 	}
 	if err == nil {
 		err = out.Flush() // the file's header is on disk from the start
@@ -237,11 +256,10 @@ func newBudgetedRecorder(dir string, n int, participant string, codec webrtc.RTP
 	r := &recorder{w: w, out: out, budget: budget, audio: kind == "audio", path: f.Name(), clock: codec.ClockRate,
 		rec:   Recording{Participant: participant, Kind: kind, Codec: codec.MimeType, File: name},
 		slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1),
-		done: make(chan struct{}), exited: make(chan struct{})}
+		done: make(chan struct{}), exited: make(chan struct{}), flushed: time.Now()}
 	if mux != nil {
 		r.webm = mux.source(dir, participant, kind, codec)
 	}
-	go r.run()
 	return r, nil
 }
 
@@ -275,35 +293,39 @@ func (r *recorder) add(raw []byte, now time.Time) {
 // and a last time when finish closes done.
 func (r *recorder) run() {
 	defer close(r.exited)
-	tick := time.NewTicker(flushEvery)
+	tick := time.NewTicker(drainEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-tick.C:
 		case <-r.kick:
 		case <-r.done:
-			r.drain()
+			r.drain(true)
 			return
 		}
-		r.drain()
+		r.drain(false)
 	}
 }
 
-func (r *recorder) drain() {
-	head, tail := r.head.Load(), r.tail.Load()
-	if head == tail {
+// drain writes what the ring holds into the file's buffer, and the buffer
+// to the file if last is set or flushEvery has passed since it last was.
+func (r *recorder) drain(last bool) {
+	if head, tail := r.head.Load(), r.tail.Load(); head != tail {
+		for ; head != tail; head++ {
+			s := &r.slots[head%ringSlots]
+			r.write(s.b[:s.n], s.at)
+		}
+		r.head.Store(head)
+		select {
+		case r.space <- struct{}{}:
+		default:
+		}
+	}
+	if r.failed != nil || r.out.Buffered() == 0 {
 		return
 	}
-	for ; head != tail; head++ {
-		s := &r.slots[head%ringSlots]
-		r.write(s.b[:s.n], s.at)
-	}
-	r.head.Store(head)
-	select {
-	case r.space <- struct{}{}:
-	default:
-	}
-	if r.failed == nil {
+	if now := time.Now(); last || now.Sub(r.flushed) >= flushEvery {
+		r.flushed = now
 		if err := r.out.Flush(); err != nil {
 			r.failed = err
 		}

@@ -25,7 +25,8 @@
 //
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
-// ring of reused slots and is written on its own goroutine (record.go).
+// ring of reused slots and is written on its own goroutine (record.go),
+// through a buffer that reaches the file a few times a second.
 //
 // A Room is safe for concurrent use: pion calls back on its own goroutines,
 // and the media actor that owns the room calls in from its own.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/internal/testtool"
 )
 
 // BenchmarkRecordingWebM is what the call's WebM adds to recording a
@@ -98,5 +100,37 @@ func TestWebMSourceFrames(t *testing.T) {
 	// 100 ms after the muxer began, then 3000 and 9000 ticks of 90 kHz.
 	if got[0].ms != 100+33 || got[1].ms != 100+100 {
 		t.Fatalf("times %d and %d ms", got[0].ms, got[1].ms)
+	}
+}
+
+// A frame's copy on its way to the WebM muxer is a reused buffer: handing
+// frames over and giving them back once written allocates nothing.
+func TestWebMFramesReuseBuffers(t *testing.T) {
+	if testtool.Race {
+		t.Skip("the race detector changes what allocates")
+	}
+	m := &webmMuxer{t0: time.Now(), in: make(chan webmFrame, 4), tracks: map[string]*webmTrack{}}
+	src := m.source("client:1", "video", VP8)
+	var pkts []*rtp.Packet
+	for _, b := range vp8Packets(t, 3) {
+		p := &rtp.Packet{}
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, p)
+	}
+	i := 0
+	step := func() {
+		src.packet(pkts[i%len(pkts)], time.Now())
+		i++
+		fr := <-m.in
+		if len(fr.data) != 900 {
+			t.Fatalf("a frame of %d bytes, want 900", len(fr.data))
+		}
+		fr.release()
+	}
+	step()
+	if n := testing.AllocsPerRun(100, step); n != 0 {
+		t.Fatalf("%v allocations per frame", n)
 	}
 }
