@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
@@ -169,19 +168,7 @@ func TestBrowserShowsAWeakConnection(t *testing.T) {
 	ctx := w.ctx()
 	bctx := browser(t)
 	actID, cl, _ := w.toCall(t)
-	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/?lang=kk")); err != nil {
-		t.Fatal(err)
-	}
-	nTab := tab{t, bctx}
-	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
-	js[any](t, bctx, `document.getElementById('role').value = 'notary';
-		document.getElementById('login').value = 'aliya';
-		document.getElementById('password').value = 'aliya-password'`)
-	nTab.click("signin.submit", 0)
-	nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'`)
-	nTab.click("home.open", 0)
-	nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+	nTab := notaryOpensTheCall(t, bctx, w, "/?lang=kk", actID)
 	nTab.click("call.join", 0)
 	nTab.until("the browser's connection is not up", `!!(window.senim.call && window.senim.call.pc && window.senim.call.pc.iceConnectionState === 'connected')`)
 	// The SFU's socket has heard the browser alone so far: its addresses
@@ -208,13 +195,7 @@ func TestBrowserShowsAWeakConnection(t *testing.T) {
 	notice := func() string {
 		return js[string](t, bctx, `(() => { const e = document.getElementById('network'); return e.hidden ? '' : e.textContent; })()`)
 	}
-	inbound := func(kind string) float64 {
-		return js[float64](t, bctx, `(async () => {
-			let n = 0;
-			(await window.senim.call.pc.getStats()).forEach(r => {
-				if (r.type === 'inbound-rtp' && r.kind === '`+kind+`') n += r.packetsReceived; });
-			return n; })()`)
-	}
+	inbound := func(kind string) float64 { return browserPackets(t, bctx, kind) }
 	// Unimpaired, the client's video plays and nothing is said.
 	testtool.Eventually(t, 60*time.Second, 250*time.Millisecond, func() error {
 		if n, s := inbound("video"), notice(); n < 30 || s != "" {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
@@ -33,19 +32,7 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 	ctx := w.ctx()
 	bctx := browser(t)
 	actID, cl, _ := w.toCall(t)
-	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
-		t.Fatal(err)
-	}
-	nTab := tab{t, bctx}
-	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
-	nTab.js(`document.getElementById('role').value = 'notary';
-		document.getElementById('login').value = 'aliya';
-		document.getElementById('password').value = 'aliya-password'`)
-	nTab.click("signin.submit", 0)
-	nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-	nTab.js(`document.getElementById('openId').value = '` + actID + `'`)
-	nTab.click("home.open", 0)
-	nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+	nTab := notaryOpensTheCall(t, bctx, w, "/", actID)
 	nTab.click("call.join", 0)
 	nTab.until("the browser's connection is not up", `!!(window.senim.call && window.senim.call.pc && window.senim.call.pc.iceConnectionState === 'connected')`)
 	// The SFU's socket has heard the browser alone so far: the addresses
@@ -90,11 +77,7 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 	// The browser took the server's offer of the client's tracks (which
 	// asks for the same layers again) and receives them.
 	testtool.Eventually(t, 30*time.Second, 250*time.Millisecond, func() error {
-		n := js[float64](t, bctx, `(async () => {
-			let n = 0;
-			(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
-			return n; })()`)
-		if n < 30 {
+		if n := browserPackets(t, bctx, "video"); n < 30 {
 			return fmt.Errorf("the browser received %v video packets", n)
 		}
 		return nil

@@ -69,20 +69,8 @@ func TestNotaryCallsFromABrowser(t *testing.T) {
 	bctx := browser(t)
 	actID, cl, _ := w.toCall(t)
 
-	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/")); err != nil {
-		t.Fatal(err)
-	}
-	nTab := tab{t, bctx}
-	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
-	js[any](t, bctx, `document.getElementById('role').value = 'notary';
-		document.getElementById('login').value = 'aliya';
-		document.getElementById('password').value = 'aliya-password'`)
-	nTab.click("signin.submit", 0)
+	nTab := notaryOpensTheCall(t, bctx, w, "/", actID)
 	poll := nTab.until
-	poll("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
-	js[any](t, bctx, `document.getElementById('openId').value = '`+actID+`'`)
-	nTab.click("home.open", 0)
-	poll("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
 	js[any](t, bctx, `document.getElementById('relayOnly').checked = true`)
 	nTab.click("call.join", 0)
 	poll("not in the call", `!!(window.senim.call && window.senim.call.pc)`) // the peer connection exists once joined arrives
@@ -98,11 +86,7 @@ func TestNotaryCallsFromABrowser(t *testing.T) {
 	defer cCall.Close()
 	hears(t, cCall, sfu.StreamID("notary:aliya")) // the browser's camera and microphone
 	testtool.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
-		n := js[float64](t, bctx, `(async () => {
-			let n = 0;
-			(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.packetsReceived; });
-			return n; })()`)
-		if n < 30 {
+		if n := browserPackets(t, bctx, "video"); n < 30 {
 			return fmt.Errorf("the browser received %v video packets", n)
 		}
 		return nil
@@ -187,6 +171,37 @@ func (b tab) until(what, expr string) {
 		}
 		return nil
 	})
+}
+
+// notaryOpensTheCall signs the notary aliya in on the app's page at path
+// (e.g. "/?lang=kk") in the browser bctx and opens act actID, whose call is
+// on; the notary has not joined it yet.
+func notaryOpensTheCall(t *testing.T, bctx context.Context, w *world, path, actID string) tab {
+	t.Helper()
+	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+path)); err != nil {
+		t.Fatal(err)
+	}
+	nTab := tab{t, bctx}
+	nTab.until("the page is not ready", `document.body.classList.contains('ready') && !document.getElementById('signin').hidden`)
+	nTab.js(`document.getElementById('role').value = 'notary';
+		document.getElementById('login').value = 'aliya';
+		document.getElementById('password').value = 'aliya-password'`)
+	nTab.click("signin.submit", 0)
+	nTab.until("not signed in", `!!(window.senim.me && window.senim.me.role === 'notary')`)
+	nTab.js(`document.getElementById('openId').value = '` + actID + `'`)
+	nTab.click("home.open", 0)
+	nTab.until("the act is not open", `!!(window.senim.state && window.senim.state.call === 'active')`)
+	return nTab
+}
+
+// browserPackets is how many packets of kind (audio, video) the app's call
+// in the browser bctx has received.
+func browserPackets(t *testing.T, bctx context.Context, kind string) float64 {
+	t.Helper()
+	return js[float64](t, bctx, `(async () => {
+		let n = 0;
+		(await window.senim.call.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === '`+kind+`') n += r.packetsReceived; });
+		return n; })()`)
 }
 
 // click presses the n-th enabled button whose label is the catalog's key
