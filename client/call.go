@@ -134,13 +134,22 @@ func (c *Client) ResumeCall(ctx context.Context, call *Call) error {
 }
 
 func (c *Client) pumpCall(ctx context.Context, act string, call *Call, report func(error)) {
+	if PumpMedia(ctx, c.media, act, call.Peer, report) {
+		close(call.Closed)
+	}
+}
+
+// PumpMedia applies the server's media messages of act, from media (a
+// client's Media()), to peer p until ctx ends or the channel closes, and
+// reports their errors; it returns true when the server closed the call.
+func PumpMedia(ctx context.Context, media <-chan protocol.Envelope, act string, p *peer.Peer, report func(error)) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case env, ok := <-c.media:
+			return false
+		case env, ok := <-media:
 			if !ok {
-				return
+				return false
 			}
 			if env.Act != act {
 				continue
@@ -157,15 +166,14 @@ func (c *Client) pumpCall(ctx context.Context, act string, call *Call, report fu
 			var err error
 			switch m.Kind {
 			case "offer":
-				err = call.Offer(m.SDP)
+				err = p.Offer(m.SDP)
 			case "candidate":
 				if m.Candidate != nil {
-					err = call.Candidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
+					err = p.Candidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
 						SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment})
 				}
 			case "closed":
-				close(call.Closed)
-				return
+				return true
 			}
 			if err != nil {
 				report(fmt.Errorf("%s: %w", m.Kind, err))

@@ -482,43 +482,7 @@ func joinCall(ctx, media context.Context, c *client.Client, act string, publish 
 
 // pump applies the server's media messages of act to the peer.
 func (s *callSide) pump(ctx context.Context, act string, report func(error)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case env, ok := <-s.c.Media():
-			if !ok {
-				return
-			}
-			if env.Act != act {
-				continue
-			}
-			if env.Type == protocol.TypeError {
-				report(&client.Error{Code: env.Code, Message: env.Message})
-				continue
-			}
-			var m protocol.Media
-			if err := json.Unmarshal(env.Body, &m); err != nil {
-				report(err)
-				continue
-			}
-			var err error
-			switch m.Kind {
-			case "offer":
-				err = s.p.Offer(m.SDP)
-			case "candidate":
-				if m.Candidate != nil {
-					err = s.p.Candidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
-						SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment})
-				}
-			case "closed":
-				return
-			}
-			if err != nil {
-				report(fmt.Errorf("%s: %w", m.Kind, err))
-			}
-		}
-	}
+	client.PumpMedia(ctx, s.c.Media(), act, s.p, report)
 }
 
 func (s *callSide) close() {

@@ -534,13 +534,8 @@ type engineGen struct {
 }
 
 func (g *engineGen) AllocatePacketConn(c pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
-	u, release, err := g.q.acquire(c.UserID)
+	pc, addr, u, release, err := g.allocate(c)
 	if err != nil {
-		return nil, nil, err
-	}
-	pc, addr, err := g.RelayAddressGenerator.AllocatePacketConn(c)
-	if err != nil {
-		release()
 		return nil, nil, err
 	}
 	uc, ok := pc.(*net.UDPConn)
@@ -615,13 +610,22 @@ func fastConfigs(conns []net.PacketConn, n int, gen func() *meteredGen, permit f
 		}
 		return nil, ev, nil, err
 	}
-	ev.OnAllocationCreated = func(src, _ net.Addr, _, _, _ string, relay net.Addr, _ int) {
+	// locked is the engine's relay socket at relay, locked, and addr as an
+	// AddrPort; nil if it is not the engine's (unlock it when not nil).
+	locked := func(relay, addr net.Addr) (*esock, netip.AddrPort) {
 		s := regs.get(relay)
-		client, ok := addrPort(src)
+		p, ok := addrPort(addr)
 		if s == nil || !ok {
-			return
+			return nil, p
 		}
 		s.e.mu.Lock()
+		return s, p
+	}
+	ev.OnAllocationCreated = func(src, _ net.Addr, _, _, _ string, relay net.Addr, _ int) {
+		s, client := locked(relay, src)
+		if s == nil {
+			return
+		}
 		defer s.e.mu.Unlock()
 		if s.e.socks[s.id] == s { // not closed meanwhile
 			s.client = client
@@ -629,12 +633,10 @@ func fastConfigs(conns []net.PacketConn, n int, gen func() *meteredGen, permit f
 		}
 	}
 	ev.OnChannelCreated = func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
-		s := regs.get(relay)
-		p, ok := addrPort(peer)
-		if s == nil || !ok {
+		s, p := locked(relay, peer)
+		if s == nil {
 			return
 		}
-		s.e.mu.Lock()
 		defer s.e.mu.Unlock()
 		if s.byChan == nil {
 			s.byChan, s.byPeer = map[uint16]netip.AddrPort{}, map[netip.AddrPort]uint16{}
@@ -642,12 +644,10 @@ func fastConfigs(conns []net.PacketConn, n int, gen func() *meteredGen, permit f
 		s.byChan[number], s.byPeer[p] = p, number
 	}
 	ev.OnChannelDeleted = func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
-		s := regs.get(relay)
-		p, ok := addrPort(peer)
-		if s == nil || !ok {
+		s, p := locked(relay, peer)
+		if s == nil {
 			return
 		}
-		s.e.mu.Lock()
 		defer s.e.mu.Unlock()
 		if s.byChan[number] == p {
 			delete(s.byChan, number)

@@ -124,16 +124,26 @@ type meteredGen struct {
 }
 
 func (g *meteredGen) AllocatePacketConn(c pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
-	u, release, err := g.q.acquire(c.UserID)
+	pc, addr, u, release, err := g.allocate(c)
 	if err != nil {
 		return nil, nil, err
+	}
+	return &meteredPacketConn{PacketConn: pc, u: u, release: release}, addr, nil
+}
+
+// allocate takes one of the user's allocations and opens its relay socket;
+// release gives the allocation back (the caller's once the socket closes).
+func (g *meteredGen) allocate(c pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, *user, func(), error) {
+	u, release, err := g.q.acquire(c.UserID)
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
 	pc, addr, err := g.RelayAddressGenerator.AllocatePacketConn(c)
 	if err != nil {
 		release()
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return &meteredPacketConn{PacketConn: pc, u: u, release: release}, addr, nil
+	return pc, addr, u, release, nil
 }
 
 func (g *meteredGen) AllocateListener(c pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
