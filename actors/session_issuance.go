@@ -750,7 +750,7 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			certs := []protocol.IssuanceCertificate{}
 			for _, crt := range m.State.Certificates {
 				certs = append(certs, protocol.IssuanceCertificate{Purpose: string(crt.Purpose), Serial: crt.Serial, NotAfter: crt.NotAfter.UTC(),
-					DER: base64.StdEncoding.EncodeToString(crt.DER)})
+					DER: base64.StdEncoding.EncodeToString(crt.DER), Chain: s.issuersOf(crt.DER)})
 			}
 			s.result(p.env, map[string]any{"certificates": certs})
 		case "approval_data":
@@ -954,4 +954,25 @@ func (s *sessionActor) fileTicket(env protocol.Envelope, m IssuanceView, purpose
 		return
 	}
 	s.result(env, map[string]any{"url": "/issuance/" + m.AppID + "/files/" + tok, "sha256": up.SHA256, "type": string(up.Type), "size": up.Size})
+}
+
+// issuersOf is the chain that makes an issued certificate trusted, for its
+// key store: base64 DER, the issuing CA first. Empty, and logged, when the
+// trust store does not make it trusted now (its CA is missing from
+// pki.roots / pki.intermediates, or revoked): the key store then carries
+// the certificate alone, and the server's operator has a CA to add.
+func (s *sessionActor) issuersOf(der []byte) []string {
+	out := []string{}
+	cert, err := x509.ParseCertificate(der)
+	if err == nil {
+		var chain []*x509.Certificate
+		if chain, err = s.deps.Trust.Issuers(cert, s.deps.Now()); err == nil {
+			for _, c := range chain {
+				out = append(out, base64.StdEncoding.EncodeToString(c.Raw))
+			}
+			return out
+		}
+	}
+	s.log.Warn().Err(err).Msg("an issued certificate is not trusted by this server: its key store goes without the chain")
+	return out
 }

@@ -90,6 +90,10 @@ type IssuanceCertificate struct {
 	Serial   string    `json:"serial"`
 	NotAfter time.Time `json:"not_after"`
 	DER      string    `json:"der"` // base64
+	// Chain is the certificates that make DER trusted, base64 DER: its
+	// issuing CA first, the root last. The key store built from DER
+	// carries them.
+	Chain []string `json:"chain"`
 }
 
 // IssuanceCase is one line of a staff queue or of an approver's list.

@@ -223,6 +223,12 @@ func keyStores(t *testing.T, b tab) map[string]*pki.Key {
 		if l.Name != pki.KeyStoreFileName(k.Certificate) {
 			t.Errorf("the key store is named %s, NUC names it %s", l.Name, pki.KeyStoreFileName(k.Certificate))
 		}
+		// The store carries the certificate's chain, as the server gave it.
+		var b64 []string
+		for _, c := range k.Chain {
+			b64 = append(b64, base64.StdEncoding.EncodeToString(c.Raw))
+		}
+		issuedChain(t, k.Certificate, b64)
 		auth := slices.Contains(k.Certificate.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 		if auth != (l.Purpose == "AUTH") {
 			t.Errorf("%s (%s): clientAuth %v", l.Name, l.Purpose, auth)

@@ -303,11 +303,14 @@ func TestIssuanceIndividualWithABMGPhone(t *testing.T) {
 	}
 	// The new keys are the applicant's EDS: they sign in and sign a
 	// notarial act as its client from start to finish.
+	// Each comes with the chain its key store carries: the issuing CA
+	// first, each signed by the next, a root of the server's last; the
+	// sign-ins below send it.
 	var issued client.KeySigner
 	for _, c := range got.Certificates {
 		der, _ := base64.StdEncoding.DecodeString(c.DER)
 		cert, _ := x509.ParseCertificate(der)
-		issued = append(issued, &pki.Key{Certificate: cert, Chain: w.client[0].Chain, PrivateKey: keys[c.Purpose]})
+		issued = append(issued, &pki.Key{Certificate: cert, Chain: issuedChain(t, cert, c.Chain), PrivateKey: keys[c.Purpose]})
 	}
 	w.client = issued
 	actID, cl, _ := w.toSigned(t)
@@ -419,4 +422,37 @@ func TestIssuanceEmailSurvivesARestart(t *testing.T) {
 	if sent, _ := w.srv.IssuanceDev.Mail.Messages("aigerim@example.kz"); len(sent) != 1 {
 		t.Fatalf("after a second restart: %d e-mails", len(sent))
 	}
+}
+
+// issuedChain decodes a certificates answer's chain for cert and checks it
+// is cert's path to a root: each certificate signed by the next, the last
+// self-signed.
+func issuedChain(t *testing.T, cert *x509.Certificate, b64 []string) []*x509.Certificate {
+	t.Helper()
+	if len(b64) == 0 {
+		t.Fatalf("the certificate %s comes without its chain", cert.SerialNumber)
+	}
+	var chain []*x509.Certificate
+	for _, s := range b64 {
+		der, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	below := cert
+	for _, c := range chain {
+		if err := below.CheckSignatureFrom(c); err != nil {
+			t.Fatalf("%q is not signed by the next in its chain, %q: %v", below.Subject, c.Subject, err)
+		}
+		below = c
+	}
+	if err := below.CheckSignatureFrom(below); err != nil || !bytes.Equal(below.RawIssuer, below.RawSubject) {
+		t.Fatalf("the chain ends in %q, not a root", below.Subject)
+	}
+	return chain
 }

@@ -559,7 +559,10 @@ async function buildStores(kept) {
     const cert = forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.decode64(c.der)));
     const key = keys[c.purpose];
     if (!key || key.n.compareTo(cert.publicKey.n) !== 0) throw Object.assign(new Error('key'), { code: 'iss_store_mismatch' });
-    const p12 = forge.pkcs12.toPkcs12Asn1(key, [cert], pw, { algorithm: 'aes256', prfAlgorithm: 'sha256', count: 100000, friendlyName: c.purpose });
+    // The chain goes in the store beside the certificate, its issuing CA
+    // first, as NUC's own key stores carry it.
+    const chain = (c.chain || []).map((d) => forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.decode64(d))));
+    const p12 = forge.pkcs12.toPkcs12Asn1(key, [cert, ...chain], pw, { algorithm: 'aes256', prfAlgorithm: 'sha256', count: 100000, friendlyName: c.purpose });
     const bytes = forge.asn1.toDer(p12).getBytes();
     const arr = new Uint8Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) arr[i] = bytes.charCodeAt(i);
