@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/senim-kz/senim/internal/testtool"
+)
+
+// inlineServer accepts one websocket as the gateway does (its own
+// buffers, the cork over a socket it can write without waiting) and hands
+// over the wsConn and the client's end.
+func inlineServer(t *testing.T, max int) (*wsConn, *websocket.Conn) {
+	t.Helper()
+	conns := make(chan *wsConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sb := &smallBuffers{ResponseWriter: w}
+		c, err := websocket.Accept(sb, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conns <- &wsConn{c: c, nc: sb.conn, cork: sb.cork, max: max}
+	}))
+	t.Cleanup(srv.Close)
+	client, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadLimit(1 << 20)
+	t.Cleanup(func() { client.CloseNow() })
+	w := <-conns
+	if w.cork == nil || w.cork.raw == nil {
+		t.Fatal("the cork has no socket to write to without waiting")
+	}
+	return w, client
+}
+
+// A frame sent while nothing else is being written goes out from the
+// caller: no writer goroutine is started for it (one was, per frame), and
+// the cork holds nothing afterwards.
+func TestAnIdleConnectionsFrameIsWrittenByItsSender(t *testing.T) {
+	w, client := inlineServer(t, 256)
+	ctx := context.Background()
+	before := writersStarted.Load()
+	for i := range 20 {
+		frame := fmt.Appendf(nil, `{"type":"event","seq":%d}`, i)
+		if !w.Send(frame) {
+			t.Fatal("Send refused")
+		}
+		_, msg, err := client.Read(ctx)
+		if err != nil || string(msg) != string(frame) {
+			t.Fatalf("frame %d: %s %v", i, msg, err)
+		}
+	}
+	if n := writersStarted.Load() - before; n != 0 {
+		t.Fatalf("%d writer goroutines started for 20 frames sent one at a time, want 0", n)
+	}
+	if w.cork.pending() {
+		t.Fatal("the cork holds a batch after its frames went out")
+	}
+}
+
+// A client that does not read fills its socket: Send still never waits
+// for it (what the socket did not take is finished by the writer, with the
+// deadline), and every frame reaches the client whole and in order once
+// it reads.
+func TestSendNeverWaitsForAClientThatDoesNotRead(t *testing.T) {
+	const n = 500
+	w, client := inlineServer(t, n+1)
+	// A small send buffer, so that the socket is full long before n frames.
+	if err := w.nc.(*net.TCPConn).SetWriteBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 12<<10)
+	before := writersStarted.Load()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if !w.Send(fmt.Appendf(nil, `{"type":"event","seq":%d,"pad":%q}`, i, pad)) {
+				t.Errorf("Send %d refused", i)
+				return
+			}
+		}
+	}()
+	// 6 MB is more than the socket's buffers hold: with a Send
+	// that waited for the socket, this would not end until the client read.
+	testtool.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		select {
+		case <-done:
+			return nil
+		default:
+			return errors.New("Send waited for a client that does not read")
+		}
+	})
+	if writersStarted.Load() == before {
+		t.Fatal("no writer goroutine took over the frames the socket did not take")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range n {
+		_, msg, err := client.Read(ctx)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"type":"event","seq":%d,"pad":%q}`, i, pad); string(msg) != want {
+			t.Fatalf("frame %d: %.40s… (%d bytes)", i, msg, len(msg))
+		}
+	}
+	testtool.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.writing || w.cork.pending() {
+			return errors.New("the writer did not finish once the client read")
+		}
+		return nil
+	})
+}
