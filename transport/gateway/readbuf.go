@@ -89,11 +89,15 @@ func (r *readConn) Read(p []byte) (int, error) {
 func (r *readConn) readFD(fd uintptr) bool {
 	bp := readBufs.Get().(*[]byte)
 	for {
-		n, err := unix.Read(int(fd), *bp)
+		n, errno := rawRead(int(fd), *bp)
+		var err error
+		if errno != 0 {
+			err = errno
+		}
 		switch {
-		case err == unix.EINTR:
+		case errno == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case errno == unix.EAGAIN:
 			readBufs.Put(bp)
 			return false
 		case err != nil:
