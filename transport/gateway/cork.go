@@ -80,10 +80,7 @@ func (c *corkConn) tryUncork() (pending bool, err error) {
 		var n int
 		var werr error
 		if rerr := c.raw.Write(func(fd uintptr) bool {
-			var errno syscall.Errno
-			if n, errno = rawWrite(int(fd), *c.buf); errno != 0 {
-				werr = errno
-			}
+			n, werr = syscall.Write(int(fd), *c.buf)
 			return true // done whatever happened: never wait for the socket
 		}); rerr != nil {
 			werr = rerr

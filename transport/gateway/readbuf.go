@@ -89,15 +89,11 @@ func (r *readConn) Read(p []byte) (int, error) {
 func (r *readConn) readFD(fd uintptr) bool {
 	bp := readBufs.Get().(*[]byte)
 	for {
-		n, errno := rawRead(int(fd), *bp)
-		var err error
-		if errno != 0 {
-			err = errno
-		}
+		n, err := unix.Read(int(fd), *bp)
 		switch {
-		case errno == unix.EINTR:
+		case err == unix.EINTR:
 			continue
-		case errno == unix.EAGAIN:
+		case err == unix.EAGAIN:
 			readBufs.Put(bp)
 			return false
 		case err != nil:
