@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // inlineServer accepts one websocket as the gateway does (its own
 // buffers, the cork over a socket it can write without waiting) and hands
 // over the wsConn and the client's end.
-func inlineServer(t *testing.T, max int) (*wsConn, *websocket.Conn) {
+func inlineServer(t testing.TB, max int) (*wsConn, *websocket.Conn) {
 	t.Helper()
 	conns := make(chan *wsConn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -125,4 +126,41 @@ func TestSendNeverWaitsForAClientThatDoesNotRead(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// BenchmarkSendToAnIdleConnection sends one frame at a time to a
+// connection whose client reads it before the next is sent, as a session
+// sends events: by a writer goroutine started for each frame (the cork
+// without its socket, as before) and by the sender itself. cpu-µs/op is
+// the process's CPU (server side and the client's read) per frame.
+func BenchmarkSendToAnIdleConnection(b *testing.B) {
+	for _, mode := range []string{"writer-goroutine", "sender-writes"} {
+		b.Run(mode, func(b *testing.B) {
+			w, client := inlineServer(b, 256)
+			if mode == "writer-goroutine" {
+				w.cork.raw = nil
+			}
+			ctx := context.Background()
+			frame := []byte(`{"type":"event","act":"0123456789abcdef0123456789abcdef","seq":7,"name":"draft_approved","actor":"client","at":"2026-11-30T21:00:00Z","data":{}}`)
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for range b.N {
+				w.Send(frame)
+				if _, _, err := client.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// processCPU is the process's CPU time, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
