@@ -269,7 +269,7 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// writer to it): that is the cork, so that a batch of frames can go
 	// out in one write.
 	if rc := newReadConn(conn, pending); rc != nil {
-		s.cork = &corkConn{Conn: rc}
+		s.cork = &corkConn{Conn: rc, raw: rc.raw}
 		// 16 bytes, bufio's least: reads come out of rc's borrowed
 		// buffer, or go straight into the websocket's.
 		return s.cork, bufio.NewReadWriter(bufio.NewReaderSize(rc, 16), bufio.NewWriterSize(s.cork, wsBuffer)), nil
@@ -309,28 +309,74 @@ type wsConn struct {
 	reason  string               // why, for the close frame
 	status  websocket.StatusCode // the close status; 0: by the reason
 	ping    *time.Timer          // the keepalive's next ping; nil: none
+	pinging bool                 // a ping is being written (it may wait for the socket)
 }
 
 // ClientIP is the client's address, for the password limiter's lockouts.
 func (w *wsConn) ClientIP() string { return w.ip }
 
 // Send queues a frame; false means the queue is full.
+//
+// When nothing else is being written, the frame is written at once by the
+// caller (the session actor) instead of by a writer goroutine started for
+// it: into the cork, then to the socket in one write(2) that never waits
+// (tryUncork). Only if the socket does not take it all does a writer
+// goroutine finish the job, with the write deadline, as for a queue. A
+// goroutine started per frame, and the hand-off to it, cost more than the
+// write: most frames go out this way, and the caller still never waits for
+// a slow client.
 func (w *wsConn) Send(frame []byte) bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return true // closing: frames are dropped, the session is ending
 	}
 	if len(w.queue) >= w.max {
+		w.mu.Unlock()
 		return false
 	}
-	w.queue = append(w.queue, frame)
-	if !w.writing {
-		w.writing = true
-		go w.drain()
+	if w.writing || w.pinging || w.gone || w.cork == nil || w.cork.raw == nil || len(frame) > inlineMax {
+		w.queue = append(w.queue, frame)
+		if !w.writing {
+			w.writing = true
+			go w.drain()
+		}
+		w.mu.Unlock()
+		return true
 	}
+	w.writing = true
+	w.mu.Unlock()
+	w.cork.cork()
+	err := w.c.Write(context.Background(), websocket.MessageText, frame)
+	pending, uerr := w.cork.tryUncork()
+	if err == nil {
+		err = uerr
+	}
+	w.mu.Lock()
+	if err != nil {
+		// As a failed write of the writer: the connection is cut.
+		w.closed, w.queue = true, nil
+		w.mu.Unlock()
+		w.c.CloseNow()
+		return true
+	}
+	if pending || len(w.queue) > 0 || w.closed {
+		w.mu.Unlock()
+		go w.drain() // still w.writing: it flushes what is held, then the queue
+		return true
+	}
+	w.writing = false
+	w.mu.Unlock()
 	return true
 }
+
+// writersStarted counts the writer goroutines started (drain), for tests.
+var writersStarted atomic.Int64
+
+// inlineMax is the largest frame Send writes itself: a larger one goes to
+// the writer goroutine (a batch past corkLimit would be written with a
+// write that waits).
+const inlineMax = 16 << 10
 
 // Close ends the connection once, with a reason for the app, after what is
 // queued has been written.
@@ -356,6 +402,10 @@ func (w *wsConn) closeWith(status websocket.StatusCode, reason string) {
 // drain writes the queue until it is empty, then ends (or, once closed,
 // closes the websocket). Only one runs at a time: w.writing.
 func (w *wsConn) drain() {
+	writersStarted.Add(1)
+	if !w.flushHeld() {
+		return
+	}
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 {
@@ -369,7 +419,8 @@ func (w *wsConn) drain() {
 			return
 		}
 		// Every frame queued goes in one batch: written into the cork,
-		// then to the socket in one system call.
+		// then to the socket in one system call. (What Send's write left
+		// held in the cork goes first: write corks onto it.)
 		batch := w.queue
 		w.queue = nil
 		closing, gone := w.closed, w.gone
@@ -397,6 +448,33 @@ func (w *wsConn) drain() {
 			return
 		}
 	}
+}
+
+// flushHeld writes what Send's write left held in the cork, waiting for
+// the socket up to the write deadline, and reports false if the
+// connection was cut for it (the write failed).
+func (w *wsConn) flushHeld() bool {
+	if w.cork == nil || !w.cork.pending() {
+		return true
+	}
+	w.mu.Lock()
+	closing := w.closed
+	w.mu.Unlock()
+	timeout := 10 * time.Second
+	if closing {
+		timeout = 2 * time.Second
+	}
+	_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
+	err := w.cork.uncork()
+	_ = w.nc.SetWriteDeadline(time.Time{})
+	if err != nil && !closing {
+		w.mu.Lock()
+		w.closed, w.queue = true, nil
+		w.mu.Unlock()
+		w.c.CloseNow()
+		return false
+	}
+	return true
 }
 
 // write writes a batch of frames, in one system call when it can.
@@ -459,10 +537,16 @@ func (w *wsConn) keepalive(interval time.Duration) {
 }
 
 func (w *wsConn) pingOnce(interval time.Duration) {
+	// While a ping may wait for the socket (holding the websocket's write
+	// lock), Send does not write itself: it queues for the writer.
+	w.mu.Lock()
+	w.pinging = true
+	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), interval)
 	err := w.c.Ping(ctx)
 	cancel()
 	w.mu.Lock()
+	w.pinging = false
 	gone := w.gone
 	if err == nil && !gone {
 		w.ping.Reset(interval)
