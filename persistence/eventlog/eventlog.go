@@ -872,6 +872,9 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 		return ErrClosed
 	}
 	defer recoverFatal(stream, &err)
+	var hc hashChecker
+	hc.start() // the helper wakes while the head is read
+	defer hc.finish()
 	hk := make([]byte, 0, len(stream)+2)
 	hk = append(append(hk, 'h'), stream...)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: hk, UpperBound: append(hk, 0)})
@@ -901,8 +904,6 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 	}
 	it.SetBounds(eventKey(stream, 1), upper(streamPrefix(stream)))
 	var c chainCheck
-	var hc hashChecker
-	defer hc.finish()
 	var n uint64
 	var last string
 	err = each(it, stream, borrow, func(r Record, stored []byte) error {
