@@ -53,7 +53,8 @@
 // streams, index names, values, command ids and command actors may not
 // contain it.
 //
-//	'e' stream 0x00 be64(seq)        → record (see Record format)
+//	'e' stream 0x00 be64(0)          → head: be64(seq) + hash (hex), again
+//	'e' stream 0x00 be64(seq)        → record (see Record format), seq ≥ 1
 //	'h' stream                       → head: be64(seq) + hash (hex)
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
@@ -63,9 +64,21 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
+// Every append writes the stream's head twice, in one batch: under 'h'
+// (what Head, Heads, Streams and the appends' head cache read: the heads
+// of all streams in one key range) and as seq 0, just before the stream's
+// first event, where a verified read finds it with the same seek that
+// finds the records (reading the 'h' key was a second seek, 7 to 13% of a
+// verified read). A stream last appended to before the second copy
+// existed has only the first, and the verified reads fall back to it; its
+// next append writes both (nothing is migrated). The reads trust the copy
+// beside the records; VerifyChain (`senim check`) also checks that the
+// two agree.
+//
 // Every sstable carries a bloom filter (10 bits a key) on every level: a
-// command look-up or a head read is a point get (a verified read finds the
-// head by a prefix seek, which asks the filters the same way), and the
+// command look-up or a head read is a point get (a verified read of a
+// stream without the head beside its records finds it by a prefix seek,
+// which asks the filters the same way), and the
 // filter answers it without reading a data block of each sstable whose key
 // range covers the key. Filters are optional for reading, so stores
 // written before them open unchanged (their sstables gain filters as
@@ -89,15 +102,17 @@
 // Every other field of their records may be kept.
 //
 // ReadVerified, ReplayVerified and VerifyChain read the head and the
-// records through one iterator (one view of the store), check each
-// record's place in the chain (stream, seq, prev_hash) as they go, and
-// check the records' hashes beside the read: a helper goroutine hashes
-// chunks of about 8 KiB of copied stored bytes while the reader decodes
-// the next records and calls back (verify.go). The reader never waits for
-// the helper: while it lags (the other processor busy), the reader hashes
-// the records itself. The error is the one the records give checked one
-// by one, in order: a record whose hash is wrong wins over any error after
-// it, the callback's included.
+// records through one iterator (one view of the store, one seek: the head
+// is its first key), check each record's place in the chain (stream, seq,
+// prev_hash) as they go, and check the records' hashes beside the read:
+// the process's hash helper, a goroutine woken as a verified read starts,
+// hashes chunks of about 2 KiB of copied stored bytes while the reader
+// decodes the next records and calls back (verify.go). The reader never
+// waits for the helper: while it lags (the other processor busy), the
+// reader hashes the records itself, and at the end it takes back the
+// chunks the helper has not claimed. The error is the one the records
+// give checked one by one, in order: a record whose hash is wrong wins
+// over any error after it, the callback's included.
 //
 // # Record format
 //

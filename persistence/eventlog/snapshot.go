@@ -125,7 +125,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	headSeq, headHash, err := headFrom(snap, stream)
+	headSeq, headHash, err := verifiedHeadFrom(snap, stream)
 	if err != nil {
 		return "", nil, err
 	}
