@@ -57,8 +57,11 @@ const (
 	// before it parks.
 	helperLinger = 200 * time.Microsecond
 	// claimWait bounds how long a reader waits, at its end, for a chunk
-	// the helper is hashing before it hashes the chunk itself.
-	claimWait = 50 * time.Microsecond
+	// the helper is hashing before it hashes the chunk itself: several
+	// times what hashing a chunk takes (about 1.2 µs), so that a helper
+	// at work is waited for, and one whose thread the system took away
+	// costs the read little.
+	claimWait = 10 * time.Microsecond
 )
 
 // A chunk's states. A chunk is the reader's (being filled) until it is
@@ -318,7 +321,7 @@ func awaitHelper(ch *hashChunk) bool {
 	for spins := 0; ch.state.Load() != chunkDone; spins++ {
 		if spins == 0 {
 			since = time.Now()
-		} else if spins%16 == 0 && time.Since(since) > claimWait {
+		} else if spins%4 == 0 && time.Since(since) > claimWait {
 			return false
 		}
 		runtime.Gosched()
