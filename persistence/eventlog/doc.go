@@ -53,9 +53,9 @@
 // streams, index names, values, command ids and command actors may not
 // contain it.
 //
-//	'e' stream 0x00 be64(0)          → head: be64(seq) + hash (hex), again
+//	'e' stream 0x00 be64(0)          → head: be64(seq) + hash (hex)
 //	'e' stream 0x00 be64(seq)        → record (see Record format), seq ≥ 1
-//	'h' stream                       → head: be64(seq) + hash (hex)
+//	'h' stream                       → the head after the stream's first append
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
 //	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
@@ -64,16 +64,16 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
-// Every append writes the stream's head twice, in one batch: under 'h'
-// (what Head, Heads, Streams and the appends' head cache read: the heads
-// of all streams in one key range) and as seq 0, just before the stream's
-// first event, where a verified read finds it with the same seek that
-// finds the records (reading the 'h' key was a second seek, 7 to 13% of a
-// verified read). A stream last appended to before the second copy
-// existed has only the first, and the verified reads fall back to it; its
-// next append writes both (nothing is migrated). The reads trust the copy
-// beside the records; VerifyChain (`senim check`) also checks that the
-// two agree.
+// Every append writes the stream's head as seq 0, just before the
+// stream's first event, where a verified read finds it with the same seek
+// that finds the records (the head used to be under 'h', in another key
+// range: a second seek, 7 to 13% of a verified read). The 'h' key is
+// written by a stream's first append only: it lists the streams (Streams,
+// Heads, `senim check`), and an append writes no more keys than before.
+// A stream last appended to before heads moved has its head under 'h'
+// only, and every read of a head (Head, Heads, the verified reads) falls
+// back to it; its next append writes the head before its events. Nothing
+// is migrated.
 //
 // Every sstable carries a bloom filter (10 bits a key) on every level: a
 // command look-up or a head read is a point get (a verified read of a

@@ -475,13 +475,15 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		ops = append(ops, batchOp{key: k, value: val})
 		recs[i] = r
 	}
-	hk := append(append(part(1+len(req.Stream)), 'h'), req.Stream...)
+	// The head, just before the stream's first event (seq 0), where a
+	// verified read finds it with the records; and, on the stream's first
+	// append, under 'h', which lists the streams (see the key layout).
+	hk := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), 0)
 	hv := append(binary.BigEndian.AppendUint64(part(8+2*hashLen), seq), hash...)
 	ops = append(ops, batchOp{key: hk, value: hv})
-	// The head again, before the stream's first event, where a verified
-	// read finds it with the records (see readHeadKey).
-	ek := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), 0)
-	ops = append(ops, batchOp{key: ek, value: hv})
+	if req.ExpectedSeq == 0 {
+		ops = append(ops, batchOp{key: append(append(part(1+len(req.Stream)), 'h'), req.Stream...), value: hv})
+	}
 	if req.CommandID != "" {
 		k := part(3 + len(req.Stream) + len(req.CommandActor) + len(req.CommandID))
 		k = append(append(append(append(append(append(k, 'c'), req.Stream...), sep), req.CommandActor...), sep), req.CommandID...)
@@ -646,17 +648,13 @@ func (l *Log) Head(stream string) (uint64, string, error) {
 	return headFrom(l.db, stream)
 }
 
-func headFrom(from pebble.Reader, stream string) (_ uint64, _ string, err error) {
-	return headAt(from, stream, headKey(stream))
-}
-
-// verifiedHeadFrom is the head a verified read checks the records
-// against: the one before the stream's first event, or, for a stream not
-// appended to since heads were written there, the one in the head key.
-func verifiedHeadFrom(from pebble.Reader, stream string) (uint64, string, error) {
+// headFrom is a stream's head: the one just before its first event, or,
+// for a stream last appended to before heads were kept there, the one
+// under 'h'.
+func headFrom(from pebble.Reader, stream string) (uint64, string, error) {
 	seq, hash, err := headAt(from, stream, eventKey(stream, 0))
 	if err == nil && seq == 0 && hash == "" {
-		return headFrom(from, stream)
+		return headAt(from, stream, headKey(stream))
 	}
 	return seq, hash, err
 }
@@ -794,18 +792,27 @@ func (l *Log) Heads(fn func(stream string, seq uint64, hash string) error) (err 
 		return ErrClosed
 	}
 	defer recoverFatal("", &err)
+	// The streams are listed under 'h'; their heads are before their
+	// first events (headFrom), read in the same snapshot.
+	snap := l.db.NewSnapshot()
+	defer snap.Close()
 	p := []byte{'h'}
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
 	if err != nil {
 		return storeErr("", err)
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		stream, v := string(it.Key()[1:]), it.Value()
-		if len(v) < 8 {
+		stream := string(it.Key()[1:])
+		seq, hash, err := headFrom(snap, stream)
+		if err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				return err
+			}
 			return &ChainError{Stream: stream, Reason: "the head does not decode"}
 		}
-		if err := fn(stream, binary.BigEndian.Uint64(v[:8]), string(v[8:])); err != nil {
+		if err := fn(stream, seq, hash); err != nil {
 			return err
 		}
 	}
@@ -852,11 +859,9 @@ func (l *Log) scan(prefix []byte, fn func(value, stream string) error) (err erro
 
 // VerifyChain re-reads a stream and checks its hash chain, and that its head
 // names the last record (`senim check` runs it over every stream). It
-// keeps no record, so it borrows their payloads (ReplayVerified). It also
-// checks that the stream's two copies of its head (see the key layout)
-// agree, which the reads of an act leave to it.
+// keeps no record, so it borrows their payloads (ReplayVerified).
 func (l *Log) VerifyChain(stream string) error {
-	return l.verifiedRead(stream, true, true, nil, func(Record) error { return nil })
+	return l.ReplayVerified(stream, func(Record) error { return nil })
 }
 
 // ReadVerified returns every record of a stream after checking, as
@@ -865,7 +870,7 @@ func (l *Log) VerifyChain(stream string) error {
 // its act is.
 func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	var recs []Record
-	err := l.verifiedRead(stream, false, false, func(seq uint64) { recs = make([]Record, 0, min(seq, 1<<12)) }, func(r Record) error {
+	err := l.verifiedRead(stream, false, func(seq uint64) { recs = make([]Record, 0, min(seq, 1<<12)) }, func(r Record) error {
 		recs = append(recs, r)
 		return nil
 	})
@@ -882,30 +887,28 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 // *CorruptError, or fn's) can come after fn has been called, so the
 // caller must discard whatever it built from the records before it.
 func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
-	return l.verifiedRead(stream, true, false, nil, fn)
+	return l.verifiedRead(stream, true, nil, fn)
 }
 
 // verifiedRead is ReadVerified and ReplayVerified: sized (if not nil) is
-// told the head's seq before the first record; bothHeads (VerifyChain)
-// also compares the head key's copy of the head with the one read.
+// told the head's seq before the first record.
 //
 // The head and the records are read through one iterator, which sees the
 // store as it was when it was made: an append landing meanwhile cannot
 // make them disagree (a snapshot and a Get of the head did the same, at
 // the cost of a snapshot and a second look-up per read). The head is the
 // iterator's first key, just before the stream's first event: one seek
-// finds both. (It used to be read from the head key alone, in another key
-// range: a second seek, asking the sstables' filters of every level, 7 to
-// 13% of a verified read.) A stream not appended to since the head was
-// first written there has it only in the head key, read from there. The
-// records' hashes are checked beside the read (verify.go).
-func (l *Log) verifiedRead(stream string, borrow, bothHeads bool, sized func(seq uint64), fn func(Record) error) (err error) {
+// finds both. (It used to be under 'h', in another key range: a second
+// seek, asking the sstables' filters of every level, 7 to 13% of a
+// verified read.) A stream last appended to before heads were kept there
+// has its head under 'h' only, read from there. The records' hashes are
+// checked beside the read (verify.go).
+func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
 	defer recoverFatal(stream, &err)
 	var hc hashChecker
-	hc.start() // the helper wakes while the head is read
 	defer hc.finish()
 	lower := eventKey(stream, 0)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper(streamPrefix(stream))})
@@ -936,6 +939,7 @@ func (l *Log) verifiedRead(stream string, borrow, bothHeads bool, sized func(seq
 		it.SetBounds(eventKey(stream, 1), upper(streamPrefix(stream)))
 		valid = it.First()
 	}
+	hc.start(seq)
 	if sized != nil {
 		sized(seq)
 	}
@@ -977,15 +981,6 @@ func (l *Log) verifiedRead(stream string, borrow, bothHeads bool, sized func(seq
 	}
 	if seq != n || (n > 0 && hash != last) {
 		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
-	}
-	if bothHeads && headInRange {
-		hseq, hhash, err := headKeyThrough(it, stream)
-		if err != nil {
-			return err
-		}
-		if hseq != seq || hhash != hash {
-			return &ChainError{Stream: stream, Seq: seq, Reason: "the head key does not name the last record"}
-		}
 	}
 	return nil
 }

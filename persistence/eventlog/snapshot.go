@@ -125,7 +125,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	headSeq, headHash, err := verifiedHeadFrom(snap, stream)
+	headSeq, headHash, err := headFrom(snap, stream)
 	if err != nil {
 		return "", nil, err
 	}
@@ -137,7 +137,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	}
 	defer it.Close()
 	var hc hashChecker
-	hc.start()
+	hc.start(headSeq)
 	defer hc.finish()
 	anchor, recs, n, prev, err := readAfter(it, stream, prefix, after, &hc)
 	// A record whose hash is wrong comes before any error after it.

@@ -28,10 +28,12 @@ import (
 // helper started for each read (as before) began late: waking a parked
 // goroutine on an idle processor takes tens of microseconds, about as long
 // as reading a whole act, so the reader ended up hashing four records in
-// five itself. The shared helper is woken as a verified read starts
-// (while the read seeks its first record) and, once idle, lingers for
+// five itself. The shared helper is woken as soon as a verified read has
+// its head (which says how many records are coming) and, once idle,
+// lingers for
 // helperLinger looking for the next chunk before it parks: reads one after
-// another (loading acts, `senim check`) find it awake.
+// another (loading acts, `senim check`) find it awake. A read of fewer
+// than helpedRecords records does not wake it.
 //
 // The reader never waits for the helper. A chunk is queued; the helper
 // claims it before hashing it; at the end the reader claims every chunk of
@@ -55,7 +57,9 @@ const (
 	maxChunkedRecord = 2 << 10
 	// helperLinger is how long the idle helper looks for another chunk
 	// before it parks.
-	helperLinger = 200 * time.Microsecond
+	helperLinger = 50 * time.Microsecond
+	// helpedRecords is the fewest records a read hands to the helper.
+	helpedRecords = 16
 	// claimWait bounds how long a reader waits, at its end, for a chunk
 	// the helper is hashing before it hashes the chunk itself: several
 	// times what hashing a chunk takes (about 1.2 µs), so that a helper
@@ -181,20 +185,23 @@ type hashChecker struct {
 	// sent are the chunks queued to the helper and not yet reaped, in
 	// order.
 	sent []*hashChunk
-	// inline: one processor, so every record is checked by the reader.
+	// inline: one processor, or a short read: every record is checked by
+	// the reader.
 	inline, started bool
 	// found is the first bad seq of the chunks already settled.
 	found uint64
 }
 
-// start wakes the helper for a read about to begin (so that it is up by
-// the read's first chunk).
-func (h *hashChecker) start() {
-	if runtime.GOMAXPROCS(0) < 2 {
+// start wakes the helper for a read of about records records, about to
+// begin, so that it is up by the read's first chunk; a read too short to
+// give it more than a chunk or two is checked by the reader alone, in
+// place, and wakes nobody.
+func (h *hashChecker) start(records uint64) {
+	h.started = true
+	if runtime.GOMAXPROCS(0) < 2 || records < helpedRecords {
 		h.inline = true
 		return
 	}
-	h.started = true
 	wakeHelper()
 }
 
@@ -206,8 +213,8 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 	if len(stored) > maxChunkedRecord {
 		return false
 	}
-	if !h.started && !h.inline {
-		h.start()
+	if !h.started {
+		h.start(helpedRecords)
 	}
 	if h.cur == nil {
 		if h.inline || len(helper.queue) == cap(helper.queue) {
@@ -308,7 +315,7 @@ func (h *hashChecker) finish() uint64 {
 	}
 	clear(h.sent)
 	h.sent = h.sent[:0]
-	h.started = false
+	h.started, h.inline = false, false
 	first := h.found
 	h.found = 0
 	return first
