@@ -73,7 +73,9 @@
 // A stream last appended to before heads moved has its head under 'h'
 // only, and every read of a head (Head, Heads, the verified reads) falls
 // back to it; its next append writes the head before its events. Nothing
-// is migrated.
+// is migrated. The other way round does not hold: a version before this
+// reads heads from 'h' alone, which it would find behind, and must not
+// open a store this one has appended to.
 //
 // Every sstable carries a bloom filter (10 bits a key) on every level: a
 // command look-up or a head read is a point get (a verified read of a
