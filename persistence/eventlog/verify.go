@@ -37,14 +37,14 @@ import (
 //
 // The reader never waits for the helper. A chunk is queued; the helper
 // claims it before hashing it; at the end the reader claims every chunk of
-// its own the helper has not, and hashes it itself. While the queue is
-// full (the helper lags: the other processor busy), the reader checks
-// each record itself as it comes, without a copy. A chunk the helper
-// claimed but has not finished the reader waits for only briefly
-// (claimWait), then hashes it too. On an idle machine the helper does most
-// of the hashing beside the read; on a busy one the reader does most of
-// it, as if there were no helper, instead of waiting for one that is not
-// running.
+// its own the helper has not, and hashes it itself. While the helper
+// lags (two of the read's chunks waiting for it: the other processor
+// busy), the reader checks each record itself as it comes, without a
+// copy. A chunk the helper claimed but has not finished the reader waits
+// for only briefly (claimWait), then hashes it too. On an idle machine the
+// helper does most of the hashing beside the read; on a busy one the
+// reader does most of it, as if there were no helper, instead of waiting
+// for one that is not running.
 
 // hashChunkBytes is about how many stored bytes a chunk carries: a few
 // records, so that the helper starts soon after the read and the last
@@ -225,9 +225,9 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 		h.start(helpedRecords)
 	}
 	if h.cur == nil {
-		if h.inline || len(helper.queue) == cap(helper.queue) {
+		if h.inline || h.lags() {
 			// One processor, or the helper lags: the reader checks this
-			// record itself, without copying it, until it has room again.
+			// record itself, without copying it, until it catches up.
 			if !storedHashOK(stored) {
 				h.found = firstOf(h.found, seq)
 			}
@@ -254,6 +254,17 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 		h.check(ch)
 	}
 	return true
+}
+
+// lags says whether the helper is behind this read: the chunk the read
+// queued before its last is not claimed yet (the helper is not running,
+// or busy with other reads' chunks), or the queue is full. Copying more
+// records for it would only be wasted.
+func (h *hashChecker) lags() bool {
+	if n := len(h.sent); n >= 2 && h.sent[n-2].state.Load() == chunkQueued {
+		return true
+	}
+	return len(helper.queue) == cap(helper.queue)
 }
 
 // reap settles the chunks at the front of sent that the helper is done
