@@ -105,7 +105,7 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				vals[w] = rawGet(b, l.db, eventKey(benchStream(w), 1))
-				heads[w] = rawGet(b, l.db, headKey(benchStream(w)))
+				heads[w] = rawGet(b, l.db, eventKey(benchStream(w), 0))
 			}
 			// The two sides take turns in slices, so that a change of the
 			// machine's speed (a neighbour's fsyncs) weighs on both; a slice
@@ -119,7 +119,7 @@ func BenchmarkAppend(b *testing.B) {
 				batch := db.NewBatch()
 				defer batch.Close()
 				_ = batch.Set(eventKey(streams[w], seq), vals[w], nil)
-				_ = batch.Set(headKey(streams[w]), heads[w], nil)
+				_ = batch.Set(eventKey(streams[w], 0), heads[w], nil)
 				return batch.Commit(pebble.Sync)
 			}
 			var logTime, rawTime, logCPU, rawCPU time.Duration

@@ -53,8 +53,9 @@
 // streams, index names, values, command ids and command actors may not
 // contain it.
 //
-//	'e' stream 0x00 be64(seq)        → record (see Record format)
-//	'h' stream                       → head: be64(seq) + hash (hex)
+//	'e' stream 0x00 be64(0)          → head: be64(seq) + hash (hex)
+//	'e' stream 0x00 be64(seq)        → record (see Record format), seq ≥ 1
+//	'h' stream                       → the head after the stream's first append
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
 //	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
@@ -63,9 +64,23 @@
 // Big-endian sequence numbers make a stream's events sort in order, so Read
 // is one forward scan.
 //
+// Every append writes the stream's head as seq 0, just before the
+// stream's first event, where a verified read finds it with the same seek
+// that finds the records (the head used to be under 'h', in another key
+// range: a second seek, 7 to 13% of a verified read). The 'h' key is
+// written by a stream's first append only: it lists the streams (Streams,
+// Heads, `senim check`), and an append writes no more keys than before.
+// A stream last appended to before heads moved has its head under 'h'
+// only, and every read of a head (Head, Heads, the verified reads) falls
+// back to it; its next append writes the head before its events. Nothing
+// is migrated. The other way round does not hold: a version before this
+// reads heads from 'h' alone, which it would find behind, and must not
+// open a store this one has appended to.
+//
 // Every sstable carries a bloom filter (10 bits a key) on every level: a
-// command look-up or a head read is a point get (a verified read finds the
-// head by a prefix seek, which asks the filters the same way), and the
+// command look-up or a head read is a point get (a verified read of a
+// stream without the head beside its records finds it by a prefix seek,
+// which asks the filters the same way), and the
 // filter answers it without reading a data block of each sstable whose key
 // range covers the key. Filters are optional for reading, so stores
 // written before them open unchanged (their sstables gain filters as
@@ -89,15 +104,17 @@
 // Every other field of their records may be kept.
 //
 // ReadVerified, ReplayVerified and VerifyChain read the head and the
-// records through one iterator (one view of the store), check each
-// record's place in the chain (stream, seq, prev_hash) as they go, and
-// check the records' hashes beside the read: a helper goroutine hashes
-// chunks of about 8 KiB of copied stored bytes while the reader decodes
-// the next records and calls back (verify.go). The reader never waits for
-// the helper: while it lags (the other processor busy), the reader hashes
-// the records itself. The error is the one the records give checked one
-// by one, in order: a record whose hash is wrong wins over any error after
-// it, the callback's included.
+// records through one iterator (one view of the store, one seek: the head
+// is its first key), check each record's place in the chain (stream, seq,
+// prev_hash) as they go, and check the records' hashes beside the read:
+// the process's hash helper, a goroutine woken as a verified read starts,
+// hashes chunks of about 2 KiB of copied stored bytes while the reader
+// decodes the next records and calls back (verify.go). The reader never
+// waits for the helper: while it lags (the other processor busy), the
+// reader hashes the records itself, and at the end it takes back the
+// chunks the helper has not claimed. The error is the one the records
+// give checked one by one, in order: a record whose hash is wrong wins
+// over any error after it, the callback's included.
 //
 // # Record format
 //

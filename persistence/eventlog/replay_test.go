@@ -366,14 +366,19 @@ func TestVerifiedReadDoesNotWaitForTheHelper(t *testing.T) {
 	l = open(t, dir)
 	t.Cleanup(func() { l.Close() })
 
-	hold := make(chan struct{})
+	// The helper stalls on every chunk it claims until released; each
+	// read gets a hold of its own.
+	var hold atomic.Pointer[chan struct{}]
 	var once sync.Once
-	release := func() { once.Do(func() { close(hold) }) }
-	helperStarted = func() { <-hold }
+	newHold := func() { c := make(chan struct{}); hold.Store(&c); once = sync.Once{} }
+	release := func() { c := hold.Load(); once.Do(func() { close(*c) }) }
+	newHold()
+	hook := func() { <-*hold.Load() }
+	helperClaimed.Store(&hook)
 	var reading sync.WaitGroup
 	// Cleanups run last first: the read under way ends before the log
 	// closes, even when the test fails.
-	t.Cleanup(func() { release(); reading.Wait(); helperStarted = nil })
+	t.Cleanup(func() { helperClaimed.Store(nil); release(); reading.Wait() })
 	for stream, want := range map[string]uint64{"act/x": 0, "act/y": 37} {
 		var seen atomic.Int64
 		done := make(chan error, 1)
@@ -382,14 +387,21 @@ func TestVerifiedReadDoesNotWaitForTheHelper(t *testing.T) {
 			defer reading.Done()
 			done <- l.ReplayVerified(stream, func(Record) error { seen.Add(1); return nil })
 		}()
+		// The read ends, every record called back, while the helper is
+		// still held.
+		var err error
 		testtool.Eventually(t, 10*time.Second, time.Millisecond, func() error {
-			if k := seen.Load(); k != n {
-				return fmt.Errorf("%s: %d records called back while the helper is held", stream, k)
+			select {
+			case err = <-done:
+				return nil
+			default:
+				return fmt.Errorf("%s: %d records called back, the read not over while the helper is held", stream, seen.Load())
 			}
-			return nil
 		})
+		if k := seen.Load(); k != n && want == 0 {
+			t.Fatalf("%s: %d records called back", stream, k)
+		}
 		release()
-		err := <-done
 		var ce *ChainError
 		switch {
 		case want == 0 && err != nil:
@@ -397,6 +409,6 @@ func TestVerifiedReadDoesNotWaitForTheHelper(t *testing.T) {
 		case want != 0 && (!errors.As(err, &ce) || ce.Seq != want):
 			t.Fatalf("%s: %v, want record %d altered", stream, err, want)
 		}
-		hold, once = make(chan struct{}), sync.Once{}
+		newHold()
 	}
 }

@@ -137,6 +137,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	}
 	defer it.Close()
 	var hc hashChecker
+	hc.start(headSeq)
 	defer hc.finish()
 	anchor, recs, n, prev, err := readAfter(it, stream, prefix, after, &hc)
 	// A record whose hash is wrong comes before any error after it.

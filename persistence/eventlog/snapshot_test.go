@@ -140,7 +140,7 @@ func TestReadVerifiedAfterNamesTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range [][]byte{eventKey("act/y", 1), eventKey("act/y", 2), headKey("act/y")} {
+	for _, k := range [][]byte{eventKey("act/y", 0), eventKey("act/y", 1), eventKey("act/y", 2), headKey("act/y")} {
 		v, closer, err := db.Get(k)
 		if err != nil {
 			t.Fatal(err)

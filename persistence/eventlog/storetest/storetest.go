@@ -131,9 +131,12 @@ func Rechain(t testing.TB, dir, stream string, seq uint64, edit func(*eventlog.R
 	for s := seq; ; s++ {
 		v, closer, err := db.Get(key(stream, s))
 		if err == pebble.ErrNotFound {
-			head := binary.BigEndian.AppendUint64(nil, s-1)
-			if err := db.Set(append([]byte{'h'}, stream...), append(head, prev...), pebble.Sync); err != nil {
-				t.Fatal(err)
+			// The head, in both places the log keeps it.
+			head := append(binary.BigEndian.AppendUint64(nil, s-1), prev...)
+			for _, k := range [][]byte{append([]byte{'h'}, stream...), key(stream, 0)} {
+				if err := db.Set(k, head, pebble.Sync); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return
 		}

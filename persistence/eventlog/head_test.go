@@ -1,0 +1,127 @@
+package eventlog
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// rawStore opens the closed log at dir through pebble itself, for a test
+// to change what it stores.
+func rawStore(t *testing.T, dir string) *pebble.DB {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// Every append stores the stream's head just before the stream's first
+// event, where a verified read finds it with the records; the head key
+// ('h') is written by a stream's first append only, and lists the
+// streams. A stream whose head is only under 'h' (last appended to
+// before) still reads, and gains the other with its next append. Head and
+// Heads give the head the reads check.
+func TestVerifiedReadsFindTheHeadBeforeTheRecords(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	for _, s := range []string{"act/x", "act/y", "act/z"} {
+		mustAppend(t, l, AppendRequest{Stream: s, Events: []Draft{ev("e", 1), ev("e", 2), ev("e", 3)}})
+	}
+	mustAppend(t, l, AppendRequest{Stream: "act/z", ExpectedSeq: 3, Events: []Draft{ev("e", 4)}})
+	l.Close()
+
+	db := rawStore(t, dir)
+	headOf := func(stream string, seq uint64) []byte {
+		t.Helper()
+		rec := storedAt(t, db, eventKey(stream, seq))
+		return append([]byte{0, 0, 0, 0, 0, 0, 0, byte(seq)}, encodeHex(rec[1:1+hashLen])...)
+	}
+	if v := storedAt(t, db, eventKey("act/z", 0)); !bytes.Equal(v, headOf("act/z", 4)) {
+		t.Fatalf("act/z: the head before the first event is %x, want record 4's", v)
+	}
+	if v := storedAt(t, db, headKey("act/z")); !bytes.Equal(v, headOf("act/z", 3)) {
+		t.Fatalf("act/z: the head key holds %x, want its first append's head (record 3), not rewritten", v)
+	}
+	// act/x: the head before its records names record 2, as if record 3
+	// had been cut off.
+	storeAt(t, db, eventKey("act/x", 0), headOf("act/x", 2))
+	// act/y: as last appended to before heads were kept beside the records.
+	if err := db.Delete(eventKey("act/y", 0), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	l = open(t, dir)
+	defer l.Close()
+	wantHeadBroken := func(what string, err error) {
+		t.Helper()
+		var ce *ChainError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "head") {
+			t.Fatalf("%s: %v, want the head not naming the last record", what, err)
+		}
+	}
+	_, err := l.ReadVerified("act/x")
+	wantHeadBroken("ReadVerified", err)
+	wantHeadBroken("ReplayVerified", l.ReplayVerified("act/x", func(Record) error { return nil }))
+	wantHeadBroken("VerifyChain", l.VerifyChain("act/x"))
+	_, _, err = l.ReadVerifiedAfter("act/x", 1)
+	wantHeadBroken("ReadVerifiedAfter", err)
+
+	readsWhole := func(stream string, n int) {
+		t.Helper()
+		if recs, err := l.ReadVerified(stream); err != nil || len(recs) != n {
+			t.Fatalf("%s: ReadVerified: %d records, %v", stream, len(recs), err)
+		}
+		if err := l.VerifyChain(stream); err != nil {
+			t.Fatalf("%s: VerifyChain: %v", stream, err)
+		}
+		if _, recs, err := l.ReadVerifiedAfter(stream, 1); err != nil || len(recs) != n-1 {
+			t.Fatalf("%s: ReadVerifiedAfter: %d records, %v", stream, len(recs), err)
+		}
+	}
+	readsWhole("act/y", 3)
+	readsWhole("act/z", 4)
+	mustAppend(t, l, AppendRequest{Stream: "act/y", ExpectedSeq: 3, Events: []Draft{ev("e", 4)}})
+	readsWhole("act/y", 4)
+	heads := map[string]uint64{}
+	if err := l.Heads(func(s string, seq uint64, _ string) error { heads[s] = seq; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if heads["act/x"] != 2 || heads["act/y"] != 4 || heads["act/z"] != 4 || len(heads) != 3 {
+		t.Fatalf("Heads: %v", heads)
+	}
+	if seq, _, err := l.Head("act/z"); seq != 4 || err != nil {
+		t.Fatalf("Head of act/z: %d, %v", seq, err)
+	}
+}
+
+func storedAt(t *testing.T, db *pebble.DB, k []byte) []byte {
+	t.Helper()
+	v, closer, err := db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v)
+}
+
+func storeAt(t *testing.T, db *pebble.DB, k, v []byte) {
+	t.Helper()
+	if err := db.Set(k, v, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func encodeHex(h []byte) []byte {
+	b := make([]byte, 2*hashLen)
+	encodeHash(b, h)
+	return b
+}
