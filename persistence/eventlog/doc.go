@@ -55,7 +55,7 @@
 //
 //	'e' stream 0x00 be64(0)          → head: be64(seq) + hash (hex)
 //	'e' stream 0x00 be64(seq)        → record (see Record format), seq ≥ 1
-//	'h' stream                       → the head after the stream's first append
+//	'h' stream                       → 0x00 (movedHead: lists the stream), or a head (before heads moved)
 //	'c' stream 0x00 actor 0x00 id    → be64(first seq) be64(last seq) digest
 //	'c' stream 0x00 id               → be64(first seq) be64(last seq) (legacy, read only)
 //	'i' index 0x00 value 0x00 stream → empty (secondary index entry)
@@ -67,15 +67,18 @@
 // Every append writes the stream's head as seq 0, just before the
 // stream's first event, where a verified read finds it with the same seek
 // that finds the records (the head used to be under 'h', in another key
-// range: a second seek, 7 to 13% of a verified read). The 'h' key is
-// written by a stream's first append only: it lists the streams (Streams,
-// Heads, `senim check`), and an append writes no more keys than before.
-// A stream last appended to before heads moved has its head under 'h'
-// only, and every read of a head (Head, Heads, the verified reads) falls
-// back to it; its next append writes the head before its events. Nothing
-// is migrated. The other way round does not hold: a version before this
-// reads heads from 'h' alone, which it would find behind, and must not
-// open a store this one has appended to.
+// range: a second seek, 7 to 13% of a verified read). The 'h' key lists
+// the streams (Streams, Heads, `senim check`) and holds no head: a
+// stream's first append writes it as movedHead (one byte), and an append
+// writes no more keys than before. A stream last appended to before heads
+// moved has its head under 'h' only, and every read of a head (Head,
+// Heads, the verified reads) falls back to it; its next append writes the
+// head before its events and marks 'h' as moved. Nothing is migrated. A
+// version from before reads heads from 'h' alone: it finds movedHead too
+// short for a head and refuses such a stream as corrupt (it fails closed)
+// instead of appending onto a head it would find behind. Downgrading
+// therefore leaves the streams appended to since unreadable by the older
+// version, not damaged.
 //
 // Every sstable carries a bloom filter (10 bits a key) on every level: a
 // command look-up or a head read is a point get (a verified read of a

@@ -80,7 +80,18 @@ type streamHead struct {
 	// cmds filters the stream's command keys (cmdfilter.go); nil: the
 	// stream holds none.
 	cmds *cmdFilter
+	// legacy: the head was read from 'h' (the stream was last appended to
+	// before heads moved before the first event): the next append marks
+	// 'h' as moved (movedHead).
+	legacy bool
 }
+
+// movedHead is the value of a stream's 'h' key once its head is kept
+// before its first event. It lists the stream and is no head: a version
+// from before heads moved reads it as a corrupt head and refuses the
+// stream (it fails closed) rather than append onto a head it would find
+// behind.
+var movedHead = []byte{0}
 
 // Open opens (creating if needed) the log in dir.
 func Open(dir string, opts Options) (*Log, error) {
@@ -481,8 +492,8 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	hk := binary.BigEndian.AppendUint64(append(append(append(part(len(req.Stream)+10), 'e'), req.Stream...), sep), 0)
 	hv := append(binary.BigEndian.AppendUint64(part(8+2*hashLen), seq), hash...)
 	ops = append(ops, batchOp{key: hk, value: hv})
-	if req.ExpectedSeq == 0 {
-		ops = append(ops, batchOp{key: append(append(part(1+len(req.Stream)), 'h'), req.Stream...), value: hv})
+	if req.ExpectedSeq == 0 || head.legacy {
+		ops = append(ops, batchOp{key: append(append(part(1+len(req.Stream)), 'h'), req.Stream...), value: movedHead})
 	}
 	if req.CommandID != "" {
 		k := part(3 + len(req.Stream) + len(req.CommandActor) + len(req.CommandID))
@@ -517,7 +528,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("eventlog: commit: %w", err)
 	}
-	head.seq, head.raw = seq, prev
+	head.seq, head.raw, head.legacy = seq, prev, false
 	if observe != nil {
 		observe(time.Since(start))
 	}
@@ -601,11 +612,14 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	if h, ok := st.heads[stream]; ok {
 		return h, nil
 	}
-	seq, hash, err := l.Head(stream)
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	seq, hash, legacy, err := headSource(l.db, stream)
 	if err != nil {
 		return nil, err
 	}
-	h := &streamHead{seq: seq}
+	h := &streamHead{seq: seq, legacy: legacy}
 	if seq > 0 || hash != "" {
 		if h.raw, err = decodeHash("head hash", hash); err != nil {
 			return nil, &ChainError{Stream: stream, Seq: seq, Reason: "the head does not decode"}
@@ -652,11 +666,18 @@ func (l *Log) Head(stream string) (uint64, string, error) {
 // for a stream last appended to before heads were kept there, the one
 // under 'h'.
 func headFrom(from pebble.Reader, stream string) (uint64, string, error) {
-	seq, hash, err := headAt(from, stream, eventKey(stream, 0))
-	if err == nil && seq == 0 && hash == "" {
-		return headAt(from, stream, headKey(stream))
-	}
+	seq, hash, _, err := headSource(from, stream)
 	return seq, hash, err
+}
+
+// headSource is headFrom, also saying whether the head came from 'h'.
+func headSource(from pebble.Reader, stream string) (seq uint64, hash string, legacy bool, err error) {
+	seq, hash, err = headAt(from, stream, eventKey(stream, 0))
+	if err == nil && seq == 0 && hash == "" {
+		seq, hash, err = headAt(from, stream, headKey(stream))
+		return seq, hash, seq > 0 || hash != "", err
+	}
+	return seq, hash, false, err
 }
 
 func headAt(from pebble.Reader, stream string, key []byte) (_ uint64, _ string, err error) {
