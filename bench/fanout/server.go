@@ -41,14 +41,14 @@ type message struct {
 
 // The codes of an error line (bench/fanout/README.md).
 const (
-	codeBadHello    = "bad_hello"    // the first line is not a hello, or its room or id is not a plain name
-	codeRoomFull    = "room_full"    // the room has maxParticipants already
-	codeTooMany     = "too_many"     // the server holds maxRooms rooms already
-	codeBadMessage  = "bad_message"  // a later line is not JSON, or not an answer or candidate
-	codeBadSignal   = "bad_signal"   // the room refused the answer or candidate (its error follows)
-	codeSlowReader  = "slow_reader"  // the participant does not read its signals
-	codeJoinFailed  = "join_failed"  // the room could not make a connection
-	maxLine         = 1 << 20        // an SDP of a room of maxParticipants fits many times over
+	codeBadHello    = "bad_hello"   // the first line is not a hello, or its room or id is not a plain name
+	codeRoomFull    = "room_full"   // the room has maxParticipants already
+	codeTooMany     = "too_many"    // the server holds maxRooms rooms already
+	codeBadMessage  = "bad_message" // a later line is not JSON, or not an answer or candidate
+	codeBadSignal   = "bad_signal"  // the room refused the answer or candidate (its error follows)
+	codeSlowReader  = "slow_reader" // the participant does not read its signals
+	codeJoinFailed  = "join_failed" // the room could not make a connection
+	maxLine         = 1 << 20       // an SDP of a room of maxParticipants fits many times over
 	maxParticipants = 200
 	maxRooms        = 500
 	signalQueue     = 1024 // signals waiting for a participant's connection
