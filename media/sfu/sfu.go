@@ -45,6 +45,7 @@ import (
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
@@ -214,22 +215,7 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		return nil, err
 	}
 	if onBWE != nil {
-		initial, maximum := cfg.BWEInitial, cfg.BWEMax
-		bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-			// No pacer of pion's: the layer choice keeps each subscriber's
-			// rate under its estimate, and the leaky-bucket pacer would copy
-			// and queue every packet on its own ticker.
-			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
-				gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-		})
-		if err != nil {
-			return nil, err
-		}
-		bwe.OnNewPeerConnection(onBWE)
-		ir.Add(bwe)
-		// After the estimator: its writer sees the sequence number this one
-		// puts in each packet.
-		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+		if err := registerBWE(m, ir, cfg, onBWE); err != nil {
 			return nil, err
 		}
 	}
@@ -267,6 +253,35 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
+// registerBWE adds send-side bandwidth estimation: pion's congestion
+// controller (GCC) on transport-wide feedback, fed by the transport-wide
+// sequence numbers the stamper puts in every packet sent.
+func registerBWE(m *webrtc.MediaEngine, ir *interceptor.Registry, cfg Config, onBWE cc.NewPeerConnectionCallback) error {
+	initial, maximum := cfg.BWEInitial, cfg.BWEMax
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer of pion's: the layer choice keeps each subscriber's
+		// rate under its estimate, and the leaky-bucket pacer would copy
+		// and queue every packet on its own ticker.
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
+			gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return err
+	}
+	bwe.OnNewPeerConnection(onBWE)
+	ir.Add(bwe)
+	// After the estimator: its writer sees the sequence number this one
+	// puts in each packet (sendpath.go: pion's
+	// ConfigureTWCCHeaderExtensionSender without its allocations).
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return err
+		}
+	}
+	ir.Add(twccStamperFactory{})
+	return nil
+}
+
 // registerInterceptors registers pion's default interceptors but its
 // statistics (webrtc.RegisterDefaultInterceptorsWithOptions less
 // ConfigureStatsInterceptor): NACK generator and responder, RTCP sender and
@@ -276,12 +291,19 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 // header sent and received, under a lock: garbage and work per packet per
 // subscriber on the forwarding path.
 func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	// The NACK responder keeps, per stream sent, the last nackHistory
-	// packets to repair from (on the RTX stream where negotiated): each
-	// subscriber's buffer is bounded.
-	if err := webrtc.ConfigureNackWithOptions(m, ir, nil, nack.ResponderSize(nackHistory)); err != nil {
+	// The NACK responder (sendpath.go, in place of pion's, which allocates
+	// per packet) keeps, per stream sent, the last nackHistory packets to
+	// repair from (on the RTX stream where negotiated): each subscriber's
+	// buffer is bounded. pion's generator asks for what is missing of what
+	// comes in.
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return err
 	}
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	ir.Add(nackResponderFactory{})
+	ir.Add(generator)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return err
 	}
