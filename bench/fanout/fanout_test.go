@@ -24,7 +24,7 @@ func startServer(t *testing.T, record bool) (addr, dataDir string, s *server) {
 	t.Helper()
 	cfg := config.Default()
 	dataDir = t.TempDir()
-	s, err := newServer(cfg, record, dataDir, zerolog.Nop())
+	s, err := newServer(cfg, record, false, dataDir, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,7 @@ func serverMain(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "where recordings go (media.record_dir under it); default a new temporary directory, removed at exit")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof here (loopback), e.g. 127.0.0.1:6061")
 	level := fs.String("log-level", "warn", "the SFU's log level")
+	gso := fs.Bool("gso", true, "UDP segmentation offload on the SFU's sockets (sfu.Config.NoSegmentation), as serve; --gso=false for a side-by-side")
 	_ = fs.Parse(args)
 	if err := loopback(*addr); err != nil {
 		return err
@@ -109,7 +110,7 @@ func serverMain(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	s, err := newServer(cfg, *record, dir, log)
+	s, err := newServer(cfg, *record, !*gso, dir, log)
 	if err != nil {
 		return err
 	}

@@ -103,11 +103,14 @@ func sfuConfig(m config.Media, log zerolog.Logger) sfu.Config {
 }
 
 // newServer makes the SFU of cfg's [media]; record says whether rooms
-// record (into dataDir/recordings/<room>/), as media.record does.
-func newServer(cfg config.Config, record bool, dataDir string, log zerolog.Logger) (*server, error) {
+// record (into dataDir/recordings/<room>/), as media.record does; noGSO
+// turns UDP segmentation offload off (sfu.Config.NoSegmentation).
+func newServer(cfg config.Config, record, noGSO bool, dataDir string, log zerolog.Logger) (*server, error) {
 	s := &server{log: log, rooms: map[string]*room{}, budget: cfg.Call.MaxRecordingBytes}
+	sc := sfuConfig(cfg.Media, log)
+	sc.NoSegmentation = noGSO
 	var err error
-	if s.sfu, err = sfu.New(sfuConfig(cfg.Media, log)); err != nil {
+	if s.sfu, err = sfu.New(sc); err != nil {
 		return nil, err
 	}
 	if record {

@@ -85,6 +85,11 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// NoSegmentation turns off UDP segmentation offload on the SFU's
+	// per-connection sockets (gso_linux.go: a video frame's packets to one
+	// subscriber in one system call, on Linux): each packet is then a
+	// send of its own, as before. For side-by-side measurements.
+	NoSegmentation bool
 	// RED, for NewAPI: the connections take RED audio too (the SFU's
 	// always do).
 	RED bool
@@ -233,6 +238,16 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if onBWE != nil && udp == nil && !cfg.NoSegmentation {
+		// The SFU's own sockets, a port per connection: segmenting ones.
+		n, err := newGSONet()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: network: %w", err)
+		}
+		if n != nil {
+			se.SetNet(n)
+		}
+	}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if udp != nil {
 		se.SetICEUDPMux(udp)
