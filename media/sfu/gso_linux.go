@@ -32,12 +32,14 @@ const (
 	gsoMin = 900
 	// gsoMax packets at most go in one send (the kernel takes 64).
 	gsoMax = 32
-	// gsoHold is the most a held packet waits for its frame's last. A
-	// frame cannot be decoded before its last packet anyway, and a
-	// forwarder that serves 40 subscribers takes a few milliseconds over
-	// a frame (a browser's pacer spreads one over up to ~15 ms): a shorter
-	// wait sends frames in pieces, from the timer's goroutine.
-	gsoHold = 15 * time.Millisecond
+	// gsoHold is the most a held packet waits for its frame's last. The
+	// congestion controller takes a packet's departure as the time it was
+	// handed to the socket, so a hold reads to it as delay on the path: it
+	// must stay far under GCC's threshold (about 12 ms). A browser's pacer
+	// spreads a frame over several milliseconds, and a forwarder serving 40
+	// subscribers takes a few over one: such frames go in two or three
+	// sends, the timer's included.
+	gsoHold = 2 * time.Millisecond
 )
 
 // gsoNet is the ICE agent's network with segmenting UDP sockets.
