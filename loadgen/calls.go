@@ -64,7 +64,7 @@ func DefaultCallsOptions() CallsOptions {
 }
 
 // FanOutNote says why the calls scenario measures rooms of 1→1 only.
-const FanOutNote = "an act's call carries two participants (the principal and the notary): fan-out beyond 1→1 is not possible; measured as rooms of 1→1"
+const FanOutNote = "an act's call carries two participants (the principal and the notary): fan-out beyond 1→1 is not possible; measured as rooms of 1→1 (bench/fanout measures the SFU at 1→k)"
 
 func (o CallsOptions) validate() error {
 	switch {

@@ -26,7 +26,12 @@
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
 // ring of reused slots and is written on its own goroutine (record.go),
-// through a buffer that reaches the file a few times a second.
+// through a buffer that reaches the file a few times a second. On the way
+// to each subscriber the SFU's own NACK responder and transport-wide
+// sequence stamping (sendpath.go) allocate nothing either (pion's
+// congestion controller still records each packet), and on Linux a video
+// frame's packets to one subscriber leave in one system call, segmented
+// by the kernel (gso_linux.go).
 //
 // A Room is safe for concurrent use: pion calls back on its own goroutines,
 // and the media actor that owns the room calls in from its own.
@@ -45,6 +50,7 @@ import (
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4/udp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
@@ -84,6 +90,11 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// NoSegmentation turns off UDP segmentation offload on the SFU's
+	// per-connection sockets (gso_linux.go: a video frame's packets to one
+	// subscriber in one system call, on Linux): each packet is then a
+	// send of its own, as before. For side-by-side measurements.
+	NoSegmentation bool
 	// RED, for NewAPI: the connections take RED audio too (the SFU's
 	// always do).
 	RED bool
@@ -214,22 +225,7 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		return nil, err
 	}
 	if onBWE != nil {
-		initial, maximum := cfg.BWEInitial, cfg.BWEMax
-		bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-			// No pacer of pion's: the layer choice keeps each subscriber's
-			// rate under its estimate, and the leaky-bucket pacer would copy
-			// and queue every packet on its own ticker.
-			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
-				gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-		})
-		if err != nil {
-			return nil, err
-		}
-		bwe.OnNewPeerConnection(onBWE)
-		ir.Add(bwe)
-		// After the estimator: its writer sees the sequence number this one
-		// puts in each packet.
-		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+		if err := registerBWE(m, ir, cfg, onBWE); err != nil {
 			return nil, err
 		}
 	}
@@ -247,6 +243,16 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if onBWE != nil && udp == nil && !cfg.NoSegmentation {
+		// The SFU's own sockets, a port per connection: segmenting ones.
+		n, err := newGSONet()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: network: %w", err)
+		}
+		if n != nil {
+			se.SetNet(n)
+		}
+	}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if udp != nil {
 		se.SetICEUDPMux(udp)
@@ -267,6 +273,35 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
+// registerBWE adds send-side bandwidth estimation: pion's congestion
+// controller (GCC) on transport-wide feedback, fed by the transport-wide
+// sequence numbers the stamper puts in every packet sent.
+func registerBWE(m *webrtc.MediaEngine, ir *interceptor.Registry, cfg Config, onBWE cc.NewPeerConnectionCallback) error {
+	initial, maximum := cfg.BWEInitial, cfg.BWEMax
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer of pion's: the layer choice keeps each subscriber's
+		// rate under its estimate, and the leaky-bucket pacer would copy
+		// and queue every packet on its own ticker.
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
+			gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return err
+	}
+	bwe.OnNewPeerConnection(onBWE)
+	ir.Add(bwe)
+	// After the estimator: its writer sees the sequence number this one
+	// puts in each packet (sendpath.go: pion's
+	// ConfigureTWCCHeaderExtensionSender without its allocations).
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return err
+		}
+	}
+	ir.Add(twccStamperFactory{})
+	return nil
+}
+
 // registerInterceptors registers pion's default interceptors but its
 // statistics (webrtc.RegisterDefaultInterceptorsWithOptions less
 // ConfigureStatsInterceptor): NACK generator and responder, RTCP sender and
@@ -276,12 +311,19 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 // header sent and received, under a lock: garbage and work per packet per
 // subscriber on the forwarding path.
 func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	// The NACK responder keeps, per stream sent, the last nackHistory
-	// packets to repair from (on the RTX stream where negotiated): each
-	// subscriber's buffer is bounded.
-	if err := webrtc.ConfigureNackWithOptions(m, ir, nil, nack.ResponderSize(nackHistory)); err != nil {
+	// The NACK responder (sendpath.go, in place of pion's, which allocates
+	// per packet) keeps, per stream sent, the last nackHistory packets to
+	// repair from (on the RTX stream where negotiated): each subscriber's
+	// buffer is bounded. pion's generator asks for what is missing of what
+	// comes in.
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return err
 	}
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	ir.Add(nackResponderFactory{})
+	ir.Add(generator)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return err
 	}

@@ -1,0 +1,115 @@
+//go:build linux
+
+package sfu
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/senim-kz/senim/internal/testtool"
+)
+
+// rtpPacket is an RTP packet of ssrc, seq and size bytes; marker: the
+// last of its frame.
+func rtpPacket(ssrc uint32, seq uint16, size int, marker bool) []byte {
+	b := make([]byte, size)
+	b[0], b[1] = 0x80, 96
+	if marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	for i := 12; i < size; i++ {
+		b[i] = byte(int(seq) + i)
+	}
+	return b
+}
+
+// A video frame's full-size packets to one address leave in one send with
+// its last one; audio and RTCP in between go at once; a frame whose last
+// packet does not come leaves after gsoHold. The receiver gets every
+// packet, each as it was sent, each stream in order.
+func TestSegmentedFrames(t *testing.T) {
+	n, err := newGSONet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	c := uc.(*gsoConn)
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	var want [][]byte
+	send := func(b []byte) {
+		t.Helper()
+		if _, err := c.WriteToAddrPort(b, dst); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b)
+	}
+	// A frame of 5 full-size packets and a short last one, an audio packet
+	// and an RTCP one in its middle.
+	for i := range 5 {
+		send(rtpPacket(1, uint16(i), 1200, false))
+		if i == 2 {
+			send(rtpPacket(2, 7, 120, false))
+			rtcpPkt := []byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+			send(rtcpPkt)
+		}
+	}
+	send(rtpPacket(1, 5, 700, true))
+	// A frame whose last packet never comes.
+	send(rtpPacket(1, 6, 1200, false))
+	send(rtpPacket(1, 7, 1200, false))
+
+	got := map[string]bool{}
+	buf := make([]byte, 2000)
+	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var order []uint16
+	for len(got) < len(want) {
+		k, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("received %d of %d packets: %v", len(got), len(want), err)
+		}
+		got[string(buf[:k])] = true
+		if buf[1]&0x7f == 96 && binary.BigEndian.Uint32(buf[8:]) == 1 {
+			order = append(order, binary.BigEndian.Uint16(buf[2:]))
+		}
+	}
+	for i, w := range want {
+		if !got[string(w)] {
+			t.Errorf("packet %d (%d bytes) not received as sent", i, len(w))
+		}
+	}
+	if fmt.Sprint(order) != "[0 1 2 3 4 5 6 7]" {
+		t.Errorf("the video stream came in the order %v", order)
+	}
+	testtool.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.off {
+			t.Skip("this kernel does not segment UDP (UDP_SEGMENT refused)")
+		}
+		// The first frame in one send (6 packets), the unfinished one in
+		// another (2).
+		if c.segmented != 2 || c.n != 0 {
+			return fmt.Errorf("%d segmented sends, %d packets held; want 2 and 0", c.segmented, c.n)
+		}
+		return nil
+	})
+	if bytes.Equal(want[0], want[1]) {
+		t.Fatal("the test's packets must differ")
+	}
+}

@@ -1,0 +1,198 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
+	"golang.org/x/sys/unix"
+)
+
+// UDP segmentation offload (Linux's UDP_SEGMENT): a video frame's packets
+// to one subscriber leave in one system call, and the kernel takes them
+// through its stack once, not once a packet. The SFU's per-connection UDP
+// sockets hold a frame's full-size RTP packets (all the same size, none
+// the frame's last) until its last one comes, then send them together.
+// Anything else (audio, RTCP, ICE, a frame's last packet alone) goes at
+// once, past what is held of another stream; a full-size packet of another
+// stream or size sends what is held first. A frame whose last packet never
+// comes leaves after at most gsoHold.
+//
+// Measured side by side with bench/fanout (bench/fanout/README.md).
+
+const (
+	// gsoMin is the least size of a packet held: a video packet that fills
+	// its MTU (audio and RTCP are far smaller).
+	gsoMin = 900
+	// gsoMax packets at most go in one send (the kernel takes 64).
+	gsoMax = 32
+	// gsoHold is the most a held packet waits for its frame's last. The
+	// congestion controller takes a packet's departure as the time it was
+	// handed to the socket, so a hold reads to it as delay on the path: it
+	// must stay far under GCC's threshold (about 12 ms). A browser's pacer
+	// spreads a frame over several milliseconds, and a forwarder serving 40
+	// subscribers takes a few over one: such frames go in two or three
+	// sends, the timer's included.
+	gsoHold = 2 * time.Millisecond
+)
+
+// gsoNet is the ICE agent's network with segmenting UDP sockets.
+type gsoNet struct{ *stdnet.Net }
+
+func newGSONet() (transport.Net, error) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	return gsoNet{n}, nil
+}
+
+func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	g := &gsoConn{UDPConn: c, buf: make([]byte, 0, 64<<10), oob: make([]byte, unix.CmsgSpace(2))}
+	g.timer = time.AfterFunc(time.Hour, g.flushLate)
+	g.timer.Stop()
+	return g, nil
+}
+
+// gsoConn is one segmenting socket. ICE writes through WriteToAddrPort
+// (or WriteTo); reads are the socket's own.
+type gsoConn struct {
+	*net.UDPConn
+
+	mu    sync.Mutex
+	buf   []byte // the held packets, back to back
+	n     int    // how many
+	seg   int    // their size
+	ssrc  uint32
+	dst   netip.AddrPort
+	oob   []byte
+	off   bool // the kernel refused segmentation: one packet a send
+	timer *time.Timer
+	// segmented counts the sends of more than one packet (tests).
+	segmented int
+}
+
+// ReadFromAddrPort is what ICE reads with (pion's AddrPortReaderWriter).
+func (c *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return c.UDPConn.ReadFromUDPAddrPort(b)
+}
+
+func (c *gsoConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return c.UDPConn.WriteTo(b, addr)
+	}
+	return c.WriteToAddrPort(b, ua.AddrPort())
+}
+
+func (c *gsoConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+	return c.WriteToAddrPort(b, addr.AddrPort())
+}
+
+// rtpFrame tells a packet that is RTP (not RTCP, nor STUN or DTLS), its
+// SSRC, and whether it is the last of its frame (the marker bit).
+func rtpFrame(b []byte) (ssrc uint32, last, ok bool) {
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return 0, false, false
+	}
+	if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
+		return 0, false, false // RTCP (RFC 5761)
+	}
+	return binary.BigEndian.Uint32(b[8:12]), b[1]&0x80 != 0, true
+}
+
+func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
+	ssrc, last, rtp := rtpFrame(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off {
+		return c.UDPConn.WriteToUDPAddrPort(b, dst)
+	}
+	same := c.n > 0 && rtp && ssrc == c.ssrc && dst == c.dst
+	if same && len(b) <= c.seg {
+		// The frame goes on: the same size, or its last (no bigger).
+		c.buf = append(c.buf, b...)
+		c.n++
+		if len(b) == c.seg && !last && c.n < gsoMax {
+			return len(b), nil
+		}
+		return len(b), c.flushLocked()
+	}
+	hold := rtp && !last && len(b) >= gsoMin
+	if c.n > 0 && (same || hold) {
+		// Another frame, or this one's packets change size: what is held
+		// goes first (a loss is repaired or concealed as any).
+		_ = c.flushLocked()
+	}
+	if !hold {
+		// Audio, RTCP, ICE, a frame's last: at once, past what is held
+		// of another stream.
+		return c.UDPConn.WriteToUDPAddrPort(b, dst)
+	}
+	// A frame's first full-size packet: held for the rest.
+	c.buf = append(c.buf[:0], b...)
+	c.n, c.seg, c.ssrc, c.dst = 1, len(b), ssrc, dst
+	c.timer.Reset(gsoHold)
+	return len(b), nil
+}
+
+// flushLocked sends what is held: in one system call where the kernel
+// takes it, else one packet at a time.
+func (c *gsoConn) flushLocked() error {
+	n, seg, buf := c.n, c.seg, c.buf
+	c.n, c.buf = 0, c.buf[:0]
+	c.timer.Stop()
+	if n == 1 {
+		_, err := c.UDPConn.WriteToUDPAddrPort(buf, c.dst)
+		return err
+	}
+	if !c.off {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.oob[0]))
+		h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+		h.SetLen(unix.CmsgLen(2))
+		binary.NativeEndian.PutUint16(c.oob[unix.CmsgLen(0):], uint16(seg)) //nolint:gosec // seg < 64 KiB
+		_, _, err := c.UDPConn.WriteMsgUDPAddrPort(buf, c.oob, c.dst)
+		if err == nil {
+			c.segmented++
+			return nil
+		}
+		var errno unix.Errno
+		if !errors.As(err, &errno) || (errno != unix.EIO && errno != unix.EINVAL && errno != unix.ENOPROTOOPT && errno != unix.EOPNOTSUPP) {
+			return err
+		}
+		c.off = true // no offload here: as without it, from now on
+	}
+	var errs []error
+	for i := 0; i < len(buf); i += seg {
+		_, err := c.UDPConn.WriteToUDPAddrPort(buf[i:min(i+seg, len(buf))], c.dst)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// flushLate sends a frame whose last packet did not come within gsoHold.
+func (c *gsoConn) flushLate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n > 0 {
+		_ = c.flushLocked()
+	}
+}
+
+func (c *gsoConn) Close() error {
+	c.mu.Lock()
+	c.timer.Stop()
+	c.n, c.buf = 0, c.buf[:0]
+	c.mu.Unlock()
+	return c.UDPConn.Close()
+}
