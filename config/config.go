@@ -376,6 +376,10 @@ type Media struct {
 	// is back over the second.
 	VideoPauseBelow  int `toml:"video_pause_below"`
 	VideoResumeAbove int `toml:"video_resume_above"`
+	// UDPSegmentation sends a video frame's packets to one participant in
+	// one system call (Linux UDP segmentation offload), on the SFU's
+	// per-connection sockets; off, one per packet.
+	UDPSegmentation bool `toml:"udp_segmentation"`
 }
 
 // TURN configures the embedded TURN server.
@@ -622,7 +626,7 @@ func Default() Config {
 			MaxAllocationsPerUser: 4, MaxBitratePerUser: 10_000_000},
 		Media: Media{Enabled: true, PublicIPs: []string{}, LoopbackOnly: true, Record: true, RecordDir: "recordings",
 			PLIInterval: Duration(500 * time.Millisecond), BWEInitial: 1_000_000, BWEMax: 20_000_000,
-			VideoPauseBelow: 100_000, VideoResumeAbove: 200_000},
+			VideoPauseBelow: 100_000, VideoResumeAbove: 200_000, UDPSegmentation: true},
 		Bank:       Bank{Mode: "dev", Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(200 * time.Millisecond)},
 		EventLog:   EventLog{HeadCache: 65536},
 		Checkpoint: Checkpoint{Interval: Duration(10 * time.Minute)},

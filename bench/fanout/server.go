@@ -18,6 +18,7 @@ import (
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/internal/safepath"
 	"github.com/senim-kz/senim/media/sfu"
+	senimserver "github.com/senim-kz/senim/transport/server"
 )
 
 // hello is a participant's first line on the signaling connection: the
@@ -90,25 +91,15 @@ func (c *conn) close() {
 	})
 }
 
-// sfuConfig is the SFU's configuration as `senim serve` builds it from
-// [media] (transport/server/server.go), without its test-only UDP socket.
-func sfuConfig(m config.Media, log zerolog.Logger) sfu.Config {
-	tcpAddr := ""
-	if m.TCPPort != 0 {
-		tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
-	}
-	return sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
-		LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger(),
-		BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove}
-}
-
 // newServer makes the SFU of cfg's [media]; record says whether rooms
 // record (into dataDir/recordings/<room>/), as media.record does; noGSO
 // turns UDP segmentation offload off (sfu.Config.NoSegmentation).
 func newServer(cfg config.Config, record, noGSO bool, dataDir string, log zerolog.Logger) (*server, error) {
 	s := &server{log: log, rooms: map[string]*room{}, budget: cfg.Call.MaxRecordingBytes}
-	sc := sfuConfig(cfg.Media, log)
-	sc.NoSegmentation = noGSO
+	sc := senimserver.SFUConfig(cfg.Media, log)
+	if noGSO {
+		sc.NoSegmentation = true
+	}
 	var err error
 	if s.sfu, err = sfu.New(sc); err != nil {
 		return nil, err

@@ -168,14 +168,9 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	media.MaxRecordingBytes = cfg.Call.MaxRecordingBytes
 	if cfg.Media.Enabled {
 		m := cfg.Media
-		tcpAddr := "" // ICE over TCP, on loopback alone like the UDP candidates in development
-		if m.TCPPort != 0 {
-			tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
-		}
-		media.SFU, err = sfu.New(sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
-			LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger(),
-			BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove,
-			UDPConn: opts.MediaUDP})
+		sc := SFUConfig(m, log)
+		sc.UDPConn = opts.MediaUDP
+		media.SFU, err = sfu.New(sc)
 		s.SFU = media.SFU
 		if err != nil {
 			s.closeTURN()
@@ -630,4 +625,17 @@ func draftMark() (document.DraftMark, error) {
 		return m, errors.New("server: the pages catalogs lack draft.mark")
 	}
 	return m, nil
+}
+
+// SFUConfig is the SFU's configuration from [media], as serve starts it
+// (bench/fanout starts the same).
+func SFUConfig(m config.Media, log zerolog.Logger) sfu.Config {
+	tcpAddr := "" // ICE over TCP, on loopback alone like the UDP candidates in development
+	if m.TCPPort != 0 {
+		tcpAddr = net.JoinHostPort(map[bool]string{true: "127.0.0.1", false: "0.0.0.0"}[m.LoopbackOnly], fmt.Sprint(m.TCPPort))
+	}
+	return sfu.Config{UDPPortMin: m.UDPPortMin, UDPPortMax: m.UDPPortMax, PublicIPs: m.PublicIPs,
+		LoopbackOnly: m.LoopbackOnly, PLIInterval: m.PLIInterval.Std(), TCPAddr: tcpAddr, Logger: log.With().Str("component", "sfu").Logger(),
+		BWEInitial: m.BWEInitial, BWEMax: m.BWEMax, VideoPauseBelow: m.VideoPauseBelow, VideoResumeAbove: m.VideoResumeAbove,
+		NoSegmentation: !m.UDPSegmentation}
 }
