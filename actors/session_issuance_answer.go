@@ -26,14 +26,22 @@ func (s *sessionActor) result(env protocol.Envelope, body any) {
 	s.send(protocol.Envelope{Type: protocol.TypeResult, ID: env.ID, Act: env.Act, Name: env.Name, Body: b})
 }
 
+// takePending ends the wait for the answer tagged tag: the request it
+// answers, if this session is still waiting for it.
+func (s *sessionActor) takePending(tag string) (issPending, bool) {
+	st := s.iss()
+	p, ok := st.pending[tag]
+	delete(st.pending, tag)
+	delete(s.inFlight, tag)
+	return p, ok
+}
+
 // issuanceAnswer handles the application actors' answers.
 func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 	st := s.iss()
 	switch m := msg.(type) {
 	case IssuanceResult:
-		p, ok := st.pending[m.CommandID]
-		delete(st.pending, m.CommandID)
-		delete(s.inFlight, m.CommandID)
+		p, ok := s.takePending(m.CommandID)
 		if !ok {
 			return
 		}
@@ -52,9 +60,7 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 		}
 		s.send(protocol.Envelope{Type: protocol.TypeAck, ID: p.env.ID, Act: m.AppID, Seq: m.Seq, Duplicate: m.Duplicate})
 	case IssuanceView:
-		p, ok := st.pending[m.Tag]
-		delete(st.pending, m.Tag)
-		delete(s.inFlight, m.Tag)
+		p, ok := s.takePending(m.Tag)
 		if !ok {
 			return
 		}
@@ -103,9 +109,7 @@ func (s *sessionActor) issuanceAnswer(c *actor.Context, msg any) {
 			}
 		}
 	case IssuanceSubscribed:
-		p, ok := st.pending[m.Tag]
-		delete(st.pending, m.Tag)
-		delete(s.inFlight, m.Tag)
+		p, ok := s.takePending(m.Tag)
 		if !ok {
 			return
 		}

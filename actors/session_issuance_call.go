@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"github.com/anthdm/hollywood/actor"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/senim-kz/senim/accounts"
 	"github.com/senim-kz/senim/domain/issuance"
@@ -74,22 +73,8 @@ func (s *sessionActor) issuanceMedia(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	in := IssuanceMediaIn{AppID: env.Act, Participant: callParticipant(by), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
-	switch m.Kind {
-	case "answer", "offer":
-		if m.SDP == "" || len(m.SDP) > maxSDP {
-			s.fail(env, CodeBadSDP, "an %s needs sdp, of at most %d bytes", m.Kind, maxSDP)
-			return
-		}
-	case "candidate":
-		if m.Candidate == nil {
-			s.fail(env, CodeBadCandidate, "a candidate message needs candidate")
-			return
-		}
-		in.Candidate = &webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
-			SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment}
-	case "restart", "leave":
-	default:
-		s.fail(env, CodeUnknownMediaKind, "unknown media kind %q", m.Kind)
+	var ok bool
+	if in.Candidate, ok = s.checkSignal(env, m); !ok {
 		return
 	}
 	if deps.calls == nil {

@@ -33,22 +33,8 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	in := MediaIn{ActID: env.Act, Participant: s.me.String(), Session: c.PID(), Tag: env.ID, Kind: m.Kind, SDP: m.SDP}
-	switch m.Kind {
-	case "answer", "offer":
-		if m.SDP == "" || len(m.SDP) > maxSDP {
-			s.fail(env, CodeBadSDP, "an %s needs sdp, of at most %d bytes", m.Kind, maxSDP)
-			return
-		}
-	case "candidate":
-		if m.Candidate == nil {
-			s.fail(env, CodeBadCandidate, "a candidate message needs candidate")
-			return
-		}
-		in.Candidate = &webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
-			SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment}
-	case "restart", "leave":
-	default:
-		s.fail(env, CodeUnknownMediaKind, "unknown media kind %q", m.Kind)
+	var ok bool
+	if in.Candidate, ok = s.checkSignal(env, m); !ok {
 		return
 	}
 	media := s.sd.Sys.Media()
@@ -57,6 +43,31 @@ func (s *sessionActor) mediaIn(c *actor.Context, env protocol.Envelope) {
 		return
 	}
 	c.Send(media, in)
+}
+
+// checkSignal checks a signal other than join (an act's call's or a
+// registration call's), answering what is wrong; it returns the ICE
+// candidate of a candidate message.
+func (s *sessionActor) checkSignal(env protocol.Envelope, m protocol.Media) (*webrtc.ICECandidateInit, bool) {
+	switch m.Kind {
+	case "answer", "offer":
+		if m.SDP == "" || len(m.SDP) > maxSDP {
+			s.fail(env, CodeBadSDP, "an %s needs sdp, of at most %d bytes", m.Kind, maxSDP)
+			return nil, false
+		}
+	case "candidate":
+		if m.Candidate == nil {
+			s.fail(env, CodeBadCandidate, "a candidate message needs candidate")
+			return nil, false
+		}
+		return &webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid,
+			SDPMLineIndex: m.Candidate.SDPMLineIndex, UsernameFragment: m.Candidate.UsernameFragment}, true
+	case "restart", "leave":
+	default:
+		s.fail(env, CodeUnknownMediaKind, "unknown media kind %q", m.Kind)
+		return nil, false
+	}
+	return nil, true
 }
 
 func (s *sessionActor) mediaOut(m MediaOut) {

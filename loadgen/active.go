@@ -105,7 +105,7 @@ func RunActive(ctx context.Context, opts ActiveOptions) (*Report, error) {
 	if err != nil {
 		return nil, fatal(CodeUnreachable, "%s: %v", opts.Addr, err)
 	}
-	cpu0 := toolCPU()
+	cpu0 := ProcessCPU()
 	start := time.Now()
 	g.rec = newRecorder(start)
 	end := start.Add(opts.Duration)
@@ -149,7 +149,7 @@ func RunActive(ctx context.Context, opts ActiveOptions) (*Report, error) {
 		Seconds: finished.Sub(start).Seconds(), ActiveActs: len(acts), StepsPerSecondTarget: opts.StepsPerSecond}
 	g.rec.snapshot(rep)
 	rep.server(before, after)
-	rep.ToolCPUSeconds = toolCPU() - cpu0
+	rep.ToolCPUSeconds = ProcessCPU() - cpu0
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	rep.StepsMeasured = steps.Load()
 	if rep.Seconds > 0 {

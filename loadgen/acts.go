@@ -135,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fatal(CodeUnreachable, "%s: %v", opts.Addr, err)
 	}
-	cpu0 := toolCPU()
+	cpu0 := ProcessCPU()
 	g.cms.Store(0)
 	start := time.Now()
 	g.rec = newRecorder(start)
@@ -164,7 +164,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	g.rec.snapshot(rep)
 	rep.server(before, after)
 	rep.NotaryPacingSeconds = time.Duration(g.paced.Load()).Seconds()
-	rep.ToolCPUSeconds = toolCPU() - cpu0
+	rep.ToolCPUSeconds = ProcessCPU() - cpu0
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	rep.perAct()
 	ft, err := measureFloor(g.ca, g.citizens[0].Keys[1], opts.DataDir)
@@ -475,7 +475,7 @@ func (a *actRun) wait(ctx context.Context) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	return sleepCtx(ctx, d)
+	return SleepCtx(ctx, d)
 }
 
 // done records a step: from when it was due until now, when its outcome

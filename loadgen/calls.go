@@ -275,7 +275,7 @@ func RunCalls(ctx context.Context, opts CallsOptions) (*CallsReport, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("loadgen: media did not reach every subscriber within %s", opts.StepTimeout)
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := SleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
 		}
 		for _, r := range rooms {
@@ -288,31 +288,14 @@ func RunCalls(ctx context.Context, opts CallsOptions) (*CallsReport, error) {
 			}
 		}
 	}
-	progress("media flows; warm-up %s", opts.Warmup)
-	if err := sleepCtx(ctx, opts.Warmup); err != nil {
-		return nil, err
-	}
-	progress("measuring %s", opts.Window)
-	before := sampleRooms(rooms)
-	cpu0, err := cpu()
+	w, err := MeasureCalls(ctx, opts.Warmup, opts.Window, func() map[string]StreamCount { return sampleRooms(rooms) }, cpu, progress)
 	if err != nil {
 		return nil, err
 	}
-	tool0 := toolCPU()
-	t0 := time.Now()
-	if err := sleepCtx(ctx, opts.Window); err != nil {
-		return nil, err
-	}
-	cpu1, err := cpu()
-	if err != nil {
-		return nil, err
-	}
-	secs := time.Since(t0).Seconds()
-	after := sampleRooms(rooms)
 	rep := &CallsReport{Scenario: "calls", Server: "senim", Addr: opts.Addr, Rooms: opts.Rooms, Subscribers: opts.Subscribers,
-		Duplex: opts.Duplex, Bitrate: opts.Bitrate, Note: FanOutNote, Warmup: opts.Warmup.Seconds(), Seconds: secs,
-		ServerCPUSeconds: cpu1 - cpu0, CPUSource: source, ToolCPUSeconds: toolCPU() - tool0}
-	FillCalls(rep, before, after)
+		Duplex: opts.Duplex, Bitrate: opts.Bitrate, Note: FanOutNote, Warmup: opts.Warmup.Seconds(), Seconds: w.Seconds,
+		ServerCPUSeconds: w.ServerCPU, CPUSource: source, ToolCPUSeconds: w.ToolCPU}
+	FillCalls(rep, w.Before, w.After)
 	return rep, nil
 }
 
@@ -547,7 +530,7 @@ func allFlowing(rooms []*callRoom) bool {
 	return true
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func SleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -606,4 +589,43 @@ func ProcCPU(pid int) (float64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
 	return float64(ut+st) / clockTicks, nil
+}
+
+// CallsWindow is a measured window of a calls load: the subscribers'
+// counters at its ends, its length, and the server's and the tool's CPU
+// over it (seconds).
+type CallsWindow struct {
+	Before, After               map[string]StreamCount
+	Seconds, ServerCPU, ToolCPU float64
+}
+
+// MeasureCalls waits out warmup, then measures a window of window: sample
+// gives the subscribers' counters, serverCPU the server's CPU seconds so
+// far. bench/fanout measures its rooms the same way.
+func MeasureCalls(ctx context.Context, warmup, window time.Duration, sample func() map[string]StreamCount,
+	serverCPU func() (float64, error), progress func(format string, args ...any)) (CallsWindow, error) {
+	var w CallsWindow
+	progress("media flows; warm-up %s", warmup)
+	if err := SleepCtx(ctx, warmup); err != nil {
+		return w, err
+	}
+	progress("measuring %s", window)
+	w.Before = sample()
+	cpu0, err := serverCPU()
+	if err != nil {
+		return w, err
+	}
+	tool0 := ProcessCPU()
+	t0 := time.Now()
+	if err := SleepCtx(ctx, window); err != nil {
+		return w, err
+	}
+	cpu1, err := serverCPU()
+	if err != nil {
+		return w, err
+	}
+	w.Seconds = time.Since(t0).Seconds()
+	w.After = sample()
+	w.ServerCPU, w.ToolCPU = cpu1-cpu0, ProcessCPU()-tool0
+	return w, nil
 }

@@ -73,7 +73,7 @@ func RunSessions(ctx context.Context, opts SessionsOptions) (*Report, error) {
 	probe.CloseNow()
 
 	rssTool0 := toolMaxRSS()
-	cpu0 := toolCPU()
+	cpu0 := ProcessCPU()
 	start := time.Now()
 	rec := newRecorder(start)
 	g.rec = rec
@@ -147,7 +147,7 @@ func RunSessions(ctx context.Context, opts SessionsOptions) (*Report, error) {
 		}
 	}
 	rep := &Report{Scenario: "sessions", Addr: opts.Addr, Seconds: opened.Sub(start).Seconds(), Sessions: held}
-	rep.ToolCPUSeconds = toolCPU() - cpu0
+	rep.ToolCPUSeconds = ProcessCPU() - cpu0
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	for _, c := range sessions {
 		if c != nil {

@@ -24,8 +24,9 @@ func noFileLimit() uint64 {
 	return l.Cur
 }
 
-// toolCPU is the CPU time this process has used, user and system, in seconds.
-func toolCPU() float64 {
+// ProcessCPU is the CPU time this process has used, user and system, in
+// seconds: the load tool's own (and, in tests, an in-process server's).
+func ProcessCPU() float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

@@ -16,6 +16,7 @@ import (
 
 	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/internal/testtool"
+	"github.com/senim-kz/senim/loadgen"
 )
 
 // startServer runs the harness's server in the test's process on a port of
@@ -42,7 +43,7 @@ func startServer(t *testing.T, record bool) (addr, dataDir string, s *server) {
 func TestFanOutReachesEverySubscriber(t *testing.T) {
 	addr, dataDir, _ := startServer(t, true)
 	rep, err := runLoad(context.Background(), loadOptions{Addr: addr, Rooms: 2, Subscribers: 3, Bitrate: 300_000,
-		Window: time.Second, Setup: 2, StepTimeout: 30 * time.Second, serverCPU: func() (float64, error) { return toolCPU(), nil }})
+		Window: time.Second, Setup: 2, StepTimeout: 30 * time.Second, serverCPU: func() (float64, error) { return loadgen.ProcessCPU(), nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -282,53 +281,18 @@ func runLoad(ctx context.Context, o loadOptions) (*loadgen.CallsReport, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("media reached %d of %d subscribers within %s", n, want, o.StepTimeout)
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := loadgen.SleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
-	progress("media flows to %d subscribers; warm-up %s, then measuring %s", want, o.Warmup, o.Window)
-	if err := sleep(ctx, o.Warmup); err != nil {
-		return nil, err
-	}
-	before := l.sample()
-	cpu0, err := cpu()
+	progress("media flows to %d subscribers", want)
+	w, err := loadgen.MeasureCalls(ctx, o.Warmup, o.Window, l.sample, cpu, progress)
 	if err != nil {
 		return nil, err
 	}
-	tool0 := toolCPU()
-	t0 := time.Now()
-	if err := sleep(ctx, o.Window); err != nil {
-		return nil, err
-	}
-	cpu1, err := cpu()
-	if err != nil {
-		return nil, err
-	}
-	secs := time.Since(t0).Seconds()
-	after := l.sample()
 	rep := &loadgen.CallsReport{Scenario: "fanout", Server: "senim", Addr: o.Addr, Rooms: o.Rooms, Subscribers: o.Subscribers,
 		Bitrate: o.Bitrate, Note: "bench/fanout: media/sfu rooms of 1 publisher and k subscribers, loopback signaling of the harness's own",
-		Warmup: o.Warmup.Seconds(), Seconds: secs, ServerCPUSeconds: cpu1 - cpu0, CPUSource: "proc", ToolCPUSeconds: toolCPU() - tool0}
-	loadgen.FillCalls(rep, before, after)
+		Warmup: o.Warmup.Seconds(), Seconds: w.Seconds, ServerCPUSeconds: w.ServerCPU, CPUSource: "proc", ToolCPUSeconds: w.ToolCPU}
+	loadgen.FillCalls(rep, w.Before, w.After)
 	return rep, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// toolCPU is this process's CPU time (the load's peers), in seconds.
-func toolCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return (time.Duration(ru.Utime.Nano()) + time.Duration(ru.Stime.Nano())).Seconds()
 }

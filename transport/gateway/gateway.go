@@ -428,26 +428,35 @@ func (w *wsConn) drain() {
 		if gone {
 			continue // the connection is over: what is queued is dropped
 		}
-		timeout := 10 * time.Second
-		if closing {
-			timeout = 2 * time.Second
-		}
-		// The deadline is the socket's, not a context's: coder/websocket
-		// keeps the context of a connection's last write for good, and a
-		// timeout's (with its timer) was a good part of an idle session.
-		// A write past it fails, and the connection is cut below, as the
-		// context's end cut it; the reader's end cuts it too.
-		_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
-		err := w.write(batch)
-		_ = w.nc.SetWriteDeadline(time.Time{})
-		if err != nil && !closing {
-			w.mu.Lock()
-			w.closed, w.queue = true, nil
-			w.mu.Unlock()
-			w.c.CloseNow()
+		if !w.writeBounded(closing, func() error { return w.write(batch) }) {
 			return
 		}
 	}
+}
+
+// writeBounded runs write under the socket's write deadline (shorter once
+// closing) and reports false if the connection was cut for its failure.
+// The deadline is the socket's, not a context's: coder/websocket keeps the
+// context of a connection's last write for good, and a timeout's (with
+// its timer) was a good part of an idle session. A write past it fails,
+// and the connection is cut, as the context's end cut it; the reader's end
+// cuts it too.
+func (w *wsConn) writeBounded(closing bool, write func() error) bool {
+	timeout := 10 * time.Second
+	if closing {
+		timeout = 2 * time.Second
+	}
+	_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
+	err := write()
+	_ = w.nc.SetWriteDeadline(time.Time{})
+	if err != nil && !closing {
+		w.mu.Lock()
+		w.closed, w.queue = true, nil
+		w.mu.Unlock()
+		w.c.CloseNow()
+		return false
+	}
+	return true
 }
 
 // flushHeld writes what Send's write left held in the cork, waiting for
@@ -460,21 +469,7 @@ func (w *wsConn) flushHeld() bool {
 	w.mu.Lock()
 	closing := w.closed
 	w.mu.Unlock()
-	timeout := 10 * time.Second
-	if closing {
-		timeout = 2 * time.Second
-	}
-	_ = w.nc.SetWriteDeadline(time.Now().Add(timeout))
-	err := w.cork.uncork()
-	_ = w.nc.SetWriteDeadline(time.Time{})
-	if err != nil && !closing {
-		w.mu.Lock()
-		w.closed, w.queue = true, nil
-		w.mu.Unlock()
-		w.c.CloseNow()
-		return false
-	}
-	return true
+	return w.writeBounded(closing, w.cork.uncork)
 }
 
 // write writes a batch of frames, in one system call when it can.
