@@ -177,10 +177,12 @@ func (s *server) handle(nc net.Conn) {
 		refuse(nc, codeJoinFailed, err.Error())
 		return
 	}
-	for sc.Scan() {
+	failed := false
+	for !failed && sc.Scan() {
 		var m message
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			c.fail(codeBadMessage, "not JSON")
+			failed = true
 			break
 		}
 		switch {
@@ -190,12 +192,22 @@ func (s *server) handle(nc net.Conn) {
 			err = rm.r.Candidate(h.ID, *m.Candidate)
 		default:
 			c.fail(codeBadMessage, "want an answer or a candidate")
+			failed = true
 		}
 		if err != nil {
 			c.fail(codeBadSignal, err.Error())
+			failed = true
 		}
 	}
 	s.leave(h, rm, c)
+	if failed {
+		// The writer closes the connection once the error line is out
+		// (a close now could race it and lose the line).
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
 	c.close()
 }
 
