@@ -493,8 +493,9 @@ func (r *callRoom) close() {
 	}
 }
 
-// counts samples what each subscriber received so far, by codec.
-func counts(p *peer.Peer) StreamCount {
+// Counts is what a subscriber received so far (of its one publisher), by
+// codec; bench/fanout samples its peers with it too.
+func Counts(p *peer.Peer) StreamCount {
 	var c StreamCount
 	for _, r := range p.Received() {
 		if strings.EqualFold(r.Codec, webrtc.MimeTypeOpus) {
@@ -512,7 +513,7 @@ func sampleRooms(rooms []*callRoom) map[string]StreamCount {
 	out := map[string]StreamCount{}
 	for i, r := range rooms {
 		for j, s := range r.subs {
-			out[strconv.Itoa(i)+"/"+strconv.Itoa(j)] = counts(s.p)
+			out[strconv.Itoa(i)+"/"+strconv.Itoa(j)] = Counts(s.p)
 		}
 	}
 	return out
@@ -522,7 +523,7 @@ func sampleRooms(rooms []*callRoom) map[string]StreamCount {
 func allFlowing(rooms []*callRoom) bool {
 	for _, r := range rooms {
 		for _, s := range r.subs {
-			if c := counts(s.p); c.Video == 0 || c.Audio == 0 {
+			if c := Counts(s.p); c.Video == 0 || c.Audio == 0 {
 				return false
 			}
 		}

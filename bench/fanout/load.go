@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -151,20 +150,6 @@ func (pt *participant) pump() {
 	}
 }
 
-// counts is what a subscriber received so far (of its one publisher).
-func counts(p *peer.Peer) loadgen.StreamCount {
-	var c loadgen.StreamCount
-	for _, r := range p.Received() {
-		if strings.EqualFold(r.Codec, webrtc.MimeTypeOpus) {
-			c.Audio += r.Packets.Load()
-		} else {
-			c.Video += r.Packets.Load()
-		}
-		c.Lost += r.Lost.Load()
-	}
-	return c
-}
-
 type loadRun struct {
 	mu   sync.Mutex
 	all  []*participant
@@ -185,7 +170,7 @@ func (l *loadRun) sample() map[string]loadgen.StreamCount {
 	defer l.mu.Unlock()
 	out := make(map[string]loadgen.StreamCount, len(l.subs))
 	for k, pt := range l.subs {
-		out[k] = counts(pt.p)
+		out[k] = loadgen.Counts(pt.p)
 	}
 	return out
 }
