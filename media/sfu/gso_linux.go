@@ -58,7 +58,10 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 	if err != nil {
 		return nil, err
 	}
-	g := &gsoConn{UDPConn: c, buf: make([]byte, 0, 64<<10), oob: make([]byte, unix.CmsgSpace(2))}
+	// buf grows with the first frames held (to gsoMax packets at most): a
+	// connection's sockets that carry no video (other interfaces' host
+	// candidates, an audio-only participant) hold nothing.
+	g := &gsoConn{UDPConn: c, oob: make([]byte, unix.CmsgSpace(2))}
 	g.timer = time.AfterFunc(time.Hour, g.flushLate)
 	g.timer.Stop()
 	return g, nil
