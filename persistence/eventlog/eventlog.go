@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -746,12 +747,13 @@ func each(it *pebble.Iterator, stream string, borrow bool, fn func(Record, []byt
 func eachFrom(it *pebble.Iterator, valid bool, stream string, borrow bool, fn func(Record, []byte) error) error {
 	d := getDecoder(stream, borrow)
 	defer decoders.Put(d)
+	var r Record
 	for ; valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return storeErr(stream, err)
 		}
-		r, stored, err := d.decode(v)
+		stored, err := d.decodeInto(&r, v)
 		if err != nil {
 			return undecodable(stream, it.Key(), err)
 		}
@@ -891,11 +893,7 @@ func (l *Log) VerifyChain(stream string) error {
 // its act is.
 func (l *Log) ReadVerified(stream string) ([]Record, error) {
 	var recs []Record
-	err := l.verifiedRead(stream, false, func(seq uint64) { recs = make([]Record, 0, min(seq, 1<<12)) }, func(r Record) error {
-		recs = append(recs, r)
-		return nil
-	})
-	if err != nil || len(recs) == 0 {
+	if err := l.verifiedRead(stream, &recs, nil); err != nil || len(recs) == 0 {
 		return nil, err
 	}
 	return recs, nil
@@ -908,11 +906,12 @@ func (l *Log) ReadVerified(stream string) ([]Record, error) {
 // *CorruptError, or fn's) can come after fn has been called, so the
 // caller must discard whatever it built from the records before it.
 func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
-	return l.verifiedRead(stream, true, nil, fn)
+	return l.verifiedRead(stream, nil, fn)
 }
 
-// verifiedRead is ReadVerified and ReplayVerified: sized (if not nil) is
-// told the head's seq before the first record.
+// verifiedRead is ReadVerified (keep: the records are decoded into
+// *keep, sized from the head, their payloads copied) and ReplayVerified
+// (fn is called with each record, its payload borrowed).
 //
 // The head and the records are read through one iterator, which sees the
 // store as it was when it was made: an append landing meanwhile cannot
@@ -924,7 +923,7 @@ func (l *Log) ReplayVerified(stream string, fn func(Record) error) error {
 // verified read.) A stream last appended to before heads were kept there
 // has its head under 'h' only, read from there. The records' hashes are
 // checked beside the read (verify.go).
-func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), fn func(Record) error) (err error) {
+func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -961,38 +960,69 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 		valid = it.First()
 	}
 	hc.start(seq)
-	if sized != nil {
-		sized(seq)
+	var recs []Record
+	if keep != nil && valid {
+		// Sized from the head, which counts the records (bounded: the
+		// head is not trusted until the records agree with it).
+		recs = make([]Record, 0, min(seq, 1<<12))
 	}
+	d := getDecoder(stream, keep == nil)
+	defer decoders.Put(d)
 	var c chainCheck
 	var n uint64
 	var last string
-	err = eachFrom(it, valid, stream, borrow, func(r Record, stored []byte) error {
-		if n == 0 && r.Seq != 1 {
-			return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
-		}
-		if r.Stream != stream {
-			// Another stream's records, chain and all, copied under this one.
-			return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record names another stream " + r.Stream}
-		}
-		if stored == nil {
-			// A JSON record: its hash recomputed from its fields, here.
-			if err := c.next(r, nil); err != nil {
-				return err
+	var one Record
+	err = func() error {
+		for ; valid; valid = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return storeErr(stream, err)
 			}
-		} else {
-			if err := c.link(&r); err != nil {
-				return err
+			// A kept record is decoded in its place in recs, not copied
+			// there.
+			r := &one
+			if keep != nil {
+				if len(recs) == cap(recs) {
+					recs = slices.Grow(recs, 1)
+				}
+				recs = recs[:len(recs)+1]
+				r = &recs[len(recs)-1]
 			}
-			if !hc.add(r.Seq, stored) && !storedHashOK(stored) {
-				return altered(stream, r.Seq)
+			stored, err := d.decodeInto(r, v)
+			if err != nil {
+				return undecodable(stream, it.Key(), err)
 			}
-			c.advance(&r)
+			if n == 0 && r.Seq != 1 {
+				return &ChainError{Stream: stream, Seq: 1, Reason: "the first record is missing"}
+			}
+			if r.Stream != stream {
+				// Another stream's records, chain and all, copied under this one.
+				return &ChainError{Stream: stream, Seq: r.Seq, Reason: "the record names another stream " + r.Stream}
+			}
+			if stored == nil {
+				// A JSON record: its hash recomputed from its fields, here.
+				if err := c.next(*r, nil); err != nil {
+					return err
+				}
+			} else {
+				if err := c.link(r); err != nil {
+					return err
+				}
+				if !hc.add(r.Seq, stored) && !storedHashOK(stored) {
+					return altered(stream, r.Seq)
+				}
+				c.advance(r)
+			}
+			n++
+			last = r.Hash
+			if fn != nil {
+				if err := fn(*r); err != nil {
+					return err
+				}
+			}
 		}
-		n++
-		last = r.Hash
-		return fn(r)
-	})
+		return storeErr(stream, it.Error())
+	}()
 	// A record whose hash is wrong comes before any error after it.
 	if bad := hc.finish(); bad != 0 {
 		return altered(stream, bad)
@@ -1002,6 +1032,9 @@ func (l *Log) verifiedRead(stream string, borrow bool, sized func(seq uint64), f
 	}
 	if seq != n || (n > 0 && hash != last) {
 		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
+	}
+	if keep != nil {
+		*keep = recs
 	}
 	return nil
 }

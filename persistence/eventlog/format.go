@@ -175,11 +175,13 @@ type decoder struct {
 	// before.
 	lastType, lastActor, lastCmd string
 	strs                         map[string]string
-	// recent are the last strings interned, looked through before the
-	// table (a map look-up hashes the bytes): a stream's few types and
-	// actors come round again and again.
-	recent     [8]string
-	nextRecent int
+	// recent holds strings interned before, each in the slot its length
+	// and a few of its bytes pick (internSlot), looked at before the
+	// table (a map look-up hashes every byte): a stream's few types and
+	// actors come round again and again, and each finds its own slot with
+	// one comparison, where a ring of the last eight, looked through in
+	// turn, missed once a stream used more types and actors than that.
+	recent [64]string
 	prevRaw    [hashLen]byte
 	prevHex    string
 	// borrow: a record's Payload is the stored value's own bytes, valid
@@ -210,15 +212,29 @@ func getDecoder(stream string, borrow bool) *decoder {
 // itself (nil for a JSON record), for chainCheck. The record holds no
 // reference to v.
 func (d *decoder) decode(v []byte) (Record, []byte, error) {
+	var r Record
+	stored, err := d.decodeInto(&r, v)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return r, stored, nil
+}
+
+// decodeInto is decode writing the record to *r, every field of it (a
+// read that keeps its records decodes each straight into its place in the
+// slice it returns). On an error *r is left half written.
+func (d *decoder) decodeInto(r *Record, v []byte) ([]byte, error) {
 	if len(v) > 0 && v[0] == '{' {
-		var r Record
-		if err := json.Unmarshal(v, &r); err != nil {
-			return Record{}, nil, err
+		// Unmarshalled into its own record, so that r does not escape.
+		var jr Record
+		if err := json.Unmarshal(v, &jr); err != nil {
+			return nil, err
 		}
-		return r, nil, nil
+		*r = jr
+		return nil, nil
 	}
 	if len(v) < v1Header || v[0] != formatV1 {
-		return Record{}, nil, errFormat
+		return nil, errFormat
 	}
 	body := v[1+hashLen:]
 	var f [8][]byte
@@ -226,19 +242,19 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	for i := range f {
 		var ok bool
 		if f[i], rest, ok = nextNetstring(rest); !ok {
-			return Record{}, nil, errors.New("a field of the record does not decode")
+			return nil, errors.New("a field of the record does not decode")
 		}
 	}
 	if len(rest) != 0 || string(f[0]) != canonTag {
-		return Record{}, nil, errors.New("the record's canonical bytes are not senim.event.v1")
+		return nil, errors.New("the record's canonical bytes are not senim.event.v1")
 	}
 	seq, ok := parseSeq(f[2])
 	if !ok {
-		return Record{}, nil, errors.New("the record's seq is not a canonical decimal")
+		return nil, errors.New("the record's seq is not a canonical decimal")
 	}
 	at, ok := d.parseAt(f[5])
 	if !ok {
-		return Record{}, nil, errors.New("the record's time is not canonical RFC 3339 UTC")
+		return nil, errors.New("the record's time is not canonical RFC 3339 UTC")
 	}
 	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
 	// The hash in hex and the payload share the read's slab. The hex part
@@ -251,7 +267,7 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	}
 	buf := d.alloc(n)
 	encodeHash(buf, hash)
-	r := Record{Seq: seq, At: at, Hash: unsafe.String(&buf[0], 2*hashLen)}
+	r.Seq, r.At, r.Hash = seq, at, unsafe.String(&buf[0], 2*hashLen)
 	if d.borrow {
 		r.Payload = f[7][:len(f[7]):len(f[7])]
 	} else {
@@ -285,7 +301,7 @@ func (d *decoder) decode(v []byte) (Record, []byte, error) {
 	}
 	copy(d.prevRaw[:], hash)
 	d.prevHex = r.Hash
-	return r, v, nil
+	return v, nil
 }
 
 var zeroRaw [hashLen]byte
@@ -318,10 +334,9 @@ func (d *decoder) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	for _, s := range &d.recent {
-		if string(b) == s {
-			return s
-		}
+	slot := &d.recent[internSlot(b)]
+	if string(b) == *slot {
+		return *slot
 	}
 	s, ok := d.strs[string(b)]
 	if !ok {
@@ -333,9 +348,26 @@ func (d *decoder) intern(b []byte) string {
 			d.strs[s] = s
 		}
 	}
-	d.recent[d.nextRecent%len(d.recent)] = s
-	d.nextRecent++
+	*slot = s
 	return s
+}
+
+// internSlot picks b's slot in a decoder's recent strings from its length
+// and its first and last eight bytes (b is not empty). Two strings that
+// share a slot only cost a table look-up when they take turns: the 54
+// event types of the domain and a few actors share 14 slots of 64.
+func internSlot(b []byte) int {
+	n := len(b)
+	var x uint64
+	if n >= 8 {
+		x = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[n-8:])*0xff51afd7ed558ccd
+	} else {
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
+	}
+	x = (x ^ uint64(n)) * 0x9e3779b97f4a7c15
+	return int(x >> (64 - 6))
 }
 
 // hexPairs[b] is b's two hex digits, as a little-endian uint16.
