@@ -176,8 +176,8 @@ type decoder struct {
 	lastType, lastActor, lastCmd string
 	strs                         map[string]string
 	// recent holds strings interned before, each in the slot its length
-	// and a few of its bytes pick (internSlot), looked at before the
-	// table (a map look-up hashes every byte): a stream's few types and
+	// and a few of its bytes pick (internSlot) or the one beside it,
+	// looked at before the table (a map look-up hashes every byte): a stream's few types and
 	// actors come round again and again, and each finds its own slot with
 	// one comparison, where a ring of the last eight, looked through in
 	// turn, missed once a stream used more types and actors than that.
@@ -334,9 +334,15 @@ func (d *decoder) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	slot := &d.recent[internSlot(b)]
-	if string(b) == *slot {
-		return *slot
+	// Two slots for each pick: a pair of strings that pick the same one
+	// take turns without a look-up (the older moves to the second).
+	i := internSlot(b)
+	if s := d.recent[i]; string(b) == s {
+		return s
+	}
+	if s := d.recent[i^1]; string(b) == s {
+		d.recent[i^1], d.recent[i] = d.recent[i], s
+		return s
 	}
 	s, ok := d.strs[string(b)]
 	if !ok {
@@ -348,7 +354,7 @@ func (d *decoder) intern(b []byte) string {
 			d.strs[s] = s
 		}
 	}
-	*slot = s
+	d.recent[i^1], d.recent[i] = d.recent[i], s
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -139,7 +140,7 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 	var hc hashChecker
 	hc.start(headSeq)
 	defer hc.finish()
-	anchor, recs, n, prev, err := readAfter(it, stream, prefix, after, &hc)
+	anchor, recs, n, prev, err := readAfter(it, stream, prefix, after, headSeq, &hc)
 	// A record whose hash is wrong comes before any error after it.
 	if bad := hc.finish(); bad != 0 {
 		return "", nil, altered(stream, bad)
@@ -156,11 +157,15 @@ func (l *Log) ReadVerifiedAfter(stream string, after uint64) (anchor string, rec
 // readAfter is ReadVerifiedAfter's walk over the records, binary records'
 // hashes handed to hc; n is the number of records, prev the last one's
 // hash.
-func readAfter(it *pebble.Iterator, stream string, prefix []byte, after uint64, hc *hashChecker) (anchor string, recs []Record, n uint64, prev [hashLen]byte, err error) {
-	var (
-		d = decoder{stream: stream}
-		c chainCheck // checks the decoded records, after after
-	)
+func readAfter(it *pebble.Iterator, stream string, prefix []byte, after, headSeq uint64, hc *hashChecker) (anchor string, recs []Record, n uint64, prev [hashLen]byte, err error) {
+	var c chainCheck // checks the decoded records, after after
+	d := getDecoder(stream, false)
+	defer decoders.Put(d)
+	if headSeq > after {
+		// Sized from the head (bounded: it is not trusted until the
+		// records agree with it).
+		recs = make([]Record, 0, min(headSeq-after, 1<<12))
+	}
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		if len(k) != len(prefix)+8 || binary.BigEndian.Uint64(k[len(prefix):]) != n+1 {
@@ -172,7 +177,7 @@ func readAfter(it *pebble.Iterator, stream string, prefix []byte, after uint64, 
 		}
 		n++
 		if n <= after {
-			if prev, err = checkStored(stream, n, v, &prev, &d, hc); err != nil {
+			if prev, err = checkStored(stream, n, v, &prev, d, hc); err != nil {
 				return "", nil, n, prev, err
 			}
 			if n == after {
@@ -181,7 +186,13 @@ func readAfter(it *pebble.Iterator, stream string, prefix []byte, after uint64, 
 			}
 			continue
 		}
-		r, stored, err := d.decode(v)
+		// Decoded in its place in recs, not copied there.
+		if len(recs) == cap(recs) {
+			recs = slices.Grow(recs, 1)
+		}
+		recs = recs[:len(recs)+1]
+		r := &recs[len(recs)-1]
+		stored, err := d.decodeInto(r, v)
 		if err != nil {
 			return "", nil, n, prev, undecodable(stream, k, err)
 		}
@@ -189,22 +200,23 @@ func readAfter(it *pebble.Iterator, stream string, prefix []byte, after uint64, 
 			return "", nil, n, prev, &ChainError{Stream: stream, Seq: n, Reason: "the record names another stream or seq"}
 		}
 		if stored == nil {
-			if err := c.next(r, nil); err != nil {
+			if err := c.next(*r, nil); err != nil {
 				return "", nil, n, prev, err
 			}
+			if prev, err = decodeHash("hash", r.Hash); err != nil {
+				return "", nil, n, prev, &ChainError{Stream: stream, Seq: n, Reason: err.Error()}
+			}
 		} else {
-			if err := c.link(&r); err != nil {
+			if err := c.link(r); err != nil {
 				return "", nil, n, prev, err
 			}
 			if !hc.add(n, stored) && !storedHashOK(stored) {
 				return "", nil, n, prev, altered(stream, n)
 			}
-			c.advance(&r)
+			c.advance(r)
+			// The hash raw, as stored: what its hex was spelled from.
+			copy(prev[:], stored[1:1+hashLen])
 		}
-		if prev, err = decodeHash("hash", r.Hash); err != nil {
-			return "", nil, n, prev, &ChainError{Stream: stream, Seq: n, Reason: err.Error()}
-		}
-		recs = append(recs, r)
 	}
 	if err := it.Error(); err != nil {
 		return "", nil, n, prev, storeErr(stream, err)
