@@ -181,9 +181,9 @@ type decoder struct {
 	// actors come round again and again, and each finds its own slot with
 	// one comparison, where a ring of the last eight, looked through in
 	// turn, missed once a stream used more types and actors than that.
-	recent [64]string
-	prevRaw    [hashLen]byte
-	prevHex    string
+	recent  [64]string
+	prevRaw [hashLen]byte
+	prevHex string
 	// borrow: a record's Payload is the stored value's own bytes, valid
 	// only until the read moves on (Replay), instead of a copy.
 	borrow bool
