@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -331,5 +332,32 @@ func TestEncodeHash(t *testing.T) {
 		if want := hex.EncodeToString(h[:]); string(dst) != want {
 			t.Fatalf("encodeHash(%x) = %s", h, dst)
 		}
+	}
+}
+
+// A decoder's recent strings give back exactly the string asked for,
+// whichever strings share their slots and in whatever order they come.
+func TestInternGivesTheSameBytes(t *testing.T) {
+	var d decoder
+	words := []string{"a", "b", "ab", "ba", "call_started", "invoice_issued", "draft_approved", "draft_presented",
+		"application_submitted", "notary:aliya", "client:871008401427", "client:871008401428", "system", "bank"}
+	for i := range 200 {
+		words = append(words, fmt.Sprintf("type_%d", i))
+	}
+	for round := range 5 {
+		for i := range words {
+			w := words[(i*7+round)%len(words)]
+			if got := d.intern([]byte(w)); got != w {
+				t.Fatalf("intern(%q) = %q", w, got)
+			}
+			// Its neighbour in the list, at once: pairs take turns.
+			v := words[(i*7+round+1)%len(words)]
+			if got := d.intern([]byte(v)); got != v {
+				t.Fatalf("intern(%q) = %q", v, got)
+			}
+		}
+	}
+	if d.intern(nil) != "" {
+		t.Fatal("an empty field is not the empty string")
 	}
 }

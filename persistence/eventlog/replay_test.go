@@ -412,3 +412,93 @@ func TestVerifiedReadDoesNotWaitForTheHelper(t *testing.T) {
 		newHold()
 	}
 }
+
+// The records a read keeps (ReadVerified's, decoded in place in the slice
+// it returns, ReadVerifiedAfter's, Read's) share blocks of bytes with each
+// other, their hashes' hex beside their payloads: none may reach into
+// another's bytes, nor into a later read's. A caller that writes over a
+// payload, or appends to it, changes nothing else.
+func TestKeptRecordsDoNotAlias(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	const n = 60
+	events := make([]Draft, n)
+	for i := range events {
+		events[i] = Draft{Type: []string{"a", "b", "c"}[i%3], Actor: "notary:aliya", At: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+			Payload: json.RawMessage(fmt.Sprintf(`{"n":%d,"text":"%s"}`, i, strings.Repeat("ы", i)))}
+	}
+	mustAppend(t, l, AppendRequest{Stream: "act/x", Events: events})
+	want, err := l.ReadVerified("act/x")
+	if err != nil || len(want) != n {
+		t.Fatalf("%d records, %v", len(want), err)
+	}
+	// What every read must still give: deep copies.
+	payloads, hashes := make([]string, n), make([]string, n)
+	for i, r := range want {
+		payloads[i], hashes[i] = string(r.Payload), strings.Clone(r.Hash)
+		if !bytes.Equal(r.Payload, events[i].Payload) {
+			t.Fatalf("record %d: payload %s, want %s", i+1, r.Payload, events[i].Payload)
+		}
+	}
+	check := func(what string, recs []Record, from int) {
+		t.Helper()
+		for i, r := range recs {
+			if k := from + i; string(r.Payload) != payloads[k] || r.Hash != hashes[k] || r.Seq != uint64(k+1) {
+				t.Fatalf("%s: record %d changed: seq %d, payload %s, hash %s", what, k+1, r.Seq, r.Payload, r.Hash)
+			}
+		}
+	}
+	scribble := func(recs []Record) {
+		for i := range recs {
+			p := recs[i].Payload
+			for j := range p {
+				p[j] = 'X'
+			}
+			// An append beyond the payload's length must not land in the
+			// bytes after it (the next record's hash).
+			_ = append(p, bytes.Repeat([]byte{'Y'}, 80)...)
+		}
+	}
+	for round := range 3 {
+		first, err := l.ReadVerified("act/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := l.ReadVerified("act/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after, err := l.ReadVerifiedAfter("act/x", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := l.ReadAll("act/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("ReadVerified", first, 0)
+		// Every record of the first read written over, one after another:
+		// the first read's own hashes, and every other read, stay.
+		scribble(first)
+		for i, r := range first {
+			if r.Hash != hashes[i] {
+				t.Fatalf("round %d: record %d's hash changed with its neighbour's payload: %s", round, i+1, r.Hash)
+			}
+			if want := strings.Repeat("X", len(payloads[i])); string(r.Payload) != want {
+				t.Fatalf("round %d: record %d's payload is %s after its own and its neighbours' were written over", round, i+1, r.Payload)
+			}
+		}
+		check("a second ReadVerified", second, 0)
+		check("ReadVerifiedAfter", after, 10)
+		check("ReadAll", all, 0)
+		scribble(after)
+		scribble(all)
+		check("a second ReadVerified", second, 0)
+		// And a read after all of that.
+		again, err := l.ReadVerified("act/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("a later ReadVerified", again, 0)
+	}
+}
