@@ -99,7 +99,13 @@
 // # Reading
 //
 // Read and ReadVerified hand out records a caller may keep: each payload
-// is a copy (the records of one read share blocks of at most 4 KiB).
+// is a copy (the records of one read share blocks of at most 4 KiB, a
+// payload's capacity cut at its length, so that no record reaches into
+// another's bytes). ReadVerified and ReadVerifiedAfter size the slice they
+// return from the head and decode each record straight into its place in
+// it. A decoder keeps a stream's strings (types, actors, command ids) in a
+// small cache picked by their length and bytes, so that a record's
+// strings are shared, not allocated, at one comparison each.
 // Replay and ReplayVerified are for a caller that decodes each record at
 // once and keeps no payload (an act's load, VerifyChain): a payload is the
 // stored value itself, valid only until the callback returns, which spares
