@@ -676,10 +676,24 @@ func headSource(from pebble.Reader, stream string) (seq uint64, hash string, leg
 	seq, hash, err = headAt(from, stream, eventKey(stream, 0))
 	if err == nil && seq == 0 && hash == "" {
 		seq, hash, err = headAt(from, stream, headKey(stream))
+		if errors.Is(err, errHeadMoved) {
+			// The two reads are two views of the store: the stream's first
+			// append landed between them. It wrote the head before the
+			// events and 'h' as moved in one batch, so the head is there
+			// now. (A view that shows 'h' moved and no head is corrupt.)
+			seq, hash, err = headAt(from, stream, eventKey(stream, 0))
+			if err == nil && seq == 0 && hash == "" {
+				err = fmt.Errorf("eventlog: stream %s: corrupt head", stream)
+			}
+			return seq, hash, false, err
+		}
 		return seq, hash, seq > 0 || hash != "", err
 	}
 	return seq, hash, false, err
 }
+
+// errHeadMoved: the 'h' key read holds movedHead, not a head.
+var errHeadMoved = errors.New("the head is kept before the stream's events")
 
 func headAt(from pebble.Reader, stream string, key []byte) (_ uint64, _ string, err error) {
 	defer recoverFatal(stream, &err)
@@ -691,6 +705,9 @@ func headAt(from pebble.Reader, stream string, key []byte) (_ uint64, _ string, 
 		return 0, "", storeErr(stream, err)
 	}
 	defer closer.Close()
+	if key[0] == 'h' && bytes.Equal(v, movedHead) {
+		return 0, "", errHeadMoved
+	}
 	if len(v) < 8 {
 		return 0, "", fmt.Errorf("eventlog: stream %s: corrupt head", stream)
 	}
