@@ -3,6 +3,7 @@ package eventlog
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -140,4 +141,44 @@ func encodeHex(h []byte) []byte {
 	b := make([]byte, 2*hashLen)
 	encodeHash(b, h)
 	return b
+}
+
+// headBehind is a store whose first read of key misses it: as Head sees a
+// stream whose first append lands between its read of the head (before
+// the events) and its read of 'h'.
+type headBehind struct {
+	pebble.Reader
+	key    []byte
+	missed bool
+}
+
+func (h *headBehind) Get(k []byte) ([]byte, io.Closer, error) {
+	if !h.missed && bytes.Equal(k, h.key) {
+		h.missed = true
+		return nil, nil, pebble.ErrNotFound
+	}
+	return h.Reader.Get(k)
+}
+
+// Head reads the head before the events, then 'h': two views of the
+// store. A stream's first append landing between them shows 'h' as moved
+// and no head: the head was written with it, and is read again, not
+// reported as corrupt.
+func TestHeadReadAsTheFirstAppendLands(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	res := mustAppend(t, l, AppendRequest{Stream: "act/x", Events: []Draft{ev("e", 1), ev("e", 2)}})
+	seq, hash, err := headFrom(&headBehind{Reader: l.db, key: eventKey("act/x", 0)}, "act/x")
+	if err != nil || seq != 2 || hash != res.Records[1].Hash {
+		t.Fatalf("head %d %q, %v; want 2 %q", seq, hash, err, res.Records[1].Hash)
+	}
+	// A view that shows 'h' moved and never the head is corrupt.
+	b := l.db.NewBatch()
+	_ = b.Delete(eventKey("act/x", 0), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Head("act/x"); err == nil || !strings.Contains(err.Error(), "corrupt head") {
+		t.Fatalf("a moved 'h' without the head: %v", err)
+	}
 }
