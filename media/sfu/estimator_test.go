@@ -17,7 +17,6 @@ import (
 const (
 	simPacket      = 1200 // bytes
 	feedbackEvery  = 50_000
-	simQueueMax    = 400_000 // µs
 	simOneWayDelay = 20_000  // µs
 )
 
@@ -37,6 +36,8 @@ type sim struct {
 	seq      uint16
 	capacity float64 // bits/s
 	loss     float64
+	queueMax int64 // µs: the bottleneck drops what would wait longer
+	drops    int   // packets the queue dropped
 	free     int64 // when the link is free
 	pending  []simSent
 	fbCount  uint8
@@ -47,7 +48,7 @@ type sim struct {
 }
 
 func newSim(t *testing.T, initial int, capacity float64, seq uint16) *sim {
-	return &sim{t: t, e: newEstimator(initial, minBWE, 20_000_000), capacity: capacity, seq: seq, rng: rand.New(rand.NewSource(7))}
+	return &sim{t: t, e: newEstimator(initial, minBWE, 20_000_000), capacity: capacity, seq: seq, queueMax: 400_000, rng: rand.New(rand.NewSource(7))}
 }
 
 // run advances the simulation by d µs.
@@ -76,7 +77,10 @@ func (s *sim) sendOne() {
 	s.seq++
 	at := s.now + simOneWayDelay
 	start := max(at, s.free)
-	if start-at <= simQueueMax && s.rng.Float64() >= s.loss {
+	switch {
+	case start-at > s.queueMax:
+		s.drops++
+	case s.rng.Float64() >= s.loss:
 		s.free = start + int64(simPacket*8/s.capacity*1e6)
 		p.arrival, p.received = s.free, true
 	}
@@ -178,6 +182,33 @@ func TestEstimatorCapacityDrop(t *testing.T) {
 	}
 }
 
+// With a queue that never drops, the delay's growth alone brings the
+// estimate down to the new capacity.
+func TestEstimatorDelayAloneCuts(t *testing.T) {
+	s := newSim(t, 1_000_000, 3_000_000, 0)
+	s.queueMax = 1 << 40
+	s.run(40_000_000)
+	before := s.e.GetTargetBitrate()
+	s.capacity = 500_000
+	s.run(5_000_000)
+	if got := s.e.GetTargetBitrate(); got > 700_000 || s.drops != 0 {
+		t.Errorf("5 s after the capacity fell from 3 Mbit/s to 500 kbit/s (no loss: %d dropped) the estimate is %d bits/s (was %d)", s.drops, got, before)
+	}
+}
+
+// With nothing lost or delayed, the estimate grows to 1.5 times what is
+// received and no further: a layer far above what is sent is never shown
+// to fit (bwe.go probes from this ceiling). The rate received is measured
+// over the packets' span in the window, a little over what is sent.
+func TestEstimatorCeiling(t *testing.T) {
+	s := newSim(t, 300_000, 100_000_000, 0)
+	s.send = func() float64 { return 300_000 }
+	s.run(30_000_000)
+	if got := s.e.GetTargetBitrate(); got < 400_000 || got > 1.1*(1.5*300_000+10_000) {
+		t.Errorf("sending 300 kbit/s on a free link, the estimate is %d bits/s after 30 s", got)
+	}
+}
+
 // Loss over 10% cuts the estimate, with no delay to show; once the loss
 // ends it grows back.
 func TestEstimatorLossCutsThenRecovers(t *testing.T) {
@@ -264,6 +295,16 @@ func TestEstimatorHostileFeedback(t *testing.T) {
 	}
 	if got := e.GetStats(); got["averageLoss"] != stats["averageLoss"] || got["receivedBitrate"] != stats["receivedBitrate"] {
 		t.Errorf("a repeated feedback moved the estimator: %v, then %v", stats, got)
+	}
+	// A feedback whose deltas run out: what it says after is not taken.
+	for i := 100; i < 105; i++ {
+		e.sentAt(uint16(i), 1200, 550_000)
+	}
+	short := makeFeedback([]simSent{{seq: 100, arrival: 600_000, received: true}, {seq: 101, arrival: 601_000, received: true}, {seq: 102}, {seq: 103}, {seq: 104}}, 3)
+	short.RecvDeltas = short.RecvDeltas[:1]
+	e.feedback(short, 650_000)
+	if len(e.acks) != 1 {
+		t.Errorf("%d packets taken from a feedback with one delta for two packets received", len(e.acks))
 	}
 	// More statuses than deltas, a count far beyond the chunks, and
 	// deltas at the ends of their range.
