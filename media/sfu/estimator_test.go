@@ -17,7 +17,7 @@ import (
 const (
 	simPacket      = 1200 // bytes
 	feedbackEvery  = 50_000
-	simOneWayDelay = 20_000  // µs
+	simOneWayDelay = 20_000 // µs
 )
 
 type simSent struct {
