@@ -1,11 +1,19 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // The estimator on synthetic transport-wide feedback: a sender that sends
@@ -368,4 +376,88 @@ func FuzzEstimatorFeedback(f *testing.F) {
 			t.Fatalf("the estimate went to %d bits/s", got)
 		}
 	})
+}
+
+// The SFU's send chain records each packet in its connection's estimator
+// as the stamper numbers it (no writer of the estimator's own between),
+// and the estimator reads the feedback for them.
+func TestSendChainFeedsTheEstimator(t *testing.T) {
+	var got cc.BandwidthEstimator
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := registerInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	if err := registerBWE(m, ir, Config{BWEInitial: 1_000_000, BWEMax: 20_000_000}, func(_ string, e cc.BandwidthEstimator) { got = e }); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := ir.Build("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = chain.Close() })
+	e, ok := got.(*estimator)
+	if !ok {
+		t.Fatalf("the connection's estimator is %T", got)
+	}
+	info := &interceptor.StreamInfo{ID: "v", SSRC: 1234, PayloadType: 96, MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+		RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: 5}}}
+	var last *rtp.Header
+	w := chain.BindLocalStream(info, interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) {
+		last = h
+		return len(p), nil
+	}))
+	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 1234}
+	payload := make([]byte, 1100)
+	var pkts []simSent
+	for i := range 30 {
+		sendPackets(t, w, &h, payload)
+		if ext := last.GetExtension(5); len(ext) != 2 || binary.BigEndian.Uint16(ext) != uint16(i) {
+			t.Fatalf("packet %d went out with transport-wide number %x", i, ext)
+		}
+		pkts = append(pkts, simSent{seq: uint16(i), arrival: 1_000_000 + int64(i)*1000, received: true})
+	}
+	for i := range 30 {
+		w := e.ring[i].Load()
+		if uint16(w>>48) != uint16(i) || int(w>>32&sizeMask) != h.MarshalSize()+len(payload) {
+			t.Fatalf("the estimator's record of packet %d: %x", i, w)
+		}
+	}
+	if err := e.WriteRTCP([]rtcp.Packet{makeFeedback(pkts, 0)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.acks) != 30 || e.recv.n != 30 {
+		t.Errorf("%d packets acknowledged, %d counted received, of 30", len(e.acks), e.recv.n)
+	}
+}
+
+// Streams of a connection send at once while its feedback is read: the
+// ring takes no lock (run with -race).
+func TestEstimatorConcurrentSendAndFeedback(t *testing.T) {
+	e := newEstimator(1_000_000, minBWE, 20_000_000)
+	var next atomic.Uint32
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5000 {
+				e.sent(uint16(next.Add(1)-1), 1200)
+			}
+		}()
+	}
+	for i := range 200 {
+		var pkts []simSent
+		for j := range 50 {
+			pkts = append(pkts, simSent{seq: uint16(i*50 + j), arrival: int64(i*50+j) * 1000, received: j%7 != 0})
+		}
+		_ = e.WriteRTCP([]rtcp.Packet{makeFeedback(pkts, uint8(i))}, nil)
+	}
+	wg.Wait()
+	if got := e.GetTargetBitrate(); got < minBWE || got > 20_000_000 {
+		t.Errorf("the estimate went to %d bits/s", got)
+	}
 }
