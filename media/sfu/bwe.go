@@ -15,29 +15,30 @@ import (
 //
 // Every packet the SFU sends carries a transport-wide sequence number; the
 // subscriber's browser reports when each arrived (transport-cc feedback),
-// and pion's Google Congestion Control turns that into an estimate of the
-// subscriber's downlink. A browser that sends REMB alone (no transport-cc)
-// is taken at its word. Every allocInterval the room chooses, for each
-// subscriber and each video track it gets, the best simulcast layer that
-// fits the estimate next to the audio; below Config.VideoPauseBelow the
-// subscriber gets audio alone until the estimate is back above
+// and the connection's estimator (estimator.go: Senim's own, after Google
+// Congestion Control) turns that into an estimate of the subscriber's
+// downlink. A browser that sends REMB alone (no transport-cc) is taken at
+// its word. Every allocInterval the room chooses, for each subscriber and
+// each video track it gets, the best simulcast layer that fits the
+// estimate next to the audio; below Config.VideoPauseBelow the subscriber
+// gets audio alone until the estimate is back above
 // Config.VideoResumeAbove, and both sides are told ("network" signals).
 //
-// GCC lets its estimate grow to 1.5 times what is being sent, so a layer
-// far above the current one is never shown to fit: while the estimate sits
-// at that ceiling (nothing is lost or delayed) the room tries the next
-// layer up, no sooner than probeBackoff after the last step down, and
-// doubles that wait each time a try fails within probeFail. A try holds
+// The estimator lets its estimate grow to 1.5 times what is being received,
+// so a layer far above the current one is never shown to fit: while the
+// estimate sits at that ceiling (nothing is lost or delayed) the room tries
+// the next layer up, no sooner than probeBackoff after the last step down,
+// and doubles that wait each time a try fails within probeFail. A try holds
 // while the estimate climbs towards the layer tried (as a paused video's
 // try does, below), and steps back down once it backs off.
 //
 // A paused subscriber's video comes back the same way: on a try, while the
 // estimate is still under Config.VideoPauseBelow (it cannot climb faster
-// than GCC's 8% a second). The try holds while the estimate does not back
-// off (GCC lowers it only on delay growth or loss): the video pauses again
-// once it falls under probeBackOff of where it sat before the try (the
-// lower of the last two estimates: one may be a passing jump), or when it
-// has not reached the floor within probeMax.
+// than the estimator's 8% a second). The try holds while the estimate does
+// not back off (it is lowered only on delay growth or loss): the video
+// pauses again once it falls under probeBackOff of where it sat before the
+// try (the lower of the last two estimates: one may be a passing jump), or
+// when it has not reached the floor within probeMax.
 const (
 	allocInterval   = 500 * time.Millisecond
 	probeBackoff    = 4 * time.Second
@@ -54,7 +55,7 @@ const (
 
 // bandwidth is what the SFU knows of one subscriber's downlink.
 type bandwidth struct {
-	gcc    cc.BandwidthEstimator // nil on a connection without (never on the SFU's API)
+	gcc    cc.BandwidthEstimator // the estimator (estimator.go); nil on a connection without (never on the SFU's API)
 	rembBw atomic.Int64          // the last REMB, bits/s
 	rembAt atomic.Int64          // unix ns of the last REMB
 	twccAt atomic.Int64          // unix ns of the last transport-cc feedback
@@ -67,7 +68,7 @@ func (b *bandwidth) remb(bps float32) {
 
 func (b *bandwidth) twcc() { b.twccAt.Store(time.Now().UnixNano()) }
 
-// estimate is the subscriber's downlink (bits/s): GCC's, or the REMB where
+// estimate is the subscriber's downlink (bits/s): the estimator's, or the REMB where
 // that is all the subscriber sends, the lower of the two where both come;
 // 0 when nothing is known (no estimator).
 func (b *bandwidth) estimate(now time.Time) int64 {

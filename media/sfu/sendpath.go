@@ -22,9 +22,10 @@ import (
 //     payload).
 //   - twccStamper puts the connection's transport-wide sequence number in
 //     each packet (pion's allocates the extension's two bytes and the
-//     header's extension list every packet) and hands the interceptors
-//     below it a reused attribute map (pion's congestion controller makes
-//     one per packet when it gets none).
+//     header's extension list every packet), records the packet in the
+//     connection's bandwidth estimator (estimator.go: one atomic store in
+//     its ring) and hands the interceptors below it a reused attribute
+//     map.
 //
 // Measured side by side with bench/fanout (bench/fanout/README.md).
 
@@ -212,16 +213,26 @@ func (t *twccStamper) BindLocalStream(info *interceptor.StreamInfo, writer inter
 	if id == 0 {
 		return writer // not negotiated
 	}
+	// The estimator's recorder just below (registerBWE): the stamper
+	// records each packet itself, and writes past it.
+	var est *estimator
+	if r, ok := writer.(*sentRecorder); ok {
+		est, writer = r.e, r.next
+	}
 	s := &stampedStream{id: id, attrs: interceptor.Attributes{}}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		binary.BigEndian.PutUint16(s.ext[:], uint16(t.next.Add(1)-1)) //nolint:gosec // the sequence wraps at 16 bits
+		seq := uint16(t.next.Add(1) - 1) //nolint:gosec // the sequence wraps at 16 bits
+		binary.BigEndian.PutUint16(s.ext[:], seq)
 		if !h.Extension && len(h.Extensions) == 0 {
 			h.Extensions = s.exts[:0] // SetExtension appends into the stream's own
 		}
 		if err := h.SetExtension(s.id, s.ext[:]); err != nil {
 			return 0, err
+		}
+		if est != nil {
+			est.sent(seq, h.MarshalSize()+len(payload))
 		}
 		if a == nil {
 			a = s.attrs

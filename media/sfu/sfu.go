@@ -47,7 +47,6 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
@@ -273,26 +272,32 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
-// registerBWE adds send-side bandwidth estimation: pion's congestion
-// controller (GCC) on transport-wide feedback, fed by the transport-wide
-// sequence numbers the stamper puts in every packet sent.
+// registerBWE adds send-side bandwidth estimation: Senim's estimator
+// (estimator.go) on transport-wide feedback, fed by the transport-wide
+// sequence numbers the stamper puts in every packet sent. No pacer: the
+// layer choice keeps each subscriber's rate under its estimate, and pion's
+// leaky-bucket pacer would copy and queue every packet on its own ticker.
 func registerBWE(m *webrtc.MediaEngine, ir *interceptor.Registry, cfg Config, onBWE cc.NewPeerConnectionCallback) error {
 	initial, maximum := cfg.BWEInitial, cfg.BWEMax
-	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		// No pacer of pion's: the layer choice keeps each subscriber's
-		// rate under its estimate, and the leaky-bucket pacer would copy
-		// and queue every packet on its own ticker.
-		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial), gcc.SendSideBWEMaxBitrate(maximum),
-			gcc.SendSideBWEMinBitrate(minBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-	})
+	return registerEstimator(m, ir, func() (cc.BandwidthEstimator, error) {
+		return newEstimator(initial, minBWE, maximum), nil
+	}, onBWE)
+}
+
+// registerEstimator is registerBWE with the estimators newBWE makes
+// (pion's GCC, for the benchmarks beside it).
+func registerEstimator(m *webrtc.MediaEngine, ir *interceptor.Registry, newBWE cc.BandwidthEstimatorFactory, onBWE cc.NewPeerConnectionCallback) error {
+	bwe, err := cc.NewInterceptor(newBWE)
 	if err != nil {
 		return err
 	}
 	bwe.OnNewPeerConnection(onBWE)
 	ir.Add(bwe)
-	// After the estimator: its writer sees the sequence number this one
-	// puts in each packet (sendpath.go: pion's
-	// ConfigureTWCCHeaderExtensionSender without its allocations).
+	// After the estimator, so the stamper wraps it: it records each packet
+	// in Senim's estimator as it numbers it, and writes past the
+	// estimator's recorder; pion's GCC sees the number it puts in each
+	// packet (sendpath.go: pion's ConfigureTWCCHeaderExtensionSender
+	// without its allocations).
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
 			return err
