@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -62,13 +63,17 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 	// connection's sockets that carry no video (other interfaces' host
 	// candidates, an audio-only participant) hold nothing.
 	g := &gsoConn{UDPConn: c, oob: make([]byte, unix.CmsgSpace(2))}
+	if raw, err := c.SyscallConn(); err == nil {
+		g.raw = raw
+	}
 	g.timer = time.AfterFunc(time.Hour, g.flushLate)
 	g.timer.Stop()
 	return g, nil
 }
 
 // gsoConn is one segmenting socket. ICE writes through WriteToAddrPort
-// (or WriteTo); reads are the socket's own.
+// (or WriteTo) and reads through ReadFromAddrPort, batched
+// (gso_read_linux.go).
 type gsoConn struct {
 	*net.UDPConn
 
@@ -83,11 +88,14 @@ type gsoConn struct {
 	timer *time.Timer
 	// segmented counts the sends of more than one packet (tests).
 	segmented int
-}
 
-// ReadFromAddrPort is what ICE reads with (pion's AddrPortReaderWriter).
-func (c *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(b)
+	// Batched reads (gso_read_linux.go): ICE's receive loop is their only
+	// reader; rmu guards them all the same.
+	rmu    sync.Mutex
+	raw    syscall.RawConn // nil: one read a datagram
+	reads  int             // datagrams read one at a time
+	rb     *readBatcher    // made once the socket carried readBatchAfter
+	rstats readStats
 }
 
 func (c *gsoConn) WriteTo(b []byte, addr net.Addr) (int, error) {
