@@ -113,3 +113,59 @@ func TestSegmentedFrames(t *testing.T) {
 		t.Fatal("the test's packets must differ")
 	}
 }
+
+// A browser's frame whose packets differ in size by a byte is held whole
+// all the same and leaves in one system call (sendmmsg: each run of equal
+// packets one segmented message); the receiver gets every packet as it
+// was sent, in order, over IPv4 and IPv6.
+func TestUnequalFrameOneSend(t *testing.T) {
+	for _, tc := range []struct{ network, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			n, err := newGSONet()
+			if err != nil {
+				t.Fatal(err)
+			}
+			uc, err := n.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
+			if err != nil {
+				t.Skipf("no %s loopback: %v", tc.network, err)
+			}
+			defer uc.Close()
+			c := uc.(*gsoConn)
+			rx, err := net.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rx.Close()
+			dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+			sizes := []int{1200, 1201, 1201, 1200, 1200, 1199, 1201, 700}
+			var want [][]byte
+			for i, size := range sizes {
+				b := rtpPacket(1, uint16(i), size, i == len(sizes)-1)
+				if _, err := c.WriteToAddrPort(b, dst); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, b)
+			}
+			c.mu.Lock()
+			off, segmented, multi, held := c.off, c.segmented, c.multi, c.n
+			c.mu.Unlock()
+			if off {
+				t.Skip("this kernel does not segment UDP (UDP_SEGMENT refused)")
+			}
+			if segmented != 1 || multi != 1 || held != 0 {
+				t.Fatalf("%d segmented sends, %d sendmmsg, %d packets held; want the frame in one sendmmsg", segmented, multi, held)
+			}
+			buf := make([]byte, 2000)
+			_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for i, w := range want {
+				k, err := rx.Read(buf)
+				if err != nil {
+					t.Fatalf("received %d of %d packets: %v", i, len(want), err)
+				}
+				if !bytes.Equal(buf[:k], w) {
+					t.Fatalf("packet %d: %d bytes (seq %d), want %d as sent", i, k, binary.BigEndian.Uint16(buf[2:]), len(w))
+				}
+			}
+		})
+	}
+}
