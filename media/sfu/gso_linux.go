@@ -81,8 +81,7 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 }
 
 // gsoConn is one segmenting socket. ICE writes through WriteToAddrPort
-// (or WriteTo) and reads through ReadFromAddrPort, batched
-// (gso_read_linux.go).
+// (or WriteTo); reads are the socket's own.
 type gsoConn struct {
 	*net.UDPConn
 
@@ -102,13 +101,15 @@ type gsoConn struct {
 	mm               *sendBatch // sendmmsg's headers, made with the first frame of unequal packets
 	v6               bool       // an IPv6 socket
 
-	// Batched reads (gso_read_linux.go): ICE's receive loop is their only
-	// reader; rmu guards them all the same.
-	rmu    sync.Mutex
-	raw    syscall.RawConn // nil: one read a datagram
-	reads  int             // datagrams read one at a time
-	rb     *readBatcher    // made once the socket carried readBatchAfter
-	rstats readStats
+	raw syscall.RawConn // for sendmmsg; nil: a run of a frame a send
+}
+
+// ReadFromAddrPort is what ICE reads with (pion's AddrPortReaderWriter).
+// Reads are one datagram a call: batched reads (recvmmsg) took a burst's
+// datagrams in one call, 2.5 a call under bench/fanout's load, and saved
+// no CPU measurably (docs/sfu-cpu.md).
+func (c *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return c.UDPConn.ReadFromUDPAddrPort(b)
 }
 
 func (c *gsoConn) WriteTo(b []byte, addr net.Addr) (int, error) {

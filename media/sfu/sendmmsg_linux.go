@@ -8,6 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// mmsghdr is Linux's struct mmsghdr: a message header and the length
+// sent of it (the size is padded to the header's alignment).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
 // sendBatch is a socket's sendmmsg: one message a run of a frame's
 // packets (gso_linux.go), each run of more than one packet segmented by
 // its own UDP_SEGMENT.
