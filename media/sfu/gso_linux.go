@@ -88,7 +88,6 @@ type gsoConn struct {
 	mu    sync.Mutex
 	buf   []byte // the held packets, back to back
 	n     int    // how many
-	seg   int    // the first one's size
 	lens  []int  // each one's size
 	ssrc  uint32
 	dst   netip.AddrPort
@@ -168,7 +167,7 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	// A frame's first full-size packet: held for the rest.
 	c.buf = append(c.buf[:0], b...)
 	c.lens = append(c.lens[:0], len(b))
-	c.n, c.seg, c.ssrc, c.dst = 1, len(b), ssrc, dst
+	c.n, c.ssrc, c.dst = 1, ssrc, dst
 	c.timer.Reset(gsoHold)
 	return len(b), nil
 }
