@@ -113,3 +113,121 @@ func TestSegmentedFrames(t *testing.T) {
 		t.Fatal("the test's packets must differ")
 	}
 }
+
+// A browser's frame whose packets differ in size by a byte is held whole
+// all the same and leaves in one system call (sendmmsg: each run of equal
+// packets one segmented message); the receiver gets every packet as it
+// was sent, in order, over IPv4 and IPv6.
+func TestUnequalFrameOneSend(t *testing.T) {
+	for _, tc := range []struct{ network, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			n, err := newGSONet()
+			if err != nil {
+				t.Fatal(err)
+			}
+			uc, err := n.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
+			if err != nil {
+				t.Skipf("no %s loopback: %v", tc.network, err)
+			}
+			defer uc.Close()
+			c := uc.(*gsoConn)
+			rx, err := net.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rx.Close()
+			dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+			sizes := []int{1200, 1201, 1201, 1200, 1200, 1199, 1201, 700}
+			var want [][]byte
+			for i, size := range sizes {
+				b := rtpPacket(1, uint16(i), size, i == len(sizes)-1)
+				if _, err := c.WriteToAddrPort(b, dst); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, b)
+			}
+			c.mu.Lock()
+			off, segmented, multi, held := c.off, c.segmented, c.multi, c.n
+			c.mu.Unlock()
+			if off {
+				t.Skip("this kernel does not segment UDP (UDP_SEGMENT refused)")
+			}
+			if segmented != 1 || multi != 1 || held != 0 {
+				t.Fatalf("%d segmented sends, %d sendmmsg, %d packets held; want the frame in one sendmmsg", segmented, multi, held)
+			}
+			buf := make([]byte, 2000)
+			_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for i, w := range want {
+				k, err := rx.Read(buf)
+				if err != nil {
+					t.Fatalf("received %d of %d packets: %v", i, len(want), err)
+				}
+				if !bytes.Equal(buf[:k], w) {
+					t.Fatalf("packet %d: %d bytes (seq %d), want %d as sent", i, k, binary.BigEndian.Uint16(buf[2:]), len(w))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnequalFrame is what sending a browser-like frame costs, 7
+// packets whose sizes differ by a byte (1200, 1201, 1201, 1200, 1200,
+// 1201, 700): "sendmmsg" as the socket sends it (one system call),
+// "run-a-send" one segmented send per run of equal packets (4 calls),
+// about what a change of size cost before: the held packets went and a
+// new run began. cpu-ns/frame counts the process's CPU, the receiver's
+// goroutine included (the same in both).
+//
+//	go test ./media/sfu -run '^$' -bench UnequalFrame -count 3
+func BenchmarkUnequalFrame(b *testing.B) {
+	sizes := []int{1200, 1201, 1201, 1200, 1200, 1201, 700}
+	for _, mode := range []string{"sendmmsg", "run-a-send"} {
+		b.Run(mode, func(b *testing.B) {
+			n, err := newGSONet()
+			if err != nil {
+				b.Fatal(err)
+			}
+			uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer uc.Close()
+			c := uc.(*gsoConn)
+			if mode == "run-a-send" {
+				c.raw = nil
+			}
+			rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rx.Close()
+			go func() {
+				buf := make([]byte, 2000)
+				for {
+					if _, err := rx.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+			dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+			var pkts [][]byte
+			for i, size := range sizes {
+				pkts = append(pkts, rtpPacket(1, uint16(i), size, i == len(sizes)-1))
+			}
+			cpu0 := rusageCPU(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, p := range pkts {
+					if _, err := c.WriteToAddrPort(p, dst); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(rusageCPU(b)-cpu0)/float64(b.N), "cpu-ns/frame")
+			if c.off {
+				b.Skip("this kernel does not segment UDP")
+			}
+		})
+	}
+}

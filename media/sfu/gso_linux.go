@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -17,12 +18,18 @@ import (
 // UDP segmentation offload (Linux's UDP_SEGMENT): a video frame's packets
 // to one subscriber leave in one system call, and the kernel takes them
 // through its stack once, not once a packet. The SFU's per-connection UDP
-// sockets hold a frame's full-size RTP packets (all the same size, none
-// the frame's last) until its last one comes, then send them together.
-// Anything else (audio, RTCP, ICE, a frame's last packet alone) goes at
-// once, past what is held of another stream; a full-size packet of another
-// stream or size sends what is held first. A frame whose last packet never
-// comes leaves after at most gsoHold.
+// sockets hold a frame's RTP packets (from its first full-size one) until
+// its last one comes, then send them together. Anything else (audio, RTCP,
+// ICE, a frame's last packet alone) goes at once, past what is held of
+// another stream; a full-size packet of another stream sends what is held
+// first. A frame whose last packet never comes leaves after at most
+// gsoHold.
+//
+// A segmented send takes packets of one size (the last may be shorter),
+// and a browser's packets of one frame may differ by a byte or so (its
+// packetizer spreads a frame's bytes evenly). Such a frame leaves in one
+// system call all the same: sendmmsg, each run of equal packets one
+// segmented message of it (sendmmsg_linux.go).
 //
 // Measured side by side with bench/fanout (bench/fanout/README.md).
 
@@ -62,6 +69,12 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 	// connection's sockets that carry no video (other interfaces' host
 	// candidates, an audio-only participant) hold nothing.
 	g := &gsoConn{UDPConn: c, oob: make([]byte, unix.CmsgSpace(2))}
+	if raw, err := c.SyscallConn(); err == nil {
+		g.raw = raw
+	}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		g.v6 = la.IP.To4() == nil
+	}
 	g.timer = time.AfterFunc(time.Hour, g.flushLate)
 	g.timer.Stop()
 	return g, nil
@@ -75,17 +88,25 @@ type gsoConn struct {
 	mu    sync.Mutex
 	buf   []byte // the held packets, back to back
 	n     int    // how many
-	seg   int    // their size
+	lens  []int  // each one's size
 	ssrc  uint32
 	dst   netip.AddrPort
 	oob   []byte
 	off   bool // the kernel refused segmentation: one packet a send
 	timer *time.Timer
-	// segmented counts the sends of more than one packet (tests).
-	segmented int
+	// segmented counts the sends of more than one packet (tests);
+	// multi the sendmmsg calls among them.
+	segmented, multi int
+	mm               *sendBatch // sendmmsg's headers, made with the first frame of unequal packets
+	v6               bool       // an IPv6 socket
+
+	raw syscall.RawConn // for sendmmsg; nil: a run of a frame a send
 }
 
 // ReadFromAddrPort is what ICE reads with (pion's AddrPortReaderWriter).
+// Reads are one datagram a call: batched reads (recvmmsg) took a burst's
+// datagrams in one call, 2.5 a call under bench/fanout's load, and saved
+// no CPU measurably (docs/sfu-cpu.md).
 func (c *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return c.UDPConn.ReadFromUDPAddrPort(b)
 }
@@ -122,19 +143,20 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 		return c.UDPConn.WriteToUDPAddrPort(b, dst)
 	}
 	same := c.n > 0 && rtp && ssrc == c.ssrc && dst == c.dst
-	if same && len(b) <= c.seg {
-		// The frame goes on: the same size, or its last (no bigger).
+	if same {
+		// The frame goes on, whatever the size of its packets.
 		c.buf = append(c.buf, b...)
+		c.lens = append(c.lens, len(b))
 		c.n++
-		if len(b) == c.seg && !last && c.n < gsoMax {
+		if !last && c.n < gsoMax {
 			return len(b), nil
 		}
 		return len(b), c.flushLocked()
 	}
 	hold := rtp && !last && len(b) >= gsoMin
-	if c.n > 0 && (same || hold) {
-		// Another frame, or this one's packets change size: what is held
-		// goes first (a loss is repaired or concealed as any).
+	if c.n > 0 && hold {
+		// Another stream's frame: what is held goes first (a loss is
+		// repaired or concealed as any).
 		_ = c.flushLocked()
 	}
 	if !hold {
@@ -144,18 +166,49 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	}
 	// A frame's first full-size packet: held for the rest.
 	c.buf = append(c.buf[:0], b...)
-	c.n, c.seg, c.ssrc, c.dst = 1, len(b), ssrc, dst
+	c.lens = append(c.lens[:0], len(b))
+	c.n, c.ssrc, c.dst = 1, ssrc, dst
 	c.timer.Reset(gsoHold)
 	return len(b), nil
 }
 
 // flushLocked sends what is held: in one system call where the kernel
-// takes it, else one packet at a time.
+// takes it (a segmented send, or sendmmsg of the frame's runs of equal
+// packets), else a run or a packet at a time.
 func (c *gsoConn) flushLocked() error {
-	n, seg, buf := c.n, c.seg, c.buf
-	c.n, c.buf = 0, c.buf[:0]
+	n, buf, lens := c.n, c.buf, c.lens
+	c.n, c.buf, c.lens = 0, c.buf[:0], c.lens[:0]
 	c.timer.Stop()
 	if n == 1 {
+		_, err := c.UDPConn.WriteToUDPAddrPort(buf, c.dst)
+		return err
+	}
+	if k, seg := nextRun(lens); k == len(lens) {
+		return c.sendRun(buf, seg)
+	}
+	if c.raw == nil {
+		return c.sendRunsOneByOne(buf, lens)
+	}
+	return c.sendRuns(buf, lens)
+}
+
+// nextRun is how many of lens one segmented send takes from the first (a
+// run of one size, and a shorter packet that ends it), and their size.
+func nextRun(lens []int) (int, int) {
+	seg, k := lens[0], 1
+	for k < len(lens) && lens[k] == seg {
+		k++
+	}
+	if k < len(lens) && lens[k] < seg {
+		k++
+	}
+	return k, seg
+}
+
+// sendRun sends packets of seg bytes back to back (the last may be
+// shorter) in one segmented send where the kernel takes it.
+func (c *gsoConn) sendRun(buf []byte, seg int) error {
+	if len(buf) <= seg {
 		_, err := c.UDPConn.WriteToUDPAddrPort(buf, c.dst)
 		return err
 	}
@@ -169,8 +222,7 @@ func (c *gsoConn) flushLocked() error {
 			c.segmented++
 			return nil
 		}
-		var errno unix.Errno
-		if !errors.As(err, &errno) || (errno != unix.EIO && errno != unix.EINVAL && errno != unix.ENOPROTOOPT && errno != unix.EOPNOTSUPP) {
+		if !noSegmentation(err) {
 			return err
 		}
 		c.off = true // no offload here: as without it, from now on
@@ -198,4 +250,11 @@ func (c *gsoConn) Close() error {
 	c.n, c.buf = 0, c.buf[:0]
 	c.mu.Unlock()
 	return c.UDPConn.Close()
+}
+
+// noSegmentation tells the errors of a kernel or device that refuses
+// UDP_SEGMENT.
+func noSegmentation(err error) bool {
+	var errno unix.Errno
+	return errors.As(err, &errno) && (errno == unix.EIO || errno == unix.EINVAL || errno == unix.ENOPROTOOPT || errno == unix.EOPNOTSUPP)
 }
