@@ -52,7 +52,7 @@ func vp8Packets(t testing.TB, n int) [][]byte {
 		}
 		// VP8 payload descriptor: S=1 (start of partition 0).
 		p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, PayloadType: 96, SequenceNumber: uint16(60000 + i),
-			Timestamp: uint32(4294960000 + 3000*i), SSRC: 42}, Payload: append([]byte{0x10}, frame...)}
+			Timestamp: 4294960000 + uint32(3000*i), SSRC: 42}, Payload: append([]byte{0x10}, frame...)}
 		b, err := p.Marshal()
 		if err != nil {
 			t.Fatal(err)
