@@ -145,17 +145,22 @@ func (e *estimator) sentAt(seq uint16, size int, us int64) {
 // AddStream records the packets of a stream sent, where nothing records
 // them before (the stamper does, and unwraps sentRecorder).
 func (e *estimator) AddStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
-	var id uint8
-	for _, x := range info.RTPHeaderExtensions {
-		if x.URI == sdp.TransportCCURI {
-			id = uint8(x.ID) //nolint:gosec // RTP extension ids are 1-255
-			break
-		}
-	}
+	id := twccExtension(info)
 	if id == 0 {
 		return writer
 	}
 	return &sentRecorder{e: e, id: id, next: writer}
+}
+
+// twccExtension is the id of the stream's transport-wide sequence number
+// extension; 0: not negotiated.
+func twccExtension(info *interceptor.StreamInfo) uint8 {
+	for _, x := range info.RTPHeaderExtensions {
+		if x.URI == sdp.TransportCCURI {
+			return uint8(x.ID) //nolint:gosec // RTP extension ids are 1-255
+		}
+	}
+	return 0
 }
 
 // sentRecorder records each packet written through it, by the sequence

@@ -8,7 +8,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 )
 
 // The send path's own interceptors, in place of two of pion's, so that a
@@ -203,13 +202,7 @@ type stampedStream struct {
 }
 
 func (t *twccStamper) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
-	var id uint8
-	for _, e := range info.RTPHeaderExtensions {
-		if e.URI == sdp.TransportCCURI {
-			id = uint8(e.ID) //nolint:gosec // RTP extension ids are 1-255
-			break
-		}
-	}
+	id := twccExtension(info)
 	if id == 0 {
 		return writer // not negotiated
 	}
