@@ -461,3 +461,53 @@ func TestEstimatorConcurrentSendAndFeedback(t *testing.T) {
 		t.Errorf("the estimate went to %d bits/s", got)
 	}
 }
+
+// TestEstimatorRecordsWithoutTheStamper: where no stamper above it
+// records the packets (the stamper unwraps the recorder), the estimator's
+// own recorder records each packet by the sequence number in its
+// transport-wide extension, and one without the extension not at all.
+func TestEstimatorRecordsWithoutTheStamper(t *testing.T) {
+	e := newEstimator(1_000_000, minBWE, 5_000_000)
+	info := &interceptor.StreamInfo{RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: 3}}}
+	written := 0
+	w := e.AddStream(info, interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) {
+		written++
+		return 0, nil
+	}))
+	var ext [2]byte
+	binary.BigEndian.PutUint16(ext[:], 4321)
+	h := &rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 7, SSRC: 1}
+	if err := h.SetExtension(3, ext[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(h, make([]byte, 1000), nil); err != nil {
+		t.Fatal(err)
+	}
+	bare := &rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 8, SSRC: 1}
+	if _, err := w.Write(bare, make([]byte, 1000), nil); err != nil {
+		t.Fatal(err)
+	}
+	if written != 2 {
+		t.Fatalf("%d packets reached the writer below, want 2", written)
+	}
+	word := e.ring[4321%sentRing].Load()
+	if got := uint16(word >> 48); got != 4321 || word == 0 {
+		t.Fatalf("the ring's slot for 4321 holds %#x: the packet was not recorded", word)
+	}
+	if size := int(word>>32) & sizeMask; size != h.MarshalSize()+1000 {
+		t.Fatalf("recorded size %d, want %d", size, h.MarshalSize()+1000)
+	}
+	recorded := 0
+	for i := range e.ring {
+		if e.ring[i].Load() != 0 {
+			recorded++
+		}
+	}
+	if recorded != 1 {
+		t.Fatalf("%d packets recorded, want 1 (the one without the extension is not)", recorded)
+	}
+	// No extension negotiated: the writer is passed through as it is.
+	if got := e.AddStream(&interceptor.StreamInfo{}, w); got != w {
+		t.Fatal("a stream without the transport-wide extension got a recorder")
+	}
+}
