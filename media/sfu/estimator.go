@@ -408,15 +408,21 @@ func (r *recvRate) drop() {
 	r.n--
 }
 
-// rate is bits/s over the window (or what of it the packets span, at least
-// 100 ms).
+// rate is bits/s over what of the window the packets span: the bytes that
+// arrived after the oldest packet over the time from it to the newest (n
+// packets span n-1 gaps; counting the oldest's bytes too read 15 packets
+// of a 300 kbit/s stream 7% high). Packets spanning under 100 ms are
+// taken as arriving over 100 ms, all of them counted.
 func (r *recvRate) rate() float64 {
 	if r.n == 0 {
 		return 0
 	}
-	span := max(float64(r.newest-r.at[r.head]), float64(100*time.Millisecond/time.Microsecond))
-	span = min(span, float64(recvWindow/time.Microsecond))
-	return float64(r.sum*8) / (span / 1e6)
+	const least = float64(100 * time.Millisecond / time.Microsecond)
+	span := float64(r.newest - r.at[r.head])
+	if span < least {
+		return float64(r.sum*8) / (least / 1e6)
+	}
+	return float64((r.sum-int64(r.size[r.head]))*8) / (span / 1e6)
 }
 
 // usage is what the delay trend shows.

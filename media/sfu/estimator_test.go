@@ -511,3 +511,20 @@ func TestEstimatorRecordsWithoutTheStamper(t *testing.T) {
 		t.Fatal("a stream without the transport-wide extension got a recorder")
 	}
 }
+
+// The rate received is read as sent: a steady stream at 300 kbit/s (15
+// packets in the window) and at 2 Mbit/s reads within 2% of its rate
+// (counting the oldest packet's bytes over the gaps between the packets
+// read the first 7% high).
+func TestReceivedRateOfASteadyStream(t *testing.T) {
+	for _, rate := range []float64{300_000, 2_000_000} {
+		var r recvRate
+		gap := simPacket * 8 / rate * 1e6 // µs
+		for i := range 200 {
+			r.add(int64(float64(i)*gap), simPacket)
+		}
+		if got := r.rate(); math.Abs(got-rate) > 0.02*rate {
+			t.Errorf("a steady %.0f bit/s read as %.0f", rate, got)
+		}
+	}
+}
