@@ -158,11 +158,20 @@ func (o *oggWriter) writePage(packet []byte, kind byte, granule uint64) error {
 // the CRC taken with crc32.Update from 0 (its complement going in) and no
 // final XOR (its complement coming out).
 func (o *oggWriter) crc(page []byte) uint32 {
-	o.rev = o.rev[:0]
-	for _, c := range page {
-		o.rev = append(o.rev, bits.Reverse8(c))
+	if cap(o.rev) < len(page) {
+		o.rev = make([]byte, len(page))
 	}
-	return bits.Reverse32(^crc32.Update(^uint32(0), crc32.IEEETable, o.rev))
+	rev := o.rev[:len(page)]
+	// Eight bytes at a time: all 64 bits reversed, then the bytes put
+	// back in their order.
+	n := len(page) &^ 7
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(rev[i:], bits.ReverseBytes64(bits.Reverse64(binary.LittleEndian.Uint64(page[i:]))))
+	}
+	for i := n; i < len(page); i++ {
+		rev[i] = bits.Reverse8(page[i])
+	}
+	return bits.Reverse32(^crc32.Update(^uint32(0), crc32.IEEETable, rev))
 }
 
 // opusSamples is how many 48 kHz samples an Opus packet holds, from its
