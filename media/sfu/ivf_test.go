@@ -120,3 +120,43 @@ func TestIVFWriterAllocations(t *testing.T) {
 		t.Fatalf("%v allocations per %d packets", n, len(stream))
 	}
 }
+
+// A VP8 payload that is a descriptor and nothing after it (a publisher
+// can send one) is left out of the IVF, not read past: the frame around
+// it is written as if it had not come, and the WebM drops that frame as
+// one with a packet missing.
+func TestIVFDescriptorAlone(t *testing.T) {
+	var file bytes.Buffer
+	w, err := newIVFWriter(&file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := vp8Stream()
+	// Into a keyframe of four packets (the second frame), after its first.
+	i := 3
+	alone := &rtp.Packet{Header: stream[i].Header, Payload: []byte{0x10}}
+	alone.Marker = false
+	for j, p := range stream {
+		if j == i {
+			if err := w.WriteRTP(alone); err != nil || w.took {
+				t.Fatalf("a descriptor alone: taken %v, %v", w.took, err)
+			}
+		}
+		if err := w.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.out.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var ref bytes.Buffer
+	pw, _ := ivfwriter.NewWith(&ref, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+	for _, p := range stream {
+		if err := pw.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(file.Bytes(), ref.Bytes()) {
+		t.Fatalf("%d bytes, without the descriptor %d, or they differ", file.Len(), ref.Len())
+	}
+}

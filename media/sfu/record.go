@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/senim-kz/senim/internal/hashfile"
 	"github.com/senim-kz/senim/internal/safepath"
 )
@@ -160,40 +158,6 @@ type recorder struct {
 	flushed time.Time
 }
 
-// bufferedFile buffers a recording's writes; Close flushes and syncs, so
-// the file reaches the disk before it closes: a finished recording is named
-// in the act's log, so it must outlive a crash that follows. Seek flushes
-// first (the IVF writer rewrites its frame count on close).
-type bufferedFile struct {
-	*bufio.Writer
-	f *os.File
-	n int64 // bytes written through it, for the room's budget
-}
-
-func (b *bufferedFile) Write(p []byte) (int, error) {
-	n, err := b.Writer.Write(p)
-	b.n += int64(n)
-	return n, err
-}
-
-func (b *bufferedFile) Seek(off int64, whence int) (int64, error) {
-	if err := b.Flush(); err != nil {
-		return 0, err
-	}
-	return b.f.Seek(off, whence)
-}
-
-func (b *bufferedFile) Close() error {
-	err := b.Flush()
-	if err == nil {
-		err = b.f.Sync()
-	}
-	if cerr := b.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // newRecorder starts the file of a participant's n-th track of the room
 // (n counts every track of the room), and feeds the call's WebM if mux is
 // set. The file is named by the participant's role, the kind and n, e.g.
@@ -238,12 +202,14 @@ func openRecorder(dir string, n int, participant string, codec webrtc.RTPCodecPa
 	if err != nil {
 		return nil, err
 	}
-	out := &bufferedFile{Writer: bufio.NewWriterSize(f, fileBuffer), f: f}
+	out := newBufferedFile(f, fileBuffer)
 	var w mediaWriter
+	var ivf *ivfWriter
 	if kind == "audio" {
-		w, err = oggwriter.NewWith(out, codec.ClockRate, codec.Channels)
+		w, err = newOggWriter(out, codec.ClockRate, codec.Channels)
 	} else {
-		w, err = newIVFWriter(out)
+		ivf, err = newIVFWriter(out)
+		w = ivf
 	}
 	if err == nil {
 		err = out.Flush() // the file's header is on disk from the start
@@ -259,6 +225,9 @@ func openRecorder(dir string, n int, participant string, codec webrtc.RTPCodecPa
 		done: make(chan struct{}), exited: make(chan struct{}), flushed: time.Now()}
 	if mux != nil {
 		r.webm = mux.source(dir, participant, kind, codec)
+		if r.webm != nil {
+			r.webm.ivf = ivf // the WebM takes the frames the IVF writer put together
+		}
 	}
 	return r, nil
 }

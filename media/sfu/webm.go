@@ -213,6 +213,21 @@ func (m *webmMuxer) source(participant, kind string, codec webrtc.RTPCodecParame
 
 // webmSource turns one track's RTP packets into WebM frames. It runs on
 // the track's recorder goroutine.
+//
+// A VP8 frame goes into the WebM only whole: it begins at a packet that
+// starts the frame's first partition, and every packet to its last (the
+// marker) follows in sequence with the frame's timestamp; a frame missing
+// a packet is dropped, and so are inter frames before the first keyframe.
+// (The track's IVF keeps pion's rules, which differ: it keeps a frame whose
+// middle or last packet was lost, run into the next one.) Its bytes are not
+// put together a second time: each packet the frame takes, the IVF writer
+// took too, just after the frame's previous one, so the frame is a run of
+// the IVF writer's frame (ivf.go) and is copied from there, once, at its
+// last packet. Where the IVF writer did not take a packet the frame takes
+// (inter frames before the IVF's first keyframe, which the WebM drops in
+// the end anyway), or there is no IVF writer, the frame is put together
+// here (frame, own). TestWebMFramesFromIVF compares the frames with those
+// the source put together itself before.
 type webmSource struct {
 	m       *webmMuxer
 	t       *webmTrack
@@ -223,10 +238,19 @@ type webmSource struct {
 	lastTS  uint32 // RTP timestamp last seen
 	ext     int64  // RTP ticks since the first packet (unwrapped)
 	nextSeq uint16
-	frame   []byte // the VP8 frame being put together
-	frameTS int64
 	keyed   bool // a keyframe was sent: inter frames may follow
 	vp8     codecs.VP8Packet
+
+	// The VP8 frame being put together: size bytes so far (0: none).
+	// They are bytes start.. of the IVF writer's frame gen, or, if own,
+	// frame.
+	ivf     *ivfWriter // the track's IVF writer, which wrote the packet just before; nil: none
+	size    int
+	frameTS int64
+	gen     uint64
+	start   int
+	own     bool
+	frame   []byte
 }
 
 func (s *webmSource) packet(p *rtp.Packet, now time.Time) {
@@ -249,31 +273,71 @@ func (s *webmSource) packet(p *rtp.Packet, now time.Time) {
 	lost := p.SequenceNumber != s.nextSeq
 	s.nextSeq = p.SequenceNumber + 1
 	if _, err := s.vp8.Unmarshal(p.Payload); err != nil || len(s.vp8.Payload) == 0 {
-		s.frame = s.frame[:0]
+		s.drop()
 		return
 	}
 	if s.vp8.S == 1 && s.vp8.PID == 0 {
-		s.frame, s.frameTS = s.frame[:0], ms // a new frame: what was unfinished is dropped
-	} else if lost || len(s.frame) == 0 || s.frameTS != ms {
-		s.frame = s.frame[:0] // a piece of a frame whose start was lost
+		s.drop() // a new frame: what was unfinished is dropped
+		s.frameTS = ms
+	} else if lost || s.size == 0 || s.frameTS != ms {
+		s.drop() // a piece of a frame whose start was lost
 		return
 	}
-	if len(s.frame)+len(s.vp8.Payload) > webmMaxFrame {
-		s.frame = s.frame[:0]
+	if s.size+len(s.vp8.Payload) > webmMaxFrame || !s.take(s.vp8.Payload) {
+		s.drop()
 		return
 	}
-	s.frame = append(s.frame, s.vp8.Payload...)
 	if !p.Marker {
 		return
 	}
-	key := s.frame[0]&0x01 == 0
+	frame := s.frame
+	if !s.own {
+		f, _ := s.ivf.frame(s.gen) // take saw it there
+		frame = f[s.start : s.start+s.size]
+	}
+	key := frame[0]&0x01 == 0
 	if key {
 		s.keyed = true
 	}
 	if s.keyed {
-		s.m.in <- newWebMFrame(s.t, s.frameTS, key, s.frame)
+		s.m.in <- newWebMFrame(s.t, s.frameTS, key, frame)
 	}
-	s.frame = s.frame[:0]
+	s.drop()
+}
+
+// take adds payload to the frame: where the IVF writer just put it, if
+// that is right after the frame's bytes there, else into frame. false:
+// the frame's bytes so far are nowhere (never, as the IVF writer works:
+// the frame is dropped).
+func (s *webmSource) take(payload []byte) bool {
+	if !s.own {
+		iv := s.ivf
+		switch {
+		case iv != nil && iv.took && s.size == 0:
+			s.gen, s.start, s.size = iv.gen, iv.at, len(payload)
+			return true
+		case iv != nil && iv.took && iv.gen == s.gen && iv.at == s.start+s.size:
+			s.size += len(payload)
+			return true
+		}
+		s.frame = s.frame[:0]
+		if s.size > 0 { // the frame so far, from the IVF writer's
+			f, ok := iv.frame(s.gen)
+			if !ok || len(f) < s.start+s.size {
+				return false
+			}
+			s.frame = append(s.frame, f[s.start:s.start+s.size]...)
+		}
+		s.own = true
+	}
+	s.frame = append(s.frame, payload...)
+	s.size += len(payload)
+	return true
+}
+
+// drop ends the frame being put together.
+func (s *webmSource) drop() {
+	s.size, s.own, s.frame = 0, false, s.frame[:0]
 }
 
 func (m *webmMuxer) run() {
