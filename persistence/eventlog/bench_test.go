@@ -399,3 +399,52 @@ func BenchmarkDecode(b *testing.B) {
 		decoders.Put(d)
 	}
 }
+
+// BenchmarkHashChecker: the reader's side of a verified read without
+// pebble: each of a stream's 100 stored records decoded into a slice, as
+// ReadVerified does, and its hash checked (helper: beside the read,
+// verify.go; inline: by the reader; none: not at all, the decoding alone).
+// helper minus none is what checking the hashes costs the reader:
+//
+//	go test ./persistence/eventlog -run '^$' -bench HashChecker
+func BenchmarkHashChecker(b *testing.B) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)
+	vals := make([][]byte, 100)
+	var prev [hashLen]byte
+	for j := range vals {
+		p := fmt.Sprintf(`{"n":%d,"act":"%s","revision":%d,"draft":{"registry_number":"1-2026-0001","powers":"Управлять и распоряжаться автомобилем","term_months":24,"state_duty":216250}}`, j, benchStream(1), j)
+		r := Record{Stream: benchStream(1), Seq: uint64(j + 1), Type: replayTypes[j%len(replayTypes)], Actor: "notary:aliya", At: at, Payload: json.RawMessage(p)}
+		vals[j], prev = encodeV1(&r, &prev)
+	}
+	for _, mode := range []string{"none", "inline", "helper"} {
+		b.Run(mode, func(b *testing.B) {
+			var h hashChecker
+			recs := make([]Record, len(vals))
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(vals) {
+				d := getDecoder(benchStream(1), false)
+				h.start(uint64(len(vals)))
+				for j, v := range vals {
+					stored, err := d.decodeInto(&recs[j], v)
+					if err != nil {
+						b.Fatal(err)
+					}
+					switch mode {
+					case "inline":
+						if !storedHashOK(stored) {
+							b.Fatal("altered")
+						}
+					case "helper":
+						if !h.add(uint64(j+1), stored) {
+							b.Fatal("not added")
+						}
+					}
+				}
+				if bad := h.finish(); bad != 0 {
+					b.Fatal(bad)
+				}
+				decoders.Put(d)
+			}
+		})
+	}
+}
