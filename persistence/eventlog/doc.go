@@ -117,10 +117,11 @@
 // is its first key), check each record's place in the chain (stream, seq,
 // prev_hash) as they go, and check the records' hashes beside the read:
 // the process's hash helper, a goroutine woken as a verified read starts,
-// hashes chunks of about 2 KiB of copied stored bytes while the reader
+// hashes chunks of about 4 KiB of copied stored bytes while the reader
 // decodes the next records and calls back (verify.go). The reader never
 // waits for the helper: while it lags (the other processor busy), the
-// reader hashes the records itself, and at the end it takes back the
+// reader hashes the records itself, and at the end it hands the helper
+// half of its last chunk, hashes the other half, and takes back the
 // chunks the helper has not claimed. The error is the one the records
 // give checked one by one, in order: a record whose hash is wrong wins
 // over any error after it, the callback's included.
@@ -135,7 +136,12 @@
 // covers, so that hash = SHA-256(the stored bytes after the hash): verifying
 // a record hashes a slice of its value, and decoding it walks eight
 // length-prefixed fields (replay no longer runs encoding/json; the payload
-// is the one field copied out). A record is decoded strictly: every field
+// is the one field copied out). The walk notes the fields' offsets, not
+// slices of them (a pointer stored costs a write barrier while the
+// collector marks), and takes a fast path for the spelling a read mostly
+// meets (the tag and the stream's netstring compared whole, the lengths of
+// the fields before the payload one or two digits); anything else is left
+// to the strict walk, which decides. A record is decoded strictly: every field
 // must be spelled as Append spells it (decimal seq without leading zeros,
 // UTC RFC 3339 time with the fraction's trailing zeros dropped, exactly
 // eight netstrings), so one record has one encoding and a record that
