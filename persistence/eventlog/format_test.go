@@ -422,3 +422,29 @@ func FuzzSplitFast(f *testing.F) {
 		checkSplitFast(t, stream, b)
 	})
 }
+
+// A decoder that has the day of the record before skips parsing the date,
+// never the check of the rest: a time on the same day spelled otherwise
+// than Append spells it is refused all the same.
+func TestTimesOnTheDayBeforeAreStillChecked(t *testing.T) {
+	var zero [hashLen]byte
+	rec := func(at string) []byte { return v1(zero, canonTag, "act/x", "1", "t", "a", at, "", `{}`) }
+	for _, at := range []string{
+		"2026-11-22T24:00:00Z", "2026-11-22T10:60:00Z", "2026-11-22T10:00:60Z", "2026-11-22T1a:00:00Z",
+		"2026-11-22T10:00:00.50Z", "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00.1234567891Z", "2026-11-22T10:00:00.5",
+		"2026-11-22 10:00:00Z", "2026-11-22T10-00:00Z", "2026-11-22T10:00:00.5x",
+	} {
+		d := getDecoder("act/x", false)
+		var r Record
+		if _, err := d.decodeInto(&r, rec("2026-11-22T09:00:00Z")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.decodeInto(&r, rec(at)); err == nil {
+			t.Errorf("%s decoded after a record of the same day", at)
+		}
+		if _, err := DecodeRecord(rec(at)); err == nil {
+			t.Errorf("%s decoded", at)
+		}
+		decoders.Put(d)
+	}
+}
