@@ -190,6 +190,10 @@ type decoder struct {
 	// borrow: a record's Payload is the stored value's own bytes, valid
 	// only until the read moves on (Replay), instead of a copy.
 	borrow bool
+	// left is how many records the read still expects, this one
+	// included (from the stream's head; 0: not known), for sizing the
+	// next block of the arena (alloc).
+	left uint64
 }
 
 // decoders keeps the decoders of finished reads: what they cache (the
@@ -203,7 +207,7 @@ var decoders = sync.Pool{New: func() any { return new(decoder) }}
 // back with decoders.Put when the read is over.
 func getDecoder(stream string, borrow bool) *decoder {
 	d := decoders.Get().(*decoder)
-	d.stream, d.borrow = stream, borrow
+	d.stream, d.borrow, d.left = stream, borrow, 0
 	d.streamNS = appendNetstring(d.streamNS[:0], stream)
 	if len(d.strs) > maxStrs/2 {
 		// Other streams' actors filled the table: make room for this one's.
@@ -301,26 +305,56 @@ func (d *decoder) decodeInto(r *Record, v []byte) ([]byte, error) {
 	}
 	copy(d.prevRaw[:], hash)
 	d.prevHex = r.Hash
+	if d.left > 0 {
+		d.left--
+	}
 	return v, nil
 }
 
 var zeroRaw [hashLen]byte
 
-// maxSlab bounds the memory the records of one read share: a record kept
-// long after the others (a hash an actor remembers) keeps at most that much
-// alive.
-const maxSlab = 4 << 10
+// The read's arena: the bytes its records own (each hash's hex and, for a
+// kept record, its payload) are carved one after another from a few large
+// blocks instead of being allocated one by one. A verified read knows
+// from the head how many records are coming: its next block is sized for
+// them all (left records the size of the one at hand, and an eighth
+// more), up to maxSlab, so that an act of a hundred records costs one
+// block, not seven. A read that does not know (Read, Replay) grows its
+// blocks from 512 bytes to maxGrowSlab, so that reading one record costs
+// little more than the record. The rest of the last block goes on to the
+// next read through the decoder's pool.
+//
+// A block is never written again once a byte of it is handed out: the
+// hash's hex is written once, before its string is made (unsafe.String,
+// which needs exactly that), and is never handed out as bytes; a payload
+// is handed out with its capacity cut at its end (b[i:j:j]), so that a
+// caller's append to it reallocates instead of writing over its
+// neighbour. The payload's own bytes are the caller's to change
+// (TestArenaRecordsDoNotAlias).
+const (
+	// maxSlab bounds a block, and so the memory a record kept long after
+	// the others (a hash an actor remembers) keeps alive: 32 KiB, the
+	// largest of the runtime's small size classes.
+	maxSlab = 32 << 10
+	// maxGrowSlab bounds the blocks of a read of unknown length.
+	maxGrowSlab = 4 << 10
+	// ownAlloc: a larger field gets an allocation of its own.
+	ownAlloc = 4 << 10
+)
 
-// alloc returns n bytes of the read's slab: a replay allocates once per
-// several records instead of once per record. The first slab is small, so
-// that reading one record costs little more than the record.
+// alloc returns n bytes of the read's arena, capacity n.
 func (d *decoder) alloc(n int) []byte {
-	if n > maxSlab/4 {
+	if n > ownAlloc {
 		return make([]byte, n)
 	}
 	if len(d.slab) < n {
-		d.slabSize = min(max(2*d.slabSize, 512), maxSlab)
-		d.slab = make([]byte, max(d.slabSize, n))
+		size := min(max(2*d.slabSize, 512), maxGrowSlab)
+		if d.left > 1 {
+			want := d.left * uint64(n)
+			size = int(min(max(want+want/8, uint64(size)), maxSlab))
+		}
+		d.slabSize = size
+		d.slab = make([]byte, max(size, n))
 	}
 	b := d.slab[:n:n]
 	d.slab = d.slab[n:]
