@@ -354,7 +354,11 @@ func (d *decoder) alloc(n int) []byte {
 			size = int(min(max(want+want/8, uint64(size)), maxSlab))
 		}
 		d.slabSize = size
-		d.slab = make([]byte, max(size, n))
+		// Grown by append, not made: its capacity is the whole of the
+		// runtime's size class (make's would stop at size, the rest of the
+		// class unused, a tenth of a block at some sizes).
+		d.slab = append([]byte(nil), make([]byte, max(size, n))...)
+		d.slab = d.slab[:cap(d.slab)]
 	}
 	b := d.slab[:n:n]
 	d.slab = d.slab[n:]
