@@ -110,10 +110,13 @@
 // ReadVerifiedAfter size the slice they return from the head and decode
 // each record straight into its place in it; a record's PrevHash is the
 // record before's Hash, one string. A verified read of an act's hundred
-// records makes about five allocations (TestReadVerifiedAllocations): the
-// slice, the block, the iterator's bounds, the hash helper's list of
-// chunks; its bytes (about 420 a record: the Record, 152, its hash's hex,
-// 64, its payload) are what the caller keeps. A decoder keeps a stream's strings (types, actors, command ids) in a
+// records makes three allocations on one processor (the slice, the block,
+// the iterator's bounds: TestReadVerifiedAllocations; fourteen before the
+// blocks were sized from the head), and in BenchmarkReplay about seven,
+// the hash helper's list of chunks and what pebble's and the chunks'
+// pools make again after each collection included. Its bytes (about 430 a
+// record: the Record, 152, its hash's hex, 64, its payload) are what the
+// caller keeps, and so what sets how often the collector runs. A decoder keeps a stream's strings (types, actors, command ids) in a
 // small cache picked by their length and bytes, so that a record's
 // strings are shared, not allocated, at one comparison each.
 // Replay and ReplayVerified are for a caller that decodes each record at
