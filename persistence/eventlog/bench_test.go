@@ -372,7 +372,8 @@ func processCPU() time.Duration {
 }
 
 // BenchmarkDecode: decoding a stream's stored records, 100 at a time (a
-// read's decoder lives for one stream), without pebble:
+// read's decoder lives for one stream) into their places in a slice, as
+// ReadVerified does, without pebble:
 //
 //	go test ./persistence/eventlog -run '^$' -bench Decode
 func BenchmarkDecode(b *testing.B) {
@@ -387,12 +388,78 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	recs := make([]Record, len(vals))
 	for i := 0; i < b.N; i += len(vals) {
-		d := decoder{stream: benchStream(1)}
-		for _, v := range vals {
-			if _, _, err := d.decode(v); err != nil {
+		d := getDecoder(benchStream(1), false)
+		for j, v := range vals {
+			if _, err := d.decodeInto(&recs[j], v); err != nil {
 				b.Fatal(err)
 			}
 		}
+		decoders.Put(d)
 	}
+}
+
+// BenchmarkHashChecker: the reader's side of a verified read without
+// pebble: each of a stream's 100 stored records decoded into a slice, as
+// ReadVerified does, and its hash checked (helper: beside the read,
+// verify.go; inline: by the reader; none: not at all, the decoding alone),
+// with about 400 ns of arithmetic standing for pebble's step to the
+// record. helper minus none is what checking the hashes costs the reader;
+// the least of several runs is the quiet machine's:
+//
+//	go test ./persistence/eventlog -run '^$' -bench HashChecker -count 10
+func BenchmarkHashChecker(b *testing.B) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)
+	vals := make([][]byte, 100)
+	var prev [hashLen]byte
+	for j := range vals {
+		p := fmt.Sprintf(`{"n":%d,"act":"%s","revision":%d,"draft":{"registry_number":"1-2026-0001","powers":"Управлять и распоряжаться автомобилем","term_months":24,"state_duty":216250}}`, j, benchStream(1), j)
+		r := Record{Stream: benchStream(1), Seq: uint64(j + 1), Type: replayTypes[j%len(replayTypes)], Actor: "notary:aliya", At: at, Payload: json.RawMessage(p)}
+		vals[j], prev = encodeV1(&r, &prev)
+	}
+	for _, mode := range []string{"none", "inline", "helper"} {
+		b.Run(mode, func(b *testing.B) {
+			var h hashChecker
+			recs := make([]Record, len(vals))
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(vals) {
+				d := getDecoder(benchStream(1), false)
+				h.start(uint64(len(vals)))
+				for j, v := range vals {
+					pebbleStep()
+					stored, err := d.decodeInto(&recs[j], v)
+					if err != nil {
+						b.Fatal(err)
+					}
+					switch mode {
+					case "inline":
+						if !storedHashOK(stored) {
+							b.Fatal("altered")
+						}
+					case "helper":
+						if !h.add(uint64(j+1), stored) {
+							b.Fatal("not added")
+						}
+					}
+				}
+				if bad := h.finish(); bad != 0 {
+					b.Fatal(bad)
+				}
+				decoders.Put(d)
+			}
+		})
+	}
+}
+
+var pebbleSink uint64
+
+// pebbleStep stands for pebble's step to the next record: about 400 ns
+// of dependent multiplications.
+func pebbleStep() {
+	x := pebbleSink
+	for i := 0; i < 130; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	pebbleSink = x
 }

@@ -233,6 +233,25 @@ func legacyCommandKey(stream, id string) []byte {
 	return append(append(append([]byte{'c'}, stream...), sep), id...)
 }
 
+// streamBounds returns eventKey(stream, 0) and upper(streamPrefix(stream)),
+// sharing one allocation (each capacity-cut: pebble keeps them as they
+// are).
+func streamBounds(stream string) (lower, upperKey []byte) {
+	n := len(stream) + 2
+	b := make([]byte, 0, n+8+n)
+	b = append(append(append(b, 'e'), stream...), sep)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	lower = b[: n+8 : n+8]
+	u := append(append(append(b[n+8:n+8], 'e'), stream...), sep)
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] < 0xff {
+			u[i]++
+			return lower, u[: i+1 : i+1]
+		}
+	}
+	return lower, nil
+}
+
 // upper is the smallest key after every key that starts with prefix.
 func upper(prefix []byte) []byte {
 	u := bytes.Clone(prefix)
@@ -947,14 +966,19 @@ func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error)
 	defer recoverFatal(stream, &err)
 	var hc hashChecker
 	defer hc.finish()
-	lower := eventKey(stream, 0)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper(streamPrefix(stream))})
+	// The bounds, in one allocation: the head's key (the stream's
+	// prefix, seq 0) and the key after the stream's last.
+	lower, upperKey := streamBounds(stream)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperKey})
 	if err != nil {
 		return storeErr(stream, err)
 	}
 	defer it.Close()
 	var seq uint64
-	var hash string
+	// headHash is the hash the head names, compared with the last
+	// record's: copied into headHex, not made a string.
+	var headHex [2 * hashLen]byte
+	var headHash []byte
 	valid := it.First()
 	headInRange := valid && bytes.Equal(it.Key(), lower)
 	if headInRange {
@@ -962,18 +986,22 @@ func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error)
 		if err != nil {
 			return storeErr(stream, err)
 		}
-		if seq, hash, err = parseHead(stream, v); err != nil {
+		if len(v) < 8 {
+			_, _, err := parseHead(stream, v)
 			return err
 		}
+		seq, headHash = binary.BigEndian.Uint64(v[:8]), append(headHex[:0], v[8:]...)
 		valid = it.Next()
 	} else {
 		if err := it.Error(); err != nil {
 			return storeErr(stream, err)
 		}
+		var hash string
 		if seq, hash, err = headKeyThrough(it, stream); err != nil {
 			return err
 		}
-		it.SetBounds(eventKey(stream, 1), upper(streamPrefix(stream)))
+		headHash = append(headHex[:0], hash...)
+		it.SetBounds(eventKey(stream, 1), upperKey)
 		valid = it.First()
 	}
 	hc.start(seq)
@@ -985,6 +1013,9 @@ func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error)
 	}
 	d := getDecoder(stream, keep == nil)
 	defer decoders.Put(d)
+	// The head's count sizes the arena's blocks (a hint only: a wrong
+	// head costs at most a block, maxSlab).
+	d.left = seq
 	var c chainCheck
 	var n uint64
 	var last string
@@ -1047,7 +1078,7 @@ func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error)
 	if err != nil {
 		return err
 	}
-	if seq != n || (n > 0 && hash != last) {
+	if seq != n || (n > 0 && string(headHash) != last) {
 		return &ChainError{Stream: stream, Seq: seq, Reason: "the head does not name the last record"}
 	}
 	if keep != nil {

@@ -167,6 +167,9 @@ type decoder struct {
 	slab     []byte
 	slabSize int
 	stream   string
+	// streamNS is the stream's netstring ("8:act/0001,"), which the fast
+	// split compares whole (splitFast).
+	streamNS []byte
 	// day and dayStart: the date of the last time parsed, and its
 	// midnight; a stream's events mostly share a day.
 	day      [10]byte
@@ -187,6 +190,10 @@ type decoder struct {
 	// borrow: a record's Payload is the stored value's own bytes, valid
 	// only until the read moves on (Replay), instead of a copy.
 	borrow bool
+	// left is how many records the read still expects, this one
+	// included (from the stream's head; 0: not known), for sizing the
+	// next block of the arena (alloc).
+	left uint64
 }
 
 // decoders keeps the decoders of finished reads: what they cache (the
@@ -200,7 +207,8 @@ var decoders = sync.Pool{New: func() any { return new(decoder) }}
 // back with decoders.Put when the read is over.
 func getDecoder(stream string, borrow bool) *decoder {
 	d := decoders.Get().(*decoder)
-	d.stream, d.borrow = stream, borrow
+	d.stream, d.borrow, d.left = stream, borrow, 0
+	d.streamNS = appendNetstring(d.streamNS[:0], stream)
 	if len(d.strs) > maxStrs/2 {
 		// Other streams' actors filled the table: make room for this one's.
 		clear(d.strs)
@@ -236,32 +244,28 @@ func (d *decoder) decodeInto(r *Record, v []byte) ([]byte, error) {
 	if len(v) < v1Header || v[0] != formatV1 {
 		return nil, errFormat
 	}
-	body := v[1+hashLen:]
-	var f [8][]byte
-	rest := body[hashLen:]
-	for i := range f {
-		var ok bool
-		if f[i], rest, ok = nextNetstring(rest); !ok {
-			return nil, errors.New("a field of the record does not decode")
+	body := v[v1Header:]
+	var f fieldSpans
+	if !d.splitFast(body, &f) {
+		if err := splitFields(body, &f); err != nil {
+			return nil, err
 		}
 	}
-	if len(rest) != 0 || string(f[0]) != canonTag {
-		return nil, errors.New("the record's canonical bytes are not senim.event.v1")
-	}
-	seq, ok := parseSeq(f[2])
+	seq, ok := parseSeq(f.field(body, 2))
 	if !ok {
 		return nil, errors.New("the record's seq is not a canonical decimal")
 	}
-	at, ok := d.parseAt(f[5])
+	at, ok := d.parseAt(f.field(body, 5))
 	if !ok {
 		return nil, errors.New("the record's time is not canonical RFC 3339 UTC")
 	}
+	payload := f.field(body, 7)
 	hash, prev := v[1:1+hashLen], v[1+hashLen:v1Header]
 	// The hash in hex and the payload share the read's slab. The hex part
 	// is never handed out as bytes, so the string over it never changes.
 	// A borrowing read hands out the stored payload itself (capacity cut,
 	// so that an append to it cannot write over the value's end).
-	n := 2*hashLen + len(f[7])
+	n := 2*hashLen + len(payload)
 	if d.borrow {
 		n = 2 * hashLen
 	}
@@ -269,26 +273,26 @@ func (d *decoder) decodeInto(r *Record, v []byte) ([]byte, error) {
 	encodeHash(buf, hash)
 	r.Seq, r.At, r.Hash = seq, at, unsafe.String(&buf[0], 2*hashLen)
 	if d.borrow {
-		r.Payload = f[7][:len(f[7]):len(f[7])]
+		r.Payload = payload[:len(payload):len(payload)]
 	} else {
-		copy(buf[2*hashLen:], f[7])
+		copy(buf[2*hashLen:], payload)
 		r.Payload = buf[2*hashLen:]
 	}
-	if string(f[1]) == d.stream {
+	if stream := f.field(body, 1); string(stream) == d.stream {
 		r.Stream = d.stream
 	} else {
-		r.Stream = string(f[1])
+		r.Stream = string(stream)
 	}
 	// Neighbouring records mostly share their type, actor and command id.
-	if string(f[3]) != d.lastType {
-		d.lastType = d.intern(f[3])
+	if typ := f.field(body, 3); string(typ) != d.lastType {
+		d.lastType = d.intern(typ)
 	}
 	r.Type = d.lastType
-	if string(f[4]) != d.lastActor {
-		d.lastActor = d.intern(f[4])
+	if actor := f.field(body, 4); string(actor) != d.lastActor {
+		d.lastActor = d.intern(actor)
 	}
-	if string(f[6]) != d.lastCmd {
-		d.lastCmd = d.intern(f[6])
+	if cmd := f.field(body, 6); string(cmd) != d.lastCmd {
+		d.lastCmd = d.intern(cmd)
 	}
 	r.Actor, r.CommandID = d.lastActor, d.lastCmd
 	switch {
@@ -301,26 +305,60 @@ func (d *decoder) decodeInto(r *Record, v []byte) ([]byte, error) {
 	}
 	copy(d.prevRaw[:], hash)
 	d.prevHex = r.Hash
+	if d.left > 0 {
+		d.left--
+	}
 	return v, nil
 }
 
 var zeroRaw [hashLen]byte
 
-// maxSlab bounds the memory the records of one read share: a record kept
-// long after the others (a hash an actor remembers) keeps at most that much
-// alive.
-const maxSlab = 4 << 10
+// The read's arena: the bytes its records own (each hash's hex and, for a
+// kept record, its payload) are carved one after another from a few large
+// blocks instead of being allocated one by one. A verified read knows
+// from the head how many records are coming: its next block is sized for
+// them all (left records the size of the one at hand, and an eighth
+// more), up to maxSlab, so that an act of a hundred records costs one
+// block, not seven. A read that does not know (Read, Replay) grows its
+// blocks from 512 bytes to maxGrowSlab, so that reading one record costs
+// little more than the record. The rest of the last block goes on to the
+// next read through the decoder's pool.
+//
+// A block is never written again once a byte of it is handed out: the
+// hash's hex is written once, before its string is made (unsafe.String,
+// which needs exactly that), and is never handed out as bytes; a payload
+// is handed out with its capacity cut at its end (b[i:j:j]), so that a
+// caller's append to it reallocates instead of writing over its
+// neighbour. The payload's own bytes are the caller's to change
+// (TestArenaRecordsDoNotAlias).
+const (
+	// maxSlab bounds a block, and so the memory a record kept long after
+	// the others (a hash an actor remembers) keeps alive: 32 KiB, the
+	// largest of the runtime's small size classes.
+	maxSlab = 32 << 10
+	// maxGrowSlab bounds the blocks of a read of unknown length.
+	maxGrowSlab = 4 << 10
+	// ownAlloc: a larger field gets an allocation of its own.
+	ownAlloc = 4 << 10
+)
 
-// alloc returns n bytes of the read's slab: a replay allocates once per
-// several records instead of once per record. The first slab is small, so
-// that reading one record costs little more than the record.
+// alloc returns n bytes of the read's arena, capacity n.
 func (d *decoder) alloc(n int) []byte {
-	if n > maxSlab/4 {
+	if n > ownAlloc {
 		return make([]byte, n)
 	}
 	if len(d.slab) < n {
-		d.slabSize = min(max(2*d.slabSize, 512), maxSlab)
-		d.slab = make([]byte, max(d.slabSize, n))
+		size := min(max(2*d.slabSize, 512), maxGrowSlab)
+		if d.left > 1 {
+			want := d.left * uint64(n)
+			size = int(min(max(want+want/8, uint64(size)), maxSlab))
+		}
+		d.slabSize = size
+		// Grown by append, not made: its capacity is the whole of the
+		// runtime's size class (make's would stop at size, the rest of the
+		// class unused, a tenth of a block at some sizes).
+		d.slab = append([]byte(nil), make([]byte, max(size, n))...)
+		d.slab = d.slab[:cap(d.slab)]
 	}
 	b := d.slab[:n:n]
 	d.slab = d.slab[n:]
@@ -416,6 +454,94 @@ func nextNetstring(b []byte) (field, rest []byte, ok bool) {
 	return b[:n], b[n+1:], true
 }
 
+// fieldSpans are where a record's eight fields are in its canonical
+// bytes: field i is b[f[i][0]:f[i][1]]. Offsets, not slices, so that
+// splitting writes no pointers (a pointer written to memory the compiler
+// cannot place on the stack costs a write barrier while the collector
+// marks, which a busy reader mostly is).
+type fieldSpans [8][2]int
+
+func (f *fieldSpans) field(b []byte, i int) []byte { return b[f[i][0]:f[i][1]] }
+
+// splitFields splits a record's canonical bytes into its eight fields,
+// strictly: each a netstring spelled canonically, the first the tag, and
+// nothing after the eighth.
+func splitFields(b []byte, f *fieldSpans) error {
+	at := 0
+	for i := range f {
+		field, rest, ok := nextNetstring(b[at:])
+		if !ok {
+			return errors.New("a field of the record does not decode")
+		}
+		end := len(b) - len(rest) - 1
+		f[i] = [2]int{end - len(field), end}
+		at = len(b) - len(rest)
+	}
+	if at != len(b) || string(f.field(b, 0)) != canonTag {
+		return errors.New("the record's canonical bytes are not senim.event.v1")
+	}
+	return nil
+}
+
+// tagNetstring is the first netstring of every record's canonical bytes.
+const tagNetstring = "14:" + canonTag + ","
+
+// splitFast is splitFields for the records a read mostly meets: the tag
+// and the stream's netstring compared whole, the next five fields' lengths
+// one or two digits. It says false for anything else, leaving f to
+// splitFields, which decides (the fast split accepts nothing splitFields
+// refuses, and splits what it accepts the same way: FuzzSplitFast).
+func (d *decoder) splitFast(b []byte, f *fieldSpans) bool {
+	const tl = len(tagNetstring)
+	if len(b) < tl || string(b[:tl]) != tagNetstring {
+		return false
+	}
+	f[0] = [2]int{3, tl - 1}
+	at := tl
+	if ns := d.streamNS; len(ns) != 0 && len(b)-at >= len(ns) && string(b[at:at+len(ns)]) == string(ns) {
+		f[1] = [2]int{at + len(ns) - 1 - len(d.stream), at + len(ns) - 1}
+		at += len(ns)
+	} else {
+		field, rest, ok := nextNetstring(b[at:])
+		if !ok {
+			return false
+		}
+		end := len(b) - len(rest) - 1
+		f[1] = [2]int{end - len(field), end}
+		at = len(b) - len(rest)
+	}
+	for i := 2; i < 7; i++ {
+		// One or two digits, no leading zero but for "0", then ':'.
+		if len(b)-at < 3 {
+			return false
+		}
+		c0, c1 := b[at]-'0', b[at+1]-'0'
+		n := int(c0)
+		switch {
+		case c0 > 9:
+			return false
+		case b[at+1] == ':':
+			at += 2
+		case c1 <= 9 && c0 != 0 && b[at+2] == ':':
+			n = n*10 + int(c1)
+			at += 3
+		default:
+			return false
+		}
+		if at+n >= len(b) || b[at+n] != ',' {
+			return false
+		}
+		f[i] = [2]int{at, at + n}
+		at += n + 1
+	}
+	field, rest, ok := nextNetstring(b[at:])
+	if !ok || len(rest) != 0 {
+		return false
+	}
+	f[7] = [2]int{len(b) - 1 - len(field), len(b) - 1}
+	return true
+}
+
 // parseSeq parses a canonical decimal uint64 (what appendUint writes).
 func parseSeq(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 || (b[0] == '0' && len(b) > 1) {
@@ -455,28 +581,16 @@ func (d *decoder) parseAt(b []byte) (time.Time, bool) {
 }
 
 // parseAtFast parses "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the spelling of
-// every time in years 0000-9999.
+// every time in years 0000-9999. The date is parsed only when it is not
+// the day before's (a stream's events mostly share a day).
 func (d *decoder) parseAtFast(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	num := func(s []byte) (int, bool) {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
-	}
-	y, ok1 := num(b[0:4])
-	mo, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	h, ok4 := num(b[11:13])
-	mi, ok5 := num(b[14:16])
-	s, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || h > 23 || mi > 59 || s > 59 {
+	h, ok1 := twoDigits(b[11], b[12])
+	mi, ok2 := twoDigits(b[14], b[15])
+	s, ok3 := twoDigits(b[17], b[18])
+	if !(ok1 && ok2 && ok3) || h > 23 || mi > 59 || s > 59 {
 		return time.Time{}, false
 	}
 	ns := 0
@@ -485,19 +599,31 @@ func (d *decoder) parseAtFast(b []byte) (time.Time, bool) {
 		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 || frac[len(frac)-1] == '0' {
 			return time.Time{}, false
 		}
-		n, ok := num(frac[1:])
-		if !ok {
-			return time.Time{}, false
+		for _, c := range frac[1:] {
+			if c-'0' > 9 {
+				return time.Time{}, false
+			}
+			ns = ns*10 + int(c-'0')
 		}
 		for i := len(frac) - 1; i < 9; i++ {
-			n *= 10
+			ns *= 10
 		}
-		ns = n
 	}
 	clock := time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second + time.Duration(ns)
 	if !d.dayStart.IsZero() && string(b[:10]) == string(d.day[:]) {
 		return d.dayStart.Add(clock), true
 	}
+	if b[4] != '-' || b[7] != '-' {
+		return time.Time{}, false
+	}
+	y1, ok1 := twoDigits(b[0], b[1])
+	y2, ok2 := twoDigits(b[2], b[3])
+	mo, ok3 := twoDigits(b[5], b[6])
+	day, ok4 := twoDigits(b[8], b[9])
+	if !(ok1 && ok2 && ok3 && ok4) {
+		return time.Time{}, false
+	}
+	y := y1*100 + y2
 	start := time.Date(y, time.Month(mo), day, 0, 0, 0, 0, time.UTC)
 	// time.Date normalises 02-30 into March: such a spelling is not canonical.
 	if ty, tm, td := start.Date(); ty != y || int(tm) != mo || td != day {
@@ -506,4 +632,10 @@ func (d *decoder) parseAtFast(b []byte) (time.Time, bool) {
 	copy(d.day[:], b[:10])
 	d.dayStart = start
 	return start.Add(clock), true
+}
+
+// twoDigits parses two decimal digits.
+func twoDigits(a, b byte) (int, bool) {
+	a, b = a-'0', b-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
 }

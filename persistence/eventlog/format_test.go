@@ -361,3 +361,90 @@ func TestInternGivesTheSameBytes(t *testing.T) {
 		t.Fatal("an empty field is not the empty string")
 	}
 }
+
+// checkSplitFast fails t if the fast split accepts canonical bytes b that
+// splitFields refuses, or splits them otherwise.
+func checkSplitFast(t *testing.T, stream string, b []byte) (fast bool) {
+	t.Helper()
+	d := getDecoder(stream, false)
+	defer decoders.Put(d)
+	var ff, fs fieldSpans
+	if !d.splitFast(b, &ff) {
+		return false
+	}
+	if err := splitFields(b, &fs); err != nil {
+		t.Fatalf("%q (stream %q): the fast split takes what splitFields refuses: %v", b, stream, err)
+	}
+	if ff != fs {
+		t.Fatalf("%q (stream %q): the fast split gives %v, splitFields %v", b, stream, ff, fs)
+	}
+	return true
+}
+
+// The fast split refuses every malformed spelling splitFields refuses:
+// every byte of a record's canonical bytes changed to each byte that
+// matters to a netstring, every byte dropped, every length cut short.
+func TestSplitFastRefusesWhatSplitFieldsRefuses(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)
+	for _, r := range []Record{
+		{Stream: "act/0001", Seq: 1, Type: "draft_presented", Actor: "notary:aliya", At: at, Payload: json.RawMessage(`{"n":1}`)},
+		{Stream: "act/0001", Seq: 12345, Type: "application_submitted_with_a_long_type_name", Actor: "client:871008401427", At: at, CommandID: "c-1", Payload: json.RawMessage(`{}`)},
+		{Stream: "", Seq: 9, Type: "", Actor: "", At: at, Payload: json.RawMessage(`1`)},
+	} {
+		good := r.CanonicalBytes()
+		for _, stream := range []string{r.Stream, "act/0002", ""} {
+			if !checkSplitFast(t, stream, good) && stream == r.Stream && len(r.Type) < 100 && len(r.Actor) < 100 {
+				t.Fatalf("%q: the fast split does not take a record as Append writes it", good)
+			}
+			for i := range good {
+				for _, c := range []byte{'0', '1', '9', ':', ',', 'a', 0, '0' - 1, '9' + 1, 0xff} {
+					b := bytes.Clone(good)
+					b[i] = c
+					checkSplitFast(t, stream, b)
+				}
+				checkSplitFast(t, stream, append(bytes.Clone(good[:i]), good[i+1:]...))
+				checkSplitFast(t, stream, good[:i])
+				checkSplitFast(t, stream, append(append(bytes.Clone(good[:i]), '0'), good[i:]...))
+			}
+			checkSplitFast(t, stream, append(bytes.Clone(good), ','))
+		}
+	}
+}
+
+// The fast split agrees with splitFields on any bytes.
+func FuzzSplitFast(f *testing.F) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)
+	good := Record{Stream: "act/0001", Seq: 7, Type: "draft_presented", Actor: "notary:aliya", At: at, Payload: json.RawMessage(`{"n":1}`)}.CanonicalBytes()
+	f.Add("act/0001", good)
+	f.Add("act/0002", good)
+	f.Add("", []byte("14:senim.event.v1,0:,1:1,0:,0:,20:2026-11-30T10:00:00Z,0:,2:{},"))
+	f.Fuzz(func(t *testing.T, stream string, b []byte) {
+		checkSplitFast(t, stream, b)
+	})
+}
+
+// A decoder that has the day of the record before skips parsing the date,
+// never the check of the rest: a time on the same day spelled otherwise
+// than Append spells it is refused all the same.
+func TestTimesOnTheDayBeforeAreStillChecked(t *testing.T) {
+	var zero [hashLen]byte
+	rec := func(at string) []byte { return v1(zero, canonTag, "act/x", "1", "t", "a", at, "", `{}`) }
+	for _, at := range []string{
+		"2026-11-22T24:00:00Z", "2026-11-22T10:60:00Z", "2026-11-22T10:00:60Z", "2026-11-22T1a:00:00Z",
+		"2026-11-22T10:00:00.50Z", "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00.1234567891Z", "2026-11-22T10:00:00.5",
+		"2026-11-22 10:00:00Z", "2026-11-22T10-00:00Z", "2026-11-22T10:00:00.5x",
+	} {
+		d := getDecoder("act/x", false)
+		var r Record
+		if _, err := d.decodeInto(&r, rec("2026-11-22T09:00:00Z")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.decodeInto(&r, rec(at)); err == nil {
+			t.Errorf("%s decoded after a record of the same day", at)
+		}
+		if _, err := DecodeRecord(rec(at)); err == nil {
+			t.Errorf("%s decoded", at)
+		}
+		decoders.Put(d)
+	}
+}

@@ -186,6 +186,11 @@ func readAfter(it *pebble.Iterator, stream string, prefix []byte, after, headSeq
 			}
 			continue
 		}
+		if n == after+1 && headSeq > after {
+			// The head's count of the records kept sizes the arena's
+			// blocks (a hint: see decoder.alloc).
+			d.left = headSeq - after
+		}
 		// Decoded in its place in recs, not copied there.
 		if len(recs) == cap(recs) {
 			recs = slices.Grow(recs, 1)
