@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -96,6 +97,12 @@ type peer struct {
 	// pause: whether the participant's video is paused (weak), under the
 	// room's lock.
 	pause videoPause
+	// pumps are the connection's read buffers (pump.go).
+	pumps *pumpFactory
+	// tcp: the connection's selected candidate pair is ICE over TCP, whose
+	// writes may wait: what it gets is not forwarded on a publisher's
+	// SRTP goroutine.
+	tcp atomic.Bool
 }
 
 // published is one track a participant sends (one or more simulcast
@@ -190,11 +197,15 @@ func (r *Room) Join(id string) error { return r.JoinWith(id, JoinOptions{}) }
 
 // JoinWith is Join with what the participant's app can do.
 func (r *Room) JoinWith(id string, o JoinOptions) error {
-	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
+	pumps := newPumpFactory()
+	pc, err := r.sfu.api.build(pumps).NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)
 	}
-	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers}
+	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers, pumps: pumps}
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		p.tcp.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP)
+	})
 	p.bw.gcc = r.sfu.takeBWE(pc)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if o.Offers {
@@ -636,8 +647,7 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	}
 
 	f := newForwarder(remote, t, idx, kind)
-	for f.step() == nil {
-	}
+	f.forward(p.pumps, uint32(remote.SSRC()))
 
 	r.mu.Lock()
 	t.mu.Lock()
@@ -809,7 +819,54 @@ func newForwarder(src rtpSource, t *published, idx int, kind webrtc.RTPCodecType
 		packets: metrics.MediaPackets.WithLabelValues(kind.String()), bytes: metrics.MediaBytes.WithLabelValues(kind.String())}
 }
 
-// step forwards one packet; an error is the end of the track.
+// forward forwards the track until it ends: on the publisher's SRTP
+// goroutine where it may (pump.go), or on this one.
+func (f *forwarder) forward(pumps *pumpFactory, ssrc uint32) {
+	if pumps == nil {
+		f.loop()
+		return
+	}
+	p := newPump(f.drain, f.inline)
+	if !pumps.attach(ssrc, p) {
+		f.loop()
+		return
+	}
+	p.wait()
+	pumps.detach(p)
+}
+
+// loop reads and forwards on this goroutine, as a track whose buffer is
+// not a pump's is read.
+func (f *forwarder) loop() {
+	for f.step() == nil {
+	}
+}
+
+// drain forwards every packet waiting; false: the track ended.
+func (f *forwarder) drain() bool {
+	for {
+		if err := f.step(); err != nil {
+			return errors.Is(err, errNoPacket)
+		}
+	}
+}
+
+// inline: no subscriber of the track is reached over ICE-TCP, so
+// forwarding does not wait on the network and may run on the publisher's
+// SRTP goroutine.
+func (f *forwarder) inline() bool {
+	if subs := f.t.subs.Load(); subs != nil {
+		for _, d := range *subs {
+			if d.sub.tcp.Load() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// step forwards one packet; an error is the end of the track
+// (errNoPacket: of what waits, for a pump's drain).
 func (f *forwarder) step() error {
 	n, _, err := f.src.Read(f.buf)
 	if err != nil {
