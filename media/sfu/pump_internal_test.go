@@ -1,0 +1,247 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/transport/v4/packetio"
+	"github.com/pion/webrtc/v4"
+)
+
+// bufferSource reads a pump's buffer, as TrackRemote.Read does through
+// the interceptors.
+type bufferSource struct{ b io.Reader }
+
+func (s bufferSource) Read(p []byte) (int, interceptor.Attributes, error) {
+	n, err := s.b.Read(p)
+	return n, nil, err
+}
+
+// pumped is a VP8 track of one layer whose buffer (SSRC 42, of a
+// factory's) is pumped, and the subscriber's sink.
+func pumped(t *testing.T) (*pumpFactory, *pumpBuffer, *pump, *discard) {
+	t.Helper()
+	local, err := webrtc.NewTrackLocalStaticRTP(VP8.RTPCodecCapability, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &discard{}
+	bind(t, local, sink)
+	pf := newPumpFactory()
+	b, ok := pf.buffer(packetio.RTPBufferPacket, 42).(*pumpBuffer)
+	if !ok {
+		t.Fatal("an RTP buffer is not a pump's")
+	}
+	f := newForwarder(bufferSource{b}, oneLayer(local, nil), 0, webrtc.RTPCodecTypeVideo)
+	p := newPump(f.drain, f.inline)
+	if !pf.attach(42, p) {
+		t.Fatal("no buffer to attach to")
+	}
+	return pf, b, p, sink
+}
+
+// Once its forwarder is attached, a buffer's write forwards the packet
+// before it returns, on the writer's goroutine, and allocates nothing.
+func TestPumpForwardsWithinTheWrite(t *testing.T) {
+	_, b, _, sink := pumped(t)
+	raw := vp8Packets(t, 10)
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		before := sink.n
+		if _, err := b.Write(raw[i%len(raw)]); err != nil {
+			t.Fatal(err)
+		}
+		i++
+		if sink.n != before+1 {
+			t.Fatalf("packet %d: the subscriber got %d packets, want %d", i, sink.n, before+1)
+		}
+	}); n != 0 {
+		t.Errorf("pumped forwarding: %v allocations per packet", n)
+	}
+	if _, err := b.Read(make([]byte, 1500)); !errors.Is(err, errNoPacket) {
+		t.Fatalf("an attached buffer's read with nothing waiting: %v, want errNoPacket", err)
+	}
+}
+
+// Before a forwarder attaches (pion probing a stream, its RTX reader) and
+// for RTCP, a buffer is packetio.Buffer: reads block until a packet or the
+// deadline, a closed buffer still gives what it holds, then io.EOF, and a
+// full one refuses with ErrFull.
+func TestBufferBeforeAttachIsPacketio(t *testing.T) {
+	pf := newPumpFactory()
+	for _, kind := range []packetio.BufferPacketType{packetio.RTPBufferPacket, packetio.RTCPBufferPacket} {
+		b := pf.buffer(kind, 7)
+		buf := make([]byte, 1500)
+		_ = b.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		var ne net.Error
+		if _, err := b.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("kind %d: a read past its deadline: %v, want a timeout", kind, err)
+		}
+		_ = b.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Time{})
+		got := make(chan int, 1)
+		go func() {
+			n, _ := b.Read(buf)
+			got <- n
+		}()
+		if _, err := b.Write([]byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-got; n != 3 {
+			t.Fatalf("kind %d: the blocked read got %d bytes, want 3", kind, n)
+		}
+		limit := rtpBufferLimit
+		if kind == packetio.RTCPBufferPacket {
+			limit = rtcpBufferLimit
+		}
+		var err error
+		for i := 0; i <= limit/1000 && err == nil; i++ {
+			_, err = b.Write(make([]byte, 1000))
+		}
+		if !errors.Is(err, packetio.ErrFull) {
+			t.Fatalf("kind %d: writing past the limit: %v, want ErrFull", kind, err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := b.Read(buf); err != nil || n != 1000 {
+			t.Fatalf("kind %d: a closed buffer's first read: %d, %v; want what it holds", kind, n, err)
+		}
+		for {
+			if _, err = b.Read(buf); err != nil {
+				break
+			}
+		}
+		if err != io.EOF {
+			t.Fatalf("kind %d: a closed, drained buffer: %v, want io.EOF", kind, err)
+		}
+	}
+	if len(pf.bufs) != 0 {
+		t.Fatalf("the factory holds %d closed buffers", len(pf.bufs))
+	}
+}
+
+// Writes from two goroutines and kicks from a third (pion's RTX reader)
+// forward every packet exactly once, one drain at a time; the buffer's
+// Close ends the track's wait, after which nothing is drained.
+func TestPumpDrainsOnceAtATimeAndEndsOnClose(t *testing.T) {
+	pf, b, p, sink := pumped(t)
+	raw := vp8Packets(t, 10)
+	var running, overlap sync.Mutex
+	busy := false
+	hook := func() {
+		running.Lock()
+		if busy {
+			overlap.TryLock()
+		}
+		busy = true
+		running.Unlock()
+		time.Sleep(10 * time.Microsecond)
+		running.Lock()
+		busy = false
+		running.Unlock()
+	}
+	drainHook.Store(&hook)
+	defer drainHook.Store(nil)
+	waited := make(chan struct{})
+	go func() { p.wait(); close(waited) }()
+	var wg sync.WaitGroup
+	const each = 500
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := b.Write(raw[i%len(raw)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				pf.kick()
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	p.run()
+	if !overlap.TryLock() {
+		t.Fatal("two drains ran at once")
+	}
+	if sink.n != 2*each {
+		t.Fatalf("the subscriber got %d packets, want %d", sink.n, 2*each)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the track's goroutine did not end with its buffer")
+	}
+	pf.detach(p)
+	// Written after the end (pion closes, then a late packet): not forwarded.
+	_, _ = b.Buffer.Write(raw[0])
+	p.run()
+	if sink.n != 2*each {
+		t.Fatalf("forwarded after the end: %d packets", sink.n)
+	}
+	if ps := pf.pumps.Load(); ps != nil && len(*ps) != 0 {
+		t.Fatalf("%d pumps left after the track ended", len(*ps))
+	}
+}
+
+// A write that finds a drain running (another SSRC's repair kick, or a
+// second writer) does not wait for it: it leaves its packet to that drain,
+// which forwards it before it lets go.
+func TestWriteDoesNotWaitForARunningDrain(t *testing.T) {
+	_, b, p, sink := pumped(t)
+	raw := vp8Packets(t, 2)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	drainHook.Store(&hook)
+	defer drainHook.Store(nil)
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		p.run() // the drain that holds on
+	}()
+	<-entered
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := b.Write(raw[0])
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the write waited for the running drain")
+	}
+	close(release)
+	<-first
+	if sink.n != 1 {
+		t.Fatalf("the subscriber got %d packets, want the one written during the drain", sink.n)
+	}
+}
