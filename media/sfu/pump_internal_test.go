@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -11,7 +12,12 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/transport/v4/packetio"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/senim-kz/senim/internal/testtool"
 )
+
+// wait is how long a test waits for what must come.
+const wait = 30 * time.Second
 
 // bufferSource reads a pump's buffer, as TrackRemote.Read does through
 // the interceptors.
@@ -25,6 +31,11 @@ func (s bufferSource) Read(p []byte) (int, interceptor.Attributes, error) {
 // pumped is a VP8 track of one layer whose buffer (SSRC 42, of a
 // factory's) is pumped, and the subscriber's sink.
 func pumped(t *testing.T) (*pumpFactory, *pumpBuffer, *pump, *discard) {
+	return pumpedRec(t, nil)
+}
+
+// pumpedRec is pumped with the track recorded by rec.
+func pumpedRec(t *testing.T, rec *recorder) (*pumpFactory, *pumpBuffer, *pump, *discard) {
 	t.Helper()
 	local, err := webrtc.NewTrackLocalStaticRTP(VP8.RTPCodecCapability, "v", "s")
 	if err != nil {
@@ -37,7 +48,7 @@ func pumped(t *testing.T) (*pumpFactory, *pumpBuffer, *pump, *discard) {
 	if !ok {
 		t.Fatal("an RTP buffer is not a pump's")
 	}
-	f := newForwarder(bufferSource{b}, oneLayer(local, nil), 0, webrtc.RTPCodecTypeVideo)
+	f := newForwarder(bufferSource{b}, oneLayer(local, rec), 0, webrtc.RTPCodecTypeVideo)
 	p := newPump(f.drain, f.inline)
 	if !pf.attach(42, p) {
 		t.Fatal("no buffer to attach to")
@@ -163,8 +174,9 @@ func TestPumpDrainsOnceAtATimeAndEndsOnClose(t *testing.T) {
 			}
 		}()
 	}
-	stop := make(chan struct{})
+	stop, kicked := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(kicked)
 		for {
 			select {
 			case <-stop:
@@ -176,12 +188,22 @@ func TestPumpDrainsOnceAtATimeAndEndsOnClose(t *testing.T) {
 	}()
 	wg.Wait()
 	close(stop)
-	p.run()
+	<-kicked
+	// Every packet is forwarded by some drain: poll as one more holder of
+	// the pump's lock would (the lock taken, what waits forwarded).
+	testtool.Eventually(t, wait, time.Millisecond, func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.drain() {
+			t.Fatal("the track ended")
+		}
+		if sink.n != 2*each {
+			return fmt.Errorf("the subscriber got %d packets, want %d", sink.n, 2*each)
+		}
+		return nil
+	})
 	if !overlap.TryLock() {
 		t.Fatal("two drains ran at once")
-	}
-	if sink.n != 2*each {
-		t.Fatalf("the subscriber got %d packets, want %d", sink.n, 2*each)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
@@ -195,6 +217,8 @@ func TestPumpDrainsOnceAtATimeAndEndsOnClose(t *testing.T) {
 	// Written after the end (pion closes, then a late packet): not forwarded.
 	_, _ = b.Buffer.Write(raw[0])
 	p.run()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if sink.n != 2*each {
 		t.Fatalf("forwarded after the end: %d packets", sink.n)
 	}
@@ -243,5 +267,36 @@ func TestWriteDoesNotWaitForARunningDrain(t *testing.T) {
 	<-first
 	if sink.n != 1 {
 		t.Fatalf("the subscriber got %d packets, want the one written during the drain", sink.n)
+	}
+}
+
+// A recording whose ring is half full (its writer behind, the disk slow)
+// may soon make the forward wait for space: the track's own goroutine
+// forwards then, not the publisher's SRTP session.
+func TestFillingRecordingIsForwardedOffTheWriter(t *testing.T) {
+	rec := &recorder{slots: make([]slot, ringSlots), kick: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	_, b, p, sink := pumpedRec(t, rec)
+	raw := vp8Packets(t, 2)
+	if _, err := b.Write(raw[0]); err != nil {
+		t.Fatal(err)
+	}
+	if sink.n != 1 {
+		t.Fatalf("the subscriber got %d packets, want 1 forwarded within the write", sink.n)
+	}
+	rec.tail.Store(ringSlots / 2)
+	if _, err := b.Write(raw[1]); err != nil {
+		t.Fatal(err)
+	}
+	if sink.n != 1 {
+		t.Fatalf("the subscriber got %d packets: forwarded by the writer with the ring half full", sink.n)
+	}
+	select {
+	case <-p.wakeC:
+	default:
+		t.Fatal("the track's goroutine was not woken")
+	}
+	p.run()
+	if sink.n != 2 {
+		t.Fatalf("the subscriber got %d packets, want 2 after the track's drain", sink.n)
 	}
 }

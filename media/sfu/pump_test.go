@@ -72,6 +72,13 @@ func goroutinesIn(fn string) int {
 // goroutine of its own: no track's goroutine reads, each waits for its
 // track's end.
 func TestForwardingRunsOnTheSRTPGoroutine(t *testing.T) {
+	// The tracks of the tests before are gone (their rooms closed).
+	testtool.Eventually(t, wait, 20*time.Millisecond, func() error {
+		if n := goroutinesIn("sfu.(*pump).wait"); n != 0 {
+			return fmt.Errorf("%d tracks of earlier tests still wait on a pump", n)
+		}
+		return nil
+	})
 	d := countDrains(t)
 	s := newSFU(t, 100*time.Millisecond)
 	c := newCall(t, s, t.TempDir())

@@ -851,10 +851,14 @@ func (f *forwarder) drain() bool {
 	}
 }
 
-// inline: no subscriber of the track is reached over ICE-TCP, so
-// forwarding does not wait on the network and may run on the publisher's
-// SRTP goroutine.
+// inline: forwarding will not wait, so it may run on the publisher's
+// SRTP goroutine: no subscriber of the track is reached over ICE-TCP, and
+// the recording's ring is less than half full (a full one waits for its
+// writer, the disk).
 func (f *forwarder) inline() bool {
+	if rec := f.t.rec; rec != nil && rec.tail.Load()-rec.head.Load() >= ringSlots/2 {
+		return false
+	}
 	if subs := f.t.subs.Load(); subs != nil {
 		for _, d := range *subs {
 			if d.sub.tcp.Load() {

@@ -23,6 +23,13 @@
 // fits (downtrack.go: one continuous stream whatever the layer, switched on
 // keyframes), or audio alone under a floor, until the estimate recovers.
 //
+// Forwarding runs on the publisher's SRTP session's goroutine, the one
+// that decrypts the packet (pump.go): each connection's read buffers are
+// the SFU's own, and a packet written into a published track's runs the
+// track's forwarder before the write returns, with no hand-off to a reader
+// goroutine. A track a subscriber gets over ICE-TCP (whose writes may
+// wait) is forwarded on its own goroutine instead.
+//
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
 // ring of reused slots and is written on its own goroutine (record.go),
