@@ -33,10 +33,11 @@ import (
 // goroutine's forward.
 //
 // Where a forward may block, the track's own goroutine drains instead,
-// woken as before (pump.inline false): a subscriber reached over ICE-TCP,
-// whose writes can wait for the peer's window (pion's deadline is 5 s),
-// would otherwise hold up the publisher's other tracks, which share its
-// SRTP session.
+// woken as before (forwarder.inline false): a subscriber reached over
+// ICE-TCP (or through a relay of the SFU's), whose writes can wait for
+// the peer's window (pion's deadline is 5 s), or a recording whose ring
+// is half full (a full one waits for the disk), would otherwise hold up
+// the publisher's other tracks, which share its SRTP session.
 //
 // Repairs: pion's repair reader (a goroutine per RTX stream) hands each
 // RTX packet it reads to TrackRemote.Read through a channel. It comes

@@ -99,10 +99,11 @@ type peer struct {
 	pause videoPause
 	// pumps are the connection's read buffers (pump.go).
 	pumps *pumpFactory
-	// tcp: the connection's selected candidate pair is ICE over TCP, whose
-	// writes may wait: what it gets is not forwarded on a publisher's
+	// mayBlock: the connection's writes may wait (its selected candidate
+	// pair is ICE over TCP, or the SFU's side relayed, perhaps to a TURN
+	// server over TCP): what it gets is not forwarded on a publisher's
 	// SRTP goroutine.
-	tcp atomic.Bool
+	mayBlock atomic.Bool
 }
 
 // published is one track a participant sends (one or more simulcast
@@ -204,7 +205,8 @@ func (r *Room) JoinWith(id string, o JoinOptions) error {
 	}
 	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers, pumps: pumps}
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		p.tcp.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP)
+		p.mayBlock.Store(pair != nil && pair.Local != nil &&
+			(pair.Local.Protocol == webrtc.ICEProtocolTCP || pair.Local.Typ == webrtc.ICECandidateTypeRelay))
 	})
 	p.bw.gcc = r.sfu.takeBWE(pc)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
@@ -852,16 +854,16 @@ func (f *forwarder) drain() bool {
 }
 
 // inline: forwarding will not wait, so it may run on the publisher's
-// SRTP goroutine: no subscriber of the track is reached over ICE-TCP, and
-// the recording's ring is less than half full (a full one waits for its
-// writer, the disk).
+// SRTP goroutine: no subscriber of the track is reached over ICE-TCP (or
+// through a relay of the SFU's own), and the recording's ring is less
+// than half full (a full one waits for its writer, the disk).
 func (f *forwarder) inline() bool {
 	if rec := f.t.rec; rec != nil && rec.tail.Load()-rec.head.Load() >= ringSlots/2 {
 		return false
 	}
 	if subs := f.t.subs.Load(); subs != nil {
 		for _, d := range *subs {
-			if d.sub.tcp.Load() {
+			if d.sub.mayBlock.Load() {
 				return false
 			}
 		}

@@ -28,7 +28,8 @@
 // the SFU's own, and a packet written into a published track's runs the
 // track's forwarder before the write returns, with no hand-off to a reader
 // goroutine. A track a subscriber gets over ICE-TCP (whose writes may
-// wait) is forwarded on its own goroutine instead.
+// wait), or whose recording lags, is forwarded on its own goroutine
+// instead.
 //
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
