@@ -300,3 +300,64 @@ func TestFillingRecordingIsForwardedOffTheWriter(t *testing.T) {
 		t.Fatalf("the subscriber got %d packets, want 2 after the track's drain", sink.n)
 	}
 }
+
+// rtxSource is a track as TrackRemote reads it: a repaired packet pion's
+// RTX reader handed over first (a channel), then its buffer.
+type rtxSource struct {
+	repairs chan []byte
+	b       io.Reader
+}
+
+func (s rtxSource) Read(p []byte) (int, interceptor.Attributes, error) {
+	select {
+	case r := <-s.repairs:
+		return copy(p, r), nil, nil
+	default:
+	}
+	n, err := s.b.Read(p)
+	return n, nil, err
+}
+
+// pion's RTX reader, coming back to its buffer for the next repair, runs
+// the connection's pumps: the repair it handed over is forwarded then,
+// not with the track's next packet (which may be far off: a still
+// screen).
+func TestRepairIsForwardedWhenTheRTXReaderComesBack(t *testing.T) {
+	local, err := webrtc.NewTrackLocalStaticRTP(VP8.RTPCodecCapability, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &discard{}
+	bind(t, local, sink)
+	pf := newPumpFactory()
+	media := pf.buffer(packetio.RTPBufferPacket, 42).(*pumpBuffer)
+	rtx := pf.buffer(packetio.RTPBufferPacket, 43)
+	src := rtxSource{repairs: make(chan []byte, 1), b: media}
+	f := newForwarder(src, oneLayer(local, nil), 0, webrtc.RTPCodecTypeVideo)
+	p := newPump(f.drain, f.inline)
+	if !pf.attach(42, p) {
+		t.Fatal("no buffer to attach to")
+	}
+	raw := vp8Packets(t, 2)
+	if _, err := media.Write(raw[0]); err != nil {
+		t.Fatal(err)
+	}
+	src.repairs <- raw[1] // the RTX reader hands a repair over...
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = rtx.Read(make([]byte, 1500)) // ...and comes back for the next
+	}()
+	// What the forwarder took, counted as it takes it (the lock of the
+	// pump is not the test's to take: a kick finding it taken would leave
+	// the repair to the test).
+	want := int64(len(raw[0]) + len(raw[1]))
+	testtool.Eventually(t, wait, time.Millisecond, func() error {
+		if got := f.layer.bytes.Load(); got != want {
+			return fmt.Errorf("the forwarder took %d bytes, want %d (the repair too)", got, want)
+		}
+		return nil
+	})
+	_ = rtx.Close()
+	<-done
+}

@@ -138,3 +138,36 @@ func TestTCPSubscriberIsForwardedOffTheSRTPGoroutine(t *testing.T) {
 	}
 	c.room.Close()
 }
+
+// The SFU's uplink loses 5% of what the publisher sends: the SFU asks for
+// it again (NACK), the publisher repairs it on its RTX stream, and pion's
+// repair reader hands the repairs to the track's pump, which forwards
+// them: the subscriber gets packets late (repairs), none lost for good.
+func TestPublisherRepairsReachTheSubscriber(t *testing.T) {
+	d := countDrains(t)
+	im := newImpaired(t, func(*impaired) {})
+	s, err := sfu.New(sfu.Config{LoopbackOnly: true, PLIInterval: 200 * time.Millisecond, UDPConn: im, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := newCall(t, s, "")
+	c.join("notary:aliya", webrtc.Configuration{})
+	client := c.join("client:871008401427", webrtc.Configuration{})
+	hears(t, client, "notary:aliya")
+	kicks := d.get("other")
+	im.set(func(im *impaired) { im.loss = 0.05 })
+	v := flows(t, client, "notary:aliya", "video", 100)
+	testtool.Eventually(t, wait, 50*time.Millisecond, func() error {
+		if v.Late.Load() == 0 {
+			return fmt.Errorf("no video packet lost on the way in was repaired (%d lost)", v.Lost.Load())
+		}
+		return nil
+	})
+	// The repairs came through pion's RTX reader: its goroutine ran the
+	// pumps when it came back for the next one.
+	if n := d.get("other"); n <= kicks {
+		t.Fatalf("no drain on pion's RTX reader's goroutine since the loss began (%s)", d)
+	}
+	c.room.Close()
+}
