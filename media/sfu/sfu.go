@@ -127,10 +127,10 @@ type Config struct {
 	Logger                            zerolog.Logger
 }
 
-// SFU builds rooms that share one pion API (codecs, interceptors, network
-// settings).
+// SFU builds rooms that share one pion configuration (codecs,
+// interceptors, network settings); each connection gets its own API of it,
+// for its own read buffers (pump.go).
 type SFU struct {
-	// api is what every connection's API is made of (connAPI).
 	api    apiParts
 	cfg    Config
 	tcp    net.Listener // nil without ICE over TCP
