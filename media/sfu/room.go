@@ -198,7 +198,10 @@ func (r *Room) Join(id string) error { return r.JoinWith(id, JoinOptions{}) }
 
 // JoinWith is Join with what the participant's app can do.
 func (r *Room) JoinWith(id string, o JoinOptions) error {
-	pumps := newPumpFactory()
+	var pumps *pumpFactory
+	if !r.sfu.cfg.NoPump {
+		pumps = newPumpFactory()
+	}
 	pc, err := r.sfu.api.build(pumps).NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)

@@ -102,6 +102,10 @@ type Config struct {
 	// subscriber in one system call, on Linux): each packet is then a
 	// send of its own, as before. For side-by-side measurements.
 	NoSegmentation bool
+	// NoPump forwards each published track on a reader goroutine of its
+	// own, as before pump.go, instead of on the publisher's SRTP session's
+	// goroutine. For side-by-side measurements (BenchmarkForwarding).
+	NoPump bool
 	// RED, for NewAPI: the connections take RED audio too (the SFU's
 	// always do).
 	RED bool
