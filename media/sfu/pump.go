@@ -92,7 +92,7 @@ func (f *pumpFactory) attach(ssrc uint32, p *pump) bool {
 	if b == nil || b.p.Load() != nil {
 		return false
 	}
-	p.buf = b
+	p.buf, p.more = b, b.waiting
 	// pion may have left a deadline of its own probing on the buffer; a
 	// drain's read must find the packet or errNoPacket, never a timeout.
 	_ = b.SetReadDeadline(time.Time{})
@@ -130,7 +130,7 @@ func (f *pumpFactory) setPumpsLocked(add, drop *pump) {
 func (f *pumpFactory) kick() {
 	if ps := f.pumps.Load(); ps != nil {
 		for _, p := range *ps {
-			p.wake()
+			p.wake(true)
 		}
 	}
 }
@@ -158,7 +158,7 @@ func (b *pumpBuffer) Write(pkt []byte) (int, error) {
 	n, err := b.Buffer.Write(pkt)
 	if err == nil {
 		if p := b.p.Load(); p != nil {
-			p.wake()
+			p.wake(false)
 		}
 	}
 	return n, err
@@ -179,6 +179,9 @@ func (b *pumpBuffer) Read(pkt []byte) (int, error) {
 	return b.Buffer.Read(pkt)
 }
 
+// waiting: a packet is in the buffer.
+func (b *pumpBuffer) waiting() bool { return b.Buffer.Count() > 0 }
+
 // Close closes the buffer and ends its track's pump.
 func (b *pumpBuffer) Close() error {
 	err := b.Buffer.Close()
@@ -191,16 +194,21 @@ func (b *pumpBuffer) Close() error {
 
 // pump runs one track's drain, on one goroutine at a time.
 type pump struct {
-	// drain forwards every packet waiting; false: the track ended.
-	drain func() bool
+	// drain forwards what waits; false: the track ended. With more, it
+	// stops once more is false after a packet (the buffer is empty: no
+	// read to find it so); without, at errNoPacket (what pion holds back,
+	// its peeked packets and repairs, comes before the buffer's).
+	drain func(more func() bool) bool
 	// inline: the drain may run on the writer's goroutine; otherwise it
 	// runs on the track's own (wakeC).
 	inline func() bool
 	buf    *pumpBuffer
+	more   func() bool // buf.waiting, once attached (made once: no allocation a drain)
 
 	mu      sync.Mutex // held while draining
 	pending atomic.Bool
-	stopped bool // under mu: the track's goroutine is done with it
+	full    atomic.Bool // the next drain goes on to errNoPacket
+	stopped bool        // under mu: the track's goroutine is done with it
 	wakeC   chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -209,12 +217,16 @@ type pump struct {
 // drainHook, in tests, is told of each drain, on its goroutine.
 var drainHook atomic.Pointer[func()]
 
-func newPump(drain, inline func() bool) *pump {
+func newPump(drain func(more func() bool) bool, inline func() bool) *pump {
 	return &pump{drain: drain, inline: inline, wakeC: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// wake forwards what waits: here, or on the track's goroutine.
-func (p *pump) wake() {
+// wake forwards what waits: here, or on the track's goroutine. full: not
+// only what the buffer holds (a repair pion handed over, say).
+func (p *pump) wake(full bool) {
+	if full {
+		p.full.Store(true)
+	}
 	if p.inline() {
 		p.run()
 		return
@@ -238,7 +250,11 @@ func (p *pump) run() {
 			if h := drainHook.Load(); h != nil {
 				(*h)()
 			}
-			if !p.drain() {
+			var more func() bool
+			if !p.full.Swap(false) {
+				more = p.more
+			}
+			if !p.drain(more) {
 				p.end()
 			}
 		}
@@ -252,6 +268,7 @@ func (p *pump) end() { p.once.Do(func() { close(p.done) }) }
 // wait is the track's goroutine: it drains when woken, until the track
 // ends; after it returns no drain runs.
 func (p *pump) wait() {
+	p.full.Store(true)
 	p.run() // what came before the pump was attached (pion's peeked packets too)
 	for {
 		select {

@@ -847,11 +847,14 @@ func (f *forwarder) loop() {
 	}
 }
 
-// drain forwards every packet waiting; false: the track ended.
-func (f *forwarder) drain() bool {
+// drain forwards what waits (pump.drain); false: the track ended.
+func (f *forwarder) drain(more func() bool) bool {
 	for {
 		if err := f.step(); err != nil {
 			return errors.Is(err, errNoPacket)
+		}
+		if more != nil && !more() {
+			return true
 		}
 	}
 }
