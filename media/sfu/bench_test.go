@@ -29,8 +29,7 @@ func cpuTime(b *testing.B) time.Duration {
 // forwards 4 streams (a track to one subscriber). "sfu" runs them through
 // rooms; "sfu-rec" records them too; "sfu-batch" has the SFU on one UDP
 // socket with batched writes (Config.UDPAddr, Config.WriteBatch);
-// "sfu-nopump" reads each published track on a goroutine of its own, as
-// before pump.go (Config.NoPump); "direct" connects the same peers to each other without the SFU. Every
+// "direct" connects the same peers to each other without the SFU. Every
 // run includes the synthetic peers' own CPU (packetizing, SRTP both ways),
 // so the SFU's cost per stream is the difference from "direct". Each b.N
 // is one second of measured call: use -benchtime 5x. With -benchmem,
@@ -39,7 +38,7 @@ func cpuTime(b *testing.B) time.Duration {
 //	go test ./media/sfu -run '^$' -bench Forwarding -benchtime 5x -benchmem
 func BenchmarkForwarding(b *testing.B) {
 	for _, rooms := range []int{1, 5, 10, 25} {
-		for _, mode := range []string{"sfu", "sfu-nopump", "sfu-rec", "sfu-batch", "direct"} {
+		for _, mode := range []string{"sfu", "sfu-rec", "sfu-batch", "direct"} {
 			b.Run(fmt.Sprintf("rooms=%d/%s", rooms, mode), func(b *testing.B) { benchForwarding(b, rooms, mode) })
 		}
 	}
@@ -57,7 +56,6 @@ func benchForwarding(b *testing.B, rooms int, mode string) {
 	if mode == "sfu-batch" {
 		cfg.UDPAddr, cfg.WriteBatch = "127.0.0.1:0", 16
 	}
-	cfg.NoPump = mode == "sfu-nopump"
 	recordDir := ""
 	if mode == "sfu-rec" {
 		recordDir = b.TempDir()

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -97,13 +96,6 @@ type peer struct {
 	// pause: whether the participant's video is paused (weak), under the
 	// room's lock.
 	pause videoPause
-	// pumps are the connection's read buffers (pump.go).
-	pumps *pumpFactory
-	// mayBlock: the connection's writes may wait (its selected candidate
-	// pair is ICE over TCP, or the SFU's side relayed, perhaps to a TURN
-	// server over TCP): what it gets is not forwarded on a publisher's
-	// SRTP goroutine.
-	mayBlock atomic.Bool
 }
 
 // published is one track a participant sends (one or more simulcast
@@ -198,19 +190,11 @@ func (r *Room) Join(id string) error { return r.JoinWith(id, JoinOptions{}) }
 
 // JoinWith is Join with what the participant's app can do.
 func (r *Room) JoinWith(id string, o JoinOptions) error {
-	var pumps *pumpFactory
-	if !r.sfu.cfg.NoPump {
-		pumps = newPumpFactory()
-	}
-	pc, err := r.sfu.api.build(pumps).NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
+	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("sfu: %w", err)
 	}
-	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers, pumps: pumps}
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		p.mayBlock.Store(pair != nil && pair.Local != nil &&
-			(pair.Local.Protocol == webrtc.ICEProtocolTCP || pair.Local.Typ == webrtc.ICECandidateTypeRelay))
-	})
+	p := &peer{id: id, pc: pc, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, awaitOffer: o.Offers}
 	p.bw.gcc = r.sfu.takeBWE(pc)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if o.Offers {
@@ -652,7 +636,8 @@ func (r *Room) publish(p *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	}
 
 	f := newForwarder(remote, t, idx, kind)
-	f.forward(p.pumps, uint32(remote.SSRC()))
+	for f.step() == nil {
+	}
 
 	r.mu.Lock()
 	t.mu.Lock()
@@ -824,61 +809,7 @@ func newForwarder(src rtpSource, t *published, idx int, kind webrtc.RTPCodecType
 		packets: metrics.MediaPackets.WithLabelValues(kind.String()), bytes: metrics.MediaBytes.WithLabelValues(kind.String())}
 }
 
-// forward forwards the track until it ends: on the publisher's SRTP
-// goroutine where it may (pump.go), or on this one.
-func (f *forwarder) forward(pumps *pumpFactory, ssrc uint32) {
-	if pumps == nil {
-		f.loop()
-		return
-	}
-	p := newPump(f.drain, f.inline)
-	if !pumps.attach(ssrc, p) {
-		f.loop()
-		return
-	}
-	p.wait()
-	pumps.detach(p)
-}
-
-// loop reads and forwards on this goroutine, as a track whose buffer is
-// not a pump's is read.
-func (f *forwarder) loop() {
-	for f.step() == nil {
-	}
-}
-
-// drain forwards what waits (pump.drain); false: the track ended.
-func (f *forwarder) drain(more func() bool) bool {
-	for {
-		if err := f.step(); err != nil {
-			return errors.Is(err, errNoPacket)
-		}
-		if more != nil && !more() {
-			return true
-		}
-	}
-}
-
-// inline: forwarding will not wait, so it may run on the publisher's
-// SRTP goroutine: no subscriber of the track is reached over ICE-TCP (or
-// through a relay of the SFU's own), and the recording's ring is less
-// than half full (a full one waits for its writer, the disk).
-func (f *forwarder) inline() bool {
-	if rec := f.t.rec; rec != nil && rec.tail.Load()-rec.head.Load() >= ringSlots/2 {
-		return false
-	}
-	if subs := f.t.subs.Load(); subs != nil {
-		for _, d := range *subs {
-			if d.sub.mayBlock.Load() {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// step forwards one packet; an error is the end of the track
-// (errNoPacket: of what waits, for a pump's drain).
+// step forwards one packet; an error is the end of the track.
 func (f *forwarder) step() error {
 	n, _, err := f.src.Read(f.buf)
 	if err != nil {

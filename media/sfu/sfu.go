@@ -23,14 +23,6 @@
 // fits (downtrack.go: one continuous stream whatever the layer, switched on
 // keyframes), or audio alone under a floor, until the estimate recovers.
 //
-// Forwarding runs on the publisher's SRTP session's goroutine, the one
-// that decrypts the packet (pump.go): each connection's read buffers are
-// the SFU's own, and a packet written into a published track's runs the
-// track's forwarder before the write returns, with no hand-off to a reader
-// goroutine. A track a subscriber gets over ICE-TCP (whose writes may
-// wait), or whose recording lags, is forwarded on its own goroutine
-// instead.
-//
 // Forwarding costs no allocation per packet: each published track has one
 // read buffer and one rtp.Packet, reused; a recording takes a copy into a
 // ring of reused slots and is written on its own goroutine (record.go),
@@ -102,10 +94,6 @@ type Config struct {
 	// subscriber in one system call, on Linux): each packet is then a
 	// send of its own, as before. For side-by-side measurements.
 	NoSegmentation bool
-	// NoPump forwards each published track on a reader goroutine of its
-	// own, as before pump.go, instead of on the publisher's SRTP session's
-	// goroutine. For side-by-side measurements (BenchmarkForwarding).
-	NoPump bool
 	// RED, for NewAPI: the connections take RED audio too (the SFU's
 	// always do).
 	RED bool
@@ -131,11 +119,10 @@ type Config struct {
 	Logger                            zerolog.Logger
 }
 
-// SFU builds rooms that share one pion configuration (codecs,
-// interceptors, network settings); each connection gets its own API of it,
-// for its own read buffers (pump.go).
+// SFU builds rooms that share one pion API (codecs, interceptors, network
+// settings).
 type SFU struct {
-	api    apiParts
+	api    *webrtc.API
 	cfg    Config
 	tcp    net.Listener // nil without ICE over TCP
 	tcpMux ice.TCPMux
@@ -208,30 +195,7 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 		lf.DefaultLogLevel = logging.LogLevelError
 		mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.PacketConn, Logger: lf.NewLogger("ice-udp")})
 	}
-	a, err := newAPI(cfg, nil, mux, nil)
-	if err != nil {
-		return nil, err
-	}
-	return a.build(nil), nil
-}
-
-// apiParts are a pion API's: the SFU makes one API per connection of
-// them, each with the connection's own read buffers (pump.go).
-type apiParts struct {
-	m  *webrtc.MediaEngine
-	ir *interceptor.Registry
-	se webrtc.SettingEngine
-}
-
-// build is the API of parts, with pumps' read buffers if pumps is not nil.
-// NewPeerConnection copies the media engine and builds the interceptors
-// anew, so the parts are shared safely.
-func (a apiParts) build(pumps *pumpFactory) *webrtc.API {
-	se := a.se
-	if pumps != nil {
-		se.BufferFactory = pumps.buffer
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(a.m), webrtc.WithInterceptorRegistry(a.ir), webrtc.WithSettingEngine(se))
+	return newAPI(cfg, nil, mux, nil)
 }
 
 // newAPI is NewAPI with the SFU's ICE-TCP and UDP muxes, if any, and, with
@@ -239,42 +203,42 @@ func (a apiParts) build(pumps *pumpFactory) *webrtc.API {
 // transport-wide sequence number, the subscriber's feedback on them feeds
 // pion's Google Congestion Control, and onBWE gets each new connection's
 // estimator.
-func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnectionCallback) (apiParts, error) {
+func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(VP8, webrtc.RTPCodecTypeVideo); err != nil {
-		return apiParts{}, err
+		return nil, err
 	}
 	if err := m.RegisterCodec(RTX, webrtc.RTPCodecTypeVideo); err != nil {
-		return apiParts{}, err
+		return nil, err
 	}
 	if cfg.RED || onBWE != nil {
 		if err := m.RegisterCodec(RED, webrtc.RTPCodecTypeAudio); err != nil {
-			return apiParts{}, err
+			return nil, err
 		}
 	}
 	if err := m.RegisterCodec(Opus, webrtc.RTPCodecTypeAudio); err != nil {
-		return apiParts{}, err
+		return nil, err
 	}
 	ir := &interceptor.Registry{}
 	if err := registerInterceptors(m, ir); err != nil {
-		return apiParts{}, err
+		return nil, err
 	}
 	if onBWE != nil {
 		if err := registerBWE(m, ir, cfg, onBWE); err != nil {
-			return apiParts{}, err
+			return nil, err
 		}
 	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
-			return apiParts{}, fmt.Errorf("sfu: udp ports: %w", err)
+			return nil, fmt.Errorf("sfu: udp ports: %w", err)
 		}
 	}
 	if len(cfg.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
 		}); err != nil {
-			return apiParts{}, fmt.Errorf("sfu: public ips: %w", err)
+			return nil, fmt.Errorf("sfu: public ips: %w", err)
 		}
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -282,7 +246,7 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		// The SFU's own sockets, a port per connection: segmenting ones.
 		n, err := newGSONet()
 		if err != nil {
-			return apiParts{}, fmt.Errorf("sfu: network: %w", err)
+			return nil, fmt.Errorf("sfu: network: %w", err)
 		}
 		if n != nil {
 			se.SetNet(n)
@@ -305,10 +269,7 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
-	// One logger factory for every connection's API (pion's default reads
-	// the environment each time).
-	se.LoggerFactory = logging.NewDefaultLoggerFactory()
-	return apiParts{m: m, ir: ir, se: se}, nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
 // registerBWE adds send-side bandwidth estimation: Senim's estimator
