@@ -9,7 +9,8 @@
 #   bench/fanout/ab.sh /tmp/fanout-ab 3 /tmp/fanout-new /tmp/fanout-main
 #
 # Environment: ROOMS (10), SUBSCRIBERS (1), WINDOW (20s), PORT (18600:
-# the first signaling port; each run takes the next).
+# the first signaling port; each run takes the next), LOADFLAGS (more
+# flags for fanout load, e.g. --twcc).
 set -uo pipefail
 [ $# -ge 3 ] || { echo "usage: $0 OUTDIR ROUNDS BUILD..." >&2; exit 2; }
 out=$1 rounds=$2
@@ -25,7 +26,7 @@ for r in $(seq 1 "$rounds"); do
 			sp=$!
 			sleep 1
 			"$bin" load --addr 127.0.0.1:$port --server-pid $sp --rooms "${ROOMS:-10}" --subscribers "${SUBSCRIBERS:-1}" \
-				--window "${WINDOW:-20s}" --json "$out/$name.json" --quiet >"$out/$name.load.log" 2>&1
+				--window "${WINDOW:-20s}" --json "$out/$name.json" --quiet ${LOADFLAGS:-} >"$out/$name.load.log" 2>&1
 			kill $sp
 			wait $sp 2>/dev/null
 		done

@@ -25,6 +25,7 @@ type loadOptions struct {
 	Addr               string
 	Rooms, Subscribers int
 	Bitrate            int
+	Numbered           bool // the publisher numbers its packets transport-wide, as a browser does
 	Warmup, Window     time.Duration
 	ServerPID          int
 	Setup              int
@@ -92,8 +93,8 @@ func (pt *participant) close() {
 // connect joins room as id: a peer on sfu.NewAPI (as `senim load calls`'s),
 // publishing synthetic VP8 and Opus at bitrate if publish, answering the
 // room's offers until the connection ends.
-func connect(ctx context.Context, addr, room, id string, publish bool, bitrate int) (*participant, error) {
-	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true})
+func connect(ctx context.Context, addr, room, id string, publish bool, bitrate int, numbered bool) (*participant, error) {
+	api, err := sfu.NewAPI(sfu.Config{LoopbackOnly: true, NumberSent: numbered && publish})
 	if err != nil {
 		return nil, err
 	}
@@ -228,14 +229,14 @@ func runLoad(ctx context.Context, o loadOptions) (*loadgen.CallsReport, error) {
 			defer func() { <-sem }()
 			room := fmt.Sprintf("%s-%d", run, i)
 			for j := range o.Subscribers {
-				pt, err := connect(media, o.Addr, room, fmt.Sprintf("sub-%d", j), false, o.Bitrate)
+				pt, err := connect(media, o.Addr, room, fmt.Sprintf("sub-%d", j), false, o.Bitrate, false)
 				if err != nil {
 					errs[i] = err
 					return
 				}
 				l.add(fmt.Sprintf("%d/%d", i, j), pt)
 			}
-			pt, err := connect(media, o.Addr, room, "pub", true, o.Bitrate)
+			pt, err := connect(media, o.Addr, room, "pub", true, o.Bitrate, o.Numbered)
 			if err != nil {
 				errs[i] = err
 				return

@@ -146,6 +146,7 @@ func loadMain(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Rooms, "rooms", 1, "rooms at once")
 	fs.IntVar(&o.Subscribers, "subscribers", 10, "subscribers per publisher (fan-out)")
 	fs.IntVar(&o.Bitrate, "bitrate", 1_860_000, "the synthetic camera's bit rate, bit/s (VP8 at 30 frames/s)")
+	fs.BoolVar(&o.Numbered, "twcc", false, "the publisher numbers every packet transport-wide, as a browser does (the SFU records and reports their arrival)")
 	fs.DurationVar(&o.Warmup, "warmup", 5*time.Second, "media flows this long before the window opens")
 	fs.DurationVar(&o.Window, "window", 20*time.Second, "the measured window")
 	fs.IntVar(&o.ServerPID, "server-pid", 0, "the server's process id (required): its CPU time from /proc/PID/stat")

@@ -89,6 +89,11 @@ type Config struct {
 	// allocations outweigh the fewer system calls. So the server's
 	// configuration does not offer it; the benchmark keeps the experiment.
 	WriteBatch int
+	// NumberSent numbers every packet a connection of NewAPI sends with
+	// transport-wide sequence numbers, as a browser does (the load tools'
+	// publishers: the SFU then records the arrival of each and reports
+	// it, as it does a browser's). The SFU's own connections always do.
+	NumberSent bool
 	// NoSegmentation turns off UDP segmentation offload on the SFU's
 	// per-connection sockets (gso_linux.go: a video frame's packets to one
 	// subscriber in one system call, on Linux): each packet is then a
@@ -228,6 +233,9 @@ func newAPI(cfg Config, tcp ice.TCPMux, udp ice.UDPMux, onBWE cc.NewPeerConnecti
 			return nil, err
 		}
 	}
+	if onBWE == nil && cfg.NumberSent {
+		ir.Add(twccStamperFactory{}) // the extension is registered with the feedback
+	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
@@ -311,7 +319,7 @@ func registerEstimator(m *webrtc.MediaEngine, ir *interceptor.Registry, newBWE c
 // statistics (webrtc.RegisterDefaultInterceptorsWithOptions less
 // ConfigureStatsInterceptor): NACK generator and responder, RTCP sender and
 // receiver reports, the simulcast header extensions, and transport-wide
-// congestion control feedback on what is received. Nothing in Senim reads
+// congestion control feedback on what is received (Senim's, twccfeedback.go). Nothing in Senim reads
 // a connection's getStats, and pion's statistics recorder clones every RTP
 // header sent and received, under a lock: garbage and work per packet per
 // subscriber on the forwarding path.
@@ -335,7 +343,7 @@ func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return err
 	}
-	return webrtc.ConfigureTWCCSender(m, ir)
+	return registerFeedback(m, ir) // twccfeedback.go: pion's, less a hand-off per packet
 }
 
 // New makes an SFU.
