@@ -252,16 +252,25 @@ func (h *hashChecker) add(seq uint64, stored []byte) bool {
 	}
 	h.cur = nil
 	h.reap()
+	if !h.offer(ch) {
+		// The helper lags: this chunk is the reader's.
+		h.check(ch)
+	}
+	return true
+}
+
+// offer hands ch to the helper; false: its queue is full (the helper
+// lags), and ch stays the reader's.
+func (h *hashChecker) offer(ch *hashChunk) bool {
 	ch.state.Store(chunkQueued)
 	select {
 	case helper.queue <- ch:
 		h.queued(ch)
 		wakeHelper()
+		return true
 	default:
-		// The helper lags: this chunk is the reader's.
-		h.check(ch)
+		return false
 	}
-	return true
 }
 
 // queued lists ch, just queued to the helper, in h.sent: made room for
@@ -378,12 +387,7 @@ func (h *hashChecker) splitTail(ch *hashChunk) {
 	// (ends[:half]), so that both only read the chunk's data.
 	ends, seqs, start := ch.ends[half:], ch.seqs[half:], ch.ends[half-1]
 	ch.ends, ch.seqs = ch.ends[:half], ch.seqs[:half]
-	ch.state.Store(chunkQueued)
-	select {
-	case helper.queue <- ch:
-		h.queued(ch)
-		wakeHelper()
-	default:
+	if !h.offer(ch) {
 		// The queue is full: the helper lags. The chunk is the reader's.
 		ch.ends, ch.seqs = ch.ends[:k], ch.seqs[:k]
 		h.check(ch)
