@@ -76,7 +76,8 @@ func newIVFWriter(w io.Writer) (*ivfWriter, error) {
 
 // WriteRTP adds a packet to the frame being put together, and finishes
 // the frame at its last packet (the marker). Packets before the first
-// keyframe, and the rest of a frame whose start was not seen, are left
+// keyframe, the rest of a frame whose start was not seen, and a frame
+// past webmMaxFrame bytes (pion's writer grows it without bound) are left
 // out.
 func (i *ivfWriter) WriteRTP(p *rtp.Packet) error {
 	i.took, i.ended, i.last = false, false, nil
@@ -111,6 +112,14 @@ func (i *ivfWriter) WriteRTP(p *rtp.Packet) error {
 			return err
 		}
 		i.gen++
+	}
+	if len(i.out.open())-ivfFrameHeader+len(i.vp8.Payload) > webmMaxFrame {
+		// A frame larger than any VP8 encoder makes (a publisher that
+		// never sets the marker): dropped, as the WebM drops it, rather
+		// than held in memory until the recording's budget runs out.
+		i.out.abandon()
+		i.inner = false
+		return nil
 	}
 	i.keyed, i.inner = true, true
 	i.at = len(i.out.open()) - ivfFrameHeader

@@ -160,3 +160,39 @@ func TestIVFDescriptorAlone(t *testing.T) {
 		t.Fatalf("%d bytes, without the descriptor %d, or they differ", file.Len(), ref.Len())
 	}
 }
+
+// A frame whose marker never comes is not held past webmMaxFrame: it is
+// dropped (as the WebM drops it), and the next frame is recorded.
+func TestIVFFrameIsBounded(t *testing.T) {
+	var file bytes.Buffer
+	w, err := newIVFWriter(&file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A keyframe's first packet (VP8 descriptor: S=1, partition 0; the
+	// payload header's low bit 0: a keyframe), then 1 KB pieces without
+	// a marker, well past the bound.
+	first := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 1, Timestamp: 3000}, Payload: append([]byte{0x10, 0x00}, make([]byte, 1000)...)}
+	if err := w.WriteRTP(first); err != nil {
+		t.Fatal(err)
+	}
+	piece := &rtp.Packet{Header: rtp.Header{Version: 2, Timestamp: 3000}, Payload: append([]byte{0x00}, make([]byte, 1024)...)}
+	most := 0
+	for n := range webmMaxFrame/1024 + 64 {
+		piece.SequenceNumber = uint16(2 + n)
+		if err := w.WriteRTP(piece); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(w.out.open()))
+	}
+	if most > webmMaxFrame+ivfFrameHeader {
+		t.Fatalf("an unfinished frame held %d bytes in memory (bound %d)", most, webmMaxFrame)
+	}
+	next := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 9000, Timestamp: 6000, Marker: true}, Payload: []byte{0x10, 0x00, 1, 2, 3}}
+	if err := w.WriteRTP(next); err != nil {
+		t.Fatal(err)
+	}
+	if w.count != 1 || !w.ended || len(w.last) != 4 {
+		t.Fatalf("the next frame: %d frames, ended %v, %d bytes", w.count, w.ended, len(w.last))
+	}
+}
