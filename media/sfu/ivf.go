@@ -77,7 +77,7 @@ func newIVFWriter(w io.Writer) (*ivfWriter, error) {
 // WriteRTP adds a packet to the frame being put together, and finishes
 // the frame at its last packet (the marker). Packets before the first
 // keyframe, the rest of a frame whose start was not seen, and a frame
-// past webmMaxFrame bytes (pion's writer grows it without bound) are left
+// past maxVP8Frame bytes (pion's writer grows it without bound) are left
 // out.
 func (i *ivfWriter) WriteRTP(p *rtp.Packet) error {
 	i.took, i.ended, i.last = false, false, nil
@@ -113,7 +113,7 @@ func (i *ivfWriter) WriteRTP(p *rtp.Packet) error {
 		}
 		i.gen++
 	}
-	if len(i.out.open())-ivfFrameHeader+len(i.vp8.Payload) > webmMaxFrame {
+	if len(i.out.open())-ivfFrameHeader+len(i.vp8.Payload) > maxVP8Frame {
 		// A frame larger than any VP8 encoder makes (a publisher that
 		// never sets the marker): dropped, as the WebM drops it, rather
 		// than held in memory until the recording's budget runs out.

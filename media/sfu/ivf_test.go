@@ -161,7 +161,7 @@ func TestIVFDescriptorAlone(t *testing.T) {
 	}
 }
 
-// A frame whose marker never comes is not held past webmMaxFrame: it is
+// A frame whose marker never comes is not held past maxVP8Frame: it is
 // dropped (as the WebM drops it), and the next frame is recorded.
 func TestIVFFrameIsBounded(t *testing.T) {
 	var file bytes.Buffer
@@ -178,15 +178,15 @@ func TestIVFFrameIsBounded(t *testing.T) {
 	}
 	piece := &rtp.Packet{Header: rtp.Header{Version: 2, Timestamp: 3000}, Payload: append([]byte{0x00}, make([]byte, 1024)...)}
 	most := 0
-	for n := range webmMaxFrame/1024 + 64 {
+	for n := range maxVP8Frame/1024 + 64 {
 		piece.SequenceNumber = uint16(2 + n)
 		if err := w.WriteRTP(piece); err != nil {
 			t.Fatal(err)
 		}
 		most = max(most, len(w.out.open()))
 	}
-	if most > webmMaxFrame+ivfFrameHeader {
-		t.Fatalf("an unfinished frame held %d bytes in memory (bound %d)", most, webmMaxFrame)
+	if most > maxVP8Frame+ivfFrameHeader {
+		t.Fatalf("an unfinished frame held %d bytes in memory (bound %d)", most, maxVP8Frame)
 	}
 	next := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 9000, Timestamp: 6000, Marker: true}, Payload: []byte{0x10, 0x00, 1, 2, 3}}
 	if err := w.WriteRTP(next); err != nil {

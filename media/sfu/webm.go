@@ -50,7 +50,7 @@ const (
 	webmMaxCluster = 5000                     // ms a cluster spans at most
 	webmMinCluster = 1000                     // ms before a video keyframe starts a new one
 	webmQueue      = 512                      // frames waiting for the muxer
-	webmMaxFrame   = 4 << 20                  // a VP8 frame larger than this is dropped
+	maxVP8Frame    = 4 << 20                  // a VP8 frame larger than this is dropped (by the WebM and the IVF writers)
 	webmTimescale  = uint64(time.Millisecond) // block timecodes in ms
 
 	// The most bytes parts of the file take, reserved from the room's
@@ -283,7 +283,7 @@ func (s *webmSource) packet(p *rtp.Packet, now time.Time) {
 		s.drop() // a piece of a frame whose start was lost
 		return
 	}
-	if s.size+len(s.vp8.Payload) > webmMaxFrame || !s.take(s.vp8.Payload) {
+	if s.size+len(s.vp8.Payload) > maxVP8Frame || !s.take(s.vp8.Payload) {
 		s.drop()
 		return
 	}

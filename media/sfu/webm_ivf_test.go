@@ -41,7 +41,7 @@ func (s *oldWebMVP8) packet(p *rtp.Packet, ms int64) {
 		s.frame = s.frame[:0]
 		return
 	}
-	if len(s.frame)+len(s.vp8.Payload) > webmMaxFrame {
+	if len(s.frame)+len(s.vp8.Payload) > maxVP8Frame {
 		s.frame = s.frame[:0]
 		return
 	}

@@ -210,15 +210,16 @@ type AppendResult struct {
 const sep = 0x00
 
 func eventKey(stream string, seq uint64) []byte {
-	k := make([]byte, 0, len(stream)+10)
-	k = append(k, 'e')
-	k = append(k, stream...)
-	k = append(k, sep)
-	return binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint64(appendStreamPrefix(make([]byte, 0, len(stream)+10), stream), seq)
 }
 
-func streamPrefix(stream string) []byte { return append(append([]byte{'e'}, stream...), sep) }
-func headKey(stream string) []byte      { return append([]byte{'h'}, stream...) }
+func streamPrefix(stream string) []byte { return appendStreamPrefix(nil, stream) }
+
+// appendStreamPrefix appends the prefix of a stream's event keys.
+func appendStreamPrefix(b []byte, stream string) []byte {
+	return append(append(append(b, 'e'), stream...), sep)
+}
+func headKey(stream string) []byte { return append([]byte{'h'}, stream...) }
 func commandKey(stream, actor, id string) []byte {
 	k := append(append([]byte{'c'}, stream...), sep)
 	k = append(append(k, actor...), sep)
@@ -239,22 +240,17 @@ func legacyCommandKey(stream, id string) []byte {
 func streamBounds(stream string) (lower, upperKey []byte) {
 	n := len(stream) + 2
 	b := make([]byte, 0, n+8+n)
-	b = append(append(append(b, 'e'), stream...), sep)
-	b = binary.BigEndian.AppendUint64(b, 0)
-	lower = b[: n+8 : n+8]
-	u := append(append(append(b[n+8:n+8], 'e'), stream...), sep)
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i] < 0xff {
-			u[i]++
-			return lower, u[: i+1 : i+1]
-		}
-	}
-	return lower, nil
+	lower = binary.BigEndian.AppendUint64(appendStreamPrefix(b, stream), 0)
+	upperKey = bumpPrefix(appendStreamPrefix(b[n+8:n+8], stream))
+	return lower[: n+8 : n+8], upperKey[:len(upperKey):len(upperKey)]
 }
 
 // upper is the smallest key after every key that starts with prefix.
-func upper(prefix []byte) []byte {
-	u := bytes.Clone(prefix)
+func upper(prefix []byte) []byte { return bumpPrefix(bytes.Clone(prefix)) }
+
+// bumpPrefix turns a prefix, in place, into the smallest key after every
+// key that starts with it (nil: there is none).
+func bumpPrefix(u []byte) []byte {
 	for i := len(u) - 1; i >= 0; i-- {
 		if u[i] < 0xff {
 			u[i]++
@@ -986,11 +982,11 @@ func (l *Log) verifiedRead(stream string, keep *[]Record, fn func(Record) error)
 		if err != nil {
 			return storeErr(stream, err)
 		}
-		if len(v) < 8 {
-			_, _, err := parseHead(stream, v)
+		var h []byte
+		if seq, h, err = headFields(stream, v); err != nil {
 			return err
 		}
-		seq, headHash = binary.BigEndian.Uint64(v[:8]), append(headHex[:0], v[8:]...)
+		headHash = append(headHex[:0], h...)
 		valid = it.Next()
 	} else {
 		if err := it.Error(); err != nil {
@@ -1110,8 +1106,14 @@ func headKeyThrough(it *pebble.Iterator, stream string) (uint64, string, error) 
 
 // parseHead decodes a stored head: be64(seq) and the hash's hex.
 func parseHead(stream string, v []byte) (uint64, string, error) {
+	seq, h, err := headFields(stream, v)
+	return seq, string(h), err
+}
+
+// headFields is parseHead with the hash left in v (no string made).
+func headFields(stream string, v []byte) (uint64, []byte, error) {
 	if len(v) < 8 {
-		return 0, "", fmt.Errorf("eventlog: stream %s: corrupt head", stream)
+		return 0, nil, fmt.Errorf("eventlog: stream %s: corrupt head", stream)
 	}
-	return binary.BigEndian.Uint64(v[:8]), string(v[8:]), nil
+	return binary.BigEndian.Uint64(v[:8]), v[8:], nil
 }
