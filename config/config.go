@@ -76,6 +76,30 @@ type Runtime struct {
 	// limit, else the machine's RAM); a size, "3GiB", "512MiB" or bytes;
 	// or "off". See ParseMemoryLimit.
 	MemoryLimit string `toml:"memory_limit"`
+	// Procs is how many processors (GOMAXPROCS) the Go runtime runs
+	// goroutines on: "adaptive", from one up to the CPUs the process may
+	// use as its load needs them (internal/procs: at a light load one
+	// processor spares the threads' waking per hand-off); "all", the CPUs
+	// the process may use (Go's default, or the GOMAXPROCS environment
+	// variable); or a number, at most that many. See ParseProcs.
+	Procs string `toml:"procs"`
+}
+
+// ParseProcs reads Runtime.Procs: adaptive, or a fixed number of
+// processors (0 for "all": the runtime's own).
+func ParseProcs(spec string) (adaptive bool, n int, err error) {
+	switch s := strings.TrimSpace(spec); s {
+	case "adaptive":
+		return true, 0, nil
+	case "all":
+		return false, 0, nil
+	default:
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 1024 {
+			return false, 0, fmt.Errorf("runtime.procs %q: want \"adaptive\", \"all\" or a number of processors from 1 to 1024", spec)
+		}
+		return false, v, nil
+	}
 }
 
 // ParseMemoryLimit reads Runtime.MemoryLimit: a share of the memory
@@ -639,7 +663,7 @@ func Default() Config {
 			PasswordQueue: 64, LoginFailures: 5, Lockout: Duration(time.Minute)},
 		Egov:     Egov{LinkTTL: Duration(5 * time.Minute), MaxLinks: 10000, OrganisationBIN: "000000000000"},
 		Digidocs: Digidocs{Mode: "dev", Timeout: Duration(10 * time.Second)},
-		Runtime:  Runtime{GOGC: 100, MemoryLimit: "80%"},
+		Runtime:  Runtime{GOGC: 100, MemoryLimit: "80%", Procs: "adaptive"},
 		Issuance: Issuance{Enabled: true, OTPTTL: Duration(120 * time.Second), OTPMaxTries: 3, OTPPerWindow: 5, OTPWindow: Duration(time.Hour),
 			MaxImageBytes: 10 << 20, MaxVideoBytes: 50 << 20, MaxUploadsPerPurpose: 5, MinKeyBits: 2048,
 			ExpireAfter: Duration(720 * time.Hour), SweepInterval: Duration(10 * time.Minute), UnverifiedExpireAfter: Duration(time.Hour),
@@ -847,6 +871,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	} else if c.Runtime.GOGC == -1 && p == 0 && n == 0 {
 		errs = append(errs, errors.New("runtime: gogc = -1 needs a memory_limit (else the heap grows without end)"))
+	}
+	if _, _, err := ParseProcs(c.Runtime.Procs); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateIssuance()...)
 	if len(errs) > 0 {

@@ -171,7 +171,7 @@ func TestRuntimeMemoryLimit(t *testing.T) {
 	if _, ok := (Runtime{MemoryLimit: "80%"}).MemoryLimitBytes(0); ok {
 		t.Error("a share of unknown memory gave a limit")
 	}
-	for _, r := range []Runtime{{GOGC: 5, MemoryLimit: "80%"}, {GOGC: -2, MemoryLimit: "80%"}, {GOGC: -1, MemoryLimit: "off"}} {
+	for _, r := range []Runtime{{GOGC: 5, MemoryLimit: "80%", Procs: "all"}, {GOGC: -2, MemoryLimit: "80%", Procs: "all"}, {GOGC: -1, MemoryLimit: "off", Procs: "all"}} {
 		c := Default()
 		c.Runtime = r
 		if c.Validate() == nil {
@@ -179,8 +179,46 @@ func TestRuntimeMemoryLimit(t *testing.T) {
 		}
 	}
 	c, err := Load("", []string{"SENIM_RUNTIME_GOGC=-1", "SENIM_RUNTIME_MEMORY_LIMIT=2GiB"})
-	if err != nil || c.Runtime != (Runtime{GOGC: -1, MemoryLimit: "2GiB"}) {
+	if err != nil || c.Runtime != (Runtime{GOGC: -1, MemoryLimit: "2GiB", Procs: "adaptive"}) {
 		t.Fatalf("env overrides: %+v %v", c.Runtime, err)
+	}
+}
+
+// runtime.procs is "adaptive" (the default), "all" or a number of
+// processors; anything else is refused at load.
+func TestRuntimeProcs(t *testing.T) {
+	for _, tc := range []struct {
+		spec     string
+		adaptive bool
+		n        int
+		bad      bool
+	}{
+		{spec: "adaptive", adaptive: true},
+		{spec: " all ", n: 0},
+		{spec: "1", n: 1},
+		{spec: "16", n: 16},
+		{spec: "", bad: true},
+		{spec: "0", bad: true},
+		{spec: "-2", bad: true},
+		{spec: "1025", bad: true},
+		{spec: "auto", bad: true},
+		{spec: "2.5", bad: true},
+	} {
+		adaptive, n, err := ParseProcs(tc.spec)
+		if (err != nil) != tc.bad || adaptive != tc.adaptive || n != tc.n {
+			t.Errorf("%q: %v %d %v, want %v %d bad=%v", tc.spec, adaptive, n, err, tc.adaptive, tc.n, tc.bad)
+		}
+		c := Default()
+		c.Runtime.Procs = tc.spec
+		if verr := c.Validate(); (verr != nil) != tc.bad || (tc.bad && !strings.Contains(verr.Error(), "runtime.procs")) {
+			t.Errorf("%q: Validate %v, want bad=%v", tc.spec, verr, tc.bad)
+		}
+	}
+	if c, err := Load("", nil); err != nil || c.Runtime.Procs != "adaptive" {
+		t.Fatalf("default: %q, %v", c.Runtime.Procs, err)
+	}
+	if c, err := Load("", []string{"SENIM_RUNTIME_PROCS=2"}); err != nil || c.Runtime.Procs != "2" {
+		t.Fatalf("env: %q, %v", c.Runtime.Procs, err)
 	}
 }
 

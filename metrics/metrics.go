@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -173,4 +175,18 @@ var (
 	})
 )
 
-func init() { Registry.MustRegister(OverloadSheds, ActsLive, ActPassivations) }
+// RuntimeProcs is the processors the Go runtime runs goroutines on
+// (GOMAXPROCS), read when scraped; with runtime.procs = "adaptive" it
+// follows the load, and RuntimeProcsChanges counts its moves.
+var (
+	RuntimeProcs = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "senim", Name: "runtime_procs", Help: "Processors the Go runtime runs goroutines on (GOMAXPROCS); follows the load with runtime.procs = adaptive.",
+	}, func() float64 { return float64(runtime.GOMAXPROCS(0)) })
+	RuntimeProcsChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "senim", Name: "runtime_procs_changes_total", Help: "Changes of the processors the Go runtime runs goroutines on (runtime.procs = adaptive).",
+	})
+)
+
+func init() {
+	Registry.MustRegister(OverloadSheds, ActsLive, ActPassivations, RuntimeProcs, RuntimeProcsChanges)
+}

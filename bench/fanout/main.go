@@ -37,6 +37,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/procs"
 )
 
 func main() {
@@ -103,6 +104,10 @@ func serverMain(ctx context.Context, args []string) error {
 		return err
 	}
 	log := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
+	adaptive, n, _ := config.ParseProcs(cfg.Runtime.Procs) // validated by Load; as serve: runtime.procs
+	procs.Start(ctx, adaptive, n, func(n int, w procs.Window) {
+		log.Debug().Int("procs", n).Float64("busy_cores", w.Busy).Bool("long_wait", w.Waited).Msg("processors")
+	})
 	dir := *data
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "senim-fanout-"); err != nil {

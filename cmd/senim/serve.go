@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -21,6 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/senim-kz/senim/config"
+	"github.com/senim-kz/senim/internal/procs"
+	"github.com/senim-kz/senim/metrics"
 	"github.com/senim-kz/senim/transport/server"
 )
 
@@ -41,6 +44,9 @@ func cmdServe(args []string) error {
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 	applyRuntime(cfg.Runtime, log)
+	procsCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+	applyProcs(procsCtx, cfg.Runtime.Procs, log)
 	if *pprofAddr != "" {
 		if err := servePprof(*pprofAddr, log); err != nil {
 			return err
@@ -93,6 +99,22 @@ func applyRuntime(r config.Runtime, log zerolog.Logger) {
 	}
 	debug.SetMemoryLimit(limit)
 	log.Info().Int("gogc", r.GOGC).Str("memory_limit", r.MemoryLimit).Int64("memory_limit_bytes", limit).Msg("garbage collector")
+}
+
+// applyProcs sets the runtime's processors from runtime.procs: a fixed
+// number, the runtime's own ("all"), or, "adaptive", a controller that
+// follows the load until ctx is done (internal/procs).
+func applyProcs(ctx context.Context, spec string, log zerolog.Logger) {
+	adaptive, n, _ := config.ParseProcs(spec) // validated with the configuration
+	last := runtime.GOMAXPROCS(0)
+	procs.Start(ctx, adaptive, n, func(n int, w procs.Window) {
+		if n != last {
+			metrics.RuntimeProcsChanges.Inc()
+			last = n
+		}
+		log.Debug().Int("procs", n).Float64("busy_cores", w.Busy).Bool("long_wait", w.Waited).Bool("held", w.Held).Msg("processors")
+	})
+	log.Info().Str("runtime_procs", spec).Int("procs", runtime.GOMAXPROCS(0)).Msg("processors")
 }
 
 // availableMemory is the memory this process may use: its cgroup's limit

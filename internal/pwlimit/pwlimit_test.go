@@ -1,10 +1,14 @@
 package pwlimit
 
 import (
+	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/senim-kz/senim/internal/procs"
 )
 
 type clock struct {
@@ -128,5 +132,38 @@ func TestLockedOutWhileWaiting(t *testing.T) {
 	}
 	if ran != 2 || l.Waiting() != 0 {
 		t.Fatalf("%d checks ran, %d still counted", ran, l.Waiting())
+	}
+}
+
+// A password check runs with processors for the short work beside it: a
+// server come down to one processor at a light load (runtime.procs =
+// "adaptive") gets a second before the check starts.
+func TestCheckHoldsProcessors(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		procs.Run(ctx, procs.Policy{Max: 2, Interval: 5 * time.Millisecond, DownAfter: 3}, nil)
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.GOMAXPROCS(0) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("an idle process kept %d processors", runtime.GOMAXPROCS(0))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l := New(Config{})
+	tk, err := l.Begin("aliya", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := 0
+	if _, err := tk.Run(func() bool { during = runtime.GOMAXPROCS(0); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if during != 2 {
+		t.Fatalf("the check ran on %d processors, want 2", during)
 	}
 }
