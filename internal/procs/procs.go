@@ -63,7 +63,7 @@ type Policy struct {
 // DefaultPolicy is the policy `senim serve` uses with runtime.procs =
 // "adaptive".
 func DefaultPolicy() Policy {
-	return Policy{Interval: 100 * time.Millisecond, UpShare: 0.3, Wait: time.Millisecond, DownShare: 0.15, DownAfter: 20}
+	return Policy{Interval: 100 * time.Millisecond, UpShare: 0.6, Wait: time.Millisecond, DownShare: 0.15, DownAfter: 20}
 }
 
 // withDefaults is p with its zero (or negative) fields, Max aside, taken

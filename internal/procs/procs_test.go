@@ -18,7 +18,7 @@ func policy(maxProcs int) Policy {
 	return p
 }
 
-// The decision, window by window (UpShare 0.3, DownShare 0.15, DownAfter
+// The decision, window by window (UpShare 0.6, DownShare 0.15, DownAfter
 // 3 here): up at once on a busy window, a long wait or a Hold; down one
 // only after DownAfter windows without a long wait or a Hold whose average
 // would fit one processor fewer; never past 1..Max.
@@ -33,8 +33,8 @@ func TestControllerStep(t *testing.T) {
 		start int
 		steps []step
 	}{
-		{"light load stays on one", 2, 1, []step{{Window{Busy: 0.05}, 1}, {Window{Busy: 0.29}, 1}, {Window{}, 1}}},
-		{"busy adds one", 2, 1, []step{{Window{Busy: 0.31}, 2}, {Window{Busy: 1.9}, 2}}},
+		{"light load stays on one", 2, 1, []step{{Window{Busy: 0.05}, 1}, {Window{Busy: 0.59}, 1}, {Window{}, 1}}},
+		{"busy adds one", 2, 1, []step{{Window{Busy: 0.61}, 2}, {Window{Busy: 1.9}, 2}}},
 		{"a long wait adds one however light", 2, 1, []step{{Window{Busy: 0.01, Waited: true}, 2}}},
 		{"a Hold adds one however light", 2, 1, []step{{Window{Held: true}, 2}}},
 		{"down after three quiet windows", 2, 2, []step{{Window{Busy: 0.1}, 2}, {Window{Busy: 0.1}, 2}, {Window{Busy: 0.1}, 1}, {Window{Busy: 0.1}, 1}}},
@@ -53,7 +53,7 @@ func TestControllerStep(t *testing.T) {
 			{Window{Held: true}, 2}, {Window{Held: true}, 2}, {Window{Held: true}, 2}, {Window{Held: true}, 2},
 			{Window{}, 2}, {Window{}, 2}, {Window{}, 1},
 		}},
-		{"as many as the load needs at once", 8, 1, []step{{Window{Busy: 1.5}, 6}, {Window{Busy: 20}, 8}}},
+		{"as many as the load needs at once", 8, 1, []step{{Window{Busy: 3.0}, 6}, {Window{Busy: 20}, 8}}},
 		{"down one at a time", 8, 4, []step{
 			{Window{}, 4}, {Window{}, 4}, {Window{}, 3}, {Window{}, 3}, {Window{}, 3}, {Window{}, 2},
 		}},
