@@ -81,7 +81,7 @@ type Runtime struct {
 	// use as its load needs them (internal/procs: at a light load one
 	// processor spares the threads' waking per hand-off); "all", the CPUs
 	// the process may use (Go's default, or the GOMAXPROCS environment
-	// variable); or a number, at most that many. See ParseProcs.
+	// variable); or a number, that many. See ParseProcs.
 	Procs string `toml:"procs"`
 }
 
