@@ -470,16 +470,6 @@ func (s *sessionActor) events(m ActEvents) {
 	s.subs[m.ActID] = last
 }
 
-// newActID is 128 random bits, hex: unguessable, so that an act id alone
-// gives nobody access (the act checks who asks anyway).
-func newActID() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // sessionInbox is a session actor's first inbox: hollywood grows it on
 // demand, and its default (1024 envelopes, 24 KiB) was most of an idle
 // session's memory.

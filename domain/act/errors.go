@@ -106,7 +106,8 @@ const (
 )
 
 // ValidActID reports whether id has the form of the act ids the server
-// makes: 32 lower-case hex digits (128 random bits). An act id names a log
+// makes: 32 lower-case hex digits (the milliseconds it was made at, then 80
+// random bits; ids made before that were wholly random). An act id names a log
 // stream and a recordings directory, so nothing else may open an act.
 func ValidActID(id string) bool {
 	if len(id) != 32 {

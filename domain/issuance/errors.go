@@ -151,7 +151,8 @@ func Codes() []Code {
 }
 
 // ValidApplicationID reports whether id has the form of the ids the server
-// makes: 32 lower-case hex digits (128 random bits). An id names the log
+// makes: 32 lower-case hex digits (the milliseconds it was made at, then 80
+// random bits; ids made before that were wholly random). An id names the log
 // stream issuance/<id>, so nothing else may open an application.
 func ValidApplicationID(id string) bool {
 	if len(id) != 32 {
