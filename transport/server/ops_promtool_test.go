@@ -63,7 +63,8 @@ func TestPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"senim_sessions{role=\"client\"}", "senim_command_duration_seconds_bucket", "senim_panics_recovered_total",
-		"senim_ops_logins_total{outcome=\"bad_login\"}", "process_resident_memory_bytes", "go_goroutines"} {
+		"senim_ops_logins_total{outcome=\"bad_login\"}", "process_resident_memory_bytes", "go_goroutines",
+		"senim_store_disk_bytes", "senim_store_read_amplification", "senim_store_flushed_bytes_total"} {
 		if !bytes.Contains(text, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -157,6 +157,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		s.closeBank()
 		return nil, err
 	}
+	metrics.SetStore(s.Log.StoreStats)
 	var media actors.Media
 	if cfg.TURN.Enabled {
 		if media.ICEServers, err = s.startTURN(cfg, now); err != nil {
