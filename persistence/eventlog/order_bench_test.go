@@ -71,9 +71,9 @@ func BenchmarkStreamOrder(b *testing.B) {
 				wg.Wait()
 				waitCompactions(l)
 				cpu += processCPU() - start
-				m := l.db.Metrics().Total()
-				flushed += m.TableBytesFlushed + m.BlobBytesFlushed
-				compacted += m.TableBytesCompacted + m.BlobBytesCompacted
+				f, c := written(l.db.Metrics())
+				flushed += f
+				compacted += c
 				if err := l.Close(); err != nil {
 					b.Fatal(err)
 				}

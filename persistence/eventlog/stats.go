@@ -1,6 +1,10 @@
 package eventlog
 
-import "github.com/senim-kz/senim/metrics"
+import (
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/senim-kz/senim/metrics"
+)
 
 // StoreStats is what the store has written since it opened and the shape
 // of its levels, for /metrics (metrics.SetStore). A closed log reports
@@ -12,13 +16,24 @@ func (l *Log) StoreStats() metrics.StoreStats {
 		return metrics.StoreStats{}
 	}
 	m := l.db.Metrics()
-	t := m.Total()
+	flushed, compacted := written(m)
 	return metrics.StoreStats{
-		FlushedBytes:   t.TableBytesFlushed + t.BlobBytesFlushed,
-		CompactedBytes: t.TableBytesCompacted + t.BlobBytesCompacted,
+		FlushedBytes:   flushed,
+		CompactedBytes: compacted,
 		Compactions:    m.Compact.Count,
 		L0Sublevels:    m.Levels[0].Sublevels,
 		ReadAmp:        m.ReadAmp(),
 		DiskBytes:      m.DiskSpaceUsage(),
 	}
+}
+
+// written is what the store's flushes and compactions wrote into its
+// tables and blob files, summed over the levels. (pebble's Total adds the
+// WAL's bytes to the flushed ones, for its write amplification: not here.)
+func written(m *pebble.Metrics) (flushed, compacted uint64) {
+	for _, lm := range m.Levels {
+		flushed += lm.TableBytesFlushed + lm.BlobBytesFlushed
+		compacted += lm.TableBytesCompacted + lm.BlobBytesCompacted
+	}
+	return flushed, compacted
 }
