@@ -49,7 +49,7 @@ func TestBrowserMakesRequestsTheCATakes(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(chromium), chromedp.Env(testtool.BrowserTMPDIR(t)), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", "new"), chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("disable-component-update", true))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

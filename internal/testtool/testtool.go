@@ -27,6 +27,24 @@ func RequireTool(t testing.TB, name, debianPackage string) string {
 	return ""
 }
 
+// BrowserTMPDIR is a TMPDIR setting for a browser the test starts: a
+// directory of its own, removed when the test ends. Chromium keeps its
+// singleton socket in a directory it makes under TMPDIR and leaves it
+// behind when it is killed, as a test's browser is; under the system's
+// /tmp those piled up, one a test. The path is short (os.MkdirTemp, not
+// t.TempDir, which holds the test's name): a socket's path must fit in
+// 108 bytes. Register it before the browser's own cleanup, so that the
+// browser has exited when the directory goes.
+func BrowserTMPDIR(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return "TMPDIR=" + dir
+}
+
 // Eventually polls cond every tick until it returns nil or the deadline
 // passes, then fails the test with cond's last error.
 func Eventually(t testing.TB, within, tick time.Duration, cond func() error) {

@@ -43,6 +43,7 @@ func signInNotary(b tab) {
 // it: available for calls (operator_state), and the act listed under
 // "Acts in progress" with a button that opens it.
 func TestNotaryReloadInTheBrowserKeepsModeAndAct(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	sc := newScreens(t, "ru")
@@ -109,6 +110,7 @@ func TestNotaryReloadInTheBrowserKeepsModeAndAct(t *testing.T) {
 // the registry number and the amount are shown; the electronic register of
 // completed acts lists the signed one.
 func TestRegisterInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	signed, _, _ := w.toSigned(t)
@@ -227,6 +229,7 @@ func TestRegisterInTheBrowser(t *testing.T) {
 // to another notary (desk_queue), and the count follows the desk: when the
 // other notary takes the call, nobody waits.
 func TestQueueCountInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	bolat := w.notaryIn("bolat", "bolat-password")
@@ -251,6 +254,7 @@ func TestQueueCountInTheBrowser(t *testing.T) {
 // principal's name and what the consent is for (the kind of act); a signed
 // act's public check opens in the app's language.
 func TestAttorneyWaitingListInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	c := w.eds("client", w.client)

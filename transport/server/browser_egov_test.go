@@ -81,6 +81,7 @@ func egovPhone(t *testing.T, keys client.KeySigner, link string) {
 // computer. Every screen of the phones is photographed, checked against the
 // catalog and axe-core, and must not scroll sideways.
 func TestWholeActOnAPhone(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	bctx := browser(t)
 	sc := newScreens(t, "ru")
@@ -261,6 +262,7 @@ func TestWholeActOnAPhone(t *testing.T) {
 // opens the link and signs; the computer's page goes on by itself. A
 // wrong PIN signs nothing, and the computer keeps waiting.
 func TestEgovMobileQRFromTheDesktop(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	bctx := browser(t)
 	sc := newScreens(t, "en")

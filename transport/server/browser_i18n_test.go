@@ -155,11 +155,17 @@ func (s *screens) page(b tab, name string, phone bool) {
 // with their own NCALayer stand-in; the video call (real VP8 decoded on
 // each side); checks, a draft in two languages, the client's signed
 // approval of the draft shown in full, the bank, the notary's signature.
-func TestWholeActInTheBrowser(t *testing.T) { wholeActInBrowser(t, "ru", false) }
+func TestWholeActInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
+	wholeActInBrowser(t, "ru", false)
+}
 
 // The same act in Kazakh, the client on a 390×844 phone screen and the
 // attorney on a 360×740 one.
-func TestWholeActInTheBrowserKazakh(t *testing.T) { wholeActInBrowser(t, "kk", true) }
+func TestWholeActInTheBrowserKazakh(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
+	wholeActInBrowser(t, "kk", true)
+}
 
 func wholeActInBrowser(t *testing.T, lang string, phone bool) {
 	w := newWorld(t)

@@ -42,6 +42,7 @@ const keyStorePassword = "Aigerim.2026"
 // the application with its token and builds the key stores again from the
 // keys kept encrypted under the password.
 func TestIssuanceApplicantInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	// A short sign-in deadline: the page's session, which speaks for no
 	// application before start, is closed while the form waits.
 	w := newWorld(t, func(c *config.Config) { c.Limits.SigninTimeout = config.Duration(time.Second) })
@@ -256,6 +257,7 @@ func catalogOf(t *testing.T, lang string) map[string]string {
 // registry's data, and approved with a reason; the applicant goes on to the
 // requests and is told by SMS.
 func TestIssuanceModeratorInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)
@@ -316,6 +318,7 @@ func TestIssuanceModeratorInTheBrowser(t *testing.T) {
 // other's fake camera); the operator records the phone, which БМГ then
 // has, and the applicant's page goes on to Digital ID.
 func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	w.staffIn("registrar1", accounts.RoleRegistrar)
 	bctx := browser(t)
@@ -388,6 +391,7 @@ func TestIssuanceRegistrationCallInTheBrowser(t *testing.T) {
 // stand-in with HR's keys), sees the request, approves it by EDS; then the
 // first head does the same in another tab, and the certificates are issued.
 func TestIssuanceApproversInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)
@@ -441,6 +445,7 @@ func TestIssuanceApproversInTheBrowser(t *testing.T) {
 // same walk; the requests made in the browser name the BIN, and the
 // certificates, issued without approvals, carry it.
 func TestIssuanceFirstHeadInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)
@@ -479,6 +484,7 @@ func TestIssuanceFirstHeadInTheBrowser(t *testing.T) {
 // later" while Senim retries, not a stuck screen, and goes on to the code
 // by itself once БМГ answers again.
 func TestIssuanceOutageInTheBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	if err := w.srv.IssuanceDev.BMG.Register(w.ctx(), clientIIN, applicantPhone); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ func (b tab) tabTo(sel string) {
 // approves it with the keyboard alone (Tab, typing, Space, Enter). The
 // attorney and the notary are Go clients.
 func TestClientWithTheKeyboardOnly(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	bctx := browser(t)

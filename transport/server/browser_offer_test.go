@@ -15,6 +15,7 @@ import (
 // other (the desk withdraws it from every session of the notary who took
 // it).
 func TestWithdrawnOfferVanishesFromEveryTab(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	ctx := w.ctx()
 	bctx := browser(t)

@@ -10,6 +10,7 @@ import (
 // an NCALayer that does not exist, so any signature would fail. Signing
 // out forgets the token.
 func TestReloadResumesWithoutANewSignature(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	bctx := browser(t)
 	b := tab{t, bctx}

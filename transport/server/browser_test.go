@@ -23,11 +23,19 @@ import (
 )
 
 // browser starts headless Chromium with a fake camera and microphone.
+//
+// The walk-throughs of the apps (a person's steps on the pages) call
+// t.Parallel: each waits on its browser most of the time, and side by side
+// they take about half the package's time. Tests that measure the process
+// (memory, goroutines, floods) or the media (simulcast layers, a throttled
+// connection: Chromium's encoder adapts to the CPU it gets) stay
+// sequential, and Go runs every sequential test before the parallel ones.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := testtool.RequireTool(t, "chromium", "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
+		chromedp.Env(testtool.BrowserTMPDIR(t)),
 		chromedp.NoSandbox,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", "new"),

@@ -21,6 +21,7 @@ import (
 // cookie is out of the page's reach (HttpOnly), and signing out closes
 // the page.
 func TestOpsDashboardInBrowser(t *testing.T) {
+	t.Parallel() // a walk-through: see browser()
 	w := newWorld(t)
 	addOperator(t, w.dir)
 	bctx := browser(t)
