@@ -60,7 +60,7 @@ func TestBrowserSendsSimulcast(t *testing.T) {
 		t.Helper()
 		before, _ := cCall.ReceivedFrom(notary)
 		start := time.Now()
-		defer func() { t.Logf("the client got %s after %v", says, time.Since(start).Round(time.Second)) }()
+		defer func() { t.Logf("waited %v for %s", time.Since(start).Round(time.Second), says) }()
 		testtool.Eventually(t, within, 250*time.Millisecond, func() error {
 			select {
 			case err := <-cCall.Errors:
