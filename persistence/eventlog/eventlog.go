@@ -34,6 +34,11 @@ type Options struct {
 	// command filter) of in memory; 0 is DefaultHeadCache. A stream past
 	// it is read from the store again on its next append.
 	HeadCache int
+	// AppendObserver, if set, is told how long each append waited for its
+	// synced commit (its group's, and the one under way before it: see
+	// group.go); the server feeds its metrics from it. It is called on the
+	// appending goroutine and must not block.
+	AppendObserver func(time.Duration)
 	// tune, if set, changes the pebble options last (tests and benchmarks:
 	// a store written without filters, as before them).
 	tune func(*pebble.Options)
@@ -59,6 +64,8 @@ type Log struct {
 	// perStripe is how many heads a stripe caches (Options.HeadCache
 	// spread over the stripes).
 	perStripe int
+	// observe is Options.AppendObserver.
+	observe func(time.Duration)
 }
 
 // stripe is a lock shared by the streams that hash to it, and the head
@@ -105,7 +112,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if n <= 0 {
 		n = DefaultHeadCache
 	}
-	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes)}, nil
+	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver}, nil
 }
 
 // pebbleOptions are the store's pebble options. Every level's sstables get
@@ -524,7 +531,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		k = append(append(append(append(append(append(k, 'i'), op.Index...), sep), op.Value...), sep), req.Stream...)
 		ops = append(ops, batchOp{key: k, del: op.Delete})
 	}
-	observe := AppendObserver
+	observe := l.observe
 	var start time.Time
 	if observe != nil {
 		start = time.Now()
@@ -664,11 +671,6 @@ func (l *Log) cachedHead(st *stripe, stream string) (*streamHead, error) {
 	st.heads[stream] = h
 	return h, nil
 }
-
-// AppendObserver, if set, is told how long each append waited for its
-// synced commit (its group's, and the one under way before it: see
-// group.go); the server feeds its metrics from it.
-var AppendObserver func(time.Duration)
 
 // Head returns a stream's last seq and hash; 0 and "" for an unknown stream.
 func (l *Log) Head(stream string) (uint64, string, error) {

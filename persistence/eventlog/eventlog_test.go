@@ -516,3 +516,43 @@ func FuzzVerifyRecords(f *testing.F) {
 		_ = VerifyRecords([]Record{r, r})
 	})
 }
+
+// Each log tells its own observer of its own appends, and of nothing
+// refused: two logs open in one process (two servers in a test, or a
+// server and a tool) do not share one. A duplicate is answered from the
+// store without a commit, and is not an append that waited.
+func TestAppendObserverIsTheLogs(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	openObserved := func(name string) *Log {
+		l, err := Open(t.TempDir(), Options{AppendObserver: func(d time.Duration) {
+			if d < 0 {
+				t.Errorf("%s: a wait of %v", name, d)
+			}
+			mu.Lock()
+			seen[name]++
+			mu.Unlock()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	a, b := openObserved("a"), openObserved("b")
+	for i := 1; i <= 3; i++ {
+		mustAppend(t, a, AppendRequest{Stream: "act/x", ExpectedSeq: uint64(i - 1), Events: []Draft{ev("step", i)}})
+	}
+	mustAppend(t, b, AppendRequest{Stream: "act/y", CommandActor: "client:871008401427", CommandID: "c1", Events: []Draft{ev("step", 1)}})
+	if res := mustAppend(t, b, AppendRequest{Stream: "act/y", CommandActor: "client:871008401427", CommandID: "c1", Events: []Draft{ev("step", 1)}}); !res.Duplicate {
+		t.Fatalf("the repeated command is not a duplicate: %+v", res)
+	}
+	if _, err := a.Append(ctx, AppendRequest{Stream: "act/x", ExpectedSeq: 1, Events: []Draft{ev("late", 9)}}); err == nil {
+		t.Fatal("a stale expected seq was taken")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["a"] != 3 || seen["b"] != 1 {
+		t.Fatalf("observed %v, want a:3 b:1", seen)
+	}
+}

@@ -152,8 +152,10 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if err = s.openBank(cfg, log.With().Str("component", "bank").Logger()); err != nil {
 		return nil, err
 	}
-	eventlog.AppendObserver = func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) }
-	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{Logger: log, HeadCache: cfg.EventLog.HeadCache}); err != nil {
+	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{
+		Logger: log, HeadCache: cfg.EventLog.HeadCache,
+		AppendObserver: func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) },
+	}); err != nil {
 		s.closeBank()
 		return nil, err
 	}
