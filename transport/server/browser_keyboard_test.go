@@ -51,9 +51,20 @@ func TestClientWithTheKeyboardOnly(t *testing.T) {
 	b.tabTo("#role")
 	b.press(kb.ArrowDown) // notary → client
 	b.until("the role is not client", `document.getElementById('role').value === 'client'`)
+	// Where the focus is once the sign-in is taken, before anything the page
+	// asks the server next can answer (a microtask after the app's state
+	// names the person): a person on a slow connection types from there.
+	js[bool](t, bctx, `(() => { let me = window.senim.me; Object.defineProperty(window.senim, 'me', { configurable: true,
+		get: () => me, set: (v) => { me = v; if (v) queueMicrotask(() => { window.focusAtSignIn ??= document.activeElement ? document.activeElement.id : ''; }); } });
+		return true; })()`)
 	b.tabTo("#signinBtn")
 	b.press(kb.Enter)
 	b.until("the client is not signed in", `!!(window.senim.me && window.senim.me.iin === '`+clientIIN+`')`)
+	// The focus is on the home page as soon as the person is signed in, not
+	// moved there later (once "My acts" arrives) while they type in the form.
+	if id := js[string](t, bctx, `String(window.focusAtSignIn)`); id != "homeTitle" {
+		t.Fatalf("signed in, the focus is on %q, not the home page's title", id)
+	}
 
 	b.tabTo("#phone")
 	b.press("+7 701 234 56 78")

@@ -82,10 +82,13 @@ async function welcome(me) {
   $('signoutBtn').hidden = false;
   showSigner();
   renderWho();
+  // The focus moves to the home page at once, not after its lists arrive:
+  // on a slow connection a person is already typing in the form by then,
+  // and a late move would take the rest of their keystrokes away.
+  $('homeTitle').focus();
   await HOMES[me.role].home();
   const m = /^#act\/([0-9a-f]{32})$/.exec(location.hash);
   if (m) await act.openAct(m[1]);
-  $('homeTitle').focus();
 }
 
 function renderWho() {
