@@ -71,6 +71,7 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 	g := &gsoConn{UDPConn: c, oob: make([]byte, unix.CmsgSpace(2))}
 	if raw, err := c.SyscallConn(); err == nil {
 		g.raw = raw
+		g.initRaw()
 	}
 	if la, ok := c.LocalAddr().(*net.UDPAddr); ok {
 		g.v6 = la.IP.To4() == nil
@@ -101,6 +102,7 @@ type gsoConn struct {
 	v6               bool       // an IPv6 socket
 
 	raw syscall.RawConn // for sendmmsg; nil: a run of a frame a send
+	rio rawIO           // reads and writes without the runtime's system call entry (rawio_linux.go)
 }
 
 // ReadFromAddrPort is what ICE reads with (pion's AddrPortReaderWriter).
@@ -108,7 +110,7 @@ type gsoConn struct {
 // datagrams in one call, 2.5 a call under bench/fanout's load, and saved
 // no CPU measurably (docs/sfu-cpu.md).
 func (c *gsoConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(b)
+	return c.recv(b)
 }
 
 func (c *gsoConn) WriteTo(b []byte, addr net.Addr) (int, error) {
@@ -140,7 +142,7 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.off {
-		return c.UDPConn.WriteToUDPAddrPort(b, dst)
+		return sent(b, c.send(b, nil, dst))
 	}
 	same := c.n > 0 && rtp && ssrc == c.ssrc && dst == c.dst
 	if same {
@@ -162,7 +164,7 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	if !hold {
 		// Audio, RTCP, ICE, a frame's last: at once, past what is held
 		// of another stream.
-		return c.UDPConn.WriteToUDPAddrPort(b, dst)
+		return sent(b, c.send(b, nil, dst))
 	}
 	// A frame's first full-size packet: held for the rest.
 	c.buf = append(c.buf[:0], b...)
@@ -180,8 +182,7 @@ func (c *gsoConn) flushLocked() error {
 	c.n, c.buf, c.lens = 0, c.buf[:0], c.lens[:0]
 	c.timer.Stop()
 	if n == 1 {
-		_, err := c.UDPConn.WriteToUDPAddrPort(buf, c.dst)
-		return err
+		return c.send(buf, nil, c.dst)
 	}
 	if k, seg := nextRun(lens); k == len(lens) {
 		return c.sendRun(buf, seg)
@@ -209,15 +210,14 @@ func nextRun(lens []int) (int, int) {
 // shorter) in one segmented send where the kernel takes it.
 func (c *gsoConn) sendRun(buf []byte, seg int) error {
 	if len(buf) <= seg {
-		_, err := c.UDPConn.WriteToUDPAddrPort(buf, c.dst)
-		return err
+		return c.send(buf, nil, c.dst)
 	}
 	if !c.off {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.oob[0]))
 		h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 		h.SetLen(unix.CmsgLen(2))
 		binary.NativeEndian.PutUint16(c.oob[unix.CmsgLen(0):], uint16(seg)) //nolint:gosec // seg < 64 KiB
-		_, _, err := c.UDPConn.WriteMsgUDPAddrPort(buf, c.oob, c.dst)
+		err := c.send(buf, c.oob, c.dst)
 		if err == nil {
 			c.segmented++
 			return nil
@@ -229,8 +229,7 @@ func (c *gsoConn) sendRun(buf []byte, seg int) error {
 	}
 	var errs []error
 	for i := 0; i < len(buf); i += seg {
-		_, err := c.UDPConn.WriteToUDPAddrPort(buf[i:min(i+seg, len(buf))], c.dst)
-		errs = append(errs, err)
+		errs = append(errs, c.send(buf[i:min(i+seg, len(buf))], nil, c.dst))
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"os"
 	"unsafe"
 
@@ -36,7 +37,7 @@ func (c *gsoConn) sendRuns(buf []byte, lens []int) error {
 		c.mm = new(sendBatch)
 	}
 	mm := c.mm
-	name, namelen := c.sockaddr(mm)
+	name, namelen := c.sockaddr(c.dst, &mm.sa4, &mm.sa6)
 	if name == nil {
 		return c.sendRunsOneByOne(buf, lens)
 	}
@@ -78,7 +79,7 @@ func (c *gsoConn) sendRuns(buf []byte, lens []int) error {
 		var errno unix.Errno
 		err := c.raw.Write(func(fd uintptr) bool {
 			for {
-				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&mm.hdrs[sent])), uintptr(count-sent), 0, 0, 0)
+				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&mm.hdrs[sent])), uintptr(count-sent), unix.MSG_DONTWAIT, 0, 0)
 				switch e {
 				case unix.EINTR:
 					continue
@@ -129,25 +130,25 @@ func (c *gsoConn) sendRunsOneByOne(buf []byte, lens []int) error {
 	return err
 }
 
-// sockaddr is the held frame's destination as the socket's family takes
-// it; nil where this code does not build it (a link-local address's zone,
+// sockaddr is dst as the socket's family takes it, written into sa4 or
+// sa6; nil where this code does not build it (a link-local address's zone,
 // an IPv6 destination of an IPv4 socket).
-func (c *gsoConn) sockaddr(mm *sendBatch) (*byte, uint32) {
-	a := c.dst.Addr()
+func (c *gsoConn) sockaddr(dst netip.AddrPort, sa4 *unix.RawSockaddrInet4, sa6 *unix.RawSockaddrInet6) (*byte, uint32) {
+	a := dst.Addr()
 	if a.Zone() != "" {
 		return nil, 0
 	}
 	var port [2]byte
-	binary.BigEndian.PutUint16(port[:], c.dst.Port())
+	binary.BigEndian.PutUint16(port[:], dst.Port())
 	if !c.v6 {
 		if !a.Is4() && !a.Is4In6() {
 			return nil, 0
 		}
-		mm.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Unmap().As4()}
-		mm.sa4.Port = *(*uint16)(unsafe.Pointer(&port))
-		return (*byte)(unsafe.Pointer(&mm.sa4)), unix.SizeofSockaddrInet4
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Unmap().As4()}
+		sa4.Port = *(*uint16)(unsafe.Pointer(&port))
+		return (*byte)(unsafe.Pointer(sa4)), unix.SizeofSockaddrInet4
 	}
-	mm.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
-	mm.sa6.Port = *(*uint16)(unsafe.Pointer(&port))
-	return (*byte)(unsafe.Pointer(&mm.sa6)), unix.SizeofSockaddrInet6
+	*sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+	sa6.Port = *(*uint16)(unsafe.Pointer(&port))
+	return (*byte)(unsafe.Pointer(sa6)), unix.SizeofSockaddrInet6
 }
