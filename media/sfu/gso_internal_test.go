@@ -29,6 +29,27 @@ func rtpPacket(ssrc uint32, seq uint16, size int, marker bool) []byte {
 	return b
 }
 
+// gsoPair is an SFU socket and a plain one to talk to it, on network's
+// loopback at ip; the test is skipped where there is none.
+func gsoPair(t *testing.T, network, ip string) (*gsoConn, *net.UDPConn) {
+	t.Helper()
+	n, err := newGSONet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := n.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Skipf("no %s loopback: %v", network, err)
+	}
+	t.Cleanup(func() { _ = uc.Close() })
+	peer, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	return uc.(*gsoConn), peer
+}
+
 // A video frame's full-size packets to one address leave in one send with
 // its last one; audio and RTCP in between go at once; a frame whose last
 // packet does not come leaves after gsoHold. The receiver gets every
@@ -121,21 +142,7 @@ func TestSegmentedFrames(t *testing.T) {
 func TestUnequalFrameOneSend(t *testing.T) {
 	for _, tc := range []struct{ network, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
 		t.Run(tc.network, func(t *testing.T) {
-			n, err := newGSONet()
-			if err != nil {
-				t.Fatal(err)
-			}
-			uc, err := n.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
-			if err != nil {
-				t.Skipf("no %s loopback: %v", tc.network, err)
-			}
-			defer uc.Close()
-			c := uc.(*gsoConn)
-			rx, err := net.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rx.Close()
+			c, rx := gsoPair(t, tc.network, tc.ip)
 			dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 			sizes := []int{1200, 1201, 1201, 1200, 1200, 1199, 1201, 700}
 			var want [][]byte

@@ -39,23 +39,9 @@ func (r *countingRaw) Write(f func(uintptr) bool) error {
 func TestSocketsReadAndWriteRaw(t *testing.T) {
 	for _, tc := range []struct{ network, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
 		t.Run(tc.network, func(t *testing.T) {
-			n, err := newGSONet()
-			if err != nil {
-				t.Fatal(err)
-			}
-			uc, err := n.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
-			if err != nil {
-				t.Skipf("no %s loopback: %v", tc.network, err)
-			}
-			defer uc.Close()
-			c := uc.(*gsoConn)
+			c, peer := gsoPair(t, tc.network, tc.ip)
 			cr := &countingRaw{RawConn: c.raw}
 			c.raw = cr
-			peer, err := net.ListenUDP(tc.network, &net.UDPAddr{IP: net.ParseIP(tc.ip)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
 			_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 			paddr := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 			caddr := c.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -132,15 +118,7 @@ func TestSocketsReadAndWriteRaw(t *testing.T) {
 // closes (what ICE's reader takes as the end, quietly); a write after
 // closing fails.
 func TestRawReadEndsOnClose(t *testing.T) {
-	n, err := newGSONet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := uc.(*gsoConn)
+	c, _ := gsoPair(t, "udp4", "127.0.0.1")
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := c.ReadFromAddrPort(make([]byte, 1500))
