@@ -4,12 +4,16 @@ package sfu
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // countingRaw counts the calls made through a socket's syscall.RawConn.
@@ -138,5 +142,42 @@ func TestRawReadEndsOnClose(t *testing.T) {
 	}
 	if _, err := c.WriteToAddrPort([]byte("late"), netip.MustParseAddrPort("127.0.0.1:9")); err == nil {
 		t.Fatal("a write after close succeeded")
+	}
+}
+
+// A datagram's source is decoded as net.UDPConn gives it: IPv4, IPv6, an
+// IPv4 peer of an IPv6 socket mapped, and a link-local peer with its
+// interface's name as the zone.
+func TestRawSourceAddresses(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no loopback interface: %v", err)
+	}
+	v4 := func(a [4]byte, port uint16) *unix.RawSockaddrAny {
+		var sa unix.RawSockaddrAny
+		s := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		*s = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.Port))[:], port)
+		return &sa
+	}
+	v6 := func(a netip.Addr, scope uint32, port uint16) *unix.RawSockaddrAny {
+		var sa unix.RawSockaddrAny
+		s := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
+		*s = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16(), Scope_id: scope}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.Port))[:], port)
+		return &sa
+	}
+	for _, tc := range []struct {
+		sa   *unix.RawSockaddrAny
+		want string
+	}{
+		{v4([4]byte{192, 0, 2, 7}, 50000), "192.0.2.7:50000"},
+		{v6(netip.MustParseAddr("2001:db8::9"), 0, 443), "[2001:db8::9]:443"},
+		{v6(netip.MustParseAddr("::ffff:192.0.2.7"), 0, 3478), "[::ffff:192.0.2.7]:3478"},
+		{v6(netip.MustParseAddr("fe80::1"), uint32(lo.Index), 9), "[fe80::1%" + lo.Name + "]:9"},
+	} {
+		if got := sockaddrAddrPort(tc.sa).String(); got != tc.want {
+			t.Errorf("decoded %s, want %s", got, tc.want)
+		}
 	}
 }

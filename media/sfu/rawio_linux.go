@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -156,7 +157,8 @@ func sent(b []byte, err error) (int, error) {
 }
 
 // sockaddrAddrPort is a datagram's source as netip.AddrPort, as
-// net.UDPConn gives it (an IPv6 socket's IPv4 peers mapped).
+// net.UDPConn gives it: an IPv6 socket's IPv4 peers mapped, a link-local
+// peer with its interface's name as the zone (rare: a look-up each).
 func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	switch sa.Addr.Family {
 	case unix.AF_INET:
@@ -166,7 +168,20 @@ func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	case unix.AF_INET6:
 		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
 		p := (*[2]byte)(unsafe.Pointer(&a.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+		ip := netip.AddrFrom16(a.Addr)
+		if a.Scope_id != 0 {
+			ip = ip.WithZone(zoneName(int(a.Scope_id)))
+		}
+		return netip.AddrPortFrom(ip, uint16(p[0])<<8|uint16(p[1]))
 	}
 	return netip.AddrPort{}
+}
+
+// zoneName is an interface's name by its index, or the index in decimal
+// where there is none (as net names a zone).
+func zoneName(index int) string {
+	if ifi, err := net.InterfaceByIndex(index); err == nil {
+		return ifi.Name
+	}
+	return strconv.Itoa(index)
 }
