@@ -108,6 +108,13 @@ func TestIssuanceApplicantInTheBrowser(t *testing.T) {
 	b.js(`document.getElementById('pw').value = 'wrong.pass1'`)
 	b.click("iss.store.make", 0)
 	b.until("no wrong-password error", `document.getElementById('storeErr').textContent === `+jsString(ru["err.iss_password_wrong"]))
+	// About one wrong password in 256 passes the cipher's padding and
+	// decrypts to bytes that are no key, which forge throws on parsing:
+	// still the wrong password, not "something went wrong".
+	b.js(`document.getElementById('storeErr').textContent = ''; window.realDecrypt = forge.pki.decryptRsaPrivateKey; forge.pki.decryptRsaPrivateKey = () => { throw new Error('Too few bytes to parse DER.') }`)
+	b.click("iss.store.make", 0)
+	b.until("a key store that decrypts to no key is not a wrong password", `document.getElementById('storeErr').textContent === `+jsString(ru["err.iss_password_wrong"]))
+	b.js(`forge.pki.decryptRsaPrivateKey = window.realDecrypt`)
 	b.js(`document.getElementById('pw').value = '` + keyStorePassword + `'`)
 	b.click("iss.store.make", 0)
 	b.until("no key stores after the reload", `document.querySelectorAll('#stores a[download]').length === 2`)

@@ -549,7 +549,11 @@ async function buildStores(kept) {
   const keys = A.keys || {};
   for (const p of ['AUTH', 'SIGN']) {
     if (keys[p]) continue;
-    const k = kept && kept[p] && forge.pki.decryptRsaPrivateKey(kept[p], pw);
+    // A wrong password mostly fails the cipher's padding (null), but about
+    // one time in 256 it passes and the bytes are not a key at all (forge
+    // throws parsing them): either way it is the wrong password.
+    let k = null;
+    try { k = kept && kept[p] && forge.pki.decryptRsaPrivateKey(kept[p], pw); } catch { k = null; }
     if (!k) throw Object.assign(new Error('password'), { code: 'iss_password_wrong' });
     keys[p] = k;
   }
