@@ -167,6 +167,7 @@ func TestRawSourceAddresses(t *testing.T) {
 		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.Port))[:], port)
 		return &sa
 	}
+	var r rawIO // one socket's reader: the zone is looked up once per interface
 	for _, tc := range []struct {
 		sa   *unix.RawSockaddrAny
 		want string
@@ -175,8 +176,11 @@ func TestRawSourceAddresses(t *testing.T) {
 		{v6(netip.MustParseAddr("2001:db8::9"), 0, 443), "[2001:db8::9]:443"},
 		{v6(netip.MustParseAddr("::ffff:192.0.2.7"), 0, 3478), "[::ffff:192.0.2.7]:3478"},
 		{v6(netip.MustParseAddr("fe80::1"), uint32(lo.Index), 9), "[fe80::1%" + lo.Name + "]:9"},
+		{v6(netip.MustParseAddr("fe80::2"), uint32(lo.Index), 10), "[fe80::2%" + lo.Name + "]:10"}, // the zone kept from the last
+		{v6(netip.MustParseAddr("fe80::3"), 999999, 11), "[fe80::3%999999]:11"},                    // no such interface: its index
 	} {
-		if got := sockaddrAddrPort(tc.sa).String(); got != tc.want {
+		r.rname = *tc.sa
+		if got := r.source().String(); got != tc.want {
 			t.Errorf("decoded %s, want %s", got, tc.want)
 		}
 	}

@@ -37,11 +37,12 @@ type rawIO struct {
 	rn      int
 	rerr    unix.Errno
 	readFn  func(uintptr) bool
+	zoneID  uint32 // the last link-local source's interface, and its name
+	zone    string
 	whdr    unix.Msghdr
 	wiov    unix.Iovec
 	wsa4    unix.RawSockaddrInet4
 	wsa6    unix.RawSockaddrInet6
-	wn      int
 	werr    unix.Errno
 	writeFn func(uintptr) bool
 }
@@ -89,21 +90,21 @@ func (c *gsoConn) recv(b []byte) (int, netip.AddrPort, error) {
 	if r.rerr != 0 {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: os.NewSyscallError("recvfrom", r.rerr)}
 	}
-	return r.rn, sockaddrAddrPort(&r.rname), nil
+	return r.rn, r.source(), nil
 }
 
 // sendOnce is one sendmsg that does not wait.
 func (c *gsoConn) sendOnce(fd uintptr) bool {
 	r := &c.rio
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&r.whdr)), unix.MSG_DONTWAIT)
+		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&r.whdr)), unix.MSG_DONTWAIT)
 		switch errno {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
 		}
-		r.wn, r.werr = int(n), errno
+		r.werr = errno
 		return true
 	}
 }
@@ -156,10 +157,12 @@ func sent(b []byte, err error) (int, error) {
 	return len(b), nil
 }
 
-// sockaddrAddrPort is a datagram's source as netip.AddrPort, as
+// source is the last datagram's source (rname) as netip.AddrPort, as
 // net.UDPConn gives it: an IPv6 socket's IPv4 peers mapped, a link-local
-// peer with its interface's name as the zone (rare: a look-up each).
-func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+// peer with its interface's name as the zone (looked up when the
+// interface differs from the last one's).
+func (r *rawIO) source() netip.AddrPort {
+	sa := &r.rname
 	switch sa.Addr.Family {
 	case unix.AF_INET:
 		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
@@ -170,7 +173,10 @@ func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 		p := (*[2]byte)(unsafe.Pointer(&a.Port))
 		ip := netip.AddrFrom16(a.Addr)
 		if a.Scope_id != 0 {
-			ip = ip.WithZone(zoneName(int(a.Scope_id)))
+			if a.Scope_id != r.zoneID {
+				r.zoneID, r.zone = a.Scope_id, zoneName(int(a.Scope_id))
+			}
+			ip = ip.WithZone(r.zone)
 		}
 		return netip.AddrPortFrom(ip, uint16(p[0])<<8|uint16(p[1]))
 	}
