@@ -30,7 +30,11 @@ func rtpPacket(ssrc uint32, seq uint16, size int, marker bool) []byte {
 }
 
 // gsoPair is an SFU socket and a plain one to talk to it, on network's
-// loopback at ip; the test is skipped where there is none.
+// loopback at ip; the test is skipped where there is none. The socket's
+// held frames wait for their last packet however long the test takes to
+// send it (a busy machine can pause a test past gsoHold between two
+// writes), so what the tests count is what the socket decides, not when
+// its timer fired.
 func gsoPair(t *testing.T, network, ip string) (*gsoConn, *net.UDPConn) {
 	t.Helper()
 	n, err := newGSONet()
@@ -47,29 +51,19 @@ func gsoPair(t *testing.T, network, ip string) (*gsoConn, *net.UDPConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = peer.Close() })
-	return uc.(*gsoConn), peer
+	c := uc.(*gsoConn)
+	c.mu.Lock()
+	c.hold = time.Hour
+	c.mu.Unlock()
+	return c, peer
 }
 
 // A video frame's full-size packets to one address leave in one send with
 // its last one; audio and RTCP in between go at once; a frame whose last
-// packet does not come leaves after gsoHold. The receiver gets every
-// packet, each as it was sent, each stream in order.
+// packet does not come leaves when its timer fires (gsoHold). The
+// receiver gets every packet, each as it was sent, each stream in order.
 func TestSegmentedFrames(t *testing.T) {
-	n, err := newGSONet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	c := uc.(*gsoConn)
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
+	c, rx := gsoPair(t, "udp4", "127.0.0.1")
 	dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 
 	var want [][]byte
@@ -94,6 +88,13 @@ func TestSegmentedFrames(t *testing.T) {
 	// A frame whose last packet never comes.
 	send(rtpPacket(1, 6, 1200, false))
 	send(rtpPacket(1, 7, 1200, false))
+	// Its timer is armed; it fires now rather than after the test's hold.
+	c.mu.Lock()
+	armed := c.timer.Reset(time.Millisecond)
+	c.mu.Unlock()
+	if !armed {
+		t.Fatal("a frame is held with no timer to send it")
+	}
 
 	got := map[string]bool{}
 	buf := make([]byte, 2000)
@@ -132,6 +133,46 @@ func TestSegmentedFrames(t *testing.T) {
 	})
 	if bytes.Equal(want[0], want[1]) {
 		t.Fatal("the test's packets must differ")
+	}
+}
+
+// A socket as the server makes it holds a frame's packets gsoHold at most:
+// a frame whose last packet never comes leaves by itself.
+func TestHeldFrameLeavesByItself(t *testing.T) {
+	n, err := newGSONet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	c := uc.(*gsoConn)
+	if c.hold != gsoHold {
+		t.Fatalf("the socket holds a frame %v, want %v", c.hold, gsoHold)
+	}
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	want := [][]byte{rtpPacket(1, 1, 1200, false), rtpPacket(1, 2, 1200, false)}
+	for _, b := range want {
+		if _, err := c.WriteToAddrPort(b, rx.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 2000)
+	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, w := range want {
+		k, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("received %d of %d packets: %v", i, len(want), err)
+		}
+		if !bytes.Equal(buf[:k], w) {
+			t.Fatalf("packet %d: %d bytes, want %d as sent", i, k, len(w))
+		}
 	}
 }
 

@@ -76,6 +76,7 @@ func (n gsoNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn
 	if la, ok := c.LocalAddr().(*net.UDPAddr); ok {
 		g.v6 = la.IP.To4() == nil
 	}
+	g.hold = gsoHold
 	g.timer = time.AfterFunc(time.Hour, g.flushLate)
 	g.timer.Stop()
 	return g, nil
@@ -95,6 +96,7 @@ type gsoConn struct {
 	oob   []byte
 	off   bool // the kernel refused segmentation: one packet a send
 	timer *time.Timer
+	hold  time.Duration // gsoHold (tests that count sends hold longer)
 	// segmented counts the sends of more than one packet (tests);
 	// multi the sendmmsg calls among them.
 	segmented, multi int
@@ -170,7 +172,7 @@ func (c *gsoConn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	c.buf = append(c.buf[:0], b...)
 	c.lens = append(c.lens[:0], len(b))
 	c.n, c.ssrc, c.dst = 1, ssrc, dst
-	c.timer.Reset(gsoHold)
+	c.timer.Reset(c.hold)
 	return len(b), nil
 }
 
