@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/senim-kz/senim/internal/nowake"
 )
 
 // TrustStore is the set of CA certificates and CRLs that signatures are
@@ -123,13 +125,15 @@ func (ts *TrustStore) AddCRLFile(path string) error {
 }
 
 // load re-reads the file if its size or modification time changed, and
-// reports whether its content was replaced.
+// reports whether its content was replaced. The check runs on every
+// verification, so it is a raw statx (internal/nowake: the runtime's
+// entry for a system call woke its monitor thread on an idle server).
 func (f *crlFile) load() (bool, error) {
-	st, err := os.Stat(f.path)
+	size, mtime, err := nowake.StatFile(f.path)
 	if err != nil {
 		return false, fmt.Errorf("pki: crl: %w", err)
 	}
-	if st.ModTime().Equal(f.modTime) && st.Size() == f.size && f.lists != nil {
+	if mtime.Equal(f.modTime) && size == f.size && f.lists != nil {
 		return false, nil
 	}
 	data, err := os.ReadFile(f.path)
@@ -140,7 +144,7 @@ func (f *crlFile) load() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("pki: crl %s: %w", f.path, err)
 	}
-	f.lists, f.modTime, f.size = lists, st.ModTime(), st.Size()
+	f.lists, f.modTime, f.size = lists, mtime, size
 	f.checked = make(map[*x509.RevocationList]*x509.Certificate)
 	return true, nil
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/senim-kz/senim/domain/iin"
+	"github.com/senim-kz/senim/internal/nowake"
 )
 
 // Errors of a lookup.
@@ -85,7 +86,9 @@ func OpenSim(path string) (*Sim, error) {
 func (s *Sim) SetDown(down bool) { s.down.Store(down) }
 
 func (s *Sim) reload() error {
-	st, err := os.Stat(s.path)
+	// A raw statx (internal/nowake): every look-up checks the file, and
+	// the runtime's entry for a system call woke its monitor thread.
+	size, mod, err := nowake.StatFile(s.path)
 	if errors.Is(err, os.ErrNotExist) {
 		s.byID = map[string]Person{}
 		return nil
@@ -93,7 +96,7 @@ func (s *Sim) reload() error {
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	if s.byID != nil && st.ModTime().Equal(s.mod) && st.Size() == s.size {
+	if s.byID != nil && mod.Equal(s.mod) && size == s.size {
 		return nil
 	}
 	people, err := readFile(s.path)
@@ -104,7 +107,7 @@ func (s *Sim) reload() error {
 	for _, p := range people {
 		byID[p.IIN] = p
 	}
-	s.byID, s.mod, s.size = byID, st.ModTime(), st.Size()
+	s.byID, s.mod, s.size = byID, mod, size
 	return nil
 }
 

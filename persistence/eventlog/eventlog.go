@@ -126,6 +126,8 @@ func pebbleOptions(opts Options) *pebble.Options {
 	po := &pebble.Options{Logger: pebbleLogger{opts.Logger}, EventListener: corruptionListener(opts.Logger), ReadOnly: opts.ReadOnly}
 	if opts.FS != nil {
 		po.FS = opts.FS
+	} else {
+		po.FS = newWALFS(vfs.Default)
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

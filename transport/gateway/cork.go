@@ -80,7 +80,10 @@ func (c *corkConn) tryUncork() (pending bool, err error) {
 		var n int
 		var werr error
 		if rerr := c.raw.Write(func(fd uintptr) bool {
-			n, werr = syscall.Write(int(fd), *c.buf)
+			var errno syscall.Errno
+			if n, errno = sockWrite(fd, *c.buf); errno != 0 {
+				werr = errno
+			}
 			return true // done whatever happened: never wait for the socket
 		}); rerr != nil {
 			werr = rerr

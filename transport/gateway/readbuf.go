@@ -7,12 +7,23 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/senim-kz/senim/internal/nowake"
 	"golang.org/x/sys/unix"
 )
 
 // readChunk is the size of the buffers reads borrow: a frame of the
 // protocol, or several, in one system call.
 const readChunk = 4 << 10
+
+// The socket's reads, and Send's write that never waits, are raw system
+// calls (internal/nowake): the runtime's entry for a call that may block
+// woke its monitor thread into 20 µs polling after every idle spell, and
+// these calls never block (the descriptor is non-blocking; the poller
+// waits). Variables for the tests, which count them.
+var (
+	sockRead  = nowake.Read
+	sockWrite = nowake.Write
+)
 
 // readBufs are the buffers of reads in progress, shared by every
 // connection.
@@ -33,6 +44,10 @@ type readConn struct {
 	pending []byte  // received, not yet read
 	readFn  func(fd uintptr) bool
 	err     error // the last readFD's error
+	// into and intoFn: a large read's destination, and readInto.
+	into   []byte
+	intoN  int
+	intoFn func(fd uintptr) bool
 }
 
 // newReadConn wraps conn, with the bytes net/http had already read past
@@ -50,7 +65,7 @@ func newReadConn(conn net.Conn, pending []byte) *readConn {
 	if len(pending) > 0 {
 		r.pending = append([]byte(nil), pending...)
 	}
-	r.readFn = r.readFD
+	r.readFn, r.intoFn = r.readFD, r.readInto
 	return r
 }
 
@@ -61,7 +76,14 @@ func (r *readConn) Read(p []byte) (int, error) {
 	}
 	if len(r.pending) == 0 {
 		if len(p) >= readChunk {
-			return r.Conn.Read(p) // a large frame's payload goes straight in
+			// A large frame's payload goes straight in.
+			r.err, r.into = nil, p
+			err := r.raw.Read(r.intoFn)
+			r.into = nil
+			if err != nil {
+				return 0, err
+			}
+			return r.intoN, r.err
 		}
 		r.err = nil
 		if err := r.raw.Read(r.readFn); err != nil {
@@ -89,16 +111,16 @@ func (r *readConn) Read(p []byte) (int, error) {
 func (r *readConn) readFD(fd uintptr) bool {
 	bp := readBufs.Get().(*[]byte)
 	for {
-		n, err := unix.Read(int(fd), *bp)
+		n, errno := sockRead(fd, *bp)
 		switch {
-		case err == unix.EINTR:
+		case errno == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case errno == unix.EAGAIN:
 			readBufs.Put(bp)
 			return false
-		case err != nil:
+		case errno != 0:
 			readBufs.Put(bp)
-			r.err = &net.OpError{Op: "read", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+			r.err = r.readErr(errno)
 			return true
 		case n == 0:
 			readBufs.Put(bp)
@@ -108,4 +130,28 @@ func (r *readConn) readFD(fd uintptr) bool {
 		r.buf, r.pending = bp, (*bp)[:n]
 		return true
 	}
+}
+
+// readInto reads once from the socket into r.into (a large read).
+func (r *readConn) readInto(fd uintptr) bool {
+	for {
+		n, errno := sockRead(fd, r.into)
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			return false
+		case errno != 0:
+			r.intoN, r.err = 0, r.readErr(errno)
+		case n == 0:
+			r.intoN, r.err = 0, io.EOF
+		default:
+			r.intoN = n
+		}
+		return true
+	}
+}
+
+func (r *readConn) readErr(err error) error {
+	return &net.OpError{Op: "read", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("read", err)}
 }

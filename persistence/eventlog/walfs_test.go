@@ -1,0 +1,92 @@
+package eventlog
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/senim-kz/senim/internal/nowake"
+)
+
+// The store's WAL is written and synced without waking the runtime's
+// monitor thread: a log opened on the OS's filesystem has its WAL files
+// synced through the kernel's AIO (every synced append, none refused),
+// and what was appended is there after a reopen.
+func TestWALSyncedQuietly(t *testing.T) {
+	if _, ok := pebbleOptions(Options{}).FS.(walFS); !ok {
+		t.Fatal("the store's filesystem is not the quiet WAL's")
+	}
+	var mu sync.Mutex
+	var syncers []*nowake.Syncer
+	fs := newWALFS(pebbleOptions(Options{}).FS.(walFS).FS)
+	fs.newSyncer = func() (*nowake.Syncer, error) {
+		s, err := nowake.NewSyncer()
+		if err == nil {
+			mu.Lock()
+			syncers = append(syncers, s)
+			mu.Unlock()
+		}
+		return s, err
+	}
+	dir := t.TempDir()
+	l, err := Open(dir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	for i := range n {
+		mustAppend(t, l, AppendRequest{Stream: "act/w", ExpectedSeq: uint64(i), Events: []Draft{ev("step", i)}})
+	}
+	mu.Lock()
+	if len(syncers) == 0 {
+		mu.Unlock()
+		if _, err := nowake.NewSyncer(); err != nil {
+			t.Skipf("this kernel refuses asynchronous I/O: %v", err)
+		}
+		t.Fatal("no WAL file was made quiet")
+	}
+	var aio, usual int64
+	for _, s := range syncers {
+		a, u := s.Stats()
+		aio, usual = aio+a, usual+u
+	}
+	mu.Unlock()
+	if aio < n || usual != 0 {
+		t.Fatalf("%d WAL syncs through AIO, %d as usual, for %d synced appends", aio, usual, n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, dir)
+	defer l.Close()
+	if recs, err := l.ReadAll("act/w"); err != nil || len(recs) != n {
+		t.Fatalf("after a reopen: %d records, %v; want %d", len(recs), err, n)
+	}
+}
+
+// Where the kernel refuses asynchronous I/O the WAL is the OS's file,
+// and appends are durable as ever.
+func TestWALWithoutAIO(t *testing.T) {
+	fs := newWALFS(vfs.Default)
+	var refused atomic.Int32
+	fs.newSyncer = func() (*nowake.Syncer, error) { refused.Add(1); return nil, errors.New("io_setup: resource temporarily unavailable") }
+	dir := t.TempDir()
+	l, err := Open(dir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, AppendRequest{Stream: "act/x", Events: []Draft{ev("opened", 1)}})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no WAL file was made")
+	}
+	l = open(t, dir)
+	defer l.Close()
+	if recs, err := l.ReadAll("act/x"); err != nil || len(recs) != 1 {
+		t.Fatalf("after a reopen: %d records, %v", len(recs), err)
+	}
+}
