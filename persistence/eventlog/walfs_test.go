@@ -71,7 +71,10 @@ func TestWALSyncedQuietly(t *testing.T) {
 func TestWALWithoutAIO(t *testing.T) {
 	fs := newWALFS(vfs.Default)
 	var refused atomic.Int32
-	fs.newSyncer = func() (*nowake.Syncer, error) { refused.Add(1); return nil, errors.New("io_setup: resource temporarily unavailable") }
+	fs.newSyncer = func() (*nowake.Syncer, error) {
+		refused.Add(1)
+		return nil, errors.New("io_setup: resource temporarily unavailable")
+	}
 	dir := t.TempDir()
 	l, err := Open(dir, Options{FS: fs})
 	if err != nil {
