@@ -136,6 +136,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, fatal(CodeUnreachable, "%s: %v", opts.Addr, err)
 	}
 	cpu0 := ProcessCPU()
+	machine0, machineOK := machineCPU()
 	g.cms.Store(0)
 	start := time.Now()
 	g.rec = newRecorder(start)
@@ -165,6 +166,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.server(before, after)
 	rep.NotaryPacingSeconds = time.Duration(g.paced.Load()).Seconds()
 	rep.ToolCPUSeconds = ProcessCPU() - cpu0
+	if machine1, ok := machineCPU(); ok && machineOK && loopback(opts.Addr) {
+		rep.MachineCPUSeconds = machine1 - machine0
+	}
 	rep.ToolMaxRSSBytes = toolMaxRSS()
 	rep.perAct()
 	ft, err := measureFloor(g.ca, g.citizens[0].Keys[1], opts.DataDir)

@@ -81,7 +81,14 @@ type Report struct {
 	ServerCPUOverWallFloor float64 `json:"server_cpu_over_wall_floor,omitempty"`
 	ToolCPUSeconds         float64 `json:"tool_cpu_seconds"`
 	ToolCPUPerActMs        float64 `json:"tool_cpu_per_act_ms,omitempty"`
-	ToolMaxRSSBytes        int64   `json:"tool_max_rss_bytes"`
+	// MachineCPUSeconds is the busy time of the whole machine over the
+	// run, when the server is on its loopback; MachineLessToolPerActMs
+	// is that less the tool's, per act: the server with the kernel's work
+	// for it (a kernel worker's fsyncs, which the server's own CPU does
+	// not count), and anything else the machine did.
+	MachineCPUSeconds       float64 `json:"machine_cpu_seconds,omitempty"`
+	MachineLessToolPerActMs float64 `json:"machine_less_tool_cpu_per_act_ms,omitempty"`
+	ToolMaxRSSBytes         int64   `json:"tool_max_rss_bytes"`
 	// NotaryPacingSeconds is the time the simulated notaries waited to stay
 	// under the server's per-connection message rate, summed over acts.
 	// Much of it means the notaries, not the server, set the pace: run
@@ -121,6 +128,9 @@ func (r *Report) perAct() {
 	if r.ActsCompleted > 0 {
 		r.ServerCPUPerActMs = r.ServerCPUSeconds * 1000 / float64(r.ActsCompleted)
 		r.ToolCPUPerActMs = r.ToolCPUSeconds * 1000 / float64(r.ActsCompleted)
+		if r.MachineCPUSeconds > 0 {
+			r.MachineLessToolPerActMs = (r.MachineCPUSeconds - r.ToolCPUSeconds) * 1000 / float64(r.ActsCompleted)
+		}
 	}
 }
 
@@ -154,6 +164,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%.2f acts/s over %.1f s   other-party p99 %.1f ms   server signed %.0f\n", r.ActsPerSecond, r.Seconds, r.OtherPartyP99, r.ServerSignedActs)
 		fmt.Fprintf(w, "CPU per act: server %.1f ms, tool %.1f ms   server RSS %.1f → %.1f MiB\n",
 			r.ServerCPUPerActMs, r.ToolCPUPerActMs, r.ServerRSSBeforeBytes/(1<<20), r.ServerRSSBytes/(1<<20))
+		if r.MachineLessToolPerActMs > 0 {
+			fmt.Fprintf(w, "  the machine's CPU less the tool's: %.1f ms per act (the server with the kernel's work for it, and whatever else ran)\n",
+				r.MachineLessToolPerActMs)
+		}
 		if r.FloorPerActMs > 0 {
 			n := float64(r.ActsCompleted)
 			fmt.Fprintf(w, "floor per act %.2f ms CPU (%.1f CMS verifies × %.3f ms + %.1f fsyncs × %.3f ms)   server CPU ÷ floor %.2f×\n",

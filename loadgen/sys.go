@@ -1,6 +1,10 @@
 package loadgen
 
 import (
+	"bytes"
+	"net"
+	"os"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -41,4 +45,48 @@ func toolMaxRSS() int64 {
 		return 0
 	}
 	return ru.Maxrss * 1024 // Linux reports kilobytes
+}
+
+// machineCPU is the busy time of every CPU of this machine since boot, in
+// seconds (/proc/stat: user, nice, system, irq, softirq, steal); false
+// where there is none.
+func machineCPU() (float64, bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	return parseProcStat(data)
+}
+
+// parseProcStat reads the busy time from /proc/stat's first line, in
+// USER_HZ (100 a second on Linux).
+func parseProcStat(data []byte) (float64, bool) {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, false
+	}
+	var busy float64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, err := strconv.ParseUint(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		busy += float64(v)
+	}
+	return busy / 100, true
+}
+
+// loopback tells an address on this machine's loopback (the server then
+// shares the machine's CPUs with the tool).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

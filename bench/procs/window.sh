@@ -48,4 +48,4 @@ wait $tool
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 rm -rf "$data"
-echo "$name: server $((s1 - s0)) tool $((t1 - t0)) machine $((m1 - m0)) machine-tool $((m1 - m0 - (t1 - t0))) voluntary-switches $((v1 - v0)) | $(grep -E 'acts/s over|CPU per act' "$out/$name.txt" | tr -s ' ' | sed 's/server RSS.*//' | tr '\n' ' ')"
+echo "$name: server $((s1 - s0)) tool $((t1 - t0)) machine $((m1 - m0)) machine-tool $((m1 - m0 - (t1 - t0))) voluntary-switches $((v1 - v0)) | $(grep -E 'acts/s over|CPU per act|less the tool' "$out/$name.txt" | tr -s ' ' | sed 's/server RSS.*//' | tr '\n' ' ')"
