@@ -136,19 +136,43 @@ func TestSegmentedFrames(t *testing.T) {
 	}
 }
 
-// A socket as the server makes it holds a frame's packets gsoHold at most:
-// a frame whose last packet never comes leaves by itself.
-func TestHeldFrameLeavesByItself(t *testing.T) {
+// serverSocket is an SFU socket on 127.0.0.1 as the server makes it,
+// closed when the test ends.
+func serverSocket(tb testing.TB) *gsoConn {
+	tb.Helper()
 	n, err := newGSONet()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer uc.Close()
-	c := uc.(*gsoConn)
+	tb.Cleanup(func() { _ = uc.Close() })
+	return uc.(*gsoConn)
+}
+
+// receiveInOrder reads want's packets from rx, each whole and as sent, in
+// order.
+func receiveInOrder(t *testing.T, rx *net.UDPConn, want [][]byte) {
+	t.Helper()
+	buf := make([]byte, 2000)
+	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, w := range want {
+		k, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("received %d of %d packets: %v", i, len(want), err)
+		}
+		if !bytes.Equal(buf[:k], w) {
+			t.Fatalf("packet %d: %d bytes (seq %d), want %d as sent", i, k, binary.BigEndian.Uint16(buf[2:]), len(w))
+		}
+	}
+}
+
+// A socket as the server makes it holds a frame's packets gsoHold at most:
+// a frame whose last packet never comes leaves by itself.
+func TestHeldFrameLeavesByItself(t *testing.T) {
+	c := serverSocket(t)
 	if c.hold != gsoHold {
 		t.Fatalf("the socket holds a frame %v, want %v", c.hold, gsoHold)
 	}
@@ -163,17 +187,7 @@ func TestHeldFrameLeavesByItself(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	buf := make([]byte, 2000)
-	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for i, w := range want {
-		k, err := rx.Read(buf)
-		if err != nil {
-			t.Fatalf("received %d of %d packets: %v", i, len(want), err)
-		}
-		if !bytes.Equal(buf[:k], w) {
-			t.Fatalf("packet %d: %d bytes, want %d as sent", i, k, len(w))
-		}
-	}
+	receiveInOrder(t, rx, want)
 }
 
 // A browser's frame whose packets differ in size by a byte is held whole
@@ -203,17 +217,7 @@ func TestUnequalFrameOneSend(t *testing.T) {
 			if segmented != 1 || multi != 1 || held != 0 {
 				t.Fatalf("%d segmented sends, %d sendmmsg, %d packets held; want the frame in one sendmmsg", segmented, multi, held)
 			}
-			buf := make([]byte, 2000)
-			_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
-			for i, w := range want {
-				k, err := rx.Read(buf)
-				if err != nil {
-					t.Fatalf("received %d of %d packets: %v", i, len(want), err)
-				}
-				if !bytes.Equal(buf[:k], w) {
-					t.Fatalf("packet %d: %d bytes (seq %d), want %d as sent", i, k, binary.BigEndian.Uint16(buf[2:]), len(w))
-				}
-			}
+			receiveInOrder(t, rx, want)
 		})
 	}
 }
@@ -231,16 +235,7 @@ func BenchmarkUnequalFrame(b *testing.B) {
 	sizes := []int{1200, 1201, 1201, 1200, 1200, 1201, 700}
 	for _, mode := range []string{"sendmmsg", "run-a-send"} {
 		b.Run(mode, func(b *testing.B) {
-			n, err := newGSONet()
-			if err != nil {
-				b.Fatal(err)
-			}
-			uc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer uc.Close()
-			c := uc.(*gsoConn)
+			c := serverSocket(b)
 			if mode == "run-a-send" {
 				c.raw = nil
 			}
