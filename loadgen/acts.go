@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/senim-kz/senim/client"
+	"github.com/senim-kz/senim/config"
 	"github.com/senim-kz/senim/pki/devca"
 	"github.com/senim-kz/senim/transport/protocol"
 )
@@ -166,7 +167,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.server(before, after)
 	rep.NotaryPacingSeconds = time.Duration(g.paced.Load()).Seconds()
 	rep.ToolCPUSeconds = ProcessCPU() - cpu0
-	if machine1, ok := machineCPU(); ok && machineOK && loopback(opts.Addr) {
+	if machine1, ok := machineCPU(); ok && machineOK && config.IsLoopbackAddr(opts.Addr) {
 		rep.MachineCPUSeconds = machine1 - machine0
 	}
 	rep.ToolMaxRSSBytes = toolMaxRSS()

@@ -25,12 +25,6 @@ func TestMachineCPULessTheTool(t *testing.T) {
 	if b, ok := machineCPU(); !ok || b <= 0 {
 		t.Skipf("no /proc/stat here (%v, %v)", b, ok)
 	}
-	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:80": true, "10.0.0.5:8080": false, "senim.kz:443": false} {
-		if loopback(addr) != want {
-			t.Errorf("loopback(%q) = %v", addr, !want)
-		}
-	}
-
 	r := &Report{Scenario: "acts", ActsCompleted: 100, Seconds: 10, ServerCPUSeconds: 0.8, ToolCPUSeconds: 0.9, MachineCPUSeconds: 2.0}
 	r.perAct()
 	if math.Abs(r.MachineLessToolPerActMs-11) > 1e-9 {

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"strconv"
 	"syscall"
@@ -75,18 +74,4 @@ func parseProcStat(data []byte) (float64, bool) {
 		busy += float64(v)
 	}
 	return busy / 100, true
-}
-
-// loopback tells an address on this machine's loopback (the server then
-// shares the machine's CPUs with the tool).
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -36,7 +36,7 @@ func once(trap, fd uintptr, p []byte) (int, syscall.Errno) {
 func WriteFile(fd uintptr, p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
-		k, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		k, e := once(syscall.SYS_WRITE, fd, p[n:])
 		switch {
 		case e == syscall.EINTR:
 			continue
@@ -45,7 +45,7 @@ func WriteFile(fd uintptr, p []byte) (int, error) {
 		case k == 0:
 			return n, os.NewSyscallError("write", syscall.EIO)
 		}
-		n += int(k)
+		n += k
 	}
 	return n, nil
 }
@@ -141,6 +141,7 @@ func NewSyncer() (*Syncer, error) {
 		return nil, err
 	}
 	s.waitFn = s.readEventfd
+	s.cbp[0] = &s.cb
 	return s, nil
 }
 
@@ -169,7 +170,6 @@ func (s *Syncer) Fdatasync(fd uintptr) error {
 		return ErrClosed
 	}
 	s.cb = iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(s.efd.Fd())} //nolint:gosec // descriptors are small
-	s.cbp[0] = &s.cb
 	for {
 		_, _, e := syscall.RawSyscall(unix.SYS_IO_SUBMIT, uintptr(s.ctx), 1, uintptr(unsafe.Pointer(&s.cbp[0])))
 		if e == syscall.EINTR {
