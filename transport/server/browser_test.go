@@ -190,7 +190,10 @@ func (b tab) until(what, expr string) {
 			return fmt.Errorf("%s: %v", what, err)
 		}
 		if !ok {
-			return fmt.Errorf("%s; the page says %q", what, js[string](b.t, b.ctx, `String(((document.getElementById('alerts') || document.body || {}).textContent) || '').slice(0, 500)`))
+			// The page's words, for the failure's message; a page that has
+			// just gone to another document has none.
+			says, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`String(((document.getElementById('alerts') || document.body || {}).textContent) || '').slice(0, 500)`))
+			return fmt.Errorf("%s; the page says %q", what, says)
 		}
 		return nil
 	})

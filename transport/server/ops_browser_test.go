@@ -1,16 +1,13 @@
 package server_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/senim-kz/senim/client"
 	"github.com/senim-kz/senim/domain/iin"
-	"github.com/senim-kz/senim/internal/testtool"
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
@@ -25,22 +22,14 @@ func TestOpsDashboardInBrowser(t *testing.T) {
 	w := newWorld(t)
 	addOperator(t, w.dir)
 	bctx := browser(t)
-	poll := func(what, expr string) {
-		t.Helper()
-		testtool.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
-			// A page between two documents (a sign-in redirect) has no
-			// elements yet: a condition that throws is polled again.
-			if !js[bool](t, bctx, `(() => { try { return !!(`+expr+`) } catch (e) { return false } })()`) {
-				return fmt.Errorf("%s; page: %.300q", what, js[string](t, bctx, `document.body ? document.body.innerText : ""`))
-			}
-			return nil
-		})
-	}
+	// A poll that meets the page between two documents (a sign-in
+	// redirect, the sign-out) polls again: tab.until.
+	poll := tab{t, bctx}.until
 	signIn := func(login, password string) {
 		t.Helper()
 		js[any](t, bctx, `document.querySelector('input[name=login]').value = '`+login+`';
 			document.querySelector('input[name=password]').value = '`+password+`';
-			document.querySelector('form').submit()`)
+			setTimeout(() => document.querySelector('form').submit())`)
 	}
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/ops")); err != nil {
@@ -85,7 +74,7 @@ func TestOpsDashboardInBrowser(t *testing.T) {
 		t.Fatalf("%v charts", n)
 	}
 
-	js[any](t, bctx, `document.querySelector('header form button').click()`)
+	js[any](t, bctx, `setTimeout(() => document.querySelector('header form button').click())`)
 	poll("not signed out", `location.pathname === '/ops/login'`)
 	if err := chromedp.Do(bctx, chromedp.Navigate(w.http+"/ops")); err != nil {
 		t.Fatal(err)
