@@ -45,7 +45,8 @@ else
 fi
 s1=$(ticks $pid) t1=$(ticks $tool) m1=$(busy) v1=$(vol $pid)
 wait $tool
+procs=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^senim_runtime_procs /{p = $2} /^senim_runtime_procs_changes_total /{c = $2} END{print p " (" c " changes)"}')
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 rm -rf "$data"
-echo "$name: server $((s1 - s0)) tool $((t1 - t0)) machine $((m1 - m0)) machine-tool $((m1 - m0 - (t1 - t0))) voluntary-switches $((v1 - v0)) | $(grep -E 'acts/s over|CPU per act|less the tool' "$out/$name.txt" | tr -s ' ' | sed 's/server RSS.*//' | tr '\n' ' ')"
+echo "$name: server $((s1 - s0)) tool $((t1 - t0)) machine $((m1 - m0)) machine-tool $((m1 - m0 - (t1 - t0))) voluntary-switches $((v1 - v0)) procs $procs | $(grep -E 'acts/s over|CPU per act|less the tool' "$out/$name.txt" | tr -s ' ' | sed 's/server RSS.*//' | tr '\n' ' ')"
