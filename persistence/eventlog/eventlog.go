@@ -66,6 +66,9 @@ type Log struct {
 	perStripe int
 	// observe is Options.AppendObserver.
 	observe func(time.Duration)
+	// fs is the store's filesystem (a walFS's Syncers are closed with
+	// the log).
+	fs vfs.FS
 }
 
 // stripe is a lock shared by the streams that hash to it, and the head
@@ -106,13 +109,16 @@ func Open(dir string, opts Options) (*Log, error) {
 	po := pebbleOptions(opts)
 	db, err := openDB(dir, po)
 	if err != nil {
+		if fs, ok := po.FS.(walFS); ok {
+			fs.syncers.close()
+		}
 		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
 	}
 	n := opts.HeadCache
 	if n <= 0 {
 		n = DefaultHeadCache
 	}
-	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver}, nil
+	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver, fs: po.FS}, nil
 }
 
 // pebbleOptions are the store's pebble options. Every level's sstables get
@@ -165,7 +171,11 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.inflight.Wait()
-	return l.db.Close()
+	err := l.db.Close()
+	if fs, ok := l.fs.(walFS); ok {
+		fs.syncers.close()
+	}
+	return err
 }
 
 // IndexOp adds or removes the secondary-index entry (Index, Value) → the

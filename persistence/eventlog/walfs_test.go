@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func TestWALSyncedQuietly(t *testing.T) {
 	var mu sync.Mutex
 	var syncers []*nowake.Syncer
 	fs := newWALFS(pebbleOptions(Options{}).FS.(walFS).FS)
-	fs.newSyncer = func() (*nowake.Syncer, error) {
+	fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
 		s, err := nowake.NewSyncer()
 		if err == nil {
 			mu.Lock()
@@ -71,7 +72,7 @@ func TestWALSyncedQuietly(t *testing.T) {
 func TestWALWithoutAIO(t *testing.T) {
 	fs := newWALFS(vfs.Default)
 	var refused atomic.Int32
-	fs.newSyncer = func() (*nowake.Syncer, error) {
+	fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
 		refused.Add(1)
 		return nil, errors.New("io_setup: resource temporarily unavailable")
 	}
@@ -91,5 +92,64 @@ func TestWALWithoutAIO(t *testing.T) {
 	defer l.Close()
 	if recs, err := l.ReadAll("act/x"); err != nil || len(recs) != 1 {
 		t.Fatalf("after a reopen: %d records, %v", len(recs), err)
+	}
+}
+
+// A WAL file's Syncer is kept for the next WAL file: pebble closes the
+// old WAL inside its rotation, while every commit waits, and closing a
+// Syncer waits for the kernel (io_destroy: 20-50 ms here). Across rotations
+// one Syncer syncs every WAL file, each through AIO; closing the log
+// closes it.
+func TestWALSyncerKeptAcrossRotations(t *testing.T) {
+	var mu sync.Mutex
+	var syncers []*nowake.Syncer
+	fs := newWALFS(vfs.Default)
+	fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
+		s, err := nowake.NewSyncer()
+		if err == nil {
+			mu.Lock()
+			syncers = append(syncers, s)
+			mu.Unlock()
+		}
+		return s, err
+	}
+	l, err := Open(t.TempDir(), Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rotations = 5
+	for i := range rotations {
+		mustAppend(t, l, AppendRequest{Stream: "act/r", ExpectedSeq: uint64(i), Events: []Draft{ev("step", i)}})
+		if err := l.Flush(); err != nil { // a new memtable, and a new WAL file
+			t.Fatal(err)
+		}
+	}
+	mustAppend(t, l, AppendRequest{Stream: "act/r", ExpectedSeq: rotations, Events: []Draft{ev("step", rotations)}})
+	mu.Lock()
+	made := len(syncers)
+	mu.Unlock()
+	if made == 0 {
+		if _, err := nowake.NewSyncer(); err != nil {
+			t.Skipf("this kernel refuses asynchronous I/O: %v", err)
+		}
+		t.Fatal("no WAL file was made quiet")
+	}
+	if made != 1 {
+		t.Fatalf("%d Syncers made for one WAL file at a time across %d rotations, want 1", made, rotations)
+	}
+	s := syncers[0]
+	if aio, usual := s.Stats(); aio < rotations+1 || usual != 0 {
+		t.Fatalf("%d WAL syncs through AIO, %d as usual, for %d synced appends", aio, usual, rotations+1)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := s.Fdatasync(f.Fd()); !errors.Is(err, nowake.ErrClosed) {
+		t.Fatalf("the WAL's Syncer after the log closed: %v, want it closed", err)
 	}
 }
