@@ -49,6 +49,6 @@ for r in $(seq 1 "$rounds"); do
 		kill $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		rm -rf "$data"
-		echo "$name: $(grep -E 'CPU per (act|step)|other-party p99|server CPU ÷ floor' "$out/$name.txt" | tr -s ' ' | tr '\n' ' ') $(grep -E 'flushed|compacted' "$out/$name.store.txt" | tr '\n' ' ')"
+		echo "$name: $(grep -E 'CPU per (act|step)|other-party p|server CPU ÷ floor' "$out/$name.txt" | tr -s ' ' | tr '\n' ' ') $(grep -E 'flushed|compacted' "$out/$name.store.txt" | tr '\n' ' ')"
 	done
 done
