@@ -3,6 +3,7 @@ package eventlog
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,18 +20,7 @@ func TestWALSyncedQuietly(t *testing.T) {
 	if _, ok := pebbleOptions(Options{}).FS.(walFS); !ok {
 		t.Fatal("the store's filesystem is not the quiet WAL's")
 	}
-	var mu sync.Mutex
-	var syncers []*nowake.Syncer
-	fs := newWALFS(pebbleOptions(Options{}).FS.(walFS).FS)
-	fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
-		s, err := nowake.NewSyncer()
-		if err == nil {
-			mu.Lock()
-			syncers = append(syncers, s)
-			mu.Unlock()
-		}
-		return s, err
-	}
+	fs, made := recordingWALFS(pebbleOptions(Options{}).FS.(walFS).FS)
 	dir := t.TempDir()
 	l, err := Open(dir, Options{FS: fs})
 	if err != nil {
@@ -40,9 +30,8 @@ func TestWALSyncedQuietly(t *testing.T) {
 	for i := range n {
 		mustAppend(t, l, AppendRequest{Stream: "act/w", ExpectedSeq: uint64(i), Events: []Draft{ev("step", i)}})
 	}
-	mu.Lock()
+	syncers := made()
 	if len(syncers) == 0 {
-		mu.Unlock()
 		if _, err := nowake.NewSyncer(); err != nil {
 			t.Skipf("this kernel refuses asynchronous I/O: %v", err)
 		}
@@ -53,7 +42,6 @@ func TestWALSyncedQuietly(t *testing.T) {
 		a, u := s.Stats()
 		aio, usual = aio+a, usual+u
 	}
-	mu.Unlock()
 	if aio < n || usual != 0 {
 		t.Fatalf("%d WAL syncs through AIO, %d as usual, for %d synced appends", aio, usual, n)
 	}
@@ -101,18 +89,7 @@ func TestWALWithoutAIO(t *testing.T) {
 // one Syncer syncs every WAL file, each through AIO; closing the log
 // closes it.
 func TestWALSyncerKeptAcrossRotations(t *testing.T) {
-	var mu sync.Mutex
-	var syncers []*nowake.Syncer
-	fs := newWALFS(vfs.Default)
-	fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
-		s, err := nowake.NewSyncer()
-		if err == nil {
-			mu.Lock()
-			syncers = append(syncers, s)
-			mu.Unlock()
-		}
-		return s, err
-	}
+	fs, made := recordingWALFS(vfs.Default)
 	l, err := Open(t.TempDir(), Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
@@ -125,17 +102,15 @@ func TestWALSyncerKeptAcrossRotations(t *testing.T) {
 		}
 	}
 	mustAppend(t, l, AppendRequest{Stream: "act/r", ExpectedSeq: rotations, Events: []Draft{ev("step", rotations)}})
-	mu.Lock()
-	made := len(syncers)
-	mu.Unlock()
-	if made == 0 {
+	syncers := made()
+	if len(syncers) == 0 {
 		if _, err := nowake.NewSyncer(); err != nil {
 			t.Skipf("this kernel refuses asynchronous I/O: %v", err)
 		}
 		t.Fatal("no WAL file was made quiet")
 	}
-	if made != 1 {
-		t.Fatalf("%d Syncers made for one WAL file at a time across %d rotations, want 1", made, rotations)
+	if len(syncers) != 1 {
+		t.Fatalf("%d Syncers made for one WAL file at a time across %d rotations, want 1", len(syncers), rotations)
 	}
 	s := syncers[0]
 	if aio, usual := s.Stats(); aio < rotations+1 || usual != 0 {
@@ -151,5 +126,27 @@ func TestWALSyncerKeptAcrossRotations(t *testing.T) {
 	defer f.Close()
 	if err := s.Fdatasync(f.Fd()); !errors.Is(err, nowake.ErrClosed) {
 		t.Fatalf("the WAL's Syncer after the log closed: %v, want it closed", err)
+	}
+}
+
+// recordingWALFS is a walFS on fs whose Syncers, as they are made, made
+// returns.
+func recordingWALFS(fs vfs.FS) (walFS, func() []*nowake.Syncer) {
+	var mu sync.Mutex
+	var syncers []*nowake.Syncer
+	w := newWALFS(fs)
+	w.syncers.newSyncer = func() (*nowake.Syncer, error) {
+		s, err := nowake.NewSyncer()
+		if err == nil {
+			mu.Lock()
+			syncers = append(syncers, s)
+			mu.Unlock()
+		}
+		return s, err
+	}
+	return w, func() []*nowake.Syncer {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(syncers)
 	}
 }
