@@ -113,9 +113,10 @@ func (fs walFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 // walFile is a WAL file: raw writes, synced through a nowake.Syncer.
 type walFile struct {
 	vfs.File
-	fd     uintptr
-	syncer *nowake.Syncer
-	pool   *syncerPool
+	fd       uintptr
+	syncer   *nowake.Syncer
+	pool     *syncerPool
+	returned bool // the Syncer is back in the pool
 }
 
 func (f *walFile) Write(p []byte) (int, error) { return nowake.WriteFile(f.fd, p) }
@@ -126,6 +127,10 @@ func (f *walFile) Write(p []byte) (int, error) { return nowake.WriteFile(f.fd, p
 func (f *walFile) SyncData() error { return f.syncer.Fdatasync(f.fd) }
 
 func (f *walFile) Close() error {
-	f.pool.put(f.syncer)
+	if !f.returned {
+		// Once: a second Close must not hand one Syncer to two files.
+		f.returned = true
+		f.pool.put(f.syncer)
+	}
 	return f.File.Close()
 }
