@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -630,28 +629,21 @@ func randomCode(n int) string {
 	return codeAlphabet.EncodeToString(b)[:n]
 }
 
-// indexOps turns the change of the act's index entries into log index ops.
+// indexOps turns the change of the act's index entries into log index ops,
+// by index name: the old entry's removal, then the new one.
 func indexOps(before, after *act.State) []eventlog.IndexOp {
-	b, n := act.Index(before), act.Index(after)
+	b, n := act.IndexValues(before), act.IndexValues(after)
 	var ops []eventlog.IndexOp
-	keys := make([]string, 0, len(b)+len(n))
-	for k := range b {
-		keys = append(keys, k)
-	}
-	for k := range n {
-		if _, ok := b[k]; !ok {
-			keys = append(keys, k)
+	for i, name := range act.IndexNames {
+		old, cur := b[i], n[i]
+		if old == cur {
+			continue
 		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		old, had := b[k]
-		cur, has := n[k]
-		if had && (!has || old != cur) {
-			ops = append(ops, eventlog.IndexOp{Index: k, Value: old, Delete: true})
+		if old != "" {
+			ops = append(ops, eventlog.IndexOp{Index: name, Value: old, Delete: true})
 		}
-		if has && (!had || old != cur) {
-			ops = append(ops, eventlog.IndexOp{Index: k, Value: cur})
+		if cur != "" {
+			ops = append(ops, eventlog.IndexOp{Index: name, Value: cur})
 		}
 	}
 	return ops

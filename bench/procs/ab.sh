@@ -45,10 +45,10 @@ for r in $(seq 1 "$rounds"); do
 		echo "$name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/loadavg.txt"
 		(cd "$root" && "$vbin" load "${load[@]}" --addr 127.0.0.1:$port --data "$data" >"$out/$name.txt" 2>&1)
 		# What the event log's store wrote (builds before the store's metrics have none).
-		curl -fs "http://127.0.0.1:$port/metrics" | grep '^senim_store_' >"$out/$name.store.txt"
+		curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^(senim_store_|go_memstats_alloc_bytes_total)' >"$out/$name.store.txt"
 		kill $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		rm -rf "$data"
-		echo "$name: $(grep -E 'CPU per (act|step)|other-party p|server CPU ÷ floor' "$out/$name.txt" | tr -s ' ' | tr '\n' ' ') $(grep -E 'flushed|compacted' "$out/$name.store.txt" | tr '\n' ' ')"
+		echo "$name: $(grep -E 'CPU per (act|step)|other-party p|server CPU ÷ floor' "$out/$name.txt" | tr -s ' ' | tr '\n' ' ') $(grep -E 'flushed|compacted|alloc_bytes' "$out/$name.store.txt" | tr '\n' ' ')"
 	done
 done

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -489,6 +490,9 @@ func TestIndex(t *testing.T) {
 	}
 	if Index(ptr(at(t, "waiting")))["queue"] != "waiting" {
 		t.Fatal("a waiting call is not in the queue index")
+	}
+	if !slices.IsSorted(IndexNames[:]) {
+		t.Fatalf("IndexNames %v are not in order", IndexNames)
 	}
 }
 

@@ -124,22 +124,29 @@ func Replay(events []Event) State {
 	return s
 }
 
-// Index is the secondary-index entries of an act, for the cabinets and
-// registers: index name to value. Empty values are left out.
+// IndexNames are the names of an act's secondary-index entries, for the
+// cabinets and registers, in sorted order.
+var IndexNames = [...]string{"attorney", "code", "notary", "phase", "principal", "queue"}
+
+// IndexValues is the value of each of IndexNames for s, "" where it has
+// none. It allocates nothing: it is compared before and after every
+// command.
+func IndexValues(s *State) [len(IndexNames)]string {
+	v := [len(IndexNames)]string{s.Attorney.IIN, s.DocumentCode, s.Notary.ID, string(s.Phase), s.Principal.IIN, ""}
+	if s.Call == CallWaiting {
+		v[5] = "waiting"
+	}
+	return v
+}
+
+// Index is the secondary-index entries of an act: index name to value.
+// Empty values are left out.
 func Index(s *State) map[string]string {
 	out := map[string]string{}
-	put := func(k, v string) {
+	for i, v := range IndexValues(s) {
 		if v != "" {
-			out[k] = v
+			out[IndexNames[i]] = v
 		}
-	}
-	put("principal", s.Principal.IIN)
-	put("attorney", s.Attorney.IIN)
-	put("notary", s.Notary.ID)
-	put("code", s.DocumentCode)
-	put("phase", string(s.Phase))
-	if s.Call == CallWaiting {
-		put("queue", "waiting")
 	}
 	return out
 }
