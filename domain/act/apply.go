@@ -138,15 +138,3 @@ func IndexValues(s *State) [len(IndexNames)]string {
 	}
 	return v
 }
-
-// Index is the secondary-index entries of an act: index name to value.
-// Empty values are left out.
-func Index(s *State) map[string]string {
-	out := map[string]string{}
-	for i, v := range IndexValues(s) {
-		if v != "" {
-			out[IndexNames[i]] = v
-		}
-	}
-	return out
-}

@@ -66,9 +66,9 @@ type Log struct {
 	perStripe int
 	// observe is Options.AppendObserver.
 	observe func(time.Duration)
-	// fs is the store's filesystem (a walFS's Syncers are closed with
-	// the log).
-	fs vfs.FS
+	// syncers are the WAL files' Syncers (walfs.go), closed with the log;
+	// nil on another filesystem.
+	syncers *syncerPool
 }
 
 // stripe is a lock shared by the streams that hash to it, and the head
@@ -107,18 +107,20 @@ var movedHead = []byte{0}
 // Open opens (creating if needed) the log in dir.
 func Open(dir string, opts Options) (*Log, error) {
 	po := pebbleOptions(opts)
+	var syncers *syncerPool
+	if fs, ok := po.FS.(walFS); ok {
+		syncers = fs.syncers
+	}
 	db, err := openDB(dir, po)
 	if err != nil {
-		if fs, ok := po.FS.(walFS); ok {
-			fs.syncers.close()
-		}
+		syncers.close()
 		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
 	}
 	n := opts.HeadCache
 	if n <= 0 {
 		n = DefaultHeadCache
 	}
-	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver, fs: po.FS}, nil
+	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver, syncers: syncers}, nil
 }
 
 // pebbleOptions are the store's pebble options. Every level's sstables get
@@ -172,9 +174,7 @@ func (l *Log) Close() error {
 	}
 	l.inflight.Wait()
 	err := l.db.Close()
-	if fs, ok := l.fs.(walFS); ok {
-		fs.syncers.close()
-	}
+	l.syncers.close()
 	return err
 }
 

@@ -76,8 +76,11 @@ func (p *syncerPool) put(s *nowake.Syncer) {
 }
 
 // close closes the Syncers kept; those of WAL files still open are closed
-// with their files.
+// with their files. A nil pool (a store on another filesystem) has none.
 func (p *syncerPool) close() {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	free := p.free
 	p.free, p.closed = nil, true
