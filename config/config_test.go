@@ -235,3 +235,18 @@ func TestActSnapshotEvery(t *testing.T) {
 		t.Fatalf("-1: %v", err)
 	}
 }
+
+func TestEventLogBlockCache(t *testing.T) {
+	c, err := Load("", []string{"SENIM_EVENTLOG_BLOCK_CACHE_MB=256"})
+	if err != nil || c.EventLog.BlockCacheMB != 256 {
+		t.Fatalf("256: %d, %v", c.EventLog.BlockCacheMB, err)
+	}
+	if c, err := Load("", nil); err != nil || c.EventLog.BlockCacheMB != 64 {
+		t.Fatalf("default: %d, %v", c.EventLog.BlockCacheMB, err)
+	}
+	for _, v := range []string{"0", "7", "1048577"} {
+		if _, err := Load("", []string{"SENIM_EVENTLOG_BLOCK_CACHE_MB=" + v}); err == nil || !strings.Contains(err.Error(), "block_cache_mb") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}

@@ -202,21 +202,30 @@ type StoreStats struct {
 	L0Sublevels    int32  // sublevels of level 0: a read looks in each
 	ReadAmp        int    // tables a point read may look in (level 0's sublevels and the other levels)
 	DiskBytes      uint64 // the store's files on disk
+	CacheHits      int64  // block reads the store's block cache answered
+	CacheMisses    int64  // block reads that went to a file (a new table's blocks, or blocks the cache let go)
+	CacheBytes     int64  // what the block cache holds
+	CacheCapacity  int64  // what it may hold (eventlog.block_cache_mb)
 }
 
 // storeCollector reports the store SetStore names.
 type storeCollector struct {
 	flushed, compacted, compactions, l0, readAmp, disk *prometheus.Desc
+	cacheHits, cacheMisses, cacheBytes, cacheCapacity  *prometheus.Desc
 	stats                                              atomic.Pointer[func() StoreStats]
 }
 
 var store = &storeCollector{
-	flushed:     prometheus.NewDesc("senim_store_flushed_bytes_total", "Bytes the event log's store wrote in flushes since it opened.", nil, nil),
-	compacted:   prometheus.NewDesc("senim_store_compacted_bytes_total", "Bytes the event log's store rewrote in compactions since it opened.", nil, nil),
-	compactions: prometheus.NewDesc("senim_store_compactions_total", "Compactions the event log's store ran since it opened.", nil, nil),
-	l0:          prometheus.NewDesc("senim_store_l0_sublevels", "Sublevels of the event log's store's level 0 (each one more table a read looks in).", nil, nil),
-	readAmp:     prometheus.NewDesc("senim_store_read_amplification", "Tables a point read in the event log's store may look in.", nil, nil),
-	disk:        prometheus.NewDesc("senim_store_disk_bytes", "The event log's store's files on disk.", nil, nil),
+	flushed:       prometheus.NewDesc("senim_store_flushed_bytes_total", "Bytes the event log's store wrote in flushes since it opened.", nil, nil),
+	compacted:     prometheus.NewDesc("senim_store_compacted_bytes_total", "Bytes the event log's store rewrote in compactions since it opened.", nil, nil),
+	compactions:   prometheus.NewDesc("senim_store_compactions_total", "Compactions the event log's store ran since it opened.", nil, nil),
+	l0:            prometheus.NewDesc("senim_store_l0_sublevels", "Sublevels of the event log's store's level 0 (each one more table a read looks in).", nil, nil),
+	readAmp:       prometheus.NewDesc("senim_store_read_amplification", "Tables a point read in the event log's store may look in.", nil, nil),
+	disk:          prometheus.NewDesc("senim_store_disk_bytes", "The event log's store's files on disk.", nil, nil),
+	cacheHits:     prometheus.NewDesc("senim_store_block_cache_hits_total", "Block reads of the event log's store that its block cache answered.", nil, nil),
+	cacheMisses:   prometheus.NewDesc("senim_store_block_cache_misses_total", "Block reads of the event log's store that went to a file.", nil, nil),
+	cacheBytes:    prometheus.NewDesc("senim_store_block_cache_bytes", "What the event log's store's block cache holds.", nil, nil),
+	cacheCapacity: prometheus.NewDesc("senim_store_block_cache_capacity_bytes", "What the event log's store's block cache may hold (eventlog.block_cache_mb).", nil, nil),
 }
 
 // SetStore names the store /metrics reports (the server's event log, when
@@ -224,7 +233,7 @@ var store = &storeCollector{
 func SetStore(stats func() StoreStats) { store.stats.Store(&stats) }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.flushed, c.compacted, c.compactions, c.l0, c.readAmp, c.disk} {
+	for _, d := range []*prometheus.Desc{c.flushed, c.compacted, c.compactions, c.l0, c.readAmp, c.disk, c.cacheHits, c.cacheMisses, c.cacheBytes, c.cacheCapacity} {
 		ch <- d
 	}
 }
@@ -241,6 +250,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.l0, prometheus.GaugeValue, float64(s.L0Sublevels))
 	ch <- prometheus.MustNewConstMetric(c.readAmp, prometheus.GaugeValue, float64(s.ReadAmp))
 	ch <- prometheus.MustNewConstMetric(c.disk, prometheus.GaugeValue, float64(s.DiskBytes))
+	ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(s.CacheHits))
+	ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(s.CacheMisses))
+	ch <- prometheus.MustNewConstMetric(c.cacheBytes, prometheus.GaugeValue, float64(s.CacheBytes))
+	ch <- prometheus.MustNewConstMetric(c.cacheCapacity, prometheus.GaugeValue, float64(s.CacheCapacity))
 }
 
 func init() { Registry.MustRegister(store) }

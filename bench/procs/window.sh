@@ -45,7 +45,7 @@ else
 fi
 s1=$(ticks $pid) t1=$(ticks $tool) m1=$(busy) v1=$(vol $pid)
 wait $tool
-procs=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^senim_runtime_procs /{p = $2} /^senim_runtime_procs_changes_total /{c = $2} END{print p " (" c " changes)"}')
+procs=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^senim_runtime_procs /{p = $2} /^senim_runtime_procs_changes_total /{c = $2} /^senim_store_block_cache_hits_total /{h = $2} /^senim_store_block_cache_misses_total /{m = $2} END{print p " (" c " changes) block-cache hits " h " misses " m}')
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 rm -rf "$data"

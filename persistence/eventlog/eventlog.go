@@ -34,6 +34,11 @@ type Options struct {
 	// command filter) of in memory; 0 is DefaultHeadCache. A stream past
 	// it is read from the store again on its next append.
 	HeadCache int
+	// BlockCache is the bytes of the store's block cache (sstables' index,
+	// filter and data blocks kept decompressed, outside Go's heap); 0 is
+	// DefaultBlockCache. Too small a cache misses on nearly every read once
+	// the tables' index and filter blocks outgrow it (docs/performance-cpu.md).
+	BlockCache int64
 	// AppendObserver, if set, is told how long each append waited for its
 	// synced commit (its group's, and the one under way before it: see
 	// group.go); the server feeds its metrics from it. It is called on the
@@ -46,6 +51,10 @@ type Options struct {
 
 // DefaultHeadCache is the streams whose heads a log keeps by default.
 const DefaultHeadCache = 65536
+
+// DefaultBlockCache is the store's block cache by default (pebble's own
+// default is 8 MiB).
+const DefaultBlockCache = 64 << 20
 
 // stripes is how many locks (and head caches) the streams share.
 const stripes = 4096
@@ -69,6 +78,9 @@ type Log struct {
 	// syncers are the WAL files' Syncers (walfs.go), closed with the log;
 	// nil on another filesystem.
 	syncers *syncerPool
+	// cache is the store's block cache (Options.BlockCache); the store
+	// holds the reference that keeps it.
+	cache *pebble.Cache
 }
 
 // stripe is a lock shared by the streams that hash to it, and the head
@@ -107,6 +119,14 @@ var movedHead = []byte{0}
 // Open opens (creating if needed) the log in dir.
 func Open(dir string, opts Options) (*Log, error) {
 	po := pebbleOptions(opts)
+	size := opts.BlockCache
+	if size <= 0 {
+		size = DefaultBlockCache
+	}
+	// The store holds its own reference to the cache; this one is let go
+	// once it is open (or failed to), so the cache is freed with the store.
+	po.Cache = pebble.NewCache(size)
+	defer po.Cache.Unref()
 	var syncers *syncerPool
 	if fs, ok := po.FS.(walFS); ok {
 		syncers = fs.syncers
@@ -120,7 +140,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if n <= 0 {
 		n = DefaultHeadCache
 	}
-	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver, syncers: syncers}, nil
+	return &Log{db: db, perStripe: max(1, (n+stripes-1)/stripes), observe: opts.AppendObserver, syncers: syncers, cache: po.Cache}, nil
 }
 
 // pebbleOptions are the store's pebble options. Every level's sstables get

@@ -24,6 +24,10 @@ func (l *Log) StoreStats() metrics.StoreStats {
 		L0Sublevels:    m.Levels[0].Sublevels,
 		ReadAmp:        m.ReadAmp(),
 		DiskBytes:      m.DiskSpaceUsage(),
+		CacheHits:      m.BlockCache.Hits,
+		CacheMisses:    m.BlockCache.Misses,
+		CacheBytes:     m.BlockCache.Size,
+		CacheCapacity:  l.cache.MaxSize(),
 	}
 }
 
