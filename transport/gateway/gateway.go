@@ -219,7 +219,7 @@ func (g *Gateway) read(conn *wsConn, pid *actor.PID) {
 		// No deadline on the read: a context that can end makes the
 		// websocket arm a watcher per read. The connection is cut by
 		// closing it instead (the keepalive, the writer, readerDone).
-		typ, data, err := c.Read(context.Background())
+		typ, data, err := readMessage(c)
 		if err != nil {
 			conn.Close("")
 			c.CloseNow() // the peer is gone or done: nothing is waited for
