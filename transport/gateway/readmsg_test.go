@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/senim-kz/senim/internal/testtool"
 )
 
 // readMessage gives each message back whole and at its own size (an empty
@@ -87,6 +89,9 @@ func TestReadMessageAllocatesItsSize(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	t.Logf("%d bytes allocated per %d-byte message (both ends)", r.perMsg, size)
+	if testtool.Race {
+		return // sync.Pool drops buffers at random under the race detector
+	}
 	if r.perMsg > size*3/2 { // c.Read: 26 KB here
 		t.Fatalf("%d bytes allocated per %d-byte message read, want under %d", r.perMsg, size, size*3/2)
 	}
