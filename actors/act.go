@@ -364,7 +364,7 @@ func (a *actActor) commit(c *actor.Context, m ActCommand, digest string, events 
 	}
 	// The parties first: the snapshot (its state's JSON and a write) is
 	// nobody's wait.
-	a.publish(c, out.Records)
+	res.events = a.publish(c, out.Records, m.ReplyTo)
 	if a.deps.Desk != nil {
 		for _, news := range deskNews(&a.state, events) {
 			c.Send(a.deps.Desk, news)
@@ -407,14 +407,23 @@ func (a *actActor) noteRecord(r eventlog.Record) {
 	a.snap.noteHead(r)
 }
 
-func (a *actActor) publish(c *actor.Context, recs []eventlog.Record) {
+// publish sends recs to the act's subscribers. If replyTo (the command's
+// sender) is one of them, its copy is returned for the command's answer
+// instead (CommandResult.events): it reaches that session in the same
+// place, just before the answer, in one message.
+func (a *actActor) publish(c *actor.Context, recs []eventlog.Record, replyTo *actor.PID) (own *ActEvents) {
 	msg := ActEvents{ActID: a.id, Records: recs}
 	if len(a.subscribers) > 1 {
 		msg.frames = &eventFrames{}
 	}
 	for _, pid := range a.subscribers {
+		if replyTo != nil && own == nil && pid.Equals(replyTo) {
+			own = &msg
+			continue
+		}
 		c.Engine().Send(pid, msg)
 	}
+	return own
 }
 
 func (a *actActor) remember(key cmdKey, digest string, r CommandResult) {
@@ -484,10 +493,11 @@ func (a *actActor) subscribe(c *actor.Context, m Subscribe) {
 		c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id, Code: CodeInternal, Message: err.Error()})
 		return
 	}
-	c.Engine().Send(m.Subscriber, SubscribeResult{ActID: a.id})
+	res := SubscribeResult{ActID: a.id}
 	if len(missed) > 0 {
-		c.Engine().Send(m.Subscriber, ActEvents{ActID: a.id, Records: missed})
+		res.events = &ActEvents{ActID: a.id, Records: missed}
 	}
+	c.Engine().Send(m.Subscriber, res)
 	a.subscribers[m.Subscriber.ID] = m.Subscriber
 }
 

@@ -103,11 +103,21 @@ func (k *eventSink) Receive(c *actor.Context) {
 	defer k.mu.Unlock()
 	switch m := c.Message().(type) {
 	case ActEvents:
-		for _, r := range m.Records {
-			k.seqs = append(k.seqs, r.Seq)
-		}
+		k.keep(&m)
 	case SubscribeResult:
 		k.subscribed = append(k.subscribed, m)
+		k.keep(m.events) // what it missed
+	case CommandResult:
+		k.keep(m.events) // its own command's
+	}
+}
+
+func (k *eventSink) keep(m *ActEvents) {
+	if m == nil {
+		return
+	}
+	for _, r := range m.Records {
+		k.seqs = append(k.seqs, r.Seq)
 	}
 }
 

@@ -55,6 +55,11 @@ type CommandResult struct {
 	Duplicate bool
 	Code      string
 	Message   string
+	// events: the events the command made, when the session that sent it
+	// is subscribed to the act. They come with the answer rather than as
+	// an ActEvents of their own just before it, so that the session sends
+	// both in one write to its socket.
+	events *ActEvents
 }
 
 // Subscribe asks an act for its events after FromSeq, then every new one,
@@ -77,6 +82,9 @@ type SubscribeResult struct {
 	ActID   string
 	Code    string
 	Message string
+	// events: what the subscriber missed, sent with the answer (as
+	// CommandResult.events) rather than just after it.
+	events *ActEvents
 }
 
 // Unsubscribe stops the events of an act to Subscriber.

@@ -48,9 +48,12 @@ type (
 
 // Conn is the session's side of a websocket: Send queues one frame without
 // blocking and reports false when the app is too slow to keep up (the
-// gateway then closes the connection); Close ends it.
+// gateway then closes the connection); SendAll does so for frames that go
+// out together, in order (one write to the socket where it can); Close
+// ends it.
 type Conn interface {
 	Send(frame []byte) bool
+	SendAll(frames [][]byte) bool
 	Close(reason string)
 }
 
@@ -149,6 +152,10 @@ type sessionActor struct {
 	// checkingPassword: a password sign-in is being checked off this
 	// actor's goroutine (passwordChecked answers it).
 	checkingPassword bool
+	// holding: a message is being handled, and the frames it makes are
+	// held (sendFrame) until it is done (flushHeld).
+	holding bool
+	held    [][]byte
 	// issuance is the session's remote EDS issuance state (session_issuance.go).
 	issuance *issuanceSession
 }
@@ -170,9 +177,14 @@ func newSession(sd *SessionDeps, conn Conn) actor.Producer {
 
 func (s *sessionActor) Receive(c *actor.Context) {
 	// Whatever this message sent on or had answered, the server-wide count
-	// of work in flight follows this session's.
+	// of work in flight follows this session's. The frames it made go out
+	// together.
 	before := len(s.inFlight)
-	defer func() { s.sd.Admission.add(len(s.inFlight) - before) }()
+	s.holding = true
+	defer func() {
+		s.flushHeld()
+		s.sd.Admission.add(len(s.inFlight) - before)
+	}()
 	switch m := c.Message().(type) {
 	case actor.Started:
 		s.challenge()
@@ -210,6 +222,9 @@ func (s *sessionActor) Receive(c *actor.Context) {
 	case DeskQueue:
 		s.deskQueueAnswer(m)
 	case CommandResult:
+		if m.events != nil {
+			s.events(*m.events) // the command's own events, before its answer
+		}
 		if s.registryRecorded(m) {
 			return
 		}
@@ -220,18 +235,10 @@ func (s *sessionActor) Receive(c *actor.Context) {
 		}
 		s.send(protocol.Envelope{Type: protocol.TypeAck, ID: m.CommandID, Act: m.ActID, Seq: m.Seq, Duplicate: m.Duplicate})
 	case SubscribeResult:
-		env, ok := s.pending["sub:"+m.ActID]
-		delete(s.pending, "sub:"+m.ActID)
-		delete(s.inFlight, env.ID)
-		if !ok {
-			return
+		s.subscribed(m)
+		if m.events != nil {
+			s.events(*m.events) // what the subscriber missed, after the answer
 		}
-		if m.Code != "" {
-			delete(s.subs, m.ActID)
-			s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Act: m.ActID, Code: m.Code, Message: m.Message})
-			return
-		}
-		s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: env.ID, Act: m.ActID})
 	case ActEvents:
 		s.events(m)
 	case StateResult:
@@ -287,11 +294,47 @@ func (s *sessionActor) send(env protocol.Envelope) {
 }
 
 // sendFrame queues an encoded frame, which may be shared with other
-// sessions: nobody changes a frame once made.
+// sessions: nobody changes a frame once made. While the session handles a
+// message the frame is held, and goes out with the others that message
+// made (flushHeld): an act's events with the answer to the command that
+// made them, a subscription's missed events, in one write to the socket.
 func (s *sessionActor) sendFrame(b []byte) {
-	if !s.conn.Send(b) {
-		s.conn.Close("the app does not read its messages fast enough")
+	if s.holding {
+		s.held = append(s.held, b)
+		return
 	}
+	if !s.conn.Send(b) {
+		s.tooSlow()
+	}
+}
+
+// heldKept is the most frames whose slots held keeps between messages.
+const heldKept = 8
+
+// flushHeld sends the frames held, in order, and stops holding.
+func (s *sessionActor) flushHeld() {
+	s.holding = false
+	var ok bool
+	switch len(s.held) {
+	case 0:
+		return
+	case 1:
+		ok = s.conn.Send(s.held[0])
+	default:
+		ok = s.conn.SendAll(s.held)
+	}
+	clear(s.held) // the frames are the connection's now
+	s.held = s.held[:0]
+	if cap(s.held) > heldKept {
+		s.held = nil
+	}
+	if !ok {
+		s.tooSlow()
+	}
+}
+
+func (s *sessionActor) tooSlow() {
+	s.conn.Close("the app does not read its messages fast enough")
 }
 
 // maxEchoLen is the longest id or act an answer echoes (schema.json's
@@ -326,6 +369,7 @@ func (s *sessionActor) armTimers(c *actor.Context) {
 // frames and the websocket close reason "<code>: <why>" (status 1008).
 func (s *sessionActor) closeWith(code, why string) {
 	s.send(protocol.Envelope{Type: protocol.TypeError, Code: code, Message: why})
+	s.flushHeld()
 	s.conn.Close(code + ": " + why)
 }
 
@@ -446,6 +490,21 @@ func (s *sessionActor) closed(c *actor.Context) {
 }
 
 // events sends stored events on, never one twice and never out of order.
+func (s *sessionActor) subscribed(m SubscribeResult) {
+	env, ok := s.pending["sub:"+m.ActID]
+	delete(s.pending, "sub:"+m.ActID)
+	delete(s.inFlight, env.ID)
+	if !ok {
+		return
+	}
+	if m.Code != "" {
+		delete(s.subs, m.ActID)
+		s.send(protocol.Envelope{Type: protocol.TypeError, ID: env.ID, Act: m.ActID, Code: m.Code, Message: m.Message})
+		return
+	}
+	s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: env.ID, Act: m.ActID})
+}
+
 func (s *sessionActor) events(m ActEvents) {
 	last, ok := s.subs[m.ActID]
 	if !ok {

@@ -50,6 +50,7 @@ func (s *sessionActor) recheck() {
 	// The error frame is for apps that read frames; the close reason (at
 	// most 123 bytes on the wire) for those that only see the close.
 	s.send(protocol.Envelope{Type: protocol.TypeError, Code: code, Message: why})
+	s.flushHeld()
 	s.conn.Close(code + ": " + why)
 }
 

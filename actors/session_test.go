@@ -21,18 +21,30 @@ import (
 	"github.com/senim-kz/senim/transport/protocol"
 )
 
-// frames is a Conn that keeps what the session sends.
+// frames is a Conn that keeps what the session sends, and how: each call
+// of Send or SendAll is a batch (its frames' types).
 type frames struct {
-	mu  sync.Mutex
-	got []protocol.Envelope
+	mu      sync.Mutex
+	got     []protocol.Envelope
+	batches [][]string
 }
 
 func (f *frames) Send(b []byte) bool {
-	var e protocol.Envelope
-	_ = json.Unmarshal(b, &e)
+	one := [1][]byte{b}
+	return f.SendAll(one[:])
+}
+
+func (f *frames) SendAll(bs [][]byte) bool {
 	f.mu.Lock()
-	f.got = append(f.got, e)
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	var batch []string
+	for _, b := range bs {
+		var e protocol.Envelope
+		_ = json.Unmarshal(b, &e)
+		f.got = append(f.got, e)
+		batch = append(batch, e.Type+" "+e.Name)
+	}
+	f.batches = append(f.batches, batch)
 	return true
 }
 

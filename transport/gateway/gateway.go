@@ -315,28 +315,54 @@ type wsConn struct {
 // ClientIP is the client's address, for the password limiter's lockouts.
 func (w *wsConn) ClientIP() string { return w.ip }
 
-// Send queues a frame; false means the queue is full.
-//
-// When nothing else is being written, the frame is written at once by the
-// caller (the session actor) instead of by a writer goroutine started for
-// it: into the cork, then to the socket in one write(2) that never waits
-// (tryUncork). Only if the socket does not take it all does a writer
-// goroutine finish the job, with the write deadline, as for a queue. A
-// goroutine started per frame, and the hand-off to it, cost more than the
-// write: most frames go out this way, and the caller still never waits for
-// a slow client.
+// Send queues a frame; false means the queue is full (SendAll).
 func (w *wsConn) Send(frame []byte) bool {
+	one := [1][]byte{frame}
+	return w.SendAll(one[:])
+}
+
+// SendAll queues frames, to go out in order; false means the queue is
+// full. Frames sent together (an act's events and the answer to the
+// command that made them) reach the socket together: one write(2) where
+// each was one, and one wake-up of the reader at the other end.
+//
+// When nothing else is being written, the frames are written at once by
+// the caller (the session actor) instead of by a writer goroutine started
+// for them: into the cork, then to the socket in one write(2) that never
+// waits (tryUncork), inlineMax bytes at most at a time. Only if the socket
+// does not take it all does a writer goroutine finish the job, with the
+// write deadline, as for a queue. A goroutine started per frame, and the
+// hand-off to it, cost more than the write: most frames go out this way,
+// and the caller still never waits for a slow client.
+func (w *wsConn) SendAll(frames [][]byte) bool {
+	for len(frames) > 0 {
+		// The most frames that fit in inlineMax bytes, one at least.
+		n, size := 1, len(frames[0])
+		for n < len(frames) && size+len(frames[n]) <= inlineMax {
+			size += len(frames[n])
+			n++
+		}
+		if !w.send(frames[:n], size) {
+			return false
+		}
+		frames = frames[n:]
+	}
+	return true
+}
+
+// send writes batch (size bytes in all) as SendAll says.
+func (w *wsConn) send(batch [][]byte, size int) bool {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return true // closing: frames are dropped, the session is ending
 	}
-	if len(w.queue) >= w.max {
+	if len(w.queue)+len(batch) > w.max {
 		w.mu.Unlock()
 		return false
 	}
-	if w.writing || w.pinging || w.gone || w.cork == nil || w.cork.raw == nil || len(frame) > inlineMax {
-		w.queue = append(w.queue, frame)
+	if w.writing || w.pinging || w.gone || w.cork == nil || w.cork.raw == nil || size > inlineMax {
+		w.queue = append(w.queue, batch...)
 		if !w.writing {
 			w.writing = true
 			go w.drain()
@@ -347,7 +373,12 @@ func (w *wsConn) Send(frame []byte) bool {
 	w.writing = true
 	w.mu.Unlock()
 	w.cork.cork()
-	err := w.c.Write(context.Background(), websocket.MessageText, frame)
+	var err error
+	for _, frame := range batch {
+		if err = w.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
+			break
+		}
+	}
 	pending, uerr := w.cork.tryUncork()
 	if err == nil {
 		err = uerr
@@ -373,8 +404,8 @@ func (w *wsConn) Send(frame []byte) bool {
 // writersStarted counts the writer goroutines started (drain), for tests.
 var writersStarted atomic.Int64
 
-// inlineMax is the largest frame Send writes itself: a larger one goes to
-// the writer goroutine (a batch past corkLimit would be written with a
+// inlineMax is the most SendAll writes itself at a time: a larger frame goes
+// to the writer goroutine (a batch past corkLimit would be written with a
 // write that waits).
 const inlineMax = 16 << 10
 

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/senim-kz/senim/internal/nowake"
 	"github.com/senim-kz/senim/internal/testtool"
 )
 
@@ -168,4 +170,65 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Frames sent together go to the socket together: one write(2) for a batch
+// that fits in inlineMax, and a longer batch in as few as fit, every frame
+// whole and in order, a frame past inlineMax by the writer goroutine.
+func TestFramesSentTogetherGoOutInOneWrite(t *testing.T) {
+	var writes atomic.Int32
+	sockWrite = func(fd uintptr, p []byte) (int, syscall.Errno) { writes.Add(1); return nowake.Write(fd, p) }
+	t.Cleanup(func() { sockWrite = nowake.Write })
+	w, client := inlineServer(t, 256)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	read := func(want [][]byte) {
+		t.Helper()
+		for i, f := range want {
+			_, msg, err := client.Read(ctx)
+			if err != nil || string(msg) != string(f) {
+				t.Fatalf("frame %d: %.60s (%d bytes), %v; want %.60s (%d bytes)", i, msg, len(msg), err, f, len(f))
+			}
+		}
+	}
+	frame := func(i, size int) []byte {
+		return fmt.Appendf(nil, `{"type":"event","seq":%d,"pad":%q}`, i, strings.Repeat("x", size))
+	}
+
+	small := [][]byte{frame(1, 10), frame(2, 100), []byte(`{"type":"ack","id":"c1"}`)}
+	if !w.SendAll(small) {
+		t.Fatal("SendAll refused")
+	}
+	read(small)
+	if n := writes.Load(); n != 1 {
+		t.Fatalf("%d writes for 3 small frames sent together, want 1", n)
+	}
+
+	writes.Store(0)
+	before := writersStarted.Load()
+	long := [][]byte{frame(3, 6<<10), frame(4, 6<<10), frame(5, 6<<10), frame(6, 6<<10)} // 2 × 12 KiB
+	if !w.SendAll(long) {
+		t.Fatal("SendAll refused")
+	}
+	read(long)
+	if n := writes.Load(); n != 2 {
+		t.Fatalf("%d writes for 24 KiB sent together, want 2 (%d KiB at most each)", n, inlineMax>>10)
+	}
+	if n := writersStarted.Load() - before; n != 0 {
+		t.Fatalf("%d writer goroutines started for a batch the socket took", n)
+	}
+
+	huge := [][]byte{frame(7, 10), frame(8, inlineMax), frame(9, 10)}
+	if !w.SendAll(huge) {
+		t.Fatal("SendAll refused")
+	}
+	read(huge)
+	testtool.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.writing || w.cork.pending() {
+			return errors.New("the writer did not finish")
+		}
+		return nil
+	})
 }
