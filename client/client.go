@@ -12,12 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/senim-kz/senim/internal/nowake"
 	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/ncalayer"
 	"github.com/senim-kz/senim/transport/protocol"
@@ -89,10 +92,28 @@ type Options struct {
 	Inspect func(frame []byte)
 }
 
+// wsHTTP is the HTTP client of every Dial: Go's default transport, whose
+// sockets read and write without waking the runtime's monitor thread
+// (internal/nowake). senim load's simulated people spent a fifth of the
+// tool's CPU in that thread's polls after each idle spell.
+var wsHTTP = &http.Client{Transport: func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return nowake.NewConn(c), nil
+	}
+	return t
+}()}
+
 // Dial connects to a Senim websocket URL (ws://host/ws) and reads the
 // challenge.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient:   wsHTTP,
 		Subprotocols: []string{protocol.Version}, HTTPHeader: opts.Header, CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
