@@ -489,7 +489,7 @@ func (s *sessionActor) closed(c *actor.Context) {
 	s.log.Debug().Msg("session closed")
 }
 
-// events sends stored events on, never one twice and never out of order.
+// subscribed answers a subscription.
 func (s *sessionActor) subscribed(m SubscribeResult) {
 	env, ok := s.pending["sub:"+m.ActID]
 	delete(s.pending, "sub:"+m.ActID)
@@ -505,6 +505,7 @@ func (s *sessionActor) subscribed(m SubscribeResult) {
 	s.send(protocol.Envelope{Type: protocol.TypeSubscribed, ID: env.ID, Act: m.ActID})
 }
 
+// events sends stored events on, never one twice and never out of order.
 func (s *sessionActor) events(m ActEvents) {
 	last, ok := s.subs[m.ActID]
 	if !ok {
