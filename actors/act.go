@@ -418,7 +418,8 @@ func (a *actActor) publish(c *actor.Context, recs []eventlog.Record, replyTo *ac
 	}
 	for _, pid := range a.subscribers {
 		if replyTo != nil && own == nil && pid.Equals(replyTo) {
-			own = &msg
+			mine := msg
+			own = &mine
 			continue
 		}
 		c.Engine().Send(pid, msg)
