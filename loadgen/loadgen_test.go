@@ -68,7 +68,8 @@ func checkEnds(t *testing.T, rep *Report, acts int64) {
 		t.Errorf("floor missing: %d CMS, %v appends, %v ms a verify, %v ms an fsync, %v ms per act, ratio %v",
 			rep.FloorCMSVerifies, rep.FloorFsyncs, rep.FloorVerifyMs, rep.FloorFsyncMs, rep.FloorPerActMs, rep.ServerCPUOverFloor)
 	}
-	if rep.OtherPartyP99 <= 0 || rep.ServerCPUSeconds <= 0 || rep.ServerRSSBytes <= 0 || rep.ToolCPUSeconds <= 0 || rep.ActsPerSecond <= 0 {
+	if rep.OtherPartyP99 <= 0 || rep.ServerCPUSeconds <= 0 || rep.ServerRSSBytes <= 0 || rep.ToolCPUSeconds <= 0 || rep.ActsPerSecond <= 0 ||
+		rep.ServerAppendP99Ms <= 0 || rep.ServerWALSyncP99Ms <= 0 {
 		t.Errorf("figures missing: %+v", rep)
 	}
 }

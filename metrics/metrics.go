@@ -24,6 +24,12 @@ var (
 		Namespace: "senim", Name: "eventlog_append_seconds", Help: "Durable (fsync'd) event-log appends.",
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
 	})
+	// WALSyncSeconds is the latency of one sync (fdatasync) of the event
+	// log's write-ahead log: the disk's part of a durable append.
+	WALSyncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "senim", Name: "store_wal_sync_seconds", Help: "Syncs (fdatasync) of the event log's write-ahead log; each makes a group of appends durable.",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+	})
 	// Connections is the number of open websocket sessions.
 	Connections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "senim", Name: "ws_connections", Help: "Open websocket sessions.",
@@ -148,7 +154,7 @@ var (
 )
 
 func init() {
-	Registry.MustRegister(Commands, AppendSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
+	Registry.MustRegister(Commands, AppendSeconds, WALSyncSeconds, Connections, Refused, Panics, Queue, BankCallbacks,
 		MediaRooms, MediaParticipants, MediaPackets, MediaBytes, MediaRTCP, MediaKeyframeRequests,
 		MediaBandwidthEstimate, MediaLayerSwitches, MediaVideoPaused,
 		StorageCorruption, Checkpoints,

@@ -44,6 +44,13 @@ type Options struct {
 	// group.go); the server feeds its metrics from it. It is called on the
 	// appending goroutine and must not block.
 	AppendObserver func(time.Duration)
+	// SyncObserver, if set, is told how long each sync of the store's
+	// write-ahead log took (its fdatasync: the disk's part of an append;
+	// one sync covers a group of appends, and an append may wait for the
+	// sync under way before its own). It is called on pebble's WAL writer
+	// goroutine and must not block. Only a store on the OS's filesystem
+	// observes its syncs (not one on an Options.FS of a test's own).
+	SyncObserver func(time.Duration)
 	// tune, if set, changes the pebble options last (tests and benchmarks:
 	// a store written without filters, as before them).
 	tune func(*pebble.Options)
@@ -156,6 +163,10 @@ func pebbleOptions(opts Options) *pebble.Options {
 		po.FS = opts.FS
 	} else {
 		po.FS = newWALFS(vfs.Default)
+	}
+	if fs, ok := po.FS.(walFS); ok && opts.SyncObserver != nil {
+		fs.observe = opts.SyncObserver
+		po.FS = fs
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

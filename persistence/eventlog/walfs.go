@@ -3,6 +3,7 @@ package eventlog
 import (
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/senim-kz/senim/internal/nowake"
@@ -25,9 +26,13 @@ import (
 // grace period of the kernel's RCU, 20-50 ms measured here, and pebble
 // closes the old WAL inside its WAL rotation, every 4 MB of appends, while
 // every commit waits. The Log closes the pool's Syncers when it closes.
+//
+// observe, if set (Options.SyncObserver), is told how long each of a WAL
+// file's syncs took, AIO or not: the disk's part of a durable append.
 type walFS struct {
 	vfs.FS
 	syncers *syncerPool
+	observe func(time.Duration)
 }
 
 func newWALFS(fs vfs.FS) walFS {
@@ -101,36 +106,63 @@ func (fs walFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCat
 }
 
 // wrap makes a WAL file (pebble names them NNNNNN.log) a walFile. Where
-// the kernel refuses asynchronous I/O the file is the OS's, as before.
+// the kernel refuses asynchronous I/O the file is the OS's, as before
+// (wrapped only to time its syncs, when they are observed).
 func (fs walFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 	if err != nil || f == nil || filepath.Ext(name) != ".log" {
 		return f, err
 	}
 	s, serr := fs.syncers.get()
 	if serr != nil {
-		return f, nil
+		if fs.observe == nil {
+			return f, nil
+		}
+		return &walFile{File: f, observe: fs.observe}, nil
 	}
-	return &walFile{File: f, fd: f.Fd(), syncer: s, pool: fs.syncers}, nil
+	return &walFile{File: f, fd: f.Fd(), syncer: s, pool: fs.syncers, observe: fs.observe}, nil
 }
 
-// walFile is a WAL file: raw writes, synced through a nowake.Syncer.
+// walFile is a WAL file: raw writes, synced through a nowake.Syncer; or,
+// where the kernel refused AIO (syncer nil), the OS's file with its syncs
+// timed.
 type walFile struct {
 	vfs.File
 	fd       uintptr
 	syncer   *nowake.Syncer
 	pool     *syncerPool
-	returned bool // the Syncer is back in the pool
+	observe  func(time.Duration) // walFS.observe
+	returned bool                // the Syncer is back in the pool
 }
 
-func (f *walFile) Write(p []byte) (int, error) { return nowake.WriteFile(f.fd, p) }
+func (f *walFile) Write(p []byte) (int, error) {
+	if f.syncer == nil {
+		return f.File.Write(p)
+	}
+	return nowake.WriteFile(f.fd, p)
+}
 
 // SyncData is fdatasync(2), what pebble's WAL writer syncs with (its
 // syncingFile's Sync is SyncData). Sync, a full fsync, pebble does not
 // call on a WAL in the append path: it is the OS file's, as before.
-func (f *walFile) SyncData() error { return f.syncer.Fdatasync(f.fd) }
+func (f *walFile) SyncData() error {
+	if f.observe == nil {
+		return f.syncData()
+	}
+	start := time.Now()
+	err := f.syncData()
+	f.observe(time.Since(start))
+	return err
+}
+
+func (f *walFile) syncData() error {
+	if f.syncer == nil {
+		return f.File.SyncData()
+	}
+	return f.syncer.Fdatasync(f.fd)
+}
 
 func (f *walFile) Close() error {
-	if !f.returned {
+	if f.syncer != nil && !f.returned {
 		// Once: a second Close must not hand one Syncer to two files.
 		f.returned = true
 		f.pool.put(f.syncer)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/senim-kz/senim/internal/nowake"
@@ -148,5 +149,50 @@ func recordingWALFS(fs vfs.FS) (walFS, func() []*nowake.Syncer) {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(syncers)
+	}
+}
+
+// Every sync of the WAL is told to Options.SyncObserver, through AIO and
+// where the kernel refuses it: n appends one after the other are n syncs
+// at least (each append waits for its own), and the observer hears of
+// each, after it is made. A store without an observer runs as before.
+func TestWALSyncsObserved(t *testing.T) {
+	for _, aio := range []bool{true, false} {
+		fs, made := recordingWALFS(vfs.Default)
+		if !aio {
+			fs.syncers.newSyncer = func() (*nowake.Syncer, error) {
+				return nil, errors.New("io_setup: resource temporarily unavailable")
+			}
+		}
+		var observed atomic.Int64
+		l, err := Open(t.TempDir(), Options{FS: fs, SyncObserver: func(d time.Duration) {
+			if d < 0 {
+				t.Errorf("a sync of %v", d)
+			}
+			observed.Add(1)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 10
+		for i := range n {
+			mustAppend(t, l, AppendRequest{Stream: "act/o", ExpectedSeq: uint64(i), Events: []Draft{ev("step", i)}})
+		}
+		if got := observed.Load(); got < n {
+			t.Errorf("aio %v: %d WAL syncs observed for %d appends made one after the other", aio, got, n)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if aio && len(made()) > 0 {
+			var syncs int64
+			for _, s := range made() {
+				a, u := s.Stats()
+				syncs += a + u
+			}
+			if syncs != observed.Load() {
+				t.Errorf("%d syncs made through the Syncers, %d observed", syncs, observed.Load())
+			}
+		}
 	}
 }

@@ -373,7 +373,7 @@ func TestFullActOverTheProtocol(t *testing.T) {
 	// Counters are process-wide (other tests add to them): ask for at least one.
 	for _, want := range []string{`senim_commands_total\{code="ok",command="sign_act"\} [1-9]`,
 		`senim_commands_total\{code="stale_revision",command="approve_draft"\} [1-9]`,
-		`senim_eventlog_append_seconds_count [1-9]`, `senim_ws_connections [0-9]`, `senim_bank_callbacks_total\{outcome="applied"\} [1-9]`} {
+		`senim_eventlog_append_seconds_count [1-9]`, `senim_store_wal_sync_seconds_count [1-9]`, `senim_ws_connections [0-9]`, `senim_bank_callbacks_total\{outcome="applied"\} [1-9]`} {
 		if !regexp.MustCompile(want).Match(metricsText) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -155,6 +155,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 	if s.Log, err = eventlog.Open(filepath.Join(cfg.DataDir, "eventlog"), eventlog.Options{
 		Logger: log, HeadCache: cfg.EventLog.HeadCache, BlockCache: int64(cfg.EventLog.BlockCacheMB) << 20,
 		AppendObserver: func(d time.Duration) { metrics.AppendSeconds.Observe(d.Seconds()) },
+		SyncObserver:   func(d time.Duration) { metrics.WALSyncSeconds.Observe(d.Seconds()) },
 	}); err != nil {
 		s.closeBank()
 		return nil, err
