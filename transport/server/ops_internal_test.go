@@ -134,3 +134,16 @@ func TestOpsRingKeepsFifteenMinutes(t *testing.T) {
 		t.Fatal("the tables belong to the latest snapshot only")
 	}
 }
+
+// The dashboard's append chart carries the p99 of the WAL's syncs over the
+// last second beside the append's: the disk's part of it.
+func TestOpsSnapshotHasTheWALSyncs(t *testing.T) {
+	bounds := []float64{0.001, 0.002, 0.004, 0.008}
+	prev := map[string]*dto.MetricFamily{"senim_store_wal_sync_seconds": histFamily([]uint64{500, 0, 0, 0}, bounds)}
+	cur := map[string]*dto.MetricFamily{"senim_store_wal_sync_seconds": histFamily([]uint64{500, 0, 100, 0}, bounds)}
+	var s OpsSnapshot
+	(&opsSampler{}).fill(&s, cur, prev, 1)
+	if math.Abs(s.WALSyncP99-3.98) > 1e-9 || s.AppendP99 != 0 {
+		t.Fatalf("WAL sync p99 %v ms, append p99 %v ms", s.WALSyncP99, s.AppendP99)
+	}
+}

@@ -42,7 +42,10 @@ type OpsSnapshot struct {
 	AppendP50      float64            `json:"append_p50_ms"`
 	AppendP99      float64            `json:"append_p99_ms"`
 	AppendsPerSec  float64            `json:"appends_per_sec"`
-	BatchSize      float64            `json:"batch_size"` // mean events per append in the last second
+	// WALSyncP99 is the p99 of one sync of the event log's WAL over the
+	// last second: the disk's part of an append's latency.
+	WALSyncP99 float64 `json:"wal_sync_p99_ms"`
+	BatchSize  float64 `json:"batch_size"` // mean events per append in the last second
 
 	Sessions    map[string]float64 `json:"sessions"` // by role
 	Notaries    map[string]float64 `json:"notaries"` // available, busy, away
@@ -284,6 +287,7 @@ func (p *opsSampler) fill(s *OpsSnapshot, cur, prev map[string]*dto.MetricFamily
 	s.CommandsPerSec = rate("senim_commands_total", nil)
 	s.CommandP50, s.CommandP99 = quantiles(cur["senim_command_duration_seconds"], prev["senim_command_duration_seconds"])
 	s.AppendP50, s.AppendP99 = quantiles(cur["senim_eventlog_append_seconds"], prev["senim_eventlog_append_seconds"])
+	_, s.WALSyncP99 = quantiles(cur["senim_store_wal_sync_seconds"], prev["senim_store_wal_sync_seconds"])
 	if dt > 0 {
 		s.AppendsPerSec = math.Max(0, float64(histCount(cur["senim_eventlog_append_seconds"])-histCount(prev["senim_eventlog_append_seconds"]))) / dt
 	}
