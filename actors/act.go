@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -103,21 +105,34 @@ type refusedCmd struct {
 
 // commandDigest identifies what a command asks: the SHA-256 of its name and
 // its compacted body, so that a retry with the same id and the same command
-// is recognised, and the same id with another command is not.
+// is recognised, and the same id with another command is not. A body with
+// no whitespace byte at all (what clients send: a signed command's body is
+// mostly its base64 CMS) is its own compaction and is hashed as it is; one
+// that is not JSON is hashed as it is too.
 func commandDigest(name string, body json.RawMessage) string {
-	var b bytes.Buffer
-	if len(body) == 0 || json.Compact(&b, body) != nil {
-		b.Reset()
-		b.Write(body)
+	if len(body) == 0 {
+		body = emptyBody // decode treats an absent body as {}
+	} else if bytes.ContainsAny(body, " \t\r\n") {
+		var b bytes.Buffer
+		if json.Compact(&b, body) == nil {
+			body = b.Bytes()
+		}
 	}
-	if b.Len() == 0 {
-		b.WriteString("{}") // decode treats an absent body as {}
-	}
+	var head [64]byte
+	p := strconv.AppendInt(head[:0], int64(len(name)), 10)
+	p = append(p, ':')
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s,%d:", len(name), name, b.Len())
-	h.Write(b.Bytes())
-	return hex.EncodeToString(h.Sum(nil))
+	h.Write(p)
+	h.Write([]byte(name))
+	p = strconv.AppendInt(append(head[:0], ','), int64(len(body)), 10)
+	p = append(p, ':')
+	h.Write(p)
+	h.Write(body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
+
+var emptyBody = json.RawMessage("{}")
 
 // actActor is the shell around one act's core.
 type actActor struct {
@@ -511,25 +526,31 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 	if !ok {
 		return nil, &act.Error{Code: CodeUnknownCmd, Message: fmt.Sprintf("unknown command %q", m.Name)}
 	}
-	ptr := reflect.New(reflect.TypeOf(proto))
 	body := m.Body
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if err := json.Unmarshal(body, ptr.Interface()); err != nil {
-		return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
-	}
-	cmd := ptr.Elem().Interface().(act.Command)
-	verify := func() (act.Signature, *pki.Verified, error) {
-		// The CMS is read again only for the commands that carry one.
-		var wire struct {
-			CMS string `json:"cms"`
+	cmd, cms, read := decodeSigned(reflect.TypeOf(proto), body)
+	if !read {
+		ptr := reflect.New(reflect.TypeOf(proto))
+		if err := json.Unmarshal(body, ptr.Interface()); err != nil {
+			return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
 		}
-		_ = json.Unmarshal(body, &wire)
-		if wire.CMS == "" {
+		cmd = ptr.Elem().Interface().(act.Command)
+	}
+	verify := func() (act.Signature, *pki.Verified, error) {
+		if !read {
+			// The CMS is read again only for the commands that carry one.
+			var wire struct {
+				CMS string `json:"cms"`
+			}
+			_ = json.Unmarshal(body, &wire)
+			cms = wire.CMS
+		}
+		if cms == "" {
 			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: m.Name + " needs the signed CMS in \"cms\""}
 		}
-		der, err := base64.StdEncoding.DecodeString(wire.CMS)
+		der, err := base64.StdEncoding.DecodeString(cms)
 		if err != nil {
 			return act.Signature{}, nil, &act.Error{Code: CodeBadRequest, Message: "cms is not base64"}
 		}
@@ -587,6 +608,42 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 		return c, err
 	}
 	return cmd, nil
+}
+
+// signedBodies holds, by the type of a signed command (one with a Signature
+// field, which decode fills from the CMS it verifies), a struct type that
+// embeds the command with the body's top-level "cms" beside it.
+var signedBodies sync.Map // reflect.Type → reflect.Type
+
+// decodeSigned reads a signed command's body once for the command and its
+// CMS together, where reading it for each (the body is mostly the base64
+// CMS) scanned it twice as often: read is false for any other command,
+// and for a body the two could not both take, which decode then reads as
+// before, so that what it accepts and the errors it gives are as ever.
+// (The embedded command's fields are at one level deeper than "cms", so a
+// command that had a top-level "cms" field of its own would lose it here:
+// none has; TestSignedBodyReadOnce checks.)
+func decodeSigned(t reflect.Type, body []byte) (cmd act.Command, cms string, read bool) {
+	w, ok := signedBodies.Load(t)
+	if !ok {
+		var wrapper reflect.Type // nil: not a signed command
+		if f, has := t.FieldByName("Signature"); t.Kind() == reflect.Struct && has && f.Type == reflect.TypeOf(act.Signature{}) {
+			wrapper = reflect.StructOf([]reflect.StructField{
+				{Name: t.Name(), Type: t, Anonymous: true},
+				{Name: "CMS", Type: reflect.TypeOf(""), Tag: `json:"cms"`},
+			})
+		}
+		w, _ = signedBodies.LoadOrStore(t, wrapper)
+	}
+	wrapper, _ := w.(reflect.Type)
+	if wrapper == nil {
+		return nil, "", false
+	}
+	v := reflect.New(wrapper)
+	if json.Unmarshal(body, v.Interface()) != nil {
+		return nil, "", false
+	}
+	return v.Elem().Field(0).Interface().(act.Command), v.Elem().Field(1).String(), true
 }
 
 // Codes of the individuals registry.
