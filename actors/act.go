@@ -622,7 +622,7 @@ var signedBodies sync.Map // reflect.Type → reflect.Type
 // before, so that what it accepts and the errors it gives are as ever.
 // (The embedded command's fields are at one level deeper than "cms", so a
 // command that had a top-level "cms" field of its own would lose it here:
-// none has; TestSignedBodyReadOnce checks.)
+// none has; TestSignedBodyReadWithItsCMS checks.)
 func decodeSigned(t reflect.Type, body []byte) (cmd act.Command, cms string, read bool) {
 	w, ok := signedBodies.Load(t)
 	if !ok {
