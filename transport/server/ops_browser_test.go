@@ -73,6 +73,9 @@ func TestOpsDashboardInBrowser(t *testing.T) {
 	if n := js[float64](t, bctx, `document.querySelectorAll('#charts canvas').length`); n < 15 {
 		t.Fatalf("%v charts", n)
 	}
+	// The append chart carries the WAL's syncs beside the appends, named
+	// from the page's catalog (not by its key).
+	poll("the append chart has no WAL sync series", `((s) => s.includes('WAL') && !s.includes('wal_sync'))((document.querySelector('#charts [data-series=wal_sync_p99]') || {}).textContent || '')`)
 
 	js[any](t, bctx, `setTimeout(() => document.querySelector('header form button').click())`)
 	poll("not signed out", `location.pathname === '/ops/login'`)
