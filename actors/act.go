@@ -528,11 +528,12 @@ func (a *actActor) decode(m ActCommand, now time.Time) (act.Command, error) {
 	}
 	body := m.Body
 	if len(body) == 0 {
-		body = []byte("{}")
+		body = emptyBody
 	}
-	cmd, cms, read := decodeSigned(reflect.TypeOf(proto), body)
+	typ := reflect.TypeOf(proto)
+	cmd, cms, read := decodeSigned(typ, body)
 	if !read {
-		ptr := reflect.New(reflect.TypeOf(proto))
+		ptr := reflect.New(typ)
 		if err := json.Unmarshal(body, ptr.Interface()); err != nil {
 			return nil, &act.Error{Code: CodeBadRequest, Message: "body: " + err.Error()}
 		}
