@@ -35,7 +35,7 @@ func nextSerial() *big.Int {
 
 // mkCA makes a CA certificate for key, signed by parent (self-signed when
 // parent is nil) with alg (0 is SHA-256 with RSA).
-func mkCA(t *testing.T, cn string, key crypto.Signer, parent *testCA, alg x509.SignatureAlgorithm) *testCA {
+func mkCA(t testing.TB, cn string, key crypto.Signer, parent *testCA, alg x509.SignatureAlgorithm) *testCA {
 	t.Helper()
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -61,7 +61,7 @@ func mkCA(t *testing.T, cn string, key crypto.Signer, parent *testCA, alg x509.S
 
 // mkSigner issues a NUC-profile signing certificate for the fixture
 // person's signing key under ca, signed with alg (0 is SHA-256 with RSA).
-func mkSigner(t *testing.T, ca *testCA, alg x509.SignatureAlgorithm, chain ...*x509.Certificate) *pki.Key {
+func mkSigner(t testing.TB, ca *testCA, alg x509.SignatureAlgorithm, chain ...*x509.Certificate) *pki.Key {
 	t.Helper()
 	now := time.Now()
 	k := fx.person.Sign
@@ -84,7 +84,7 @@ func mkSigner(t *testing.T, ca *testCA, alg x509.SignatureAlgorithm, chain ...*x
 }
 
 // writeCRL writes a CRL of ca valid until nextUpdate, revoking serials.
-func writeCRL(t *testing.T, ca *testCA, nextUpdate time.Time, serials ...*big.Int) string {
+func writeCRL(t testing.TB, ca *testCA, nextUpdate time.Time, serials ...*big.Int) string {
 	t.Helper()
 	var entries []x509.RevocationListEntry
 	for _, s := range serials {
@@ -103,7 +103,7 @@ func writeCRL(t *testing.T, ca *testCA, nextUpdate time.Time, serials ...*big.In
 	return p
 }
 
-func storeOf(t *testing.T, roots, inter []*x509.Certificate, crls ...string) *pki.TrustStore {
+func storeOf(t testing.TB, roots, inter []*x509.Certificate, crls ...string) *pki.TrustStore {
 	t.Helper()
 	ts, err := pki.NewTrustStore(roots, inter)
 	if err != nil {

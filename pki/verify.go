@@ -217,6 +217,9 @@ func (ts *TrustStore) CheckCertificate(leaf *x509.Certificate, extra []*x509.Cer
 // so each chain is judged on its own; when none passes, the most telling
 // refusal is returned: revoked, then weak_algorithm, then revocation_unknown.
 func (ts *TrustStore) judgeCertificate(leaf *x509.Certificate, extra []*x509.Certificate, at time.Time) ([]*x509.Certificate, error) {
+	// A CRL file changed since the last judgement is read before this one:
+	// a revocation holds from the next judgement on.
+	ts.Refresh()
 	key := chainKey(leaf, extra)
 	chains, ok := ts.chains.get(key, at)
 	if !ok {
