@@ -6,6 +6,7 @@ package metrics
 import (
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -263,3 +264,86 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func init() { Registry.MustRegister(store) }
+
+// CRLFile is one CRL file of the trust store, read when /metrics is
+// scraped.
+type CRLFile struct {
+	Path     string
+	Lists    []CRL
+	Failures int  // versions of the file that could not be read or parsed
+	Failing  bool // the file on disk is not the version in use
+}
+
+// CRL is one list of a CRL file.
+type CRL struct {
+	Issuer                 string
+	ThisUpdate, NextUpdate time.Time // NextUpdate zero: the list has none
+	Entries                int
+}
+
+// crlCollector reports the CRL files SetCRLs names: when each list was
+// issued and when it runs out (past it, every signature under that CA is
+// refused with revocation_unknown), how many certificates it revokes, and
+// whether the file on disk failed to load.
+type crlCollector struct {
+	thisUpdate, nextUpdate, entries, failures, failing *prometheus.Desc
+	files                                              atomic.Pointer[func() []CRLFile]
+}
+
+var crls = &crlCollector{
+	thisUpdate: prometheus.NewDesc("senim_pki_crl_this_update_timestamp_seconds", "When each CRL in service was issued (its thisUpdate), by file and issuer.", []string{"file", "issuer"}, nil),
+	nextUpdate: prometheus.NewDesc("senim_pki_crl_next_update_timestamp_seconds", "When each CRL in service runs out (its nextUpdate): past it, signatures under that issuer are refused with revocation_unknown.", []string{"file", "issuer"}, nil),
+	entries:    prometheus.NewDesc("senim_pki_crl_entries", "Certificates each CRL in service revokes.", []string{"file", "issuer"}, nil),
+	failures:   prometheus.NewDesc("senim_pki_crl_load_failures_total", "Versions of a CRL file that could not be read or parsed (the last good one stays in service).", []string{"file"}, nil),
+	failing:    prometheus.NewDesc("senim_pki_crl_load_failing", "1 while the CRL file on disk could not be loaded and an older version is in service.", []string{"file"}, nil),
+}
+
+// SetCRLs names the CRL files /metrics reports (the server's trust store).
+func SetCRLs(files func() []CRLFile) { crls.files.Store(&files) }
+
+func (c *crlCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.thisUpdate, c.nextUpdate, c.entries, c.failures, c.failing} {
+		ch <- d
+	}
+}
+
+func (c *crlCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.files.Load()
+	if f == nil {
+		return
+	}
+	for _, file := range (*f)() {
+		failing := 0.0
+		if file.Failing {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(file.Failures), file.Path)
+		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, file.Path)
+		// One series per issuer: of a file's lists by one issuer, the one
+		// that runs out last (a list without a next update is never
+		// current, and reads as 0: already run out).
+		var order []string
+		latest := map[string]CRL{}
+		for _, l := range file.Lists {
+			prev, ok := latest[l.Issuer]
+			if !ok {
+				order = append(order, l.Issuer)
+			}
+			if !ok || l.NextUpdate.After(prev.NextUpdate) {
+				latest[l.Issuer] = l
+			}
+		}
+		for _, issuer := range order {
+			l := latest[issuer]
+			next := 0.0
+			if !l.NextUpdate.IsZero() {
+				next = float64(l.NextUpdate.Unix())
+			}
+			ch <- prometheus.MustNewConstMetric(c.thisUpdate, prometheus.GaugeValue, float64(l.ThisUpdate.Unix()), file.Path, issuer)
+			ch <- prometheus.MustNewConstMetric(c.nextUpdate, prometheus.GaugeValue, next, file.Path, issuer)
+			ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(l.Entries), file.Path, issuer)
+		}
+	}
+}
+
+func init() { Registry.MustRegister(crls) }

@@ -180,3 +180,74 @@ func BenchmarkCheckCertificateLargeCRL(b *testing.B) {
 		}
 	}
 }
+
+// A CRL file that stops parsing (a download cut short) keeps its last good
+// version in service, is read once per broken version rather than on every
+// verification, and is reported until a good version replaces it.
+func TestBrokenCRLKeepsTheLastGoodVersion(t *testing.T) {
+	root := mkCA(t, "Broken CRL Root", fx.head.Auth.PrivateKey, nil, 0)
+	k := mkSigner(t, root, 0)
+	path := bigCRL(t, root, 1_000)
+	ts := storeOf(t, []*x509.Certificate{root.cert}, nil, path)
+	ts.RequireCRL(true)
+	der := mustSign(t, k, []byte("x"), false)
+	live := pki.VerifyOptions{Live: true}
+	status := func() pki.CRLFile {
+		t.Helper()
+		files := ts.CRLFiles()
+		if len(files) != 1 {
+			t.Fatalf("%d CRL files reported, want 1", len(files))
+		}
+		return files[0]
+	}
+	if s := status(); s.Path != path || len(s.Lists) != 1 || s.Lists[0].Entries != 1_000 || s.Lists[0].Issuer != "Broken CRL Root" ||
+		s.Lists[0].NextUpdate.Before(time.Now()) || s.Failures != 0 || s.Err != nil || s.Loaded.IsZero() {
+		t.Fatalf("a good file reported as %+v", s)
+	}
+
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, good[:len(good)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := ts.Verify(der, live); err != nil {
+			t.Fatalf("with the file cut short, the last good CRL should judge: %v", err)
+		}
+	}
+	if got := pki.CRLReads(ts); got != 2 {
+		t.Fatalf("the file was read %d times (the good version, then the cut one once), want 2", got)
+	}
+	if s := status(); s.Failures != 1 || s.Err == nil || len(s.Lists) != 1 || s.Lists[0].Entries != 1_000 {
+		t.Fatalf("a cut file reported as %+v", s)
+	}
+
+	// A new good version, which revokes the signer, is read and judged by.
+	newer := bigCRL(t, root, 10, x509.RevocationListEntry{SerialNumber: k.Certificate.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	b, err := os.ReadFile(newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Verify(der, live)
+	wantCode(t, err, pki.CodeRevoked)
+	if s := status(); s.Failures != 1 || s.Err != nil || s.Lists[0].Entries != 11 {
+		t.Fatalf("a replaced file reported as %+v", s)
+	}
+
+	// A file that is gone keeps its last version too, and is one failure.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err = ts.Verify(der, live)
+		wantCode(t, err, pki.CodeRevoked)
+	}
+	if s := status(); s.Failures != 2 || s.Err == nil {
+		t.Fatalf("a removed file reported as %+v", s)
+	}
+}

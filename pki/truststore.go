@@ -37,10 +37,21 @@ type TrustStore struct {
 
 type crlFile struct {
 	path    string
-	modTime time.Time
+	modTime time.Time // of the version in lists
 	size    int64
 	lists   []*crlList
-	checks  int // how many times the file's size and time were looked at
+	loaded  time.Time // when lists were read
+	checks  int       // how many times the file's size and time were looked at
+	reads   int       // how many times it was read
+
+	// A version of the file that could not be read or parsed (a download
+	// cut short) is not read again until it changes: a large CRL must not
+	// be re-parsed on every verification. failures counts each failed
+	// version once; err is the last one's, nil once a version loads.
+	failures int
+	err      error
+	badTime  time.Time
+	badSize  int64
 }
 
 // crlList is one CRL of a file: the list without its entries, which are
@@ -140,18 +151,23 @@ func (f *crlFile) load() (bool, error) {
 	f.checks++
 	size, mtime, err := nowake.StatFile(f.path)
 	if err != nil {
-		return false, fmt.Errorf("pki: crl: %w", err)
+		return false, f.fail(fmt.Errorf("pki: crl: %w", err), time.Time{}, -1)
 	}
 	if mtime.Equal(f.modTime) && size == f.size && f.lists != nil {
+		f.err = nil // back to the version in use
 		return false, nil
 	}
+	if f.err != nil && mtime.Equal(f.badTime) && size == f.badSize {
+		return false, f.err
+	}
+	f.reads++
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return false, fmt.Errorf("pki: crl: %w", err)
+		return false, f.fail(fmt.Errorf("pki: crl: %w", err), mtime, size)
 	}
 	lists, err := ParseCRLs(data)
 	if err != nil {
-		return false, fmt.Errorf("pki: crl %s: %w", f.path, err)
+		return false, f.fail(fmt.Errorf("pki: crl %s: %w", f.path, err), mtime, size)
 	}
 	indexed := make([]*crlList, len(lists))
 	for i, l := range lists {
@@ -161,8 +177,52 @@ func (f *crlFile) load() (bool, error) {
 		//lint:ignore SA1019 x509 still fills the deprecated copy; it is let go
 		l.RevokedCertificateEntries, l.RevokedCertificates = nil, nil
 	}
-	f.lists, f.modTime, f.size = indexed, mtime, size
+	f.lists, f.modTime, f.size, f.err = indexed, mtime, size, nil
+	f.loaded = time.Now()
 	return true, nil
+}
+
+// fail records err as the failure of the file's version (mtime, size; a
+// file that cannot even be looked at is its own version) and returns it.
+func (f *crlFile) fail(err error, mtime time.Time, size int64) error {
+	if f.err == nil || !mtime.Equal(f.badTime) || size != f.badSize {
+		f.failures++
+	}
+	f.err, f.badTime, f.badSize = err, mtime, size
+	return err
+}
+
+// CRLFile is what a trust store holds of one CRL file, for /metrics.
+type CRLFile struct {
+	Path     string
+	Lists    []CRLInfo // of the version in use
+	Loaded   time.Time // when that version was read
+	Failures int       // versions of the file that could not be read or parsed
+	Err      error     // why the file on disk is not the version in use; nil when it is
+}
+
+// CRLInfo is one CRL of a file.
+type CRLInfo struct {
+	Issuer     string // the issuer's common name
+	ThisUpdate time.Time
+	NextUpdate time.Time // zero when the CRL has none
+	Entries    int       // distinct serial numbers revoked
+}
+
+// CRLFiles reports each CRL file as the store holds it.
+func (ts *TrustStore) CRLFiles() []CRLFile {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]CRLFile, 0, len(ts.crls))
+	for _, f := range ts.crls {
+		cf := CRLFile{Path: f.path, Loaded: f.loaded, Failures: f.failures, Err: f.err}
+		for _, c := range f.lists {
+			cf.Lists = append(cf.Lists, CRLInfo{Issuer: c.list.Issuer.CommonName, ThisUpdate: c.list.ThisUpdate,
+				NextUpdate: c.list.NextUpdate, Entries: c.revoked.len()})
+		}
+		out = append(out, cf)
+	}
+	return out
 }
 
 // ParseCRLs reads one DER CRL or any number of PEM "X509 CRL" blocks.

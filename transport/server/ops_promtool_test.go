@@ -65,7 +65,8 @@ func TestPromtool(t *testing.T) {
 	for _, name := range []string{"senim_sessions{role=\"client\"}", "senim_command_duration_seconds_bucket", "senim_panics_recovered_total",
 		"senim_ops_logins_total{outcome=\"bad_login\"}", "process_resident_memory_bytes", "go_goroutines",
 		"senim_store_disk_bytes", "senim_store_read_amplification", "senim_store_flushed_bytes_total",
-		"senim_store_block_cache_hits_total", "senim_store_block_cache_misses_total", "senim_store_block_cache_capacity_bytes"} {
+		"senim_store_block_cache_hits_total", "senim_store_block_cache_misses_total", "senim_store_block_cache_capacity_bytes",
+		"senim_pki_crl_next_update_timestamp_seconds{file=", "senim_pki_crl_entries{file=", "senim_pki_crl_load_failing{file="} {
 		if !bytes.Contains(text, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
 		}

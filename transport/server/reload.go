@@ -3,6 +3,8 @@ package server
 import (
 	"time"
 
+	"github.com/senim-kz/senim/metrics"
+	"github.com/senim-kz/senim/pki"
 	"github.com/senim-kz/senim/pki/devca"
 )
 
@@ -13,6 +15,7 @@ import (
 func (s *Server) reloadLoop() {
 	t := time.NewTicker(s.cfg.PKI.ReloadInterval.Std())
 	defer t.Stop()
+	failures := map[string]int{} // by CRL file, as last logged
 	for {
 		select {
 		case <-s.stopReload:
@@ -28,5 +31,25 @@ func (s *Server) reloadLoop() {
 		}
 		s.Trust.Refresh()
 		s.Accounts.Refresh()
+		for _, f := range s.Trust.CRLFiles() {
+			if f.Failures > failures[f.Path] && f.Err != nil {
+				s.log.Warn().Err(f.Err).Str("file", f.Path).Time("in_service_since", f.Loaded).
+					Msg("a CRL file could not be loaded: its last good version stays in service")
+			}
+			failures[f.Path] = f.Failures
+		}
 	}
+}
+
+// crlMetrics is what /metrics reports of ts's CRL files.
+func crlMetrics(ts *pki.TrustStore) []metrics.CRLFile {
+	files := ts.CRLFiles()
+	out := make([]metrics.CRLFile, len(files))
+	for i, f := range files {
+		out[i] = metrics.CRLFile{Path: f.Path, Failures: f.Failures, Failing: f.Err != nil}
+		for _, l := range f.Lists {
+			out[i].Lists = append(out[i].Lists, metrics.CRL{Issuer: l.Issuer, ThisUpdate: l.ThisUpdate, NextUpdate: l.NextUpdate, Entries: l.Entries})
+		}
+	}
+	return out
 }

@@ -161,6 +161,7 @@ func New(cfg config.Config, log zerolog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 	metrics.SetStore(s.Log.StoreStats)
+	metrics.SetCRLs(func() []metrics.CRLFile { return crlMetrics(s.Trust) })
 	var media actors.Media
 	if cfg.TURN.Enabled {
 		if media.ICEServers, err = s.startTURN(cfg, now); err != nil {
