@@ -8,8 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// Each CRL file reports its failures, and one series per issuer: the list
-// that runs out last, a list without a next update reading as run out.
+// Each CRL file reports its failures and its lists not used, and one series
+// per issuer: of the lists used, the one that runs out last, a list without
+// a next update reading as run out.
 func TestCRLSeries(t *testing.T) {
 	at := func(s int64) time.Time { return time.Unix(s, 0) }
 	SetCRLs(func() []CRLFile {
@@ -18,6 +19,7 @@ func TestCRLSeries(t *testing.T) {
 				{Issuer: "Root", ThisUpdate: at(100), NextUpdate: at(1000), Entries: 5},
 				{Issuer: "Root", ThisUpdate: at(200), NextUpdate: at(2000), Entries: 7}, // the later of two by one issuer
 				{Issuer: "Root", ThisUpdate: at(50), NextUpdate: at(500), Entries: 1},
+				{Issuer: "Root", ThisUpdate: at(400), NextUpdate: at(9000), Entries: 3, Ignored: true}, // not used: not reported
 			}},
 			{Path: "/crl/b.crl", Lists: []CRL{{Issuer: "CA", ThisUpdate: at(300), Entries: 0}}}, // no next update
 		}
@@ -28,6 +30,10 @@ func TestCRLSeries(t *testing.T) {
 # TYPE senim_pki_crl_entries gauge
 senim_pki_crl_entries{file="/crl/a.crl",issuer="Root"} 7
 senim_pki_crl_entries{file="/crl/b.crl",issuer="CA"} 0
+# HELP senim_pki_crl_ignored_lists CRLs of a file that are not used at all: an indirect CRL, or one with a critical extension Senim does not process.
+# TYPE senim_pki_crl_ignored_lists gauge
+senim_pki_crl_ignored_lists{file="/crl/a.crl"} 1
+senim_pki_crl_ignored_lists{file="/crl/b.crl"} 0
 # HELP senim_pki_crl_load_failing 1 while the CRL file on disk could not be loaded and an older version is in service.
 # TYPE senim_pki_crl_load_failing gauge
 senim_pki_crl_load_failing{file="/crl/a.crl"} 1

@@ -279,6 +279,7 @@ type CRL struct {
 	Issuer                 string
 	ThisUpdate, NextUpdate time.Time // NextUpdate zero: the list has none
 	Entries                int
+	Ignored                bool // not used at all (an extension Senim does not process)
 }
 
 // crlCollector reports the CRL files SetCRLs names: when each list was
@@ -286,8 +287,8 @@ type CRL struct {
 // refused with revocation_unknown), how many certificates it revokes, and
 // whether the file on disk failed to load.
 type crlCollector struct {
-	thisUpdate, nextUpdate, entries, failures, failing *prometheus.Desc
-	files                                              atomic.Pointer[func() []CRLFile]
+	thisUpdate, nextUpdate, entries, failures, failing, ignored *prometheus.Desc
+	files                                                       atomic.Pointer[func() []CRLFile]
 }
 
 var crls = &crlCollector{
@@ -296,13 +297,14 @@ var crls = &crlCollector{
 	entries:    prometheus.NewDesc("senim_pki_crl_entries", "Certificates each CRL in service revokes.", []string{"file", "issuer"}, nil),
 	failures:   prometheus.NewDesc("senim_pki_crl_load_failures_total", "Versions of a CRL file that could not be read or parsed (the last good one stays in service).", []string{"file"}, nil),
 	failing:    prometheus.NewDesc("senim_pki_crl_load_failing", "1 while the CRL file on disk could not be loaded and an older version is in service.", []string{"file"}, nil),
+	ignored:    prometheus.NewDesc("senim_pki_crl_ignored_lists", "CRLs of a file that are not used at all: an indirect CRL, or one with a critical extension Senim does not process.", []string{"file"}, nil),
 }
 
 // SetCRLs names the CRL files /metrics reports (the server's trust store).
 func SetCRLs(files func() []CRLFile) { crls.files.Store(&files) }
 
 func (c *crlCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.thisUpdate, c.nextUpdate, c.entries, c.failures, c.failing} {
+	for _, d := range []*prometheus.Desc{c.thisUpdate, c.nextUpdate, c.entries, c.failures, c.failing, c.ignored} {
 		ch <- d
 	}
 }
@@ -319,12 +321,17 @@ func (c *crlCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(file.Failures), file.Path)
 		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, file.Path)
-		// One series per issuer: of a file's lists by one issuer, the one
-		// that runs out last (a list without a next update is never
-		// current, and reads as 0: already run out).
+		// One series per issuer: of a file's lists by one issuer that are
+		// used, the one that runs out last (a list without a next update is
+		// never current, and reads as 0: already run out).
 		var order []string
 		latest := map[string]CRL{}
+		ignored := 0
 		for _, l := range file.Lists {
+			if l.Ignored {
+				ignored++
+				continue
+			}
 			prev, ok := latest[l.Issuer]
 			if !ok {
 				order = append(order, l.Issuer)
@@ -333,6 +340,7 @@ func (c *crlCollector) Collect(ch chan<- prometheus.Metric) {
 				latest[l.Issuer] = l
 			}
 		}
+		ch <- prometheus.MustNewConstMetric(c.ignored, prometheus.GaugeValue, float64(ignored), file.Path)
 		for _, issuer := range order {
 			l := latest[issuer]
 			next := 0.0

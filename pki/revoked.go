@@ -17,9 +17,10 @@ import (
 // apiece. A set is about 45 bytes an entry and holds no pointer per entry,
 // so the collector does not walk it.
 type revokedSet struct {
-	keys  []byte // every key (appendSerialKey), concatenated in order
-	ends  []int  // ends[i] is where key i ends in keys
-	times []instant
+	keys    []byte // every key (appendSerialKey), concatenated in order
+	ends    []int  // ends[i] is where key i ends in keys
+	times   []instant
+	reasons []uint8 // the entry's reason code (RFC 5280 §5.3.1; 0 when it gives none)
 }
 
 // instant is a revocation time without a *time.Location.
@@ -29,11 +30,13 @@ type instant struct {
 }
 
 // newRevokedSet indexes entries. A serial listed more than once keeps its
-// earliest revocation time: any entry at or before a moment revokes.
+// earliest revocation time, and that entry's reason: any entry at or before
+// a moment revokes.
 func newRevokedSet(entries []x509.RevocationListEntry) revokedSet {
 	type rec struct {
-		key []byte
-		at  instant
+		key    []byte
+		at     instant
+		reason uint8
 	}
 	recs := make([]rec, 0, len(entries))
 	var arena []byte
@@ -44,7 +47,8 @@ func newRevokedSet(entries []x509.RevocationListEntry) revokedSet {
 		}
 		start := len(arena)
 		arena = appendSerialKey(arena, e.SerialNumber)
-		recs = append(recs, rec{key: arena[start:len(arena):len(arena)], at: instant{e.RevocationTime.Unix(), int32(e.RevocationTime.Nanosecond())}})
+		recs = append(recs, rec{key: arena[start:len(arena):len(arena)], at: instant{e.RevocationTime.Unix(), int32(e.RevocationTime.Nanosecond())},
+			reason: uint8(min(max(e.ReasonCode, 0), 255))})
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
 		if c := bytes.Compare(a.key, b.key); c != 0 {
@@ -56,6 +60,7 @@ func newRevokedSet(entries []x509.RevocationListEntry) revokedSet {
 	s.keys = make([]byte, 0, len(arena))
 	s.ends = make([]int, 0, len(recs))
 	s.times = make([]instant, 0, len(recs))
+	s.reasons = make([]uint8, 0, len(recs))
 	for i, r := range recs {
 		if i > 0 && bytes.Equal(r.key, recs[i-1].key) {
 			continue // sorted: the first of equal keys is the earliest
@@ -63,6 +68,7 @@ func newRevokedSet(entries []x509.RevocationListEntry) revokedSet {
 		s.keys = append(s.keys, r.key...)
 		s.ends = append(s.ends, len(s.keys))
 		s.times = append(s.times, r.at)
+		s.reasons = append(s.reasons, r.reason)
 	}
 	return s
 }
@@ -110,14 +116,15 @@ func (s *revokedSet) key(i int) []byte {
 // len is the number of distinct serials.
 func (s *revokedSet) len() int { return len(s.ends) }
 
-// revokedAt reports the earliest time serial was revoked, if it is listed.
-func (s *revokedSet) revokedAt(serial *big.Int) (time.Time, bool) {
+// lookup reports the earliest time a CRL entry gives for serial, and that
+// entry's reason code, if serial is listed.
+func (s *revokedSet) lookup(serial *big.Int) (time.Time, uint8, bool) {
 	var buf [24]byte
 	k := appendSerialKey(buf[:0], serial)
 	n := s.len()
 	i := sort.Search(n, func(i int) bool { return bytes.Compare(s.key(i), k) >= 0 })
 	if i == n || !bytes.Equal(s.key(i), k) {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	return time.Unix(s.times[i].sec, int64(s.times[i].nsec)), true
+	return time.Unix(s.times[i].sec, int64(s.times[i].nsec)), s.reasons[i], true
 }

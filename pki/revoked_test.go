@@ -35,18 +35,18 @@ func TestRevokedSetFindsEachSerialAtItsEarliestTime(t *testing.T) {
 		{new(big.Int).Set(big1), t0.Add(4 * time.Hour)},
 		{big.NewInt(7), t0.Add(500 * time.Millisecond)},
 	} {
-		got, ok := s.revokedAt(c.serial)
+		got, _, ok := s.lookup(c.serial)
 		if !ok || !got.Equal(c.want) {
 			t.Errorf("serial %v: revoked at %v (%v), want %v", c.serial, got, ok, c.want)
 		}
 	}
 	for _, n := range []*big.Int{big.NewInt(1), big.NewInt(-1), big.NewInt(6), big.NewInt(1), big.NewInt(255), big.NewInt(65536), new(big.Int).Add(big1, big.NewInt(1)), new(big.Int).Neg(big1)} {
-		if got, ok := s.revokedAt(n); ok {
+		if got, _, ok := s.lookup(n); ok {
 			t.Errorf("serial %v is not listed, found revoked at %v", n, got)
 		}
 	}
 	empty := newRevokedSet(nil)
-	if _, ok := empty.revokedAt(big.NewInt(0)); ok {
+	if _, _, ok := empty.lookup(big.NewInt(0)); ok {
 		t.Error("an empty set holds serial 0")
 	}
 }

@@ -59,6 +59,7 @@ type crlFile struct {
 type crlList struct {
 	list    *x509.RevocationList
 	revoked revokedSet
+	scope   crlScope          // what the list covers (crlscope.go)
 	signer  *x509.Certificate // the issuer whose signature the list was found to carry
 }
 
@@ -171,7 +172,7 @@ func (f *crlFile) load() (bool, error) {
 	}
 	indexed := make([]*crlList, len(lists))
 	for i, l := range lists {
-		indexed[i] = &crlList{list: l, revoked: newRevokedSet(l.RevokedCertificateEntries)}
+		indexed[i] = &crlList{list: l, revoked: newRevokedSet(l.RevokedCertificateEntries), scope: scopeOf(l)}
 		// The set holds what the entries said; x509 parsed each entry twice
 		// (both fields), at about 300 bytes an entry, and nothing reads them.
 		//lint:ignore SA1019 x509 still fills the deprecated copy; it is let go
@@ -207,6 +208,8 @@ type CRLInfo struct {
 	ThisUpdate time.Time
 	NextUpdate time.Time // zero when the CRL has none
 	Entries    int       // distinct serial numbers revoked
+	Delta      bool      // a delta CRL: it counts only beside its complete CRL
+	Ignored    string    // why the list is not used at all; "" when it is
 }
 
 // CRLFiles reports each CRL file as the store holds it.
@@ -218,7 +221,7 @@ func (ts *TrustStore) CRLFiles() []CRLFile {
 		cf := CRLFile{Path: f.path, Loaded: f.loaded, Failures: f.failures, Err: f.err}
 		for _, c := range f.lists {
 			cf.Lists = append(cf.Lists, CRLInfo{Issuer: c.list.Issuer.CommonName, ThisUpdate: c.list.ThisUpdate,
-				NextUpdate: c.list.NextUpdate, Entries: c.revoked.len()})
+				NextUpdate: c.list.NextUpdate, Entries: c.revoked.len(), Delta: c.scope.deltaBase != nil, Ignored: c.scope.unusable})
 		}
 		out = append(out, cf)
 	}
@@ -239,6 +242,11 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
+			if bytes.Contains(data, []byte("-----BEGIN")) {
+				// A file cut short inside a block must not load as the
+				// lists before it.
+				return nil, errors.New("a PEM block that does not end")
+			}
 			break
 		}
 		if b.Type != "X509 CRL" {
@@ -270,12 +278,13 @@ func (ts *TrustStore) revocation(cert, issuer *x509.Certificate, at time.Time) *
 }
 
 func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.Time) *Error {
-	found, current := false, false
-	var stale time.Time
+	// The lists issuer signed that Senim can read whole.
+	var buf [4]*crlList
+	lists := buf[:0]
 	for _, f := range ts.crls {
 		for _, c := range f.lists {
 			l := c.list
-			if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
+			if c.scope.unusable != "" || !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
 				continue
 			}
 			if c.signer != issuer {
@@ -284,18 +293,38 @@ func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.T
 				}
 				c.signer = issuer
 			}
-			found = true
-			if when, ok := c.revoked.revokedAt(cert.SerialNumber); ok && !when.After(at) {
-				return refuse(CodeRevoked, nil, "certificate %s (%s) was revoked at %s",
-					SerialHex(cert.SerialNumber), cert.Subject.CommonName, when.UTC().Format(time.RFC3339))
-			}
-			// A CRL without nextUpdate never says how long it holds
-			// (RFC 5280 requires the field): it is never current.
-			if !l.NextUpdate.IsZero() && !at.After(l.NextUpdate) {
-				current = true
-			} else if l.NextUpdate.After(stale) {
-				stale = l.NextUpdate
-			}
+			lists = append(lists, c)
+		}
+	}
+	// A revocation any of them lists is a fact, stale or not; a hold
+	// (certificateHold) ends where a delta CRL that extends a complete one
+	// lists the certificate as removeFromCRL.
+	for _, c := range lists {
+		when, reason, ok := c.revoked.lookup(cert.SerialNumber)
+		if !ok || reason == reasonRemoveFromCRL || when.After(at) {
+			continue
+		}
+		if reason == reasonCertificateHold && released(lists, cert, when, at) {
+			continue
+		}
+		return refuse(CodeRevoked, nil, "certificate %s (%s) was revoked at %s",
+			SerialHex(cert.SerialNumber), cert.Subject.CommonName, when.UTC().Format(time.RFC3339))
+	}
+	// Whether they speak for cert at at: a list that covers it (not one of
+	// another scope), current; a delta CRL only beside its complete CRL.
+	found, current := false, false
+	var stale time.Time
+	for _, c := range lists {
+		if !c.scope.covers(cert) || (c.scope.deltaBase != nil && !hasBase(lists, c, cert)) {
+			continue
+		}
+		found = true
+		// A CRL without nextUpdate never says how long it holds
+		// (RFC 5280 requires the field): it is never current.
+		if l := c.list; !l.NextUpdate.IsZero() && !at.After(l.NextUpdate) {
+			current = true
+		} else if l.NextUpdate.After(stale) {
+			stale = l.NextUpdate
 		}
 	}
 	switch {
@@ -306,10 +335,39 @@ func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.T
 	case found:
 		return refuse(CodeRevocationUnknown, nil, "the CRL of %s is past its next update (%s) at %s",
 			issuer.Subject.CommonName, stale.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+	case ts.requireCRL && len(lists) > 0:
+		return refuse(CodeRevocationUnknown, nil, "no CRL of %s covers certificate %s (a delta CRL needs its complete CRL), and CRLs are required (pki.require_crl)",
+			issuer.Subject.CommonName, SerialHex(cert.SerialNumber))
 	case ts.requireCRL:
 		return refuse(CodeRevocationUnknown, nil, "no CRL of %s, and CRLs are required (pki.require_crl)", issuer.Subject.CommonName)
 	}
 	return nil
+}
+
+// hasBase reports whether lists hold a complete CRL that delta extends
+// (its number at least the delta's base) and that covers cert.
+func hasBase(lists []*crlList, delta *crlList, cert *x509.Certificate) bool {
+	for _, c := range lists {
+		if c.scope.deltaBase == nil && c.list.Number != nil && c.list.Number.Cmp(delta.scope.deltaBase) >= 0 && c.scope.covers(cert) {
+			return true
+		}
+	}
+	return false
+}
+
+// released reports whether a hold of cert placed at heldAt was lifted by at:
+// a delta CRL among lists, beside its complete CRL, lists cert as
+// removeFromCRL at a time from heldAt to at.
+func released(lists []*crlList, cert *x509.Certificate, heldAt, at time.Time) bool {
+	for _, c := range lists {
+		if c.scope.deltaBase == nil || !hasBase(lists, c, cert) {
+			continue
+		}
+		if when, reason, ok := c.revoked.lookup(cert.SerialNumber); ok && reason == reasonRemoveFromCRL && !when.Before(heldAt) && !when.After(at) {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadCertificates reads every certificate in a PEM or DER file.

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -44,6 +46,14 @@ func TestBrokenCRLFileIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Beside it in the file, a CRL with a critical extension Senim does not
+	// process: not used, and said so.
+	odd, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(2), ThisUpdate: now.Add(-time.Minute),
+		NextUpdate: now.Add(time.Hour), ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}}, ca, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl = append(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl}), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: odd})...)
 	path := filepath.Join(t.TempDir(), "other.crl")
 	if err := os.WriteFile(path, crl, 0o600); err != nil {
 		t.Fatal(err)
@@ -72,21 +82,30 @@ func TestBrokenCRLFileIsReported(t *testing.T) {
 		}
 	}
 	failing("0")
-	if text := scrapeMetrics(t, w.http); !strings.Contains(text, fmt.Sprintf("senim_pki_crl_entries{file=%q,issuer=\"Other CA\"} 1\n", path)) {
-		t.Fatalf("/metrics lacks the file's list:\n%s", grepLines(text, "senim_pki_crl"))
+	text := scrapeMetrics(t, w.http)
+	for _, line := range []string{fmt.Sprintf("senim_pki_crl_entries{file=%q,issuer=\"Other CA\"} 1\n", path), fmt.Sprintf("senim_pki_crl_ignored_lists{file=%q} 1\n", path)} {
+		if !strings.Contains(text, line) {
+			t.Fatalf("/metrics lacks %q:\n%s", line, grepLines(text, "senim_pki_crl"))
+		}
 	}
+	logged := func(msg string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(logs.String(), msg) || !strings.Contains(logs.String(), path) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q was not logged:\n%s", msg, logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	logged("a CRL is not used")
 
-	if err := os.WriteFile(path, crl[:len(crl)/2], 0o600); err != nil {
+	// Cut inside the second block: not the first list alone, but a failure.
+	if err := os.WriteFile(path, crl[:len(crl)*3/4], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	failing("1")
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "a CRL file could not be loaded") || !strings.Contains(logs.String(), path) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the broken file was not logged:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	logged("a CRL file could not be loaded")
 	if text := scrapeMetrics(t, w.http); !strings.Contains(text, fmt.Sprintf("senim_pki_crl_entries{file=%q,issuer=\"Other CA\"} 1\n", path)) {
 		t.Fatalf("the last good list left service:\n%s", grepLines(text, "senim_pki_crl"))
 	}

@@ -15,7 +15,8 @@ import (
 func (s *Server) reloadLoop() {
 	t := time.NewTicker(s.cfg.PKI.ReloadInterval.Std())
 	defer t.Stop()
-	failures := map[string]int{} // by CRL file, as last logged
+	failures := map[string]int{}       // by CRL file, as last logged
+	versions := map[string]time.Time{} // by CRL file: when the version logged was read
 	for {
 		select {
 		case <-s.stopReload:
@@ -37,6 +38,15 @@ func (s *Server) reloadLoop() {
 					Msg("a CRL file could not be loaded: its last good version stays in service")
 			}
 			failures[f.Path] = f.Failures
+			if !f.Loaded.Equal(versions[f.Path]) {
+				versions[f.Path] = f.Loaded
+				for _, l := range f.Lists {
+					if l.Ignored != "" {
+						s.log.Warn().Str("file", f.Path).Str("issuer", l.Issuer).Str("why", l.Ignored).
+							Msg("a CRL is not used: Senim cannot read it whole")
+					}
+				}
+			}
 		}
 	}
 }
@@ -48,7 +58,8 @@ func crlMetrics(ts *pki.TrustStore) []metrics.CRLFile {
 	for i, f := range files {
 		out[i] = metrics.CRLFile{Path: f.Path, Failures: f.Failures, Failing: f.Err != nil}
 		for _, l := range f.Lists {
-			out[i].Lists = append(out[i].Lists, metrics.CRL{Issuer: l.Issuer, ThisUpdate: l.ThisUpdate, NextUpdate: l.NextUpdate, Entries: l.Entries})
+			out[i].Lists = append(out[i].Lists, metrics.CRL{Issuer: l.Issuer, ThisUpdate: l.ThisUpdate, NextUpdate: l.NextUpdate,
+				Entries: l.Entries, Ignored: l.Ignored != ""})
 		}
 	}
 	return out
