@@ -266,9 +266,10 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 
 // revocation judges cert, issued by issuer, at time at against the CRLs
 // that issuer signed. It returns nil when cert is not revoked at at and
-// that is known; CodeRevoked when a CRL lists it as revoked at or before at
-// (even a stale CRL proves that); CodeRevocationUnknown when the issuer's
-// CRLs are all past their next update at at, or there is none and CRLs are
+// that is known; CodeRevoked when a CRL lists it as revoked (or on hold) at
+// or before at (even a stale CRL, or a delta without its complete CRL,
+// proves that); CodeRevocationUnknown when the issuer's CRLs that cover
+// cert are all past their next update at at, or there is none and CRLs are
 // required. CRL files that fail to reload keep their last good content: a
 // broken download must not un-revoke anyone.
 func (ts *TrustStore) revocation(cert, issuer *x509.Certificate, at time.Time) *Error {
@@ -336,7 +337,7 @@ func (ts *TrustStore) revocationLocked(cert, issuer *x509.Certificate, at time.T
 		return refuse(CodeRevocationUnknown, nil, "the CRL of %s is past its next update (%s) at %s",
 			issuer.Subject.CommonName, stale.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	case ts.requireCRL && len(lists) > 0:
-		return refuse(CodeRevocationUnknown, nil, "no CRL of %s covers certificate %s (a delta CRL needs its complete CRL), and CRLs are required (pki.require_crl)",
+		return refuse(CodeRevocationUnknown, nil, "no CRL of %s covers certificate %s (a delta CRL counts beside its complete CRL only, a partial CRL for what it covers), and CRLs are required (pki.require_crl)",
 			issuer.Subject.CommonName, SerialHex(cert.SerialNumber))
 	case ts.requireCRL:
 		return refuse(CodeRevocationUnknown, nil, "no CRL of %s, and CRLs are required (pki.require_crl)", issuer.Subject.CommonName)
