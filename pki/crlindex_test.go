@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -34,18 +33,7 @@ func bigCRL(tb testing.TB, ca *testCA, n int, also ...x509.RevocationListEntry) 
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: new(big.Int).SetBytes(buf), RevocationTime: at})
 	}
 	entries = append(entries, also...)
-	now := time.Now()
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: nextSerial(), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(time.Hour), RevokedCertificateEntries: entries,
-	}, ca.cert, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := filepath.Join(tb.TempDir(), fmt.Sprintf("ca-%d.crl", n))
-	if err := os.WriteFile(p, der, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return p
+	return writeCRLs(tb, ca, crlSpec{number: nextSerial().Int64(), nextUpdate: time.Now().Add(time.Hour), entries: entries})
 }
 
 // BenchmarkVerifyLargeCRL is one signature judged against a root whose CRL

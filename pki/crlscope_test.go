@@ -31,10 +31,11 @@ type crlSpec struct {
 	entries    []x509.RevocationListEntry
 }
 
-// writeCRLs writes the CRLs of ca into one PEM file.
-func writeCRLs(t *testing.T, ca *testCA, specs ...crlSpec) string {
+// writeCRLs writes the CRLs of ca into one file: one as DER, as CAs publish
+// it, several as PEM.
+func writeCRLs(t testing.TB, ca *testCA, specs ...crlSpec) string {
 	t.Helper()
-	var pemText []byte
+	var data []byte
 	for _, s := range specs {
 		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 			Number: big.NewInt(s.number), ThisUpdate: s.nextUpdate.Add(-48 * time.Hour), NextUpdate: s.nextUpdate,
@@ -43,17 +44,17 @@ func writeCRLs(t *testing.T, ca *testCA, specs ...crlSpec) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pemText = append(pemText, pemBlock("X509 CRL", der)...)
+		if len(specs) == 1 {
+			data = der
+		} else {
+			data = append(data, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})...)
+		}
 	}
 	p := filepath.Join(t.TempDir(), "ca.crl")
-	if err := os.WriteFile(p, pemText, 0o600); err != nil {
+	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
 func deltaOf(base int64) pkix.Extension {
